@@ -1,0 +1,97 @@
+"""Command-line plumbing shared by train.py, eval.py and the benchmarks.
+
+Every Config field is a flag (`--batch-size 512`, `--encoder-hidden 256,128`), so there is no second
+list of hyperparameter names to keep in step. Bad input ends in one line on stderr and exit code 2.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from typing import Any, NoReturn
+
+from jaxjepa.config import VARIANTS, Config, get_config
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but an error is one line (no usage dump) and exits with status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        fail(f"{self.prog}: error: {message} (see --help)")
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    print(message, file=sys.stderr)
+    raise SystemExit(code)
+
+
+def parse_seeds(text: str) -> list[int]:
+    """'3' -> [3]; '0-7' -> [0..7]; '0,2,5' -> [0, 2, 5]. Raises ValueError on anything else."""
+    seeds: list[int] = []
+    for part in text.split(","):
+        part = part.strip()
+        lo, sep, hi = part.partition("-")
+        try:
+            bounds = (int(lo), int(hi)) if sep else (int(part), int(part))
+        except ValueError:
+            raise ValueError(f"bad seed spec {text!r}: use N, A-B or a comma list of non-negative integers") from None
+        if bounds[0] < 0 or bounds[1] < 0:
+            raise ValueError(f"seeds must be non-negative, got {part!r}")
+        if bounds[0] > bounds[1]:
+            raise ValueError(f"empty seed range {part!r}: the start must not exceed the end")
+        seeds.extend(range(bounds[0], bounds[1] + 1))
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"seed spec {text!r} names a seed twice")
+    return seeds
+
+
+def _seed_spec(text: str) -> list[int]:
+    try:
+        return parse_seeds(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def _tuple_of_ints(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+
+
+def add_config_flags(parser: argparse.ArgumentParser) -> None:
+    """--config NAME plus one flag per Config field (default None = take the variant's value)."""
+    parser.add_argument("--config", default="default", choices=sorted(VARIANTS), help="named recipe")
+    group = parser.add_argument_group("config overrides (defaults: the reference recipe)")
+    for field in dataclasses.fields(Config):
+        default = field.default
+        kind: Any = _tuple_of_ints if isinstance(default, tuple) else type(default)
+        group.add_argument(f"--{field.name.replace('_', '-')}", dest=f"cfg_{field.name}", type=kind,
+                           default=None, metavar=type(default).__name__.upper(), help=f"default {default}")
+
+
+def add_seed_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--seed", type=_seed_spec, help="one seed (default 0)")
+    group.add_argument("--seeds", type=_seed_spec, help="several seeds in one vmapped program: 0-7 or 0,3,5")
+
+
+def seeds_from(args: argparse.Namespace) -> list[int]:
+    chosen = args.seeds or args.seed or [0]
+    if args.seed is not None and len(args.seed) != 1:
+        fail("--seed takes one seed; use --seeds for several")
+    return chosen
+
+
+def config_from(args: argparse.Namespace) -> Config:
+    overrides = {k[4:]: v for k, v in vars(args).items() if k.startswith("cfg_") and v is not None}
+    try:
+        return get_config(args.config, **overrides)
+    except (TypeError, ValueError) as err:
+        fail(f"bad config: {err}")
+
+
+def overrides_of(config: Config) -> dict[str, Any]:
+    """The fields where `config` departs from the reference recipe."""
+    base = Config()
+    return {k: v for k, v in config.to_dict().items() if getattr(base, k) != getattr(config, k)}

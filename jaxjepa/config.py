@@ -1,0 +1,131 @@
+"""One frozen dataclass holds every hyperparameter of a run.
+
+Why one flat dataclass: a run is reproducible from its `config.json` alone, the CLI can expose every
+field as a flag without a second list of names, and a config is hashable, so `make_train(config)` can
+be cached and compared. The defaults ARE the reference recipe (REFERENCE.md): change them only by
+naming a variant below, so a number reported for "default" always compares with the reference.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    # --- the world (a Gaussian blob bouncing in an H x W box) ---
+    frame_size: int = 16          # H = W, pixels
+    sigma: float = 1.5            # blob radius, pixels
+    speed: float = 0.05           # per-axis speed as a fraction of (H - 1): 0.75 px/frame at H = 16
+    train_sequences: int = 400    # sequences in the training set
+    seq_len: int = 64             # frames per sequence -> seq_len - 2 (o_t, o_{t+1}) pairs each
+    train_start_margin: int = 2   # training starts uniform in [m, H - 1 - m) per axis
+    eval_start_margin: int = 3    # evaluation starts (and teleports) uniform in [m, H - 1 - m)
+
+    # --- the model ---
+    latent_dim: int = 32
+    encoder_hidden: tuple[int, ...] = (256, 128)
+    predictor_hidden: tuple[int, ...] = (64,)
+    decoder_hidden: tuple[int, ...] = (64, 256)
+
+    # --- the JEPA objective ---
+    target: str = "ema"           # "ema": EMA copy + stop-gradient; "online": target = online encoder, with gradient
+    ema_decay: float = 0.99       # 0.0 with target="ema" = plain stop-gradient copy of the online encoder
+    var_weight: float = 1.0       # VICReg variance hinge
+    var_target: float = 1.0       # hinge threshold on each dimension's std
+    var_eps: float = 1e-4
+    cov_weight: float = 0.0       # VICReg covariance term (off in the reference)
+
+    # --- optimisation ---
+    steps: int = 2500
+    batch_size: int = 256
+    lr: float = 1e-3
+    lr_schedule: str = "constant"  # "constant" | "cosine" (warmup then cosine decay to 0)
+    warmup_steps: int = 0
+
+    # --- the decoder (renders latents; never part of the JEPA loss) ---
+    decoder_steps: int = 2000
+    decoder_batch_size: int = 256
+    decoder_lr: float = 1e-3
+
+    # --- evaluation during train.py (fresh trajectories from keys training never sees) ---
+    probe_sequences: int = 256    # fit on this many, test on as many others
+    probe_seq_len: int = 64
+
+    @property
+    def obs_dim(self) -> int:
+        return 2 * self.frame_size * self.frame_size
+
+    @property
+    def pairs_per_sequence(self) -> int:
+        return self.seq_len - 2
+
+    def validate(self) -> "Config":
+        """Raise ValueError with one line naming the first bad field."""
+        positive = ["frame_size", "train_sequences", "steps", "batch_size", "decoder_batch_size",
+                    "latent_dim", "probe_sequences"]
+        for name in positive:
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.decoder_steps < 0:
+            raise ValueError(f"decoder_steps must be >= 0, got {self.decoder_steps}")
+        if self.seq_len < 3 or self.probe_seq_len < 2:
+            raise ValueError("seq_len must be >= 3 and probe_seq_len >= 2")
+        if self.frame_size < 2 * max(self.train_start_margin, self.eval_start_margin) + 2:
+            raise ValueError(f"frame_size {self.frame_size} too small for the start margins")
+        if self.sigma <= 0 or self.speed < 0:
+            raise ValueError("sigma must be > 0 and speed >= 0")
+        if self.target not in ("ema", "online"):
+            raise ValueError(f"target must be 'ema' or 'online', got {self.target!r}")
+        if not 0.0 <= self.ema_decay <= 1.0:
+            raise ValueError(f"ema_decay must be in [0, 1], got {self.ema_decay}")
+        if self.lr <= 0 or self.decoder_lr <= 0:
+            raise ValueError("lr and decoder_lr must be positive")
+        if self.lr_schedule not in ("constant", "cosine"):
+            raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {self.lr_schedule!r}")
+        if not 0 <= self.warmup_steps < self.steps:
+            raise ValueError(f"warmup_steps must be in [0, steps), got {self.warmup_steps}")
+        return self
+
+    # --- (de)serialisation: config.json is the source of truth of a saved run ---
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "Config":
+        known = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise ValueError(f"unknown config key(s): {', '.join(unknown)}")
+        fixed = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+        return cls(**fixed).validate()
+
+    def replace(self, **changes: Any) -> "Config":
+        return self.from_dict({**self.to_dict(), **changes})
+
+
+def field_names() -> list[str]:
+    return [f.name for f in dataclasses.fields(Config)]
+
+
+# Named variants live next to the default so that every recipe in RESULTS.md has a name.
+# The collapse ablation removes one defence at a time (issue 3):
+VARIANTS: dict[str, dict[str, Any]] = {
+    "default": {},
+    # EMA target + stop-gradient, no variance term.
+    "ema_only": {"var_weight": 0.0},
+    # Stop-gradient copy of the online encoder (no averaging), no variance term.
+    "stopgrad_only": {"var_weight": 0.0, "ema_decay": 0.0},
+    # No stop-gradient: the target is the online encoder itself and gradient flows through it.
+    "no_stopgrad": {"var_weight": 0.0, "target": "online"},
+}
+
+
+def get_config(name: str = "default", **overrides: Any) -> Config:
+    if name not in VARIANTS:
+        raise ValueError(f"unknown config {name!r}; known: {', '.join(sorted(VARIANTS))}")
+    return Config().replace(**{**VARIANTS[name], **overrides})

@@ -1,0 +1,76 @@
+"""The three networks, as small `flax.linen` MLPs.
+
+Encoder 512 -> 256 -> 128 -> 32, predictor 32 -> 64 -> 32, decoder 32 -> 64 -> 256 -> 256 (sigmoid),
+GELU (tanh approximation) between layers, as in the reference. Layers are initialised like PyTorch's
+`nn.Linear` (uniform in +-1/sqrt(fan_in), bias too) so training starts from the same distribution as
+the reference and our numbers compare.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from jaxjepa.config import Config
+
+
+def _torch_linear_kernel_init():
+    # variance_scaling(1/3, fan_in, uniform) is uniform in +-sqrt(3 * (1/3) / fan_in) = +-1/sqrt(fan_in)
+    return nn.initializers.variance_scaling(1.0 / 3.0, "fan_in", "uniform")
+
+
+class Linear(nn.Module):
+    features: int
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        fan_in = x.shape[-1]
+        bound = 1.0 / jnp.sqrt(fan_in)
+        kernel = self.param("kernel", _torch_linear_kernel_init(), (fan_in, self.features))
+        bias = self.param("bias", lambda key, shape: jax.random.uniform(key, shape, minval=-bound, maxval=bound),
+                          (self.features,))
+        return x @ kernel + bias
+
+
+class MLP(nn.Module):
+    """Linear layers with GELU between them; `sigmoid_output` squashes the last layer to [0, 1]."""
+    features: Sequence[int]
+    sigmoid_output: bool = False
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        for i, width in enumerate(self.features):
+            x = Linear(width, name=f"layer{i}")(x)
+            if i < len(self.features) - 1:
+                x = nn.gelu(x, approximate=True)
+        return nn.sigmoid(x) if self.sigmoid_output else x
+
+
+def encoder(config: Config) -> MLP:
+    """Observation (two stacked frames, flattened) -> latent z."""
+    return MLP((*config.encoder_hidden, config.latent_dim))
+
+
+def predictor(config: Config) -> MLP:
+    """The world model: z_t -> z_{t+1}, one step forward in latent space."""
+    return MLP((*config.predictor_hidden, config.latent_dim))
+
+
+def decoder(config: Config) -> MLP:
+    """Latent -> newest frame, only to render the dream; trained after the JEPA on frozen latents."""
+    return MLP((*config.decoder_hidden, config.frame_size * config.frame_size), sigmoid_output=True)
+
+
+def init_params(key: jax.Array, config: Config) -> dict:
+    """Fresh parameters of every network: {'encoder', 'target', 'predictor', 'decoder'}.
+    The target starts as an exact copy of the online encoder."""
+    enc_key, pred_key, dec_key = jax.random.split(key, 3)
+    enc = encoder(config).init(enc_key, jnp.zeros((1, config.obs_dim)))
+    return {
+        "encoder": enc,
+        "target": jax.tree_util.tree_map(jnp.copy, enc),
+        "predictor": predictor(config).init(pred_key, jnp.zeros((1, config.latent_dim))),
+        "decoder": decoder(config).init(dec_key, jnp.zeros((1, config.latent_dim))),
+    }

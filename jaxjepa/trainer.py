@@ -1,0 +1,156 @@
+"""Training: `make_train(config)` returns a pure `train(key)`; one compiled program runs a whole run.
+
+Why this shape (after PureJaxRL): everything, from drawing the data set to the last decoder step, is
+a function of one PRNG key. So one run is `jax.jit(train)(key)`, N seeds are
+`jax.jit(jax.vmap(train))(keys)` with no other code path, and the same seed gives the same numbers.
+The training loop is a `lax.scan` over steps: no Python loop, no host round trip per step.
+
+One JEPA step, on a batch of pairs (o_t, o_{t+1}) drawn uniformly with replacement:
+    z      = E(o_t)                      online encoder, trained
+    z_hat  = P(z)                        predictor: the world model
+    z_tgt  = sg(E_ema(o_{t+1}))          target encoder: EMA of E, no gradient
+    loss   = MSE(z_hat, z_tgt) + var_weight * variance_hinge(z) + cov_weight * covariance(z)
+then Adam updates E and P, and E_ema <- decay * E_ema + (1 - decay) * E.
+After the JEPA, the decoder learns to render E_ema's latent of o_t as the frame f_{t+1}.
+"""
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from jaxjepa import losses, models, world
+from jaxjepa.config import Config
+from jaxjepa.ema import EmaState, ema_target
+
+
+class TrainResult(NamedTuple):
+    params: dict       # {'encoder', 'target', 'predictor', 'decoder'}, each a flax variables dict
+    metrics: dict      # per-step curves: loss, pred_loss, var_loss, cov_loss, emb_std [steps]; decoder_loss [decoder_steps]
+
+
+class JepaState(NamedTuple):
+    online: dict       # {'encoder', 'predictor'}: what the optimiser trains
+    ema: EmaState      # the target encoder
+    opt_state: Any
+
+
+def seed_keys(seed: int) -> tuple[jax.Array, jax.Array]:
+    """The two independent keys of a seed: one for training, one for evaluation (never seen in training)."""
+    train_key, eval_key = jax.random.split(jax.random.key(seed))
+    return train_key, eval_key
+
+
+def training_frames(key: jax.Array, config: Config) -> jax.Array:
+    """The training set as frames [N, T, H*W]; pairs are gathered from it per batch (cheaper than
+    materialising 24,800 x 2 x 512 observation pairs)."""
+    traj = world.trajectories(key, config.train_sequences, config.seq_len, config)
+    return traj.frames.reshape(config.train_sequences, config.seq_len, -1)
+
+
+def sample_pairs(key: jax.Array, frames: jax.Array, batch_size: int) -> tuple[jax.Array, jax.Array]:
+    """Uniformly (with replacement) pick (sequence, t); o_t = (f_t, f_{t+1}), o_{t+1} = (f_{t+1}, f_{t+2})."""
+    n_seq, seq_len, _ = frames.shape
+    idx = jax.random.randint(key, (batch_size,), 0, n_seq * (seq_len - 2))
+    seq, t = idx // (seq_len - 2), idx % (seq_len - 2)
+    f0, f1, f2 = (frames[seq, t + k] for k in range(3))
+    return jnp.concatenate([f0, f1], axis=-1), jnp.concatenate([f1, f2], axis=-1)
+
+
+def learning_rate(config: Config) -> optax.Schedule | float:
+    if config.lr_schedule == "cosine":
+        return optax.warmup_cosine_decay_schedule(0.0, config.lr, config.warmup_steps, config.steps)
+    return config.lr
+
+
+def jepa_loss(online: dict, target_params: dict, obs: jax.Array, next_obs: jax.Array, config: Config):
+    encode, predict = models.encoder(config).apply, models.predictor(config).apply
+    z = encode(online["encoder"], obs)
+    z_hat = predict(online["predictor"], z)
+    if config.target == "online":   # ablation: no stop-gradient, the target is the online encoder
+        z_target = encode(online["encoder"], next_obs)
+    else:
+        z_target = jax.lax.stop_gradient(encode(target_params, next_obs))
+    pred = losses.prediction_loss(z_hat, z_target)
+    var = losses.variance_loss(z, config.var_eps, config.var_target)
+    cov = losses.covariance_loss(z) if config.cov_weight else jnp.zeros(())
+    total = pred + config.var_weight * var + config.cov_weight * cov
+    return total, {"loss": total, "pred_loss": pred, "var_loss": var, "cov_loss": cov,
+                   "emb_std": jnp.mean(losses.embedding_std(z))}
+
+
+def make_jepa_phase(config: Config) -> Callable[[jax.Array, jax.Array, dict], tuple[dict, dict]]:
+    """(key, frames, params) -> (params with trained encoder/target/predictor, per-step metrics)."""
+    optimiser = optax.adam(learning_rate(config))
+    ema = ema_target(config.ema_decay)
+    loss_and_grad = jax.value_and_grad(functools.partial(jepa_loss, config=config), has_aux=True)
+
+    def run(key: jax.Array, frames: jax.Array, params: dict):
+        def jepa_step(state: JepaState, step_key: jax.Array):
+            obs, next_obs = sample_pairs(step_key, frames, config.batch_size)
+            (_, metrics), grads = loss_and_grad(state.online, state.ema.params, obs, next_obs)
+            updates, opt_state = optimiser.update(grads, state.opt_state, state.online)
+            online = optax.apply_updates(state.online, updates)
+            return JepaState(online, ema.update(online["encoder"], state.ema), opt_state), metrics
+
+        online = {"encoder": params["encoder"], "predictor": params["predictor"]}
+        state = JepaState(online, ema.init(params["encoder"]), optimiser.init(online))
+        state, metrics = jax.lax.scan(jepa_step, state, jax.random.split(key, config.steps))
+        return {**params, **state.online, "target": state.ema.params}, metrics
+
+    return run
+
+
+def make_decoder_phase(config: Config) -> Callable[[jax.Array, jax.Array, dict], tuple[dict, jax.Array]]:
+    """(key, frames, params) -> (params with a trained decoder, per-step decoder loss).
+    The target encoder is frozen, so its latents of every training observation are computed once."""
+    optimiser = optax.adam(config.decoder_lr)
+    decode = models.decoder(config).apply
+
+    def run(key: jax.Array, frames: jax.Array, params: dict):
+        obs = jnp.concatenate([frames[:, :-1], frames[:, 1:]], axis=-1).reshape(-1, config.obs_dim)
+        newest = frames[:, 1:].reshape(-1, frames.shape[-1])  # f_{t+1}, the frame the decoder renders
+        latents = models.encoder(config).apply(params["target"], obs)
+
+        def pixel_loss(dec_params, z, frame):
+            return jnp.mean((decode(dec_params, z) - frame) ** 2)
+
+        def decoder_step(carry, step_key):
+            dec_params, opt_state = carry
+            idx = jax.random.randint(step_key, (config.decoder_batch_size,), 0, latents.shape[0])
+            loss, grads = jax.value_and_grad(pixel_loss)(dec_params, latents[idx], newest[idx])
+            updates, opt_state = optimiser.update(grads, opt_state, dec_params)
+            return (optax.apply_updates(dec_params, updates), opt_state), loss
+
+        carry = (params["decoder"], optimiser.init(params["decoder"]))
+        (dec_params, _), curve = jax.lax.scan(decoder_step, carry, jax.random.split(key, config.decoder_steps))
+        return {**params, "decoder": dec_params}, curve
+
+    return run
+
+
+def make_train(config: Config) -> Callable[[jax.Array], TrainResult]:
+    """The whole run as one pure function of a key: data, init, JEPA steps, decoder steps."""
+    config.validate()
+    jepa_phase, decoder_phase = make_jepa_phase(config), make_decoder_phase(config)
+
+    def train(key: jax.Array) -> TrainResult:
+        data_key, init_key, jepa_key, decoder_key = jax.random.split(key, 4)
+        frames = training_frames(data_key, config)
+        params = models.init_params(init_key, config)
+        params, metrics = jepa_phase(jepa_key, frames, params)
+        params, decoder_curve = decoder_phase(decoder_key, frames, params)
+        return TrainResult(params, {**metrics, "decoder_loss": decoder_curve})
+
+    return train
+
+
+def first_nonfinite_step(metrics: dict) -> int | None:
+    """The first JEPA step whose loss is NaN or inf (over all seeds), or None. Run on the host."""
+    import numpy as np
+    loss = np.asarray(metrics["loss"]).reshape(-1, np.shape(metrics["loss"])[-1])
+    bad = ~np.isfinite(loss).all(axis=0)
+    return int(np.argmax(bad)) if bad.any() else None
