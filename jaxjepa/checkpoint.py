@@ -98,4 +98,9 @@ def load_run_files(run_dir: str | os.PathLike, expected: Config | None = None) -
         raise RunError(f"{run_dir}: checkpoint does not match its config.json ({first_line})") from None
     except Exception as err:  # orbax/tensorstore raise many types for unreadable files
         raise RunError(f"{run_dir}: checkpoint is unreadable ({type(err).__name__})") from None
+    # Orbax may hand back the stored shapes instead of the requested ones: compare them ourselves.
+    wanted = jax.tree_util.tree_map(lambda a: tuple(a.shape), abstract)
+    found = jax.tree_util.tree_map(lambda a: tuple(np.shape(a)), params)
+    if wanted != found:
+        raise RunError(f"{run_dir}: checkpoint does not match its config.json (parameter shapes differ)")
     return config, params, metrics

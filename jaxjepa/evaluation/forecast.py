@@ -1,0 +1,76 @@
+"""How far ahead the world model stays on track: the latent rollout and its horizon.
+
+From two observed frames o_0 = (f_0, f_1), encode once with the target encoder and apply the
+predictor to its own output K times (`api.rollout_latents`, one `lax.scan`). Dream k (k = 1..K) is
+the predicted latent of o_k = (f_k, f_{k+1}); it is scored against the truth of its newest frame
+f_{k+1}:
+- position error: Euclidean distance between the position probe read off the dream and the true
+  position of f_{k+1}, px;
+- decoded-frame MSE: the decoder's rendering of the dream against f_{k+1}, beside the persistence
+  baseline that holds the last observed frame f_1 for ever.
+
+Horizon: the number of rollout steps that stay within `horizon_px` before the error first exceeds it
+(0 when the very first step is off; K, "never left", when it stays inside all K steps). This counts
+like REFERENCE.md's "steps until position error > 1 px". We report it per trajectory and averaged
+(the headline), and also where the mean error curve crosses the band (what one curve per seed, as
+the reference measured, gives).
+"""
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from jaxjepa import models, probe, world
+from jaxjepa.api import rollout_latents
+from jaxjepa.config import Config
+from jaxjepa.evaluation.settings import EvalSettings, purpose_key
+
+REPORTED_STEPS = (1, 10, 20, 30, 60, 100)   # REFERENCE.md quotes 1 / 10 / 20 / 60; its article 1 and 30
+
+
+def steps_within(error: jax.Array, limit: float | jax.Array) -> jax.Array:
+    """[..., K] -> [...]: how many leading entries are <= limit (K if all are): the horizon."""
+    exceeded = error > limit
+    return jnp.where(exceeded.any(axis=-1), jnp.argmax(exceeded, axis=-1), error.shape[-1])
+
+
+def rollout_errors(params: dict, traj: world.Trajectory, position_probe: jax.Array, config: Config,
+                   steps: int) -> dict:
+    """Per trajectory and step: position error, decoded MSE, persistence MSE ([n, K] each), and the
+    decoded dream frames [n, K, H, W]. `traj` needs at least steps + 2 frames."""
+    obs0 = world.flatten_observations(world.observations(traj.frames[:, :2]))[:, 0]   # o_0, [n, 2 H W]
+    z0 = models.encoder(config).apply(params["target"], obs0)
+    dream = rollout_latents(config, params, z0, steps)                               # [n, K, d]
+    true_frames = traj.frames[:, 2:steps + 2]                                          # f_{k+1}, k = 1..K
+    true_positions = traj.positions[:, 2:steps + 2]
+    position_error = jnp.linalg.norm(probe.apply(probe.Probe(position_probe), dream) - true_positions, axis=-1)
+    decoded = models.decoder(config).apply(params["decoder"], dream).reshape(true_frames.shape)
+    last_seen = traj.frames[:, 1:2]                                                    # f_1, held for ever
+    return {"position_error": position_error,
+            "decoded_mse": jnp.mean((decoded - true_frames) ** 2, axis=(-2, -1)),
+            "persistence_mse": jnp.mean((last_seen - true_frames) ** 2, axis=(-2, -1)),
+            "decoded": decoded, "true_frames": true_frames}
+
+
+def forecast(params: dict, eval_key: jax.Array, position_probe: jax.Array, config: Config,
+             settings: EvalSettings) -> dict:
+    """One seed's forecast figures on `forecast_trajectories` fresh trajectories."""
+    steps = settings.forecast_steps
+    traj = world.trajectories(purpose_key(eval_key, "forecast"), settings.forecast_trajectories, steps + 2,
+                              config, margin=config.eval_start_margin)
+    errors = rollout_errors(params, traj, position_probe, config, steps)
+    per_trajectory = steps_within(errors["position_error"], settings.horizon_px)
+    curves = {k: errors[k].mean(axis=0) for k in ("position_error", "decoded_mse", "persistence_mse")}
+    return {
+        "horizon_mean": per_trajectory.mean(),
+        "horizon_median": jnp.median(per_trajectory),
+        "never_left_fraction": jnp.mean(per_trajectory == steps),
+        "horizon_of_mean_curve": steps_within(curves["position_error"], settings.horizon_px),
+        # the reference's second horizon: steps until decoded MSE > half the persistence baseline's
+        "half_persistence_steps_mean": steps_within(errors["decoded_mse"] - 0.5 * errors["persistence_mse"], 0.0).mean(),
+        "half_persistence_steps_of_mean_curve": steps_within(curves["decoded_mse"] - 0.5 * curves["persistence_mse"], 0.0),
+        "curves": curves,
+        "example_decoded": errors["decoded"][:settings.examples],
+        "example_true": errors["true_frames"][:settings.examples],
+        "example_position_error": errors["position_error"][:settings.examples],
+    }

@@ -1,0 +1,133 @@
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import chex
+import jax
+import numpy as np
+import pytest
+
+import train as train_cli
+from jaxjepa import RunError, load_run, save_run, world
+from tests.conftest import tiny_config
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture()
+def saved(tmp_path, tiny, tiny_result):
+    return save_run(tmp_path / "seed0", tiny, tiny_result.params, {"final": {"loss": 1.0}}), tiny_result
+
+
+def test_save_load_round_trip(saved, tiny):
+    run_dir, result = saved
+    run = load_run(run_dir)
+    assert run.config == tiny
+    chex.assert_trees_all_equal(run.params, jax.device_get(result.params))
+    assert run.metrics["final"]["loss"] == 1.0
+    assert not list(run_dir.parent.glob(".*partial*"))  # nothing half-written left behind
+
+
+def test_loaded_run_encodes_predicts_decodes_and_dreams(saved, tiny):
+    run = load_run(saved[0])
+    frames = np.asarray(world.trajectories(jax.random.key(0), 3, 6, tiny).frames)
+    obs = np.asarray(world.observations(frames))               # [3, 5, 2, 16, 16]
+    z = run.encode(obs)
+    chex.assert_shape(z, (3, 5, 32))
+    chex.assert_shape(run.predict(z), (3, 5, 32))
+    chex.assert_shape(run.decode(z), (3, 5, 16, 16))
+    dream = run.rollout(obs[:, 0], 4)
+    chex.assert_shape(dream, (3, 4, 32))
+    np.testing.assert_allclose(dream[:, 0], run.predict(z[:, 0]), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(dream[:, 1], run.predict(run.predict(z[:, 0])), rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="obs must have shape"):
+        run.encode(np.zeros((3, 16, 16)))
+    with pytest.raises(ValueError, match="steps must be"):
+        run.rollout(obs[:, 0], 0)
+
+
+def test_refuses_to_clobber_a_finished_run_unless_forced(saved, tiny):
+    run_dir, result = saved
+    with pytest.raises(RunError, match="already holds a finished run"):
+        save_run(run_dir, tiny, result.params, {"final": {"loss": 2.0}})
+    save_run(run_dir, tiny, result.params, {"final": {"loss": 2.0}}, force=True)
+    assert load_run(run_dir).metrics["final"]["loss"] == 2.0
+
+
+def test_missing_half_written_and_corrupt_runs_are_named(saved, tmp_path):
+    run_dir, _ = saved
+    with pytest.raises(RunError, match="no run directory"):
+        load_run(tmp_path / "nowhere")
+    half = tmp_path / "half"
+    shutil.copytree(run_dir, half)
+    (half / "metrics.json").unlink()
+    with pytest.raises(RunError, match="not a finished run.*metrics.json"):
+        load_run(half)
+    corrupt = tmp_path / "corrupt"
+    shutil.copytree(run_dir, corrupt)
+    (corrupt / "config.json").write_text("{not json")
+    with pytest.raises(RunError, match="corrupt"):
+        load_run(corrupt)
+
+
+def test_run_of_another_config_shape_is_refused(saved, tmp_path, tiny):
+    run_dir, _ = saved
+    other = tmp_path / "other"
+    shutil.copytree(run_dir, other)
+    config = json.loads((other / "config.json").read_text())
+    config["latent_dim"] = 16  # the checkpoint holds 32-d latents
+    (other / "config.json").write_text(json.dumps(config))
+    with pytest.raises(RunError, match="does not match its config"):
+        load_run(other)
+    with pytest.raises(RunError, match="another config"):
+        load_run(run_dir, expected=tiny.replace(steps=tiny.steps + 1))
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--steps", "0"], "steps must be positive"),
+    (["--seed", "-1"], "non-negative"),
+    (["--seeds", "5-2"], "empty seed range"),
+    (["--seeds", "1,x"], "bad seed spec"),
+    (["--no-such-key", "3"], "unrecognized arguments"),
+    (["--lr", "fast"], "invalid float value"),
+    (["--config", "nope"], "invalid choice"),
+    (["--target", "sideways"], "target must be"),
+])
+def test_bad_cli_input_is_one_line_and_exit_2(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        train_cli.main(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1, err
+
+
+def _run_train(args, cwd):
+    return subprocess.run([sys.executable, str(REPO / "train.py"), *args], cwd=cwd, capture_output=True, text=True,
+                          env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin", "JAXJEPA_CACHE": str(cwd / "xla")})
+
+
+TINY_FLAGS = ["--steps", "40", "--train-sequences", "8", "--seq-len", "12", "--batch-size", "32",
+              "--decoder-steps", "5", "--probe-sequences", "8", "--probe-seq-len", "12"]
+
+
+def test_train_cli_writes_runs_and_refuses_to_clobber(tmp_path):
+    done = _run_train(["--seeds", "0,1", "--out", "out", *TINY_FLAGS], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "probe RMSE" in done.stdout and "+-" in done.stdout
+    for seed in (0, 1):
+        metrics = json.loads((tmp_path / "out" / f"seed{seed}" / "metrics.json").read_text())
+        assert len(metrics["curves"]["loss"]) == 40 and metrics["final"]["probe_rmse_px"] > 0
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["seeds"] == [0, 1] and summary["figures"]["probe_rmse_px"]["std"] >= 0
+    again = _run_train(["--seed", "1", "--out", "out", *TINY_FLAGS], tmp_path)
+    assert again.returncode == 1 and "already holds a finished run" in again.stderr
+    assert "Traceback" not in again.stderr
+
+
+def test_nan_loss_stops_with_the_step_and_saves_nothing(tmp_path):
+    done = _run_train(["--seed", "0", "--out", "out", "--lr", "1e30", *TINY_FLAGS], tmp_path)
+    assert done.returncode == 1
+    assert "NaN/inf at step" in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "out" / "seed0").exists()
