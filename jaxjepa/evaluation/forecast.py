@@ -5,7 +5,8 @@ predictor to its own output K times (`api.rollout_latents`, one `lax.scan`). Dre
 the predicted latent of o_k = (f_k, f_{k+1}); it is scored against the truth of its newest frame
 f_{k+1}:
 - position error: Euclidean distance between the position probe read off the dream and the true
-  position of f_{k+1}, px;
+  position of f_{k+1}, px; beside it the floor, the same probe read off the true latent E_ema(o_k)
+  (what a perfect world model would score), and the persistence baseline: the position f_1 showed;
 - decoded-frame MSE: the decoder's rendering of the dream against f_{k+1}, beside the persistence
   baseline that holds the last observed frame f_1 for ever.
 
@@ -43,10 +44,15 @@ def rollout_errors(params: dict, traj: world.Trajectory, position_probe: jax.Arr
     dream = rollout_latents(config, params, z0, steps)                               # [n, K, d]
     true_frames = traj.frames[:, 2:steps + 2]                                          # f_{k+1}, k = 1..K
     true_positions = traj.positions[:, 2:steps + 2]
-    position_error = jnp.linalg.norm(probe.apply(probe.Probe(position_probe), dream) - true_positions, axis=-1)
+    read = lambda z: probe.apply(probe.Probe(position_probe), z)  # noqa: E731
+    position_error = jnp.linalg.norm(read(dream) - true_positions, axis=-1)
+    # the floor: the same probe on the true latents E_ema(o_k) of the observations the dreams stand for
+    true_obs = world.flatten_observations(world.observations(traj.frames[:, 1:steps + 2]))     # o_1 .. o_K
+    probe_floor = jnp.linalg.norm(read(models.encoder(config).apply(params["target"], true_obs)) - true_positions, axis=-1)
     decoded = models.decoder(config).apply(params["decoder"], dream).reshape(true_frames.shape)
     last_seen = traj.frames[:, 1:2]                                                    # f_1, held for ever
-    return {"position_error": position_error,
+    held_position = jnp.linalg.norm(traj.positions[:, 1:2] - true_positions, axis=-1)   # where f_1 showed it
+    return {"position_error": position_error, "probe_floor": probe_floor, "persistence_position_error": held_position,
             "decoded_mse": jnp.mean((decoded - true_frames) ** 2, axis=(-2, -1)),
             "persistence_mse": jnp.mean((last_seen - true_frames) ** 2, axis=(-2, -1)),
             "decoded": decoded, "true_frames": true_frames}
@@ -60,8 +66,10 @@ def forecast(params: dict, eval_key: jax.Array, position_probe: jax.Array, confi
                               config, margin=config.eval_start_margin)
     errors = rollout_errors(params, traj, position_probe, config, steps)
     per_trajectory = steps_within(errors["position_error"], settings.horizon_px)
-    curves = {k: errors[k].mean(axis=0) for k in ("position_error", "decoded_mse", "persistence_mse")}
+    curves = {k: errors[k].mean(axis=0)
+              for k in ("position_error", "probe_floor", "persistence_position_error", "decoded_mse", "persistence_mse")}
     return {
+        "probe_floor_mean": errors["probe_floor"].mean(),
         "horizon_mean": per_trajectory.mean(),
         "horizon_median": jnp.median(per_trajectory),
         "never_left_fraction": jnp.mean(per_trajectory == steps),

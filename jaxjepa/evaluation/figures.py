@@ -1,0 +1,166 @@
+"""The figures of RESULTS.md, drawn from host arrays that the evaluations returned.
+
+Why these five: each shows one claim at a glance. The dream GIF and filmstrip show what "the world
+model stays on track" looks like; the horizon curve shows for how long, against doing nothing
+(persistence), with the spread over seeds; the surprise trace shows a detection at the very frame of
+the anomaly, against the threshold; the collapse curves show which defence keeps the latent alive;
+the probe scatter shows the position is linearly in the latent. Every function takes plain NumPy
+arrays and a path, writes one file, and returns the path. Matplotlib runs headless (Agg).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from PIL import Image, ImageDraw, ImageFont  # noqa: E402
+
+SEED_COLOURS = plt.get_cmap("tab10").colors
+
+
+def _save(fig, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def _band(ax, x, per_seed: np.ndarray, colour, label: str, spread: str = "std") -> None:
+    """Mean over seeds as a line, each seed as a faint line, and a band: mean +- std over seeds
+    (spread="std"), or the seeds' min to max (spread="range", for log axes where mean - std < 0)."""
+    mean = per_seed.mean(axis=0)
+    if spread == "range":
+        low, high = per_seed.min(axis=0), per_seed.max(axis=0)
+    else:
+        std = per_seed.std(axis=0, ddof=1) if per_seed.shape[0] > 1 else np.zeros_like(mean)
+        low, high = mean - std, mean + std
+    for curve in per_seed:
+        ax.plot(x, curve, color=colour, alpha=0.18, lw=0.8)
+    ax.fill_between(x, low, high, color=colour, alpha=0.25, lw=0)
+    ax.plot(x, mean, color=colour, lw=2, label=label)
+
+
+def horizon_curve(position_error: np.ndarray, decoded_mse: np.ndarray, persistence_mse: np.ndarray,
+                  horizon_px: float, path: Path, *, reference: dict | None = None,
+                  probe_floor: np.ndarray | None = None, persistence_error: np.ndarray | None = None) -> Path:
+    """Left: position error of the dream per rollout step (mean over trajectories; line = mean over
+    seeds, band = +- std over seeds); right: decoded-frame MSE against persistence."""
+    steps = np.arange(1, position_error.shape[1] + 1)
+    n_seeds = position_error.shape[0]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    _band(left, steps, position_error, "tab:blue", f"jaxjepa dream (mean ± std, {n_seeds} seeds)")
+    if probe_floor is not None:
+        _band(left, steps, probe_floor, "tab:green", "same probe on the true latents (floor)")
+    if persistence_error is not None:
+        _band(left, steps, persistence_error, "tab:gray", "persistence (the last seen position)")
+    if reference:
+        ref_steps, ref_error = zip(*sorted(reference.items()))
+        left.plot(ref_steps, ref_error, "s--", color="tab:red", label="reference (REFERENCE.md, 5-seed mean)")
+    left.axhline(horizon_px, color="k", ls=":", lw=1.2, label=f"{horizon_px:g} px band")
+    left.set(xlabel="rollout step k (dream of o_k, scored on frame k+1)", ylabel="position error, px (log)",
+             yscale="log", title="Probe on the dreamed latent vs true position")
+    left.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)  # below: the curves fill the axes
+    _band(right, steps, decoded_mse, "tab:blue", "decoded dream")
+    _band(right, steps, persistence_mse, "tab:gray", "persistence (hold last frame)")
+    right.set(xlabel="rollout step k", ylabel="frame MSE (log)", yscale="log", title="Decoded dream vs persistence")
+    right.legend(fontsize=8, loc="lower right")
+    for ax in (left, right):
+        ax.grid(alpha=0.3, which="both")
+    return _save(fig, path)
+
+
+def dream_filmstrip(true_frames: np.ndarray, dream_frames: np.ndarray, position_error: np.ndarray,
+                    path: Path, steps: Sequence[int] = (1, 2, 5, 10, 20, 30, 50, 75, 100)) -> Path:
+    """Top row reality, bottom row the decoded dream, at a few rollout steps (1-based)."""
+    steps = [s for s in steps if s <= true_frames.shape[0]]
+    fig, axes = plt.subplots(2, len(steps), figsize=(1.45 * len(steps), 3.3))
+    axes = np.asarray(axes).reshape(2, len(steps))
+    for col, step in enumerate(steps):
+        for row, (frames, name) in enumerate(((true_frames, "reality"), (dream_frames, "dream"))):
+            ax = axes[row, col]
+            ax.imshow(frames[step - 1], cmap="magma", vmin=0, vmax=1, interpolation="nearest")
+            ax.set_xticks([]), ax.set_yticks([])
+            if col == 0:
+                ax.set_ylabel(name, fontsize=11)
+        axes[0, col].set_title(f"step {step}", fontsize=10)
+        axes[1, col].set_xlabel(f"err {position_error[step - 1]:.1f} px", fontsize=9)
+    fig.suptitle("Reality vs decoded dream, rolled out from two observed frames (seed 0)", fontsize=11)
+    return _save(fig, path)
+
+
+def dream_gif(true_frames: np.ndarray, dream_frames: np.ndarray, position_error: np.ndarray, path: Path,
+              scale: int = 8, frame_ms: int = 120) -> Path:
+    """Animated GIF: reality (left) and the decoded dream (right), upscaled, with the step and error."""
+    font = ImageFont.load_default(size=14)
+    colour = matplotlib.colormaps["magma"]   # the filmstrip's colours
+    size = true_frames.shape[-1] * scale
+    header, gap = 24, 8
+    images = []
+    for k in range(true_frames.shape[0]):
+        canvas = Image.new("RGB", (2 * size + gap, size + 2 * header), "white")
+        for i, frames in enumerate((true_frames, dream_frames)):
+            pixels = (colour(np.clip(frames[k], 0, 1))[..., :3] * 255).astype(np.uint8)
+            tile = Image.fromarray(pixels, "RGB").resize((size, size), Image.NEAREST)
+            canvas.paste(tile, (i * (size + gap), header))
+        draw = ImageDraw.Draw(canvas)
+        draw.text((4, 4), "reality", fill="black", font=font)
+        draw.text((size + gap + 4, 4), "dream (decoded)", fill="black", font=font)
+        draw.text((4, size + header + 4), f"step {k + 1:3d}   position error {position_error[k]:5.1f} px",
+                  fill="black", font=font)
+        images.append(canvas.convert("P", palette=Image.ADAPTIVE, colors=64, dither=Image.Dither.NONE))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    images[0].save(path, save_all=True, append_images=images[1:], duration=frame_ms, loop=0)
+    return path
+
+
+def surprise_trace(latent: np.ndarray, pixel: np.ndarray, anomaly_frame: int, latent_threshold: float,
+                   pixel_threshold: float, first_scored_frame: int, path: Path, kind: str = "teleport") -> Path:
+    """Surprise per scored frame, latent and pixel, with the threshold and the injected frame."""
+    frames = np.arange(first_scored_frame, first_scored_frame + latent.shape[0])
+    fig, axes = plt.subplots(2, 1, figsize=(9, 5.2), sharex=True)
+    for ax, scores, threshold, name in ((axes[0], latent, latent_threshold, "latent ||P(E_ema(o_t)) - E_ema(o_t+1)||^2"),
+                                        (axes[1], pixel, pixel_threshold, "pixel MSE(D(P(E_ema(o_t))), f_t+2)")):
+        ax.plot(frames, scores, "o-", ms=3, color="tab:blue", label="surprise, indexed by the frame it scores")
+        ax.axhline(threshold, color="tab:orange", ls="--", label="threshold: median + 5 MAD of normal frames")
+        ax.axvline(anomaly_frame, color="tab:red", lw=1.5, alpha=0.7, label=f"{kind} injected at frame {anomaly_frame}")
+        ax.set(yscale="log", ylabel="surprise (log)", title=name)
+        ax.grid(alpha=0.3, which="both")
+    axes[0].legend(fontsize=8, loc="upper left")
+    axes[1].set_xlabel("frame")
+    return _save(fig, path)
+
+
+def collapse_curves(curves: dict[str, tuple[np.ndarray, np.ndarray]], path: Path,
+                    descriptions: dict[str, str] | None = None) -> Path:
+    """Embedding std over training per variant: {name: (steps [p], per-seed curves [n_seeds, p])}."""
+    fig, ax = plt.subplots(figsize=(8.5, 4.5))
+    for i, (name, (steps, per_seed)) in enumerate(curves.items()):
+        label = f"{name}: {descriptions[name]}" if descriptions else name
+        _band(ax, steps, per_seed, SEED_COLOURS[i], label, spread="range")
+    ax.set(xlabel="JEPA training step", ylabel="embedding std (mean over dims, online latents; log)",
+           yscale="log", title="Collapse ablation: embedding std over training (line: mean, band: min-max over seeds)")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8, loc="best")
+    return _save(fig, path)
+
+
+def probe_scatter(true: np.ndarray, predicted: np.ndarray, rmse_yx_per_seed: np.ndarray, path: Path,
+                  frame_size: int) -> Path:
+    """Predicted vs true position of seed 0, one panel per coordinate; true/predicted [n, 2];
+    rmse_yx_per_seed [n_seeds, 2] (row 0 is the seed shown)."""
+    mean, std = rmse_yx_per_seed.mean(axis=0), rmse_yx_per_seed.std(axis=0, ddof=1) if len(rmse_yx_per_seed) > 1 else 0 * rmse_yx_per_seed[0]
+    fig, axes = plt.subplots(1, 2, figsize=(9, 4.3))
+    for i, (ax, name) in enumerate(zip(axes, ("y", "x"))):
+        ax.scatter(true[:, i], predicted[:, i], s=6, alpha=0.5, color="tab:blue")
+        ax.plot([0, frame_size - 1], [0, frame_size - 1], "k--", lw=1, label="perfect")
+        ax.set(xlabel=f"true {name}, px", ylabel=f"probe's {name}, px", xlim=(0, frame_size - 1),
+               ylim=(0, frame_size - 1), aspect="equal",
+               title=f"{name}: RMSE {rmse_yx_per_seed[0, i]:.2f} px (all seeds: {mean[i]:.2f} ± {std[i]:.2f})")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, loc="upper left")
+    fig.suptitle("Least-squares probe from the target-encoder latent, fresh test trajectories (seed 0)", fontsize=10)
+    return _save(fig, path)
