@@ -1,0 +1,13 @@
+"""Export a trained run to the browser: JAX -> plain TensorFlow ops -> TF.js graph models (web/model/).
+
+`python -m export runs/seed0` writes web/model/; `python -m export.measure` measures the page in
+headless Chromium. TensorFlow is only needed here (the `export` extra), never by the core library,
+so nothing is imported at package level.
+"""
+import os
+
+# Before TensorFlow or tensorflowjs is imported anywhere: TF's start-up chatter would hide the figures
+# we print, and tensorflow_decision_forests (imported by the tensorflowjs converter) tries to show a
+# notebook banner through IPython whenever stdout is not a terminal (pytest, CI), failing without it.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TFDF_DISABLE_WELCOME_MESSAGE", "1")

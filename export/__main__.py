@@ -1,0 +1,57 @@
+"""`python -m export RUN [--out web/model] [--float16]`: a saved run -> the browser demo's model folder.
+
+Why a command and not a notebook step: the committed default model must be reproducible from a run
+directory by one line, and every failure (no run, a primitive we cannot lower, parity above 1e-5)
+must end in one plain sentence with a non-zero exit.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from jaxjepa.cli import OneLineParser, fail
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = OneLineParser(prog="python -m export",
+                           description="Export a trained run (train.py) to TF.js graph models for web/.")
+    parser.add_argument("run", help="run directory written by train.py, e.g. runs/seed0")
+    parser.add_argument("--out", default="web/model", help="output folder (default web/model)")
+    parser.add_argument("--float16", action="store_true",
+                        help="store weights as float16 (half the download); prints the error it costs")
+    parser.add_argument("--saved-model", metavar="DIR", help="also keep the TF SavedModels in DIR")
+    parser.add_argument("--force", action="store_true",
+                        help="replace --out even if it holds something other than an earlier export")
+    args = parser.parse_args(argv)
+
+    from jaxjepa.api import load_run
+    from jaxjepa.checkpoint import RunError
+    try:
+        run = load_run(args.run)
+    except RunError as err:
+        fail(f"cannot export: {err}")
+    try:
+        import tensorflow  # noqa: F401
+        import tensorflowjs  # noqa: F401
+    except ImportError as err:
+        fail(f"cannot export: {err.name} is not installed; run: pip install -e '.[export]'")
+    from export.build import export_run
+    from export.lower import ExportError
+    try:
+        meta = export_run(run, args.out, float16=args.float16, force=args.force, saved_model_dir=args.saved_model)
+    except ExportError as err:
+        fail(f"cannot export: {err}")
+    sizes = ", ".join(f"{k} {v / 1e3:.1f} kB" for k, v in meta["bytes"].items())
+    print(f"wrote {args.out}: {meta['weights_dtype']} weights, download {meta['download_bytes'] / 1e6:.3f} MB "
+          f"({sizes}); reference's base64 JSON: 1.37 MB")
+    if args.float16:
+        errors = ", ".join(f"{k} {v:.2e}" for k, v in meta["float16_error_max_abs"].items())
+        print(f"float16 weights cost (max abs error vs float32, JAX on the parity observations): {errors}")
+    if Path(args.out).resolve() == (Path(__file__).resolve().parent.parent / "web" / "model"):
+        print("see it: python -m http.server -d web, then open http://localhost:8000/")
+    else:
+        print("the page loads web/model; index.html?model=PATH loads another export served under web/")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,257 @@
+"""From a saved run to a folder the browser loads: three TF.js graph models and a meta.json.
+
+Why three models and not one: the page calls them separately (encode the observation, predict the
+next latent, decode a latent into a frame; the dream is the predictor alone, applied again and
+again), and the decoder is optional, exactly as in training.
+
+Path: flax apply function -> jaxpr -> plain TF ops (`export.lower`) inside a `tf.Module` whose
+variables are the run's parameters -> SavedModel -> parity check against JAX on real observations
+(fails above 1e-5) -> `tensorflowjs` converter -> web/model/. The folder is built next to its
+destination and renamed into place, so a failed export leaves the previous one untouched.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import tensorflow as tf
+
+from export.lower import ExportError, evaluate, trace
+from jaxjepa import models, world
+from jaxjepa.config import Config
+
+FORMAT = "jaxjepa-web-model"
+PARITY_TOLERANCE = 1e-5     # max abs difference JAX vs the TF SavedModel that export accepts
+PARITY_KEY = 20260601       # fixed PRNG key of the parity observations: same run, same numbers
+PARITY_TRAJECTORIES = 4     # x (PARITY_FRAMES - 1) observations; the last one has a teleport
+PARITY_FRAMES = 33
+REFERENCE_OBSERVATIONS = 16  # how many parity observations (and JAX outputs) web/model keeps for tests
+
+
+class Network(NamedTuple):
+    name: str          # folder under web/model/
+    params_key: str    # which entry of the run's params it uses
+    module: Any        # the flax module
+    in_dim: int
+    out_dim: int
+
+
+def networks(config: Config) -> list[Network]:
+    """What the page runs. The encoder is the target (EMA) encoder: the one the predictor learned to
+    predict and the one every evaluation probes."""
+    side = config.frame_size
+    return [
+        Network("encoder", "target", models.encoder(config), config.obs_dim, config.latent_dim),
+        Network("predictor", "predictor", models.predictor(config), config.latent_dim, config.latent_dim),
+        Network("decoder", "decoder", models.decoder(config), config.latent_dim, side * side),
+    ]
+
+
+class ServedNetwork(tf.Module):
+    """One network as TF variables plus a tf.function that evaluates its jaxpr with plain TF ops."""
+
+    def __init__(self, network: Network, params: dict):
+        super().__init__(name=network.name)
+        leaves_with_paths, _ = jax.tree_util.tree_flatten_with_path(params)
+        self.weights = [tf.Variable(np.asarray(leaf, np.float32), trainable=False, name=_leaf_name(path))
+                        for path, leaf in leaves_with_paths]
+        batch = jax.export.symbolic_shape("batch")
+        example = jax.ShapeDtypeStruct((*batch, network.in_dim), jnp.float32)
+        abstract_params = jax.tree_util.tree_map(lambda a: jax.ShapeDtypeStruct(np.shape(a), jnp.float32), params)
+        self._jaxpr = trace(network.module.apply, abstract_params, example)
+
+        @tf.function(input_signature=[tf.TensorSpec([None, network.in_dim], tf.float32, name="input")])
+        def serve(x):
+            (out,) = evaluate(self._jaxpr, *self.weights, x)
+            return out
+
+        self.serve = serve
+
+
+def _leaf_name(path) -> str:
+    return "_".join(str(getattr(k, "key", k)) for k in path)
+
+
+def parity_observations(config: Config) -> np.ndarray:
+    """[N, 2, H, W] real observations: evaluation-box starts, the last trajectory teleports midway."""
+    anomaly = jnp.array([world.NO_ANOMALY] * (PARITY_TRAJECTORIES - 1) + [PARITY_FRAMES // 2])
+    traj = world.trajectories(jax.random.key(PARITY_KEY), PARITY_TRAJECTORIES, PARITY_FRAMES, config,
+                              margin=config.eval_start_margin, anomaly_frames=anomaly)
+    obs = world.observations(traj.frames)
+    return np.asarray(obs.reshape(-1, *obs.shape[-3:]), np.float32)
+
+
+def jax_outputs(config: Config, params: dict, obs: np.ndarray) -> dict[str, np.ndarray]:
+    """The JAX chain the page runs: latents, predicted next latents, decoded frames [N, H*W]."""
+    enc, pred, dec = networks(config)
+    z = jax.jit(enc.module.apply)(params["target"], world.flatten_observations(jnp.asarray(obs)))
+    return {"obs": obs, "latent": np.asarray(z),
+            "predicted": np.asarray(jax.jit(pred.module.apply)(params["predictor"], z)),
+            "decoded": np.asarray(jax.jit(dec.module.apply)(params["decoder"], z))}
+
+
+def inputs_of(network: Network, reference: dict[str, np.ndarray]) -> np.ndarray:
+    """Each network is checked on what it sees in the page: observations, or the encoder's latents."""
+    if network.name == "encoder":
+        return reference["obs"].reshape(len(reference["obs"]), -1)
+    return reference["latent"]
+
+
+OUTPUT_OF = {"encoder": "latent", "predictor": "predicted", "decoder": "decoded"}
+
+
+def max_abs(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.max(np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64))))
+
+
+def float16_cost(config: Config, params: dict, reference: dict[str, np.ndarray]) -> dict[str, float]:
+    """What float16 weights cost: TF.js dequantises them to float32 at load time, so the model it runs
+    is exactly the float32 model with every weight rounded to float16. Max abs error per output."""
+    rounded = jax.tree_util.tree_map(lambda a: np.asarray(a, np.float16).astype(np.float32), params)
+    # Each network on the float32 chain's inputs, so each figure is that network's own error.
+    errors = {}
+    for network in networks(config):
+        out = jax.jit(network.module.apply)(rounded[network.params_key], inputs_of(network, reference))
+        errors[network.name] = max_abs(out, reference[OUTPUT_OF[network.name]])
+    chain = jax_outputs(config, rounded, reference["obs"])  # the whole encode -> predict / decode chain
+    errors["chain_decoded"] = max_abs(chain["decoded"], reference["decoded"])
+    return errors
+
+
+def save_and_check(network: Network, params: dict, reference: dict, saved_dir: Path) -> float:
+    """Write the network as a SavedModel, load it back, and compare with JAX. Raise above tolerance."""
+    served = ServedNetwork(network, params[network.params_key])
+    tf.saved_model.save(served, str(saved_dir), signatures={"serving_default": served.serve.get_concrete_function()})
+    loaded = tf.saved_model.load(str(saved_dir)).signatures["serving_default"]
+    (tf_out,) = loaded(input=tf.constant(inputs_of(network, reference))).values()
+    error = max_abs(tf_out.numpy(), reference[OUTPUT_OF[network.name]])
+    if not error <= PARITY_TOLERANCE:
+        raise ExportError(f"{network.name}: TF SavedModel differs from JAX by {error:.3g} "
+                          f"(> {PARITY_TOLERANCE:g}); nothing was written")
+    return error
+
+
+def convert(saved_dir: Path, out_dir: Path, float16: bool) -> None:
+    from tensorflowjs.converters.tf_saved_model_conversion_v2 import convert_tf_saved_model
+    convert_tf_saved_model(str(saved_dir), str(out_dir),
+                           quantization_dtype_map={"float16": "*"} if float16 else None)
+
+
+def folder_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+def check_replaceable(out_dir: Path, force: bool) -> None:
+    """An earlier export is regenerated freely; anything else is only replaced with --force."""
+    if not out_dir.exists() or force:
+        return
+    if not out_dir.is_dir():
+        raise ExportError(f"{out_dir} exists and is not a folder; pass --force to replace it")
+    if any(out_dir.iterdir()) and read_meta_format(out_dir / "meta.json") != FORMAT:
+        raise ExportError(f"{out_dir} holds files that are not a jaxjepa export; pass --force to replace it")
+
+
+# World features web/world.js does not simulate, with the value that means "off" (the reference world).
+PAGE_WORLD_DEFAULTS = {"logos": 1, "speed_jitter": 0.0, "pixel_noise": 0.0}
+
+
+def check_world_is_browsable(config: Config) -> None:
+    """The page re-creates the world in JavaScript; a run of a world it cannot simulate would show
+    surprise everywhere, so refuse it plainly instead."""
+    differs = {k: getattr(config, k) for k, off in PAGE_WORLD_DEFAULTS.items() if getattr(config, k, off) != off}
+    if differs:
+        settings = ", ".join(f"{k}={v}" for k, v in differs.items())
+        raise ExportError(f"the browser page simulates one logo at a fixed speed without noise; this run's world "
+                          f"has {settings}")
+
+
+def read_meta_format(path: Path) -> str | None:
+    try:
+        return json.loads(path.read_text()).get("format")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def export_run(run, out_dir: str | os.PathLike, *, float16: bool = False, force: bool = False,
+               saved_model_dir: str | os.PathLike | None = None, log=print) -> dict:
+    """Export a loaded `jaxjepa.api.Run` into `out_dir`. Returns meta.json's content."""
+    config, params = run.config, run.params
+    check_world_is_browsable(config)
+    out_dir = Path(out_dir).absolute()
+    check_replaceable(out_dir, force)
+    reference = jax_outputs(config, params, parity_observations(config))
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    partial = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
+    partial.chmod(0o755)  # mkdtemp makes it private; a served folder must be readable
+    try:
+        with tempfile.TemporaryDirectory() as scratch:
+            saved_root = Path(saved_model_dir) if saved_model_dir else Path(scratch)
+            parity, sizes = {}, {}
+            for network in networks(config):
+                saved = saved_root / network.name
+                parity[network.name] = save_and_check(network, params, reference, saved)
+                log(f"{network.name:9s} JAX vs TF SavedModel: max abs diff {parity[network.name]:.2e} "
+                    f"on {len(reference['obs'])} observations")
+                convert(saved, partial / network.name, float16)
+                sizes[network.name] = folder_bytes(partial / network.name)
+        meta = _meta(run, reference, parity, sizes, float16)
+        if float16:
+            meta["float16_error_max_abs"] = float16_cost(config, params, reference)
+        np.savez(partial / "reference_outputs.npz",
+                 **{k: v[:REFERENCE_OBSERVATIONS] for k, v in reference.items()})
+        meta["download_bytes"] = 0
+        for _ in range(3):  # what the page fetches includes meta.json, whose length includes this count
+            text = json.dumps(meta, indent=2, sort_keys=True) + "\n"
+            meta["download_bytes"] = sum(sizes.values()) + len(text.encode())
+        (partial / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+        _swap_into_place(partial, out_dir)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+    return meta
+
+
+def _meta(run, reference, parity, sizes, float16) -> dict:
+    config = run.config
+    return {
+        "format": FORMAT,
+        "source_run": run.path.name if run.path else None,
+        "probe_rmse_px": run.metrics.get("final", {}).get("probe_rmse_px"),
+        "world": {"frame_size": config.frame_size, "sigma": config.sigma, "speed": config.speed,
+                  "eval_start_margin": config.eval_start_margin, "train_start_margin": config.train_start_margin},
+        "model": {"obs_dim": config.obs_dim, "latent_dim": config.latent_dim,
+                  "encoder": [config.obs_dim, *config.encoder_hidden, config.latent_dim],
+                  "predictor": [config.latent_dim, *config.predictor_hidden, config.latent_dim],
+                  "decoder": [config.latent_dim, *config.decoder_hidden, config.frame_size ** 2],
+                  "encoder_params": "target (EMA) encoder"},
+        "files": {n.name: f"{n.name}/model.json" for n in networks(config)},
+        "weights_dtype": "float16" if float16 else "float32",
+        "bytes": sizes,
+        "parity_jax_vs_tf_max_abs": parity,
+        "parity_observations": int(len(reference["obs"])),
+        "parity_tolerance": PARITY_TOLERANCE,
+        "reference_outputs": "reference_outputs.npz: the first parity observations and JAX's outputs "
+                             "on them (float32 weights), for the browser tests",
+        "versions": {"jax": jax.__version__, "tensorflow": tf.__version__, "tensorflowjs": _tfjs_version()},
+    }
+
+
+def _tfjs_version() -> str:
+    import tensorflowjs
+    return tensorflowjs.__version__
+
+
+def _swap_into_place(partial: Path, out_dir: Path) -> None:
+    if out_dir.exists():
+        old = out_dir.parent / f".{out_dir.name}.old-{os.getpid()}"
+        os.rename(out_dir, old)
+        os.rename(partial, out_dir)
+        shutil.rmtree(old) if old.is_dir() else old.unlink()
+    else:
+        os.rename(partial, out_dir)

@@ -1,0 +1,171 @@
+"""The exporter: jaxpr -> TF lowering checked against JAX itself, and `python -m export` end to end.
+
+Skipped (with the reason) where TensorFlow is not installed: it is the `export` extra, which CI installs.
+"""
+import json
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import export  # noqa: F401,E402  (sets the environment TensorFlow reads at import)
+
+tf = pytest.importorskip("tensorflow", reason="tensorflow is not installed (pip install -e '.[export]')")
+pytest.importorskip("tensorflowjs", reason="tensorflowjs is not installed (pip install -e '.[export]')")
+
+from export import __main__ as export_cli  # noqa: E402
+from export.build import FORMAT, PARITY_TOLERANCE, export_run, jax_outputs, networks  # noqa: E402
+from export.lower import ExportError, evaluate, trace  # noqa: E402
+from jaxjepa import load_run, models, save_run  # noqa: E402
+
+# Ops a TF.js graph model may contain for our networks; anything else might not run in the browser.
+BROWSER_OPS = {"Const", "Placeholder", "Identity", "MatMul", "_FusedMatMul", "BiasAdd", "AddV2", "Add", "Sub",
+               "Mul", "RealDiv", "Square", "Tanh", "Sigmoid", "Reshape", "Pow", "Neg", "Exp"}
+
+
+def lowered(fn, *args):
+    """Evaluate fn's jaxpr with TF ops (eagerly) on the same arguments."""
+    closed = trace(fn, *args)
+    flat = jax.tree_util.tree_leaves(args)
+    return [out.numpy() for out in evaluate(closed, *[tf.constant(np.asarray(a)) for a in flat])]
+
+
+@pytest.mark.parametrize("which", ["encoder", "predictor", "decoder"])
+def test_lowered_networks_match_jax_on_random_inputs(tiny, which):
+    params = models.init_params(jax.random.key(1), tiny)
+    network = {n.name: n for n in networks(tiny)}[which]
+    x = jax.random.normal(jax.random.key(2), (9, network.in_dim))
+    expected = network.module.apply(params[network.params_key], x)
+    (got,) = lowered(network.module.apply, params[network.params_key], x)
+    chex.assert_shape(got, (9, network.out_dim))
+    np.testing.assert_allclose(got, np.asarray(expected), atol=1e-5, rtol=1e-5)
+
+
+def test_symbolic_batch_becomes_a_free_tf_batch_dimension(tiny):
+    params = models.init_params(jax.random.key(1), tiny)
+    module = models.decoder(tiny)
+    batch = jax.export.symbolic_shape("batch")
+    closed = trace(module.apply, params["decoder"], jax.ShapeDtypeStruct((*batch, tiny.latent_dim), jnp.float32))
+    weights = [tf.constant(np.asarray(w)) for w in jax.tree_util.tree_leaves(params["decoder"])]
+    fn = tf.function(lambda z: evaluate(closed, *weights, z)[0],
+                     input_signature=[tf.TensorSpec([None, tiny.latent_dim], tf.float32)])
+    for n in (1, 5):
+        z = np.asarray(jax.random.normal(jax.random.key(n), (n, tiny.latent_dim)))
+        np.testing.assert_allclose(fn(z).numpy(), np.asarray(module.apply(params["decoder"], z)), atol=1e-6)
+
+
+def test_symbolic_batch_in_reshape_and_broadcast():
+    def fn(x):  # a reshape and a broadcast whose shapes name the symbolic batch
+        pairs = x.reshape(x.shape[0], 2, 3)
+        return pairs + jnp.broadcast_to(pairs.sum(axis=1, keepdims=True), pairs.shape)
+    batch = jax.export.symbolic_shape("batch")
+    closed = trace(fn, jax.ShapeDtypeStruct((*batch, 6), jnp.float32))
+    tf_fn = tf.function(lambda x: evaluate(closed, x)[0], input_signature=[tf.TensorSpec([None, 6], tf.float32)])
+    for n in (1, 4):
+        x = np.asarray(jax.random.normal(jax.random.key(n), (n, 6)))
+        np.testing.assert_allclose(tf_fn(x).numpy(), np.asarray(fn(x)), atol=1e-6)
+
+
+def test_other_primitives_lower_to_the_same_numbers():
+    """Primitives our networks do not use today (a variant might): each checked against JAX."""
+    def many(x, w):
+        # min/max and convert_element_type, integer_pow < 0, erfc (exact GELU), custom_jvp_call (relu)
+        y = jnp.clip(x, -0.5, 0.7) ** -2 + jax.nn.gelu(x, approximate=False) + jax.nn.relu(x)
+        y = jnp.where(x > 0, y, jnp.exp(x)).reshape(3, 4, 5).transpose(1, 0, 2)  # select_n, transpose
+        batched = jnp.einsum("abc,acd->abd", y, jnp.broadcast_to(w, (4, 5, 2)))  # dot_general, batch dims
+        return batched.sum(axis=(1, 2)) / jnp.sqrt(jnp.abs(batched).max() + 1.0), jnp.tanh(x).astype(jnp.float32)
+    x = jax.random.normal(jax.random.key(3), (12, 5)) + 0.1
+    w = jax.random.normal(jax.random.key(4), (5, 2))
+    for got, want in zip(lowered(many, x, w), many(x, w)):
+        np.testing.assert_allclose(got, np.asarray(want), rtol=1e-5, atol=1e-5)
+
+
+def test_unknown_primitive_stops_the_export_with_its_name():
+    with pytest.raises(ExportError, match="cannot lower JAX primitive 'cumsum'"):
+        lowered(lambda x: jnp.cumsum(x), jnp.ones(4))
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory, tiny, tiny_result):
+    """One tiny trained run, saved as train.py would, and exported to a folder."""
+    root = tmp_path_factory.mktemp("export")
+    run_dir = save_run(root / "seed0", tiny, tiny_result.params, {"final": {"probe_rmse_px": 1.5}})
+    meta = export_run(load_run(run_dir), root / "model", log=lambda *_: None)
+    return run_dir, root / "model", meta
+
+
+def test_export_writes_three_graph_models_and_meta(exported, tiny):
+    _, out, meta = exported
+    on_disk = json.loads((out / "meta.json").read_text())
+    assert on_disk == meta and meta["format"] == FORMAT
+    assert meta["world"]["frame_size"] == tiny.frame_size and meta["world"]["sigma"] == tiny.sigma
+    assert meta["model"]["encoder"] == [tiny.obs_dim, *tiny.encoder_hidden, tiny.latent_dim]
+    for name in ("encoder", "predictor", "decoder"):
+        graph = json.loads((out / meta["files"][name]).read_text())
+        assert graph["format"] == "graph-model"
+        ops = {node["op"] for node in graph["modelTopology"]["node"]}
+        assert ops <= BROWSER_OPS, f"{name} uses ops the browser may not run: {ops - BROWSER_OPS}"
+        assert 0 <= meta["parity_jax_vs_tf_max_abs"][name] <= PARITY_TOLERANCE
+    fetched_by_page = [p for p in out.rglob("*") if p.is_file() and p.name != "reference_outputs.npz"]
+    assert meta["download_bytes"] == sum(p.stat().st_size for p in fetched_by_page) > sum(meta["bytes"].values())
+    assert not list(out.parent.glob(".model.*"))  # nothing half-written left behind
+
+
+def test_reference_outputs_are_jax_of_the_run(exported):
+    run_dir, out, _ = exported
+    run = load_run(run_dir)
+    stored = dict(np.load(out / "reference_outputs.npz"))
+    live = jax_outputs(run.config, run.params, stored["obs"])
+    for key in ("latent", "predicted", "decoded"):
+        np.testing.assert_allclose(stored[key], live[key], atol=1e-5)  # batch 16 vs 128: other XLA tiling
+    np.testing.assert_allclose(stored["latent"], run.encode(stored["obs"]), atol=1e-5)
+
+
+def test_float16_halves_the_weights_and_reports_its_error(exported, tmp_path):
+    run_dir, _, meta32 = exported
+    meta16 = export_run(load_run(run_dir), tmp_path / "model16", float16=True, log=lambda *_: None)
+    assert meta16["weights_dtype"] == "float16"
+    assert meta16["bytes"]["encoder"] < 0.6 * meta32["bytes"]["encoder"]
+    errors = meta16["float16_error_max_abs"]
+    assert set(errors) == {"encoder", "predictor", "decoder", "chain_decoded"}
+    assert all(0 < e < 0.1 for e in errors.values())
+
+
+def test_export_never_overwrites_a_foreign_folder(exported, tmp_path):
+    run_dir, _, _ = exported
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("keep me")
+    with pytest.raises(ExportError, match="not a jaxjepa export"):
+        export_run(load_run(run_dir), foreign, log=lambda *_: None)
+    assert (foreign / "notes.txt").read_text() == "keep me"
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["/no/such/run"], "cannot export: no run directory"),
+    ([], "the following arguments are required: run"),
+])
+def test_cli_errors_are_one_line(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        export_cli.main(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+
+
+def test_cli_exports_a_run(exported, tmp_path, capsys):
+    run_dir, _, _ = exported
+    export_cli.main([str(run_dir), "--out", str(tmp_path / "cli-model")])
+    out = capsys.readouterr().out
+    assert "download" in out and (tmp_path / "cli-model" / "encoder" / "model.json").is_file()
+
+
+def test_parity_failure_stops_the_export_and_writes_nothing(exported, tmp_path, monkeypatch):
+    import export.build
+    run_dir, _, _ = exported
+    monkeypatch.setattr(export.build, "PARITY_TOLERANCE", -1.0)  # no difference can pass now
+    with pytest.raises(ExportError, match="TF SavedModel differs from JAX"):
+        export_run(load_run(run_dir), tmp_path / "model", log=lambda *_: None)
+    assert not (tmp_path / "model").exists() and not list(tmp_path.glob(".model.*"))
