@@ -42,8 +42,20 @@ def parse(argv: list[str] | None):
                              "one without the markers is left alone (default README.md)")
     parser.add_argument("--no-ablation", action="store_true", help="skip the collapse ablation with --seeds")
     parser.add_argument("--no-std", action="store_true", help="allow a single seed: report values without a std")
+    beyond = parser.add_argument_group("beyond the reference (issue 5): each writes its own JSON under --out, "
+                                       "then RESULTS.md is regenerated from every JSON that exists")
+    beyond.add_argument("--recipes", action="store_true",
+                        help="horizon (300-step rollouts) and probe of every recipe tried: results/recipes.json")
+    beyond.add_argument("--anomalies", action="store_true",
+                        help="teleport, flip, speed change, freeze, jump; default and long_horizon: results/anomalies.json")
+    beyond.add_argument("--worlds", action="store_true",
+                        help="harder worlds (32x32, 64x64, two logos, random speeds, noise), default and "
+                             "long_horizon recipes: results/worlds.json")
     cli.add_config_flags(parser)
     args = parser.parse_args(argv)
+    if (args.recipes or args.anomalies or args.worlds) and (args.run_dirs or _config_flags_given(args)):
+        cli.fail("eval.py: --recipes/--anomalies/--worlds train and evaluate their own named configs; "
+                 "give them --seeds only, no RUN_DIRs or config flags")
     if args.run_dirs and (args.seeds or args.seed):
         cli.fail("eval.py: give RUN_DIRs or --seeds/--seed, not both")
     if not args.run_dirs and not (args.seeds or args.seed):
@@ -60,6 +72,10 @@ def main(argv: list[str] | None = None) -> int:
 
     started = time.perf_counter()
     n_runs = len(args.run_dirs) or len(args.seeds or args.seed)
+    if args.recipes or args.anomalies or args.worlds:
+        if n_runs < 2 and not args.no_std:
+            cli.fail(f"eval.py: a std over seeds needs at least 2 seeds; got {n_runs} (or pass --no-std)")
+        return run_beyond(args, argv)
     if n_runs < 2 and not args.no_std:
         cli.fail(f"eval.py: every figure is a mean +- std over seeds, and a std needs at least 2 seeds; got {n_runs}. "
                  "Give more seeds (--seeds 0-7), or pass --no-std to report one seed without a std")
@@ -342,7 +358,8 @@ def write_outputs(metrics: dict, ev: dict, args) -> None:
     metrics["figures"] = {name: rel(path) for name, path in made.items()}
     metrics["metrics_json"] = rel(out / "metrics.json")
     report.write_metrics(metrics, out / "metrics.json")
-    report.write_report(metrics, args.report)
+    from jaxjepa.evaluation import beyond
+    report.write_report(metrics, args.report, extras=beyond.load_results(out))
     readme_dir = Path(args.readme).absolute().parent
     relative_to_readme = {name: os.path.relpath(Path(path).absolute(), readme_dir) for name, path in made.items()}
     report.update_readme(args.readme, report.readme_block(metrics, relative_to_readme,
@@ -365,6 +382,133 @@ def print_summary(m: dict, args) -> None:
     for name, v in m.get("ablation", {}).items():
         print(f"  ablation {name:14s} emb std {fmt(v['final_train_emb_std'])}, probe {fmt(v['probe_rmse_px'])} px")
     print(f"  wrote {Path(args.out) / 'metrics.json'}, {args.report} and {len(m['figures'])} figures under {args.out}/")
+
+
+# ---------- beyond the reference (issue 5): recipes, subtle anomalies, harder worlds ----------
+
+def run_beyond(args, argv: list[str]) -> int:
+    """Train the missing runs of each part's named configs (one vmapped program per config, saved in
+    runs/NAME/seed{i} like train.py), evaluate them per seed, write results/PART.json and figures, and
+    regenerate RESULTS.md from results/metrics.json (if any) and every PART.json that exists."""
+    import jax
+    from tqdm import tqdm
+    from jaxjepa import checkpoint, cli, runner
+    from jaxjepa.evaluation import ablation, beyond, figures
+    from jaxjepa.evaluation.settings import EvalSettings
+
+    runner.enable_compilation_cache()
+    out, seeds = Path(args.out), args.seeds or args.seed
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        cli.fail(f"eval.py: cannot write the outputs: {err}", 1)
+    parts = [p for p in ("recipes", "anomalies", "worlds") if getattr(args, p)]
+    for part in parts:
+        started = time.perf_counter()
+        configs = beyond_configs(part, beyond)
+        plan = {name: (config, [(s, ablation.run_dir(args.runs, name, s)) for s in seeds]) for name, config in configs.items()}
+        try:
+            found = load_existing(plan)
+        except checkpoint.RunError as err:
+            cli.fail(f"eval.py: {err}", 1)
+        with tqdm(total=2, desc=f"eval --{part}", unit="phase") as bar:
+            loaded, train_s = train_missing(plan, found, bar)
+            bar.set_postfix_str("evaluating")
+            payload = evaluate_beyond(part, loaded, beyond, jax, EvalSettings, need_std=not args.no_std)
+            bar.update(1)
+        payload.update({"command": "python eval.py " + " ".join(shlex.quote(a) for a in argv), "seeds": seeds,
+                        "timing_s": {"train": train_s, "total": time.perf_counter() - started}})
+        payload["figures"] = beyond_figures(part, payload, out, Path(args.report).absolute().parent, figures)
+        path = beyond.write_result(out, part, payload)
+        print(f"eval.py --{part}: {len(configs)} config(s) x {len(seeds)} seed(s) in {payload['timing_s']['total']:.0f} s "
+              f"(training {train_s:.0f} s); wrote {path}")
+    regenerate_report(args)
+    return 0
+
+
+def beyond_configs(part: str, beyond) -> dict:
+    from jaxjepa.config import get_config
+
+    if part == "recipes":
+        return {name: get_config(name) for name in beyond.RECIPES}
+    if part == "anomalies":
+        return {name: get_config(name) for name in beyond.ANOMALY_RECIPES}
+    return {beyond.combined_name(w, r): beyond.combined_config(w, r) for w in beyond.WORLDS for r in ("default", beyond.BEST_RECIPE)
+            if not (r == beyond.BEST_RECIPE and w in beyond.BEST_RECIPE_SKIPPED_FOR)}
+
+
+def evaluate_beyond(part: str, loaded: dict, beyond, jax, EvalSettings, need_std: bool) -> dict:
+    """Per config: jit(vmap) of the part's per-seed figures over the stacked seeds (worlds: lax.map,
+    so a 64x64 world's rollouts of one seed at a time fit in memory), summarised over seeds."""
+    from jaxjepa.evaluation.settings import stack_trees, stacked_seed_keys, summarise
+
+    s = lambda values: summarise(values, need_std=need_std)  # noqa: E731
+    curves = lambda values: np.round(np.asarray(values, dtype=float), 5).tolist()  # noqa: E731
+    result = {"configs": {}}
+    for name, (config, runs) in loaded.items():
+        params = stack_trees([p for _, _, (p, _) in runs])
+        _, eval_keys = stacked_seed_keys([seed for seed, _, _ in runs])
+        entry = {"overrides": _overrides(config)}
+        if part == "recipes":
+            settings = EvalSettings(forecast_steps=beyond.HORIZON_STEPS)
+            fig = jax.device_get(jax.jit(jax.vmap(lambda p, k: beyond.horizon_figures(p, k, config, settings)))(params, eval_keys))
+            entry.update({k: s(v) for k, v in fig.items() if not k.endswith("_curve")})
+            entry["curves_per_seed"] = {k: curves(v) for k, v in fig.items() if k.endswith("_curve")}
+        elif part == "anomalies":
+            settings = EvalSettings()
+            for kind in beyond.ANOMALY_KINDS:
+                fig = jax.device_get(jax.jit(jax.vmap(lambda p, k: beyond.anomaly_figures(p, k, config, settings, kind)))(
+                    params, eval_keys))
+                entry[kind] = {**{space: {k: s(v) for k, v in fig[space].items()} for space in ("latent", "pixel")},
+                               "displacement_px": s(fig["displacement_px"]), "count": s(fig["visible_count"]),
+                               "roc_curve_per_seed": {sp: curves(v) for sp, v in fig["roc_curve"].items()}}
+            settings_used = settings
+        else:
+            settings = EvalSettings(forecast_steps=100, forecast_trajectories=128, anomaly_trajectories=128)
+            program = jax.jit(lambda ps, ks: jax.lax.map(lambda a: beyond.world_figures(a[0], a[1], config, settings), (ps, ks)))
+            fig = jax.device_get(program(params, eval_keys))
+            entry.update({k: s(v) for k, v in fig.items()})
+        entry["settings"] = settings.to_dict()
+        result["configs"][name] = entry
+    if part == "anomalies":
+        from jaxjepa.evaluation.anomaly import ROC_FALSE_POSITIVE_RATES
+        result["roc_false_positive_rates"] = list(ROC_FALSE_POSITIVE_RATES)
+        result["anomaly_settings"] = settings_used.to_dict()
+    return result
+
+
+def _overrides(config) -> dict:
+    from jaxjepa import cli
+
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in cli.overrides_of(config).items()}
+
+
+def beyond_figures(part: str, payload: dict, out: Path, report_dir: Path, figures) -> dict:
+    rel = lambda p: os.path.relpath(Path(p).absolute(), report_dir)  # noqa: E731
+    made = {}
+    if part == "recipes":
+        curves = {name: np.asarray(v["curves_per_seed"]["error_curve"]) for name, v in payload["configs"].items()}
+        floors = {name: np.asarray(v["curves_per_seed"]["floor_curve"]) for name, v in payload["configs"].items()}
+        made["horizon_recipes"] = figures.recipe_horizons(curves, floors, out / "horizon_recipes.png")
+    if part == "anomalies":
+        fpr = np.asarray(payload["roc_false_positive_rates"])
+        for name, entry in payload["configs"].items():
+            tpr = {kind: {sp: np.asarray(entry[kind]["roc_curve_per_seed"][sp]) for sp in ("latent", "pixel")}
+                   for kind in entry if isinstance(entry[kind], dict) and "roc_curve_per_seed" in entry[kind]}
+            made[f"roc_{name}"] = figures.roc_curves(fpr, tpr, out / f"roc_{name}.png", title=name)
+    return {name: rel(path) for name, path in made.items()}
+
+
+def regenerate_report(args) -> None:
+    """RESULTS.md from results/metrics.json (the headline evaluation, if it was run) and every extra JSON."""
+    import json
+    from jaxjepa.evaluation import beyond, report
+
+    main_path = Path(args.out) / "metrics.json"
+    metrics = json.loads(main_path.read_text()) if main_path.is_file() else None
+    report.write_report(metrics, args.report, extras=beyond.load_results(args.out))
+    print(f"  regenerated {args.report} from {main_path if metrics else '(no headline metrics yet)'} and "
+          f"{', '.join(beyond.load_results(args.out)) or 'no extra results'}")
 
 
 if __name__ == "__main__":

@@ -57,7 +57,8 @@ def probe_position(params: dict, key: jax.Array, config: Config) -> dict:
     z_fit, p_fit, _ = encode_trajectories(params, world.trajectories(fit_key, n, length, config, margin=margin), config)
     z_test, p_test, _ = encode_trajectories(params, world.trajectories(test_key, n, length, config, margin=margin), config)
     d = z_fit.shape[-1]
-    probe = fit(z_fit.reshape(-1, d), p_fit.reshape(-1, 2))
+    k = p_fit.shape[-1]   # 2: (y, x); 2 L with L logos
+    probe = fit(z_fit.reshape(-1, d), p_fit.reshape(-1, k))
     predicted = apply(probe, z_test.reshape(-1, d))
-    return {"probe_rmse": rmse(predicted, p_test.reshape(-1, 2)),
-            "probe_rmse_yx": rmse_per_coordinate(predicted, p_test.reshape(-1, 2))}
+    return {"probe_rmse": rmse(predicted, p_test.reshape(-1, k)),
+            "probe_rmse_yx": rmse_per_coordinate(predicted, p_test.reshape(-1, k))}

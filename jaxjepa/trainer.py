@@ -12,6 +12,12 @@ One JEPA step, on a batch of pairs (o_t, o_{t+1}) drawn uniformly with replaceme
     loss   = MSE(z_hat, z_tgt) + var_weight * variance_hinge(z) + cov_weight * covariance(z)
 then Adam updates E and P, and E_ema <- decay * E_ema + (1 - decay) * E.
 After the JEPA, the decoder learns to render E_ema's latent of o_t as the frame f_{t+1}.
+
+Multi-step latent training (config.rollout_steps = k > 1, issue 5): from z = E(o_t) the predictor is
+unrolled k times on its own output (a `lax.scan`, gradient through the unroll) and step j is scored
+against sg(E_ema(o_{t+j})), with weights rollout_decay^(j-1) and an optional curriculum that grows the
+active k. A one-step predictor is never trained on its own outputs, so its rollouts drift; this one is.
+With k = 1 the step above runs unchanged, so the default recipe is the reference's bit for bit.
 """
 from __future__ import annotations
 
@@ -60,6 +66,57 @@ def sample_pairs(key: jax.Array, frames: jax.Array, batch_size: int) -> tuple[ja
     return jnp.concatenate([f0, f1], axis=-1), jnp.concatenate([f1, f2], axis=-1)
 
 
+def sample_windows(key: jax.Array, frames: jax.Array, batch_size: int, steps: int) -> tuple[jax.Array, jax.Array]:
+    """For k-step training: uniformly pick (sequence, t) with t + k + 1 inside the sequence; return the
+    context o_t [B, 2 HW] and the k true future observations o_{t+1} .. o_{t+k} [B, k, 2 HW]."""
+    n_seq, seq_len, _ = frames.shape
+    windows = seq_len - 1 - steps
+    idx = jax.random.randint(key, (batch_size,), 0, n_seq * windows)
+    seq, t = idx // windows, idx % windows
+    clip = frames[seq[:, None], t[:, None] + jnp.arange(steps + 2)]            # [B, k + 2, HW]
+    obs = jnp.concatenate([clip[:, :-1], clip[:, 1:]], axis=-1)               # o_t .. o_{t+k}
+    return obs[:, 0], obs[:, 1:]
+
+
+def rollout_weights(config: Config, step: jax.Array | int | None = None) -> jax.Array:
+    """[k] weights of the unrolled steps, decay ** (j - 1); with a curriculum, steps beyond the active
+    k (growing linearly from 1 to k over `rollout_curriculum` training steps) weigh 0."""
+    k = config.rollout_steps
+    weights = config.rollout_decay ** jnp.arange(k, dtype=jnp.float32)
+    if config.rollout_curriculum and step is not None:
+        progress = jnp.minimum(step / config.rollout_curriculum, 1.0)
+        active = 1 + jnp.floor(progress * (k - 1))
+        weights = weights * (jnp.arange(1, k + 1) <= active)
+    return weights
+
+
+def multistep_loss(online: dict, target_params: dict, obs: jax.Array, future_obs: jax.Array, weights: jax.Array,
+                   config: Config):
+    """The predictor unrolled k steps from E(o_t) in latent space (a `lax.scan`, gradient through the
+    whole unroll), each step scored against sg(E_ema(o_{t+j})): sum_j w_j MSE_j / sum_j w_j. The
+    variance and covariance terms act on the context latents, as in the one-step loss."""
+    encode, predict = models.encoder(config).apply, models.predictor(config).apply
+    z = encode(online["encoder"], obs)
+
+    def unroll(z_prev, _):
+        z_next = predict(online["predictor"], z_prev)
+        return z_next, z_next
+
+    _, dreams = jax.lax.scan(unroll, z, None, length=future_obs.shape[1])     # [k, B, d]
+    encoder_params = online["encoder"] if config.target == "online" else target_params
+    z_targets = encode(encoder_params, jnp.moveaxis(future_obs, 1, 0))         # [k, B, d]
+    if config.target != "online":
+        z_targets = jax.lax.stop_gradient(z_targets)
+    per_step = jnp.mean((dreams - z_targets) ** 2, axis=(1, 2))               # [k]
+    pred = jnp.sum(weights * per_step) / jnp.sum(weights)
+    var = losses.variance_loss(z, config.var_eps, config.var_target)
+    cov = losses.covariance_loss(z) if config.cov_weight else jnp.zeros(())
+    total = pred + config.var_weight * var + config.cov_weight * cov
+    return total, {"loss": total, "pred_loss": pred, "var_loss": var, "cov_loss": cov,
+                   "emb_std": jnp.mean(losses.embedding_std(z)), "pred_loss_first": per_step[0],
+                   "pred_loss_last": per_step[-1]}
+
+
 def learning_rate(config: Config) -> optax.Schedule | float:
     if config.lr_schedule == "cosine":
         return optax.warmup_cosine_decay_schedule(0.0, config.lr, config.warmup_steps, config.steps)
@@ -87,18 +144,27 @@ def make_jepa_phase(config: Config) -> Callable[[jax.Array, jax.Array, dict], tu
     optimiser = optax.adam(learning_rate(config))
     ema = ema_target(config.ema_decay)
     loss_and_grad = jax.value_and_grad(functools.partial(jepa_loss, config=config), has_aux=True)
+    multistep_grad = jax.value_and_grad(functools.partial(multistep_loss, config=config), has_aux=True)
 
     def run(key: jax.Array, frames: jax.Array, params: dict):
-        def jepa_step(state: JepaState, step_key: jax.Array):
-            obs, next_obs = sample_pairs(step_key, frames, config.batch_size)
-            (_, metrics), grads = loss_and_grad(state.online, state.ema.params, obs, next_obs)
+        def batch_loss_and_grad(state: JepaState, step_key: jax.Array, step: jax.Array):
+            if config.rollout_steps == 1:   # the reference's one-step loss, unchanged
+                obs, next_obs = sample_pairs(step_key, frames, config.batch_size)
+                return loss_and_grad(state.online, state.ema.params, obs, next_obs)
+            obs, future = sample_windows(step_key, frames, config.batch_size, config.rollout_steps)
+            return multistep_grad(state.online, state.ema.params, obs, future, rollout_weights(config, step))
+
+        def jepa_step(state: JepaState, xs: tuple[jax.Array, jax.Array]):
+            step_key, step = xs
+            (_, metrics), grads = batch_loss_and_grad(state, step_key, step)
             updates, opt_state = optimiser.update(grads, state.opt_state, state.online)
             online = optax.apply_updates(state.online, updates)
             return JepaState(online, ema.update(online["encoder"], state.ema), opt_state), metrics
 
         online = {"encoder": params["encoder"], "predictor": params["predictor"]}
         state = JepaState(online, ema.init(params["encoder"]), optimiser.init(online))
-        state, metrics = jax.lax.scan(jepa_step, state, jax.random.split(key, config.steps))
+        xs = (jax.random.split(key, config.steps), jnp.arange(config.steps))
+        state, metrics = jax.lax.scan(jepa_step, state, xs)
         return {**params, **state.online, "target": state.ema.params}, metrics
 
     return run

@@ -73,6 +73,21 @@ def test_teleport_moves_position_and_keeps_speed():
     np.testing.assert_allclose(np.abs(jumped.velocities), SPEED, rtol=1e-6)   # velocity magnitude kept
 
 
+def test_teleport_keeps_the_current_velocity_not_the_starting_one():
+    """Find a trajectory that bounced before the anomaly frame: after the jump it must fly on with the
+    velocity it had just before (the reference keeps velocity), not the one it started with."""
+    t_a = 30
+    keys = jax.random.split(jax.random.key(7), 64)
+    normal = jax.vmap(lambda k: world.trajectory(k, 40, CONFIG))(keys)
+    bounced = np.flatnonzero(np.any(normal.velocities[:, t_a - 1] != normal.velocities[:, 0], axis=-1))
+    assert bounced.size, "no trajectory bounced before the anomaly frame: pick another key"
+    key = keys[bounced[0]]
+    jumped = world.trajectory(key, 40, CONFIG, anomaly_frame=t_a)
+    before = np.asarray(normal.velocities[bounced[0], t_a - 1])
+    # the landing box [3, 12] is a step away from the walls [1, 14], so no bounce right after the jump
+    np.testing.assert_array_equal(np.asarray(jumped.velocities[t_a]), before)
+
+
 def test_same_key_same_world_other_key_other_world():
     a = world.trajectories(jax.random.key(5), 4, 30, CONFIG)
     b = world.trajectories(jax.random.key(5), 4, 30, CONFIG)

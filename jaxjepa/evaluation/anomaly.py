@@ -19,8 +19,12 @@ frames' surprise), so false alarms are counted on frames the threshold never saw
 moves the logo less than `invisible_px` from where it would have been is reported apart: a viewer
 could not see it either.
 
-The anomaly kind is a parameter: "teleport" is the reference's; further kinds are whatever
-`world.trajectory(..., anomaly=KIND)` knows once the world names them.
+The anomaly kind is a parameter: "teleport" is the reference's; the subtle kinds of issue 5 are
+`world.ANOMALIES`' "flip" (mid-air reversal), "speed" (x0.5 or x1.5), "freeze" and "jump" (1-2 px).
+The subtle ones are injected mid-air, at a frame with no wall bounce within `MID_AIR_FRAMES` frames
+of it in the untouched trajectory: a reversal next to a wall is a bounce, not an anomaly, and a
+detector must not get credit for a wall. All of them count, however small: being small is their point
+(a speed change moves the logo 0.53 px on its first frame), so the `invisible_px` split is the teleport's.
 """
 from __future__ import annotations
 
@@ -34,6 +38,8 @@ from jaxjepa.config import Config
 from jaxjepa.evaluation.settings import EvalSettings, purpose_key
 
 FIRST_SCORED_FRAME = 2   # surprise[i] scores frame i + 2
+SUBTLE_KINDS = ("flip", "speed", "freeze", "jump")
+MID_AIR_FRAMES = 2       # a subtle anomaly's frame has no wall bounce within this many frames of it
 
 
 def trajectory_fn(kind: str):
@@ -70,6 +76,18 @@ def roc_auc(positive: jax.Array, negative: jax.Array, positive_mask: jax.Array |
     return jnp.sum(wins * mask) / jnp.sum(mask)
 
 
+ROC_FALSE_POSITIVE_RATES = (0.0,) + tuple(10.0 ** (-4 + i / 10) for i in range(41))   # 0, then 1e-4 .. 1
+
+
+def roc_curve(positive: jax.Array, negative: jax.Array, positive_mask: jax.Array) -> jax.Array:
+    """True-positive rate at each false-positive rate of ROC_FALSE_POSITIVE_RATES: the threshold is
+    the negatives' (1 - fpr) quantile, so the points lie on the empirical ROC curve."""
+    fpr = jnp.asarray(ROC_FALSE_POSITIVE_RATES)
+    thresholds = jnp.quantile(negative.reshape(-1), 1.0 - fpr)
+    above = positive.reshape(-1)[None, :] > thresholds[:, None]
+    return jnp.sum(above * positive_mask.reshape(-1)[None, :], axis=1) / jnp.sum(positive_mask)
+
+
 def median_mad_threshold(scores: jax.Array, mads: float) -> jax.Array:
     """median + mads * MAD (raw median absolute deviation) of all scores."""
     median = jnp.median(scores)
@@ -80,6 +98,22 @@ def masked_mean(values: jax.Array, mask: jax.Array) -> jax.Array:
     """Mean over the masked entries; NaN when there are none (summarise() drops such seeds)."""
     mask = mask.astype(jnp.float32)
     return jnp.sum(values * mask) / jnp.sum(mask)
+
+
+def mid_air_frames(key: jax.Array, velocities: jax.Array, first: int, stop: int) -> jax.Array:
+    """[n, T, 2] velocities of untouched trajectories -> [n] random frames in [first, stop) with no
+    velocity change (a wall bounce) within MID_AIR_FRAMES frames of them. (If a trajectory had no such
+    frame, any frame in range would be drawn; with 0.75 px/frame in a 13 px box most frames qualify.)"""
+    n, length = velocities.shape[:2]
+    bounce = jnp.pad(jnp.any(velocities[:, 1:] != velocities[:, :-1], axis=-1), ((0, 0), (1, 0)))  # [n, T] at frame
+    window = 2 * MID_AIR_FRAMES + 1
+    padded = jnp.pad(bounce, ((0, 0), (MID_AIR_FRAMES, MID_AIR_FRAMES)))
+    near = jnp.any(jnp.stack([padded[:, i:i + length] for i in range(window)]), axis=0)
+    frames = jnp.arange(length)
+    allowed = (frames >= first) & (frames < stop)
+    eligible = allowed & ~near
+    eligible = jnp.where(eligible.any(axis=1, keepdims=True), eligible, allowed)
+    return jax.random.categorical(key, jnp.where(eligible, 0.0, -jnp.inf), axis=1)
 
 
 def near_bounce(velocities: jax.Array) -> jax.Array:
@@ -142,12 +176,15 @@ def anomaly(params: dict, eval_key: jax.Array, config: Config, settings: EvalSet
         frames_at = jnp.full((n,), frame)
     traj_keys = jax.random.split(traj_key, n)
     margin = config.eval_start_margin
-    broken = jax.vmap(lambda k, t: make(k, length, config, margin=margin, anomaly_frame=t))(traj_keys, frames_at)
     # the same trajectories, left alone: where the logo would have been at the anomaly frame
     untouched = jax.vmap(lambda k: world.trajectory(k, length, config, margin=margin))(traj_keys)
+    if kind in SUBTLE_KINDS and frame is None:
+        frames_at = mid_air_frames(frame_key, untouched.velocities, settings.anomaly_first_frame,
+                                   length - settings.anomaly_first_frame)
+    broken = jax.vmap(lambda k, t: make(k, length, config, margin=margin, anomaly_frame=t))(traj_keys, frames_at)
     at = lambda positions: jnp.take_along_axis(positions, frames_at[:, None, None], axis=1)[:, 0]  # noqa: E731
     displacement = jnp.linalg.norm(at(broken.positions) - at(untouched.positions), axis=-1)
-    visible = displacement > settings.invisible_px
+    visible = displacement > settings.invisible_px if kind not in SUBTLE_KINDS else jnp.ones((n,), bool)
     normal = world.trajectories(normal_key, n, length, config, margin=margin)
     calibration = world.trajectories(calibration_key, n, length, config, margin=margin)
 
@@ -162,7 +199,12 @@ def anomaly(params: dict, eval_key: jax.Array, config: Config, settings: EvalSet
     index = frames_at - FIRST_SCORED_FRAME
     online_at = jnp.take_along_axis(online_context["anomalous"], index[:, None], axis=1)[:, 0]
     figures["latent_online_context"] = {"roc_auc": roc_auc(online_at, online_context["normal"], visible)}
+    at_anomaly = {space: jnp.take_along_axis(scores["anomalous"][space], index[:, None], axis=1)[:, 0]
+                  for space in ("latent", "pixel")}
+    figures["roc_curve"] = {space: roc_curve(at_anomaly[space], scores["normal"][space], visible)
+                            for space in ("latent", "pixel")}
     figures["visible_count"] = visible.sum()
+    figures["displacement_px"] = displacement.mean()   # how far the anomaly moved the logo on its first frame
     figures["invisible_count"] = (~visible).sum()
     figures["example"] = {
         "frame": frames_at[:settings.examples],

@@ -164,3 +164,43 @@ def probe_scatter(true: np.ndarray, predicted: np.ndarray, rmse_yx_per_seed: np.
         ax.legend(fontsize=8, loc="upper left")
     fig.suptitle("Least-squares probe from the target-encoder latent, fresh test trajectories (seed 0)", fontsize=10)
     return _save(fig, path)
+
+
+def recipe_horizons(error_curves: dict[str, np.ndarray], floor_curves: dict[str, np.ndarray], path: Path,
+                    horizon_px: float = 1.0) -> Path:
+    """Every recipe's dream on one plot: position error per rollout step, {name: [n_seeds, K]} (line:
+    mean over seeds, band: +- std), with each recipe's floor (its probe on the true latents) dashed."""
+    fig, ax = plt.subplots(figsize=(10, 5))
+    for i, (name, per_seed) in enumerate(error_curves.items()):
+        colour = SEED_COLOURS[i % len(SEED_COLOURS)]
+        steps = np.arange(1, per_seed.shape[1] + 1)
+        _band(ax, steps, per_seed, colour, f"{name} ({per_seed.shape[0]} seeds)")
+        ax.plot(steps, floor_curves[name].mean(axis=0), color=colour, ls="--", lw=1, alpha=0.8)
+    ax.axhline(horizon_px, color="k", ls=":", lw=1.2, label=f"{horizon_px:g} px band")
+    ax.set(xlabel="rollout step k", ylabel="position error of the dream, px (log)", yscale="log",
+           title="Horizon of every recipe (solid: dream; dashed: same probe on the true latents)")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8, loc="lower right")
+    return _save(fig, path)
+
+
+def roc_curves(false_positive_rates: np.ndarray, true_positive_rates: dict[str, dict[str, np.ndarray]], path: Path,
+               title: str = "") -> Path:
+    """One panel per anomaly kind: per-frame ROC of latent and pixel surprise, {kind: {space: [n_seeds, F]}}
+    (line: mean TPR over seeds at each false-positive rate; log x axis, where detectors differ)."""
+    kinds = list(true_positive_rates)
+    fig, axes = plt.subplots(1, len(kinds), figsize=(3.4 * len(kinds), 3.6), sharey=True, squeeze=False)
+    fpr = np.maximum(false_positive_rates, 1e-5)
+    for ax, kind in zip(axes[0], kinds):
+        for colour, space in (("tab:blue", "latent"), ("tab:orange", "pixel")):
+            tpr = true_positive_rates[kind][space]
+            ax.plot(fpr, tpr.mean(axis=0), color=colour, lw=2, label=f"{space} surprise")
+            for curve in tpr:
+                ax.plot(fpr, curve, color=colour, lw=0.6, alpha=0.25)
+        ax.plot(fpr, fpr, color="gray", ls=":", lw=1)
+        ax.set(xscale="log", xlim=(1e-4, 1), ylim=(0, 1.02), title=kind, xlabel="false-positive rate (log)")
+        ax.grid(alpha=0.3, which="both")
+    axes[0][0].set_ylabel("true-positive rate")
+    axes[0][0].legend(fontsize=8, loc="lower right")
+    fig.suptitle(f"Per-frame ROC by anomaly kind, config {title} (thin: seeds)" if title else "Per-frame ROC by anomaly kind")
+    return _save(fig, path)

@@ -379,8 +379,18 @@ SECTIONS: list[Section] = [section_header, section_headline, section_representat
                            section_anomaly, section_ablation, section_notes]
 
 
-def write_report(metrics: dict, path: str | Path, sections: list[Section] | None = None) -> Path:
-    parts = [writer(metrics) for writer in (sections or SECTIONS)]
+def write_report(metrics: dict | None, path: str | Path, sections: list[Section] | None = None,
+                 extras: dict | None = None) -> Path:
+    """The headline sections from `metrics` (None: not evaluated yet), then the sections of the extra
+    evaluations (eval.py --recipes/--anomalies/--worlds; {part: its JSON}) that exist."""
+    from jaxjepa.evaluation import report_beyond
+
+    if metrics:
+        parts = [writer(metrics) for writer in (sections or SECTIONS)]
+    else:
+        parts = ["# Results\n\nThe headline evaluation has not been run yet (`python eval.py --seeds 0-7`); "
+                 "the sections below come from the extra evaluations named in each. Do not edit by hand."]
+    parts += [writer(extras) for writer in report_beyond.SECTIONS] if extras else []
     text = "\n\n".join(p for p in parts if p) + "\n"
     path = Path(path)
     path.write_text(text)

@@ -1,0 +1,81 @@
+"""`python -m benchmarks [--quick] [--sections peak,step,single,seeds,torch,ttq] [--out PATH]`
+
+Runs the chosen sections (all by default) in one run, prints the table and writes the figures as
+JSON (results/bench.json; results/bench-quick.json with --quick, so a development run never
+overwrites the real figures). `python -m benchmarks.report` turns bench.json into README.md's
+performance section.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import json
+import sys
+import time
+from pathlib import Path
+
+SECTIONS = ("peak", "step", "single", "seeds", "torch", "ttq")
+
+
+def parse_args(argv):
+    from jaxjepa import cli
+    parser = cli.OneLineParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes: checks the benchmark, not the machine")
+    parser.add_argument("--sections", default=",".join(SECTIONS), help=f"comma list of {', '.join(SECTIONS)}")
+    parser.add_argument("--seed-counts", default=None, help="seed counts of the seeds section, e.g. 1,2,4,8,16")
+    parser.add_argument("--out", default=None, help="JSON file (default results/bench.json, or bench-quick.json)")
+    args = parser.parse_args(argv)
+    sections = [s.strip() for s in args.sections.split(",") if s.strip()]
+    unknown = sorted(set(sections) - set(SECTIONS))
+    if unknown or not sections:
+        cli.fail(f"python -m benchmarks: unknown section(s) {unknown or '(none given)'}; known: {', '.join(SECTIONS)}")
+    seed_counts = None
+    if args.seed_counts:
+        try:
+            seed_counts = tuple(int(n) for n in args.seed_counts.split(","))
+        except ValueError:
+            cli.fail(f"python -m benchmarks: --seed-counts wants integers like 1,2,4,8, got {args.seed_counts!r}")
+        if not seed_counts or min(seed_counts) < 1:
+            cli.fail("python -m benchmarks: --seed-counts must be positive")
+    out = Path(args.out or ("results/bench-quick.json" if args.quick else "results/bench.json"))
+    return args.quick, sections, seed_counts, out
+
+
+def main(argv: list[str] | None = None) -> int:
+    quick, sections, seed_counts, out = parse_args(argv)
+    from benchmarks import report, sections as bench
+
+    sizes = bench.QUICK if quick else bench.FULL
+    if seed_counts:
+        sizes = dataclasses.replace(sizes, seed_counts=seed_counts)
+    command = "python -m benchmarks" + (" " + " ".join(sys.argv[1:]) if argv is None and sys.argv[1:] else "")
+    results = {"command": command, "quick": quick, "out": str(out),
+               "started_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+               "machine": bench.machine(), "sizes": dataclasses.asdict(sizes)}
+    start = time.perf_counter()
+    steps = {
+        "peak": lambda: bench.matmul_peak(sizes),
+        "step": lambda: bench.train_step(sizes, results.get("peak", {}).get("peak_gflops")),
+        "single": lambda: bench.single_seed(sizes),
+        "seeds": lambda: bench.seeds_scaling(sizes),
+        "torch": lambda: bench.torch_pairs(sizes),
+        "ttq": lambda: bench.time_to_quality(sizes),
+    }
+    for name in SECTIONS:
+        if name in sections:
+            began = time.perf_counter()
+            print(f"[bench] {name} ...", file=sys.stderr, flush=True)
+            results[name] = steps[name]()
+            print(f"[bench] {name} done in {time.perf_counter() - began:.0f} s", file=sys.stderr, flush=True)
+    results["total_s"] = time.perf_counter() - start
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(out.suffix + ".tmp")
+    tmp.write_text(json.dumps(results, indent=2, default=report.json_default))
+    tmp.replace(out)
+    print(report.markdown(results))
+    print(f"\nwrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

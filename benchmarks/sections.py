@@ -1,0 +1,233 @@
+"""The benchmark's sections; each returns a JSON-ready dict. `__main__` runs and tabulates them.
+
+Sizes come from a `Sizes` record so `--quick` (seconds, for development and the test) and the full
+run (minutes, for the numbers in README.md) share every line of measuring code.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+
+from benchmarks import flops, peak, torch_baseline
+from jaxjepa import models, runner, trainer
+from jaxjepa.config import Config, get_config
+
+REPO = Path(__file__).resolve().parents[1]
+QUALITY_PX = 0.64   # the reference's 5-seed mean probe RMSE on fresh trajectories (REFERENCE.md)
+
+
+@dataclasses.dataclass(frozen=True)
+class Sizes:
+    matmul_size: int = 2048
+    step_config: dict = dataclasses.field(default_factory=dict)        # overrides of "default"
+    step_repeats: int = 3
+    single_config: dict = dataclasses.field(default_factory=dict)
+    seed_counts: tuple[int, ...] = (1, 2, 4, 8, 16)
+    seeds_config: dict = dataclasses.field(default_factory=dict)
+    torch_pairs: int = 3
+    torch_config: dict = dataclasses.field(default_factory=dict)
+    quality_seeds: int = 8
+    default_ladder: tuple[int, ...] = (25, 50, 100, 250, 500, 1000, 2500)
+    fast_ladder: tuple[int, ...] = (25, 35, 50)
+    quality_config: dict = dataclasses.field(default_factory=dict)    # overrides for both recipes
+
+
+FULL = Sizes()
+QUICK = Sizes(matmul_size=1024, step_config={"steps": 200}, step_repeats=2,
+              single_config={"steps": 100, "decoder_steps": 50, "train_sequences": 32},
+              seed_counts=(1, 2, 4), seeds_config={"steps": 100, "decoder_steps": 50, "train_sequences": 32},
+              torch_pairs=3, torch_config={"steps": 100}, quality_seeds=2, default_ladder=(25, 50),
+              fast_ladder=(25, 50), quality_config={"probe_sequences": 32})
+
+
+def machine() -> dict:
+    import platform
+    info = {"platform": platform.platform(), "processor": platform.processor(), "cpu_count": os.cpu_count(),
+            "jax": jax.__version__, "backend": jax.default_backend(),
+            "devices": [str(d) for d in jax.devices()], "device_kind": jax.devices()[0].device_kind}
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            names = [line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")]
+        info["cpu_model"] = names[0] if names else None
+    except OSError:
+        info["cpu_model"] = None
+    try:
+        info["load_average_at_start"] = os.getloadavg()
+    except OSError:
+        pass
+    return info
+
+
+# --- the machine's limit -------------------------------------------------------------------------
+def matmul_peak(sizes: Sizes) -> dict:
+    return peak.measure(sizes.matmul_size)
+
+
+# --- the train step ----------------------------------------------------------------------------------
+class JepaProgram:
+    """The JEPA phase of one seed as a compiled program on fixed frames and initial parameters: what a
+    train step costs, without data generation, the decoder or the probe."""
+
+    def __init__(self, config: Config, seed: int = 0):
+        self.config = config
+        data_key, init_key, self.key = jax.random.split(trainer.seed_keys(seed)[0], 3)
+        self.frames = jax.jit(lambda k: trainer.training_frames(k, config))(data_key)
+        self.params = models.init_params(init_key, config)
+        start = time.perf_counter()
+        self.compiled = jax.jit(trainer.make_jepa_phase(config)).lower(self.key, self.frames, self.params).compile()
+        self.compile_s = time.perf_counter() - start
+
+    def run_seconds(self) -> float:
+        start = time.perf_counter()
+        jax.block_until_ready(self.compiled(self.key, self.frames, self.params))
+        return time.perf_counter() - start
+
+
+def train_step(sizes: Sizes, peak_gflops: float | None) -> dict:
+    config = get_config("default", **sizes.step_config)
+    program = JepaProgram(config)
+    best = min(program.run_seconds() for _ in range(sizes.step_repeats))
+    step_s = best / config.steps
+    step_flops = flops.jepa_step_flops(config)
+    gflops = step_flops["total"] / step_s / 1e9
+    return {"steps": config.steps, "batch_size": config.batch_size, "compile_s": program.compile_s,
+            "best_run_s": best, "step_ms": 1e3 * step_s, "samples_per_s": config.batch_size / step_s,
+            "flops_per_step": step_flops, "achieved_gflops": gflops,
+            "fraction_of_peak": gflops / peak_gflops if peak_gflops else None,
+            "profile": profile_step(program, step_flops["total"])}
+
+
+def profile_step(program: JepaProgram, step_flops: float, top: int = 12) -> dict:
+    """Where a step's time goes: one run under `jax.profiler`, its XLA ops summed by name (per step).
+    Ops named dot* or ynn_fusion* (XLA CPU's matrix-product kernels, alone or fused with their
+    neighbours) count as matmul time; the rest is elementwise work, gathers, Adam, EMA, RNG and loop
+    overhead."""
+    import collections
+    import glob
+    import gzip
+    with tempfile.TemporaryDirectory(prefix="jaxjepa-profile-") as trace_dir:
+        with jax.profiler.trace(trace_dir, create_perfetto_trace=True):
+            traced_s = program.run_seconds()
+        files = glob.glob(os.path.join(trace_dir, "**", "*perfetto_trace.json.gz"), recursive=True)
+        if not files:
+            return {"skipped": "jax.profiler wrote no perfetto trace"}
+        with gzip.open(files[0]) as trace_file:
+            trace = json.load(trace_file)
+    events = trace["traceEvents"] if isinstance(trace, dict) else trace
+    per_op = collections.Counter()
+    for event in events:
+        name = event.get("name", "")
+        if event.get("ph") == "X" and not name.startswith(("$", "ThunkExecutor")):
+            per_op[name] += event.get("dur", 0) * 1e-6 / program.config.steps   # us -> s per step
+    is_matmul = lambda name: name.startswith("dot") or name.startswith("ynn_fusion")
+    matmul_s = sum(t for name, t in per_op.items() if is_matmul(name))
+    ops_s = sum(per_op.values())
+    return {"traced_step_ms": 1e3 * traced_s / program.config.steps, "ops_step_ms": 1e3 * ops_s,
+            "matmul_step_ms": 1e3 * matmul_s, "matmul_share": matmul_s / ops_s if ops_s else None,
+            "matmul_gflops": step_flops / matmul_s / 1e9 if matmul_s else None,
+            "top_ops_ms_per_step": {name: 1e3 * t for name, t in per_op.most_common(top)}}
+
+
+# --- subprocess runs -----------------------------------------------------------------------------------
+def child(task: dict, extra_env: dict | None = None) -> dict:
+    """Run one `benchmarks.child` task in a fresh interpreter; its wall time includes start-up."""
+    env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""), **(extra_env or {})}
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "benchmarks.child", json.dumps(task)], cwd=REPO, env=env,
+                          capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    if done.returncode != 0:
+        raise RuntimeError(f"benchmark child failed: {done.stderr.strip().splitlines()[-1:]}")
+    return {**json.loads(done.stdout.strip().splitlines()[-1]), "wall_s": wall}
+
+
+def single_seed(sizes: Sizes) -> dict:
+    """train.py's program for one seed, cold (empty persistent cache, fresh process) then warm (a new
+    process finding the cache); for the default recipe and the fast one."""
+    figures = {}
+    for name in ("default", "fast"):
+        config = get_config(name, **(sizes.single_config if name == "default" else {}))
+        with tempfile.TemporaryDirectory(prefix="jaxjepa-bench-cache-") as cache:
+            task = {"task": "train", "config": config.to_dict(), "seeds": [0], "cache": cache,
+                    "decoder_alone": name == "default"}
+            figures[name] = {"config": config.to_dict(), "cold": child(task), "warm": child(task)}
+    return figures
+
+
+def seeds_scaling(sizes: Sizes) -> dict:
+    config = get_config("default", **sizes.seeds_config)
+    rows = []
+    for n in sizes.seed_counts:
+        out = child({"task": "train", "config": config.to_dict(), "seeds": list(range(n)), "cache": None})
+        rows.append({"seeds": n, **{k: out[k] for k in ("compile_s", "run_s", "wall_s", "peak_rss_mib")},
+                     "run_per_seed_s": out["run_s"] / n})
+    one = rows[0]["run_s"] if rows[0]["seeds"] == 1 else None
+    for row in rows:
+        row["run_vs_one_seed"] = row["run_s"] / one if one else None
+    return {"config": config.to_dict(), "rows": rows}
+
+
+# --- jaxjepa against PyTorch, same recipe ------------------------------------------------------------
+def torch_pairs(sizes: Sizes) -> dict:
+    if not torch_baseline.available():
+        return {"skipped": "torch is not installed (pip install -e '.[bench]' installs torch 2.13.0 CPU)"}
+    config = get_config("default", **sizes.torch_config)
+    program = JepaProgram(config)
+    frames = np.asarray(program.frames)
+    threads = torch_baseline.fastest_thread_count(frames, config)   # also warms up PyTorch's kernels
+    pairs = []
+    for i in range(sizes.torch_pairs):   # alternate which goes first, so drift hits both alike
+        if i % 2 == 0:
+            jax_s = program.run_seconds(); torch_out = torch_baseline.train_jepa(frames, config, seed=i)
+        else:
+            torch_out = torch_baseline.train_jepa(frames, config, seed=i); jax_s = program.run_seconds()
+        pairs.append({"jaxjepa_s": jax_s, "torch_s": torch_out["seconds"], "jax_over_torch": jax_s / torch_out["seconds"],
+                      "speedup": torch_out["seconds"] / jax_s,
+                      "speedup_with_compile": torch_out["seconds"] / (jax_s + program.compile_s),
+                      "torch_final_loss": torch_out["final_loss"]})
+    return {"steps": config.steps, "batch_size": config.batch_size, "jax_compile_s": program.compile_s,
+            "torch_threads": threads, "torch_threads_rule": "the faster of 1 and the default, timed first", "torch_version": torch_out["torch_version"], "pairs": pairs,
+            "median_jax_over_torch": statistics.median(p["jax_over_torch"] for p in pairs),
+            "median_speedup": statistics.median(p["speedup"] for p in pairs),
+            "median_speedup_with_compile": statistics.median(p["speedup_with_compile"] for p in pairs)}
+
+
+# --- time to quality -----------------------------------------------------------------------------------
+def ladder(recipe: str, steps_list: tuple[int, ...], sizes: Sizes) -> dict:
+    """Train the recipe at each step count: the probe of every seed (one vmapped program) and the wall
+    time of a single-seed run (compile + run, in this process, no persistent cache). Per seed, the time
+    to quality is the wall of the first step count whose probe <= QUALITY_PX."""
+    seeds = list(range(sizes.quality_seeds))
+    points = []
+    for steps in steps_list:
+        config = get_config(recipe, **{**sizes.quality_config, "steps": steps, "decoder_steps": 0})
+        many = runner.train_seeds(config, seeds)
+        probe = np.asarray(jax.device_get(many.probe["probe_rmse"]), dtype=float)
+        one = runner.train_seeds(config, [0])
+        points.append({"steps": steps, "probe_rmse_px": probe.tolist(), "median_probe_px": float(np.median(probe)),
+                       "single_compile_s": one.compile_s, "single_run_s": one.run_s,
+                       "single_wall_s": one.compile_s + one.run_s})
+    per_seed = []
+    for i in range(len(seeds)):
+        reached = [p for p in points if p["probe_rmse_px"][i] <= QUALITY_PX]
+        per_seed.append(reached[0]["single_wall_s"] if reached else float("inf"))
+    median = float(np.median(per_seed))
+    return {"recipe": recipe, "decoder_steps": 0, "seeds": seeds, "points": points,
+            "time_to_quality_per_seed_s": [t if np.isfinite(t) else None for t in per_seed],
+            "median_time_to_quality_s": median if np.isfinite(median) else None}
+
+
+def time_to_quality(sizes: Sizes) -> dict:
+    return {"quality_px": QUALITY_PX,
+            "default": ladder("default", sizes.default_ladder, sizes),
+            "fast": ladder("fast", sizes.fast_ladder, sizes)}

@@ -1,0 +1,92 @@
+"""The benchmark's arithmetic and plumbing (no timings: speed figures come from `python -m benchmarks`)."""
+import json
+
+import numpy as np
+import pytest
+
+from benchmarks import __main__ as bench_main
+from benchmarks import flops, report
+from jaxjepa import get_config
+
+
+def test_step_flops_match_the_reference_count():
+    """REFERENCE.md: encoder forward 43.0 M multiply-adds at batch 256, predictor 1.0 M, backward about
+    54.5 M; about 283 MFLOP a step."""
+    count = flops.jepa_step_flops(get_config("default"))
+    assert count["online_encoder_forward"] / 2 == pytest.approx(43.0e6, rel=0.005)
+    assert count["target_encoder_forward"] == count["online_encoder_forward"]
+    assert count["predictor_forward"] / 2 == pytest.approx(1.0e6, rel=0.05)
+    assert count["backward"] / 2 == pytest.approx(54.5e6, rel=0.005)
+    assert count["total"] == pytest.approx(283e6, rel=0.005)
+
+
+def test_step_flops_scale_with_batch_and_width():
+    base = flops.jepa_step_flops(get_config("default"))
+    assert flops.jepa_step_flops(get_config("default", batch_size=128))["total"] == pytest.approx(base["total"] / 2)
+    wider = flops.jepa_step_flops(get_config("default", encoder_hidden=(512, 128)))
+    assert wider["online_encoder_forward"] > base["online_encoder_forward"]
+
+
+def fake_results():
+    point = lambda steps, probe, wall: {"steps": steps, "probe_rmse_px": probe, "median_probe_px": float(np.median(probe)),
+                                        "single_wall_s": wall}
+    ladder = lambda walls: {"seeds": [0, 1], "points": [point(25, [0.7, 0.6], walls[0]), point(50, [0.6, 0.6], walls[1])],
+                            "median_time_to_quality_s": walls[0] / 2 + walls[1] / 2}
+    return {"command": "python -m benchmarks", "machine": {"cpu_count": 2, "backend": "cpu"},
+            "peak": {"matmul_size": 2048, "peak_gflops": 300.0, "first_layer_gflops": 150.0},
+            "step": {"batch_size": 256, "steps": 100, "step_ms": 2.0, "samples_per_s": 128000.0, "achieved_gflops": 141.0,
+                     "fraction_of_peak": 0.47, "flops_per_step": {"total": 283e6}},
+            "seeds": {"config": {"steps": 10, "decoder_steps": 5},
+                      "rows": [{"seeds": n, "compile_s": 3.0, "run_s": 1.0 * n, "run_per_seed_s": 1.0, "run_vs_one_seed": float(n),
+                                "peak_rss_mib": 700.0} for n in (1, 8)]},
+            "ttq": {"quality_px": 0.64, "default": ladder([9.0, 10.0]), "fast": ladder([3.0, 4.0])}}
+
+
+def test_markdown_reports_each_target_and_whether_it_is_met():
+    text = report.markdown(fake_results())
+    assert "| train step / matmul peak | 47% | >= 75% (reference ~38%) | **no** |" in text
+    assert "| 8 seeds in one vmapped program vs 1 seed (run time) | 8.00x | <= 8.5x | yes |" in text
+    fast_row = next(line for line in text.splitlines() if "`fast` recipe" in line)
+    assert "3.5 s" in fast_row and fast_row.endswith("| yes |")
+
+
+def test_readme_block_is_replaced_and_the_rest_kept(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# title\nbefore\n{report.BEGIN}\nold figures\n{report.END}\nafter\n")
+    bench = tmp_path / "bench.json"
+    bench.write_text(json.dumps(fake_results()))
+    assert report.main(["--bench", str(bench), "--readme", str(readme)]) == 0
+    text = readme.read_text()
+    assert text.startswith("# title\nbefore\n") and text.endswith(f"{report.END}\nafter\n")
+    assert "old figures" not in text and "141 GFLOP/s" in text
+
+
+def test_readme_without_markers_is_a_one_line_error(tmp_path, capsys):
+    readme = tmp_path / "README.md"
+    readme.write_text("no markers here\n")
+    bench = tmp_path / "bench.json"
+    bench.write_text(json.dumps(fake_results()))
+    with pytest.raises(SystemExit) as exit_info:
+        report.main(["--bench", str(bench), "--readme", str(readme)])
+    assert exit_info.value.code == 1
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+    assert readme.read_text() == "no markers here\n"
+
+
+@pytest.mark.parametrize("argv", [["--sections", "nope"], ["--seed-counts", "1,x"], ["--seed-counts", "0"]])
+def test_bad_flags_are_one_line_errors(argv, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        bench_main.main(argv)
+    assert exit_info.value.code == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_torch_baseline_trains_the_same_recipe():
+    torch_baseline = pytest.importorskip("benchmarks.torch_baseline")
+    pytest.importorskip("torch")
+    config = get_config("default", steps=60, batch_size=64)
+    frames = np.random.default_rng(0).random((8, 12, 256), dtype=np.float32)
+    first = torch_baseline.train_jepa(frames, config.replace(steps=1))
+    trained = torch_baseline.train_jepa(frames, config)
+    assert np.isfinite(trained["final_loss"]) and trained["seconds"] > 0
+    assert trained["final_loss"] < first["final_loss"]     # the variance hinge alone must fall fast

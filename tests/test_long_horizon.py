@@ -1,0 +1,152 @@
+"""Multi-step latent training (issue 5): the k-step loss on cases with a known answer, the data it
+needs, its weights and curriculum, and that the default recipe is untouched by it."""
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxjepa import Config, get_config, make_train, models, seed_keys, trainer
+from jaxjepa.config import VARIANTS
+from tests.conftest import tiny_config
+
+
+def batch(config, k, seed=0, size=16):
+    frames = trainer.training_frames(jax.random.key(seed), config)
+    return trainer.sample_windows(jax.random.key(seed + 1), frames, size, k)
+
+
+def constant_networks(config, delta):
+    """Encoder and target output their last bias b whatever they see (last kernel zero); the predictor
+    outputs b + delta whatever it sees. Every unrolled step then scores exactly delta^2 per dimension."""
+    params = models.init_params(jax.random.key(0), config)
+    zero_last = lambda tree, name: jax.tree_util.tree_map_with_path(  # noqa: E731
+        lambda path, x: jnp.zeros_like(x) if name in jax.tree_util.keystr(path) and "kernel" in jax.tree_util.keystr(path) else x, tree)
+    last_enc, last_pred = f"layer{len(config.encoder_hidden)}", f"layer{len(config.predictor_hidden)}"
+    encoder = zero_last(params["encoder"], last_enc)
+    predictor = zero_last(params["predictor"], last_pred)
+    bias = encoder["params"][last_enc]["bias"]
+    predictor["params"][last_pred]["bias"] = bias + delta
+    return {"encoder": encoder, "predictor": predictor}, encoder
+
+
+@pytest.mark.parametrize("k,decay", [(1, 1.0), (3, 0.5), (6, 1.0)])
+def test_multistep_loss_known_answer_constant_world_model(k, decay):
+    config = tiny_config(rollout_steps=k, rollout_decay=decay)
+    obs, future = batch(config, k)
+    for delta in (0.0, 0.3):
+        online, target = constant_networks(config, delta)
+        weights = trainer.rollout_weights(config)
+        _, m = trainer.multistep_loss(online, target, obs, future, weights, config)
+        np.testing.assert_allclose(m["pred_loss"], delta**2, atol=1e-6)
+        np.testing.assert_allclose([m["pred_loss_first"], m["pred_loss_last"]], delta**2, atol=1e-6)
+
+
+def test_multistep_loss_with_k1_equals_the_one_step_loss():
+    config = tiny_config()
+    params = models.init_params(jax.random.key(3), config)
+    online = {"encoder": params["encoder"], "predictor": params["predictor"]}
+    obs, future = batch(config, 1)
+    one_step = trainer.jepa_loss(online, params["target"], obs, future[:, 0], config)
+    multi = trainer.multistep_loss(online, params["target"], obs, future, trainer.rollout_weights(config), config)
+    np.testing.assert_allclose(multi[0], one_step[0], rtol=1e-6)
+    for name, value in one_step[1].items():
+        np.testing.assert_allclose(multi[1][name], value, rtol=1e-6, err_msg=name)
+
+
+def test_multistep_loss_is_the_weighted_mean_of_the_unrolled_errors():
+    """Against an independent computation: apply the predictor j times by hand."""
+    config = tiny_config(rollout_steps=4, rollout_decay=0.5)
+    params = models.init_params(jax.random.key(4), config)
+    online = {"encoder": params["encoder"], "predictor": params["predictor"]}
+    obs, future = batch(config, 4)
+    encode, predict = models.encoder(config).apply, models.predictor(config).apply
+    z, errors = encode(params["encoder"], obs), []
+    for j in range(4):
+        z = predict(params["predictor"], z)
+        errors.append(float(jnp.mean((z - encode(params["target"], future[:, j])) ** 2)))
+    expected = sum(0.5**j * e for j, e in enumerate(errors)) / sum(0.5**j for j in range(4))
+    _, m = trainer.multistep_loss(online, params["target"], obs, future, trainer.rollout_weights(config), config)
+    np.testing.assert_allclose(m["pred_loss"], expected, rtol=1e-5)
+    np.testing.assert_allclose(m["pred_loss_last"], errors[-1], rtol=1e-5)
+
+
+def test_sample_windows_are_consecutive_observations():
+    config = tiny_config()
+    obs, future = batch(config, 5, size=32)
+    chex.assert_shape([obs, future], [(32, 512), (32, 5, 512)])
+    half = 256
+    np.testing.assert_array_equal(obs[:, half:], future[:, 0, :half])           # o_t's newest frame is o_t+1's oldest
+    np.testing.assert_array_equal(future[:, :-1, half:], future[:, 1:, :half])
+
+
+def test_rollout_weights_decay_and_curriculum():
+    config = tiny_config(rollout_steps=4, rollout_decay=0.5, rollout_curriculum=90)
+    np.testing.assert_allclose(trainer.rollout_weights(config), [1, 0.5, 0.25, 0.125])
+    np.testing.assert_allclose(trainer.rollout_weights(config, 0), [1, 0, 0, 0])
+    np.testing.assert_allclose(trainer.rollout_weights(config, 30), [1, 0.5, 0, 0])
+    np.testing.assert_allclose(trainer.rollout_weights(config, 90), [1, 0.5, 0.25, 0.125])
+    np.testing.assert_allclose(trainer.rollout_weights(config, 10_000), [1, 0.5, 0.25, 0.125])
+
+
+def test_default_recipe_is_one_step_and_unchanged():
+    assert Config().rollout_steps == 1 and get_config("default") == Config()
+    assert "long_horizon" in VARIANTS and get_config("long_horizon").rollout_steps > 1
+    # k = 1 with any decay or curriculum is the one-step run, bit for bit
+    config = tiny_config(steps=40)
+    plain = jax.jit(make_train(config))(seed_keys(0)[0])
+    dressed = jax.jit(make_train(config.replace(rollout_decay=0.5, rollout_curriculum=20)))(seed_keys(0)[0])
+    chex.assert_trees_all_equal(plain, dressed)
+
+
+def test_multistep_training_runs_and_learns():
+    config = tiny_config(rollout_steps=4, rollout_curriculum=50)
+    result = jax.jit(make_train(config))(seed_keys(0)[0])
+    chex.assert_tree_all_finite(result)
+    m = result.metrics
+    assert float(m["loss"][-10:].mean()) < 0.5 * float(m["loss"][:10].mean())
+    assert float(m["emb_std"][-1]) > 0.5
+
+
+def test_too_many_rollout_steps_is_refused():
+    with pytest.raises(ValueError, match="rollout_steps"):
+        get_config("default", seq_len=10, rollout_steps=9)
+
+
+# ---------- the evaluation beyond the reference: per-seed figures, JSONs, report merge ----------
+
+def test_horizon_figures_of_a_tiny_run(tiny, tiny_result):
+    from jaxjepa.evaluation import beyond
+    from jaxjepa.evaluation.settings import EvalSettings
+
+    settings = EvalSettings(forecast_steps=30, forecast_trajectories=16)
+    out = jax.jit(lambda p, k: beyond.horizon_figures(p, k, tiny, settings))(tiny_result.params, seed_keys(0)[1])
+    chex.assert_tree_all_finite(out)
+    chex.assert_shape([out["error_curve"], out["floor_curve"]], [(30,), (30,)])
+    assert 0 <= float(out["horizon_mean"]) <= 30 and 0 <= float(out["floor_horizon_mean"]) <= 30
+    assert 0.0 <= float(out["within_100_fraction"]) <= 1.0
+
+
+def test_report_merges_the_extra_results_that_exist(tmp_path):
+    from jaxjepa.evaluation import beyond, report
+
+    summary = lambda v: {"mean": v, "std": 0.0, "per_seed": [v, v]}  # noqa: E731
+    entry = {k: summary(1.0) for k in ("probe_rmse", "velocity_rmse", "horizon_mean", "horizon_median",
+                                       "within_100_fraction", "floor_horizon_mean", "probe_floor_mean")}
+    payload = {"command": "python eval.py --recipes --seeds 0-1", "seeds": [0, 1], "timing_s": {"train": 1.0, "total": 2.0},
+               "configs": {"default": {**entry, "overrides": {}, "settings": {"forecast_steps": 300, "forecast_trajectories": 256}},
+                           "long_horizon": {**entry, "horizon_mean": summary(123.0), "overrides": {"rollout_steps": 16},
+                                            "settings": {"forecast_steps": 300, "forecast_trajectories": 256}}}}
+    beyond.write_result(tmp_path, "recipes", payload)
+    extras = beyond.load_results(tmp_path)
+    assert set(extras) == {"recipes"}                          # the parts not run are simply absent
+    text = report.write_report(None, tmp_path / "R.md", extras=extras).read_text()
+    assert "the horizon of every recipe" in text and "123.0" in text and "horizon >= 100 steps: MET" in text
+    assert "subtle anomalies" not in text and "harder worlds" not in text
+
+
+def test_extra_evaluations_refuse_config_flags():
+    import eval as eval_script
+
+    with pytest.raises(SystemExit):
+        eval_script.parse(["--recipes", "--seeds", "0-1", "--steps", "10"])
