@@ -28,7 +28,6 @@ detector must not get credit for a wall. All of them count, however small: being
 """
 from __future__ import annotations
 
-import inspect
 
 import jax
 import jax.numpy as jnp
@@ -43,13 +42,11 @@ MID_AIR_FRAMES = 2       # a subtle anomaly's frame has no wall bounce within th
 
 
 def trajectory_fn(kind: str):
-    """world.trajectory for anomaly `kind`. The teleport is the world's original (and default) anomaly;
-    other kinds go through the world's `anomaly=` argument, which must exist to name them."""
-    if "anomaly" in inspect.signature(world.trajectory).parameters:
-        return lambda key, length, config, **kw: world.trajectory(key, length, config, anomaly=kind, **kw)
-    if kind != "teleport":
-        raise ValueError(f"anomaly kind {kind!r}: this world only knows 'teleport'")
-    return world.trajectory
+    """world.trajectory with anomaly `kind` (a key of world.ANOMALIES); an unknown kind is refused here,
+    before anything is traced."""
+    if kind not in world.ANOMALIES:
+        raise ValueError(f"unknown anomaly {kind!r}; known: {', '.join(world.ANOMALIES)}")
+    return lambda key, length, config, **kw: world.trajectory(key, length, config, anomaly=kind, **kw)
 
 
 def surprise(params: dict, frames: jax.Array, config: Config, context: str = "target") -> dict:
