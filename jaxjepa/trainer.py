@@ -103,18 +103,10 @@ def multistep_loss(online: dict, target_params: dict, obs: jax.Array, future_obs
         return z_next, z_next
 
     _, dreams = jax.lax.scan(unroll, z, None, length=future_obs.shape[1])     # [k, B, d]
-    encoder_params = online["encoder"] if config.target == "online" else target_params
-    z_targets = encode(encoder_params, jnp.moveaxis(future_obs, 1, 0))         # [k, B, d]
-    if config.target != "online":
-        z_targets = jax.lax.stop_gradient(z_targets)
+    z_targets = target_latents(online, target_params, jnp.moveaxis(future_obs, 1, 0), config)   # [k, B, d]
     per_step = jnp.mean((dreams - z_targets) ** 2, axis=(1, 2))               # [k]
-    pred = jnp.sum(weights * per_step) / jnp.sum(weights)
-    var = losses.variance_loss(z, config.var_eps, config.var_target)
-    cov = losses.covariance_loss(z) if config.cov_weight else jnp.zeros(())
-    total = pred + config.var_weight * var + config.cov_weight * cov
-    return total, {"loss": total, "pred_loss": pred, "var_loss": var, "cov_loss": cov,
-                   "emb_std": jnp.mean(losses.embedding_std(z)), "pred_loss_first": per_step[0],
-                   "pred_loss_last": per_step[-1]}
+    total, metrics = regularised(jnp.sum(weights * per_step) / jnp.sum(weights), z, config)
+    return total, {**metrics, "pred_loss_first": per_step[0], "pred_loss_last": per_step[-1]}
 
 
 def learning_rate(config: Config) -> optax.Schedule | float:
@@ -123,20 +115,28 @@ def learning_rate(config: Config) -> optax.Schedule | float:
     return config.lr
 
 
-def jepa_loss(online: dict, target_params: dict, obs: jax.Array, next_obs: jax.Array, config: Config):
-    encode, predict = models.encoder(config).apply, models.predictor(config).apply
-    z = encode(online["encoder"], obs)
-    z_hat = predict(online["predictor"], z)
-    if config.target == "online":   # ablation: no stop-gradient, the target is the online encoder
-        z_target = encode(online["encoder"], next_obs)
-    else:
-        z_target = jax.lax.stop_gradient(encode(target_params, next_obs))
-    pred = losses.prediction_loss(z_hat, z_target)
+def target_latents(online: dict, target_params: dict, obs: jax.Array, config: Config) -> jax.Array:
+    """What the predictor must hit: sg(E_ema(obs)); in the no-stop-gradient ablation (target 'online'),
+    the online encoder's E(obs), with the gradient flowing through it."""
+    encode = models.encoder(config).apply
+    if config.target == "online":
+        return encode(online["encoder"], obs)
+    return jax.lax.stop_gradient(encode(target_params, obs))
+
+
+def regularised(pred: jax.Array, z: jax.Array, config: Config):
+    """The prediction loss plus the VICReg terms on the batch of context latents z: (total, metrics)."""
     var = losses.variance_loss(z, config.var_eps, config.var_target)
     cov = losses.covariance_loss(z) if config.cov_weight else jnp.zeros(())
     total = pred + config.var_weight * var + config.cov_weight * cov
     return total, {"loss": total, "pred_loss": pred, "var_loss": var, "cov_loss": cov,
                    "emb_std": jnp.mean(losses.embedding_std(z))}
+
+
+def jepa_loss(online: dict, target_params: dict, obs: jax.Array, next_obs: jax.Array, config: Config):
+    z = models.encoder(config).apply(online["encoder"], obs)
+    z_hat = models.predictor(config).apply(online["predictor"], z)
+    return regularised(losses.prediction_loss(z_hat, target_latents(online, target_params, next_obs, config)), z, config)
 
 
 def make_jepa_phase(config: Config) -> Callable[[jax.Array, jax.Array, dict], tuple[dict, dict]]:
