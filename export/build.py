@@ -170,6 +170,9 @@ def check_world_is_browsable(config: Config) -> None:
         settings = ", ".join(f"{k}={v}" for k, v in differs.items())
         raise ExportError(f"the browser page simulates one logo at a fixed speed without noise; this run's world "
                           f"has {settings}")
+    if config.encoder_kind != "mlp":
+        raise ExportError(f"only MLP encoders can be exported (the exporter lowers no convolutions); this run's "
+                          f"encoder_kind is {config.encoder_kind!r}")
 
 
 def read_meta_format(path: Path) -> str | None:

@@ -28,6 +28,8 @@ class Config:
 
     # --- the model ---
     latent_dim: int = 32
+    encoder_kind: str = "mlp"     # "mlp" (the reference) | "keypoints" (convolutions + spatial soft-argmax)
+    keypoints: int = 16           # keypoint encoder: feature maps, each read out as an expected (y, x)
     encoder_hidden: tuple[int, ...] = (256, 128)
     predictor_hidden: tuple[int, ...] = (64,)
     decoder_hidden: tuple[int, ...] = (64, 256)
@@ -86,6 +88,8 @@ class Config:
             raise ValueError("sigma must be > 0 and speed >= 0")
         if self.logos < 1 or not 0.0 <= self.speed_jitter < 1.0 or self.pixel_noise < 0:
             raise ValueError("logos must be >= 1, speed_jitter in [0, 1) and pixel_noise >= 0")
+        if self.encoder_kind not in ("mlp", "keypoints") or self.keypoints < 1:
+            raise ValueError(f"encoder_kind must be 'mlp' or 'keypoints' (keypoints >= 1), got {self.encoder_kind!r}")
         if self.target not in ("ema", "online"):
             raise ValueError(f"target must be 'ema' or 'online', got {self.target!r}")
         if not 0.0 <= self.ema_decay <= 1.0:
@@ -153,6 +157,12 @@ VARIANTS: dict[str, dict[str, Any]] = {
     # horizon: RESULTS.md, `python eval.py --recipes --seeds 0-7`)
     "long_horizon": {"rollout_steps": 8, "steps": 5000, "lr_schedule": "cosine", "predictor_hidden": (256, 256),
                      "latent_dim": 64},
+    # exploratory (one seed, not in eval.py --recipes yet: about 4 min per seed on 2 cores): long_horizon with
+    # the spatial soft-argmax keypoint encoder, whose latent is close to affine in position, so the linear
+    # probe's floor falls from ~0.5 px to ~0.2 px (models.KeypointEncoder)
+    "keypoints_long_horizon": {"rollout_steps": 8, "steps": 5000, "lr_schedule": "cosine",
+                               "predictor_hidden": (256, 256), "latent_dim": 64, "encoder_kind": "keypoints",
+                               "keypoints": 8},
     # --- issue 5: harder worlds (eval.py --worlds trains each with the default and the long_horizon recipe) ---
     "world32": {"frame_size": 32},
     "world64": {"frame_size": 64},

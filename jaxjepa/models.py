@@ -48,8 +48,34 @@ class MLP(nn.Module):
         return nn.sigmoid(x) if self.sigmoid_output else x
 
 
-def encoder(config: Config) -> MLP:
+class KeypointEncoder(nn.Module):
+    """Observation -> latent through spatial soft-argmax keypoints (deep spatial autoencoders, Finn et
+    al. 2016). Each frame of the pair goes alone through the same convolution; each of its `keypoints`
+    feature maps becomes a softmax over the grid, read out as its expected (y, x); a linear layer maps
+    the 2 x 2K coordinates to z. Why: a convolution moves with the logo, so each expected coordinate
+    moves with it too, and z is then close to affine in the logo's position in both frames (so in its
+    velocity too), which a linear probe and a long dream both need."""
+    frame_size: int
+    keypoints: int
+    latent_dim: int
+    kernel: int = 1
+
+    @nn.compact
+    def __call__(self, obs: jax.Array) -> jax.Array:
+        size, lead = self.frame_size, obs.shape[:-1]
+        frames = obs.reshape(-1, size, size, 1)                                    # [2N, H, W, 1]
+        maps = nn.Conv(self.keypoints, (self.kernel, self.kernel), name="conv")(frames)   # [2N, H, W, K]
+        attention = jax.nn.softmax(maps.reshape(-1, size * size, self.keypoints), axis=1)
+        grid = jnp.stack(jnp.meshgrid(jnp.arange(size), jnp.arange(size), indexing="ij"), -1)
+        grid = grid.reshape(size * size, 2).astype(obs.dtype) / (size - 1) * 2.0 - 1.0   # [-1, 1]
+        coords = jnp.einsum("npk,pc->nkc", attention, grid).reshape(-1, 2 * 2 * self.keypoints)
+        return Linear(self.latent_dim, name="readout")(coords).reshape(*lead, self.latent_dim)
+
+
+def encoder(config: Config) -> nn.Module:
     """Observation (two stacked frames, flattened) -> latent z."""
+    if config.encoder_kind == "keypoints":
+        return KeypointEncoder(config.frame_size, config.keypoints, config.latent_dim)
     return MLP((*config.encoder_hidden, config.latent_dim))
 
 

@@ -18,7 +18,7 @@ pytest.importorskip("tensorflowjs", reason="tensorflowjs is not installed (pip i
 from export import __main__ as export_cli  # noqa: E402
 from export.build import FORMAT, PARITY_TOLERANCE, export_run, jax_outputs, networks  # noqa: E402
 from export.lower import ExportError, evaluate, trace  # noqa: E402
-from jaxjepa import load_run, models, save_run  # noqa: E402
+from jaxjepa import get_config, load_run, models, save_run  # noqa: E402
 
 # Ops a TF.js graph model may contain for our networks; anything else might not run in the browser.
 BROWSER_OPS = {"Const", "Placeholder", "Identity", "MatMul", "_FusedMatMul", "BiasAdd", "AddV2", "Add", "Sub",
@@ -169,3 +169,10 @@ def test_parity_failure_stops_the_export_and_writes_nothing(exported, tmp_path, 
     with pytest.raises(ExportError, match="TF SavedModel differs from JAX"):
         export_run(load_run(run_dir), tmp_path / "model", log=lambda *_: None)
     assert not (tmp_path / "model").exists() and not list(tmp_path.glob(".model.*"))
+
+
+def test_a_keypoint_encoder_is_refused_in_one_line():
+    from export.build import check_world_is_browsable
+    check_world_is_browsable(get_config("default"))   # the default passes
+    with pytest.raises(ExportError, match="only MLP encoders can be exported"):
+        check_world_is_browsable(get_config("keypoints_long_horizon"))
