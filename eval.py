@@ -47,10 +47,10 @@ def parse(argv: list[str] | None):
     beyond.add_argument("--recipes", action="store_true",
                         help="horizon (300-step rollouts) and probe of every recipe tried: results/recipes.json")
     beyond.add_argument("--anomalies", action="store_true",
-                        help="teleport, flip, speed change, freeze, jump; default and long_horizon: results/anomalies.json")
+                        help="teleport, flip, speed change, freeze, jump; default and the best recipe (beyond.BEST_RECIPE): results/anomalies.json")
     beyond.add_argument("--worlds", action="store_true",
                         help="harder worlds (32x32, 64x64, two logos, random speeds, noise), default and "
-                             "long_horizon recipes: results/worlds.json")
+                             "the best recipe: results/worlds.json")
     cli.add_config_flags(parser)
     args = parser.parse_args(argv)
     if (args.recipes or args.anomalies or args.worlds) and (args.run_dirs or _config_flags_given(args)):
@@ -454,6 +454,9 @@ def evaluate_beyond(part: str, loaded: dict, beyond, jax, EvalSettings, need_std
             fig = jax.device_get(jax.jit(jax.vmap(lambda p, k: beyond.horizon_figures(p, k, config, settings)))(params, eval_keys))
             entry.update({k: s(v) for k, v in fig.items() if not k.endswith("_curve")})
             entry["curves_per_seed"] = {k: curves(v) for k, v in fig.items() if k.endswith("_curve")}
+            spectrum = beyond.predictor_spectrum(params, config)    # affine predictors only: is it a rotation?
+            if spectrum:
+                entry["predictor_spectrum"] = spectrum
         elif part == "anomalies":
             settings = EvalSettings()
             for kind in beyond.ANOMALY_KINDS:
@@ -490,6 +493,11 @@ def beyond_figures(part: str, payload: dict, out: Path, report_dir: Path, figure
         curves = {name: np.asarray(v["curves_per_seed"]["error_curve"]) for name, v in payload["configs"].items()}
         floors = {name: np.asarray(v["curves_per_seed"]["floor_curve"]) for name, v in payload["configs"].items()}
         made["horizon_recipes"] = figures.recipe_horizons(curves, floors, out / "horizon_recipes.png")
+        for name, v in payload["configs"].items():
+            if "predictor_spectrum" in v:
+                made[f"spectrum_{name}"] = figures.predictor_spectrum(
+                    np.asarray(v["predictor_spectrum"]["eigenvalues_per_seed"]),
+                    v["predictor_spectrum"]["fundamental_rad_per_frame"][0], out / f"spectrum_{name}.png", title=name)
     if part == "anomalies":
         fpr = np.asarray(payload["roc_false_positive_rates"])
         for name, entry in payload["configs"].items():

@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxjepa import Config, get_config, make_train, models, seed_keys, trainer
+from jaxjepa import Config, api, get_config, make_train, models, seed_keys, trainer
 from jaxjepa.config import VARIANTS
 from tests.conftest import tiny_config
 
@@ -135,7 +135,7 @@ def test_report_merges_the_extra_results_that_exist(tmp_path):
                                        "within_100_fraction", "floor_horizon_mean", "probe_floor_mean")}
     payload = {"command": "python eval.py --recipes --seeds 0-1", "seeds": [0, 1], "timing_s": {"train": 1.0, "total": 2.0},
                "configs": {"default": {**entry, "overrides": {}, "settings": {"forecast_steps": 300, "forecast_trajectories": 256}},
-                           "long_horizon": {**entry, "horizon_mean": summary(123.0), "overrides": {"rollout_steps": 16},
+                           beyond.BEST_RECIPE: {**entry, "horizon_mean": summary(123.0), "overrides": {"rollout_steps": 16},
                                             "settings": {"forecast_steps": 300, "forecast_trajectories": 256}}}}
     beyond.write_result(tmp_path, "recipes", payload)
     extras = beyond.load_results(tmp_path)
@@ -150,3 +150,44 @@ def test_extra_evaluations_refuse_config_flags():
 
     with pytest.raises(SystemExit):
         eval_script.parse(["--recipes", "--seeds", "0-1", "--steps", "10"])
+
+
+def test_koopman_predictor_is_affine_and_its_dream_is_matrix_powers():
+    """The shipped recipe's world model is one linear layer: its k-step dream has the closed form
+    z_k = z_0 A^k + b (I - A^k)(I - A)^-1, computed here without the rollout's scan."""
+    config = tiny_config(**{k: v for k, v in VARIANTS["koopman"].items() if k in ("predictor_hidden", "cov_weight")},
+                         latent_dim=6)
+    assert config.predictor_hidden == () and config.cov_weight > 0
+    params = models.init_params(jax.random.key(5), config)
+    assert list(params["predictor"]["params"]) == ["layer0"]
+    layer = params["predictor"]["params"]["layer0"]
+    a, b = np.asarray(layer["kernel"], np.float64), np.asarray(layer["bias"], np.float64)
+    z0 = jax.random.normal(jax.random.key(6), (3, 6))
+    dream = np.asarray(api.rollout_latents(config, params, z0, 5))
+    chex.assert_shape(dream, (3, 5, 6))
+    eye = np.eye(6)
+    for k in range(1, 6):
+        power = np.linalg.matrix_power(a, k)
+        expected = np.asarray(z0, np.float64) @ power + b @ (eye - power) @ np.linalg.inv(eye - a)
+        np.testing.assert_allclose(dream[:, k - 1], expected, rtol=1e-4, atol=1e-5)
+
+
+def test_predictor_spectrum_finds_the_harmonics_of_a_known_rotation():
+    """An affine predictor built by hand: rotations at 1, 2 and 3 times the bounce frequency and one
+    decaying pair. The spectrum must find 6 persistent modes, fundamental 1, highest harmonic 3."""
+    from jaxjepa.evaluation import beyond
+
+    config = tiny_config(predictor_hidden=(), latent_dim=8)
+    omega = beyond.bounce_frequency(config)
+    rotation = lambda angle, r=1.0: r * np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])  # noqa: E731
+    blocks = [rotation(omega), rotation(2 * omega), rotation(3 * omega), rotation(0.3, r=0.5)]
+    kernel = np.zeros((8, 8))
+    for i, block in enumerate(blocks):
+        kernel[2 * i:2 * i + 2, 2 * i:2 * i + 2] = block
+    stacked = {"predictor": {"params": {"layer0": {"kernel": kernel[None], "bias": np.zeros((1, 8))}}}}
+    spectrum = beyond.predictor_spectrum(stacked, config)
+    assert spectrum["persistent_count"] == [6] and spectrum["highest_harmonic"] == [3]
+    np.testing.assert_allclose(spectrum["fundamental_over_bounce"], [1.0], atol=1e-9)
+    np.testing.assert_allclose(spectrum["off_harmonic_max"], [0.0], atol=1e-9)
+    np.testing.assert_allclose(spectrum["persistent_modulus_min"], [1.0], atol=1e-9)
+    assert beyond.predictor_spectrum(stacked, tiny_config()) is None   # a deep predictor has no spectrum

@@ -14,10 +14,12 @@ probe read off the true latents): a 1 px band is as much a test of the probe as 
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jaxjepa import world
 from jaxjepa.config import VARIANTS, Config, get_config
@@ -26,13 +28,13 @@ from jaxjepa.evaluation.settings import EvalSettings, purpose_key
 
 HORIZON_STEPS = 300
 # The recipes compared on one horizon plot: the reference's, those tried on the way, and the one shipped.
-RECIPES = ("default", "long_horizon", "multistep_k4", "long_horizon_k1")
-BEST_RECIPE = "long_horizon"
+RECIPES = ("default", "koopman", "long_horizon", "multistep_k4", "long_horizon_k1")
+BEST_RECIPE = "koopman"
 ANOMALY_KINDS = ("teleport",) + anomaly.SUBTLE_KINDS
 ANOMALY_RECIPES = ("default", BEST_RECIPE)
 WORLDS = ("default", "world32", "world64", "two_logos", "random_speed", "noisy")   # "default": the reference world, to compare
-# Larger frames multiply the encoder's input (4x, 16x) and long_horizon already costs about 8x the
-# default per step: on the 2-core machine these two were not trained with it (RESULTS.md says so).
+# Larger frames multiply the encoder's input (4x, 16x) and the best recipe already costs about 8x the
+# default per step, for 4x the steps: on the 2-core machine these two were not trained with it (RESULTS.md says so).
 BEST_RECIPE_SKIPPED_FOR = ("world32", "world64")
 RESULT_FILES = {"recipes": "recipes.json", "anomalies": "anomalies.json", "worlds": "worlds.json"}
 
@@ -87,6 +89,40 @@ def world_figures(params: dict, eval_key: jax.Array, config: Config, settings: E
             "teleport_hit_rate_pixel": teleport["pixel"]["hit_rate_within_1"],
             "teleport_roc_auc_latent": teleport["latent"]["roc_auc"],
             "teleport_roc_auc_pixel": teleport["pixel"]["roc_auc"]}
+
+
+PERSISTENT_MODULUS = 0.9    # an eigenvalue at least this large survives 100 steps (0.9^100 = 3e-5 would not; 0.999^100 = 0.9 does)
+
+
+def bounce_frequency(config: Config) -> float:
+    """One axis's bounce as a rotation, rad/frame: the logo crosses the H - 3 px between the walls (1 and
+    H - 2) twice per period at v (H - 1) px/frame. The wall clipping (world.py) stretches the true period a
+    little, since a logo clipped at a wall loses the rest of its step."""
+    return 2 * math.pi * config.speed * (config.frame_size - 1) / (2 * (config.frame_size - 3))
+
+
+def predictor_spectrum(stacked_params: dict, config: Config) -> dict | None:
+    """Eigenvalues of an affine predictor's matrix per seed (None for a deep predictor), and how they sit:
+    the persistent ones (|lambda| >= PERSISTENT_MODULUS) are the modes a long dream keeps. For a linear
+    world model to be right they must be rotations at harmonics of the bounce: angle = n * fundamental.
+    Per seed: moduli, the fundamental (smallest angle of a persistent mode, in units of the idealised
+    `bounce_frequency`) and the largest distance of a persistent mode's angle from a harmonic of it."""
+    if config.predictor_hidden:
+        return None
+    kernels = np.asarray(stacked_params["predictor"]["params"]["layer0"]["kernel"], np.float64)   # [seeds, d, d]
+    eigenvalues = np.linalg.eigvals(kernels)
+    modulus, angle = np.abs(eigenvalues), np.abs(np.angle(eigenvalues)) / bounce_frequency(config)
+    persistent = modulus >= PERSISTENT_MODULUS
+    fundamental = np.array([a[p & (a > 0.5)].min(initial=np.inf) for a, p in zip(angle, persistent)])
+    harmonic = angle / fundamental[:, None]
+    off_harmonic = np.where(persistent, np.abs(harmonic - np.round(harmonic)), 0.0)
+    return {"persistent_count": persistent.sum(axis=1).tolist(), "latent_dim": config.latent_dim,
+            "persistent_modulus_min": np.where(persistent, modulus, np.inf).min(axis=1).tolist(),
+            "modulus_max": modulus.max(axis=1).tolist(), "fundamental_over_bounce": fundamental.tolist(),
+            "fundamental_rad_per_frame": (fundamental * bounce_frequency(config)).tolist(),
+            "highest_harmonic": np.where(persistent, np.round(harmonic), 0).max(axis=1).astype(int).tolist(),
+            "off_harmonic_max": off_harmonic.max(axis=1).tolist(),
+            "eigenvalues_per_seed": np.round(np.stack([eigenvalues.real, eigenvalues.imag], -1), 5).tolist()}
 
 
 def write_result(out_dir: str | Path, part: str, payload: dict) -> Path:

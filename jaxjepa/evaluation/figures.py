@@ -184,6 +184,26 @@ def recipe_horizons(error_curves: dict[str, np.ndarray], floor_curves: dict[str,
     return _save(fig, path)
 
 
+def predictor_spectrum(eigenvalues: np.ndarray, fundamental_rad: float, path: Path, title: str = "") -> Path:
+    """An affine predictor's eigenvalues in the complex plane, [n_seeds, d, 2] (re, im), over the unit circle,
+    with rays at the harmonics of a fundamental angle (rad/frame): a linear world model of a bounce must
+    rotate its latent at those angles, without shrinking it."""
+    fig, ax = plt.subplots(figsize=(5.5, 5.5))
+    circle = np.linspace(0, 2 * np.pi, 400)
+    ax.plot(np.cos(circle), np.sin(circle), color="gray", lw=1)
+    step = fundamental_rad
+    for n in range(1, int(np.pi / step) + 1):
+        for sign in (1, -1):
+            ax.plot([0, np.cos(n * step)], [0, sign * np.sin(n * step)], color="gray", lw=0.5, ls=":")
+    for i, seed_eigenvalues in enumerate(eigenvalues):
+        ax.scatter(seed_eigenvalues[:, 0], seed_eigenvalues[:, 1], s=10, alpha=0.6,
+                   color=SEED_COLOURS[i % len(SEED_COLOURS)], label=f"seed {i}" if i < 8 else None)
+    ax.set(aspect="equal", xlim=(-1.1, 1.1), ylim=(-1.1, 1.1), xlabel="Re", ylabel="Im",
+           title=f"Eigenvalues of the affine predictor{', ' + title if title else ''}\n(dotted: harmonics of the bounce)")
+    ax.legend(fontsize=7, loc="lower left", ncol=2)   # no eigenvalue lives there
+    return _save(fig, path)
+
+
 def roc_curves(false_positive_rates: np.ndarray, true_positive_rates: dict[str, dict[str, np.ndarray]], path: Path,
                title: str = "") -> Path:
     """One panel per anomaly kind: per-frame ROC of latent and pixel surprise, {kind: {space: [n_seeds, F]}}
