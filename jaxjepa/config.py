@@ -152,9 +152,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
     # the shipped recipe without its multi-step loss (k = 1): what the bigger model and budget alone give
     "long_horizon_k1": {"rollout_steps": 1, "steps": 5000, "lr_schedule": "cosine", "predictor_hidden": (256, 256),
                         "latent_dim": 64},
-    # shipped: 8-step unrolled loss, a deeper predictor, a 64-d latent (a finer linear readout), twice the
-    # steps with a cosine schedule (chosen on one seed; on 8 seeds its k = 1 twin above reaches the longer
-    # horizon: RESULTS.md, `python eval.py --recipes --seeds 0-7`)
+    # shipped first, now replaced by `koopman` below: 8-step unrolled loss, a deeper predictor, a 64-d latent (a
+    # finer linear readout), twice the steps with a cosine schedule (chosen on one seed; on 8 seeds its k = 1 twin
+    # above reaches the longer horizon: RESULTS.md, `python eval.py --recipes --seeds 0-7`)
     "long_horizon": {"rollout_steps": 8, "steps": 5000, "lr_schedule": "cosine", "predictor_hidden": (256, 256),
                      "latent_dim": 64},
     # shipped (issue 5's best): the long_horizon recipe with an AFFINE predictor (no hidden layer) and the VICReg

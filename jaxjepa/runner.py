@@ -9,8 +9,10 @@ and each device trains its own slice with `shard_map`; seeds never talk to each 
 needs no communication. With one device the mesh has one member and this is the plain vmapped run; on
 several CPUs, a GPU or many accelerators it is the same code. The seed count is padded up to a multiple
 of the device count (the padding repeats the last seed and is dropped from the results).
-Known limit (jax 0.10.2, CPU only): with fake host devices (`--xla_force_host_platform_device_count`)
-the run hung in our tests once a device held two or more seeds; one seed per device works (tested).
+Why the probe runs one seed at a time (`lax.map`) while training is vmapped: on several CPU devices
+(`--xla_force_host_platform_device_count`, jax 0.10.2) a least squares batched over seeds, an SVD
+followed by products, never returned once a device held two or more seeds (the process sat at 0% CPU);
+unbatched, it runs. The probe is a small share of a run, and each seed's numbers are unchanged (tested).
 """
 from __future__ import annotations
 
@@ -34,16 +36,6 @@ def enable_compilation_cache(path: str | None = None) -> str:
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
     return path
-
-
-def make_train_and_probe(config: Config) -> Callable[[jax.Array, jax.Array], tuple[TrainResult, dict]]:
-    train = make_train(config)
-
-    def train_and_probe(train_key: jax.Array, eval_key: jax.Array):
-        result = train(train_key)
-        return result, probe.probe_position(result.params, eval_key, config)
-
-    return train_and_probe
 
 
 def stacked_keys(seeds: Sequence[int]) -> tuple[jax.Array, jax.Array]:
@@ -72,11 +64,16 @@ def padded_seeds(seeds: Sequence[int], devices: int) -> list[int]:
 
 
 def seeds_program(config: Config, mesh: Mesh) -> Callable:
-    """jit(shard_map(vmap(train_and_probe))): each device runs the vmapped program on its own seeds."""
+    """jit(shard_map(...)): each device trains its own seeds vmapped, then probes them one by one."""
+    train = jax.vmap(make_train(config))
+
+    def per_device(train_keys: jax.Array, eval_keys: jax.Array):
+        result = train(train_keys)
+        probes = jax.lax.map(lambda seed: probe.probe_position(seed[0], seed[1], config), (result.params, eval_keys))
+        return result, probes
+
     by_seed = PartitionSpec("seeds")
-    per_device = jax.shard_map(jax.vmap(make_train_and_probe(config)), mesh=mesh,
-                               in_specs=(by_seed, by_seed), out_specs=by_seed)
-    return jax.jit(per_device)
+    return jax.jit(jax.shard_map(per_device, mesh=mesh, in_specs=(by_seed, by_seed), out_specs=by_seed))
 
 
 def train_seeds(config: Config, seeds: Sequence[int], devices: Sequence[jax.Device] | None = None) -> SeedsOutput:

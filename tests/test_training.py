@@ -48,7 +48,9 @@ def test_same_seed_same_numbers_other_seed_other_numbers(tiny, tiny_result):
 def test_vmapped_seed_equals_a_lone_run(tiny):
     seeds = [3, 0, 5]
     out = runner.train_seeds(tiny, seeds)
-    lone = jax.jit(runner.make_train_and_probe(tiny))(*seed_keys(0))
+    train_key, eval_key = seed_keys(0)
+    lone_result = jax.jit(make_train(tiny))(train_key)
+    lone = lone_result, jax.jit(probe.probe_position, static_argnums=2)(lone_result.params, eval_key, tiny)
     seed0 = jax.tree_util.tree_map(lambda x: x[1], (out.result, out.probe))
     chex.assert_trees_all_close(seed0, lone, rtol=1e-5, atol=1e-6)
 
