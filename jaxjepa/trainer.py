@@ -57,25 +57,29 @@ def training_frames(key: jax.Array, config: Config) -> jax.Array:
     return traj.frames.reshape(config.train_sequences, config.seq_len, -1)
 
 
-def sample_pairs(key: jax.Array, frames: jax.Array, batch_size: int) -> tuple[jax.Array, jax.Array]:
-    """Uniformly (with replacement) pick (sequence, t); o_t = (f_t, f_{t+1}), o_{t+1} = (f_{t+1}, f_{t+2})."""
+def draw_starts(key: jax.Array, frames: jax.Array, batch_size: int, k: int) -> jax.Array:
+    """[batch_size] windows drawn uniformly with replacement, each the flat index seq * T + t of its
+    first frame f_t, with t + k + 1 inside the sequence: o_t = (f_t, f_t+1) and its k successors."""
     n_seq, seq_len, _ = frames.shape
-    idx = jax.random.randint(key, (batch_size,), 0, n_seq * (seq_len - 2))
-    seq, t = idx // (seq_len - 2), idx % (seq_len - 2)
-    f0, f1, f2 = (frames[seq, t + k] for k in range(3))
-    return jnp.concatenate([f0, f1], axis=-1), jnp.concatenate([f1, f2], axis=-1)
-
-
-def sample_windows(key: jax.Array, frames: jax.Array, batch_size: int, steps: int) -> tuple[jax.Array, jax.Array]:
-    """For k-step training: uniformly pick (sequence, t) with t + k + 1 inside the sequence; return the
-    context o_t [B, 2 HW] and the k true future observations o_{t+1} .. o_{t+k} [B, k, 2 HW]."""
-    n_seq, seq_len, _ = frames.shape
-    windows = seq_len - 1 - steps
+    windows = seq_len - 1 - k
     idx = jax.random.randint(key, (batch_size,), 0, n_seq * windows)
-    seq, t = idx // windows, idx % windows
-    clip = frames[seq[:, None], t[:, None] + jnp.arange(steps + 2)]            # [B, k + 2, HW]
-    obs = jnp.concatenate([clip[:, :-1], clip[:, 1:]], axis=-1)               # o_t .. o_{t+k}
+    return (idx // windows) * seq_len + idx % windows
+
+
+def windows_at(frames: jax.Array, starts: jax.Array, k: int) -> tuple[jax.Array, jax.Array]:
+    """The context o_t [B, 2 HW] and the k true future observations o_t+1 .. o_t+k [B, k, 2 HW] of each
+    window. A sequence's frames lie end to end in memory, so a window is one contiguous slice of k + 2
+    frames and o_t+j is its part from frame j to j + 2 (faster than gathering frame by frame)."""
+    hw = frames.shape[-1]
+    flat = frames.reshape(-1)
+    clips = jax.vmap(lambda start: jax.lax.dynamic_slice(flat, (start * hw,), ((k + 2) * hw,)))(starts)
+    obs = jnp.stack([clips[:, j * hw:(j + 2) * hw] for j in range(k + 1)], axis=1)      # o_t .. o_t+k
     return obs[:, 0], obs[:, 1:]
+
+
+def sample_windows(key: jax.Array, frames: jax.Array, batch_size: int, k: int) -> tuple[jax.Array, jax.Array]:
+    """`windows_at` on `batch_size` windows drawn from `key`: a batch of (o_t, [o_t+1 .. o_t+k])."""
+    return windows_at(frames, draw_starts(key, frames, batch_size, k), k)
 
 
 def rollout_weights(config: Config, step: jax.Array | int | None = None) -> jax.Array:
@@ -147,23 +151,25 @@ def make_jepa_phase(config: Config) -> Callable[[jax.Array, jax.Array, dict], tu
     multistep_grad = jax.value_and_grad(functools.partial(multistep_loss, config=config), has_aux=True)
 
     def run(key: jax.Array, frames: jax.Array, params: dict):
-        def batch_loss_and_grad(state: JepaState, step_key: jax.Array, step: jax.Array):
+        def batch_loss_and_grad(state: JepaState, starts: jax.Array, step: jax.Array):
+            obs, future = windows_at(frames, starts, config.rollout_steps)
             if config.rollout_steps == 1:   # the reference's one-step loss, unchanged
-                obs, next_obs = sample_pairs(step_key, frames, config.batch_size)
-                return loss_and_grad(state.online, state.ema.params, obs, next_obs)
-            obs, future = sample_windows(step_key, frames, config.batch_size, config.rollout_steps)
+                return loss_and_grad(state.online, state.ema.params, obs, future[:, 0])
             return multistep_grad(state.online, state.ema.params, obs, future, rollout_weights(config, step))
 
         def jepa_step(state: JepaState, xs: tuple[jax.Array, jax.Array]):
-            step_key, step = xs
-            (_, metrics), grads = batch_loss_and_grad(state, step_key, step)
+            starts, step = xs
+            (_, metrics), grads = batch_loss_and_grad(state, starts, step)
             updates, opt_state = optimiser.update(grads, state.opt_state, state.online)
             online = optax.apply_updates(state.online, updates)
             return JepaState(online, ema.update(online["encoder"], state.ema), opt_state), metrics
 
         online = {"encoder": params["encoder"], "predictor": params["predictor"]}
         state = JepaState(online, ema.init(params["encoder"]), optimiser.init(online))
-        xs = (jax.random.split(key, config.steps), jnp.arange(config.steps))
+        # Every step's batch is drawn up front, one vectorised RNG call instead of one per step: the same
+        # numbers (a key per step, as before), about 4% less time per step (measured on the 2-core CPU).
+        draw = functools.partial(draw_starts, frames=frames, batch_size=config.batch_size, k=config.rollout_steps)
+        xs = (jax.vmap(draw)(jax.random.split(key, config.steps)), jnp.arange(config.steps))
         state, metrics = jax.lax.scan(jepa_step, state, xs)
         return {**params, **state.online, "target": state.ema.params}, metrics
 

@@ -26,7 +26,8 @@ def test_trained_predictor_predicts_the_target_latent(tiny, tiny_result):
     """Prediction loss relative to the latents' spread: ~1 means guessing, 0 means perfect."""
     params = tiny_result.params
     frames = trainer.training_frames(jax.random.key(9), tiny)  # fresh sequences, not the training set
-    obs, next_obs = trainer.sample_pairs(jax.random.key(10), frames, 512)
+    obs, future = trainer.sample_windows(jax.random.key(10), frames, 512, 1)
+    next_obs = future[:, 0]
     untrained = models.init_params(jax.random.key(11), tiny)["predictor"]
 
     def relative_loss(predictor_params):
@@ -58,9 +59,23 @@ def test_vmapped_seed_equals_a_lone_run(tiny):
 def test_train_data_pairs_are_consecutive_observations(tiny):
     frames = trainer.training_frames(jax.random.key(0), tiny)
     chex.assert_shape(frames, (tiny.train_sequences, tiny.seq_len, 256))
-    obs, next_obs = trainer.sample_pairs(jax.random.key(1), frames, 32)
-    chex.assert_shape([obs, next_obs], [(32, 512), (32, 512)])
-    np.testing.assert_array_equal(obs[:, 256:], next_obs[:, :256])  # o_t's newest frame = o_{t+1}'s oldest
+    starts = trainer.draw_starts(jax.random.key(1), frames, 32, 1)
+    obs, future = trainer.windows_at(frames, starts, 1)
+    chex.assert_shape([obs, future], [(32, 512), (32, 1, 512)])
+    # the contiguous slice equals gathering frame by frame: o_t = (f_t, f_t+1), o_t+1 = (f_t+1, f_t+2)
+    seq, t = np.divmod(np.asarray(starts), tiny.seq_len)
+    assert np.all(t + 2 < tiny.seq_len)
+    f = np.asarray(frames)
+    np.testing.assert_array_equal(obs, np.concatenate([f[seq, t], f[seq, t + 1]], axis=-1))
+    np.testing.assert_array_equal(future[:, 0], np.concatenate([f[seq, t + 1], f[seq, t + 2]], axis=-1))
+
+
+def test_draw_starts_reaches_every_window_and_no_other():
+    frames = jnp.zeros((3, 10, 4))
+    k = 4                                     # windows need t + k + 1 <= 9: t in 0..4, in each of 3 sequences
+    starts = np.asarray(trainer.draw_starts(jax.random.key(0), frames, 4000, k))
+    expected = {s * 10 + t for s in range(3) for t in range(10 - 1 - k)}
+    assert set(starts.tolist()) == expected
 
 
 def test_probe_is_exact_on_a_linear_code_of_position():
