@@ -45,8 +45,8 @@ def headline_rows(r: dict) -> list[tuple[str, str, str, str]]:
                      f"{step['step_ms']:.2f} ms = {step['samples_per_s']:,.0f} samples/s = {step['achieved_gflops']:.0f} GFLOP/s", "-", "-"))
         prof = step.get("profile") or {}
         if prof.get("matmul_share") is not None:
-            rows.append(("profile of a step (`jax.profiler`): time in matmul kernels (dot / ynn_fusion ops), their rate",
-                         f"{100 * prof['matmul_share']:.0f}% of op time ({prof['matmul_step_ms']:.2f} of {prof['ops_step_ms']:.2f} ms), "
+            rows.append(("profile of a step (`jax.profiler`): busy time in matmul kernels (dot / ynn_fusion ops), their rate",
+                         f"{100 * prof['matmul_share']:.0f}% of busy time ({prof['matmul_step_ms']:.2f} of {prof['ops_step_ms']:.2f} ms), "
                          f"{prof['matmul_gflops']:.0f} GFLOP/s while in them", "-", "-"))
         frac = step.get("fraction_of_peak")
         rows.append(("train step / matmul peak", _num(frac and 100 * frac, "{:.0f}%"), ">= 75% (reference ~38%)",

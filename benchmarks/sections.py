@@ -107,11 +107,23 @@ def train_step(sizes: Sizes, peak_gflops: float | None) -> dict:
             "profile": profile_step(program, step_flops["total"])}
 
 
+def busy_seconds(intervals: list[tuple[float, float]]) -> float:
+    """Length of the union of (start, end) intervals: wall time during which at least one of them ran."""
+    total, reach = 0.0, float("-inf")
+    for begin, end in sorted(intervals):
+        if end > reach:
+            total += end - max(begin, reach)
+            reach = end
+    return total
+
+
 def profile_step(program: JepaProgram, step_flops: float, top: int = 12) -> dict:
     """Where a step's time goes: one run under `jax.profiler`, its XLA ops summed by name (per step).
     Ops named dot* or ynn_fusion* (XLA CPU's matrix-product kernels, alone or fused with their
     neighbours) count as matmul time; the rest is elementwise work, gathers, Adam, EMA, RNG and loop
-    overhead."""
+    overhead. XLA runs independent ops side by side on the cores (the online and target encoders'
+    forward passes, for one), so shares and rates use busy wall time, the union of the ops' intervals,
+    not the sum of their durations."""
     import collections
     import glob
     import gzip
@@ -124,17 +136,22 @@ def profile_step(program: JepaProgram, step_flops: float, top: int = 12) -> dict
         with gzip.open(files[0]) as trace_file:
             trace = json.load(trace_file)
     events = trace["traceEvents"] if isinstance(trace, dict) else trace
+    steps = program.config.steps
     per_op = collections.Counter()
+    intervals = {"ops": [], "matmul": []}
     for event in events:
         name = event.get("name", "")
         if event.get("ph") == "X" and not name.startswith(("$", "ThunkExecutor")):
-            per_op[name] += event.get("dur", 0) * 1e-6 / program.config.steps   # us -> s per step
-    is_matmul = lambda name: name.startswith("dot") or name.startswith("ynn_fusion")
-    matmul_s = sum(t for name, t in per_op.items() if is_matmul(name))
-    ops_s = sum(per_op.values())
-    return {"traced_step_ms": 1e3 * traced_s / program.config.steps, "ops_step_ms": 1e3 * ops_s,
+            begin, duration = event.get("ts", 0) * 1e-6, event.get("dur", 0) * 1e-6       # us -> s
+            per_op[name] += duration / steps
+            intervals["ops"].append((begin, begin + duration))
+            if name.startswith(("dot", "ynn_fusion")):
+                intervals["matmul"].append((begin, begin + duration))
+    ops_s, matmul_s = (busy_seconds(intervals[kind]) / steps for kind in ("ops", "matmul"))
+    return {"traced_step_ms": 1e3 * traced_s / steps, "ops_step_ms": 1e3 * ops_s,
             "matmul_step_ms": 1e3 * matmul_s, "matmul_share": matmul_s / ops_s if ops_s else None,
             "matmul_gflops": step_flops / matmul_s / 1e9 if matmul_s else None,
+            "summed_op_ms": 1e3 * sum(per_op.values()),
             "top_ops_ms_per_step": {name: 1e3 * t for name, t in per_op.most_common(top)}}
 
 

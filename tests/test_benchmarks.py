@@ -27,6 +27,13 @@ def test_step_flops_scale_with_batch_and_width():
     assert wider["online_encoder_forward"] > base["online_encoder_forward"]
 
 
+def test_busy_time_counts_overlapping_ops_once():
+    from benchmarks.sections import busy_seconds
+    # [0, 2] and [1, 3] overlap (3 s busy), [5, 6] is apart, [5.2, 5.5] lies inside it
+    assert busy_seconds([(5, 6), (1, 3), (0, 2), (5.2, 5.5)]) == pytest.approx(4.0)
+    assert busy_seconds([]) == 0.0
+
+
 def fake_results():
     point = lambda steps, probe, wall: {"steps": steps, "probe_rmse_px": probe, "median_probe_px": float(np.median(probe)),
                                         "single_wall_s": wall}
