@@ -59,7 +59,8 @@ def train(task: dict) -> dict:
     output = runner.train_seeds(config, task["seeds"])
     probe = np.asarray(jax.device_get(output.probe["probe_rmse"]), dtype=float)
     figures = {"compile_s": output.compile_s, "run_s": output.run_s, "probe_rmse_px": probe.tolist(),
-               "import_s": imported - STARTED, "devices": jax.device_count(), "backend": jax.default_backend()}
+               "import_s": imported - STARTED, "devices": jax.device_count(), "backend": jax.default_backend(),
+               "device_kind": jax.devices()[0].device_kind}
     if task.get("decoder_alone") and config.decoder_steps > 0:
         figures.update(decoder_phase_seconds(config))
     figures["process_s"] = time.perf_counter() - STARTED

@@ -101,11 +101,13 @@ def markdown(r: dict) -> str:
     seeds = r.get("seeds")
     if seeds:
         lines += ["", f"Seeds in one vmapped program (`train.py --seeds`), {seeds['config']['steps']} JEPA + "
-                  f"{seeds['config']['decoder_steps']} decoder steps, each count in its own process:", "",
-                  "| seeds | compile, s | run, s | run per seed, s | run vs 1 seed | peak RSS, MiB |", "|---|---|---|---|---|---|"]
+                  f"{seeds['config']['decoder_steps']} decoder steps, each count in its own process, on "
+                  f"{_devices(seeds['rows'][0], m)}:", "",
+                  "| seeds | compile, s | run, s | run per seed, s | seeds per minute (run) | run vs 1 seed | peak RSS, MiB |",
+                  "|---|---|---|---|---|---|---|"]
         for row in seeds["rows"]:
             lines.append(f"| {row['seeds']} | {row['compile_s']:.1f} | {row['run_s']:.1f} | {row['run_per_seed_s']:.2f} | "
-                         f"{_num(row['run_vs_one_seed'], '{:.2f}x')} | {row['peak_rss_mib']:.0f} |")
+                         f"{seeds_per_minute(row):.1f} | {_num(row['run_vs_one_seed'], '{:.2f}x')} | {row['peak_rss_mib']:.0f} |")
     ttq = r.get("ttq")
     if ttq:
         lines += ["", f"Time to quality: each recipe trained at several step counts (decoder skipped: the probe does not read it); "
@@ -117,6 +119,18 @@ def markdown(r: dict) -> str:
                 lines.append(f"| `{recipe}` | {p['steps']} | {p['median_probe_px']:.3f} | {hits}/{len(p['probe_rmse_px'])} | "
                              f"{p['single_wall_s']:.2f} |")
     return "\n".join(lines)
+
+
+def seeds_per_minute(row: dict) -> float:
+    """Seeds trained per minute of run time (compile excluded): the figure to compare across devices.
+    Derived from run_s, so runs recorded before the field existed report it too."""
+    return row.get("seeds_per_minute") or 60.0 * row["seeds"] / row["run_s"]
+
+
+def _devices(row: dict, m: dict) -> str:
+    """The device(s) the seeds ran on, e.g. '1 x cpu' or '4 x NVIDIA H100 80GB HBM3'."""
+    kind = row.get("device_kind") or m.get("device_kind") or m.get("backend", "?")
+    return f"{row.get('devices') or len(m.get('devices', [])) or 1} x {kind}"
 
 
 def _loads(m: dict) -> str:

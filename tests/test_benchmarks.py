@@ -57,6 +57,23 @@ def test_markdown_reports_each_target_and_whether_it_is_met():
     assert "3.5 s" in fast_row and fast_row.endswith("| yes |")
 
 
+def test_seeds_table_gives_seeds_per_minute_and_names_the_device():
+    results = fake_results()
+    results["machine"]["device_kind"] = "cpu"
+    on_gpu = {"devices": 4, "device_kind": "NVIDIA H100"}
+    results["seeds"]["rows"] = [
+        {"seeds": 1, "compile_s": 3.0, "run_s": 2.0, "run_per_seed_s": 2.0, "run_vs_one_seed": 1.0, "peak_rss_mib": 700.0, **on_gpu},
+        {"seeds": 8, "compile_s": 3.0, "run_s": 6.0, "run_per_seed_s": 0.75, "run_vs_one_seed": 3.0, "peak_rss_mib": 900.0, **on_gpu}]
+    lines = report.markdown(results).splitlines()
+    rows = {line.split(" | ")[0]: line for line in lines if line.startswith(("| 1 |", "| 8 |"))}
+    assert "| 30.0 |" in rows["| 1"] and "| 80.0 |" in rows["| 8"]   # 60 * seeds / run_s
+    caption = lambda lines: next(line for line in lines if line.startswith("Seeds in one vmapped program"))
+    assert caption(lines).endswith("on 4 x NVIDIA H100:")
+    for row in results["seeds"]["rows"]:   # a run recorded before rows named their device: the machine's
+        del row["devices"], row["device_kind"]
+    assert caption(report.markdown(results).splitlines()).endswith("on 1 x cpu:")
+
+
 def test_readme_block_is_replaced_and_the_rest_kept(tmp_path):
     readme = tmp_path / "README.md"
     readme.write_text(f"# title\nbefore\n{report.BEGIN}\nold figures\n{report.END}\nafter\n")
