@@ -34,7 +34,7 @@ class Sizes:
     single_config: dict = dataclasses.field(default_factory=dict)
     seed_counts: tuple[int, ...] = (1, 2, 4, 8, 16)
     seeds_config: dict = dataclasses.field(default_factory=dict)
-    torch_pairs: int = 3
+    torch_pairs: int = 5     # the issue asks >= 3; single pairs scattered 1.8x to 2.4x on the shared 2-core machine
     torch_config: dict = dataclasses.field(default_factory=dict)
     quality_seeds: int = 8
     default_ladder: tuple[int, ...] = (25, 50, 100, 250, 500, 1000, 2500)
