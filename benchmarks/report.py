@@ -122,9 +122,8 @@ def markdown(r: dict) -> str:
 
 
 def seeds_per_minute(row: dict) -> float:
-    """Seeds trained per minute of run time (compile excluded): the figure to compare across devices.
-    Derived from run_s, so runs recorded before the field existed report it too."""
-    return row.get("seeds_per_minute") or 60.0 * row["seeds"] / row["run_s"]
+    """Seeds trained per minute of run time (compile excluded): the figure to compare across devices."""
+    return 60.0 * row["seeds"] / row["run_s"]
 
 
 def _devices(row: dict, m: dict) -> str:

@@ -187,7 +187,7 @@ def seeds_scaling(sizes: Sizes) -> dict:
     for n in sizes.seed_counts:
         out = child({"task": "train", "config": config.to_dict(), "seeds": list(range(n)), "cache": None})
         rows.append({"seeds": n, **{k: out[k] for k in ("compile_s", "run_s", "wall_s", "peak_rss_mib", "devices", "device_kind")},
-                     "run_per_seed_s": out["run_s"] / n, "seeds_per_minute": 60.0 * n / out["run_s"]})
+                     "run_per_seed_s": out["run_s"] / n})
     one = rows[0]["run_s"] if rows[0]["seeds"] == 1 else None
     for row in rows:
         row["run_vs_one_seed"] = row["run_s"] / one if one else None
