@@ -5,62 +5,131 @@ summary.json with mean +- std. A finished run is never replaced unless --force i
 """
 from __future__ import annotations
 
+import argparse
 import json
+import os
 import sys
-import time
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
+SEEDS_PER_PROGRAM = 64   # more seeds train in chunks of this many, one compiled program reused for every chunk
 
-def main(argv: list[str] | None = None) -> int:
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
     from jaxjepa import cli
 
     parser = cli.OneLineParser(prog="train.py", description=__doc__.splitlines()[0])
     cli.add_seed_flags(parser)
     parser.add_argument("--out", default="runs", help="root directory of the runs (default runs/)")
     parser.add_argument("--force", action="store_true", help="replace finished runs")
+    parser.add_argument("--seeds-per-program", type=int, default=SEEDS_PER_PROGRAM, metavar="N",
+                        help=f"train at most N seeds at once; more go in chunks (default {SEEDS_PER_PROGRAM})")
     cli.add_config_flags(parser)
     args = parser.parse_args(argv)
+    if args.seeds_per_program < 1:
+        cli.fail("train.py: --seeds-per-program must be at least 1")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        return train(parse(argv))
+    except KeyboardInterrupt:
+        # The training thread cannot be stopped, and waiting for it is what Ctrl-C should not do.
+        print("train.py: interrupted; runs saved before it are kept, nothing else was written", file=sys.stderr)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(130)
+
+
+def train(args: argparse.Namespace) -> int:
+    from jaxjepa import cli, runner
+
     seeds, config = cli.seeds_from(args), cli.config_from(args)
     out = Path(args.out) if args.config == "default" or args.out != "runs" else Path("runs") / args.config
     run_dirs = [out / f"seed{s}" for s in seeds]
-
-    from tqdm import tqdm
-    from jaxjepa import checkpoint, runner, trainer
-
-    for run_dir in run_dirs:  # refuse before spending any time training
-        try:
-            checkpoint.check_writable(run_dir, args.force)
-        except checkpoint.RunError as err:
-            cli.fail(f"train.py: {err}", 1)
-
+    earlier = prepare_outputs(out, run_dirs, config, args.force)
     cache = runner.enable_compilation_cache()
-    with tqdm(total=3, desc="train", unit="phase", leave=False) as bar:
-        bar.set_postfix_str(f"compiling + training {len(seeds)} seed(s)")
-        output = runner.train_seeds(config, seeds)
-        bar.update(2)
-        bar.set_postfix_str("saving")
-        metrics = jax_to_numpy(output)
-        bad = trainer.first_nonfinite_step(output.result.metrics)
-        saved, failed = [], []
-        for i, (seed, run_dir) in enumerate(zip(seeds, run_dirs)):
-            seed_metrics = {k: v[i] for k, v in metrics.items()}
-            if not np.isfinite(seed_metrics["loss"]).all():
-                failed.append(seed)
-                continue
-            params = _index(output.result.params, i)
-            summary = final_figures(seed_metrics, output, len(seeds))
-            checkpoint.save_run(run_dir, config, params, {"final": summary, "curves": seed_metrics}, force=args.force)
-            saved.append((seed, run_dir, summary))
-        bar.update(1)
-
-    print_summary(config, seeds, saved, output, cache)
-    if len(saved) > 1:
-        write_seed_summary(out / "summary.json", config, saved)
+    saved, failed, bad, timing = train_in_chunks(config, seeds, run_dirs, args)
+    print_summary(config, seeds, saved, timing, cache)
+    if len(saved) > 1 or (saved and earlier):
+        write_seed_summary(out / "summary.json", config, saved, args.force and len(seeds) > 1)
     if failed:
         cli.fail(f"train.py: loss became NaN/inf at step {bad} for seed(s) {failed}; nothing saved for them", 1)
     return 0
+
+
+def prepare_outputs(out: Path, run_dirs: list[Path], config, force: bool) -> dict:
+    """Before any compute: hold every run's lock for the rest of the process, tidy what killed saves left,
+    and refuse runs that may not or cannot be written (one line, exit 1). Returns the per-seed figures of
+    an existing summary.json of the same config, which this run's seeds are merged into."""
+    from jaxjepa import checkpoint, cli
+
+    try:
+        for run_dir in run_dirs:
+            checkpoint.lock_run(run_dir)
+            for note in checkpoint.tidy_leftovers(run_dir):
+                print(f"train.py: {note}", file=sys.stderr)
+            checkpoint.check_writable(run_dir, force)
+        if len(run_dirs) > 1:
+            return earlier_summary(out / "summary.json", config, replace=force)
+    except checkpoint.RunError as err:
+        cli.fail(f"train.py: {err}", 1)
+    try:   # one seed joins a summary of its config, and leaves any other summary alone
+        return earlier_summary(out / "summary.json", config, replace=False)
+    except checkpoint.RunError:
+        return {}
+
+
+class Timing(NamedTuple):
+    compile_s: float
+    run_s: float
+
+
+def train_in_chunks(config, seeds: list[int], run_dirs: list[Path], args):
+    """Train and save the seeds in chunks of --seeds-per-program, one compiled program for all chunks.
+    Returns (saved [(seed, run_dir, final figures)], failed seeds, first non-finite step, Timing)."""
+    from tqdm import tqdm
+    from jaxjepa import runner
+
+    per_program = min(len(seeds), args.seeds_per_program)
+    run_chunk = runner.seeds_runner(config, per_program)
+    saved, failed, bad, compile_s, run_s = [], [], None, 0.0, 0.0
+    with tqdm(total=len(seeds), desc="train", unit="seed", leave=False, disable=None) as bar:
+        for start in range(0, len(seeds), per_program):
+            chunk = seeds[start:start + per_program]
+            bar.set_postfix_str(f"{'compiling + ' if start == 0 else ''}training {len(chunk)} seed(s)")
+            output = runner.interruptible(run_chunk, chunk)
+            compile_s, run_s = compile_s + output.compile_s, run_s + output.run_s
+            bar.set_postfix_str("saving")
+            chunk_saved, chunk_failed, chunk_bad = save_chunk(config, output, chunk,
+                                                              run_dirs[start:start + per_program], args.force)
+            saved, failed, bad = saved + chunk_saved, failed + chunk_failed, bad if bad is not None else chunk_bad
+            bar.update(len(chunk))
+    return saved, failed, bad, Timing(compile_s, run_s)
+
+
+def save_chunk(config, output, seeds: list[int], run_dirs: list[Path], force: bool):
+    """Save the finite seeds of one chunk; (saved, failed seeds, first non-finite step or None)."""
+    from jaxjepa import checkpoint, cli, trainer
+
+    metrics = jax_to_numpy(output)
+    saved, failed = [], []
+    for i, (seed, run_dir) in enumerate(zip(seeds, run_dirs)):
+        seed_metrics = {k: v[i] for k, v in metrics.items()}
+        if not np.isfinite(seed_metrics["loss"]).all():
+            failed.append(seed)
+            continue
+        summary = final_figures(seed_metrics, output, len(seeds))
+        try:
+            checkpoint.save_run(run_dir, config, _index(output.result.params, i),
+                                {"final": summary, "curves": seed_metrics}, force=force)
+        except checkpoint.RunError as err:
+            cli.fail(f"train.py: {err}", 1)
+        saved.append((seed, run_dir, summary))
+    return saved, failed, (trainer.first_nonfinite_step(output.result.metrics) if failed else None)
 
 
 def jax_to_numpy(output) -> dict:
@@ -90,13 +159,13 @@ def mean_std(values) -> str:
     return f"{values.mean():.3f} +- {values.std(ddof=1):.3f}" if values.size > 1 else f"{values[0]:.3f}"
 
 
-def print_summary(config, seeds, saved, output, cache) -> None:
+def print_summary(config, seeds, saved, timing, cache) -> None:
     from jaxjepa import cli
     changed = cli.overrides_of(config)
     print(f"jaxjepa: {len(seeds)} seed(s) {seeds if len(seeds) <= 8 else f'{seeds[0]}..{seeds[-1]}'}, "
           f"{config.steps} JEPA steps + {config.decoder_steps} decoder steps"
           + (f", overrides {changed}" if changed else ", reference recipe"))
-    print(f"  wall time     compile {output.compile_s:.1f} s + run {output.run_s:.1f} s (XLA cache: {cache})")
+    print(f"  wall time     compile {timing.compile_s:.1f} s + run {timing.run_s:.1f} s (XLA cache: {cache})")
     if not saved:
         return
     finals = [s for _, _, s in saved]
@@ -110,13 +179,47 @@ def print_summary(config, seeds, saved, output, cache) -> None:
         print(f"  ... and {len(saved) - 8} more")
 
 
-def write_seed_summary(path: Path, config, saved) -> None:
-    keys = ["loss", "pred_loss", "emb_std", "probe_rmse_px"]
-    table = {k: {"mean": float(np.mean([s[k] for _, _, s in saved])),
-                 "std": float(np.std([s[k] for _, _, s in saved], ddof=1)),
-                 "per_seed": {str(seed): s[k] for seed, _, s in saved}} for k in keys}
-    path.write_text(json.dumps({"config": config.to_dict(), "seeds": [s for s, _, _ in saved], "figures": table}, indent=2))
-    print(f"  wrote {path}")
+SUMMARY_KEYS = ("loss", "pred_loss", "emb_std", "probe_rmse_px")
+
+
+def earlier_summary(path: Path, config, replace: bool) -> dict:
+    """{seed: final figures} of an existing summary.json of the same config ({} if none, or if `replace`).
+    One of another config, or unreadable, is never overwritten unasked: RunError."""
+    from jaxjepa import checkpoint
+
+    if replace or not path.exists():
+        return {}
+    try:
+        earlier = json.loads(path.read_text())
+        same = earlier["config"] == json.loads(config.to_json())
+        per_seed = {int(seed): {k: earlier["figures"][k]["per_seed"][seed] for k in SUMMARY_KEYS}
+                    for seed in map(str, earlier["seeds"])}
+    except (OSError, ValueError, TypeError, KeyError) as err:
+        raise checkpoint.RunError(f"{path} is unreadable ({type(err).__name__}); pass --force to replace it") from None
+    if not same:
+        raise checkpoint.RunError(f"{path} summarises runs of another config; pass --force to replace it, "
+                                  "or choose another --out")
+    return per_seed
+
+
+def write_seed_summary(path: Path, config, saved, force: bool) -> None:
+    """summary.json: mean +- std over this call's seeds and those an existing summary of the same config
+    holds (re-read under its lock, so that two processes writing other seeds both count)."""
+    from jaxjepa import checkpoint, cli
+
+    with checkpoint.locked(path):
+        try:
+            per_seed = earlier_summary(path, config, replace=force)
+        except checkpoint.RunError as err:   # checked before training: another process wrote it since
+            cli.fail(f"train.py: {err}; the runs are saved", 1)
+        per_seed.update({seed: {k: s[k] for k in SUMMARY_KEYS} for seed, _, s in saved})
+        seeds = sorted(per_seed)
+        table = {k: {"mean": float(np.mean([per_seed[s][k] for s in seeds])),
+                     "std": float(np.std([per_seed[s][k] for s in seeds], ddof=1)) if len(seeds) > 1 else None,
+                     "per_seed": {str(s): per_seed[s][k] for s in seeds}} for k in SUMMARY_KEYS}
+        payload = {"config": config.to_dict(), "seeds": seeds, "figures": table}
+        checkpoint.atomic_write_text(path, json.dumps(payload, indent=2))
+    print(f"  wrote {path} ({len(seeds)} seeds)")
 
 
 if __name__ == "__main__":

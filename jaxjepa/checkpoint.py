@@ -3,14 +3,26 @@
 A run directory holds `checkpoint/` (orbax: encoder, target, predictor, decoder params),
 `config.json` (the source of truth: the checkpoint is restored into the shapes it implies) and
 `metrics.json` (final figures and training curves). Everything is written into a hidden sibling
-directory first and renamed into place as the last act, so a run directory either is complete or
-does not exist; a finished run is only replaced when the caller says `force=True`.
+directory first and swapped into place as the last act, so a run directory either is complete or
+does not exist; a finished run is only replaced when the caller says `force=True`, and nothing that
+is not a finished run is ever replaced. A lock file per run (`.NAME.lock`) keeps two processes from
+writing the same run.
 """
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import errno
+import fcntl
+import glob
 import json
 import os
+import re
 import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,40 +44,214 @@ def is_finished(run_dir: str | os.PathLike) -> bool:
     return all((Path(run_dir) / name).exists() for name in REQUIRED)
 
 
+# ---------- writing: locks, writability, leftovers, the swap ----------
+
+_HELD_LOCKS: dict[Path, int] = {}           # run dir -> fd of its held lock file, for this process
+_LEFTOVER = re.compile(r"^\.(?P<name>.+)\.(?P<kind>partial|old)-(?P<pid>\d+)$")
+_RUN_ENTRIES = re.compile(r"^(config\.json|metrics\.json|checkpoint(\.orbax-checkpoint-tmp-.*)?)$")
+_AT_FDCWD, _RENAME_EXCHANGE = -100, 2
+
+
+def lock_run(run_dir: str | os.PathLike) -> bool:
+    """Hold `.NAME.lock` beside the run (fcntl.flock) until release_run or the end of this process, so a
+    second process writing the same run is refused before it trains. True if this call took the lock,
+    False if this process already held it. The lock file stays: deleting one races with a process that
+    has just opened it, and a lock on a deleted file excludes nobody."""
+    run_dir = Path(run_dir).absolute()
+    if run_dir in _HELD_LOCKS:
+        return False
+    fd = _open_lock(run_dir)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        raise RunError(f"{run_dir} is being written by another process; wait for it or choose another --out") from None
+    _HELD_LOCKS[run_dir] = fd
+    return True
+
+
+def _open_lock(path: Path) -> int:
+    _check_parent(path.parent)
+    try:
+        return os.open(path.parent / f".{path.name}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as err:
+        raise RunError(f"cannot write into {path.parent}: {err.strerror}") from None
+
+
+@contextlib.contextmanager
+def locked(path: str | os.PathLike) -> Iterator[None]:
+    """Wait for, and hold while inside, the same `.NAME.lock` that lock_run uses: for short
+    read-modify-write steps on a file that several processes update (a seeds summary)."""
+    fd = _open_lock(Path(path).absolute())
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def release_run(run_dir: str | os.PathLike) -> None:
+    fd = _HELD_LOCKS.pop(Path(run_dir).absolute(), None)
+    if fd is not None:
+        os.close(fd)
+
+
+def _check_parent(parent: Path) -> None:
+    """Create `parent` if needed and prove it writable by creating and removing a probe file."""
+    existing = next(p for p in (parent, *parent.parents) if p.exists())
+    if not existing.is_dir():
+        raise RunError(f"{existing} is a file, not a directory; choose another --out")
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".write-probe-", dir=parent)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        raise RunError(f"cannot write into {parent}: {err.strerror or err}") from None
+
+
 def check_writable(run_dir: str | os.PathLike, force: bool) -> None:
+    """RunError unless a run can be saved at `run_dir`: its folder is writable, and `run_dir` is free
+    or (with force) a finished run. Anything else there is never replaced, forced or not."""
     run_dir = Path(run_dir)
+    if run_dir.is_symlink():
+        raise RunError(f"{run_dir} is a symbolic link; a run is only written or replaced as a real directory")
+    if run_dir.exists() and not run_dir.is_dir():
+        raise RunError(f"{run_dir} is a file, not a run directory; move it away or choose another --out")
+    if run_dir.exists() and not is_finished(run_dir):
+        raise RunError(f"{run_dir} holds something that is not a finished run; it is never replaced, move it away")
     if run_dir.exists() and not force:
-        what = "a finished run" if is_finished(run_dir) else "something that is not a finished run"
-        raise RunError(f"{run_dir} already holds {what}; pass --force (force=True) to replace it")
+        raise RunError(f"{run_dir} already holds a finished run; pass --force (force=True) to replace it")
+    _check_parent(run_dir.absolute().parent)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return pid != os.getpid()      # our own PID on a leftover is a recycled one: this process left nothing yet
+
+
+def _written_by_save(path: Path) -> bool:
+    return path.is_dir() and not path.is_symlink() and all(_RUN_ENTRIES.match(p.name) for p in path.iterdir())
+
+
+def tidy_leftovers(run_dir: str | os.PathLike) -> list[str]:
+    """Undo what a killed save of `run_dir` left beside it: an orphaned `.NAME.old-PID` (the finished run,
+    moved aside by the fallback swap) goes back under the real name when that name is free; every other
+    `.NAME.partial-PID` / `.NAME.old-PID` is removed. Only folders of dead processes that hold nothing but
+    a run's files are touched. Returns one line per restored run. Call with the run's lock held."""
+    run_dir = Path(run_dir).absolute()
+    notes = []
+    for path in sorted(run_dir.parent.glob(f".{glob.escape(run_dir.name)}.*-*")):
+        match = _LEFTOVER.match(path.name)
+        if not match or match["name"] != run_dir.name or _pid_alive(int(match["pid"])):
+            continue
+        if not _written_by_save(path):
+            continue
+        if match["kind"] == "old" and not run_dir.exists() and is_finished(path):
+            os.rename(path, run_dir)
+            notes.append(f"restored {run_dir} from {path.name}, left there by a save that was killed")
+        else:
+            shutil.rmtree(path)
+    return notes
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths in one atomic step (Linux renameat2 RENAME_EXCHANGE). False where the C library or
+    the filesystem cannot; JAXJEPA_TEST_NO_EXCHANGE=1 forces False so tests reach the fallback."""
+    renameat2 = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
+    if renameat2 is None or os.environ.get("JAXJEPA_TEST_NO_EXCHANGE"):
+        return False
+    if renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        return False
+    raise OSError(code, os.strerror(code), str(b))
+
+
+def _test_pause(stage: str) -> None:
+    """Test hook: with JAXJEPA_TEST_SAVE_PAUSE=STAGE a save announces each stage it reaches on stderr
+    ('JAXJEPA_TEST_SAVE begin|written|swapped') and sleeps at STAGE, so a test can kill it right there."""
+    pause_at = os.environ.get("JAXJEPA_TEST_SAVE_PAUSE")
+    if pause_at:
+        print(f"JAXJEPA_TEST_SAVE {stage}", file=sys.stderr, flush=True)
+        time.sleep(600 if stage == pause_at else 0)
+
+
+def swap_into_place(partial: Path, target: Path) -> None:
+    """Put the complete folder `partial` at `target` so that `target`, if it held something, holds a complete
+    folder at every instant: an atomic exchange, then the old one is removed. Where the OS cannot exchange,
+    the old one is renamed to `.NAME.old-PID` for the moment between two renames (tidy_leftovers restores
+    it if the process dies there). `partial` is gone afterwards."""
+    if not target.exists():
+        os.rename(partial, target)
+    elif _exchange(partial, target):
+        _test_pause("swapped")
+        shutil.rmtree(partial)
+    else:
+        old = target.parent / f".{target.name}.old-{os.getpid()}"
+        os.rename(target, old)
+        _test_pause("swapped")
+        os.rename(partial, target)
+        shutil.rmtree(old)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write `path` so that readers see the old or the new text, never half of it."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as file:
+            file.write(text)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
 
 
 def _jsonable(tree: Any) -> Any:
     return jax.tree_util.tree_map(lambda x: np.asarray(x).tolist(), tree)
 
 
-def save_run(run_dir: str | os.PathLike, config: Config, params: dict, metrics: dict, *, force: bool = False) -> Path:
-    """Write a run atomically: build it in a hidden sibling directory, then rename it into place."""
-    run_dir = Path(run_dir).absolute()
-    check_writable(run_dir, force)
-    run_dir.parent.mkdir(parents=True, exist_ok=True)
-    partial = run_dir.parent / f".{run_dir.name}.partial-{os.getpid()}"
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir()
-    try:
-        checkpointer = ocp.StandardCheckpointer()
-        checkpointer.save(partial / "checkpoint", jax.device_get(params))
+def _write_run_files(folder: Path, config: Config, params: dict, metrics: dict) -> None:
+    checkpointer = ocp.StandardCheckpointer()
+    try:   # orbax writes in a background thread: it must be done before the folder is moved or removed
+        checkpointer.save(folder / "checkpoint", jax.device_get(params))
         checkpointer.wait_until_finished()
-        (partial / "config.json").write_text(config.to_json())
-        (partial / "metrics.json").write_text(json.dumps(_jsonable(metrics)))
-        if run_dir.exists():  # only reachable with force: swap, then drop the old one
-            old = run_dir.parent / f".{run_dir.name}.old-{os.getpid()}"
-            os.rename(run_dir, old)
-            os.rename(partial, run_dir)
-            shutil.rmtree(old)
-        else:
-            os.rename(partial, run_dir)
     finally:
-        shutil.rmtree(partial, ignore_errors=True)
+        checkpointer.close()
+    (folder / "config.json").write_text(config.to_json())
+    (folder / "metrics.json").write_text(json.dumps(_jsonable(metrics)))
+
+
+def save_run(run_dir: str | os.PathLike, config: Config, params: dict, metrics: dict, *, force: bool = False) -> Path:
+    """Write a run atomically: build it in a hidden sibling directory, then swap it into place, holding
+    the run's lock throughout. Leftovers of killed saves are tidied first (a restored run is said on stderr).
+    RunError (one line) when the run may not or cannot be written."""
+    run_dir = Path(run_dir).absolute()
+    took_lock = lock_run(run_dir)
+    try:
+        for note in tidy_leftovers(run_dir):
+            print(note, file=sys.stderr)
+        check_writable(run_dir, force)
+        partial = run_dir.parent / f".{run_dir.name}.partial-{os.getpid()}"
+        try:
+            partial.mkdir()
+            _test_pause("begin")
+            _write_run_files(partial, config, params, metrics)
+            _test_pause("written")
+            swap_into_place(partial, run_dir)
+        except OSError as err:
+            raise RunError(f"cannot save {run_dir}: {err.strerror or err}") from None
+        finally:
+            shutil.rmtree(partial, ignore_errors=True)
+    finally:
+        if took_lock:
+            release_run(run_dir)
     return run_dir
 
 

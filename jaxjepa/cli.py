@@ -25,8 +25,12 @@ def fail(message: str, code: int = 2) -> NoReturn:
     raise SystemExit(code)
 
 
+MAX_SEEDS = 4096   # a larger count is a typo rather than a plan: refuse it before building the list
+
+
 def parse_seeds(text: str) -> list[int]:
-    """'3' -> [3]; '0-7' -> [0..7]; '0,2,5' -> [0, 2, 5]. Raises ValueError on anything else."""
+    """'3' -> [3]; '0-7' -> [0..7]; '0,2,5' -> [0, 2, 5]. Raises ValueError on anything else, and on
+    more than MAX_SEEDS seeds (counted before any list is built)."""
     seeds: list[int] = []
     for part in text.split(","):
         part = part.strip()
@@ -39,6 +43,8 @@ def parse_seeds(text: str) -> list[int]:
             raise ValueError(f"seeds must be non-negative, got {part!r}")
         if bounds[0] > bounds[1]:
             raise ValueError(f"empty seed range {part!r}: the start must not exceed the end")
+        if len(seeds) + bounds[1] - bounds[0] + 1 > MAX_SEEDS:
+            raise ValueError(f"seed spec {text!r} names more than {MAX_SEEDS} seeds; train fewer at a time")
         seeds.extend(range(bounds[0], bounds[1] + 1))
     if len(set(seeds)) != len(seeds):
         raise ValueError(f"seed spec {text!r} names a seed twice")

@@ -17,8 +17,9 @@ unbatched, it runs. The probe is a small share of a run, and each seed's numbers
 from __future__ import annotations
 
 import os
+import threading
 import time
-from typing import Callable, NamedTuple, Sequence
+from typing import Callable, NamedTuple, Sequence, TypeVar
 
 import jax
 import jax.numpy as jnp
@@ -27,6 +28,8 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from jaxjepa import probe
 from jaxjepa.config import Config
 from jaxjepa.trainer import TrainResult, make_train, seed_keys
+
+T = TypeVar("T")
 
 
 def enable_compilation_cache(path: str | None = None) -> str:
@@ -76,19 +79,61 @@ def seeds_program(config: Config, mesh: Mesh) -> Callable:
     return jax.jit(jax.shard_map(per_device, mesh=mesh, in_specs=(by_seed, by_seed), out_specs=by_seed))
 
 
+def seeds_runner(config: Config, per_program: int,
+                 devices: Sequence[jax.Device] | None = None) -> Callable[[Sequence[int]], SeedsOutput]:
+    """A function that trains and probes up to `per_program` seeds with one compiled program, compiled at
+    its first call and reused by every later one (chunks of a long seed list); a shorter list is padded
+    with its last seed and the padding dropped from the results. compile_s is 0 once compiled."""
+    mesh = seeds_mesh(devices)
+    sharding = NamedSharding(mesh, PartitionSpec("seeds"))
+    width = len(padded_seeds(range(per_program), mesh.size))
+    program = seeds_program(config, mesh)
+    compiled: list[Callable] = []
+
+    def run(seeds: Sequence[int]) -> SeedsOutput:
+        if not 0 < len(seeds) <= width:
+            raise ValueError(f"this program trains 1 to {width} seeds, got {len(seeds)}")
+        padded = [*seeds, *[seeds[-1]] * (width - len(seeds))]
+        train_keys, eval_keys = jax.device_put(stacked_keys(padded), sharding)
+        compile_s = 0.0
+        if not compiled:
+            start = time.perf_counter()
+            compiled.append(program.lower(train_keys, eval_keys).compile())
+            compile_s = time.perf_counter() - start
+        started = time.perf_counter()
+        outputs = jax.block_until_ready(compiled[0](train_keys, eval_keys))
+        run_s = time.perf_counter() - started
+        if len(seeds) < width:   # drop the padding
+            outputs = jax.tree_util.tree_map(lambda x: x[:len(seeds)], outputs)
+        result, probe_metrics = outputs
+        return SeedsOutput(result, probe_metrics, compile_s, run_s)
+
+    return run
+
+
 def train_seeds(config: Config, seeds: Sequence[int], devices: Sequence[jax.Device] | None = None) -> SeedsOutput:
     """Train and probe `seeds` in one vmapped program sharded over `devices` (default: all);
     compile and run timed apart."""
-    mesh = seeds_mesh(devices)
-    sharding = NamedSharding(mesh, PartitionSpec("seeds"))
-    train_keys, eval_keys = jax.device_put(stacked_keys(padded_seeds(seeds, mesh.size)), sharding)
-    program = seeds_program(config, mesh)
-    start = time.perf_counter()
-    compiled = program.lower(train_keys, eval_keys).compile()
-    compiled_at = time.perf_counter()
-    outputs = jax.block_until_ready(compiled(train_keys, eval_keys))
-    run_s = time.perf_counter() - compiled_at
-    if len(seeds) < train_keys.shape[0]:   # drop the padding
-        outputs = jax.tree_util.tree_map(lambda x: x[:len(seeds)], outputs)
-    result, probe_metrics = outputs
-    return SeedsOutput(result, probe_metrics, compiled_at - start, run_s)
+    return seeds_runner(config, len(padded_seeds(seeds, 1)), devices)(seeds)
+
+
+def interruptible(fn: Callable[..., T], *args) -> T:
+    """fn(*args) in a worker thread, waited on from the calling (main) thread in short slices. While a
+    compiled XLA call runs, the thread that made it does not get to handle SIGINT, so Ctrl-C would only
+    land after training (and after a --force save); waiting here keeps KeyboardInterrupt prompt. The
+    worker is a daemon that cannot be stopped: a caller that gives up on Ctrl-C should leave with os._exit."""
+    box: dict = {}
+
+    def work() -> None:
+        try:
+            box["value"] = fn(*args)
+        except BaseException as err:  # noqa: BLE001 (handed to the waiting thread, which raises it)
+            box["error"] = err
+
+    worker = threading.Thread(target=work, name="jaxjepa-train", daemon=True)
+    worker.start()
+    while worker.is_alive():
+        worker.join(0.1)
+    if "error" in box:
+        raise box["error"]
+    return box["value"]

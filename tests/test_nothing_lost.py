@@ -1,0 +1,264 @@
+"""Nothing a user saved is lost: Ctrl-C, saves killed at every stage, two writers of one run, unwritable
+outputs, seed-count bounds, merged seed summaries, and sentinel files around --out that train.py and
+eval.py must leave as they were. Kills are real signals sent to real processes."""
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import train as train_cli
+from jaxjepa import RunError, checkpoint, cli
+from tests.conftest import tiny_config
+
+REPO = Path(__file__).resolve().parents[1]
+SHAPE_FLAGS = ["--train-sequences", "8", "--seq-len", "8", "--batch-size", "8", "--decoder-steps", "2",
+               "--probe-sequences", "4", "--probe-seq-len", "8"]
+TINY = ["--steps", "20", *SHAPE_FLAGS]
+
+
+def _env(cache: Path, **extra: str) -> dict:
+    return {"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin", "JAXJEPA_CACHE": str(cache), **extra}
+
+
+def _run(script: str, args: list, cwd: Path, cache: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(REPO / script), *map(str, args)], cwd=cwd, env=_env(cache),
+                          capture_output=True, text=True, timeout=300, check=False)
+
+
+def _digests(root: Path, skip: tuple = ()) -> dict:
+    """{relative path: sha256} of every file under root, except those under the `skip` folders."""
+    found = {}
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and not any(path.is_relative_to(s) for s in skip):
+            found[str(path.relative_to(root))] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return found
+
+
+def _dead_pid() -> int:
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid
+
+
+def _sentinels(sandbox: Path) -> None:
+    """User files around `sandbox/runs`: beside and above it, inside it, in a sibling run folder, and in
+    folders named like a save's leftovers that no save of ours wrote (or whose writer is alive)."""
+    for rel, text in [("../parent.txt", "parent"), ("sibling.txt", "sibling"), ("README.md", "no markers\n"),
+                      ("runs/notes.txt", "notes"), ("runs/seed1/keep.txt", "sibling run"),
+                      (".hidden", "hidden"), ("runs/.seed0.partial-1/config.json", "{}"),
+                      (f"runs/.seed0.old-{_dead_pid()}/notes_user.txt", "user notes in an old-looking folder")]:
+        path = sandbox / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """One tiny run, sandbox/runs/seed0, trained by train.py (no --force) among sentinel files."""
+    root, cache = tmp_path_factory.mktemp("nothing_lost"), tmp_path_factory.mktemp("xla")
+    sandbox = root / "sandbox"
+    _sentinels(sandbox)
+    before = _digests(root)
+    done = _run("train.py", ["--seed", "0", "--out", "runs", *TINY], sandbox, cache)
+    assert done.returncode == 0, done.stderr
+    return sandbox, cache, before
+
+
+def _copy_run(trained, dest: Path) -> Path:
+    shutil.copytree(trained[0] / "runs" / "seed0", dest / "runs" / "seed0")
+    return dest / "runs" / "seed0"
+
+
+def _wait_for_lock(proc: subprocess.Popen, lock: Path, timeout: float = 120) -> None:
+    """Until `proc` holds an flock on `lock` (read from /proc/locks, so the test takes no lock itself)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()
+        if lock.exists():
+            inode = f":{lock.stat().st_ino}"
+            for line in Path("/proc/locks").read_text().splitlines():
+                fields = line.split()
+                if "FLOCK" in fields and fields[4] == str(proc.pid) and fields[5].endswith(inode):
+                    return
+        time.sleep(0.05)
+    raise AssertionError(f"{lock} never locked")
+
+
+def test_ctrl_c_stops_a_forced_rerun_and_keeps_the_old_run(trained, tmp_path):
+    run_dir = _copy_run(trained, tmp_path)
+    before = _digests(run_dir)
+    proc = subprocess.Popen([sys.executable, str(REPO / "train.py"), "--seed", "0", "--out", "runs", "--force",
+                             "--steps", "100000", *SHAPE_FLAGS], cwd=tmp_path, env=_env(tmp_path / "xla"),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _wait_for_lock(proc, run_dir.parent / ".seed0.lock")
+    time.sleep(1.0)                          # compiling or training in its worker thread by now
+    proc.send_signal(signal.SIGINT)
+    sent = time.monotonic()
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and time.monotonic() - sent < 3.0, (proc.returncode, err)
+    assert len(err.strip().splitlines()) == 1 and "interrupted" in err, err
+    assert "jaxjepa:" not in out
+    assert _digests(run_dir) == before and not list(run_dir.parent.glob(".seed0.*-*"))
+
+
+SAVE_AGAIN = """
+import sys
+from jaxjepa import checkpoint
+config, params, _ = checkpoint.load_run_files(sys.argv[1])
+checkpoint.save_run(sys.argv[1], config, params, {"final": {"loss": -1.0}}, force=True)
+"""
+KILL_CASES = [("exchange", "begin", "old"), ("exchange", "written", "old"), ("exchange", "swapped", "new"),
+              ("fallback", "swapped", "restored")]   # (swap, stage killed at, run under the real name afterwards)
+
+
+def test_a_save_killed_at_any_stage_leaves_a_complete_run_and_is_tidied(trained, tmp_path):
+    run_dirs, procs = [], []
+    for i, (swap, stage, _) in enumerate(KILL_CASES):
+        run_dirs.append(_copy_run(trained, tmp_path / f"case{i}"))
+        extra = {"JAXJEPA_TEST_SAVE_PAUSE": stage, **({"JAXJEPA_TEST_NO_EXCHANGE": "1"} if swap == "fallback" else {})}
+        procs.append(subprocess.Popen([sys.executable, "-c", SAVE_AGAIN, str(run_dirs[-1])], env=_env(tmp_path, **extra),
+                                      stderr=subprocess.PIPE, text=True))
+    old_loss = json.loads((run_dirs[0] / "metrics.json").read_text())["final"]["loss"]
+    for proc, (_, stage, _) in zip(procs, KILL_CASES):
+        while (line := proc.stderr.readline()) and line.strip() != f"JAXJEPA_TEST_SAVE {stage}":
+            pass
+        assert line, f"the save never reached {stage}"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    for run_dir, (swap, stage, expected) in zip(run_dirs, KILL_CASES):
+        assert list(run_dir.parent.glob(".seed0.*-*")), (swap, stage)
+        assert run_dir.is_dir() == (expected != "restored"), (swap, stage)
+        notes = checkpoint.tidy_leftovers(run_dir)   # what the next save or train.py does first
+        assert len(notes) == (expected == "restored") and all("restored" in n for n in notes), notes
+        assert not list(run_dir.parent.glob(".seed0.*-*")), (swap, stage)
+        _, _, metrics = checkpoint.load_run_files(run_dir)
+        assert metrics["final"]["loss"] == (-1.0 if expected == "new" else old_loss), (swap, stage)
+
+
+def test_leftovers_of_live_processes_or_not_written_by_a_save_are_left_alone(tmp_path):
+    run_dir = tmp_path / "seed0"
+    live, foreign = tmp_path / ".seed0.partial-1", tmp_path / f".seed0.old-{_dead_pid()}"
+    for path in (live / "checkpoint", foreign / "checkpoint"):
+        path.mkdir(parents=True)
+    (foreign / "my_notes.txt").write_text("mine")
+    assert checkpoint.tidy_leftovers(run_dir) == []
+    assert live.is_dir() and (foreign / "my_notes.txt").read_text() == "mine" and not run_dir.exists()
+
+
+def test_a_second_writer_of_the_same_run_is_refused_before_training(trained, tmp_path):
+    run_dir = _copy_run(trained, tmp_path)
+    before = _digests(run_dir)
+    lock = os.open(run_dir.parent / ".seed0.lock", os.O_RDWR | os.O_CREAT)
+    fcntl.flock(lock, fcntl.LOCK_EX)         # this test stands for the first train.py
+    try:
+        done = _run("train.py", ["--seed", "0", "--out", "runs", "--force", *TINY], tmp_path, tmp_path / "xla")
+        config, params, _ = checkpoint.load_run_files(run_dir)
+        with pytest.raises(RunError, match="being written by another process"):
+            checkpoint.save_run(run_dir, config, params, {"final": {"loss": 1.0}}, force=True)
+    finally:
+        os.close(lock)
+    assert done.returncode == 1 and "jaxjepa:" not in done.stdout, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and "being written by another process" in done.stderr
+    assert _digests(run_dir) == before
+
+
+@pytest.mark.parametrize("case", ["out_is_a_file", "out_below_a_file", "seed_dir_is_a_file", "out_cannot_be_made",
+                                  "out_read_only"])
+def test_unwritable_outputs_are_refused_before_any_compute(case, tmp_path, capsys):
+    if case == "out_read_only" and os.geteuid() == 0:
+        pytest.skip("root writes into read-only folders")
+    (tmp_path / "file").write_text("keep")
+    (tmp_path / "ro").mkdir(mode=0o555)
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "runs" / "seed0").write_text("keep")
+    out = {"out_is_a_file": tmp_path / "file", "out_below_a_file": tmp_path / "file" / "runs",
+           "seed_dir_is_a_file": tmp_path / "runs", "out_cannot_be_made": Path("/proc/jaxjepa-runs"),
+           "out_read_only": tmp_path / "ro"}[case]
+    with pytest.raises(SystemExit) as exit_info:
+        train_cli.main(["--seed", "0", "--out", str(out), "--force", *TINY])
+    captured = capsys.readouterr()
+    assert exit_info.value.code == 1 and "jaxjepa:" not in captured.out
+    assert len(captured.err.strip().splitlines()) == 1 and "train.py:" in captured.err, captured.err
+    assert (tmp_path / "file").read_text() == "keep" and (tmp_path / "runs" / "seed0").read_text() == "keep"
+
+
+def test_seed_counts_are_bounded_before_any_list_is_built(capsys):
+    assert len(cli.parse_seeds(f"0-{cli.MAX_SEEDS - 1}")) == cli.MAX_SEEDS
+    for spec in [f"0-{cli.MAX_SEEDS}", "0-1000000000", f"0-10,20-{cli.MAX_SEEDS + 9}"]:
+        with pytest.raises(ValueError, match=f"more than {cli.MAX_SEEDS} seeds"):
+            cli.parse_seeds(spec)
+    start = time.perf_counter()
+    with pytest.raises(SystemExit) as exit_info:
+        train_cli.main(["--seeds", "0-1000000000000"])
+    assert exit_info.value.code == 2 and time.perf_counter() - start < 1.0
+    assert "more than" in capsys.readouterr().err
+
+
+def _figures(loss: float) -> dict:
+    return {"loss": loss, "pred_loss": loss / 10, "emb_std": 1.0, "probe_rmse_px": 2 * loss}
+
+
+def test_seed_summaries_merge_and_are_written_atomically(tmp_path):
+    path, config = tmp_path / "summary.json", tiny_config()
+    train_cli.write_seed_summary(path, config, [(0, None, _figures(1.0)), (1, None, _figures(2.0))], force=False)
+    train_cli.write_seed_summary(path, config, [(2, None, _figures(3.0)), (3, None, _figures(4.0))], force=False)
+    summary = json.loads(path.read_text())
+    assert summary["seeds"] == [0, 1, 2, 3]
+    assert summary["figures"]["loss"]["mean"] == 2.5
+    np.testing.assert_allclose(summary["figures"]["probe_rmse_px"]["std"], 2 * np.sqrt(5 / 3))
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".summary.json.lock", "summary.json"]
+
+
+def test_a_summary_of_another_config_is_not_overwritten_unasked(tmp_path, capsys):
+    path = tmp_path / "runs" / "summary.json"
+    path.parent.mkdir()
+    train_cli.write_seed_summary(path, tiny_config(), [(0, None, _figures(1.0)), (1, None, _figures(2.0))], False)
+    before = path.read_bytes()
+    with pytest.raises(SystemExit) as exit_info:
+        train_cli.main(["--seeds", "5-6", "--out", str(path.parent), *TINY])
+    assert exit_info.value.code == 1 and "another config" in capsys.readouterr().err
+    assert path.read_bytes() == before and not (path.parent / "seed5").exists()
+
+
+def test_many_seeds_train_in_chunks_of_one_program_and_equal_lone_runs(trained, tmp_path):
+    sandbox, cache, _ = trained
+    done = _run("train.py", ["--seeds", "0-2", "--seeds-per-program", "1", "--out", "runs", *TINY], tmp_path, cache)
+    assert done.returncode == 0, done.stderr
+    lone = json.loads((sandbox / "runs" / "seed0" / "metrics.json").read_text())
+    chunked = json.loads((tmp_path / "runs" / "seed0" / "metrics.json").read_text())
+    assert chunked["curves"] == lone["curves"]
+    later = [json.loads((tmp_path / "runs" / f"seed{s}" / "metrics.json").read_text())["final"] for s in (1, 2)]
+    assert all(f["compile_s"] == 0.0 and f["seeds_in_program"] == 1 for f in later)
+    assert json.loads((tmp_path / "runs" / "summary.json").read_text())["seeds"] == [0, 1, 2]
+
+
+def _assert_sentinels_kept(sandbox: Path, before: dict, rewritten: tuple) -> None:
+    root = sandbox.parent
+    after = _digests(root)
+    kept = {k: v for k, v in before.items() if not any((root / k).is_relative_to(r) for r in rewritten)}
+    assert {k: after.get(k) for k in kept} == kept
+
+
+def test_sandbox_forced_train_leaves_every_file_around_out(trained):
+    sandbox, cache, before = trained
+    done = _run("train.py", ["--seed", "0", "--out", "runs", "--force", *TINY], sandbox, cache)
+    assert done.returncode == 0, done.stderr
+    _assert_sentinels_kept(sandbox, before, rewritten=(sandbox / "runs" / "seed0",))
+
+
+def test_sandbox_eval_leaves_every_file_around_its_outputs(trained):
+    sandbox, cache, before = trained
+    done = _run("eval.py", ["runs/seed0", "--no-std", "--out", "results", "--report", "results/R.md",
+                            "--readme", "README.md"], sandbox, cache)
+    assert done.returncode == 0, done.stderr
+    assert (sandbox / "results" / "metrics.json").is_file()
+    _assert_sentinels_kept(sandbox, before, rewritten=(sandbox / "runs" / "seed0",))
