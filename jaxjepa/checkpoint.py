@@ -57,15 +57,17 @@ def lock_run(run_dir: str | os.PathLike) -> bool:
     second process writing the same run is refused before it trains. True if this call took the lock,
     False if this process already held it. The lock file stays: deleting one races with a process that
     has just opened it, and a lock on a deleted file excludes nobody."""
-    run_dir = Path(run_dir).absolute()
+    run_dir = Path(os.path.realpath(run_dir))   # one key however the caller spells the path
     if run_dir in _HELD_LOCKS:
         return False
     fd = _open_lock(run_dir)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
+    except OSError as err:
         os.close(fd)
-        raise RunError(f"{run_dir} is being written by another process; wait for it or choose another --out") from None
+        if isinstance(err, BlockingIOError):
+            raise RunError(f"{run_dir} is being written by another process; wait for it or choose another --out") from None
+        raise RunError(f"cannot lock {run_dir}: {err.strerror}") from None
     _HELD_LOCKS[run_dir] = fd
     return True
 
@@ -91,7 +93,7 @@ def locked(path: str | os.PathLike) -> Iterator[None]:
 
 
 def release_run(run_dir: str | os.PathLike) -> None:
-    fd = _HELD_LOCKS.pop(Path(run_dir).absolute(), None)
+    fd = _HELD_LOCKS.pop(Path(os.path.realpath(run_dir)), None)
     if fd is not None:
         os.close(fd)
 

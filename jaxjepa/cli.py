@@ -26,6 +26,7 @@ def fail(message: str, code: int = 2) -> NoReturn:
 
 
 MAX_SEEDS = 4096   # a larger count is a typo rather than a plan: refuse it before building the list
+SEED_LIMIT = 2**32  # jax.random.key keeps 32 bits of a seed without x64: seed 2**32 would silently be seed 0
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -41,6 +42,8 @@ def parse_seeds(text: str) -> list[int]:
             raise ValueError(f"bad seed spec {text!r}: use N, A-B or a comma list of non-negative integers") from None
         if bounds[0] < 0 or bounds[1] < 0:
             raise ValueError(f"seeds must be non-negative, got {part!r}")
+        if bounds[1] >= SEED_LIMIT:
+            raise ValueError(f"seeds must be below {SEED_LIMIT} (2**32), got {part!r}")
         if bounds[0] > bounds[1]:
             raise ValueError(f"empty seed range {part!r}: the start must not exceed the end")
         if len(seeds) + bounds[1] - bounds[0] + 1 > MAX_SEEDS:
