@@ -18,7 +18,7 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = cli.OneLineParser(prog="train.py", description=__doc__.splitlines()[0])
     cli.add_seed_flags(parser)
-    parser.add_argument("--out", default="runs", help="root directory of the runs (default runs/)")
+    parser.add_argument("--out", default="runs", type=cli.output_dir, help="root directory of the runs (default runs/)")
     parser.add_argument("--force", action="store_true", help="replace finished runs")
     cli.add_config_flags(parser)
     args = parser.parse_args(argv)
