@@ -22,7 +22,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 
     parser = cli.OneLineParser(prog="train.py", description=__doc__.splitlines()[0])
     cli.add_seed_flags(parser)
-    parser.add_argument("--out", default="runs", help="root directory of the runs (default runs/)")
+    parser.add_argument("--out", default="runs", type=cli.output_dir, help="root directory of the runs (default runs/)")
     parser.add_argument("--force", action="store_true", help="replace finished runs")
     parser.add_argument("--seeds-per-program", type=int, default=SEEDS_PER_PROGRAM, metavar="N",
                         help=f"train at most N seeds at once; more go in chunks (default {SEEDS_PER_PROGRAM})")

@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
+from pathlib import Path
 from typing import Any, NoReturn
 
+from jaxjepa import resources
 from jaxjepa.config import VARIANTS, Config, get_config
 
 
@@ -18,6 +21,42 @@ class OneLineParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         fail(f"{self.prog}: error: {message} (see --help)")
+
+    def parse_args(self, args=None, namespace=None):  # type: ignore[override]
+        """Refuse an argument that is not valid UTF-8 (Linux hands undecodable bytes over as lone
+        surrogates, which would end later as an encoding traceback when a path is printed or saved)."""
+        argv = sys.argv[1:] if args is None else list(args)
+        for arg in argv:
+            if isinstance(arg, str) and not is_utf8(arg):
+                self.error(f"argument {arg!a} is not valid UTF-8")
+        return super().parse_args(argv, namespace)
+
+
+def is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+PATH_HEADROOM = 200   # bytes a run directory adds below --out (seedN/.seedN.partial-PID/checkpoint/...)
+
+
+def output_dir(text: str) -> str:
+    """argparse type of an output directory: refuse a path the filesystem cannot hold before any compute."""
+    try:
+        name_max = os.pathconf("/", "PC_NAME_MAX")
+        path_max = os.pathconf("/", "PC_PATH_MAX")
+    except (ValueError, OSError):
+        name_max, path_max = 255, 4096
+    too_long = [part for part in Path(text).parts if len(os.fsencode(part)) > name_max]
+    if too_long:
+        raise argparse.ArgumentTypeError(f"a folder name in {text[:40]!r}... is longer than {name_max} bytes")
+    if len(os.fsencode(str(Path(text).absolute()))) + PATH_HEADROOM > path_max:
+        raise argparse.ArgumentTypeError(f"path {text[:40]!r}... is too long (runs below it would pass "
+                                         f"the {path_max}-byte limit)")
+    return text
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -42,8 +81,8 @@ def parse_seeds(text: str) -> list[int]:
             raise ValueError(f"bad seed spec {text!r}: use N, A-B or a comma list of non-negative integers") from None
         if bounds[0] < 0 or bounds[1] < 0:
             raise ValueError(f"seeds must be non-negative, got {part!r}")
-        if bounds[1] >= SEED_LIMIT:
-            raise ValueError(f"seeds must be below {SEED_LIMIT} (2**32), got {part!r}")
+        if max(bounds) >= SEED_LIMIT:
+            raise ValueError(f"seeds must be below {SEED_LIMIT} (2**32), got {part[:40]!r}")
         if bounds[0] > bounds[1]:
             raise ValueError(f"empty seed range {part!r}: the start must not exceed the end")
         if len(seeds) + bounds[1] - bounds[0] + 1 > MAX_SEEDS:
@@ -95,9 +134,13 @@ def seeds_from(args: argparse.Namespace) -> list[int]:
 def config_from(args: argparse.Namespace) -> Config:
     overrides = {k[4:]: v for k, v in vars(args).items() if k.startswith("cfg_") and v is not None}
     try:
-        return get_config(args.config, **overrides)
+        config = get_config(args.config, **overrides)
     except (TypeError, ValueError) as err:
         fail(f"bad config: {err}")
+    problem = resources.memory_problem(config)
+    if problem:
+        fail(f"bad config: {problem}")
+    return config
 
 
 def overrides_of(config: Config) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from typing import Any
 
 
@@ -72,38 +73,19 @@ class Config:
         return self.seq_len - 2
 
     def validate(self) -> "Config":
-        """Raise ValueError with one line naming the first bad field."""
-        positive = ["frame_size", "train_sequences", "steps", "batch_size", "decoder_batch_size",
-                    "latent_dim", "probe_sequences"]
-        for name in positive:
-            if getattr(self, name) <= 0:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
-        if self.decoder_steps < 0:
-            raise ValueError(f"decoder_steps must be >= 0, got {self.decoder_steps}")
-        if self.seq_len < 3 or self.probe_seq_len < 2:
-            raise ValueError("seq_len must be >= 3 and probe_seq_len >= 2")
+        """Raise ValueError with one line naming the first bad field: its type, then its range, then
+        the ranges that tie fields together. Comparisons are written so that NaN fails them."""
+        for field in dataclasses.fields(self):
+            check_field(field.name, field.type, getattr(self, field.name))
         if self.frame_size < 2 * max(self.train_start_margin, self.eval_start_margin) + 2:
             raise ValueError(f"frame_size {self.frame_size} too small for the start margins")
-        if self.sigma <= 0 or self.speed < 0:
-            raise ValueError("sigma must be > 0 and speed >= 0")
-        if self.logos < 1 or not 0.0 <= self.speed_jitter < 1.0 or self.pixel_noise < 0:
-            raise ValueError("logos must be >= 1, speed_jitter in [0, 1) and pixel_noise >= 0")
-        if self.encoder_kind not in ("mlp", "keypoints") or self.keypoints < 1:
-            raise ValueError(f"encoder_kind must be 'mlp' or 'keypoints' (keypoints >= 1), got {self.encoder_kind!r}")
-        if self.target not in ("ema", "online"):
-            raise ValueError(f"target must be 'ema' or 'online', got {self.target!r}")
-        if not 0.0 <= self.ema_decay <= 1.0:
-            raise ValueError(f"ema_decay must be in [0, 1], got {self.ema_decay}")
-        if self.lr <= 0 or self.decoder_lr <= 0:
-            raise ValueError("lr and decoder_lr must be positive")
-        if self.lr_schedule not in ("constant", "cosine"):
-            raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {self.lr_schedule!r}")
-        if not 0 <= self.warmup_steps < self.steps:
+        if not self.sigma <= self.frame_size:
+            raise ValueError(f"sigma must not exceed frame_size {self.frame_size} (a blob wider than the box), "
+                             f"got {self.sigma}")
+        if not self.warmup_steps < self.steps:
             raise ValueError(f"warmup_steps must be in [0, steps), got {self.warmup_steps}")
-        if not 1 <= self.rollout_steps <= self.seq_len - 2:
+        if not self.rollout_steps <= self.seq_len - 2:
             raise ValueError(f"rollout_steps must be in [1, seq_len - 2], got {self.rollout_steps}")
-        if self.rollout_decay <= 0 or self.rollout_curriculum < 0:
-            raise ValueError("rollout_decay must be > 0 and rollout_curriculum >= 0")
         return self
 
     # --- (de)serialisation: config.json is the source of truth of a saved run ---
@@ -115,15 +97,94 @@ class Config:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "Config":
+        """A validated Config from every field's value. A missing field is refused rather than filled
+        with its default: config.json is the source of truth of a run, and a default may have changed."""
+        if not isinstance(values, dict):
+            raise TypeError(f"a config must be a JSON object of fields, got {type(values).__name__}")
         known = {f.name: f for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - set(known))
+        unknown = sorted(map(str, set(values) - set(known)))
         if unknown:
             raise ValueError(f"unknown config key(s): {', '.join(unknown)}")
-        fixed = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+        missing = [name for name in known if name not in values]
+        if missing:
+            raise ValueError(f"missing config field(s): {', '.join(missing)}")
+        fixed = {k: tuple(v) if isinstance(v, list) and known[k].type.startswith("tuple") else v
+                 for k, v in values.items()}
         return cls(**fixed).validate()
 
     def replace(self, **changes: Any) -> "Config":
         return self.from_dict({**self.to_dict(), **changes})
+
+
+MAX_COUNT = 10_000_000   # generous cap on steps and sizes: far beyond any run here, far below an int32 overflow
+
+# The interval each numeric field (each element, for the *_hidden tuples) must lie in; "(" and ")" are open
+# ends. Finite values only: inf and NaN are refused before the interval is read.
+RANGES: dict[str, str] = {
+    "frame_size": f"[1, {MAX_COUNT}]", "sigma": "(0, inf)", "speed": "[0, 1]",
+    "train_sequences": f"[1, {MAX_COUNT}]", "seq_len": f"[3, {MAX_COUNT}]",
+    "train_start_margin": f"[0, {MAX_COUNT}]", "eval_start_margin": f"[0, {MAX_COUNT}]",
+    "logos": f"[1, {MAX_COUNT}]", "speed_jitter": "[0, 1)", "pixel_noise": "[0, 1]",
+    "latent_dim": f"[1, {MAX_COUNT}]", "keypoints": f"[1, {MAX_COUNT}]",
+    "encoder_hidden": f"[1, {MAX_COUNT}]", "predictor_hidden": f"[1, {MAX_COUNT}]",
+    "decoder_hidden": f"[1, {MAX_COUNT}]",
+    "ema_decay": "[0, 1]", "var_weight": "[0, inf)", "var_target": "[0, inf)", "var_eps": "(0, inf)",
+    "cov_weight": "[0, inf)",
+    "steps": f"[1, {MAX_COUNT}]", "batch_size": f"[1, {MAX_COUNT}]", "lr": "(0, inf)",
+    "warmup_steps": f"[0, {MAX_COUNT}]",
+    "rollout_steps": f"[1, {MAX_COUNT}]", "rollout_decay": "(0, inf)", "rollout_curriculum": f"[0, {MAX_COUNT}]",
+    "decoder_steps": f"[0, {MAX_COUNT}]", "decoder_batch_size": f"[1, {MAX_COUNT}]", "decoder_lr": "(0, inf)",
+    "probe_sequences": f"[1, {MAX_COUNT}]", "probe_seq_len": f"[2, {MAX_COUNT}]",
+}
+CHOICES: dict[str, tuple[str, ...]] = {
+    "encoder_kind": ("mlp", "keypoints"), "target": ("ema", "online"), "lr_schedule": ("constant", "cosine"),
+}
+
+
+def inside(value: float, interval: str) -> bool:
+    """Whether `value` lies in an interval written "[low, high)" etc.; NaN lies in none."""
+    low, high = (float(end) for end in interval[1:-1].split(","))
+    above = value > low if interval[0] == "(" else value >= low
+    below = value < high if interval[-1] == ")" else value <= high
+    return above and below
+
+
+def describe(interval: str) -> str:
+    return {"(0, inf)": "positive", "[0, inf)": "non-negative", f"[1, {MAX_COUNT}]": f"positive and at most {MAX_COUNT}"
+            }.get(interval, f"in {interval}")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _type_problem(kind: str, value: Any) -> str | None:
+    """What is wrong with the type of `value` for a field annotated `kind` (None: nothing)."""
+    if kind == "int" and not _is_int(value):
+        return "an integer"
+    if kind == "float" and not (isinstance(value, (int, float)) and not isinstance(value, bool)):
+        return "a number"
+    if kind == "float" and not math.isfinite(value):
+        return "a finite number"
+    if kind == "str" and not isinstance(value, str):
+        return "a string"
+    if kind.startswith("tuple") and not (isinstance(value, tuple) and all(map(_is_int, value))):
+        return "a list of integers"
+    return None
+
+
+def check_field(name: str, kind: str, value: Any) -> None:
+    """Raise ValueError (one line) unless `value` has the field's type and lies in its range or choices."""
+    wanted = _type_problem(kind, value)
+    if wanted:
+        raise ValueError(f"{name} must be {wanted}, got {value!r} ({type(value).__name__})")
+    if name in CHOICES and value not in CHOICES[name]:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, CHOICES[name]))}, got {value!r}")
+    if name in RANGES:
+        for item in value if isinstance(value, tuple) else (value,):
+            if not inside(item, RANGES[name]):
+                each = "each entry of " if isinstance(value, tuple) else ""
+                raise ValueError(f"{each}{name} must be {describe(RANGES[name])}, got {value!r}")
 
 
 def field_names() -> list[str]:

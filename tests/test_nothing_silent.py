@@ -1,0 +1,250 @@
+"""Nothing silent: a damaged run, a bad config.json, an absurd flag or a bad API input ends in one line
+naming what is wrong (RunError / ValueError / exit 2), never a traceback, a hang or garbage."""
+import dataclasses
+import json
+import math
+import shutil
+from pathlib import Path
+
+import jax
+import numpy as np
+import pytest
+
+import train as train_cli
+from jaxjepa import RunError, load_run, models, runner, save_run
+from jaxjepa.api import MAX_ROLLOUT_STEPS
+from jaxjepa.config import RANGES, Config
+from tests.conftest import tiny_config
+
+
+def random_params(config: Config) -> dict:
+    """Parameters of the right shapes drawn by NumPy (no compilation): loading never looks at how well
+    a run was trained."""
+    rng = np.random.default_rng(0)
+    shapes = jax.eval_shape(lambda: models.init_params(jax.random.key(0), config))
+    return jax.tree_util.tree_map(lambda leaf: rng.normal(0, 0.1, leaf.shape).astype(leaf.dtype), shapes)
+
+
+def saved_run(root: Path) -> Path:
+    config = tiny_config()
+    return save_run(root / "seed0", config, random_params(config), {"final": {"loss": 1.0}})
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    return saved_run(tmp_path_factory.mktemp("runs"))
+
+
+@pytest.fixture()
+def copy(run_dir, tmp_path):
+    return Path(shutil.copytree(run_dir, tmp_path / "seed0"))
+
+
+@pytest.fixture(scope="module")
+def run(run_dir):
+    return load_run(run_dir)
+
+
+def _largest_data_file(run: Path) -> Path:
+    return max((p for p in (run / "checkpoint").rglob("*") if p.is_file()), key=lambda p: p.stat().st_size)
+
+
+def _refused(run: Path, capfd, match: str) -> str:
+    """load_run raises one RunError line matching `match`, and nothing reaches stderr."""
+    with pytest.raises(RunError, match=match) as refusal:
+        load_run(run)
+    message = str(refusal.value)
+    assert len(message.splitlines()) == 1 and len(message) < 400, message
+    assert capfd.readouterr().err == ""
+    return message
+
+
+# ---------- checksums and finiteness ----------
+
+def test_one_flipped_bit_in_the_checkpoint_is_named_by_the_checksum(copy, capfd):
+    data = _largest_data_file(copy)
+    raw = bytearray(data.read_bytes())
+    raw[len(raw) // 2] ^= 0x01
+    data.write_bytes(bytes(raw))
+    assert data.name in _refused(copy, capfd, "sha256 checksum")
+
+
+def test_run_saved_without_a_checksum_still_loads(run_dir, copy):
+    (copy / "checksum.json").unlink()
+    jax.tree_util.tree_map(np.testing.assert_array_equal, load_run(copy).params, load_run(run_dir).params)
+
+
+def test_non_finite_parameters_are_refused(tmp_path, capfd):
+    config = tiny_config()
+    params = random_params(config)
+    params["predictor"]["params"]["layer0"]["bias"][3] = np.inf
+    saved = save_run(tmp_path / "seed0", config, params, {"final": {}})
+    assert "predictor" in _refused(saved, capfd, "non-finite")
+    (saved / "checksum.json").unlink()   # a run without a checksum is still checked for finiteness
+    _refused(saved, capfd, "non-finite")
+
+
+@pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")
+@pytest.mark.parametrize("checksum", [True, False], ids=["with-checksum", "without-checksum"])
+def test_truncated_checkpoint_is_one_line_and_silent(copy, capfd, checksum):
+    if not checksum:
+        (copy / "checksum.json").unlink()
+    data = _largest_data_file(copy)
+    data.write_bytes(data.read_bytes()[:1000])
+    message = _refused(copy, capfd, "checksum|unreadable")
+    assert "does not match" not in message
+
+
+# ---------- config.json: every field's type and range ----------
+
+@pytest.mark.parametrize("field,value,match", [
+    ("frame_size", 16.0, "frame_size must be an integer"),
+    ("latent_dim", 32.5, "latent_dim must be an integer"),
+    ("steps", True, "steps must be an integer"),
+    ("steps", [3], "steps must be an integer"),
+    ("sigma", "1.5", "sigma must be a number"),
+    ("encoder_hidden", [0], "encoder_hidden must be positive"),
+    ("encoder_hidden", 256, "encoder_hidden must be a list of integers"),
+    ("target", "sideways", "target must be one of"),
+    ("ema_decay", 1.5, r"ema_decay must be in \[0, 1\]"),
+    ("train_start_margin", -1, "train_start_margin must be in"),
+])
+def test_config_json_of_wrong_type_or_range_does_not_load(copy, capfd, field, value, match):
+    values = json.loads((copy / "config.json").read_text())
+    values[field] = value
+    (copy / "config.json").write_text(json.dumps(values))
+    _refused(copy, capfd, match)
+
+
+@pytest.mark.parametrize("text,match", [
+    ('"sigma": NaN', "NaN is not valid JSON"),
+    ('"lr": Infinity', "Infinity is not valid JSON"),
+])
+def test_config_json_with_nan_or_infinity_does_not_load(copy, capfd, text, match):
+    values = json.loads((copy / "config.json").read_text())
+    key = text.split(":")[0].strip('"')
+    raw = json.dumps(values).replace(f'"{key}": {json.dumps(values[key])}', text)
+    assert text in raw
+    (copy / "config.json").write_text(raw)
+    _refused(copy, capfd, match)
+
+
+def test_config_json_missing_a_field_does_not_load(copy, capfd):
+    values = json.loads((copy / "config.json").read_text())
+    del values["batch_size"]
+    (copy / "config.json").write_text(json.dumps(values))
+    _refused(copy, capfd, "missing config field.*batch_size")
+
+
+def test_every_numeric_field_has_a_range():
+    numeric = {f.name for f in dataclasses.fields(Config) if f.type in ("int", "float") or f.type.startswith("tuple")}
+    assert numeric == set(RANGES)
+    for name in numeric:   # the reference recipe lies inside every range
+        Config().replace(**{name: getattr(Config(), name)})
+
+
+@pytest.mark.parametrize("field", ["sigma", "lr", "var_eps", "ema_decay", "speed"])
+def test_nan_and_inf_fail_every_float_field(field):
+    for bad in (math.nan, math.inf, -math.inf):
+        with pytest.raises(ValueError, match=f"{field} must be a finite number"):
+            Config().replace(**{field: bad})
+
+
+# ---------- run directories that are not runs: one true line each ----------
+
+@pytest.mark.parametrize("damage,match", [
+    (lambda run: (run / "config.json").write_text("[]"), "must be a JSON object"),
+    (lambda run: ((run / "config.json").unlink(), (run / "config.json").mkdir()), "config.json is not a readable"),
+    (lambda run: (run / "config.json").write_text('{"frame_size": 16,'), "config.json is not a readable JSON"),
+    (lambda run: (run / "config.json").write_bytes(b"\xff\xfe{}"), "config.json is not a readable JSON"),
+    (lambda run: (run / "metrics.json").write_text("{oops"), "metrics.json is not a readable JSON"),
+    (lambda run: (run / "metrics.json").write_text("[]"), "metrics.json is corrupt"),
+    (lambda run: (run / "checksum.json").write_text("[1, 2]"), "checksum.json is not|checksum.json refuses"),
+    (lambda run: _largest_data_file(run).unlink(), "is missing"),
+])
+def test_damaged_run_directories_are_one_true_line(copy, capfd, damage, match):
+    damage(copy)
+    assert "does not match its config.json" not in _refused(copy, capfd, match)
+
+
+def test_path_too_long_for_the_filesystem_is_a_run_error(capfd):
+    _refused(Path("x" * 300) / "seed0", capfd, "cannot read a run")
+
+
+# ---------- the API: real floats only, finite, empty batches, rollout steps ----------
+
+@pytest.mark.parametrize("dtype", [np.int64, np.bool_, np.uint8, np.complex64])
+def test_encode_refuses_integer_bool_and_complex_input(run, dtype):
+    with pytest.raises(ValueError, match="real floating-point array of observations in \\[0, 1\\]"):
+        run.encode(np.zeros((1, *run.obs_shape), dtype))
+
+
+def test_non_finite_and_out_of_range_inputs_are_refused(run):
+    obs = np.zeros((2, *run.obs_shape), np.float32)
+    with pytest.raises(ValueError, match="obs must be pixel intensities in \\[0, 1\\]"):
+        run.encode(obs + 255.0)
+    obs[1, 0, 3, 3] = np.nan
+    for call in (run.encode, lambda o: run.rollout(o, 3)):
+        with pytest.raises(ValueError, match="obs holds NaN or inf"):
+            call(obs)
+    z = np.zeros((2, run.config.latent_dim))
+    z[0, 0] = np.inf
+    for call in (run.predict, run.decode):
+        with pytest.raises(ValueError, match="z holds NaN or inf; accepted: latents"):
+            call(z)
+    with pytest.raises(ValueError, match="real floating-point array of latents"):
+        run.predict(np.zeros((2, run.config.latent_dim), np.int32))
+
+
+def test_empty_batches_give_empty_answers_of_the_right_shape(run):
+    d, size = run.config.latent_dim, run.config.frame_size
+    empty_obs = np.zeros((0, *run.obs_shape), np.float32)
+    assert run.encode(empty_obs).shape == (0, d)
+    assert run.rollout(empty_obs, 3).shape == (0, 3, d)
+    assert run.predict(np.zeros((0, d))).shape == (0, d)
+    assert run.decode(np.zeros((4, 0, d))).shape == (4, 0, size, size)
+
+
+@pytest.mark.parametrize("steps,match", [
+    (2.7, "steps must be an integer"), ("3", "steps must be an integer"), (True, "steps must be an integer"),
+    (0, "steps must be in"), (2 * 10**8, "steps must be in"), (MAX_ROLLOUT_STEPS, "would hold"),
+])
+def test_rollout_steps_must_be_a_sane_integer(run, steps, match):
+    with pytest.raises(ValueError, match=match):
+        run.rollout(np.zeros((2048, *run.obs_shape), np.float32), steps)
+
+
+def test_rollout_takes_numpy_integers(run):
+    assert run.rollout(np.zeros((1, *run.obs_shape), np.float32), np.int64(2)).shape == (1, 2, run.config.latent_dim)
+
+
+# ---------- flags: refused in one line before any compute ----------
+
+def _no_compute(*args, **kwargs):
+    raise AssertionError("training started")
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--sigma", "inf"], "sigma must be a finite number"),
+    (["--speed", "inf"], "speed must be a finite number"),
+    (["--lr", "nan"], "lr must be a finite number"),
+    (["--sigma", "nan"], "sigma must be a finite number"),
+    (["--var-eps", "-1"], "var_eps must be positive"),
+    (["--speed-jitter", "1"], "speed_jitter must be in [0, 1)"),
+    (["--pixel-noise", "-0.5"], "pixel_noise must be in [0, 1]"),
+    (["--encoder-hidden", "0"], "encoder_hidden must be positive"),
+    (["--predictor-hidden", "-1"], "predictor_hidden must be positive"),
+    (["--train-sequences", "1e8"], "invalid int value"),
+    (["--steps", "10000001"], "steps must be positive and at most 10000000"),
+    (["--steps", "10000000", "--batch-size", "10000000"], "more than this machine's"),
+    (["--frame-size", "100000"], "more than this machine's"),
+    (["--out", "x" * 300], "longer than"),
+    (["--out", "/tmp/" + "/".join(["d" * 200] * 25)], "too long"),
+    (["--out", "runs\udcff"], "not valid UTF-8"),
+])
+def test_bad_flags_are_one_line_before_any_compute(argv, message, capsys, monkeypatch):
+    monkeypatch.setattr(runner, "train_seeds", _no_compute)
+    with pytest.raises(SystemExit) as exit_info:
+        train_cli.main(argv)
+    err = capsys.readouterr().err.strip()
+    assert exit_info.value.code == 2 and message in err and len(err.splitlines()) == 1, err
