@@ -273,7 +273,7 @@ def test_controls_stay_disabled_until_the_model_is_loaded(site):
     console, held = [], []
     page = chromium.new_page()
     page.on("pageerror", lambda error: console.append(str(error)))
-    page.route("**/model/decoder/group1-shard1of1.bin", held.append)  # the last download waits for us
+    page.route("**/model/decoder/group1-shard1of1.bin", lambda route: held.append(route))  # held until we say
     page.goto(url + "index.html?seed=2")
     page.wait_for_function("window.jepa !== undefined")
     assert all(page.evaluate(CONTROLS_DISABLED))

@@ -416,6 +416,8 @@
     $("play-pause").addEventListener("click", () => {
       app.playing = !app.playing;
       $("play-pause").textContent = app.playing ? "pause" : "play";
+      app.tickStarts = [];  // a pause is not a slow frame: the measured rate restarts
+      $("real-fps").textContent = "–";
     });
     $("play-pause").textContent = app.playing ? "pause" : "play";
     $("new-world").addEventListener("click", () => { newWorld(); tick(); });
