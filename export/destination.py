@@ -52,6 +52,7 @@ def check_destination(out_dir: Path, run_dir: Path | None, force: bool) -> None:
     if out_dir.is_symlink():
         raise ExportError(f"--out {out_dir} is a symbolic link; give the folder it points to, or a new folder")
     if not out_dir.exists():
+        check_creatable(out_dir)
         return
     if not out_dir.is_dir():
         raise ExportError(f"--out {out_dir} is a file, not a folder; the exporter never replaces it")
@@ -70,6 +71,17 @@ def check_not_a_protected_place(out_dir: Path, run_dir: Path | None) -> None:
         if source.is_relative_to(target) or target.is_relative_to(source):
             raise ExportError(f"--out {out_dir} holds or is inside the source run {run_dir}; give a folder "
                               "outside it, e.g. web/model")
+
+
+def check_creatable(out_dir: Path) -> None:
+    """Before the minutes of parity checks: the nearest existing folder above out_dir must be a writable folder."""
+    above = out_dir.parent
+    while not above.exists() and above != above.parent:
+        above = above.parent
+    if not above.is_dir():
+        raise ExportError(f"--out {out_dir} cannot be created: {above} is a file, not a folder")
+    if not os.access(above, os.W_OK | os.X_OK):
+        raise ExportError(f"--out {out_dir} cannot be created: {above} is not writable")
 
 
 def check_previous_export(out_dir: Path, force: bool) -> None:
