@@ -7,6 +7,7 @@ must end in one plain sentence with a non-zero exit.
 from __future__ import annotations
 
 import sys
+import warnings
 from pathlib import Path
 
 from export.destination import ExportError, check_destination
@@ -62,7 +63,8 @@ def report(args, meta: dict) -> None:
     if Path(args.out).resolve() == (Path(__file__).resolve().parent.parent / "web" / "model"):
         print("see it: python -m http.server -d web, then open http://localhost:8000/")
     else:
-        print("the page loads web/model; index.html?model=PATH loads another export served under web/")
+        print("the page loads web/model (its switch also offers web/model-koopman); index.html?model=PATH loads "
+              "another export served under web/")
 
 
 def missing_dependency() -> str | None:
@@ -70,8 +72,10 @@ def missing_dependency() -> str | None:
     tensorflow_hub (imported by tensorflowjs) needs pkg_resources, which setuptools 81 and later no longer
     ship: then the extra IS installed and reinstalling it would not help."""
     try:
-        import tensorflow  # noqa: F401
-        import tensorflowjs  # noqa: F401
+        with warnings.catch_warnings():  # setuptools 80 warns on every pkg_resources import, on stderr
+            warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
+            import tensorflow  # noqa: F401
+            import tensorflowjs  # noqa: F401
     except ImportError as err:
         if err.name == "pkg_resources":
             return ("tensorflowjs needs pkg_resources (through tensorflow_hub), which setuptools>=81 no longer "
