@@ -7,40 +7,53 @@ must end in one plain sentence with a non-zero exit.
 from __future__ import annotations
 
 import sys
+import warnings
 from pathlib import Path
 
+from export.destination import ExportError, check_destination
 from jaxjepa.cli import OneLineParser, fail
 
 
-def main(argv: list[str] | None = None) -> None:
+def parse_args(argv: list[str] | None):
     parser = OneLineParser(prog="python -m export",
                            description="Export a trained run (train.py) to TF.js graph models for web/.")
     parser.add_argument("run", help="run directory written by train.py, e.g. runs/seed0")
-    parser.add_argument("--out", default="web/model", help="output folder (default web/model)")
+    parser.add_argument("--out", default="web/model",
+                        help="output folder (default web/model): new, empty, or a previous export holding only "
+                             "its own files; anything else is refused, --force or not")
     parser.add_argument("--float16", action="store_true",
                         help="store weights as float16 (half the download); prints the error it costs")
     parser.add_argument("--saved-model", metavar="DIR", help="also keep the TF SavedModels in DIR")
     parser.add_argument("--force", action="store_true",
-                        help="replace --out even if it holds something other than an earlier export")
-    args = parser.parse_args(argv)
+                        help="replace a previous export even where its files were edited since")
+    return parser.parse_args(argv)
 
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
     from jaxjepa.api import load_run
     from jaxjepa.checkpoint import RunError
     try:
         run = load_run(args.run)
-    except RunError as err:
+        check_destination(Path(args.out).absolute(), run.path, args.force)  # before TensorFlow's slow import
+    except (RunError, ExportError) as err:
         fail(f"cannot export: {err}")
-    try:
-        import tensorflow  # noqa: F401
-        import tensorflowjs  # noqa: F401
-    except ImportError as err:
-        fail(f"cannot export: {err.name} is not installed; run: pip install -e '.[export]'")
+    except OSError as err:
+        fail(f"cannot export: {err.strerror or err}: {err.filename or args.out}")
+    problem = missing_dependency()
+    if problem:
+        fail(f"cannot export: {problem}")
     from export.build import export_run
-    from export.lower import ExportError
     try:
         meta = export_run(run, args.out, float16=args.float16, force=args.force, saved_model_dir=args.saved_model)
     except ExportError as err:
         fail(f"cannot export: {err}")
+    except OSError as err:
+        fail(f"cannot export: {err.strerror or err}: {err.filename or args.out}")
+    report(args, meta)
+
+
+def report(args, meta: dict) -> None:
     sizes = ", ".join(f"{k} {v / 1e3:.1f} kB" for k, v in meta["bytes"].items())
     print(f"wrote {args.out}: {meta['weights_dtype']} weights, download {meta['download_bytes'] / 1e6:.3f} MB "
           f"({sizes}); reference's base64 JSON: 1.37 MB")
@@ -50,7 +63,27 @@ def main(argv: list[str] | None = None) -> None:
     if Path(args.out).resolve() == (Path(__file__).resolve().parent.parent / "web" / "model"):
         print("see it: python -m http.server -d web, then open http://localhost:8000/")
     else:
-        print("the page loads web/model; index.html?model=PATH loads another export served under web/")
+        print("the page loads web/model (its switch also offers web/model-koopman); index.html?model=PATH loads "
+              "another export served under web/")
+
+
+def missing_dependency() -> str | None:
+    """Why tensorflow / tensorflowjs cannot be imported, naming the real cause, or None if they can.
+    tensorflow_hub (imported by tensorflowjs) needs pkg_resources, which setuptools 81 and later no longer
+    ship: then the extra IS installed and reinstalling it would not help."""
+    try:
+        with warnings.catch_warnings():  # setuptools 80 warns on every pkg_resources import, on stderr
+            warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
+            import tensorflow  # noqa: F401
+            import tensorflowjs  # noqa: F401
+    except ImportError as err:
+        if err.name == "pkg_resources":
+            return ("tensorflowjs needs pkg_resources (through tensorflow_hub), which setuptools>=81 no longer "
+                    "ships; run: pip install 'setuptools<81'")
+        if err.name in ("tensorflow", "tensorflowjs"):
+            return f"{err.name} is not installed; run: pip install -e '.[export]'"
+        return f"tensorflow/tensorflowjs cannot be imported ({err}); run: pip install -e '.[export]'"
+    return None
 
 
 if __name__ == "__main__":

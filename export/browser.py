@@ -81,9 +81,9 @@ def chromium() -> Iterator:
             browser.close()
 
 
-def open_page(browser, url: str, console: list[str] | None = None):
-    """A new page at `url`, recording console errors and uncaught exceptions into `console`."""
-    page = browser.new_page(viewport={"width": 1100, "height": 1000})
+def open_page(browser, url: str, console: list[str] | None = None, width: int = 1100):
+    """A new page at `url`, `width` CSS pixels wide, recording console errors and uncaught exceptions."""
+    page = browser.new_page(viewport={"width": width, "height": 1000})
     if console is not None:
         page.on("console", lambda message: console.append(message.text) if message.type == "error" else None)
         page.on("pageerror", lambda error: console.append(f"uncaught: {error}"))

@@ -23,11 +23,11 @@ import jax.numpy as jnp
 import numpy as np
 import tensorflow as tf
 
+from export.destination import FORMAT, MANIFEST_KEY, check_destination, check_saved_model_dir, manifest_of
 from export.lower import ExportError, evaluate, trace
 from jaxjepa import models, world
 from jaxjepa.config import Config
 
-FORMAT = "jaxjepa-web-model"
 PARITY_TOLERANCE = 1e-5     # max abs difference JAX vs the TF SavedModel that export accepts
 PARITY_KEY = 20260601       # fixed PRNG key of the parity observations: same run, same numbers
 PARITY_TRAJECTORIES = 4     # x (PARITY_FRAMES - 1) observations; the last one has a teleport
@@ -148,16 +148,6 @@ def folder_bytes(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
 
 
-def check_replaceable(out_dir: Path, force: bool) -> None:
-    """An earlier export is regenerated freely; anything else is only replaced with --force."""
-    if not out_dir.exists() or force:
-        return
-    if not out_dir.is_dir():
-        raise ExportError(f"{out_dir} exists and is not a folder; pass --force to replace it")
-    if any(out_dir.iterdir()) and read_meta_format(out_dir / "meta.json") != FORMAT:
-        raise ExportError(f"{out_dir} holds files that are not a jaxjepa export; pass --force to replace it")
-
-
 # World features web/world.js does not simulate, with the value that means "off" (the reference world).
 PAGE_WORLD_DEFAULTS = {"logos": 1, "speed_jitter": 0.0, "pixel_noise": 0.0}
 
@@ -175,20 +165,15 @@ def check_world_is_browsable(config: Config) -> None:
                           f"encoder_kind is {config.encoder_kind!r}")
 
 
-def read_meta_format(path: Path) -> str | None:
-    try:
-        return json.loads(path.read_text()).get("format")
-    except (OSError, ValueError, AttributeError):
-        return None
-
-
 def export_run(run, out_dir: str | os.PathLike, *, float16: bool = False, force: bool = False,
                saved_model_dir: str | os.PathLike | None = None, log=print) -> dict:
     """Export a loaded `jaxjepa.api.Run` into `out_dir`. Returns meta.json's content."""
     config, params = run.config, run.params
     check_world_is_browsable(config)
     out_dir = Path(out_dir).absolute()
-    check_replaceable(out_dir, force)
+    check_destination(out_dir, run.path, force)
+    if saved_model_dir is not None:
+        check_saved_model_dir(Path(saved_model_dir), out_dir, [n.name for n in networks(config)])
     reference = jax_outputs(config, params, parity_observations(config))
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     partial = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
@@ -209,11 +194,13 @@ def export_run(run, out_dir: str | os.PathLike, *, float16: bool = False, force:
             meta["float16_error_max_abs"] = float16_cost(config, params, reference)
         np.savez(partial / "reference_outputs.npz",
                  **{k: v[:REFERENCE_OBSERVATIONS] for k, v in reference.items()})
+        meta[MANIFEST_KEY] = manifest_of(partial)
         meta["download_bytes"] = 0
         for _ in range(3):  # what the page fetches includes meta.json, whose length includes this count
             text = json.dumps(meta, indent=2, sort_keys=True) + "\n"
             meta["download_bytes"] = sum(sizes.values()) + len(text.encode())
         (partial / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+        check_destination(out_dir, run.path, force)  # again: the user may have added files meanwhile
         _swap_into_place(partial, out_dir)
     finally:
         shutil.rmtree(partial, ignore_errors=True)

@@ -20,9 +20,7 @@ import jax.extend.core as jcore
 import numpy as np
 import tensorflow as tf
 
-
-class ExportError(Exception):
-    """The model cannot be exported faithfully (unknown primitive, failed parity check, bad input)."""
+from export.destination import ExportError  # every export error is this one class
 
 
 def trace(fn: Callable, *example_args: Any) -> jcore.ClosedJaxpr:

@@ -33,9 +33,11 @@ def lowered(fn, *args):
 
 
 @pytest.mark.parametrize("which", ["encoder", "predictor", "decoder"])
-def test_lowered_networks_match_jax_on_random_inputs(tiny, which):
-    params = models.init_params(jax.random.key(1), tiny)
-    network = {n.name: n for n in networks(tiny)}[which]
+@pytest.mark.parametrize("recipe", ["default", "koopman"])  # koopman: 64-d latent, affine predictor
+def test_lowered_networks_match_jax_on_random_inputs(tiny, which, recipe):
+    config = tiny if recipe == "default" else get_config("koopman")
+    params = models.init_params(jax.random.key(1), config)
+    network = {n.name: n for n in networks(config)}[which]
     x = jax.random.normal(jax.random.key(2), (9, network.in_dim))
     expected = network.module.apply(params[network.params_key], x)
     (got,) = lowered(network.module.apply, params[network.params_key], x)

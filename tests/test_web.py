@@ -13,7 +13,9 @@ Two JAX comparisons, because web/model is committed without its training checkpo
 Skipped only where Playwright or Chromium is absent (CI installs both). A screenshot of the page is
 saved to test-artifacts/web-demo.png.
 """
+import hashlib
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -33,6 +35,8 @@ MODEL = browser.WEB_DIR / "model"
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "test-artifacts"
 TOLERANCE = 1e-4
+CONTROLS_DISABLED = "[...document.querySelectorAll('.controls button, .controls input, .controls select')]" \
+    ".map(el => el.disabled)"
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +54,22 @@ def tiny_export(tmp_path_factory, tiny, tiny_result):
     return run_dir, root / "model"
 
 
+def damaged_copies(root: Path) -> dict[str, Path]:
+    """Copies of the committed model, each broken in one way a download or a disk can break it."""
+    weights = "encoder/group1-shard1of1.bin"
+    copies = {name: Path(shutil.copytree(MODEL, root / name)) for name in ("corrupt", "missing-bin", "nan")}
+    data = bytearray((MODEL / weights).read_bytes())
+    data[100] ^= 0x40  # one flipped bit, same size: only the sha256 can tell
+    (copies["corrupt"] / weights).write_bytes(bytes(data))
+    (copies["missing-bin"] / weights).unlink()
+    # NaN weights whose sha256 is in the manifest: loads fine, and only the outputs show it
+    (copies["nan"] / weights).write_bytes(np.full(len(data) // 4, np.nan, np.float32).tobytes())
+    meta = json.loads((copies["nan"] / "meta.json").read_text())
+    meta["manifest"][weights] = hashlib.sha256((copies["nan"] / weights).read_bytes()).hexdigest()
+    (copies["nan"] / "meta.json").write_text(json.dumps(meta))
+    return {f"{name}-model": folder for name, folder in copies.items()}
+
+
 @pytest.fixture(scope="module")
 def site(tmp_path_factory, tiny_export):
     broken = tmp_path_factory.mktemp("broken")
@@ -57,16 +77,16 @@ def site(tmp_path_factory, tiny_export):
     (broken / "meta.json").write_text(json.dumps(meta))
     (broken / "encoder").mkdir()
     (broken / "encoder" / "model.json").write_text("{ this is not a model")
-    mounts = {"broken-model": broken}
+    mounts = {"broken-model": broken, **damaged_copies(tmp_path_factory.mktemp("damaged"))}
     if tiny_export is not None:
         mounts["tiny-model"] = tiny_export[1]
     with browser.serve(mounts=mounts) as url, browser.chromium() as chromium:
         yield url, chromium
 
 
-def open_demo(site, query="", console=None):
+def open_demo(site, query="", console=None, width=1100):
     url, chromium = site
-    page = browser.open_page(chromium, url + "index.html" + query, console)
+    page = browser.open_page(chromium, url + "index.html" + query, console, width)
     browser.wait_ready(page)
     return page
 
@@ -204,14 +224,16 @@ def test_decoder_off_hides_the_dream_and_keeps_the_bars(site):
 
 @pytest.mark.parametrize("query, words", [
     ("?model=no-such-model", "meta.json could not be read"),
-    ("?model=broken-model", "the encoder (broken-model/encoder/model.json) is missing or broken"),
+    ("?model=broken-model", "the file broken-model/encoder/model.json is corrupt (its sha256 differs"),
+    ("?model=corrupt-model", "the file corrupt-model/encoder/group1-shard1of1.bin is corrupt (its sha256 differs"),
+    ("?model=missing-bin-model", "the file missing-bin-model/encoder/group1-shard1of1.bin is missing (HTTP 404)"),
 ])
 def test_missing_or_broken_model_is_explained_in_plain_words(site, query, words):
     page = open_demo(site, query)
     wait_for(page, "!document.getElementById('error').hidden")
     text = page.inner_text("#error")
     assert words in text and "python -m export runs/seed0" in text and "python -m http.server -d web" in text
-    assert page.is_disabled("#inject-anomaly")
+    assert all(page.evaluate(CONTROLS_DISABLED))
     page.close()
 
 
@@ -232,3 +254,128 @@ def test_measure_command_writes_its_figures(tmp_path):
         assert max(figures["jax_vs_tfjs_max_abs"].values()) <= TOLERANCE
         assert figures["step_ms"] > 0 and figures["dream_ms"] > 0
     assert "export.measure:begin" in done.stdout
+
+
+def test_weights_that_give_nan_stop_the_demo_with_a_plain_message(site):
+    console = []
+    page = open_demo(site, "?model=nan-model&seed=1", console)
+    wait_for(page, "!document.getElementById('error').hidden")
+    assert "not finite (NaN or infinity)" in page.inner_text("#error")
+    assert "Stopped" in page.inner_text("#status") and all(page.evaluate(CONTROLS_DISABLED))
+    frame = page.evaluate("window.jepa.app.frameIndex")
+    page.wait_for_timeout(400)
+    assert page.evaluate("window.jepa.app.frameIndex") == frame and console == []
+    page.close()
+
+
+def test_controls_stay_disabled_until_the_model_is_loaded(site):
+    url, chromium = site
+    console, held = [], []
+    page = chromium.new_page()
+    page.on("pageerror", lambda error: console.append(str(error)))
+    page.route("**/model/decoder/group1-shard1of1.bin", lambda route: held.append(route))  # held until we say
+    page.goto(url + "index.html?seed=2")
+    page.wait_for_function("window.jepa !== undefined")
+    assert all(page.evaluate(CONTROLS_DISABLED))
+    page.evaluate("['new-world', 'inject-anomaly', 'dream', 'play-pause'].forEach(id => "
+                  "document.getElementById(id).click())")
+    for _ in range(50):
+        if held:
+            break
+        page.wait_for_timeout(100)
+    held[0].continue_()
+    browser.wait_ready(page)
+    assert not any(page.evaluate(CONTROLS_DISABLED)) and console == []
+    assert page.evaluate("window.jepa.app.injected.length") == 0
+    page.close()
+
+
+def test_a_teleport_queued_while_paused_is_shown_and_cleared_by_a_new_world(demo):
+    page, console = demo
+    page.click("#inject-anomaly")
+    assert page.is_visible("#teleport-queued") and page.evaluate("window.jepa.app.pendingTeleport")
+    page.click("#new-world")
+    assert page.is_hidden("#teleport-queued") and not page.evaluate("window.jepa.app.pendingTeleport")
+    advance(page, 5)
+    assert page.evaluate("window.jepa.app.injected") == [] and console == []
+    page.click("#inject-anomaly")
+    advance(page, 1)
+    assert page.is_hidden("#teleport-queued") and len(page.evaluate("window.jepa.app.injected")) == 1
+
+
+@pytest.mark.parametrize("typed", ["0", "-3", "201", "2.5", ""])
+def test_dream_steps_out_of_range_are_refused_visibly(demo, typed):
+    page, _ = demo
+    page.evaluate("document.getElementById('dream-strip').replaceChildren()")
+    page.fill("#dream-steps", typed)
+    page.click("#dream")
+    assert page.is_visible("#dream-steps-message")
+    assert "whole number from 1 to 200" in page.inner_text("#dream-steps-message")
+    assert page.evaluate("document.querySelectorAll('#dream-strip canvas').length") == 0
+    page.fill("#dream-steps", "45")
+    page.click("#dream")
+    assert page.is_hidden("#dream-steps-message")
+    assert page.evaluate("document.querySelectorAll('#dream-strip canvas').length") == 45
+
+
+def test_speed_label_shows_the_measured_rate_and_backend_the_frame_time(site):
+    page = open_demo(site, "?seed=4&speed=30&backend=cpu")
+    assert page.evaluate("window.jepa.backend") == "cpu" and "your choice" in page.inner_text("#backend-note")
+    assert page.evaluate("'cpu' in window.jepa.app.backendTimes")
+    page.wait_for_timeout(800)
+    start = page.evaluate("[window.jepa.app.frameIndex, performance.now()]")
+    page.wait_for_timeout(1500)
+    shown, frame_ms, end = page.evaluate("[document.getElementById('real-fps').textContent, "
+                                         "document.getElementById('frame-ms').textContent, "
+                                         "[window.jepa.app.frameIndex, performance.now()]]")
+    measured = 1000 * (end[0] - start[0]) / (end[1] - start[1])
+    assert abs(float(shown) - measured) <= 0.3 * measured + 1, (shown, measured)
+    assert 0 < float(frame_ms) <= 1.2 * 1000 / measured  # the work of a frame fits in its period
+    page.select_option("#backend", "auto")
+    fastest = min(page.evaluate("window.jepa.app.backendTimes").items(), key=lambda kv: kv[1])[0]
+    page.wait_for_function(f"window.jepa.backend === '{fastest}'")
+    assert "the fastest" in page.inner_text("#backend-note")
+    page.close()
+
+
+def test_texts_say_what_the_page_does(site):
+    page = open_demo(site, "?seed=5&paused=1")
+    advance(page, 3)
+    assert "sounds" not in page.inner_text("body")
+    page.uncheck("#decoder-toggle")
+    note = page.inner_text("#surprise-note")
+    assert "; ." not in note and note.rstrip().endswith("frames.")
+    trace = page.locator("#surprise-trace").bounding_box()
+    caption = page.locator("#trace-caption").bounding_box()
+    assert caption["y"] >= trace["y"] + trace["height"]  # under the trace, not over its threshold line
+    page.close()
+
+
+def test_nothing_overflows_a_390_px_phone_screen(site):
+    page = open_demo(site, "?seed=6&paused=1", width=390)
+    advance(page, 3)
+    page.click("#dream")
+    widest = page.evaluate("Math.max(document.documentElement.scrollWidth, "
+                           "...[...document.querySelectorAll('body *')].map(el => el.getBoundingClientRect().right))")
+    assert widest <= 390, widest
+    page.close()
+
+
+KOOPMAN = browser.WEB_DIR / "model-koopman"
+
+
+def test_the_koopman_model_is_one_switch_away_and_matches_jax(site):
+    page = open_demo(site, "?seed=8&paused=1")
+    with page.expect_navigation():
+        page.select_option("#model-choice", "model-koopman")
+    browser.wait_ready(page)
+    assert "Model loaded" in page.inner_text("#status") and "model=model-koopman" in page.url
+    meta = json.loads((KOOPMAN / "meta.json").read_text())
+    assert meta["model"]["latent_dim"] == 64 and meta["model"]["predictor"] == [64, 64]
+    assert page.inner_text(".latent-dim") == "64"
+    ref = dict(np.load(KOOPMAN / "reference_outputs.npz"))
+    latent = in_browser(page, "encode", ref["obs"].reshape(len(ref["obs"]), -1))
+    assert np.max(np.abs(latent - ref["latent"])) <= TOLERANCE
+    assert np.max(np.abs(in_browser(page, "predict", ref["latent"]) - ref["predicted"])) <= TOLERANCE
+    assert np.max(np.abs(in_browser(page, "decode", ref["latent"]) - ref["decoded"])) <= TOLERANCE
+    page.close()

@@ -22,6 +22,10 @@
   const WARMUP = 10;            // no alarm before this many surprise values exist
   const ALARM_HOLD = 10;        // frames the alarm stays up after it last fired
   const TRACE_LENGTH = 160;     // frames shown in the surprise trace
+  const DREAM_MAX = 200;        // longest dream offered: the koopman model stays sharp for most of it
+  const RATE_WINDOW = 20;       // ticks over which the real frame rate and the per-frame time are measured
+  const BACKEND_TRIALS = 5;     // timed steps per backend when choosing one at load
+  const BACKENDS = ["cpu", "webgl"];
   const $ = (id) => document.getElementById(id);
 
   const app = {
@@ -30,10 +34,39 @@
     fps: Number(query.get("speed")) || 10,
     state: null, frames: [], frameIndex: 0,
     latent: null, expectedLatent: null, expectedFrame: null,
-    history: [], injected: [], alarmUntil: -1, timer: null,
+    history: [], injected: [], alarmUntil: -1, timer: null, pendingTeleport: false,
+    tickStarts: [], tickMs: [], backendTimes: {}, stopped: false,
   };
 
   class ModelProblem extends Error {}
+
+  // ---------------------------------------------------------------- checked downloads
+
+  /* Every file the page loads is listed with its sha256 in meta.json's manifest: a weights file of the
+     right size but wrong bytes would otherwise load and give NaN or nonsense, silently. */
+  async function sha256Hex(buffer) {
+    const digest = await crypto.subtle.digest("SHA-256", buffer);
+    return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+  }
+
+  function checkedFetch(manifest) {
+    const base = new URL(MODEL_DIR, window.location.href).href;
+    return async (url, init) => {
+      const name = new URL(url, window.location.href).href.split("?")[0].slice(base.length);
+      const response = await fetch(url, init);
+      if (!response.ok) {
+        throw new ModelProblem(`the file ${MODEL_DIR}${name} is missing (HTTP ${response.status}).`);
+      }
+      const buffer = await response.arrayBuffer();
+      if (!(name in manifest)) {
+        throw new ModelProblem(`${MODEL_DIR}meta.json lists no sha256 for ${name}; re-export the model.`);
+      }
+      if (await sha256Hex(buffer) !== manifest[name]) {
+        throw new ModelProblem(`the file ${MODEL_DIR}${name} is corrupt (its sha256 differs from meta.json's).`);
+      }
+      return new Response(buffer, { status: 200, headers: response.headers });
+    };
+  }
 
   // ---------------------------------------------------------------- loading
 
@@ -53,14 +86,19 @@
     } catch (error) {
       throw new ModelProblem(`the model description ${MODEL_DIR}meta.json could not be read (${error.message}).`);
     }
-    if (!meta || meta.format !== FORMAT || !meta.files || !meta.world || !meta.model) {
-      throw new ModelProblem(`${MODEL_DIR}meta.json is not a jaxjepa export.`);
+    if (!meta || meta.format !== FORMAT || !meta.files || !meta.world || !meta.model || !meta.manifest) {
+      throw new ModelProblem(`${MODEL_DIR}meta.json is not a jaxjepa export with a manifest (re-export it).`);
+    }
+    if (!(window.crypto && crypto.subtle)) {
+      throw new ModelProblem("this browser cannot check the model's sha256 here (no WebCrypto on a page " +
+        "served over plain http from another machine); open it via http://localhost instead.");
     }
     const models = {};
     for (const name of ["encoder", "predictor", "decoder"]) {
       try {
-        models[name] = await tf.loadGraphModel(MODEL_DIR + meta.files[name]);
+        models[name] = await tf.loadGraphModel(MODEL_DIR + meta.files[name], { fetchFunc: checkedFetch(meta.manifest) });
       } catch (error) {
+        if (error instanceof ModelProblem) throw error;
         throw new ModelProblem(`the ${name} (${MODEL_DIR}${meta.files[name]}) is missing or broken (${error.message}).`);
       }
     }
@@ -83,13 +121,37 @@
   }
 
   function showProblem(problem) {
-    const box = $("error");
-    box.textContent = "The model could not be loaded: " + problem.message +
+    stop("The model could not be loaded: " + problem.message +
       " To create the model files, run: python -m export runs/seed0 (after python train.py --seed 0), " +
-      "then serve this folder with: python -m http.server -d web";
+      "then serve this folder with: python -m http.server -d web", "Not running: no usable model.");
+  }
+
+  /* Stop the loop for good and say why in the red box; every control is disabled. */
+  function stop(message, status) {
+    app.stopped = true;
+    app.playing = false;
+    clearTimeout(app.timer);
+    const box = $("error");
+    box.textContent = message;
     box.hidden = false;
-    $("status").textContent = "Not running: no usable model.";
-    document.querySelectorAll(".controls button, .controls input").forEach((el) => { el.disabled = true; });
+    $("status").textContent = status;
+    setControlsEnabled(false);
+  }
+
+  function setControlsEnabled(on) {
+    document.querySelectorAll(".controls button, .controls input, .controls select").forEach((el) => {
+      el.disabled = !on;
+    });
+    if (on) $("dream").disabled = !app.decoderOn;
+  }
+
+  /* A NaN or an infinity anywhere means the weights or the backend are broken: stop rather than show it. */
+  function checkFinite(what, rows) {
+    if (rows.every((row) => row.every(Number.isFinite))) return true;
+    stop(`The demo stopped: the ${what} gave a number that is not finite (NaN or infinity) at frame ` +
+      `${app.frameIndex - 1}, so nothing it shows could be trusted. The model files may be corrupt; ` +
+      "re-export them with: python -m export runs/seed0", "Stopped: the model gave a non-finite number.");
+    return false;
   }
 
   // ---------------------------------------------------------------- the model, on plain arrays
@@ -130,7 +192,13 @@
     app.history = [];
     app.injected = [];
     app.alarmUntil = -1;
+    setPendingTeleport(false);  // a teleport asked for in the old world must not land in the new one
     clearStrips();
+  }
+
+  function setPendingTeleport(on) {
+    app.pendingTeleport = on;
+    $("teleport-queued").hidden = !on;
   }
 
   function median(values) {
@@ -141,9 +209,11 @@
 
   /* Advance the world one frame and let the model look at it. */
   function tick() {
+    if (app.stopped) return;
+    const started = performance.now();
     if (app.pendingTeleport) {
       app.state = JepaWorld.teleport(app.random, app.state, app.world);
-      app.pendingTeleport = false;
+      setPendingTeleport(false);
       app.injected.push(app.frameIndex);
     }
     app.state = JepaWorld.step(app.state, app.world);
@@ -151,15 +221,40 @@
     if (app.frames.length > 2) app.frames.shift();
     const frameIndex = app.frameIndex++;
     const shownExpectation = app.expectedFrame;
-    if (app.frames.length === 2) {
-      const observation = [...app.frames[0], ...app.frames[1]];
-      const [latent] = encode([observation]);
-      if (app.expectedLatent) recordSurprise(frameIndex, latent, shownExpectation);
-      app.latent = latent;
-      [app.expectedLatent] = predict([latent]);
-      app.expectedFrame = app.decoderOn ? decode([app.expectedLatent])[0] : null;
-    }
+    if (app.frames.length === 2 && !look(frameIndex, shownExpectation)) return;
     draw(shownExpectation);
+    recordTiming(started);
+  }
+
+  /* The model looks at the newest observation; false if it gave a non-finite number (the demo stopped). */
+  function look(frameIndex, shownExpectation) {
+    const observation = [...app.frames[0], ...app.frames[1]];
+    const latents = encode([observation]);
+    if (!checkFinite("encoder", latents)) return false;
+    if (app.expectedLatent) recordSurprise(frameIndex, latents[0], shownExpectation);
+    app.latent = latents[0];
+    const predicted = predict([app.latent]);
+    if (!checkFinite("predictor", predicted)) return false;
+    app.expectedLatent = predicted[0];
+    const decoded = app.decoderOn ? decode([app.expectedLatent]) : null;
+    if (decoded && !checkFinite("decoder", decoded)) return false;
+    app.expectedFrame = decoded ? decoded[0] : null;
+    return true;
+  }
+
+  /* The frame rate shown is measured from when ticks really started, and the per-frame time is the
+     model's and the drawing's own work, so a slow backend shows as such. */
+  function recordTiming(started) {
+    app.tickStarts = [...app.tickStarts.slice(1 - RATE_WINDOW), started];
+    app.tickMs = [...app.tickMs.slice(1 - RATE_WINDOW), performance.now() - started];
+    $("frame-ms").textContent = median(app.tickMs).toFixed(1);
+    $("real-fps").textContent = realFps() === null ? "–" : realFps().toFixed(1);
+  }
+
+  function realFps() {
+    const n = app.tickStarts.length;
+    if (!app.playing || n < 3) return null;
+    return (1000 * (n - 1)) / (app.tickStarts[n - 1] - app.tickStarts[0]);
   }
 
   function recordSurprise(frameIndex, latent, expectedFrame) {
@@ -178,12 +273,16 @@
     return total / a.length;
   }
 
+  /* The next tick is due 1/fps after this one started: the tick's own time is taken out of the wait. */
   function schedule() {
     clearTimeout(app.timer);
+    if (app.stopped) return;
+    const last = app.tickStarts[app.tickStarts.length - 1];
+    const wait = app.playing && last !== undefined ? last + 1000 / app.fps - performance.now() : 1000 / app.fps;
     app.timer = setTimeout(() => {
       if (app.playing) tick();
       schedule();
-    }, 1000 / app.fps);
+    }, Math.max(wait, 0));
   }
 
   // ---------------------------------------------------------------- drawing
@@ -255,8 +354,6 @@
     line("surprise", "#2e86c1");
     context.fillStyle = "rgba(192, 57, 43, 0.25)";
     shown.forEach((h, i) => { if (h.alarm) context.fillRect(x(i) - 2, 0, 4, canvas.height); });
-    context.fillStyle = "#555";
-    context.fillText("surprise (log scale), threshold in red, alarms shaded", 6, 12);
   }
 
   function draw(expectation) {
@@ -272,10 +369,23 @@
     $("truth-strip").replaceChildren();
   }
 
+  /* The dream length as typed, or null (and a visible message) if it is not a whole number in range. */
+  function dreamSteps() {
+    const text = $("dream-steps").value.trim();
+    const steps = Number(text);
+    const ok = text !== "" && Number.isInteger(steps) && steps >= 1 && steps <= DREAM_MAX;
+    $("dream-steps-message").textContent = ok ? "" :
+      `steps ahead must be a whole number from 1 to ${DREAM_MAX} (got "${text}"); no dream shown`;
+    $("dream-steps-message").hidden = ok;
+    return ok ? steps : null;
+  }
+
   function showDream() {
     if (!app.latent || !app.decoderOn) return;
-    const steps = Math.min(Math.max(Math.round(Number($("dream-steps").value) || 30), 1), 60);
-    const { frames } = dream(app.latent, steps, true);
+    const steps = dreamSteps();
+    if (steps === null) return;
+    const { latents, frames } = dream(app.latent, steps, true);
+    if (!checkFinite("dream", latents) || !checkFinite("decoder", frames)) return;
     // Dream step k is the model's picture of frame n + k; reality's is the world stepped k times.
     let state = app.state;
     const truth = [];
@@ -298,7 +408,7 @@
     document.querySelectorAll(".decoded").forEach((el) => { el.hidden = !on; });
     $("no-decoder-note").hidden = on;
     $("pixel-note").hidden = !on;
-    $("dream").disabled = !on;
+    $("dream").disabled = !on || app.stopped || !app.models;
     if (!on) app.expectedFrame = null;
   }
 
@@ -306,11 +416,21 @@
     $("play-pause").addEventListener("click", () => {
       app.playing = !app.playing;
       $("play-pause").textContent = app.playing ? "pause" : "play";
+      app.tickStarts = [];  // a pause is not a slow frame: the measured rate restarts
+      $("real-fps").textContent = "–";
     });
     $("play-pause").textContent = app.playing ? "pause" : "play";
     $("new-world").addEventListener("click", () => { newWorld(); tick(); });
-    $("inject-anomaly").addEventListener("click", () => { app.pendingTeleport = true; });
+    $("inject-anomaly").addEventListener("click", () => setPendingTeleport(true));
     $("dream").addEventListener("click", showDream);
+    $("dream-steps").max = String(DREAM_MAX);
+    $("dream-steps").addEventListener("input", dreamSteps);
+    $("backend").addEventListener("change", (event) => chooseBackend(event.target.value));
+    $("model-choice").value = MODEL_DIR.replace(/\/$/, "");
+    $("model-choice").addEventListener("change", (event) => {
+      query.set("model", event.target.value);
+      window.location.search = query.toString();
+    });
     $("decoder-toggle").addEventListener("change", (event) => setDecoder(event.target.checked));
     const speed = $("speed");
     speed.value = String(app.fps);
@@ -318,6 +438,7 @@
     speed.addEventListener("input", () => {
       app.fps = Number(speed.value);
       $("speed-value").textContent = speed.value;
+      app.tickStarts = [];  // the measured rate restarts at the new speed
       schedule();
     });
     $("threshold-factor").textContent = String(THRESHOLD_FACTOR);
@@ -337,8 +458,12 @@
     return median(times);
   }
 
+  function sampleObservation() {
+    return [...JepaWorld.render([5, 6], app.world), ...JepaWorld.render([5.75, 6.75], app.world)];
+  }
+
   function timings(repeats = 50, dreamSteps = 30) {
-    const observation = [...JepaWorld.render([5, 6], app.world), ...JepaWorld.render([5.75, 6.75], app.world)];
+    const observation = sampleObservation();
     const [z] = encode([observation]);
     return {
       backend: tf.getBackend(),
@@ -349,9 +474,40 @@
     };
   }
 
+  // ---------------------------------------------------------------- the backend
+
+  /* Which TF.js backend is faster differs by machine (here cpu beat webgl tenfold at batch 1), so each one
+     that starts is timed on a few real steps at load and the fastest kept, unless the user picks one. */
+  async function measureBackends() {
+    const observation = sampleObservation();
+    for (const name of BACKENDS) {
+      if (tf.findBackendFactory(name) === null || !(await tf.setBackend(name))) continue;
+      app.backendTimes[name] = medianTime(() => decode(predict(encode([observation]))), BACKEND_TRIALS);
+    }
+  }
+
+  function fastestBackend() {
+    const measured = Object.keys(app.backendTimes);
+    return measured.sort((a, b) => app.backendTimes[a] - app.backendTimes[b])[0] || tf.getBackend();
+  }
+
+  async function chooseBackend(choice) {
+    const name = choice === "auto" ? fastestBackend() : choice;
+    if (!(name in app.backendTimes) || !(await tf.setBackend(name))) {
+      $("backend-note").textContent = `backend ${name} is not available in this browser; still on ${tf.getBackend()}`;
+      $("backend").value = tf.getBackend();
+      return;
+    }
+    app.tickMs = [];
+    const times = Object.entries(app.backendTimes).map(([n, ms]) => `${n} ${ms.toFixed(1)} ms`).join(", ");
+    $("backend-note").textContent = `running on ${name} (${choice === "auto" ? "the fastest" : "your choice"}; ` +
+      `one step at load: ${times})`;
+  }
+
   // ---------------------------------------------------------------- start
 
   async function start() {
+    setControlsEnabled(false);
     wireControls();
     try {
       const loaded = await loadModels();
@@ -363,10 +519,16 @@
       showProblem(problem);
       throw problem;
     }
-    $("status").textContent = `Model loaded (${app.meta.weights_dtype} weights, TF.js ${tf.version.tfjs}, ` +
-      `backend ${tf.getBackend()}).`;
+    await measureBackends();
+    const wanted = query.get("backend") || "auto";
+    $("backend").value = wanted;
+    await chooseBackend(wanted);
+    $("status").textContent = `Model loaded (${app.meta.weights_dtype} weights, sha256 checked, ` +
+      `TF.js ${tf.version.tfjs}, backend ${tf.getBackend()}).`;
+    document.querySelectorAll(".latent-dim").forEach((el) => { el.textContent = String(app.meta.model.latent_dim); });
     newWorld();
     setDecoder($("decoder-toggle").checked);
+    setControlsEnabled(true);
     tick();
     schedule();
   }
@@ -375,7 +537,7 @@
   ready.catch(() => {});  // the problem is on the page already; the tests read it from there
   window.jepa = {
     ready, app, encode, predict, decode, dream, tick, timings,
-    inject: () => { app.pendingTeleport = true; },
+    inject: () => setPendingTeleport(true),
     get backend() { return typeof tf === "undefined" ? null : tf.getBackend(); },
   };
 })();

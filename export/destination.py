@@ -1,0 +1,135 @@
+"""Where an export may be written, and what a re-export may replace.
+
+Why so strict: an export replaces its --out folder as a whole (it is built beside it and renamed into
+place), so a wrong --out would take everything in it along. The rule is that the exporter only ever
+removes files it wrote itself, whatever the flags:
+- never the current folder, one of its parents, the home folder, `/`, or a folder that holds or is
+  inside the source run (refused even when empty: a typo there is never what was meant);
+- an existing folder only if it is empty or a previous export whose manifest (meta.json `manifest`:
+  every file the exporter wrote, with its sha256) covers everything in it. A file the user added
+  (notes, images) is refused, --force or not: move it out first, nothing of the user's is deleted;
+- a file of a previous export that was edited since (its sha256 differs) is the user's work too:
+  replaced only with --force, which allows nothing else.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from pathlib import Path
+
+
+class ExportError(Exception):
+    """The model cannot be exported faithfully or safely (unknown primitive, failed parity check, an --out
+    that would lose the user's files, bad input). Defined here, without TensorFlow, so that a refused
+    destination is reported before TensorFlow's slow import."""
+
+FORMAT = "jaxjepa-web-model"
+MANIFEST_KEY = "manifest"  # in meta.json: {relative path: sha256 hex} of every file the export wrote
+# What exports written before the manifest existed hold: meta.json, the parity reference, and per
+# network a TF.js model.json with its weight shards.
+LEGACY_FILE = re.compile(r"(meta\.json|reference_outputs\.npz|(encoder|predictor|decoder)/"
+                         r"(model\.json|group\d+-shard\d+of\d+\.bin))")
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def manifest_of(folder: Path) -> dict[str, str]:
+    """{path relative to folder (with /): sha256} of every file under folder."""
+    return {p.relative_to(folder).as_posix(): sha256_of(p) for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def check_destination(out_dir: Path, run_dir: Path | None, force: bool) -> None:
+    """Raise ExportError (one sentence) unless writing the export to out_dir loses nothing of the user's."""
+    check_not_a_protected_place(out_dir, run_dir)
+    if out_dir.is_symlink():
+        raise ExportError(f"--out {out_dir} is a symbolic link; give the folder it points to, or a new folder")
+    if not out_dir.exists():
+        check_creatable(out_dir)
+        return
+    if not out_dir.is_dir():
+        raise ExportError(f"--out {out_dir} is a file, not a folder; the exporter never replaces it")
+    check_previous_export(out_dir, force)
+
+
+def check_not_a_protected_place(out_dir: Path, run_dir: Path | None) -> None:
+    target = out_dir.resolve()
+    protected = {"the current folder": Path.cwd().resolve(), "your home folder": Path.home().resolve()}
+    for what, place in protected.items():
+        if place.is_relative_to(target):
+            relation = "is" if place == target else "holds"
+            raise ExportError(f"--out {out_dir} {relation} {what}; give a folder of its own, e.g. web/model")
+    if run_dir is not None:
+        source = Path(run_dir).resolve()
+        if source.is_relative_to(target) or target.is_relative_to(source):
+            raise ExportError(f"--out {out_dir} holds or is inside the source run {run_dir}; give a folder "
+                              "outside it, e.g. web/model")
+
+
+def check_creatable(out_dir: Path) -> None:
+    """Before the minutes of parity checks: the nearest existing folder above out_dir must be a writable folder."""
+    above = out_dir.parent
+    while not above.exists() and above != above.parent:
+        above = above.parent
+    if not above.is_dir():
+        raise ExportError(f"--out {out_dir} cannot be created: {above} is a file, not a folder")
+    if not os.access(above, os.W_OK | os.X_OK):
+        raise ExportError(f"--out {out_dir} cannot be created: {above} is not writable")
+
+
+def check_previous_export(out_dir: Path, force: bool) -> None:
+    """out_dir exists: it must be empty, or a previous export holding only its own, unedited files."""
+    present = manifest_of(out_dir)
+    empty_dirs = [p for p in out_dir.rglob("*") if p.is_dir() and not any(p.iterdir())]
+    if not present and not empty_dirs:
+        return
+    written = previous_manifest(out_dir)
+    if written is None:
+        raise ExportError(f"--out {out_dir} is a non-empty folder that is not a jaxjepa export; the exporter "
+                          "never replaces it (--force or not): give a new or empty folder")
+    foreign = sorted(set(present) - set(written)) + [p.relative_to(out_dir).as_posix() + "/" for p in empty_dirs]
+    if foreign:
+        raise ExportError(f"--out {out_dir} is an earlier export but also holds files it did not write "
+                          f"({_listing(foreign)}); move them out first, the exporter never deletes them")
+    edited = sorted(name for name, digest in present.items() if written[name] not in (digest, None))
+    if edited and not force:
+        raise ExportError(f"--out {out_dir}: {_listing(edited)} changed since the export wrote it; "
+                          "pass --force to replace it anyway")
+
+
+def previous_manifest(out_dir: Path) -> dict[str, str | None] | None:
+    """What a previous export in out_dir wrote ({path: sha256, or None where unknown}), or None if out_dir
+    is not a previous export. Exports without a manifest are recognised by their fixed layout."""
+    try:
+        meta = json.loads((out_dir / "meta.json").read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        return None
+    manifest = meta.get(MANIFEST_KEY)
+    if isinstance(manifest, dict) and all(isinstance(v, str) for v in manifest.values()):
+        return {**manifest, "meta.json": None}  # meta.json cannot list its own digest
+    legacy = [p.relative_to(out_dir).as_posix() for p in out_dir.rglob("*") if p.is_file()]
+    return {name: None for name in legacy if LEGACY_FILE.fullmatch(name)}
+
+
+def _listing(names: list[str], shown: int = 3) -> str:
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
+
+
+def check_saved_model_dir(saved_dir: Path, out_dir: Path, names: list[str]) -> None:
+    """--saved-model DIR gets DIR/<network>/: refuse where one exists already (never overwritten) or where
+    DIR is inside --out (which the export replaces as a whole)."""
+    if saved_dir.resolve().is_relative_to(out_dir.resolve()):
+        raise ExportError(f"--saved-model {saved_dir} is inside --out {out_dir}; give a folder outside it")
+    taken = [name for name in names if os.path.lexists(saved_dir / name)]
+    if taken:
+        raise ExportError(f"--saved-model {saved_dir} already holds {_listing(taken)}; give a new folder")

@@ -1,0 +1,233 @@
+"""`python -m export` never loses a user's file: refused destinations, the manifest, --force, a sandbox of
+sentinel files around --out, and a seeded fuzz of destinations and flags.
+
+Every refusal is checked on real folders in tmp_path (the cwd and $HOME moved there too), with the whole
+tree's bytes compared before and after. The CLI runs in-process (`main`, SystemExit caught): a subprocess
+would pay TensorFlow's import for every call.
+"""
+import builtins
+import json
+import random
+import shutil
+
+import pytest
+
+import export  # sets the environment TensorFlow reads at import (before importorskip loads it)
+
+pytest.importorskip("tensorflow", reason="tensorflow is not installed (pip install -e '.[export]')")
+pytest.importorskip("tensorflowjs", reason="tensorflowjs is not installed (pip install -e '.[export]')")
+
+import export.build
+from export import __main__ as export_cli
+from export.destination import FORMAT, MANIFEST_KEY, manifest_of
+from jaxjepa import load_run, save_run
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory, tiny, tiny_result):
+    return save_run(tmp_path_factory.mktemp("runs") / "seed0", tiny, tiny_result.params, {"final": {}})
+
+
+@pytest.fixture
+def sandbox(tmp_path, run_dir, monkeypatch):
+    """tmp_path/home/work is the cwd and tmp_path/home is $HOME; sentinels everywhere around."""
+    home, work = tmp_path / "home", tmp_path / "home" / "work"
+    work.mkdir(parents=True)
+    for folder in (tmp_path, home, work):
+        (folder / "SENTINEL.txt").write_text(f"keep {folder.name}")
+    (work / "mine").mkdir()
+    (work / "mine" / "notes.txt").write_text("keep me")
+    (work / "a-file").write_text("not a folder")
+    monkeypatch.chdir(work)
+    monkeypatch.setenv("HOME", str(home))
+    return tmp_path
+
+
+def cli(argv, capsys) -> tuple[int, str]:
+    """Exit code and stderr of one in-process `python -m export` call."""
+    try:
+        export_cli.main([str(a) for a in argv])
+        code = 0
+    except SystemExit as exit_info:
+        code = exit_info.code
+    return code, capsys.readouterr().err
+
+
+def assert_one_line_refusal(code, err):
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err, (code, err)
+    assert err.startswith("cannot export: ")
+
+
+@pytest.fixture
+def no_export_reached(monkeypatch):
+    """For refusals: the exporter proper must never be reached (it would build and swap a folder)."""
+    def reached(*args, **kwargs):
+        raise AssertionError("export_run was called for a destination that must be refused")
+    monkeypatch.setattr(export.build, "export_run", reached)
+
+
+@pytest.mark.parametrize("out, words", [
+    (".", "is the current folder"),
+    ("..", "holds the current folder"),        # $HOME: also a parent of the cwd
+    ("../..", "holds the current folder"),
+    ("/", "holds the current folder"),
+    ("RUN", "holds or is inside the source run"),
+    ("RUN/encoder_copy", "holds or is inside the source run"),
+    ("RUNS", "holds or is inside the source run"),
+    ("mine", "not a jaxjepa export"),
+    ("a-file", "is a file"),
+    ("a-file/model", "a-file is a file, not a folder"),
+])
+@pytest.mark.parametrize("force", [False, True])
+def test_dangerous_destinations_are_refused_and_nothing_changes(sandbox, run_dir, out, words, force, capsys,
+                                                                no_export_reached):
+    out = out.replace("RUNS", str(run_dir.parent)).replace("RUN", str(run_dir))
+    before, run_before = manifest_of(sandbox), manifest_of(run_dir.parent)
+    code, err = cli([run_dir, "--out", out] + ["--force"] * force, capsys)
+    assert_one_line_refusal(code, err)
+    assert words in err
+    assert manifest_of(sandbox) == before and manifest_of(run_dir.parent) == run_before
+
+
+def test_home_folder_is_refused_even_away_from_the_cwd(tmp_path, run_dir, monkeypatch, capsys, no_export_reached):
+    home = tmp_path / "elsewhere-home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    code, err = cli([run_dir, "--out", home, "--force"], capsys)
+    assert_one_line_refusal(code, err)
+    assert "is your home folder" in err and home.is_dir()
+
+
+@pytest.fixture(scope="module")
+def previous_export(tmp_path_factory, run_dir):
+    """One real export, copied by the tests that change it."""
+    out = tmp_path_factory.mktemp("previous") / "webmodel"
+    export.build.export_run(load_run(run_dir), out, log=lambda *_: None)
+    return out
+
+
+def copy_of(folder, where):
+    return shutil.copytree(folder, where / folder.name)
+
+
+def same_export(a, b) -> bool:
+    """Same files and the same weights (model.json and meta.json may differ in TF's generated names)."""
+    files_a, files_b = manifest_of(a), manifest_of(b)
+    return files_a.keys() == files_b.keys() and all(files_a[k] == files_b[k] for k in files_a if k.endswith(".bin"))
+
+
+def test_manifest_lists_exactly_the_files_the_export_wrote(previous_export):
+    meta = json.loads((previous_export / "meta.json").read_text())
+    on_disk = manifest_of(previous_export)
+    assert meta["format"] == FORMAT
+    assert meta[MANIFEST_KEY] == {name: digest for name, digest in on_disk.items() if name != "meta.json"}
+    assert {"encoder/model.json", "reference_outputs.npz"} <= set(meta[MANIFEST_KEY])
+    assert any(name.endswith(".bin") for name in meta[MANIFEST_KEY])
+
+
+@pytest.mark.parametrize("force", [False, True])
+def test_user_files_in_a_previous_export_are_never_deleted(previous_export, tmp_path, run_dir, force, capsys,
+                                                           no_export_reached):
+    out = copy_of(previous_export, tmp_path)
+    (out / "NOTES_user.txt").write_text("my notes")
+    (out / "my_images").mkdir()
+    (out / "my_images" / "a.png").write_bytes(b"\x89PNG")
+    before = manifest_of(out)
+    code, err = cli([run_dir, "--out", out] + ["--force"] * force, capsys)
+    assert_one_line_refusal(code, err)
+    assert "NOTES_user.txt" in err and "my_images/a.png" in err and "never deletes" in err
+    assert manifest_of(out) == before
+
+
+def test_an_edited_export_file_needs_force_and_force_replaces_only_the_export(previous_export, tmp_path, run_dir,
+                                                                             capsys):
+    out = copy_of(previous_export, tmp_path)
+    original = (out / "encoder" / "model.json").read_text()
+    (out / "encoder" / "model.json").write_text(original + " ")
+    (tmp_path / "SIBLING.txt").write_text("keep")
+    code, err = cli([run_dir, "--out", out], capsys)
+    assert_one_line_refusal(code, err)
+    assert "encoder/model.json changed since the export wrote it" in err
+    code, err = cli([run_dir, "--out", out, "--force"], capsys)
+    assert code == 0, err
+    assert (out / "encoder" / "model.json").read_text() != original + " "
+    assert same_export(out, previous_export)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["SIBLING.txt", "webmodel"]  # no .partial/.old left
+
+
+def test_an_export_without_a_manifest_is_recognised_by_its_layout(previous_export, tmp_path, run_dir, capsys,
+                                                                 monkeypatch):
+    out = copy_of(previous_export, tmp_path)
+    meta = json.loads((out / "meta.json").read_text())
+    del meta[MANIFEST_KEY]
+    (out / "meta.json").write_text(json.dumps(meta))
+    assert cli([run_dir, "--out", out], capsys)[0] == 0
+    assert MANIFEST_KEY in json.loads((out / "meta.json").read_text())
+    (out / "NOTES_user.txt").write_text("mine")
+    monkeypatch.setattr(export.build, "export_run", None)  # refused before the exporter proper
+    code, err = cli([run_dir, "--out", out, "--force"], capsys)
+    assert_one_line_refusal(code, err)
+    assert (out / "NOTES_user.txt").read_text() == "mine"
+
+
+def test_pkg_resources_missing_names_the_real_cause(run_dir, tmp_path, monkeypatch, capsys, no_export_reached):
+    real_import = builtins.__import__
+
+    def import_without_pkg_resources(name, *args, **kwargs):
+        if name == "tensorflowjs":  # what tensorflow_hub does under setuptools>=81
+            raise ModuleNotFoundError("No module named 'pkg_resources'", name="pkg_resources")
+        return real_import(name, *args, **kwargs)
+    monkeypatch.setattr(builtins, "__import__", import_without_pkg_resources)
+    code, err = cli([run_dir, "--out", tmp_path / "model"], capsys)
+    assert_one_line_refusal(code, err)
+    assert "setuptools>=81" in err and "pip install 'setuptools<81'" in err and "not installed" not in err
+    assert not (tmp_path / "model").exists()
+
+
+def test_sentinels_all_around_out_survive_every_invocation(sandbox, previous_export, run_dir, capsys):
+    """Siblings, parent, grandparent and a folder inside --out: an export, a forced re-export and refused
+    calls (--out its parent, its sibling, a file inside it) change none of them."""
+    parent = sandbox / "home" / "work" / "site"
+    out = copy_of(previous_export, parent)
+    (parent / "sibling").mkdir()
+    (parent / "sibling" / "SENTINEL.txt").write_text("sibling")
+    (parent / "SENTINEL.txt").write_text("parent")
+    outside = {p: p.read_bytes() for p in sandbox.rglob("SENTINEL.txt")} | {
+        p: p.read_bytes() for p in (sandbox / "home" / "work" / "mine").rglob("*") if p.is_file()}
+    for argv, expected_code in [([run_dir, "--out", out, "--force"], 0), ([run_dir, "--out", parent, "--force"], 2),
+                                ([run_dir, "--out", parent / "sibling", "--force"], 2),
+                                ([run_dir, "--out", out / "encoder" / "model.json", "--force"], 2)]:
+        code, err = cli(argv, capsys)
+        assert code == expected_code, err
+        assert {p: p.read_bytes() for p in outside} == outside
+        assert same_export(out, previous_export)
+        assert not [p for p in parent.iterdir() if p.name.startswith(".")]  # no .partial/.old left
+
+
+DANGEROUS = [".", "..", "/", "~", "RUN", "RUN/sub", "mine", "a-file", "x" * 300, "a-file/bad-\udcff-utf8"]
+SAFE = ["fresh/model", "empty", "previous"]
+FLAGS = [[], ["--force"], ["--float16"], ["--saved-model", "saved"], ["--saved-model", "mine"], ["--bogus"],
+         ["--out"]]
+
+
+def test_seeded_fuzz_of_destinations_and_flags(sandbox, previous_export, run_dir, capsys):
+    """Random --out among dangerous, odd and fine places, random flags: exit 0 with a valid export, or a
+    non-zero exit with exactly one line on stderr. Most draws are refusals (cheap); a few export."""
+    rng = random.Random(20261126)
+    (sandbox / "home" / "work" / "empty").mkdir()
+    copy_of(previous_export, sandbox / "home" / "work").rename(sandbox / "home" / "work" / "previous")
+    for draw in range(12):
+        # draw 0 picks a fine place and exports (seconds each); the others are refusals, which are cheap
+        out = rng.choice(DANGEROUS if draw else SAFE).replace("RUN", str(run_dir))
+        argv = [str(run_dir), "--out", out.replace("~", str(sandbox / "home"))] + rng.choice(FLAGS)
+        before = {k: v for k, v in manifest_of(sandbox).items() if not k.startswith("home/work/" + out)}
+        code, err = cli(argv, capsys)
+        if code == 0:
+            meta = json.loads((sandbox / "home" / "work" / out / "meta.json").read_text())
+            assert meta["format"] == FORMAT and set(meta[MANIFEST_KEY]) < set(manifest_of(sandbox / "home" / "work"
+                                                                                              / out))
+            shutil.rmtree(sandbox / "home" / "work" / "saved", ignore_errors=True)
+        else:
+            assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, (argv, err)
+        after = manifest_of(sandbox)
+        assert all(after.get(k) == v for k, v in before.items() if not k.startswith("home/work/saved")), argv
