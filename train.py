@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
         output = runner.train_seeds(config, seeds)
         bar.update(2)
         bar.set_postfix_str("saving")
-        metrics = jax_to_numpy(output)
+        metrics = runner.per_seed_numpy(output)
         bad = trainer.first_nonfinite_step(output.result.metrics)
         saved, failed = [], []
         for i, (seed, run_dir) in enumerate(zip(seeds, run_dirs)):
@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
                 failed.append(seed)
                 continue
             params = _index(output.result.params, i)
-            summary = final_figures(seed_metrics, output, len(seeds))
+            summary = runner.final_figures(seed_metrics, output, len(seeds))
             checkpoint.save_run(run_dir, config, params, {"final": summary, "curves": seed_metrics}, force=args.force)
             saved.append((seed, run_dir, summary))
         bar.update(1)
@@ -63,26 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def jax_to_numpy(output) -> dict:
-    """Per-seed curves and probe figures as NumPy arrays, [n_seeds, ...]."""
-    import jax
-    curves = jax.device_get(output.result.metrics)
-    return {**{k: np.asarray(v) for k, v in curves.items()},
-            **{k: np.asarray(v) for k, v in jax.device_get(output.probe).items()}}
-
-
 def _index(tree, i):
     import jax
     return jax.tree_util.tree_map(lambda x: x[i], tree)
-
-
-def final_figures(m: dict, output, n_seeds: int) -> dict:
-    return {
-        "loss": float(m["loss"][-1]), "pred_loss": float(m["pred_loss"][-1]), "var_loss": float(m["var_loss"][-1]),
-        "emb_std": float(m["emb_std"][-1]), "decoder_loss": float(m["decoder_loss"][-1]) if m["decoder_loss"].size else None,
-        "probe_rmse_px": float(m["probe_rmse"]), "probe_rmse_yx_px": [float(v) for v in m["probe_rmse_yx"]],
-        "compile_s": output.compile_s, "run_s": output.run_s, "seeds_in_program": n_seeds,
-    }
 
 
 def mean_std(values) -> str:
