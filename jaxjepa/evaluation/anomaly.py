@@ -29,6 +29,8 @@ detector must not get credit for a wall. All of them count, however small: being
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import jax
 import jax.numpy as jnp
 
@@ -164,6 +166,57 @@ def detection_figures(
     return figures
 
 
+class Scenario(NamedTuple):
+    """One seed's trajectories for an anomaly detection: broken ones and normal ones."""
+
+    broken: world.Trajectory  # the anomaly at frames_at
+    normal: world.Trajectory  # the negatives of the ROC, where false alarms are counted
+    calibration: world.Trajectory  # more normal ones that only set the threshold
+    frames_at: jax.Array  # [n] the frame where each anomaly first shows
+    displacement: jax.Array  # [n] px between where the logo lands and where it would have been
+    visible: jax.Array  # [n] bool: counted among the visible anomalies
+
+
+def scenario(key: jax.Array, config: Config, settings: EvalSettings, kind: str, frame: int | None) -> Scenario:
+    n, length, first = settings.anomaly_trajectories, settings.anomaly_length, settings.anomaly_first_frame
+    traj_key, frame_key, normal_key, calibration_key = jax.random.split(key, 4)
+    if frame is None:
+        frames_at = jax.random.randint(frame_key, (n,), first, length - first)
+    else:
+        frames_at = jnp.full((n,), frame)
+    traj_keys = jax.random.split(traj_key, n)
+    margin = config.eval_start_margin
+    # the same trajectories, left alone: where the logo would have been at the anomaly frame
+    untouched = jax.vmap(lambda k: world.trajectory(k, length, config, margin=margin))(traj_keys)
+    if kind in SUBTLE_KINDS and frame is None:
+        frames_at = mid_air_frames(frame_key, untouched.velocities, first, length - first)
+    make = trajectory_fn(kind)
+    broken = jax.vmap(lambda k, t: make(k, length, config, margin=margin, anomaly_frame=t))(traj_keys, frames_at)
+    at = lambda positions: jnp.take_along_axis(positions, frames_at[:, None, None], axis=1)[:, 0]
+    displacement = jnp.linalg.norm(at(broken.positions) - at(untouched.positions), axis=-1)
+    visible = displacement > settings.invisible_px if kind not in SUBTLE_KINDS else jnp.ones((n,), bool)
+    normal = world.trajectories(normal_key, n, length, config, margin=margin)
+    calibration = world.trajectories(calibration_key, n, length, config, margin=margin)
+    return Scenario(broken, normal, calibration, frames_at, displacement, visible)
+
+
+def at_frames(scores: jax.Array, frames_at: jax.Array) -> jax.Array:
+    """[n, T - 2] surprise -> [n]: the score of each trajectory's anomaly frame."""
+    return jnp.take_along_axis(scores, (frames_at - FIRST_SCORED_FRAME)[:, None], axis=1)[:, 0]
+
+
+def examples(case: Scenario, anomalous: dict, figures: dict, count: int) -> dict:
+    """The first `count` anomalous traces and the thresholds: what the surprise figure draws."""
+    return {
+        "frame": case.frames_at[:count],
+        "latent": anomalous["latent"][:count],
+        "pixel": anomalous["pixel"][:count],
+        "visible": case.visible[:count],
+        "latent_threshold": figures["latent"]["threshold"],
+        "pixel_threshold": figures["pixel"]["threshold"],
+    }
+
+
 def detect(
     params: dict,
     eval_key: jax.Array,
@@ -174,70 +227,34 @@ def detect(
 ) -> dict:
     """One seed's anomaly figures for anomaly `kind` at a random frame (or at `frame` for every
     trajectory, the reference's fixed-frame protocol), latent and pixel surprise side by side."""
-    n, length = settings.anomaly_trajectories, settings.anomaly_length
-    make = trajectory_fn(kind)
     key = jax.random.fold_in(purpose_key(eval_key, "anomaly"), 0 if frame is None else 1 + frame)
-    traj_key, frame_key, normal_key, calibration_key = jax.random.split(key, 4)
-    if frame is None:
-        frames_at = jax.random.randint(
-            frame_key, (n,), settings.anomaly_first_frame, length - settings.anomaly_first_frame
-        )
-    else:
-        frames_at = jnp.full((n,), frame)
-    traj_keys = jax.random.split(traj_key, n)
-    margin = config.eval_start_margin
-    # the same trajectories, left alone: where the logo would have been at the anomaly frame
-    untouched = jax.vmap(lambda k: world.trajectory(k, length, config, margin=margin))(traj_keys)
-    if kind in SUBTLE_KINDS and frame is None:
-        frames_at = mid_air_frames(
-            frame_key, untouched.velocities, settings.anomaly_first_frame, length - settings.anomaly_first_frame
-        )
-    broken = jax.vmap(lambda k, t: make(k, length, config, margin=margin, anomaly_frame=t))(traj_keys, frames_at)
-    at = lambda positions: jnp.take_along_axis(positions, frames_at[:, None, None], axis=1)[:, 0]  # noqa: E731
-    displacement = jnp.linalg.norm(at(broken.positions) - at(untouched.positions), axis=-1)
-    visible = displacement > settings.invisible_px if kind not in SUBTLE_KINDS else jnp.ones((n,), bool)
-    normal = world.trajectories(normal_key, n, length, config, margin=margin)
-    calibration = world.trajectories(calibration_key, n, length, config, margin=margin)
-
-    scores = {
-        name: jax.vmap(lambda f: surprise(params, f, config))(t.frames)
-        for name, t in (("anomalous", broken), ("normal", normal), ("calibration", calibration))
-    }
-    online_context = {
-        name: jax.vmap(lambda f: surprise(params, f, config, context="online")["latent"])(t.frames)
-        for name, t in (("anomalous", broken), ("normal", normal))
+    case = scenario(key, config, settings, kind, frame)
+    trajectories = {"anomalous": case.broken, "normal": case.normal, "calibration": case.calibration}
+    scores = {name: jax.vmap(lambda f: surprise(params, f, config))(t.frames) for name, t in trajectories.items()}
+    online = {
+        name: jax.vmap(lambda f: surprise(params, f, config, context="online")["latent"])(trajectories[name].frames)
+        for name in ("anomalous", "normal")
     }
     figures = {
         space: detection_figures(
             scores["anomalous"][space],
             scores["normal"][space],
             scores["calibration"][space],
-            frames_at,
-            visible,
+            case.frames_at,
+            case.visible,
             settings.threshold_mads,
-            near_bounce(normal.velocities),
+            near_bounce(case.normal.velocities),
         )
         for space in ("latent", "pixel")
     }
-    index = frames_at - FIRST_SCORED_FRAME
-    online_at = jnp.take_along_axis(online_context["anomalous"], index[:, None], axis=1)[:, 0]
-    figures["latent_online_context"] = {"roc_auc": roc_auc(online_at, online_context["normal"], visible)}
-    at_anomaly = {
-        space: jnp.take_along_axis(scores["anomalous"][space], index[:, None], axis=1)[:, 0]
+    online_at = at_frames(online["anomalous"], case.frames_at)
+    figures["latent_online_context"] = {"roc_auc": roc_auc(online_at, online["normal"], case.visible)}
+    figures["roc_curve"] = {
+        space: roc_curve(at_frames(scores["anomalous"][space], case.frames_at), scores["normal"][space], case.visible)
         for space in ("latent", "pixel")
     }
-    figures["roc_curve"] = {
-        space: roc_curve(at_anomaly[space], scores["normal"][space], visible) for space in ("latent", "pixel")
-    }
-    figures["visible_count"] = visible.sum()
-    figures["displacement_px"] = displacement.mean()  # how far the anomaly moved the logo on its first frame
-    figures["invisible_count"] = (~visible).sum()
-    figures["example"] = {
-        "frame": frames_at[: settings.examples],
-        "latent": scores["anomalous"]["latent"][: settings.examples],
-        "pixel": scores["anomalous"]["pixel"][: settings.examples],
-        "visible": visible[: settings.examples],
-        "latent_threshold": figures["latent"]["threshold"],
-        "pixel_threshold": figures["pixel"]["threshold"],
-    }
+    figures["visible_count"] = case.visible.sum()
+    figures["displacement_px"] = case.displacement.mean()  # how far the anomaly moved the logo on its first frame
+    figures["invisible_count"] = (~case.visible).sum()
+    figures["example"] = examples(case, scores["anomalous"], figures, settings.examples)
     return figures

@@ -37,108 +37,67 @@ def section_header(m: dict) -> str:
     )
 
 
+# (figure, where in metrics.json, digits, REFERENCE["measured"] key or None, its digits, published column)
+# fmt: off
+HEADLINE_ROWS = (
+    ("probe RMSE, least squares, fresh trajectories, px", "representation.position_rmse_px", 3,
+     "probe_lstsq_fresh_px", 3, "-"),
+    ("probe RMSE, published protocol (Adam, 80/20 time-major), px", "representation.published_adam_rmse_px", 3,
+     "probe_adam_px", 3, "{probe_px}"),
+    ("probe RMSE, least squares on the published split, px", "representation.published_lstsq_rmse_px", 3,
+     "probe_lstsq_same_split_px", 3, "-"),
+    ("velocity probe RMSE, least squares, px/frame", "representation.velocity_rmse", 3, None, 0, "-"),
+    *((f"rollout position error after {k} step(s), px (mean curve)", f"forecast.position_error_at.{k}", 2,
+       f"position_error_at_px.{k}", 2, "-") for k in (1, 10, 20, 60)),
+    ("horizon: steps before position error > 1 px, per trajectory, mean (headline)", "forecast.horizon_mean", 2,
+     None, 0, "-"),
+    ("horizon: steps before the mean error curve > 1 px", "forecast.horizon_of_mean_curve", 2, "horizon_steps", 2,
+     '{steps_before_drift} ("before drift")'),
+    ("steps until decoded MSE > half of persistence's (mean curve)", "forecast.half_persistence_steps_of_mean_curve",
+     1, "half_persistence_steps", 1, "-"),
+    ("decoded-frame MSE after 1 step", "forecast.decoded_mse_at.1", 4, None, 0, "{decoded_mse_step1}"),
+    ("decoded-frame MSE after 30 steps", "forecast.decoded_mse_at.30", 4, None, 0, "{decoded_mse_step30}"),
+    ("teleport at frame 24: hit rate (pixel surprise, argmax within ±1 frame)",
+     "anomaly.teleport@24.pixel.hit_rate_within_1", 2, "teleport24_hit_within_1", 2, 'caught ("2 frames early")'),
+    ("teleport at frame 24: peak/median ratio (pixel), median over trajectories",
+     "anomaly.teleport@24.pixel.peak_median_ratio_median", 0, "teleport24_ratio_median", 0, "{anomaly_peak_ratio}"),
+    ("teleport at frame 24: peak/median ratio (pixel), worst trajectory",
+     "anomaly.teleport@24.pixel.peak_median_ratio_worst", 1, "teleport24_ratio_worst", 0, "-"),
+    ("teleport at a random frame: per-frame ROC-AUC, latent surprise", "anomaly.teleport.latent.roc_auc", 4,
+     None, 0, "-"),
+    ("teleport at a random frame: hit rate on the exact frame, latent", "anomaly.teleport.latent.hit_rate", 3,
+     None, 0, "-"),
+)
+# fmt: on
+
+
+def lookup(tree: dict, path: str):
+    """tree["a"]["b"]... for the dotted path "a.b...", an int key where a string one is absent; None if absent."""
+    for key in path.split("."):
+        if not isinstance(tree, dict):
+            return None
+        tree = tree.get(key, tree.get(int(key)) if key.isdigit() else None)
+    return tree
+
+
 def section_headline(m: dict) -> str:
-    r, f, pub = m["representation"], m["forecast"], REFERENCE["published"]
-    meas = REFERENCE["measured"]
     rows = [
         [
-            "probe RMSE, least squares, fresh trajectories, px",
-            fmt(r["position_rmse_px"]),
-            ref(meas["probe_lstsq_fresh_px"], 3),
-            "-",
-        ],
-        [
-            "probe RMSE, published protocol (Adam, 80/20 time-major), px",
-            fmt(r["published_adam_rmse_px"]),
-            ref(meas["probe_adam_px"], 3),
-            f"{pub['probe_px']}",
-        ],
-        [
-            "probe RMSE, least squares on the published split, px",
-            fmt(r["published_lstsq_rmse_px"]),
-            ref(meas["probe_lstsq_same_split_px"], 3),
-            "-",
-        ],
-        ["velocity probe RMSE, least squares, px/frame", fmt(r["velocity_rmse"]), "-", "-"],
-    ]
-    for step in (1, 10, 20, 60):
-        rows.append(
-            [
-                f"rollout position error after {step} step(s), px (mean curve)",
-                fmt(f["position_error_at"][str(step)], 2),
-                ref(meas["position_error_at_px"][step]),
-                "-",
-            ]
-        )
-    rows += [
-        [
-            "horizon: steps before position error > 1 px, per trajectory, mean (headline)",
-            fmt(f["horizon_mean"], 2),
-            "-",
-            "-",
-        ],
-        [
-            "horizon: steps before the mean error curve > 1 px",
-            fmt(f["horizon_of_mean_curve"], 2),
-            ref(meas["horizon_steps"]),
-            f'{pub["steps_before_drift"]} ("before drift")',
-        ],
-        [
-            "steps until decoded MSE > half of persistence's (mean curve)",
-            fmt(f["half_persistence_steps_of_mean_curve"], 1),
-            ref(meas["half_persistence_steps"], 1),
-            "-",
-        ],
-        ["decoded-frame MSE after 1 step", fmt(f["decoded_mse_at"]["1"], 4), "-", f"{pub['decoded_mse_step1']}"],
-        ["decoded-frame MSE after 30 steps", fmt(f["decoded_mse_at"]["30"], 4), "-", f"{pub['decoded_mse_step30']}"],
-    ]
-    fixed = m.get("anomaly", {}).get("teleport@24")
-    if fixed:
-        rows += [
-            [
-                "teleport at frame 24: hit rate (pixel surprise, argmax within ±1 frame)",
-                fmt(fixed["pixel"]["hit_rate_within_1"], 2),
-                ref(meas["teleport24_hit_within_1"]),
-                'caught ("2 frames early")',
-            ],
-            [
-                "teleport at frame 24: peak/median ratio (pixel), median over trajectories",
-                fmt(fixed["pixel"]["peak_median_ratio_median"], 0),
-                ref(meas["teleport24_ratio_median"], 0),
-                f"{pub['anomaly_peak_ratio']}",
-            ],
-            [
-                "teleport at frame 24: peak/median ratio (pixel), worst trajectory",
-                fmt(fixed["pixel"]["peak_median_ratio_worst"], 1),
-                ref(meas["teleport24_ratio_worst"], 0),
-                "-",
-            ],
+            name,
+            fmt(lookup(m, path), digits),
+            ref(lookup(REFERENCE["measured"], measured), ref_digits) if measured else "-",
+            published.format(**REFERENCE["published"]),
         ]
-    random = m.get("anomaly", {}).get("teleport")
-    if random:
-        rows += [
-            [
-                "teleport at a random frame: per-frame ROC-AUC, latent surprise",
-                fmt(random["latent"]["roc_auc"], 4),
-                "-",
-                "-",
-            ],
-            [
-                "teleport at a random frame: hit rate on the exact frame, latent",
-                fmt(random["latent"]["hit_rate"], 3),
-                "-",
-                "-",
-            ],
-        ]
-    return "## Headline figures beside the reference\n\n" + table(
-        [
-            "figure",
-            f"jaxjepa (mean ± std, {len(m['seeds'])} seeds)",
-            "reference measured (5 seeds)",
-            "reference published (seed 0)",
-        ],
-        rows,
-    )
+        for name, path, digits, measured, ref_digits, published in HEADLINE_ROWS
+        if lookup(m, path)
+    ]
+    header = [
+        "figure",
+        f"jaxjepa (mean ± std, {len(m['seeds'])} seeds)",
+        "reference measured (5 seeds)",
+        "reference published (seed 0)",
+    ]
+    return "## Headline figures beside the reference\n\n" + table(header, rows)
 
 
 def section_representation(m: dict) -> str:
@@ -182,10 +141,34 @@ def section_representation(m: dict) -> str:
     )
 
 
+# fmt: off
+HORIZON_ROWS = (
+    ("per trajectory, mean over trajectories (headline)", "horizon_mean", 2),
+    ("per trajectory, median over trajectories", "horizon_median", 2),
+    ("where the mean error curve crosses 1 px (the reference's way)", "horizon_of_mean_curve", 2),
+    ("fraction of trajectories that never left the band", "never_left_fraction", 3),
+    ("steps until decoded MSE > half of persistence's, per trajectory, mean", "half_persistence_steps_mean", 2),
+    ("the same on the mean curves (the reference's way)", "half_persistence_steps_of_mean_curve", 2),
+)
+STEP_COLUMNS = ("rollout step", "position error of the dream, px", "persistence: error of the last seen position, px",
+                "decoded-frame MSE", "persistence: MSE of the last seen frame")
+# fmt: on
+
+
+def forecast_method(s: dict) -> str:
+    return (
+        f"From o_0 = (f_0, f_1), the predictor is applied to its own output {s['forecast_steps']} times (one "
+        f"`lax.scan`) on {s['forecast_trajectories']} fresh trajectories per seed; dream k is read by the "
+        "least-squares position probe and decoded, and scored against the true newest frame f_{k+1} of o_k. The "
+        f"horizon counts the rollout steps that stay within {s['horizon_px']:g} px before the error first exceeds "
+        f"it (0: the first step is already off; {s['forecast_steps']}: never left), as REFERENCE.md counts "
+        '"steps until > 1 px".'
+    )
+
+
 def section_forecast(m: dict) -> str:
-    f, s = m["forecast"], m["settings"]
-    steps = [k for k in f["position_error_at"]]
-    rows = [
+    f = m["forecast"]
+    steps = [
         [
             k,
             fmt(f["position_error_at"][k], 2),
@@ -193,62 +176,19 @@ def section_forecast(m: dict) -> str:
             fmt(f["decoded_mse_at"][k], 4),
             fmt(f["persistence_mse_at"][k], 4),
         ]
-        for k in steps
+        for k in f["position_error_at"]
     ]
-    return "\n".join(
-        [
-            "## Forecast: how long the latent rollout stays on track",
-            "",
-            f"From o_0 = (f_0, f_1), the predictor is applied to its own output {s['forecast_steps']} times (one "
-            "`lax.scan`) "
-            f"on {s['forecast_trajectories']} fresh trajectories per seed; dream k is read by the least-squares "
-            "position "
-            "probe and decoded, and scored against the true newest frame f_{k+1} of o_k. The horizon counts the "
-            "rollout "
-            f"steps that stay within {s['horizon_px']:g} px before the error first exceeds it (0: the first step is "
-            "already "
-            f'off; {s["forecast_steps"]}: never left), as REFERENCE.md counts "steps until > 1 px".',
-            "",
-            table(
-                ["horizon", "steps"],
-                [
-                    ["per trajectory, mean over trajectories (headline)", fmt(f["horizon_mean"], 2)],
-                    ["per trajectory, median over trajectories", fmt(f["horizon_median"], 2)],
-                    [
-                        "where the mean error curve crosses 1 px (the reference's way)",
-                        fmt(f["horizon_of_mean_curve"], 2),
-                    ],
-                    ["fraction of trajectories that never left the band", fmt(f["never_left_fraction"], 3)],
-                    [
-                        "steps until decoded MSE > half of persistence's, per trajectory, mean",
-                        fmt(f["half_persistence_steps_mean"], 2),
-                    ],
-                    [
-                        "the same on the mean curves (the reference's way)",
-                        fmt(f["half_persistence_steps_of_mean_curve"], 2),
-                    ],
-                ],
-            ),
-            "",
-            table(
-                [
-                    "rollout step",
-                    "position error of the dream, px",
-                    "persistence: error of the last seen position, px",
-                    "decoded-frame MSE",
-                    "persistence: MSE of the last seen frame",
-                ],
-                rows,
-            ),
-            "",
-            figure(m, "horizon_curve", "Position error and decoded MSE per rollout step; band = ± std over seeds"),
-            "",
-            figure(m, "dream_filmstrip", "Reality vs decoded dream, seed 0"),
-            "",
-            f"Animated: [{m.get('figures', {}).get('dream_gif', '')}]({m.get('figures', {}).get('dream_gif', '')}) "
-            f"(`{m['command']}`).",
-        ]
-    )
+    gif = m.get("figures", {}).get("dream_gif", "")
+    parts = [
+        "## Forecast: how long the latent rollout stays on track",
+        forecast_method(m["settings"]),
+        table(["horizon", "steps"], [[name, fmt(f[key], digits)] for name, key, digits in HORIZON_ROWS]),
+        table(list(STEP_COLUMNS), steps),
+        figure(m, "horizon_curve", "Position error and decoded MSE per rollout step; band = ± std over seeds"),
+        figure(m, "dream_filmstrip", "Reality vs decoded dream, seed 0"),
+        f"Animated: [{gif}]({gif}) (`{m['command']}`).",
+    ]
+    return "\n\n".join(parts)
 
 
 ANOMALY_ROWS = [
@@ -362,75 +302,79 @@ def _false_alarm_note(case: dict) -> str:
     return text
 
 
-def section_notes(m: dict) -> str | None:
-    """Where our figures and the reference's differ, and why; every number comes from `m` or REFERENCE."""
-    r, f, meas, pub = m["representation"], m["forecast"], REFERENCE["measured"], REFERENCE["published"]
-    config = m["config"]
-    box = config["frame_size"] - 3  # the centre moves in [1, H - 2]
-    period = 2 * box / (config["speed"] * (config["frame_size"] - 1))
+def probe_notes(r: dict, f: dict) -> list[str]:
+    meas, pub = REFERENCE["measured"], REFERENCE["published"]
     per_seed = [v for v in r["position_rmse_px"]["per_seed"] if v is not None]
-    notes = [
+    return [
         f"Why only distributions compare, and what the differences mean: [{FINDINGS}]({FINDINGS}).",
         "Probe, least squares on fresh trajectories: "
-        f"{agreement(r['position_rmse_px'], meas['probe_lstsq_fresh_px'], 3)}. "
-        f"Same world, model and recipe; per seed ours range {min(per_seed):.3f} to {max(per_seed):.3f} px.",
-        f"Probe, published protocol: {agreement(r['published_adam_rmse_px'], meas['probe_adam_px'], 3)}. The published "
-        f"{pub['probe_px']} px is one seed, the best of the reference's five. Least squares on the very same latents "
-        "and "
-        f"split gives {fmt(r['published_lstsq_rmse_px'])} px here ({ref(meas['probe_lstsq_same_split_px'], 3)} for the "
-        "reference): the Adam probe (800 steps) is under-fitted, in both implementations.",
+        f"{agreement(r['position_rmse_px'], meas['probe_lstsq_fresh_px'], 3)}"
+        f". Same world, model and recipe; per seed ours range {min(per_seed):.3f} to {max(per_seed):.3f} px.",
+        f"Probe, published protocol: {agreement(r['published_adam_rmse_px'], meas['probe_adam_px'], 3)}. The "
+        f"published {pub['probe_px']} px is one seed, the best of the reference's five. Least squares on the very same "
+        f"latents and split gives {fmt(r['published_lstsq_rmse_px'])} px here "
+        f"({ref(meas['probe_lstsq_same_split_px'], 3)} for the reference): the Adam probe (800 steps) is under-fitted, "
+        "in both implementations.",
         f"Horizon: {agreement(f['horizon_of_mean_curve'], meas['horizon_steps'])} (steps before the mean error curve "
         f'leaves 1 px). Neither implementation has the article\'s "{pub["steps_before_drift"]} steps before drift": '
         f"the error after one step is already {fmt(f['position_error_at']['1'], 2)} px, and the same probe read off "
-        "the "
-        f"true latents, what a perfect world model would score, is off by {fmt(f['probe_floor_mean'], 2)} px on "
-        "average: "
-        "a 1 px band leaves room for very little drift.",
+        f"the true latents, what a perfect world model would score, is off by {fmt(f['probe_floor_mean'], 2)} px on "
+        "average: a 1 px band leaves room for very little drift.",
     ]
-    at60 = f["position_error_at"].get("60")
+
+
+def late_forecast_notes(f: dict, config: dict) -> list[str]:
+    meas, pub = REFERENCE["measured"], REFERENCE["published"]
+    box = config["frame_size"] - 3  # the centre moves in [1, H - 2]
+    speed = config["speed"] * (config["frame_size"] - 1)
+    period = 2 * box / speed
+    at60, notes = f["position_error_at"].get("60"), []
     if at60:
         notes.append(
             f"Position error after 60 steps: {agreement(at60, meas['position_error_at_px'][60])}. By then every "
-            "rollout "
-            f"is lost (the centre moves in a {box} px box), and the level of the plateau depends on where each seed's "
-            f"drifting latent goes and how the linear probe extrapolates from there: the reference's seeds read "
-            f"{min(meas['position_error_at_px'][60])} to {max(meas['position_error_at_px'][60])} px, the largest "
-            "beyond "
-            f"the box's diagonal ({box * np.sqrt(2):.1f} px), ours {min(at60['per_seed']):.1f} to "
+            f"rollout is lost (the centre moves in a {box} px box), and the level of the plateau depends on where "
+            "each seed's drifting latent goes and how the linear probe extrapolates from there: the reference's seeds "
+            f"read {min(meas['position_error_at_px'][60])} to {max(meas['position_error_at_px'][60])} px, the largest "
+            f"beyond the box's diagonal ({box * np.sqrt(2):.1f} px), ours {min(at60['per_seed']):.1f} to "
             f"{max(at60['per_seed']):.1f} px."
         )
     notes.append(
         f"Decoded-frame MSE: {fmt(f['decoded_mse_at']['1'], 4)} after 1 step and {fmt(f['decoded_mse_at']['30'], 4)} "
-        "after "
-        f"30 (published: {pub['decoded_mse_step1']} and {pub['decoded_mse_step30']}, one trajectory of seed 0). After "
-        "30 "
-        f"steps the dream has lost the logo (persistence: {fmt(f['persistence_mse_at']['30'], 4)}), so one "
-        "trajectory's "
-        f"value is mostly luck. Steps until the decoded MSE exceeds half the persistence baseline's: "
+        f"after 30 (published: {pub['decoded_mse_step1']} and {pub['decoded_mse_step30']}, one trajectory of seed 0). "
+        f"After 30 steps the dream has lost the logo (persistence: {fmt(f['persistence_mse_at']['30'], 4)}), so one "
+        "trajectory's value is mostly luck. Steps until the decoded MSE exceeds half the persistence baseline's: "
         f"{agreement(f['half_persistence_steps_of_mean_curve'], meas['half_persistence_steps'], 1)}."
     )
     notes.append(
         f"The persistence baseline dips to nearly 0 around steps {period:.0f} and {2 * period:.0f}: the diagonal "
-        "motion "
-        f"({config['speed'] * (config['frame_size'] - 1):g} px/frame in a {box} px box) is periodic with period "
-        f"2 x {box} / {config['speed'] * (config['frame_size'] - 1):g} = {period:.1f} frames on both axes, so the held "
-        "frame is right again. The world model does not know it."
+        f"motion ({speed:g} px/frame in a {box} px box) is periodic with period 2 x {box} / {speed:g} = "
+        f"{period:.1f} frames on both axes, so the held frame is right again. The world model does not know it."
     )
+    return notes
+
+
+def teleport_notes(fixed: dict, random: dict) -> list[str]:
+    meas = REFERENCE["measured"]
+    return [
+        "Teleport at frame 24 (the reference's protocol): hit rate within ±1 frame "
+        f"{fmt(fixed['pixel']['hit_rate_within_1'], 2)} (reference {ref(meas['teleport24_hit_within_1'])}); "
+        "peak/median ratio: "
+        f"{agreement(fixed['pixel']['peak_median_ratio_median'], meas['teleport24_ratio_median'], 0)}"
+        f". On the exact frame the hit rate is lower ({fmt(random['latent']['hit_rate'])} latent, "
+        f"{fmt(random['pixel']['hit_rate'])} pixel at random frames): the next step's surprise, predicted from the "
+        'observation that straddles the jump, is often as large. The reference\'s "2 frames early" was its '
+        "indexing: indexed by the frame it scores, the surprise peaks at the teleport's frame or the one after, never "
+        "before.",
+        _false_alarm_note(random),
+    ]
+
+
+def section_notes(m: dict) -> str | None:
+    """Where our figures and the reference's differ, and why; every number comes from `m` or REFERENCE."""
+    notes = probe_notes(m["representation"], m["forecast"]) + late_forecast_notes(m["forecast"], m["config"])
     fixed, random = m.get("anomaly", {}).get("teleport@24"), m.get("anomaly", {}).get("teleport")
     if fixed and random:
-        notes.append(
-            "Teleport at frame 24 (the reference's protocol): hit rate within ±1 frame "
-            f"{fmt(fixed['pixel']['hit_rate_within_1'], 2)} "
-            f"(reference {ref(meas['teleport24_hit_within_1'])}); peak/median ratio: "
-            f"{agreement(fixed['pixel']['peak_median_ratio_median'], meas['teleport24_ratio_median'], 0)}. On the "
-            "exact "
-            f"frame the hit rate is lower ({fmt(random['latent']['hit_rate'])} latent, "
-            f"{fmt(random['pixel']['hit_rate'])} "
-            "pixel at random frames): the next step's surprise, predicted from the observation that straddles the "
-            'jump, is often as large. The reference\'s "2 frames early" was its indexing: indexed by the frame it '
-            "scores, the surprise peaks at the teleport's frame or the one after, never before."
-        )
-        notes.append(_false_alarm_note(random))
+        notes += teleport_notes(fixed, random)
     return "## Where we differ from the reference, and why\n\n" + "\n".join(f"- {n}" for n in notes)
 
 
