@@ -91,73 +91,71 @@ def draw(evaluated: Evaluated, out: Path) -> dict[str, Path]:
     return made
 
 
-def section_anomalies(payload: dict) -> str | None:
+COLUMNS = (
+    "anomaly",
+    "moves the logo on its first frame, px",
+    "latent ROC-AUC",
+    "latent hit rate",
+    "latent hit ±1",
+    "pixel ROC-AUC",
+    "pixel hit rate",
+    "pixel hit ±1",
+)
+
+
+def method(payload: dict) -> str:
     settings = payload["anomaly_settings"]
-    text = [
-        "## Beyond the reference: subtle anomalies",
-        "",
+    return (
         made_by(payload) + f" Per seed and kind: {settings['anomaly_trajectories']} trajectories of "
         f"{settings['anomaly_length']} frames with the anomaly at a random frame, as many normal ones (the negatives), "
         "as many more to set the median + 5 MAD threshold. The subtle kinds are injected mid-air: at a frame with no "
-        "wall "
-        "bounce within 2 frames (a reversal at a wall is a bounce); all of them count, however small (here the "
-        "teleport "
-        "too, including the few that land within 1 px of where the logo would have been). Per-frame ROC-AUC: "
-        "the surprise at the frame where the anomaly first shows against every frame of the normal trajectories. Hit "
-        "rate: the trajectory's largest surprise is on that frame (±1: within one frame of it). Latent surprise "
-        "`||P(E_ema(o_t)) - E_ema(o_t+1)||^2` needs no decoder; pixel surprise goes through it.",
+        "wall bounce within 2 frames (a reversal at a wall is a bounce); all of them count, however small (here the "
+        "teleport too, including the few that land within 1 px of where the logo would have been). Per-frame "
+        "ROC-AUC: the surprise at the frame where the anomaly first shows against every frame of the normal "
+        "trajectories. Hit rate: the trajectory's largest surprise is on that frame (±1: within one frame of it). "
+        "Latent surprise `||P(E_ema(o_t)) - E_ema(o_t+1)||^2` needs no decoder; pixel surprise goes through it."
+    )
+
+
+def config_table(entry: dict) -> str:
+    rows = [
+        [
+            KIND_NAMES[kind],
+            fmt(c["displacement_px"], 2),
+            *(
+                fmt(c[space][key], digits)
+                for space in SPACES
+                for key, digits in (("roc_auc_all", 4), ("hit_rate", 3), ("hit_rate_within_1", 3))
+            ),
+        ]
+        for kind, c in ((kind, entry[kind]) for kind in KIND_NAMES if kind in entry)
     ]
+    return table(list(COLUMNS), rows)
+
+
+def target_verdict(best: dict) -> str:
+    verdicts = [
+        f"{kind} {fmt(best[kind]['latent']['roc_auc_all'], 4)} "
+        f"({'met' if (_mean(best[kind]['latent']['roc_auc_all']) or 0) >= TARGET_AUC else 'NOT met'})"
+        for kind in TARGETED_KINDS
+        if kind in best
+    ]
+    return f"The target, per-frame latent ROC-AUC >= {TARGET_AUC} with `{BEST_RECIPE}`: " + "; ".join(verdicts) + "."
+
+
+def section_anomalies(payload: dict) -> str | None:
+    text = ["## Beyond the reference: subtle anomalies", "", method(payload)]
     for name, entry in payload["configs"].items():
-        rows = []
-        for kind in KIND_NAMES:
-            if kind not in entry:
-                continue
-            c = entry[kind]
-            rows.append(
-                [
-                    KIND_NAMES[kind],
-                    fmt(c["displacement_px"], 2),
-                    fmt(c["latent"]["roc_auc_all"], 4),
-                    fmt(c["latent"]["hit_rate"], 3),
-                    fmt(c["latent"]["hit_rate_within_1"], 3),
-                    fmt(c["pixel"]["roc_auc_all"], 4),
-                    fmt(c["pixel"]["hit_rate"], 3),
-                    fmt(c["pixel"]["hit_rate_within_1"], 3),
-                ]
-            )
         text += [
             "",
             f"### config `{name}`: {_overrides(entry)}",
             "",
-            table(
-                [
-                    "anomaly",
-                    "moves the logo on its first frame, px",
-                    "latent ROC-AUC",
-                    "latent hit rate",
-                    "latent hit ±1",
-                    "pixel ROC-AUC",
-                    "pixel hit rate",
-                    "pixel hit ±1",
-                ],
-                rows,
-            ),
+            config_table(entry),
             "",
             figure(payload, f"roc_{name}", f"Per-frame ROC curves per anomaly kind, config {name}"),
         ]
     best = payload["configs"].get(BEST_RECIPE)
-    if best:
-        verdicts = [
-            f"{kind} {fmt(best[kind]['latent']['roc_auc_all'], 4)} "
-            f"({'met' if (_mean(best[kind]['latent']['roc_auc_all']) or 0) >= TARGET_AUC else 'NOT met'})"
-            for kind in TARGETED_KINDS
-            if kind in best
-        ]
-        text += [
-            "",
-            f"The target, per-frame latent ROC-AUC >= {TARGET_AUC} with `{BEST_RECIPE}`: " + "; ".join(verdicts) + ".",
-        ]
-    return "\n".join(text)
+    return "\n".join(text + (["", target_verdict(best)] if best else []))
 
 
 SUITE = Suite(

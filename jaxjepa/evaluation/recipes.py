@@ -120,54 +120,44 @@ def draw(evaluated: Evaluated, out: Path) -> dict[str, Path]:
     return made
 
 
+# fmt: off
+# (column, key in a recipe's entry, digits)
+COLUMNS = (("probe RMSE, px", "probe_rmse", 3), ("velocity RMSE, px/frame", "velocity_rmse", 3),
+           ("horizon, mean", "horizon_mean", 1), ("horizon, median", "horizon_median", 1),
+           ("share inside 1 px for 100 steps", "within_100_fraction", 3),
+           ("floor horizon, mean", "floor_horizon_mean", 1),
+           ("floor: mean probe error on true latents, px", "probe_floor_mean", 3))
+# fmt: on
+
+
+def method(payload: dict) -> str:
+    settings = next(iter(payload["configs"].values()))["settings"]
+    steps, trajectories = settings["forecast_steps"], settings["forecast_trajectories"]
+    return (
+        made_by(payload) + " Each recipe is a named config (`jaxjepa/config.py: VARIANTS`). Per seed: the "
+        f"least-squares position probe on fresh trajectories, then {steps}-step latent rollouts from o_0 on "
+        f"{trajectories} fresh trajectories (the headline forecast's trajectories, continued). Horizon = rollout steps "
+        f"before the position error first exceeds 1 px, per trajectory (capped at {steps}). *Floor horizon*: the same "
+        "count for the probe read off the true latents, i.e. what a perfect world model would reach with this encoder "
+        "and probe."
+    )
+
+
 def section_recipes(payload: dict) -> str | None:
     configs = payload["configs"]
-    settings = next(iter(configs.values()))["settings"]
-    steps, trajectories = settings["forecast_steps"], settings["forecast_trajectories"]
     rows = [
-        [
-            f"`{name}`",
-            _overrides(e),
-            fmt(e["probe_rmse"]),
-            fmt(e["velocity_rmse"]),
-            fmt(e["horizon_mean"], 1),
-            fmt(e["horizon_median"], 1),
-            fmt(e["within_100_fraction"], 3),
-            fmt(e["floor_horizon_mean"], 1),
-            fmt(e["probe_floor_mean"], 3),
-        ]
+        [f"`{name}`", _overrides(e)] + [fmt(e[key], digits) for _, key, digits in COLUMNS]
         for name, e in configs.items()
     ]
+    caption = "Position error of the dream per rollout step, every recipe; band = ± std over seeds"
     text = [
         "## Beyond the reference: the horizon of every recipe",
         "",
-        made_by(payload) + f" Each recipe is a named config (`jaxjepa/config.py: VARIANTS`). Per seed: the "
-        f"least-squares position probe on fresh trajectories, then {steps}-step latent rollouts from o_0 on "
-        f"{trajectories} fresh "
-        "trajectories (the headline forecast's trajectories, continued). Horizon = rollout steps before the position "
-        f"error first exceeds 1 px, per trajectory (capped at {steps}). *Floor horizon*: the same count for the probe "
-        "read off the true latents, i.e. what a perfect world model would reach with this encoder and probe.",
+        method(payload),
         "",
-        table(
-            [
-                "recipe",
-                "overrides",
-                "probe RMSE, px",
-                "velocity RMSE, px/frame",
-                "horizon, mean",
-                "horizon, median",
-                "share inside 1 px for 100 steps",
-                "floor horizon, mean",
-                "floor: mean probe error on true latents, px",
-            ],
-            rows,
-        ),
+        table(["recipe", "overrides"] + [column for column, _, _ in COLUMNS], rows),
         "",
-        figure(
-            payload,
-            "horizon_recipes",
-            "Position error of the dream per rollout step, every recipe; band = ± std over seeds",
-        ),
+        figure(payload, "horizon_recipes", caption),
         "",
         recipe_verdict(configs),
     ]
@@ -200,12 +190,10 @@ def spectrum_finding(name: str, spectrum: dict) -> str:
     )
 
 
-def recipe_verdict(configs: dict) -> str:
-    """What worked and what did not, against the default and the issue's targets; numbers from `configs`."""
-    default = configs.get("default")
+def against_default(configs: dict, default: dict) -> list[str]:
     lines = []
     for name, e in configs.items():
-        if name == "default" or not default:
+        if name == "default":
             continue
         better_h = (_mean(e["horizon_mean"]) or 0) > (_mean(default["horizon_mean"]) or 0)
         better_p = (_mean(e["probe_rmse"]) or 9) <= (_mean(default["probe_rmse"]) or 0)
@@ -214,23 +202,52 @@ def recipe_verdict(configs: dict) -> str:
             f"{fmt(default['horizon_mean'], 1)} ({'longer' if better_h else 'NOT longer'}); probe "
             f"{fmt(e['probe_rmse'])} vs {fmt(default['probe_rmse'])} px ({'no worse' if better_p else 'worse'})."
         )
-    best = configs.get(BEST_RECIPE)
+    return lines
+
+
+def best_recipe_lines(best: dict, default: dict) -> list[str]:
+    h, p = _mean(best["horizon_mean"]) or 0, _mean(best["probe_rmse"]) or 9
+    return [
+        f"- The targets for the shipped `{BEST_RECIPE}`: horizon >= {TARGET_HORIZON} steps: "
+        f"{'MET' if h >= TARGET_HORIZON else 'NOT MET'} ({fmt(best['horizon_mean'], 1)}); probe RMSE <= the "
+        f"default's: {'MET' if p <= (_mean(default['probe_rmse']) or 0) else 'NOT MET'} "
+        f"({fmt(best['probe_rmse'])} vs {fmt(default['probe_rmse'])} px).",
+        f"- A 1 px band tests the probe as much as the dream: even a perfect world model is read through the "
+        f"linear probe, whose error on the true latents alone averages {fmt(best['probe_floor_mean'], 2)} px "
+        f"(Euclidean) for `{BEST_RECIPE}` and {fmt(default['probe_floor_mean'], 2)} px for the default; the floor "
+        f"horizon ({fmt(best['floor_horizon_mean'], 1)} and {fmt(default['floor_horizon_mean'], 1)} steps) bounds "
+        "what any predictor on these encoders can score by this measure.",
+    ]
+
+
+def mean_error_at(entry: dict, step: int) -> float:
+    """Mean over seeds of the per-seed mean error curve at `step` (its last step if shorter)."""
+    curves = entry["curves_per_seed"]["error_curve"]
+    return sum(c[min(step, len(c)) - 1] for c in curves) / len(curves)
+
+
+def multistep_lines(deep: dict, k1: dict) -> list[str]:
+    """The multi-step loss, measured on the deep predictor: `long_horizon` (k = 8) against its k = 1 twin."""
+    helped = (_mean(deep["horizon_mean"]) or 0) > (_mean(k1["horizon_mean"]) or 0)
+    last = len(deep["curves_per_seed"]["error_curve"][0])
+    return [
+        "- The multi-step loss itself, on these seeds: `long_horizon` against the very same recipe with k = 1: "
+        f"horizon {fmt(deep['horizon_mean'], 1)} with k = 8 vs {fmt(k1['horizon_mean'], 1)} with k = 1: it "
+        f"{'helped.' if helped else 'did NOT help by this measure.'}",
+        "- But the multi-step loss is what keeps the dream stable far out: mean position error after 100 and "
+        f"{last} steps, {mean_error_at(deep, 100):.2f} and {mean_error_at(deep, last):.2f} px with k = 8 against "
+        f"{mean_error_at(k1, 100):.2f} and {mean_error_at(k1, last):.2f} px with k = 1 (mean over seeds of the "
+        "per-seed mean curves; see the figure).",
+    ]
+
+
+def recipe_verdict(configs: dict) -> str:
+    """What worked and what did not, against the default and the targets; numbers from `configs`."""
+    default, best, deep = configs.get("default"), configs.get(BEST_RECIPE), configs.get("long_horizon")
+    k1 = configs.get("long_horizon_k1")
+    lines = against_default(configs, default) if default else []
     if best and default:
-        h, p = _mean(best["horizon_mean"]) or 0, _mean(best["probe_rmse"]) or 9
-        lines.append(
-            f"- The targets for the shipped `{BEST_RECIPE}`: horizon >= {TARGET_HORIZON} steps: "
-            f"{'MET' if h >= TARGET_HORIZON else 'NOT MET'} ({fmt(best['horizon_mean'], 1)}); probe RMSE <= the "
-            f"default's: {'MET' if p <= (_mean(default['probe_rmse']) or 0) else 'NOT MET'} "
-            f"({fmt(best['probe_rmse'])} vs {fmt(default['probe_rmse'])} px)."
-        )
-        lines.append(
-            f"- A 1 px band tests the probe as much as the dream: even a perfect world model is read through the "
-            f"linear probe, whose error on the true latents alone averages {fmt(best['probe_floor_mean'], 2)} px "
-            f"(Euclidean) for `{BEST_RECIPE}` and {fmt(default['probe_floor_mean'], 2)} px for the default; the floor "
-            f"horizon ({fmt(best['floor_horizon_mean'], 1)} and {fmt(default['floor_horizon_mean'], 1)} steps) bounds "
-            "what any predictor on these encoders can score by this measure."
-        )
-    deep = configs.get("long_horizon")
+        lines += best_recipe_lines(best, default)
     if best and deep and best is not deep:
         lines.append(
             f"- What made the difference: `{BEST_RECIPE}` is `long_horizon` with an affine predictor (no hidden "
@@ -238,26 +255,8 @@ def recipe_verdict(configs: dict) -> str:
             f"against {fmt(deep['horizon_mean'], 1)}, floor horizon {fmt(best['floor_horizon_mean'], 1)} against "
             f"{fmt(deep['floor_horizon_mean'], 1)}."
         )
-    best, k1 = deep, configs.get("long_horizon_k1")  # the multi-step loss was measured on the deep predictor
-    if best and k1:
-        helped = (_mean(best["horizon_mean"]) or 0) > (_mean(k1["horizon_mean"]) or 0)
-        lines.append(
-            "- The multi-step loss itself, on these seeds: `long_horizon` against the very same recipe with k = 1: "
-            "horizon "
-            f"{fmt(best['horizon_mean'], 1)} with k = 8 vs {fmt(k1['horizon_mean'], 1)} with k = 1: it "
-            f"{'helped.' if helped else 'did NOT help by this measure.'}"
-        )
-    if best and k1:
-        at = lambda e, k: (
-            sum(c[min(k, len(c)) - 1] for c in e["curves_per_seed"]["error_curve"])
-            / len(e["curves_per_seed"]["error_curve"])
-        )  # noqa: E731
-        last = len(best["curves_per_seed"]["error_curve"][0])
-        lines.append(
-            f"- But the multi-step loss is what keeps the dream stable far out: mean position error after 100 and "
-            f"{last} steps, {at(best, 100):.2f} and {at(best, last):.2f} px with k = 8 against {at(k1, 100):.2f} and "
-            f"{at(k1, last):.2f} px with k = 1 (mean over seeds of the per-seed mean curves; see the figure)."
-        )
+    if deep and k1:
+        lines += multistep_lines(deep, k1)
     lines.append(
         f"- What was tried on one seed and not regenerated here, and why the affine predictor works: "
         f"[{FINDINGS}]({FINDINGS}#recipes)."

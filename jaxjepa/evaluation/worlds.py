@@ -77,73 +77,73 @@ def draw(evaluated: Evaluated, out: Path) -> dict[str, Path]:
     return {}
 
 
-def section_worlds(payload: dict) -> str | None:
-    rows = []
-    for name, e in payload["configs"].items():
-        world, _, recipe = name.partition("+")
-        if name in ("default", BEST_RECIPE):  # the reference world's runs carry the recipe's name
-            world, recipe = "default (16x16)", name
-        rows.append(
-            [
-                f"`{world}`",
-                f"`{recipe or 'default'}`",
-                fmt(e["probe_rmse"]),
-                fmt(e["probe_floor_mean"], 2),
-                fmt(e["horizon_mean"], 1),
-                fmt(e["floor_horizon_mean"], 1),
-                fmt(e["teleport_hit_rate_latent"], 3),
-                fmt(e["teleport_hit_rate_pixel"], 3),
-                fmt(e["teleport_roc_auc_latent"], 4),
-            ]
-        )
-    settings = next(iter(payload["configs"].values()))["settings"]
-    n = len(payload["seeds"])
-    worlds = {name.partition("+")[0] for name in payload["configs"] if name not in ("default", BEST_RECIPE)}
-    skipped = sorted(w for w in worlds if not any(name.startswith(w + "+") for name in payload["configs"]))
-    skipped_note = (
-        f" Not trained with `{BEST_RECIPE}`, for compute: {', '.join(f'`{w}`' for w in skipped)} (larger "
-        f"frames multiply the encoder's input by 4 and 16, and `{BEST_RECIPE}` already costs several times "
-        "the default per run): for them only the reference recipe is shown."
-        if skipped
+# fmt: off
+# (column, key in a config's entry, digits)
+COLUMNS = (("probe RMSE, px", "probe_rmse", 3), ("floor: probe error on true latents, px", "probe_floor_mean", 2),
+           ("horizon, mean", "horizon_mean", 1), ("floor horizon, mean", "floor_horizon_mean", 1),
+           ("teleport hit rate ±1, latent", "teleport_hit_rate_latent", 3),
+           ("teleport hit rate ±1, pixel", "teleport_hit_rate_pixel", 3),
+           ("teleport ROC-AUC, latent", "teleport_roc_auc_latent", 4))
+# fmt: on
+
+
+def world_and_recipe(name: str) -> tuple[str, str]:
+    """A run name as (world, recipe): the reference world's runs carry the recipe's name."""
+    if name in ("default", BEST_RECIPE):
+        return "default (16x16)", name
+    world, _, recipe = name.partition("+")
+    return world, recipe or "default"
+
+
+def skipped_note(configs: dict) -> str:
+    worlds = {name.partition("+")[0] for name in configs if name not in ("default", BEST_RECIPE)}
+    skipped = sorted(w for w in worlds if not any(name.startswith(w + "+") for name in configs))
+    if not skipped:
+        return ""
+    return (
+        f" Not trained with `{BEST_RECIPE}`, for compute: {', '.join(f'`{w}`' for w in skipped)} (larger frames "
+        f"multiply the encoder's input by 4 and 16, and `{BEST_RECIPE}` already costs several times the default "
+        "per run): for them only the reference recipe is shown."
+    )
+
+
+def method(payload: dict) -> str:
+    settings, n = next(iter(payload["configs"].values()))["settings"], len(payload["seeds"])
+    few = (
+        f" Only {n} seed{'s' if n > 1 else ''} per config: training all of them (the 64x64 world has 16 times the "
+        "encoder input) with 8 seeds did not fit this 2-core machine's budget."
+        if n < 8
         else ""
     )
-    text = [
-        "## Beyond the reference: harder worlds",
-        "",
-        made_by(payload)
-        + (
-            f" Only {n} seed{'s' if n > 1 else ''} per config: training all of them (the 64x64 world has 16 times the "
-            "encoder input) with 8 seeds did not fit this 2-core machine's budget."
-            if n < 8
-            else ""
-        )
-        + f" Each world is a named config; each is trained with the reference recipe and with `{BEST_RECIPE}` on top. "
-        f"Horizon: {settings['forecast_steps']}-step rollouts on {settings['forecast_trajectories']} trajectories; "
-        f"teleport: {settings['anomaly_trajectories']} trajectories, hit = the largest surprise within ±1 frame of it."
-        + skipped_note,
-        "",
-        table(
-            [
-                "world",
-                "recipe",
-                "probe RMSE, px",
-                "floor: probe error on true latents, px",
-                "horizon, mean",
-                "floor horizon, mean",
-                "teleport hit rate ±1, latent",
-                "teleport hit rate ±1, pixel",
-                "teleport ROC-AUC, latent",
-            ],
-            rows,
-        ),
-        "",
-        "Where the toy domain stops telling the truth:",
-        "",
-        *world_comparison(payload["configs"]),
-        *one_frequency_limit(payload["configs"]),
-        f"- What these rows say about the toy domain's limits: [{FINDINGS}]({FINDINGS}#harder-worlds).",
+    return (
+        made_by(payload) + few + f" Each world is a named config; each is trained with the reference recipe and "
+        f"with `{BEST_RECIPE}` on top. Horizon: {settings['forecast_steps']}-step rollouts on "
+        f"{settings['forecast_trajectories']} trajectories; teleport: {settings['anomaly_trajectories']} "
+        "trajectories, hit = the largest surprise within ±1 frame of it." + skipped_note(payload["configs"])
+    )
+
+
+def section_worlds(payload: dict) -> str | None:
+    rows = [
+        [f"`{part}`" for part in world_and_recipe(name)] + [fmt(e[key], digits) for _, key, digits in COLUMNS]
+        for name, e in payload["configs"].items()
     ]
-    return "\n".join(text)
+    header = ["world", "recipe"] + [column for column, _, _ in COLUMNS]
+    return "\n".join(
+        [
+            "## Beyond the reference: harder worlds",
+            "",
+            method(payload),
+            "",
+            table(header, rows),
+            "",
+            "Where the toy domain stops telling the truth:",
+            "",
+            *world_comparison(payload["configs"]),
+            *one_frequency_limit(payload["configs"]),
+            f"- What these rows say about the toy domain's limits: [{FINDINGS}]({FINDINGS}#harder-worlds).",
+        ]
+    )
 
 
 def world_comparison(configs: dict) -> list[str]:
