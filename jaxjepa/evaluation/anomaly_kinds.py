@@ -12,12 +12,12 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from jaxjepa.config import ANOMALY_RECIPES, BEST_RECIPE, Config, get_config
+from jaxjepa.config import ANOMALY_RECIPES, BEST_RECIPE
 from jaxjepa.evaluation import anomaly, figures
-from jaxjepa.evaluation.report import figure, fmt, made_by, table
+from jaxjepa.evaluation.report import figure, fmt, made_by, mean_of, overrides_text, table
 from jaxjepa.evaluation.runs import SeedRuns
 from jaxjepa.evaluation.settings import EvalSettings, summarise
-from jaxjepa.evaluation.suite import Context, Evaluated, Suite, overrides_json
+from jaxjepa.evaluation.suite import Context, Evaluated, Suite, named_configs, overrides_json
 from jaxjepa.runner import stacked_keys
 
 KINDS = ("teleport",) + anomaly.SUBTLE_KINDS
@@ -31,18 +31,6 @@ KIND_NAMES = {
     "jump": "small jump (1-2 px)",
 }
 SPACES = ("latent", "pixel")
-
-
-def _mean(summary: dict | None) -> float | None:
-    return None if not summary else summary.get("mean")
-
-
-def _overrides(entry: dict) -> str:
-    return ", ".join(f"{k}={v}" for k, v in entry["overrides"].items()) or "(reference recipe)"
-
-
-def recipe_configs(*_) -> dict[str, Config]:
-    return {name: get_config(name) for name in ANOMALY_RECIPES}
 
 
 def kind_entry(runs: SeedRuns, settings: EvalSettings, kind: str, need_std: bool) -> dict:
@@ -136,7 +124,7 @@ def config_table(entry: dict) -> str:
 def target_verdict(best: dict) -> str:
     verdicts = [
         f"{kind} {fmt(best[kind]['latent']['roc_auc_all'], 4)} "
-        f"({'met' if (_mean(best[kind]['latent']['roc_auc_all']) or 0) >= TARGET_AUC else 'NOT met'})"
+        f"({'met' if (mean_of(best[kind]['latent']['roc_auc_all']) or 0) >= TARGET_AUC else 'NOT met'})"
         for kind in TARGETED_KINDS
         if kind in best
     ]
@@ -148,7 +136,7 @@ def section_anomalies(payload: dict) -> str | None:
     for name, entry in payload["configs"].items():
         text += [
             "",
-            f"### config `{name}`: {_overrides(entry)}",
+            f"### config `{name}`: {overrides_text(entry)}",
             "",
             config_table(entry),
             "",
@@ -161,7 +149,7 @@ def section_anomalies(payload: dict) -> str | None:
 SUITE = Suite(
     name="anomalies",
     result_file="anomalies.json",
-    configs=recipe_configs,
+    configs=named_configs(ANOMALY_RECIPES),
     evaluate=evaluate,
     figures=draw,
     sections=(section_anomalies,),

@@ -76,18 +76,23 @@ def rollout_errors(params: dict, traj: world.Trajectory, position_probe: jax.Arr
     }
 
 
+def forecast_trajectories(eval_key: jax.Array, config: Config, settings: EvalSettings) -> world.Trajectory:
+    """Fresh trajectories of forecast_steps + 2 frames from the seed's forecast key: o_0 and the truths."""
+    return world.trajectories(
+        purpose_key(eval_key, "forecast"),
+        settings.forecast_trajectories,
+        settings.forecast_steps + 2,
+        config,
+        margin=config.eval_start_margin,
+    )
+
+
 def forecast(
     params: dict, eval_key: jax.Array, position_probe: jax.Array, config: Config, settings: EvalSettings
 ) -> dict:
     """One seed's forecast figures on `forecast_trajectories` fresh trajectories."""
     steps = settings.forecast_steps
-    traj = world.trajectories(
-        purpose_key(eval_key, "forecast"),
-        settings.forecast_trajectories,
-        steps + 2,
-        config,
-        margin=config.eval_start_margin,
-    )
+    traj = forecast_trajectories(eval_key, config, settings)
     errors = rollout_errors(params, traj, position_probe, config, steps)
     per_trajectory = steps_within(errors["position_error"], settings.horizon_px)
     curves = {
@@ -119,13 +124,7 @@ def horizon_figures(params: dict, eval_key: jax.Array, config: Config, settings:
     stays inside the band for 100 steps), the floor horizon, and the mean error curves [K]."""
     linear = representation.linear_probes(params, eval_key, config, 1)
     steps = settings.forecast_steps
-    traj = world.trajectories(
-        purpose_key(eval_key, "forecast"),
-        settings.forecast_trajectories,
-        steps + 2,
-        config,
-        margin=config.eval_start_margin,
-    )  # the headline forecast's first 100 steps
+    traj = forecast_trajectories(eval_key, config, settings)  # the headline forecast's, continued
     errors = rollout_errors(params, traj, linear["position_probe"], config, steps)
     horizon = steps_within(errors["position_error"], settings.horizon_px)
     floor = steps_within(errors["probe_floor"], settings.horizon_px)

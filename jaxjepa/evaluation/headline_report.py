@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from jaxjepa.evaluation.reference import REFERENCE
-from jaxjepa.evaluation.report import FINDINGS, README_BEGIN, README_END, figure, fmt, ref, table
+from jaxjepa.evaluation.report import FINDINGS, README_BEGIN, README_END, figure, fmt, mean_of, ref, table
 
 
 def section_header(m: dict) -> str:
@@ -257,10 +257,6 @@ def section_anomaly(m: dict) -> str | None:
     return "\n".join(parts)
 
 
-def _mean(summary: dict | None) -> float | None:
-    return None if not summary else summary.get("mean")
-
-
 def agreement(ours: dict, reference: list, digits: int = 2) -> str:
     """'agrees' when the difference of the means is within the larger of the two spreads over seeds."""
     theirs = np.asarray(reference, dtype=float)
@@ -276,8 +272,8 @@ def agreement(ours: dict, reference: list, digits: int = 2) -> str:
 def _false_alarm_note(case: dict) -> str:
     latent, pixel = case["latent"], case["pixel"]
     share, base = (
-        _mean(latent.get("false_alarms_near_bounce_share")),
-        _mean(latent.get("normal_frames_near_bounce_share")),
+        mean_of(latent.get("false_alarms_near_bounce_share")),
+        mean_of(latent.get("normal_frames_near_bounce_share")),
     )
     text = (
         f"False alarms at median + 5 MAD: {fmt(latent['false_alarms_per_1000'], 1)} (latent) and "

@@ -16,28 +16,16 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from jaxjepa.config import BEST_RECIPE, RECIPES, Config, get_config
+from jaxjepa.config import BEST_RECIPE, RECIPES, Config
 from jaxjepa.evaluation import figures, forecast
-from jaxjepa.evaluation.report import FINDINGS, figure, fmt, made_by, table
+from jaxjepa.evaluation.report import FINDINGS, figure, fmt, made_by, mean_of, overrides_text, table
 from jaxjepa.evaluation.runs import SeedRuns
 from jaxjepa.evaluation.settings import EvalSettings, summarise
-from jaxjepa.evaluation.suite import Context, Evaluated, Suite, overrides_json
+from jaxjepa.evaluation.suite import Context, Evaluated, Suite, named_configs, overrides_json
 from jaxjepa.runner import stacked_keys
 
 HORIZON_STEPS = 300
 TARGET_HORIZON = 100  # the best recipe's mean horizon to reach, 8 seeds, 256 trajectories
-
-
-def _mean(summary: dict | None) -> float | None:
-    return None if not summary else summary.get("mean")
-
-
-def _overrides(entry: dict) -> str:
-    return ", ".join(f"{k}={v}" for k, v in entry["overrides"].items()) or "(reference recipe)"
-
-
-def recipe_configs(*_) -> dict[str, Config]:
-    return {name: get_config(name) for name in RECIPES}
 
 
 PERSISTENT_MODULUS = (
@@ -146,7 +134,7 @@ def method(payload: dict) -> str:
 def section_recipes(payload: dict) -> str | None:
     configs = payload["configs"]
     rows = [
-        [f"`{name}`", _overrides(e)] + [fmt(e[key], digits) for _, key, digits in COLUMNS]
+        [f"`{name}`", overrides_text(e)] + [fmt(e[key], digits) for _, key, digits in COLUMNS]
         for name, e in configs.items()
     ]
     caption = "Position error of the dream per rollout step, every recipe; band = ± std over seeds"
@@ -195,10 +183,10 @@ def against_default(configs: dict, default: dict) -> list[str]:
     for name, e in configs.items():
         if name == "default":
             continue
-        better_h = (_mean(e["horizon_mean"]) or 0) > (_mean(default["horizon_mean"]) or 0)
-        better_p = (_mean(e["probe_rmse"]) or 9) <= (_mean(default["probe_rmse"]) or 0)
+        better_h = (mean_of(e["horizon_mean"]) or 0) > (mean_of(default["horizon_mean"]) or 0)
+        better_p = (mean_of(e["probe_rmse"]) or 9) <= (mean_of(default["probe_rmse"]) or 0)
         lines.append(
-            f"- `{name}` ({_overrides(e)}): horizon {fmt(e['horizon_mean'], 1)} vs the default's "
+            f"- `{name}` ({overrides_text(e)}): horizon {fmt(e['horizon_mean'], 1)} vs the default's "
             f"{fmt(default['horizon_mean'], 1)} ({'longer' if better_h else 'NOT longer'}); probe "
             f"{fmt(e['probe_rmse'])} vs {fmt(default['probe_rmse'])} px ({'no worse' if better_p else 'worse'})."
         )
@@ -206,11 +194,11 @@ def against_default(configs: dict, default: dict) -> list[str]:
 
 
 def best_recipe_lines(best: dict, default: dict) -> list[str]:
-    h, p = _mean(best["horizon_mean"]) or 0, _mean(best["probe_rmse"]) or 9
+    h, p = mean_of(best["horizon_mean"]) or 0, mean_of(best["probe_rmse"]) or 9
     return [
         f"- The targets for the shipped `{BEST_RECIPE}`: horizon >= {TARGET_HORIZON} steps: "
         f"{'MET' if h >= TARGET_HORIZON else 'NOT MET'} ({fmt(best['horizon_mean'], 1)}); probe RMSE <= the "
-        f"default's: {'MET' if p <= (_mean(default['probe_rmse']) or 0) else 'NOT MET'} "
+        f"default's: {'MET' if p <= (mean_of(default['probe_rmse']) or 0) else 'NOT MET'} "
         f"({fmt(best['probe_rmse'])} vs {fmt(default['probe_rmse'])} px).",
         f"- A 1 px band tests the probe as much as the dream: even a perfect world model is read through the "
         f"linear probe, whose error on the true latents alone averages {fmt(best['probe_floor_mean'], 2)} px "
@@ -228,7 +216,7 @@ def mean_error_at(entry: dict, step: int) -> float:
 
 def multistep_lines(deep: dict, k1: dict) -> list[str]:
     """The multi-step loss, measured on the deep predictor: `long_horizon` (k = 8) against its k = 1 twin."""
-    helped = (_mean(deep["horizon_mean"]) or 0) > (_mean(k1["horizon_mean"]) or 0)
+    helped = (mean_of(deep["horizon_mean"]) or 0) > (mean_of(k1["horizon_mean"]) or 0)
     last = len(deep["curves_per_seed"]["error_curve"][0])
     return [
         "- The multi-step loss itself, on these seeds: `long_horizon` against the very same recipe with k = 1: "
@@ -267,7 +255,7 @@ def recipe_verdict(configs: dict) -> str:
 SUITE = Suite(
     name="recipes",
     result_file="recipes.json",
-    configs=recipe_configs,
+    configs=named_configs(RECIPES),
     evaluate=evaluate,
     figures=draw,
     sections=(section_recipes,),

@@ -54,6 +54,15 @@ def figure(metrics: dict, name: str, caption: str) -> str:
     return f"![{caption}]({path})\n*{caption} (`{metrics['command']}`)*" if path else ""
 
 
+def mean_of(summary: dict | None) -> float | None:
+    return None if not summary else summary.get("mean")
+
+
+def overrides_text(entry: dict) -> str:
+    """A stored config entry's overrides of the reference recipe, as k=v, ..."""
+    return ", ".join(f"{k}={v}" for k, v in entry["overrides"].items()) or "(reference recipe)"
+
+
 def made_by(payload: dict) -> str:
     """Which command wrote a payload, on which seeds, and how long it took."""
     n = len(payload["seeds"])

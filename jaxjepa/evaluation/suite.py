@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from jaxjepa import cli
-from jaxjepa.config import Config
+from jaxjepa.config import Config, get_config
 from jaxjepa.evaluation.runs import SeedRuns
 
 
@@ -67,3 +67,8 @@ def stored(suite: Suite, files: dict[str, Any]) -> Any:
 def overrides_json(config: Config) -> dict:
     """The config's overrides of the reference recipe, JSON-ready (tuples as lists)."""
     return {k: list(v) if isinstance(v, tuple) else v for k, v in cli.overrides_of(config).items()}
+
+
+def named_configs(names: tuple[str, ...]) -> Callable[[str, Config], dict[str, Config]]:
+    """A suite's `configs` that ignores the command's --config: the named VARIANTS recipes."""
+    return lambda *_: {name: get_config(name) for name in names}
