@@ -1,4 +1,4 @@
-"""The subtle anomalies of issue 5: each one's physics, where the evaluation puts them, and its figures."""
+"""The subtle anomalies: each one's physics, where the evaluation puts them, and its figures."""
 
 import chex
 import jax

@@ -1,4 +1,4 @@
-"""Multi-step latent training (issue 5): the k-step loss on cases with a known answer, the data it
+"""Multi-step latent training: the k-step loss on cases with a known answer, the data it
 needs, its weights and curriculum, and that the default recipe is untouched by it."""
 
 import argparse

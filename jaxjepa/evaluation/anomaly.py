@@ -6,7 +6,7 @@ Surprise of the step o_t -> o_{t+1}, for t = 0 .. T - 3:
 The context is encoded by the *target* encoder E_ema, like the target: it is the encoder the decoder
 and the probe were trained on, the one `jaxjepa.api` encodes with, and the one the reference's pixel
 surprise uses. (The online encoder E, which the predictor saw in training, is within an EMA of it; we
-also report the latent ROC-AUC with E as the context, the issue's literal formula.)
+also report the latent ROC-AUC with E as the context, the literal formula P(E(o_t)).)
 
 Indexing: each surprise is indexed by the frame it scores, the newest frame f_{t+2} of o_{t+1}. An
 anomaly at frame t_a first shows in f_{t_a}, so it must be caught AT frame t_a. (The reference indexed
@@ -19,7 +19,7 @@ frames' surprise), so false alarms are counted on frames the threshold never saw
 moves the logo less than `invisible_px` from where it would have been is reported apart: a viewer
 could not see it either.
 
-The anomaly kind is a parameter: "teleport" is the reference's; the subtle kinds of issue 5 are
+The anomaly kind is a parameter: "teleport" is the reference's; the subtle kinds are
 `world.ANOMALIES`' "flip" (mid-air reversal), "speed" (x0.5 or x1.5), "freeze" and "jump" (1-2 px).
 The subtle ones are injected mid-air, at a frame with no wall bounce within `MID_AIR_FRAMES` frames
 of it in the untouched trajectory: a reversal next to a wall is a bounce, not an anomaly, and a

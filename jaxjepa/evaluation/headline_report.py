@@ -244,7 +244,7 @@ def section_anomaly(m: dict) -> str | None:
         "indexed by the frame it scores (the newest frame of o_t+1), so an anomaly injected at frame t_a is caught AT "
         "frame t_a. The context is encoded by the target encoder E_ema (the encoder the decoder and probe use); the "
         "row "
-        '"online encoder E as context" is the issue\'s literal `P(E(o_t))`. Per seed: '
+        '"online encoder E as context" is the literal formula `P(E(o_t))`. Per seed: '
         f"{s['anomaly_trajectories']} trajectories of {s['anomaly_length']} frames with the anomaly, as many without "
         "(false alarms, negatives of the ROC), and as many more without that only set the threshold. Rates and ratios "
         f"count visible anomalies (the logo lands more than {s['invisible_px']:g} px from where it would have been); "
