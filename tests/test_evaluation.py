@@ -330,6 +330,8 @@ def test_cli_end_to_end_and_wrong_config(tmp_path, capsys):
         str(report_path),
         "--readme",
         str(readme),
+        "--trajectories",
+        "16",
         *TINY_FLAGS,
     ]
     assert eval_script.main(argv) == 0
@@ -338,6 +340,7 @@ def test_cli_end_to_end_and_wrong_config(tmp_path, capsys):
             assert checkpoint.is_finished(runs.run_dir(runs, name, seed))
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["seeds"] == [0, 1]
+    assert metrics["settings"]["forecast_trajectories"] == metrics["settings"]["anomaly_trajectories"] == 16
     assert metrics["representation"]["position_rmse_px"]["std"] is not None
     assert set(metrics["ablation"]) == {"default", "ema_only", "stopgrad_only", "no_stopgrad"}
     for name in (

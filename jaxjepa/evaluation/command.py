@@ -57,6 +57,13 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--no-ablation", action="store_true", help="skip the collapse ablation with --seeds")
     parser.add_argument("--no-std", action="store_true", help="allow a single seed: report values without a std")
+    parser.add_argument(
+        "--trajectories",
+        type=positive_int,
+        metavar="N",
+        help="fresh trajectories per forecast and anomaly measure of the headline (default 256); "
+        "fewer for a quick smoke run",
+    )
     extra = parser.add_argument_group(
         "suites of their own named configs: each writes its JSON under --out, "
         "then RESULTS.md is regenerated from every JSON that exists"
@@ -67,6 +74,13 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     check_args(args)
     return args
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise ValueError(text)
+    return value
 
 
 def check_args(args: argparse.Namespace) -> None:
@@ -153,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         found = [load_existing(job.plan) for job in jobs]
     except checkpoint.RunError as err:
         cli.fail(f"eval.py: {err}", 1)
-    context = Context(argv, args.config, not args.no_std)
+    context = Context(argv, args.config, not args.no_std, args.trajectories)
     out = Path(args.out)
     with tqdm(total=len(jobs), desc="eval", unit="suite") as bar:
         outcomes = [run_job(job, found_runs, context, out, bar) for job, found_runs in zip(jobs, found)]

@@ -8,6 +8,7 @@ over seeds, trajectories or steps on the hot path. Its payload is results/metric
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from pathlib import Path
 
@@ -104,6 +105,10 @@ def anomaly_metrics(s, cases: dict) -> dict:
 def evaluate(loaded: dict[str, SeedRuns], context: Context) -> Evaluated:
     (runs,) = loaded.values()
     settings = EvalSettings()
+    if context.trajectories:  # recorded in the payload's settings, like every other constant of the measure
+        settings = dataclasses.replace(
+            settings, forecast_trajectories=context.trajectories, anomaly_trajectories=context.trajectories
+        )
     measured = measure(runs, settings)
     s = lambda values: summarise(values, need_std=context.need_std)
     payload = {

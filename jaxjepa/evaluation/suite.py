@@ -26,6 +26,7 @@ class Context(NamedTuple):
     argv: list[str]
     config_name: str  # the --config the command was given (headline suites report it)
     need_std: bool  # False with --no-std: one seed is reported without a std
+    trajectories: int | None = None  # --trajectories: fewer fresh trajectories per measure (smoke tests)
 
     @property
     def command(self) -> str:
