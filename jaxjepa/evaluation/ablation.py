@@ -103,45 +103,36 @@ def draw(evaluated: Evaluated, out: Path) -> dict[str, Path]:
     return {"collapse_curves": figures.collapse_curves(curves, out / "collapse.png", DESCRIPTIONS)}
 
 
+# fmt: off
+COLUMNS = (("emb. std, end of training", "final_train_emb_std", 3), ("emb. std, target, fresh", "embedding_std", 3),
+           ("probe RMSE, px", "probe_rmse_px", 3), ("probe RMSE of the mean, px", "probe_rmse_of_mean_px", 2))
+METHOD = ("Four variants trained on the same seeds (one vmapped program per variant). Embedding std: mean over latent "
+          "dimensions of the per-dimension std; at the end of training (online latents of the last batch) and of the "
+          "target encoder on fresh trajectories. A collapsed encoder has std 0 and a probe no better than always "
+          "answering the mean position (last column).")
+# fmt: on
+
+
 def section_ablation(m: dict) -> str | None:
     ablation = m.get("ablation")
     if not ablation:
         return "## Collapse ablation\n\nNot run by this command (it runs with `--seeds` and the default config)."
     rows = [
-        [
-            f"`{name}`",
-            v["description"],
-            fmt(v["final_train_emb_std"], 3),
-            fmt(v["embedding_std"], 3),
-            fmt(v["probe_rmse_px"], 3),
-            fmt(v["probe_rmse_of_mean_px"], 2),
-        ]
+        [f"`{name}`", v["description"]] + [fmt(v[key], digits) for _, key, digits in COLUMNS]
         for name, v in ablation.items()
     ]
+    header = ["variant", "defences"] + [column for column, _, _ in COLUMNS]
+    caption = "Embedding std over training per variant; band = ± std over seeds"
     return "\n".join(
         [
             "## Collapse ablation",
             "",
-            "Four variants trained on the same seeds (one vmapped program per variant). Embedding std: mean over "
-            "latent "
-            "dimensions of the per-dimension std; at the end of training (online latents of the last batch) and of the "
-            "target encoder on fresh trajectories. A collapsed encoder has std 0 and a probe no better than always "
-            "answering the mean position (last column).",
+            METHOD,
             f"Reference claims ({REFERENCE['source']}): {REFERENCE['ablation_claims']}.",
             "",
-            table(
-                [
-                    "variant",
-                    "defences",
-                    "emb. std, end of training",
-                    "emb. std, target, fresh",
-                    "probe RMSE, px",
-                    "probe RMSE of the mean, px",
-                ],
-                rows,
-            ),
+            table(header, rows),
             "",
-            figure(m, "collapse_curves", "Embedding std over training per variant; band = ± std over seeds"),
+            figure(m, "collapse_curves", caption),
             "",
             ablation_note(ablation),
         ]
