@@ -7,6 +7,9 @@ GELU(x) - GELU(-x) = x (also for the tanh approximation): layer 0 = [I, -I], lay
 """
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import chex
 import jax
@@ -19,6 +22,8 @@ from jaxjepa import checkpoint, make_train, probe, trainer, world
 from jaxjepa.evaluation import ablation, anomaly, forecast, report, representation
 from jaxjepa.evaluation.settings import EvalSettings, TooFewSeeds, purpose_key, stack_trees, summarise
 from tests.conftest import tiny_config
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def identity_predictor(latent_dim: int) -> dict:
@@ -372,3 +377,27 @@ def test_generated_block_is_replaced_between_markers_and_refused_without_them(tm
     with pytest.raises(report.MissingMarkers, match="no generated block"):
         report.replace_block(readme, report.README_BEGIN, report.README_END, "again")
     assert readme.read_text() == "top\nNEW\nkept\n"  # refused: nothing appended, nothing lost
+
+
+BLOCK_MATPLOTLIB = """
+import sys
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name == "matplotlib" or name.startswith("matplotlib."):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+sys.meta_path.insert(0, Block())
+sys.argv = ["eval.py", "--seeds", "0-1", "--out", sys.argv[1]]
+exec(open("eval.py").read())
+"""
+
+
+def test_eval_without_the_plots_extra_says_how_to_install_it_before_any_work(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-c", BLOCK_MATPLOTLIB, str(tmp_path / "out")],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 2 and "pip install -e '.[plots]'" in done.stderr and "matplotlib" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and not (tmp_path / "out").exists()
