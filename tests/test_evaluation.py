@@ -20,6 +20,7 @@ import pytest
 import eval as eval_script  # noqa: E402  (the top-level eval.py)
 from jaxjepa import checkpoint, make_train, probe, trainer, world
 from jaxjepa.evaluation import ablation, anomaly, forecast, report, representation
+from jaxjepa.evaluation.runs import run_dir
 from jaxjepa.evaluation.settings import EvalSettings, TooFewSeeds, purpose_key, stack_trees, summarise
 from tests.conftest import tiny_config
 
@@ -342,7 +343,7 @@ def test_cli_end_to_end_and_wrong_config(tmp_path, capsys):
     assert eval_script.main(argv) == 0
     for name in ("default", "ema_only", "stopgrad_only", "no_stopgrad"):
         for seed in (0, 1):
-            assert checkpoint.is_finished(runs.run_dir(runs, name, seed))
+            assert checkpoint.is_finished(run_dir(runs, name, seed))
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["seeds"] == [0, 1]
     assert metrics["settings"]["forecast_trajectories"] == metrics["settings"]["anomaly_trajectories"] == 16
