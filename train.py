@@ -113,16 +113,16 @@ def train_in_chunks(config, seeds: list[int], run_dirs: list[Path], args):
 
 def save_chunk(config, output, seeds: list[int], run_dirs: list[Path], force: bool):
     """Save the finite seeds of one chunk; (saved, failed seeds, first non-finite step or None)."""
-    from jaxjepa import checkpoint, cli, trainer
+    from jaxjepa import checkpoint, cli, runner, trainer
 
-    metrics = jax_to_numpy(output)
+    metrics = runner.per_seed_numpy(output)
     saved, failed = [], []
     for i, (seed, run_dir) in enumerate(zip(seeds, run_dirs)):
         seed_metrics = {k: v[i] for k, v in metrics.items()}
         if not np.isfinite(seed_metrics["loss"]).all():
             failed.append(seed)
             continue
-        summary = final_figures(seed_metrics, output, len(seeds))
+        summary = runner.final_figures(seed_metrics, output, len(seeds))
         try:
             checkpoint.save_run(run_dir, config, _index(output.result.params, i),
                                 {"final": summary, "curves": seed_metrics}, force=force)
@@ -132,26 +132,9 @@ def save_chunk(config, output, seeds: list[int], run_dirs: list[Path], force: bo
     return saved, failed, (trainer.first_nonfinite_step(output.result.metrics) if failed else None)
 
 
-def jax_to_numpy(output) -> dict:
-    """Per-seed curves and probe figures as NumPy arrays, [n_seeds, ...]."""
-    import jax
-    curves = jax.device_get(output.result.metrics)
-    return {**{k: np.asarray(v) for k, v in curves.items()},
-            **{k: np.asarray(v) for k, v in jax.device_get(output.probe).items()}}
-
-
 def _index(tree, i):
     import jax
     return jax.tree_util.tree_map(lambda x: x[i], tree)
-
-
-def final_figures(m: dict, output, n_seeds: int) -> dict:
-    return {
-        "loss": float(m["loss"][-1]), "pred_loss": float(m["pred_loss"][-1]), "var_loss": float(m["var_loss"][-1]),
-        "emb_std": float(m["emb_std"][-1]), "decoder_loss": float(m["decoder_loss"][-1]) if m["decoder_loss"].size else None,
-        "probe_rmse_px": float(m["probe_rmse"]), "probe_rmse_yx_px": [float(v) for v in m["probe_rmse_yx"]],
-        "compile_s": output.compile_s, "run_s": output.run_s, "seeds_in_program": n_seeds,
-    }
 
 
 def mean_std(values) -> str:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import re
 import sys
 from pathlib import Path
 
@@ -23,6 +22,7 @@ import numpy as np
 
 from export import browser
 from jaxjepa.cli import OneLineParser, fail
+from jaxjepa.evaluation.report import MissingMarkers, replace_block
 
 REPO = Path(__file__).resolve().parent.parent
 BEGIN, END = "<!-- export.measure:begin", "<!-- export.measure:end -->"
@@ -105,11 +105,10 @@ def readme_block(results: dict) -> str:
 
 
 def update_readme(block: str, readme: Path) -> None:
-    text = readme.read_text()
-    pattern = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END), re.DOTALL)
-    if not pattern.search(text):
-        fail(f"{readme} has no {BEGIN} ... {END} block to fill; add the markers first")
-    readme.write_text(pattern.sub(lambda _: block, text))
+    try:
+        replace_block(readme, BEGIN, END, block)
+    except MissingMarkers as err:
+        fail(str(err))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -17,6 +17,7 @@ import numpy as np
 from jaxjepa import models, world
 from jaxjepa.checkpoint import load_run_files
 from jaxjepa.config import Config
+from jaxjepa.rollout import rollout_latents
 
 
 @functools.partial(jax.jit, static_argnums=0)
@@ -33,19 +34,6 @@ def _predict(config: Config, params: dict, z: jax.Array) -> jax.Array:
 def _decode(config: Config, params: dict, z: jax.Array) -> jax.Array:
     frames = models.decoder(config).apply(params["decoder"], z)
     return frames.reshape(*z.shape[:-1], config.frame_size, config.frame_size)
-
-
-def rollout_latents(config: Config, params: dict, z0: jax.Array, steps: int) -> jax.Array:
-    """[..., d] -> [..., steps, d]: the predictor applied to its own output, one `lax.scan`.
-    Entry k is the dream of the latent k + 1 observations ahead."""
-    predict = models.predictor(config).apply
-
-    def one_step(z, _):
-        z = predict(params["predictor"], z)
-        return z, z
-
-    _, dream = jax.lax.scan(one_step, z0, None, length=steps)
-    return jnp.moveaxis(dream, 0, -2)
 
 
 _rollout = jax.jit(rollout_latents, static_argnums=(0, 3))

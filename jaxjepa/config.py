@@ -23,7 +23,7 @@ class Config:
     seq_len: int = 64             # frames per sequence -> seq_len - 2 (o_t, o_{t+1}) pairs each
     train_start_margin: int = 2   # training starts uniform in [m, H - 1 - m) per axis
     eval_start_margin: int = 3    # evaluation starts (and teleports) uniform in [m, H - 1 - m)
-    logos: int = 1                # harder worlds (issue 5): logos bouncing independently, drawn as the max of blobs
+    logos: int = 1                # harder worlds: logos bouncing independently, drawn as the max of blobs
     speed_jitter: float = 0.0     # each sequence's speed is speed * U[1 - j, 1 + j] (0: every sequence the same)
     pixel_noise: float = 0.0      # std of Gaussian pixel noise added to every frame, then clipped to [0, 1]
 
@@ -50,7 +50,7 @@ class Config:
     lr_schedule: str = "constant"  # "constant" | "cosine" (warmup then cosine decay to 0)
     warmup_steps: int = 0
 
-    # --- multi-step latent training (issue 5): the predictor unrolled k steps in latent space ---
+    # --- multi-step latent training: the predictor unrolled k steps in latent space ---
     rollout_steps: int = 1        # k: 1 is the reference's one-step loss, bit for bit
     rollout_decay: float = 1.0    # weight of unrolled step j (1..k) is rollout_decay ** (j - 1), normalised
     rollout_curriculum: int = 0   # training steps over which the active k grows linearly from 1 to k (0: k from the start)
@@ -192,10 +192,10 @@ def field_names() -> list[str]:
 
 
 # Named variants live next to the default so that every recipe in RESULTS.md has a name.
-# The collapse ablation removes one defence at a time (issue 3):
+# The collapse ablation removes one defence at a time:
 VARIANTS: dict[str, dict[str, Any]] = {
     "default": {},
-    # issue 6: the least wall time to the reference's probe quality (<= 0.64 px, median of 8 seeds;
+    # the least wall time to the reference's probe quality (<= 0.64 px, median of 8 seeds;
     # evidence: `python -m benchmarks`, results/bench.json). The probe peaks early: the variance hinge
     # spreads the latent within ~50 steps, then the prediction loss reshapes it (worse, ~0.7 px, until
     # ~2000 steps). No decoder (the probe does not read it); the predictor is barely trained, so this
@@ -207,18 +207,18 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "stopgrad_only": {"var_weight": 0.0, "ema_decay": 0.0},
     # No stop-gradient: the target is the online encoder itself and gradient flows through it.
     "no_stopgrad": {"var_weight": 0.0, "target": "online"},
-    # --- issue 5: recipes tried for a longer horizon (RESULTS.md compares them; eval.py --recipes) ---
+    # --- recipes tried for a longer horizon (RESULTS.md compares them; eval.py --recipes) ---
     # k-step latent training alone, on the reference's model and budget:
     "multistep_k4": {"rollout_steps": 4},
     # the shipped recipe without its multi-step loss (k = 1): what the bigger model and budget alone give
     "long_horizon_k1": {"rollout_steps": 1, "steps": 5000, "lr_schedule": "cosine", "predictor_hidden": (256, 256),
                         "latent_dim": 64},
-    # shipped first, now replaced by `koopman` below: 8-step unrolled loss, a deeper predictor, a 64-d latent (a
+    # the deep-predictor recipe that `koopman` below outlasts: 8-step unrolled loss, a deeper predictor, a 64-d latent (a
     # finer linear readout), twice the steps with a cosine schedule (chosen on one seed; on 8 seeds its k = 1 twin
     # above reaches the longer horizon: RESULTS.md, `python eval.py --recipes --seeds 0-7`)
     "long_horizon": {"rollout_steps": 8, "steps": 5000, "lr_schedule": "cosine", "predictor_hidden": (256, 256),
                      "latent_dim": 64},
-    # shipped (issue 5's best): the long_horizon recipe with an AFFINE predictor (no hidden layer) and the VICReg
+    # the shipped recipe (BEST_RECIPE): the long_horizon recipe with an AFFINE predictor (no hidden layer) and the VICReg
     # covariance term, trained twice as long. Why it works: a linear world model forces the encoder to find
     # coordinates in which the bounce evolves linearly (Koopman eigenfunctions: for a triangle-wave bounce, the
     # harmonics of each axis's phase, which a linear map rotates and a linear probe reads position from); the
@@ -227,19 +227,26 @@ VARIANTS: dict[str, dict[str, Any]] = {
     # (RESULTS.md, `python eval.py --recipes --seeds 0-7`).
     "koopman": {"rollout_steps": 8, "steps": 10000, "lr_schedule": "cosine", "predictor_hidden": (),
                 "latent_dim": 64, "cov_weight": 0.04},
-    # exploratory (one seed, not in eval.py --recipes yet: about 4 min per seed on 2 cores): long_horizon with
+    # exploratory (one seed, not in eval.py --recipes: costly per seed on a CPU): long_horizon with
     # the spatial soft-argmax keypoint encoder, whose latent is close to affine in position, so the linear
     # probe's floor falls from ~0.5 px to ~0.2 px (models.KeypointEncoder)
     "keypoints_long_horizon": {"rollout_steps": 8, "steps": 5000, "lr_schedule": "cosine",
                                "predictor_hidden": (256, 256), "latent_dim": 64, "encoder_kind": "keypoints",
                                "keypoints": 8},
-    # --- issue 5: harder worlds (eval.py --worlds trains each with the default and the long_horizon recipe) ---
+    # --- harder worlds (eval.py --worlds trains each with the default and the best recipe) ---
     "world32": {"frame_size": 32},
     "world64": {"frame_size": 64},
     "two_logos": {"logos": 2},
     "random_speed": {"speed_jitter": 0.5},
     "noisy": {"pixel_noise": 0.1},
 }
+
+# The named lists the evaluation suites run, beside the configs they name.
+ABLATIONS = ("default", "ema_only", "stopgrad_only", "no_stopgrad")   # the collapse ablation, reference first
+RECIPES = ("default", "koopman", "long_horizon", "multistep_k4", "long_horizon_k1")   # compared on one horizon plot
+BEST_RECIPE = "koopman"                                                # the shipped recipe
+ANOMALY_RECIPES = ("default", BEST_RECIPE)
+WORLDS = ("default", "world32", "world64", "two_logos", "random_speed", "noisy")   # "default": the reference world
 
 
 def get_config(name: str = "default", **overrides: Any) -> Config:

@@ -6,6 +6,7 @@ where least squares on the same latents gives 0.64). Least squares with a bias i
 readout, so its error belongs to the representation alone. Fit and test on fresh trajectories drawn
 from the evaluation key, never from training data.
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -50,15 +51,34 @@ def encode_trajectories(params: dict, traj: world.Trajectory, config: Config):
     return z, traj.positions[:, 1:], traj.velocities[:, 1:]
 
 
+class Latents(NamedTuple):
+    """Target-encoder latents of fresh trajectories with what a probe reads from them."""
+
+    z: jax.Array  # [n, T - 1, d]
+    positions: jax.Array  # [n, T - 1, k]: (y, x) of each logo's newest frame
+    velocities: jax.Array  # [n, T - 1, k]
+
+
+def fit_and_test_latents(params: dict, key: jax.Array, config: Config) -> tuple[Latents, Latents]:
+    """The probe's protocol: `probe_sequences` fresh trajectories to fit on and as many others to test
+    on, both drawn from `key` and started `eval_start_margin` px from the walls."""
+    n, length, margin = config.probe_sequences, config.probe_seq_len, config.eval_start_margin
+    return tuple(
+        Latents(*encode_trajectories(params, world.trajectories(k, n, length, config, margin=margin), config))
+        for k in jax.random.split(key)
+    )
+
+
+def flat(a: jax.Array) -> jax.Array:
+    """[n, T, k] -> [n T, k]: samples of a probe."""
+    return a.reshape(-1, a.shape[-1])
+
+
 def probe_position(params: dict, key: jax.Array, config: Config) -> dict:
     """Fit on `probe_sequences` fresh trajectories, test on as many others. Returns RMSE in px."""
-    fit_key, test_key = jax.random.split(key)
-    n, length, margin = config.probe_sequences, config.probe_seq_len, config.eval_start_margin
-    z_fit, p_fit, _ = encode_trajectories(params, world.trajectories(fit_key, n, length, config, margin=margin), config)
-    z_test, p_test, _ = encode_trajectories(params, world.trajectories(test_key, n, length, config, margin=margin), config)
-    d = z_fit.shape[-1]
-    k = p_fit.shape[-1]   # 2: (y, x); 2 L with L logos
-    probe = fit(z_fit.reshape(-1, d), p_fit.reshape(-1, k))
-    predicted = apply(probe, z_test.reshape(-1, d))
-    return {"probe_rmse": rmse(predicted, p_test.reshape(-1, k)),
-            "probe_rmse_yx": rmse_per_coordinate(predicted, p_test.reshape(-1, k))}
+    fitted, tested = fit_and_test_latents(params, key, config)
+    predicted = apply(fit(flat(fitted.z), flat(fitted.positions)), flat(tested.z))
+    return {
+        "probe_rmse": rmse(predicted, flat(tested.positions)),
+        "probe_rmse_yx": rmse_per_coordinate(predicted, flat(tested.positions)),
+    }

@@ -23,6 +23,7 @@ from typing import Callable, NamedTuple, Sequence, TypeVar
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from jaxjepa import probe
@@ -137,3 +138,21 @@ def interruptible(fn: Callable[..., T], *args) -> T:
     if "error" in box:
         raise box["error"]
     return box["value"]
+
+
+def per_seed_numpy(output: SeedsOutput) -> dict:
+    """Training curves and probe figures as NumPy arrays, [n_seeds, ...]: what a saved run keeps."""
+    curves = jax.device_get(output.result.metrics)
+    return {**{k: np.asarray(v) for k, v in curves.items()},
+            **{k: np.asarray(v) for k, v in jax.device_get(output.probe).items()}}
+
+
+def final_figures(m: dict, output: SeedsOutput, n_seeds: int) -> dict:
+    """The 'final' block of a saved run's metrics.json, from one seed's `per_seed_numpy` slice."""
+    return {
+        "loss": float(m["loss"][-1]), "pred_loss": float(m["pred_loss"][-1]), "var_loss": float(m["var_loss"][-1]),
+        "emb_std": float(m["emb_std"][-1]),
+        "decoder_loss": float(m["decoder_loss"][-1]) if m["decoder_loss"].size else None,
+        "probe_rmse_px": float(m["probe_rmse"]), "probe_rmse_yx_px": [float(v) for v in m["probe_rmse_yx"]],
+        "compile_s": output.compile_s, "run_s": output.run_s, "seeds_in_program": n_seeds,
+    }

@@ -10,7 +10,7 @@ Physics (REFERENCE.md): p <- p + v; on each axis, if p leaves [1, H - 2] that ax
 and p is clipped back. The frame is rendered after the update, so frame 0 already shows one step.
 
 Anomalies (`ANOMALIES`) change the state once, at a chosen frame: the reference's teleport, and the
-subtle ones of issue 5 (mid-air velocity flip, speed change, freeze, small jump). Harder worlds are
+subtle ones (mid-air velocity flip, speed change, freeze, small jump). Harder worlds are
 config fields (`logos`, `speed_jitter`, `pixel_noise`, `frame_size`) whose defaults leave every
 draw of the reference world as it was: their extra randomness comes from keys folded in apart.
 """
@@ -78,7 +78,7 @@ def teleport(key: jax.Array, position: jax.Array, velocity: jax.Array, config: C
     return new, velocity
 
 
-# The subtle anomalies (issue 5): each, like `teleport`, maps (key, position, velocity) at the anomaly
+# The subtle anomalies: each, like `teleport`, maps (key, position, velocity) at the anomaly
 # frame, before that frame's update, to the new state; the physics then runs on from it.
 SPEED_FACTORS = (0.5, 1.5)     # a speed change halves the speed or makes it 1.5 times, at random
 JUMP_PX = (1.0, 2.0)           # a small jump moves the logo this far (uniform), in a random direction
@@ -112,15 +112,20 @@ def small_jump(key: jax.Array, position: jax.Array, velocity: jax.Array, config:
 ANOMALIES = {"teleport": teleport, "flip": velocity_flip, "speed": speed_change, "freeze": freeze, "jump": small_jump}
 
 
+def anomaly_injector(kind: str):
+    """The state change of anomaly `kind`; ValueError naming the known kinds for any other."""
+    if kind not in ANOMALIES:
+        raise ValueError(f"unknown anomaly {kind!r}; known: {', '.join(ANOMALIES)}")
+    return ANOMALIES[kind]
+
+
 def trajectory(key: jax.Array, length: int, config: Config, *, margin: int | None = None,
                anomaly_frame: int | jax.Array = NO_ANOMALY, anomaly: str = "teleport") -> Trajectory:
     """One trajectory of `length` frames. At `anomaly_frame` (traceable), before that frame's update,
     the anomaly `anomaly` (a key of ANOMALIES; the teleport by default) changes the logo's state;
     NO_ANOMALY (-1) leaves the world alone. With several logos, positions and velocities are [T, 2 L]
     (y, x of each logo in turn); with pixel noise, the frames are noisy and the positions are not."""
-    if anomaly not in ANOMALIES:
-        raise ValueError(f"unknown anomaly {anomaly!r}; known: {', '.join(ANOMALIES)}")
-    inject = ANOMALIES[anomaly]
+    inject = anomaly_injector(anomaly)
     margin = config.train_start_margin if margin is None else margin
     start_key, anomaly_key = jax.random.split(key)
     position, velocity = random_start(start_key, margin, config)

@@ -1,4 +1,5 @@
 """Shared fixtures: a tiny config that trains in about a second, and one trained run of it."""
+
 import jax
 import pytest
 
@@ -7,8 +8,16 @@ from jaxjepa import get_config, make_train, seed_keys
 
 def tiny_config(**overrides):
     """Small enough for CI: few sequences, few steps; still the reference's world and model."""
-    base = dict(steps=150, train_sequences=24, seq_len=24, batch_size=64, decoder_steps=30,
-                decoder_batch_size=64, probe_sequences=12, probe_seq_len=24)
+    base = dict(
+        steps=150,
+        train_sequences=24,
+        seq_len=24,
+        batch_size=64,
+        decoder_steps=30,
+        decoder_batch_size=64,
+        probe_sequences=12,
+        probe_seq_len=24,
+    )
     return get_config("default", **{**base, **overrides})
 
 

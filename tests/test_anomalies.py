@@ -1,4 +1,5 @@
-"""The subtle anomalies of issue 5: each one's physics, where the evaluation puts them, and its figures."""
+"""The subtle anomalies: each one's physics, where the evaluation puts them, and its figures."""
+
 import chex
 import jax
 import jax.numpy as jnp
@@ -23,16 +24,19 @@ def mid_air_case(kind: str, seed: int):
 
 
 def no_bounce_between(velocities: np.ndarray, first: int, last: int) -> bool:
-    return bool(np.all(velocities[first:last + 1] == velocities[first]))
+    return bool(np.all(velocities[first : last + 1] == velocities[first]))
 
 
 class AnomalyStateTest(chex.TestCase):
     """The state maps themselves, as pure functions."""
+
     position, velocity = jnp.array([6.0, 9.0]), jnp.array([0.75, -0.75])
 
     @chex.variants(with_jit=True, without_jit=True)
     def test_flip_reverses_velocity_in_place(self):
-        p, v = self.variant(lambda p, v: world.velocity_flip(jax.random.key(0), p, v, CONFIG))(self.position, self.velocity)
+        p, v = self.variant(lambda p, v: world.velocity_flip(jax.random.key(0), p, v, CONFIG))(
+            self.position, self.velocity
+        )
         np.testing.assert_array_equal(p, self.position)
         np.testing.assert_array_equal(v, -self.velocity)
 
@@ -41,8 +45,8 @@ class AnomalyStateTest(chex.TestCase):
         change = self.variant(jax.vmap(lambda k: world.speed_change(k, self.position, self.velocity, CONFIG)))
         p, v = change(jax.random.split(jax.random.key(1), 64))
         factors = np.asarray(v / self.velocity)
-        assert np.allclose(factors[:, 0], factors[:, 1])                        # direction kept
-        assert set(np.round(factors[:, 0], 6)) == set(world.SPEED_FACTORS)      # both factors occur, nothing else
+        assert np.allclose(factors[:, 0], factors[:, 1])  # direction kept
+        assert set(np.round(factors[:, 0], 6)) == set(world.SPEED_FACTORS)  # both factors occur, nothing else
         np.testing.assert_array_equal(p, np.broadcast_to(self.position, p.shape))
 
     @chex.variants(with_jit=True, without_jit=True)
@@ -57,7 +61,7 @@ class AnomalyStateTest(chex.TestCase):
         p, v = jump(jax.random.split(jax.random.key(2), 256))
         distance = np.linalg.norm(np.asarray(p) - np.asarray(self.position), axis=-1)
         assert distance.min() >= world.JUMP_PX[0] - 1e-5 and distance.max() <= world.JUMP_PX[1] + 1e-5
-        assert distance.max() - distance.min() > 0.5                           # a range, not one length
+        assert distance.max() - distance.min() > 0.5  # a range, not one length
         np.testing.assert_array_equal(v, np.broadcast_to(self.velocity, v.shape))
 
 
@@ -65,10 +69,12 @@ class AnomalyStateTest(chex.TestCase):
 def test_flip_in_a_trajectory_reverses_velocity_at_that_frame(seed):
     broken, untouched, t_a = mid_air_case("flip", seed)
     v, p = np.asarray(broken.velocities), np.asarray(broken.positions)
-    np.testing.assert_array_equal(p[:t_a], np.asarray(untouched.positions)[:t_a])   # nothing before
+    np.testing.assert_array_equal(p[:t_a], np.asarray(untouched.positions)[:t_a])  # nothing before
     np.testing.assert_array_equal(v[t_a], -np.asarray(untouched.velocities)[t_a - 1])
-    np.testing.assert_allclose(p[t_a], p[t_a - 1] + v[t_a], atol=1e-5)               # it turned back, mid-air
-    assert no_bounce_between(np.asarray(untouched.velocities), t_a - anomaly.MID_AIR_FRAMES, t_a + anomaly.MID_AIR_FRAMES)
+    np.testing.assert_allclose(p[t_a], p[t_a - 1] + v[t_a], atol=1e-5)  # it turned back, mid-air
+    assert no_bounce_between(
+        np.asarray(untouched.velocities), t_a - anomaly.MID_AIR_FRAMES, t_a + anomaly.MID_AIR_FRAMES
+    )
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -85,10 +91,10 @@ def test_speed_change_in_a_trajectory_scales_speed(seed):
 def test_freeze_keeps_the_position_constant(seed):
     broken, untouched, t_a = mid_air_case("freeze", seed)
     p = np.asarray(broken.positions)
-    np.testing.assert_array_equal(p[t_a - 1:], np.broadcast_to(p[t_a - 1], p[t_a - 1:].shape))
+    np.testing.assert_array_equal(p[t_a - 1 :], np.broadcast_to(p[t_a - 1], p[t_a - 1 :].shape))
     frames = np.asarray(broken.frames)
     np.testing.assert_array_equal(frames[t_a:], np.broadcast_to(frames[t_a - 1], frames[t_a:].shape))
-    assert not np.array_equal(frames[t_a - 1], frames[t_a - 2])                    # it was moving before
+    assert not np.array_equal(frames[t_a - 1], frames[t_a - 2])  # it was moving before
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -101,8 +107,10 @@ def test_jump_moves_the_logo_one_to_two_px(seed):
 
 def test_default_anomaly_is_still_the_teleport():
     key = jax.random.key(5)
-    chex.assert_trees_all_equal(world.trajectory(key, 30, CONFIG, anomaly_frame=12),
-                                world.trajectory(key, 30, CONFIG, anomaly_frame=12, anomaly="teleport"))
+    chex.assert_trees_all_equal(
+        world.trajectory(key, 30, CONFIG, anomaly_frame=12),
+        world.trajectory(key, 30, CONFIG, anomaly_frame=12, anomaly="teleport"),
+    )
 
 
 def test_unknown_anomaly_is_refused_with_its_name():
@@ -117,20 +125,21 @@ def test_mid_air_frames_avoid_bounces_and_stay_in_range():
     assert frames.min() >= 8 and frames.max() < LENGTH - 8
     m = anomaly.MID_AIR_FRAMES
     assert all(no_bounce_between(velocities[i], f - m - 1, f + m) for i, f in enumerate(frames))
-    assert len(set(frames.tolist())) > 10                                        # random, not one frame
+    assert len(set(frames.tolist())) > 10  # random, not one frame
 
 
 @pytest.mark.parametrize("kind", anomaly.SUBTLE_KINDS)
 def test_subtle_anomaly_evaluation_runs_and_counts_every_anomaly(kind, tiny, tiny_result):
     settings = EvalSettings(anomaly_trajectories=16, anomaly_length=24, anomaly_first_frame=6, examples=1)
-    out = jax.jit(lambda p, k: anomaly.anomaly(p, k, tiny, settings, kind=kind))(tiny_result.params, jax.random.key(3))
+    out = jax.jit(lambda p, k: anomaly.detect(p, k, tiny, settings, kind=kind))(tiny_result.params, jax.random.key(3))
     chex.assert_tree_all_finite({space: out[space]["roc_auc"] for space in ("latent", "pixel")})
     assert int(out["visible_count"]) == 16 and int(out["invisible_count"]) == 0
     assert 0.0 <= float(out["latent"]["roc_auc"]) <= 1.0
-    assert float(out["displacement_px"]) > 0.3                                   # the anomaly moved the logo
+    assert float(out["displacement_px"]) > 0.3  # the anomaly moved the logo
 
 
 # ---------- harder worlds (config fields whose defaults leave the reference world alone) ----------
+
 
 def test_two_logos_move_independently_and_are_both_drawn():
     config = get_config("two_logos")
@@ -138,7 +147,7 @@ def test_two_logos_move_independently_and_are_both_drawn():
     chex.assert_shape([traj.frames, traj.positions, traj.velocities], [(20, 16, 16), (20, 4), (20, 4)])
     p = np.asarray(traj.positions).reshape(20, 2, 2)
     assert not np.allclose(p[:, 0], p[:, 1])
-    for logo in range(2):                          # each logo's own blob peaks (value 1) at its pixel when on the grid
+    for logo in range(2):  # each logo's own blob peaks (value 1) at its pixel when on the grid
         frame = np.asarray(world.render(jnp.round(jnp.asarray(p[0])), config))
         y, x = np.round(p[0, logo]).astype(int)
         np.testing.assert_allclose(frame[y, x], 1.0, rtol=1e-6)
@@ -150,9 +159,12 @@ def test_random_speed_varies_per_sequence_within_its_range():
     traj = world.trajectories(jax.random.key(1), 64, 5, config)
     speed = np.abs(np.asarray(traj.velocities)[:, 0, 0])
     base = CONFIG.speed * (CONFIG.frame_size - 1)
-    assert speed.min() >= base * (1 - config.speed_jitter) - 1e-6 and speed.max() <= base * (1 + config.speed_jitter) + 1e-6
+    assert (
+        speed.min() >= base * (1 - config.speed_jitter) - 1e-6
+        and speed.max() <= base * (1 + config.speed_jitter) + 1e-6
+    )
     assert speed.std() > 0.1 * base
-    np.testing.assert_allclose(np.abs(np.asarray(traj.velocities)[:, 0, 1]), speed)   # still diagonal
+    np.testing.assert_allclose(np.abs(np.asarray(traj.velocities)[:, 0, 1]), speed)  # still diagonal
 
 
 def test_pixel_noise_changes_frames_not_motion():

@@ -5,7 +5,11 @@ predictor that is the identity is a perfect world model: zero surprise, and a ro
 leaves the band. The identity is exact in the reference's predictor shape because
 GELU(x) - GELU(-x) = x (also for the tanh approximation): layer 0 = [I, -I], layer 1 = [I; -I].
 """
+
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import chex
 import jax
@@ -13,18 +17,24 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+import eval as eval_script  # noqa: E402  (the top-level eval.py)
 from jaxjepa import checkpoint, make_train, probe, trainer, world
-from jaxjepa.evaluation import ablation, anomaly, forecast, probes, report
+from jaxjepa.evaluation import ablation, anomaly, forecast, report, representation
+from jaxjepa.evaluation.runs import run_dir
 from jaxjepa.evaluation.settings import EvalSettings, TooFewSeeds, purpose_key, stack_trees, summarise
 from tests.conftest import tiny_config
 
-import eval as eval_script  # noqa: E402  (the top-level eval.py)
+REPO = Path(__file__).resolve().parents[1]
 
 
 def identity_predictor(latent_dim: int) -> dict:
     eye = jnp.eye(latent_dim)
-    return {"params": {"layer0": {"kernel": jnp.concatenate([eye, -eye], axis=1), "bias": jnp.zeros(2 * latent_dim)},
-                       "layer1": {"kernel": jnp.concatenate([eye, -eye], axis=0), "bias": jnp.zeros(latent_dim)}}}
+    return {
+        "params": {
+            "layer0": {"kernel": jnp.concatenate([eye, -eye], axis=1), "bias": jnp.zeros(2 * latent_dim)},
+            "layer1": {"kernel": jnp.concatenate([eye, -eye], axis=0), "bias": jnp.zeros(latent_dim)},
+        }
+    }
 
 
 @pytest.fixture(scope="module")
@@ -45,13 +55,18 @@ def learned():
 
 # ---------- horizon ----------
 
+
 class StepsWithinTest(chex.TestCase):
     @chex.variants(with_jit=True, without_jit=True)
     def test_counts_leading_steps_inside_the_band(self):
         steps_within = self.variant(forecast.steps_within)
-        error = jnp.array([[0.2, 0.5, 1.5, 0.1],      # leaves after 2 steps (later return does not count)
-                           [1.2, 0.1, 0.1, 0.1],      # already off at step 1
-                           [0.0, 0.0, 0.0, 0.0]])     # a perfect rollout: never leaves = K
+        error = jnp.array(
+            [
+                [0.2, 0.5, 1.5, 0.1],  # leaves after 2 steps (later return does not count)
+                [1.2, 0.1, 0.1, 0.1],  # already off at step 1
+                [0.0, 0.0, 0.0, 0.0],
+            ]
+        )  # a perfect rollout: never leaves = K
         np.testing.assert_array_equal(steps_within(error, 1.0), [2, 0, 4])
 
 
@@ -72,17 +87,18 @@ def test_perfect_predictor_never_leaves_the_band(static_world):
 
 def test_rollout_error_grows_for_a_trained_model(tiny, tiny_result):
     settings = EvalSettings(forecast_steps=30, forecast_trajectories=32, examples=1)
-    weights = probes.linear_probes(tiny_result.params, trainer.seed_keys(0)[1], tiny, 1)["position_probe"]
+    weights = representation.linear_probes(tiny_result.params, trainer.seed_keys(0)[1], tiny, 1)["position_probe"]
     out = forecast.forecast(tiny_result.params, trainer.seed_keys(0)[1], weights, tiny, settings)
     curve = np.asarray(out["curves"]["position_error"])
     chex.assert_tree_all_finite(out)
-    assert curve[-5:].mean() > curve[0]            # drift: a one-step predictor is worse 30 steps out
+    assert curve[-5:].mean() > curve[0]  # drift: a one-step predictor is worse 30 steps out
     assert 0 <= float(out["horizon_mean"]) < 30
     # persistence (hold f_1) is exact at no step of a moving logo, but tiny at step 1
     assert float(out["curves"]["persistence_mse"][0]) < float(out["curves"]["persistence_mse"][5])
 
 
 # ---------- surprise ----------
+
 
 def test_perfect_predictor_has_zero_surprise(static_world):
     config, params = static_world
@@ -106,7 +122,7 @@ def test_surprise_is_indexed_by_the_frame_where_the_anomaly_shows(static_world):
 
 def test_near_bounce_marks_the_frames_around_a_velocity_flip():
     velocities = np.full((1, 10, 2), 0.75)
-    velocities[0, 5:, 1] = -0.75                       # the x velocity flips at frame 5
+    velocities[0, 5:, 1] = -0.75  # the x velocity flips at frame 5
     near = np.asarray(anomaly.near_bounce(jnp.asarray(velocities)))[0]
     scored = np.arange(near.size) + anomaly.FIRST_SCORED_FRAME
     np.testing.assert_array_equal(scored[near], [4, 5, 6])
@@ -117,16 +133,16 @@ class RocAucTest(chex.TestCase):
     def test_known_answers(self):
         auc = self.variant(anomaly.roc_auc)
         normal = jnp.linspace(0.0, 1.0, 50)
-        np.testing.assert_allclose(auc(normal + 2.0, normal), 1.0)           # perfectly separated
-        np.testing.assert_allclose(auc(jnp.ones(10), jnp.ones(40)), 0.5)     # identical: ties count half
-        np.testing.assert_allclose(auc(normal - 2.0, normal), 0.0)           # always below
+        np.testing.assert_allclose(auc(normal + 2.0, normal), 1.0)  # perfectly separated
+        np.testing.assert_allclose(auc(jnp.ones(10), jnp.ones(40)), 0.5)  # identical: ties count half
+        np.testing.assert_allclose(auc(normal - 2.0, normal), 0.0)  # always below
         np.testing.assert_allclose(auc(jnp.array([0.25, 9.0]), jnp.array([0.0, 0.5])), 0.75)  # 1/2 and 1
         # a masked-out positive does not count
         np.testing.assert_allclose(auc(jnp.array([9.0, -9.0]), normal, jnp.array([True, False])), 1.0)
 
 
 def test_median_mad_threshold():
-    scores = jnp.array([1.0, 2.0, 3.0, 4.0, 100.0])    # median 3, |x - 3| = 2 1 0 1 97 -> MAD 1
+    scores = jnp.array([1.0, 2.0, 3.0, 4.0, 100.0])  # median 3, |x - 3| = 2 1 0 1 97 -> MAD 1
     np.testing.assert_allclose(anomaly.median_mad_threshold(scores, 5.0), 8.0)
 
 
@@ -137,24 +153,26 @@ def test_detection_figures_on_known_scores():
     anomalous = jnp.asarray(rng.uniform(0.9, 1.1, (n, s)))
     frames_at = jnp.array([5, 6, 7, 8, 9, 10])
     anomalous = anomalous.at[jnp.arange(n), frames_at - anomaly.FIRST_SCORED_FRAME].set(50.0)
-    anomalous = anomalous.at[0, 0].set(99.0)     # trajectory 0 peaks elsewhere: a miss
+    anomalous = anomalous.at[0, 0].set(99.0)  # trajectory 0 peaks elsewhere: a miss
     visible = jnp.array([True] * 5 + [False])
     out = anomaly.detection_figures(anomalous, normal, normal, frames_at, visible, 5.0)
     np.testing.assert_allclose(out["hit_rate"], 4 / 5)
     np.testing.assert_allclose(out["invisible_hit_rate"], 1.0)
     np.testing.assert_allclose(out["roc_auc"], 1.0)
     np.testing.assert_allclose(out["detected_at_threshold"], 1.0)
-    np.testing.assert_allclose(out["false_alarms_per_1000"], 0.0)   # uniform noise stays within 5 MAD
-    np.testing.assert_allclose(out["peak_median_ratio_worst"], 50.0 / np.median(anomalous[1:5], axis=1).max(), rtol=1e-5)
+    np.testing.assert_allclose(out["false_alarms_per_1000"], 0.0)  # uniform noise stays within 5 MAD
+    np.testing.assert_allclose(
+        out["peak_median_ratio_worst"], 50.0 / np.median(anomalous[1:5], axis=1).max(), rtol=1e-5
+    )
 
 
 def test_anomaly_evaluation_runs_and_finds_teleports(learned):
     config, params = learned
     settings = EvalSettings(anomaly_trajectories=16, anomaly_length=24, anomaly_first_frame=6, examples=2)
-    out = jax.jit(lambda p, k: anomaly.anomaly(p, k, config, settings))(params, trainer.seed_keys(0)[1])
+    out = jax.jit(lambda p, k: anomaly.detect(p, k, config, settings))(params, trainer.seed_keys(0)[1])
     chex.assert_tree_all_finite(out["latent"]["roc_auc"])
     assert int(out["visible_count"]) + int(out["invisible_count"]) == 16
-    assert float(out["latent"]["roc_auc"]) > 0.9         # a small model is already surprised by a teleport
+    assert float(out["latent"]["roc_auc"]) > 0.9  # a small model is already surprised by a teleport
     assert float(out["latent"]["hit_rate_within_1"]) > 0.8
     chex.assert_shape(out["example"]["latent"], (2, 22))
 
@@ -167,12 +185,13 @@ def test_an_anomaly_kind_the_world_does_not_know_is_refused():
 
 # ---------- probes ----------
 
+
 def test_adam_probe_converges_on_a_linear_problem():
     """Latents that ARE the positions (times a mixing matrix, plus a bias): the published protocol's
     Adam probe must get close to zero error, and least squares exactly there."""
     positions = jax.random.uniform(jax.random.key(0), (4000, 2), minval=1, maxval=14)
     latents = positions @ jax.random.normal(jax.random.key(1), (2, 32)) * 0.3 + 1.0
-    fitted = probes.adam_linear_probe(jax.random.key(2), latents, positions, steps=800, lr=1e-2, batch_size=512)
+    fitted = representation.adam_linear_probe(jax.random.key(2), latents, positions, steps=800, lr=1e-2, batch_size=512)
     assert float(probe.rmse(probe.apply(fitted, latents), positions)) < 0.1
     exact = probe.fit(latents, positions)
     np.testing.assert_allclose(probe.rmse(probe.apply(exact, latents), positions), 0.0, atol=2e-3)
@@ -180,27 +199,30 @@ def test_adam_probe_converges_on_a_linear_problem():
 
 def test_published_probe_uses_the_training_pairs_time_major(tiny, tiny_result):
     train_key = trainer.seed_keys(0)[0]
-    traj = probes.training_trajectories(train_key, tiny)
+    traj = representation.training_trajectories(train_key, tiny)
     # the very frames the trainer trained on
-    np.testing.assert_array_equal(traj.frames.reshape(tiny.train_sequences, tiny.seq_len, -1),
-                                  trainer.training_frames(jax.random.split(train_key, 4)[0], tiny))
-    z, positions = probes.time_major_pairs(tiny_result.params, train_key, tiny)
+    np.testing.assert_array_equal(
+        traj.frames.reshape(tiny.train_sequences, tiny.seq_len, -1),
+        trainer.training_frames(jax.random.split(train_key, 4)[0], tiny),
+    )
+    z, positions = representation.time_major_pairs(tiny_result.params, train_key, tiny)
     n = tiny.train_sequences
     chex.assert_shape([z, positions], [(n * (tiny.seq_len - 2), tiny.latent_dim), (n * (tiny.seq_len - 2), 2)])
-    np.testing.assert_allclose(positions[:n], traj.positions[:, 1])    # first block: o_0 of every sequence
-    np.testing.assert_allclose(positions[n:2 * n], traj.positions[:, 2])
+    np.testing.assert_allclose(positions[:n], traj.positions[:, 1])  # first block: o_0 of every sequence
+    np.testing.assert_allclose(positions[n : 2 * n], traj.positions[:, 2])
 
 
 def test_position_probe_is_the_one_train_py_reports(learned):
     config, params = learned
     eval_key = trainer.seed_keys(0)[1]
-    ours = probes.linear_probes(params, eval_key, config, 2)
+    ours = representation.linear_probes(params, eval_key, config, 2)
     theirs = probe.probe_position(params, eval_key, config)
     np.testing.assert_allclose(ours["position_rmse"], theirs["probe_rmse"], rtol=1e-5)
-    assert float(ours["velocity_rmse"]) < float(ours["velocity_rmse_of_mean"])   # two frames carry velocity
+    assert float(ours["velocity_rmse"]) < float(ours["velocity_rmse_of_mean"])  # two frames carry velocity
 
 
 # ---------- collapse ----------
+
 
 def test_collapsed_encoder_has_zero_std_and_a_useless_probe(tiny, tiny_result):
     params = jax.tree_util.tree_map(lambda x: x, tiny_result.params)
@@ -221,27 +243,46 @@ def test_thin_curves_keeps_ends():
 
 # ---------- over seeds ----------
 
+
 def test_summarise_needs_two_seeds_for_a_std():
     out = summarise([1.0, 2.0, 3.0])
     np.testing.assert_allclose([out["mean"], out["std"]], [2.0, 1.0])
     with pytest.raises(TooFewSeeds):
         summarise([1.0])
     assert summarise([1.0], need_std=False)["std"] is None
-    assert summarise([1.0, np.nan, 3.0])["seeds_counted"] == 2      # a seed with no such case is skipped
+    assert summarise([1.0, np.nan, 3.0])["seeds_counted"] == 2  # a seed with no such case is skipped
 
 
 def test_vmapped_evaluation_equals_one_seed(tiny, tiny_result):
     other = jax.tree_util.tree_map(lambda x: x * 1.01, tiny_result.params)
     keys = jnp.stack([trainer.seed_keys(0)[1], trainer.seed_keys(1)[1]])
-    both = jax.jit(jax.vmap(lambda p, k: ablation.collapse_figures(p, k, tiny)))(stack_trees([tiny_result.params, other]), keys)
+    both = jax.jit(jax.vmap(lambda p, k: ablation.collapse_figures(p, k, tiny)))(
+        stack_trees([tiny_result.params, other]), keys
+    )
     alone = ablation.collapse_figures(tiny_result.params, keys[0], tiny)
     chex.assert_trees_all_close(jax.tree_util.tree_map(lambda x: x[0], both), alone, rtol=1e-4, atol=1e-5)
 
 
 # ---------- eval.py ----------
 
-TINY_FLAGS = ["--steps", "50", "--train-sequences", "16", "--seq-len", "24", "--batch-size", "64",
-              "--decoder-steps", "20", "--decoder-batch-size", "64", "--probe-sequences", "16", "--probe-seq-len", "24"]
+TINY_FLAGS = [
+    "--steps",
+    "50",
+    "--train-sequences",
+    "16",
+    "--seq-len",
+    "24",
+    "--batch-size",
+    "64",
+    "--decoder-steps",
+    "20",
+    "--decoder-batch-size",
+    "64",
+    "--probe-sequences",
+    "16",
+    "--probe-seq-len",
+    "24",
+]
 
 
 def run_cli(capsys, argv):
@@ -277,27 +318,87 @@ def test_cli_needs_something_to_evaluate(capsys):
 def test_cli_end_to_end_and_wrong_config(tmp_path, capsys):
     """Tiny runs: --seeds trains what is missing (4 variants), evaluates, writes every output; then a
     saved run of another config is refused with one line naming it."""
-    runs, out, report_path, readme = tmp_path / "runs", tmp_path / "results", tmp_path / "RESULTS.md", tmp_path / "README.md"
+    runs, out, report_path, readme = (
+        tmp_path / "runs",
+        tmp_path / "results",
+        tmp_path / "RESULTS.md",
+        tmp_path / "README.md",
+    )
     readme.write_text(f"# title\n\n{report.README_BEGIN}\nold numbers\n{report.README_END}\n\nkept\n")
-    argv = ["--seeds", "0-1", "--runs", str(runs), "--out", str(out), "--report", str(report_path),
-            "--readme", str(readme), *TINY_FLAGS]
+    argv = [
+        "--seeds",
+        "0-1",
+        "--runs",
+        str(runs),
+        "--out",
+        str(out),
+        "--report",
+        str(report_path),
+        "--readme",
+        str(readme),
+        "--trajectories",
+        "16",
+        *TINY_FLAGS,
+    ]
     assert eval_script.main(argv) == 0
     for name in ("default", "ema_only", "stopgrad_only", "no_stopgrad"):
         for seed in (0, 1):
-            assert checkpoint.is_finished(ablation.run_dir(runs, name, seed))
+            assert checkpoint.is_finished(run_dir(runs, name, seed))
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["seeds"] == [0, 1]
+    assert metrics["settings"]["forecast_trajectories"] == metrics["settings"]["anomaly_trajectories"] == 16
     assert metrics["representation"]["position_rmse_px"]["std"] is not None
     assert set(metrics["ablation"]) == {"default", "ema_only", "stopgrad_only", "no_stopgrad"}
-    for name in ("horizon.png", "dream.gif", "dream_filmstrip.png", "surprise.png", "collapse.png", "probe_scatter.png"):
+    for name in (
+        "horizon.png",
+        "dream.gif",
+        "dream_filmstrip.png",
+        "surprise.png",
+        "collapse.png",
+        "probe_scatter.png",
+    ):
         assert (out / name).stat().st_size > 1000
     text = report_path.read_text()
     assert "python eval.py --seeds 0-1" in text and "reference" in text and "±" in text
-    assert "](results/horizon.png)" in text                      # figures linked relative to the report
-    readme_text = readme.read_text()                                # the generated block was replaced, the rest kept
+    assert "](results/horizon.png)" in text  # figures linked relative to the report
+    readme_text = readme.read_text()  # the generated block was replaced, the rest kept
     assert "old numbers" not in readme_text and "probe RMSE" in readme_text and readme_text.endswith("kept\n")
     capsys.readouterr()
 
     # the same runs asked for with another config: one line naming the run directory
     code, err = run_cli(capsys, [*argv[:-2], "--probe-seq-len", "32"])
     assert code == 1 and len(err.splitlines()) == 1 and "seed0" in err and "another config" in err
+
+
+def test_generated_block_is_replaced_between_markers_and_refused_without_them(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text(f"top\n{report.README_BEGIN}\nold\n{report.README_END}\nkept\n")
+    report.replace_block(readme, report.README_BEGIN, report.README_END, "NEW")
+    assert readme.read_text() == "top\nNEW\nkept\n"
+    with pytest.raises(report.MissingMarkers, match="no generated block"):
+        report.replace_block(readme, report.README_BEGIN, report.README_END, "again")
+    assert readme.read_text() == "top\nNEW\nkept\n"  # refused: nothing appended, nothing lost
+
+
+BLOCK_MATPLOTLIB = """
+import sys
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name == "matplotlib" or name.startswith("matplotlib."):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+sys.meta_path.insert(0, Block())
+sys.argv = ["eval.py", "--seeds", "0-1", "--out", sys.argv[1]]
+exec(open("eval.py").read())
+"""
+
+
+def test_eval_without_the_plots_extra_says_how_to_install_it_before_any_work(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-c", BLOCK_MATPLOTLIB, str(tmp_path / "out")],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 2 and "pip install -e '.[plots]'" in done.stderr and "matplotlib" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and not (tmp_path / "out").exists()

@@ -1,5 +1,8 @@
-"""Multi-step latent training (issue 5): the k-step loss on cases with a known answer, the data it
+"""Multi-step latent training: the k-step loss on cases with a known answer, the data it
 needs, its weights and curriculum, and that the default recipe is untouched by it."""
+
+import argparse
+
 import chex
 import jax
 import jax.numpy as jnp
@@ -7,7 +10,9 @@ import numpy as np
 import pytest
 
 from jaxjepa import Config, api, get_config, make_train, models, seed_keys, trainer
-from jaxjepa.config import VARIANTS
+from jaxjepa.config import BEST_RECIPE, VARIANTS
+from jaxjepa.evaluation import command, forecast, recipes, report
+from jaxjepa.evaluation.settings import EvalSettings
 from tests.conftest import tiny_config
 
 
@@ -21,7 +26,11 @@ def constant_networks(config, delta):
     outputs b + delta whatever it sees. Every unrolled step then scores exactly delta^2 per dimension."""
     params = models.init_params(jax.random.key(0), config)
     zero_last = lambda tree, name: jax.tree_util.tree_map_with_path(  # noqa: E731
-        lambda path, x: jnp.zeros_like(x) if name in jax.tree_util.keystr(path) and "kernel" in jax.tree_util.keystr(path) else x, tree)
+        lambda path, x: (
+            jnp.zeros_like(x) if name in jax.tree_util.keystr(path) and "kernel" in jax.tree_util.keystr(path) else x
+        ),
+        tree,
+    )
     last_enc, last_pred = f"layer{len(config.encoder_hidden)}", f"layer{len(config.predictor_hidden)}"
     encoder = zero_last(params["encoder"], last_enc)
     predictor = zero_last(params["predictor"], last_pred)
@@ -76,7 +85,7 @@ def test_sample_windows_are_consecutive_observations():
     obs, future = batch(config, 5, size=32)
     chex.assert_shape([obs, future], [(32, 512), (32, 5, 512)])
     half = 256
-    np.testing.assert_array_equal(obs[:, half:], future[:, 0, :half])           # o_t's newest frame is o_t+1's oldest
+    np.testing.assert_array_equal(obs[:, half:], future[:, 0, :half])  # o_t's newest frame is o_t+1's oldest
     np.testing.assert_array_equal(future[:, :-1, half:], future[:, 1:, :half])
 
 
@@ -115,12 +124,10 @@ def test_too_many_rollout_steps_is_refused():
 
 # ---------- the evaluation beyond the reference: per-seed figures, JSONs, report merge ----------
 
-def test_horizon_figures_of_a_tiny_run(tiny, tiny_result):
-    from jaxjepa.evaluation import beyond
-    from jaxjepa.evaluation.settings import EvalSettings
 
+def test_horizon_figures_of_a_tiny_run(tiny, tiny_result):
     settings = EvalSettings(forecast_steps=30, forecast_trajectories=16)
-    out = jax.jit(lambda p, k: beyond.horizon_figures(p, k, tiny, settings))(tiny_result.params, seed_keys(0)[1])
+    out = jax.jit(lambda p, k: forecast.horizon_figures(p, k, tiny, settings))(tiny_result.params, seed_keys(0)[1])
     chex.assert_tree_all_finite(out)
     chex.assert_shape([out["error_curve"], out["floor_curve"]], [(30,), (30,)])
     assert 0 <= float(out["horizon_mean"]) <= 30 and 0 <= float(out["floor_horizon_mean"]) <= 30
@@ -128,35 +135,51 @@ def test_horizon_figures_of_a_tiny_run(tiny, tiny_result):
 
 
 def test_report_merges_the_extra_results_that_exist(tmp_path):
-    from jaxjepa.evaluation import beyond, report
-
     summary = lambda v: {"mean": v, "std": 0.0, "per_seed": [v, v]}  # noqa: E731
-    entry = {k: summary(1.0) for k in ("probe_rmse", "velocity_rmse", "horizon_mean", "horizon_median",
-                                       "within_100_fraction", "floor_horizon_mean", "probe_floor_mean")}
-    payload = {"command": "python eval.py --recipes --seeds 0-1", "seeds": [0, 1], "timing_s": {"train": 1.0, "total": 2.0},
-               "configs": {"default": {**entry, "overrides": {}, "settings": {"forecast_steps": 300, "forecast_trajectories": 256}},
-                           beyond.BEST_RECIPE: {**entry, "horizon_mean": summary(123.0), "overrides": {"rollout_steps": 16},
-                                            "settings": {"forecast_steps": 300, "forecast_trajectories": 256}}}}
-    beyond.write_result(tmp_path, "recipes", payload)
-    extras = beyond.load_results(tmp_path)
-    assert set(extras) == {"recipes"}                          # the parts not run are simply absent
-    text = report.write_report(None, tmp_path / "R.md", extras=extras).read_text()
+    entry = {
+        k: summary(1.0)
+        for k in (
+            "probe_rmse",
+            "velocity_rmse",
+            "horizon_mean",
+            "horizon_median",
+            "within_100_fraction",
+            "floor_horizon_mean",
+            "probe_floor_mean",
+        )
+    }
+    payload = {
+        "command": "python eval.py --recipes --seeds 0-1",
+        "seeds": [0, 1],
+        "timing_s": {"train": 1.0, "total": 2.0},
+        "configs": {
+            "default": {**entry, "overrides": {}, "settings": {"forecast_steps": 300, "forecast_trajectories": 256}},
+            BEST_RECIPE: {
+                **entry,
+                "horizon_mean": summary(123.0),
+                "overrides": {"rollout_steps": 16},
+                "settings": {"forecast_steps": 300, "forecast_trajectories": 256},
+            },
+        },
+    }
+    report.write_json(payload, tmp_path / "recipes.json")
+    text = command.write_report(argparse.Namespace(out=tmp_path, report=tmp_path / "R.md")).read_text()
+    assert "has not been run yet" in text  # the parts not run are simply absent
     assert "the horizon of every recipe" in text and "123.0" in text and "horizon >= 100 steps: MET" in text
     assert "subtle anomalies" not in text and "harder worlds" not in text
 
 
 def test_extra_evaluations_refuse_config_flags():
-    import eval as eval_script
-
     with pytest.raises(SystemExit):
-        eval_script.parse(["--recipes", "--seeds", "0-1", "--steps", "10"])
+        command.parse(["--recipes", "--seeds", "0-1", "--steps", "10"])
 
 
 def test_koopman_predictor_is_affine_and_its_dream_is_matrix_powers():
     """The shipped recipe's world model is one linear layer: its k-step dream has the closed form
     z_k = z_0 A^k + b (I - A^k)(I - A)^-1, computed here without the rollout's scan."""
-    config = tiny_config(**{k: v for k, v in VARIANTS["koopman"].items() if k in ("predictor_hidden", "cov_weight")},
-                         latent_dim=6)
+    config = tiny_config(
+        **{k: v for k, v in VARIANTS["koopman"].items() if k in ("predictor_hidden", "cov_weight")}, latent_dim=6
+    )
     assert config.predictor_hidden == () and config.cov_weight > 0
     params = models.init_params(jax.random.key(5), config)
     assert list(params["predictor"]["params"]) == ["layer0"]
@@ -175,19 +198,17 @@ def test_koopman_predictor_is_affine_and_its_dream_is_matrix_powers():
 def test_predictor_spectrum_finds_the_harmonics_of_a_known_rotation():
     """An affine predictor built by hand: rotations at 1, 2 and 3 times the bounce frequency and one
     decaying pair. The spectrum must find 6 persistent modes, fundamental 1, highest harmonic 3."""
-    from jaxjepa.evaluation import beyond
-
     config = tiny_config(predictor_hidden=(), latent_dim=8)
-    omega = beyond.bounce_frequency(config)
+    omega = recipes.bounce_frequency(config)
     rotation = lambda angle, r=1.0: r * np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])  # noqa: E731
     blocks = [rotation(omega), rotation(2 * omega), rotation(3 * omega), rotation(0.3, r=0.5)]
     kernel = np.zeros((8, 8))
     for i, block in enumerate(blocks):
-        kernel[2 * i:2 * i + 2, 2 * i:2 * i + 2] = block
+        kernel[2 * i : 2 * i + 2, 2 * i : 2 * i + 2] = block
     stacked = {"predictor": {"params": {"layer0": {"kernel": kernel[None], "bias": np.zeros((1, 8))}}}}
-    spectrum = beyond.predictor_spectrum(stacked, config)
+    spectrum = recipes.predictor_spectrum(stacked, config)
     assert spectrum["persistent_count"] == [6] and spectrum["highest_harmonic"] == [3]
     np.testing.assert_allclose(spectrum["fundamental_over_bounce"], [1.0], atol=1e-9)
     np.testing.assert_allclose(spectrum["off_harmonic_max"], [0.0], atol=1e-9)
     np.testing.assert_allclose(spectrum["persistent_modulus_min"], [1.0], atol=1e-9)
-    assert beyond.predictor_spectrum(stacked, tiny_config()) is None   # a deep predictor has no spectrum
+    assert recipes.predictor_spectrum(stacked, tiny_config()) is None  # a deep predictor has no spectrum

@@ -1,13 +1,32 @@
-"""Evaluation of trained runs: every figure on fresh trajectories, per seed, vmapped over seeds.
+"""Evaluation of trained runs as suites: every figure on fresh trajectories, per seed, vmapped over seeds.
 
-    probes     what the latent knows: least-squares probes to position and velocity, and the
-               reference's published Adam protocol beside them
-    forecast   how long the latent rollout stays within 1 px (one lax.scan), decoded vs persistence
-    anomaly    surprise in latent and pixel space, indexed by the frame it scores; hit rate, ROC-AUC,
-               false alarms
-    ablation   the collapse ablation's variants, run directories and figures
-    figures    the PNG/GIF figures; report: RESULTS.md from results/metrics.json
-    settings   the measurement's constants (EvalSettings), evaluation keys, mean +- std over seeds
-Each evaluation is a pure function of one seed's params and evaluation key; eval.py jit(vmap)s it
-over the seeds' stacked params.
+A suite (suite.Suite) is one evaluation: its named configs, its per-seed measure, its figures and its
+report sections. `eval.py` (command.py) only dispatches: it plans each suite's runs (runs.py: found on
+disk or trained and saved as train.py saves them), calls the suite, stores its JSON payload under
+--out and regenerates RESULTS.md from every payload stored there.
+
+    headline       probes, forecast and teleport detection of one config   -> results/metrics.json
+    ablation       the collapse ablation's four variants                   -> metrics.json["ablation"]
+    recipes        300-step horizon of every recipe, predictor spectra     -> results/recipes.json
+    anomaly_kinds  teleport and the subtle anomalies, per-frame ROC        -> results/anomalies.json
+    worlds         harder worlds with the reference and the best recipe    -> results/worlds.json
+
+Measures shared by the suites: representation (least-squares and the reference's Adam probes),
+forecast (latent rollouts, horizon), anomaly (surprise, detection figures); figures draws PNG/GIF,
+report holds the markdown building blocks, reference the reference's figures, settings the
+measurement's constants and mean +- std over seeds.
+
+Adding a suite (a planning suite, say) takes one module and one line:
+1. In jaxjepa/evaluation/NAME.py write
+   - `configs(config_name, config) -> {run name: Config}`: the named configs to train or find
+     (runs/NAME/seed{i}, as train.py --config NAME keeps them);
+   - `evaluate(loaded: {run name: runs.SeedRuns}, context: suite.Context) -> suite.Evaluated`: the
+     per-seed measure jit(vmap)ped over `SeedRuns.params` with `runner.stacked_keys(seeds)`, summarised
+     with `settings.summarise` into a JSON-ready payload (plus host arrays the figures need);
+   - `figures(evaluated, out_dir) -> {figure name: path}` and report sections `(stored JSON) -> markdown`;
+   - `SUITE = Suite(name=..., result_file="NAME.json", configs=..., evaluate=..., figures=...,
+     sections=(...,), description=...)`.
+2. Register it in command.py: `EXTRA_SUITES` for a suite with its own `--NAME` flag (it then also
+   appears in RESULTS.md, in REPORT_ORDER). Nothing else in the command changes.
+Sections render numbers only; findings in prose belong in docs/findings.md.
 """

@@ -6,7 +6,7 @@ Surprise of the step o_t -> o_{t+1}, for t = 0 .. T - 3:
 The context is encoded by the *target* encoder E_ema, like the target: it is the encoder the decoder
 and the probe were trained on, the one `jaxjepa.api` encodes with, and the one the reference's pixel
 surprise uses. (The online encoder E, which the predictor saw in training, is within an EMA of it; we
-also report the latent ROC-AUC with E as the context, the issue's literal formula.)
+also report the latent ROC-AUC with E as the context, the literal formula P(E(o_t)).)
 
 Indexing: each surprise is indexed by the frame it scores, the newest frame f_{t+2} of o_{t+1}. An
 anomaly at frame t_a first shows in f_{t_a}, so it must be caught AT frame t_a. (The reference indexed
@@ -19,15 +19,17 @@ frames' surprise), so false alarms are counted on frames the threshold never saw
 moves the logo less than `invisible_px` from where it would have been is reported apart: a viewer
 could not see it either.
 
-The anomaly kind is a parameter: "teleport" is the reference's; the subtle kinds of issue 5 are
+The anomaly kind is a parameter: "teleport" is the reference's; the subtle kinds are
 `world.ANOMALIES`' "flip" (mid-air reversal), "speed" (x0.5 or x1.5), "freeze" and "jump" (1-2 px).
 The subtle ones are injected mid-air, at a frame with no wall bounce within `MID_AIR_FRAMES` frames
 of it in the untouched trajectory: a reversal next to a wall is a bounce, not an anomaly, and a
 detector must not get credit for a wall. All of them count, however small: being small is their point
 (a speed change moves the logo 0.53 px on its first frame), so the `invisible_px` split is the teleport's.
 """
+
 from __future__ import annotations
 
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -36,29 +38,28 @@ from jaxjepa import models, world
 from jaxjepa.config import Config
 from jaxjepa.evaluation.settings import EvalSettings, purpose_key
 
-FIRST_SCORED_FRAME = 2   # surprise[i] scores frame i + 2
+FIRST_SCORED_FRAME = 2  # surprise[i] scores frame i + 2
 SUBTLE_KINDS = ("flip", "speed", "freeze", "jump")
-MID_AIR_FRAMES = 2       # a subtle anomaly's frame has no wall bounce within this many frames of it
+MID_AIR_FRAMES = 2  # a subtle anomaly's frame has no wall bounce within this many frames of it
 
 
 def trajectory_fn(kind: str):
     """world.trajectory with anomaly `kind` (a key of world.ANOMALIES); an unknown kind is refused here,
     before anything is traced."""
-    if kind not in world.ANOMALIES:
-        raise ValueError(f"unknown anomaly {kind!r}; known: {', '.join(world.ANOMALIES)}")
+    world.anomaly_injector(kind)
     return lambda key, length, config, **kw: world.trajectory(key, length, config, anomaly=kind, **kw)
 
 
 def surprise(params: dict, frames: jax.Array, config: Config, context: str = "target") -> dict:
     """frames [T, H, W] -> {'latent', 'pixel'} [T - 2]; entry i scores frame i + 2 (see module doc)."""
     encode = models.encoder(config).apply
-    obs = world.flatten_observations(world.observations(frames))                 # o_0 .. o_{T-2}
+    obs = world.flatten_observations(world.observations(frames))  # o_0 .. o_{T-2}
     targets = encode(params["target"], obs)
     context_latents = targets if context == "target" else encode(params["encoder"], obs)
-    predicted = models.predictor(config).apply(params["predictor"], context_latents[:-1])   # from o_t
-    latent = jnp.sum((predicted - targets[1:]) ** 2, axis=-1)                    # against o_{t+1}
+    predicted = models.predictor(config).apply(params["predictor"], context_latents[:-1])  # from o_t
+    latent = jnp.sum((predicted - targets[1:]) ** 2, axis=-1)  # against o_{t+1}
     rendered = models.decoder(config).apply(params["decoder"], predicted).reshape(frames[2:].shape)
-    pixel = jnp.mean((rendered - frames[2:]) ** 2, axis=(-2, -1))                # against f_{t+2}
+    pixel = jnp.mean((rendered - frames[2:]) ** 2, axis=(-2, -1))  # against f_{t+2}
     return {"latent": latent, "pixel": pixel}
 
 
@@ -73,7 +74,7 @@ def roc_auc(positive: jax.Array, negative: jax.Array, positive_mask: jax.Array |
     return jnp.sum(wins * mask) / jnp.sum(mask)
 
 
-ROC_FALSE_POSITIVE_RATES = (0.0,) + tuple(10.0 ** (-4 + i / 10) for i in range(41))   # 0, then 1e-4 .. 1
+ROC_FALSE_POSITIVE_RATES = (0.0,) + tuple(10.0 ** (-4 + i / 10) for i in range(41))  # 0, then 1e-4 .. 1
 
 
 def roc_curve(positive: jax.Array, negative: jax.Array, positive_mask: jax.Array) -> jax.Array:
@@ -105,7 +106,7 @@ def mid_air_frames(key: jax.Array, velocities: jax.Array, first: int, stop: int)
     bounce = jnp.pad(jnp.any(velocities[:, 1:] != velocities[:, :-1], axis=-1), ((0, 0), (1, 0)))  # [n, T] at frame
     window = 2 * MID_AIR_FRAMES + 1
     padded = jnp.pad(bounce, ((0, 0), (MID_AIR_FRAMES, MID_AIR_FRAMES)))
-    near = jnp.any(jnp.stack([padded[:, i:i + length] for i in range(window)]), axis=0)
+    near = jnp.any(jnp.stack([padded[:, i : i + length] for i in range(window)]), axis=0)
     frames = jnp.arange(length)
     allowed = (frames >= first) & (frames < stop)
     eligible = allowed & ~near
@@ -116,24 +117,30 @@ def mid_air_frames(key: jax.Array, velocities: jax.Array, first: int, stop: int)
 def near_bounce(velocities: jax.Array) -> jax.Array:
     """[n, T, 2] velocities -> [n, T - 2]: does scored frame f (f = 2 .. T - 1) lie within one frame of
     a wall bounce (a velocity flip at frame f - 1, f or f + 1)? Bounces are the normal world's surprises."""
-    flip = jnp.any(velocities[:, 1:] != velocities[:, :-1], axis=-1)      # [n, T - 1]: flip at frame j + 1
-    at_frame = jnp.pad(flip, ((0, 0), (2, 1)))                            # [n, T + 2]: frame f at f + 1
-    near = at_frame[:, :-2] | at_frame[:, 1:-1] | at_frame[:, 2:]         # [n, T]: frame f
+    flip = jnp.any(velocities[:, 1:] != velocities[:, :-1], axis=-1)  # [n, T - 1]: flip at frame j + 1
+    at_frame = jnp.pad(flip, ((0, 0), (2, 1)))  # [n, T + 2]: frame f at f + 1
+    near = at_frame[:, :-2] | at_frame[:, 1:-1] | at_frame[:, 2:]  # [n, T]: frame f
     return near[:, FIRST_SCORED_FRAME:]
 
 
-def detection_figures(anomalous: jax.Array, normal: jax.Array, calibration: jax.Array,
-                      anomaly_frames: jax.Array, visible: jax.Array, mads: float,
-                      normal_near_bounce: jax.Array | None = None) -> dict:
+def detection_figures(
+    anomalous: jax.Array,
+    normal: jax.Array,
+    calibration: jax.Array,
+    anomaly_frames: jax.Array,
+    visible: jax.Array,
+    mads: float,
+    normal_near_bounce: jax.Array | None = None,
+) -> dict:
     """Scores [n, S] per trajectory and scored frame (entry i scores frame i + 2), the frame where each
     anomaly first shows [n], and which anomalies are visible [n] -> the detection figures of one seed.
     With `normal_near_bounce` [n, S], also the share of false alarms that sit next to a wall bounce."""
-    index = anomaly_frames - FIRST_SCORED_FRAME                        # where the anomaly's frame sits
+    index = anomaly_frames - FIRST_SCORED_FRAME  # where the anomaly's frame sits
     at_anomaly = jnp.take_along_axis(anomalous, index[:, None], axis=1)[:, 0]
     peak_frame = jnp.argmax(anomalous, axis=1) + FIRST_SCORED_FRAME
     hit_exact = peak_frame == anomaly_frames
     hit_near = jnp.abs(peak_frame - anomaly_frames) <= 1
-    ratio = anomalous.max(axis=1) / jnp.median(anomalous, axis=1)     # the reference's peak / median
+    ratio = anomalous.max(axis=1) / jnp.median(anomalous, axis=1)  # the reference's peak / median
     threshold = median_mad_threshold(calibration, mads)
     own_threshold = jax.vmap(median_mad_threshold, in_axes=(0, None))  # the reference: each trace its own
     invisible = ~visible
@@ -159,16 +166,22 @@ def detection_figures(anomalous: jax.Array, normal: jax.Array, calibration: jax.
     return figures
 
 
-def anomaly(params: dict, eval_key: jax.Array, config: Config, settings: EvalSettings, kind: str = "teleport",
-            frame: int | None = None) -> dict:
-    """One seed's anomaly figures for anomaly `kind` at a random frame (or at `frame` for every
-    trajectory, the reference's fixed-frame protocol), latent and pixel surprise side by side."""
-    n, length = settings.anomaly_trajectories, settings.anomaly_length
-    make = trajectory_fn(kind)
-    key = jax.random.fold_in(purpose_key(eval_key, "anomaly"), 0 if frame is None else 1 + frame)
+class Scenario(NamedTuple):
+    """One seed's trajectories for an anomaly detection: broken ones and normal ones."""
+
+    broken: world.Trajectory  # the anomaly at frames_at
+    normal: world.Trajectory  # the negatives of the ROC, where false alarms are counted
+    calibration: world.Trajectory  # more normal ones that only set the threshold
+    frames_at: jax.Array  # [n] the frame where each anomaly first shows
+    displacement: jax.Array  # [n] px between where the logo lands and where it would have been
+    visible: jax.Array  # [n] bool: counted among the visible anomalies
+
+
+def scenario(key: jax.Array, config: Config, settings: EvalSettings, kind: str, frame: int | None) -> Scenario:
+    n, length, first = settings.anomaly_trajectories, settings.anomaly_length, settings.anomaly_first_frame
     traj_key, frame_key, normal_key, calibration_key = jax.random.split(key, 4)
     if frame is None:
-        frames_at = jax.random.randint(frame_key, (n,), settings.anomaly_first_frame, length - settings.anomaly_first_frame)
+        frames_at = jax.random.randint(frame_key, (n,), first, length - first)
     else:
         frames_at = jnp.full((n,), frame)
     traj_keys = jax.random.split(traj_key, n)
@@ -176,39 +189,72 @@ def anomaly(params: dict, eval_key: jax.Array, config: Config, settings: EvalSet
     # the same trajectories, left alone: where the logo would have been at the anomaly frame
     untouched = jax.vmap(lambda k: world.trajectory(k, length, config, margin=margin))(traj_keys)
     if kind in SUBTLE_KINDS and frame is None:
-        frames_at = mid_air_frames(frame_key, untouched.velocities, settings.anomaly_first_frame,
-                                   length - settings.anomaly_first_frame)
+        frames_at = mid_air_frames(frame_key, untouched.velocities, first, length - first)
+    make = trajectory_fn(kind)
     broken = jax.vmap(lambda k, t: make(k, length, config, margin=margin, anomaly_frame=t))(traj_keys, frames_at)
-    at = lambda positions: jnp.take_along_axis(positions, frames_at[:, None, None], axis=1)[:, 0]  # noqa: E731
+    at = lambda positions: jnp.take_along_axis(positions, frames_at[:, None, None], axis=1)[:, 0]
     displacement = jnp.linalg.norm(at(broken.positions) - at(untouched.positions), axis=-1)
     visible = displacement > settings.invisible_px if kind not in SUBTLE_KINDS else jnp.ones((n,), bool)
     normal = world.trajectories(normal_key, n, length, config, margin=margin)
     calibration = world.trajectories(calibration_key, n, length, config, margin=margin)
+    return Scenario(broken, normal, calibration, frames_at, displacement, visible)
 
-    scores = {name: jax.vmap(lambda f: surprise(params, f, config))(t.frames)
-              for name, t in (("anomalous", broken), ("normal", normal), ("calibration", calibration))}
-    online_context = {name: jax.vmap(lambda f: surprise(params, f, config, context="online")["latent"])(t.frames)
-                      for name, t in (("anomalous", broken), ("normal", normal))}
-    figures = {space: detection_figures(scores["anomalous"][space], scores["normal"][space],
-                                        scores["calibration"][space], frames_at, visible, settings.threshold_mads,
-                                        near_bounce(normal.velocities))
-               for space in ("latent", "pixel")}
-    index = frames_at - FIRST_SCORED_FRAME
-    online_at = jnp.take_along_axis(online_context["anomalous"], index[:, None], axis=1)[:, 0]
-    figures["latent_online_context"] = {"roc_auc": roc_auc(online_at, online_context["normal"], visible)}
-    at_anomaly = {space: jnp.take_along_axis(scores["anomalous"][space], index[:, None], axis=1)[:, 0]
-                  for space in ("latent", "pixel")}
-    figures["roc_curve"] = {space: roc_curve(at_anomaly[space], scores["normal"][space], visible)
-                            for space in ("latent", "pixel")}
-    figures["visible_count"] = visible.sum()
-    figures["displacement_px"] = displacement.mean()   # how far the anomaly moved the logo on its first frame
-    figures["invisible_count"] = (~visible).sum()
-    figures["example"] = {
-        "frame": frames_at[:settings.examples],
-        "latent": scores["anomalous"]["latent"][:settings.examples],
-        "pixel": scores["anomalous"]["pixel"][:settings.examples],
-        "visible": visible[:settings.examples],
+
+def at_frames(scores: jax.Array, frames_at: jax.Array) -> jax.Array:
+    """[n, T - 2] surprise -> [n]: the score of each trajectory's anomaly frame."""
+    return jnp.take_along_axis(scores, (frames_at - FIRST_SCORED_FRAME)[:, None], axis=1)[:, 0]
+
+
+def examples(case: Scenario, anomalous: dict, figures: dict, count: int) -> dict:
+    """The first `count` anomalous traces and the thresholds: what the surprise figure draws."""
+    return {
+        "frame": case.frames_at[:count],
+        "latent": anomalous["latent"][:count],
+        "pixel": anomalous["pixel"][:count],
+        "visible": case.visible[:count],
         "latent_threshold": figures["latent"]["threshold"],
         "pixel_threshold": figures["pixel"]["threshold"],
     }
+
+
+def detect(
+    params: dict,
+    eval_key: jax.Array,
+    config: Config,
+    settings: EvalSettings,
+    kind: str = "teleport",
+    frame: int | None = None,
+) -> dict:
+    """One seed's anomaly figures for anomaly `kind` at a random frame (or at `frame` for every
+    trajectory, the reference's fixed-frame protocol), latent and pixel surprise side by side."""
+    key = jax.random.fold_in(purpose_key(eval_key, "anomaly"), 0 if frame is None else 1 + frame)
+    case = scenario(key, config, settings, kind, frame)
+    trajectories = {"anomalous": case.broken, "normal": case.normal, "calibration": case.calibration}
+    scores = {name: jax.vmap(lambda f: surprise(params, f, config))(t.frames) for name, t in trajectories.items()}
+    online = {
+        name: jax.vmap(lambda f: surprise(params, f, config, context="online")["latent"])(trajectories[name].frames)
+        for name in ("anomalous", "normal")
+    }
+    figures = {
+        space: detection_figures(
+            scores["anomalous"][space],
+            scores["normal"][space],
+            scores["calibration"][space],
+            case.frames_at,
+            case.visible,
+            settings.threshold_mads,
+            near_bounce(case.normal.velocities),
+        )
+        for space in ("latent", "pixel")
+    }
+    online_at = at_frames(online["anomalous"], case.frames_at)
+    figures["latent_online_context"] = {"roc_auc": roc_auc(online_at, online["normal"], case.visible)}
+    figures["roc_curve"] = {
+        space: roc_curve(at_frames(scores["anomalous"][space], case.frames_at), scores["normal"][space], case.visible)
+        for space in ("latent", "pixel")
+    }
+    figures["visible_count"] = case.visible.sum()
+    figures["displacement_px"] = case.displacement.mean()  # how far the anomaly moved the logo on its first frame
+    figures["invisible_count"] = (~case.visible).sum()
+    figures["example"] = examples(case, scores["anomalous"], figures, settings.examples)
     return figures

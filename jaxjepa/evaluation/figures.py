@@ -7,19 +7,30 @@ the anomaly, against the threshold; the collapse curves show which defence keeps
 the probe scatter shows the position is linearly in the latent. Every function takes plain NumPy
 arrays and a path, writes one file, and returns the path. Matplotlib runs headless (Agg).
 """
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from PIL import Image, ImageDraw, ImageFont  # noqa: E402
+# The plots extra is optional for the library (the measures need none of it); eval.py refuses to start
+# without it, naming the install command, rather than fail after the whole evaluation.
+PLOTS_INSTALL = "pip install -e '.[plots]'"
+try:
+    import matplotlib
 
-SEED_COLOURS = plt.get_cmap("tab10").colors
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from PIL import Image, ImageDraw, ImageFont
+
+    MISSING: str | None = None
+except ModuleNotFoundError as err:
+    MISSING = err.name
+    plt = Image = ImageDraw = ImageFont = None
+
+SEED_COLOURS = plt.get_cmap("tab10").colors if plt else ()
 
 
 def _save(fig, path: Path) -> Path:
@@ -44,9 +55,17 @@ def _band(ax, x, per_seed: np.ndarray, colour, label: str, spread: str = "std") 
     ax.plot(x, mean, color=colour, lw=2, label=label)
 
 
-def horizon_curve(position_error: np.ndarray, decoded_mse: np.ndarray, persistence_mse: np.ndarray,
-                  horizon_px: float, path: Path, *, reference: dict | None = None,
-                  probe_floor: np.ndarray | None = None, persistence_error: np.ndarray | None = None) -> Path:
+def horizon_curve(
+    position_error: np.ndarray,
+    decoded_mse: np.ndarray,
+    persistence_mse: np.ndarray,
+    horizon_px: float,
+    path: Path,
+    *,
+    reference: dict | None = None,
+    probe_floor: np.ndarray | None = None,
+    persistence_error: np.ndarray | None = None,
+) -> Path:
     """Left: position error of the dream per rollout step (mean over trajectories; line = mean over
     seeds, band = +- std over seeds); right: decoded-frame MSE against persistence."""
     steps = np.arange(1, position_error.shape[1] + 1)
@@ -61,8 +80,12 @@ def horizon_curve(position_error: np.ndarray, decoded_mse: np.ndarray, persisten
         ref_steps, ref_error = zip(*sorted(reference.items()))
         left.plot(ref_steps, ref_error, "s--", color="tab:red", label="reference (REFERENCE.md, 5-seed mean)")
     left.axhline(horizon_px, color="k", ls=":", lw=1.2, label=f"{horizon_px:g} px band")
-    left.set(xlabel="rollout step k (dream of o_k, scored on frame k+1)", ylabel="position error, px (log)",
-             yscale="log", title="Probe on the dreamed latent vs true position")
+    left.set(
+        xlabel="rollout step k (dream of o_k, scored on frame k+1)",
+        ylabel="position error, px (log)",
+        yscale="log",
+        title="Probe on the dreamed latent vs true position",
+    )
     left.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)  # below: the curves fill the axes
     _band(right, steps, decoded_mse, "tab:blue", "decoded dream")
     _band(right, steps, persistence_mse, "tab:gray", "persistence (hold last frame)")
@@ -73,8 +96,13 @@ def horizon_curve(position_error: np.ndarray, decoded_mse: np.ndarray, persisten
     return _save(fig, path)
 
 
-def dream_filmstrip(true_frames: np.ndarray, dream_frames: np.ndarray, position_error: np.ndarray,
-                    path: Path, steps: Sequence[int] = (1, 2, 5, 10, 20, 30, 50, 75, 100)) -> Path:
+def dream_filmstrip(
+    true_frames: np.ndarray,
+    dream_frames: np.ndarray,
+    position_error: np.ndarray,
+    path: Path,
+    steps: Sequence[int] = (1, 2, 5, 10, 20, 30, 50, 75, 100),
+) -> Path:
     """Top row reality, bottom row the decoded dream, at a few rollout steps (1-based)."""
     steps = [s for s in steps if s <= true_frames.shape[0]]
     fig, axes = plt.subplots(2, len(steps), figsize=(1.45 * len(steps), 3.3))
@@ -92,11 +120,17 @@ def dream_filmstrip(true_frames: np.ndarray, dream_frames: np.ndarray, position_
     return _save(fig, path)
 
 
-def dream_gif(true_frames: np.ndarray, dream_frames: np.ndarray, position_error: np.ndarray, path: Path,
-              scale: int = 8, frame_ms: int = 120) -> Path:
+def dream_gif(
+    true_frames: np.ndarray,
+    dream_frames: np.ndarray,
+    position_error: np.ndarray,
+    path: Path,
+    scale: int = 8,
+    frame_ms: int = 120,
+) -> Path:
     """Animated GIF: reality (left) and the decoded dream (right), upscaled, with the step and error."""
     font = ImageFont.load_default(size=14)
-    colour = matplotlib.colormaps["magma"]   # the filmstrip's colours
+    colour = matplotlib.colormaps["magma"]  # the filmstrip's colours
     size = true_frames.shape[-1] * scale
     header, gap = 24, 8
     images = []
@@ -109,21 +143,35 @@ def dream_gif(true_frames: np.ndarray, dream_frames: np.ndarray, position_error:
         draw = ImageDraw.Draw(canvas)
         draw.text((4, 4), "reality", fill="black", font=font)
         draw.text((size + gap + 4, 4), "dream (decoded)", fill="black", font=font)
-        draw.text((4, size + header + 4), f"step {k + 1:3d}   position error {position_error[k]:5.1f} px",
-                  fill="black", font=font)
+        draw.text(
+            (4, size + header + 4),
+            f"step {k + 1:3d}   position error {position_error[k]:5.1f} px",
+            fill="black",
+            font=font,
+        )
         images.append(canvas.convert("P", palette=Image.ADAPTIVE, colors=64, dither=Image.Dither.NONE))
     path.parent.mkdir(parents=True, exist_ok=True)
     images[0].save(path, save_all=True, append_images=images[1:], duration=frame_ms, loop=0)
     return path
 
 
-def surprise_trace(latent: np.ndarray, pixel: np.ndarray, anomaly_frame: int, latent_threshold: float,
-                   pixel_threshold: float, first_scored_frame: int, path: Path, kind: str = "teleport") -> Path:
+def surprise_trace(
+    latent: np.ndarray,
+    pixel: np.ndarray,
+    anomaly_frame: int,
+    latent_threshold: float,
+    pixel_threshold: float,
+    first_scored_frame: int,
+    path: Path,
+    kind: str = "teleport",
+) -> Path:
     """Surprise per scored frame, latent and pixel, with the threshold and the injected frame."""
     frames = np.arange(first_scored_frame, first_scored_frame + latent.shape[0])
     fig, axes = plt.subplots(2, 1, figsize=(9, 5.2), sharex=True)
-    for ax, scores, threshold, name in ((axes[0], latent, latent_threshold, "latent ||P(E_ema(o_t)) - E_ema(o_t+1)||^2"),
-                                        (axes[1], pixel, pixel_threshold, "pixel MSE(D(P(E_ema(o_t))), f_t+2)")):
+    for ax, scores, threshold, name in (
+        (axes[0], latent, latent_threshold, "latent ||P(E_ema(o_t)) - E_ema(o_t+1)||^2"),
+        (axes[1], pixel, pixel_threshold, "pixel MSE(D(P(E_ema(o_t))), f_t+2)"),
+    ):
         ax.plot(frames, scores, "o-", ms=3, color="tab:blue", label="surprise, indexed by the frame it scores")
         ax.axhline(threshold, color="tab:orange", ls="--", label="threshold: median + 5 MAD of normal frames")
         ax.axvline(anomaly_frame, color="tab:red", lw=1.5, alpha=0.7, label=f"{kind} injected at frame {anomaly_frame}")
@@ -134,40 +182,55 @@ def surprise_trace(latent: np.ndarray, pixel: np.ndarray, anomaly_frame: int, la
     return _save(fig, path)
 
 
-def collapse_curves(curves: dict[str, tuple[np.ndarray, np.ndarray]], path: Path,
-                    descriptions: dict[str, str] | None = None) -> Path:
+def collapse_curves(
+    curves: dict[str, tuple[np.ndarray, np.ndarray]], path: Path, descriptions: dict[str, str] | None = None
+) -> Path:
     """Embedding std over training per variant: {name: (steps [p], per-seed curves [n_seeds, p])}."""
     fig, ax = plt.subplots(figsize=(8.5, 4.5))
     for i, (name, (steps, per_seed)) in enumerate(curves.items()):
         label = f"{name}: {descriptions[name]}" if descriptions else name
         _band(ax, steps, per_seed, SEED_COLOURS[i], label, spread="range")
-    ax.set(xlabel="JEPA training step", ylabel="embedding std (mean over dims, online latents; log)",
-           yscale="log", title="Collapse ablation: embedding std over training (line: mean, band: min-max over seeds)")
+    ax.set(
+        xlabel="JEPA training step",
+        ylabel="embedding std (mean over dims, online latents; log)",
+        yscale="log",
+        title="Collapse ablation: embedding std over training (line: mean, band: min-max over seeds)",
+    )
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8, loc="best")
     return _save(fig, path)
 
 
-def probe_scatter(true: np.ndarray, predicted: np.ndarray, rmse_yx_per_seed: np.ndarray, path: Path,
-                  frame_size: int) -> Path:
+def probe_scatter(
+    true: np.ndarray, predicted: np.ndarray, rmse_yx_per_seed: np.ndarray, path: Path, frame_size: int
+) -> Path:
     """Predicted vs true position of seed 0, one panel per coordinate; true/predicted [n, 2];
     rmse_yx_per_seed [n_seeds, 2] (row 0 is the seed shown)."""
-    mean, std = rmse_yx_per_seed.mean(axis=0), rmse_yx_per_seed.std(axis=0, ddof=1) if len(rmse_yx_per_seed) > 1 else 0 * rmse_yx_per_seed[0]
+    mean, std = (
+        rmse_yx_per_seed.mean(axis=0),
+        rmse_yx_per_seed.std(axis=0, ddof=1) if len(rmse_yx_per_seed) > 1 else 0 * rmse_yx_per_seed[0],
+    )
     fig, axes = plt.subplots(1, 2, figsize=(9, 4.3))
     for i, (ax, name) in enumerate(zip(axes, ("y", "x"))):
         ax.scatter(true[:, i], predicted[:, i], s=6, alpha=0.5, color="tab:blue")
         ax.plot([0, frame_size - 1], [0, frame_size - 1], "k--", lw=1, label="perfect")
-        ax.set(xlabel=f"true {name}, px", ylabel=f"probe's {name}, px", xlim=(0, frame_size - 1),
-               ylim=(0, frame_size - 1), aspect="equal",
-               title=f"{name}: RMSE {rmse_yx_per_seed[0, i]:.2f} px (all seeds: {mean[i]:.2f} ± {std[i]:.2f})")
+        ax.set(
+            xlabel=f"true {name}, px",
+            ylabel=f"probe's {name}, px",
+            xlim=(0, frame_size - 1),
+            ylim=(0, frame_size - 1),
+            aspect="equal",
+            title=f"{name}: RMSE {rmse_yx_per_seed[0, i]:.2f} px (all seeds: {mean[i]:.2f} ± {std[i]:.2f})",
+        )
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8, loc="upper left")
     fig.suptitle("Least-squares probe from the target-encoder latent, fresh test trajectories (seed 0)", fontsize=10)
     return _save(fig, path)
 
 
-def recipe_horizons(error_curves: dict[str, np.ndarray], floor_curves: dict[str, np.ndarray], path: Path,
-                    horizon_px: float = 1.0) -> Path:
+def recipe_horizons(
+    error_curves: dict[str, np.ndarray], floor_curves: dict[str, np.ndarray], path: Path, horizon_px: float = 1.0
+) -> Path:
     """Every recipe's dream on one plot: position error per rollout step, {name: [n_seeds, K]} (line:
     mean over seeds, band: +- std), with each recipe's floor (its probe on the true latents) dashed."""
     fig, ax = plt.subplots(figsize=(10, 5))
@@ -177,8 +240,12 @@ def recipe_horizons(error_curves: dict[str, np.ndarray], floor_curves: dict[str,
         _band(ax, steps, per_seed, colour, f"{name} ({per_seed.shape[0]} seeds)")
         ax.plot(steps, floor_curves[name].mean(axis=0), color=colour, ls="--", lw=1, alpha=0.8)
     ax.axhline(horizon_px, color="k", ls=":", lw=1.2, label=f"{horizon_px:g} px band")
-    ax.set(xlabel="rollout step k", ylabel="position error of the dream, px (log)", yscale="log",
-           title="Horizon of every recipe (solid: dream; dashed: same probe on the true latents)")
+    ax.set(
+        xlabel="rollout step k",
+        ylabel="position error of the dream, px (log)",
+        yscale="log",
+        title="Horizon of every recipe (solid: dream; dashed: same probe on the true latents)",
+    )
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8, loc="lower right")
     return _save(fig, path)
@@ -196,16 +263,29 @@ def predictor_spectrum(eigenvalues: np.ndarray, fundamental_rad: float, path: Pa
         for sign in (1, -1):
             ax.plot([0, np.cos(n * step)], [0, sign * np.sin(n * step)], color="gray", lw=0.5, ls=":")
     for i, seed_eigenvalues in enumerate(eigenvalues):
-        ax.scatter(seed_eigenvalues[:, 0], seed_eigenvalues[:, 1], s=10, alpha=0.6,
-                   color=SEED_COLOURS[i % len(SEED_COLOURS)], label=f"seed {i}" if i < 8 else None)
-    ax.set(aspect="equal", xlim=(-1.1, 1.1), ylim=(-1.1, 1.1), xlabel="Re", ylabel="Im",
-           title=f"Eigenvalues of the affine predictor{', ' + title if title else ''}\n(dotted: harmonics of the bounce)")
-    ax.legend(fontsize=7, loc="lower left", ncol=2)   # no eigenvalue lives there
+        ax.scatter(
+            seed_eigenvalues[:, 0],
+            seed_eigenvalues[:, 1],
+            s=10,
+            alpha=0.6,
+            color=SEED_COLOURS[i % len(SEED_COLOURS)],
+            label=f"seed {i}" if i < 8 else None,
+        )
+    ax.set(
+        aspect="equal",
+        xlim=(-1.1, 1.1),
+        ylim=(-1.1, 1.1),
+        xlabel="Re",
+        ylabel="Im",
+        title=f"Eigenvalues of the affine predictor{', ' + title if title else ''}\n(dotted: harmonics of the bounce)",
+    )
+    ax.legend(fontsize=7, loc="lower left", ncol=2)  # no eigenvalue lives there
     return _save(fig, path)
 
 
-def roc_curves(false_positive_rates: np.ndarray, true_positive_rates: dict[str, dict[str, np.ndarray]], path: Path,
-               title: str = "") -> Path:
+def roc_curves(
+    false_positive_rates: np.ndarray, true_positive_rates: dict[str, dict[str, np.ndarray]], path: Path, title: str = ""
+) -> Path:
     """One panel per anomaly kind: per-frame ROC of latent and pixel surprise, {kind: {space: [n_seeds, F]}}
     (line: mean TPR over seeds at each false-positive rate; log x axis, where detectors differ)."""
     kinds = list(true_positive_rates)
@@ -222,5 +302,7 @@ def roc_curves(false_positive_rates: np.ndarray, true_positive_rates: dict[str, 
         ax.grid(alpha=0.3, which="both")
     axes[0][0].set_ylabel("true-positive rate")
     axes[0][0].legend(fontsize=8, loc="lower right")
-    fig.suptitle(f"Per-frame ROC by anomaly kind, config {title} (thin: seeds)" if title else "Per-frame ROC by anomaly kind")
+    fig.suptitle(
+        f"Per-frame ROC by anomaly kind, config {title} (thin: seeds)" if title else "Per-frame ROC by anomaly kind"
+    )
     return _save(fig, path)

@@ -1,7 +1,7 @@
 """How far ahead the world model stays on track: the latent rollout and its horizon.
 
 From two observed frames o_0 = (f_0, f_1), encode once with the target encoder and apply the
-predictor to its own output K times (`api.rollout_latents`, one `lax.scan`). Dream k (k = 1..K) is
+predictor to its own output K times (`rollout.rollout_latents`, one `lax.scan`). Dream k (k = 1..K) is
 the predicted latent of o_k = (f_k, f_{k+1}); it is scored against the truth of its newest frame
 f_{k+1}:
 - position error: Euclidean distance between the position probe read off the dream and the true
@@ -16,17 +16,29 @@ like REFERENCE.md's "steps until position error > 1 px". We report it per trajec
 (the headline), and also where the mean error curve crosses the band (what one curve per seed, as
 the reference measured, gives).
 """
+
 from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
 
 from jaxjepa import models, probe, world
-from jaxjepa.api import rollout_latents
 from jaxjepa.config import Config
+from jaxjepa.evaluation import representation
 from jaxjepa.evaluation.settings import EvalSettings, purpose_key
+from jaxjepa.rollout import rollout_latents
 
-REPORTED_STEPS = (1, 10, 20, 30, 60, 100)   # REFERENCE.md quotes 1 / 10 / 20 / 60; its article 1 and 30
+REPORTED_STEPS = (1, 10, 20, 30, 60, 100)  # REFERENCE.md quotes 1 / 10 / 20 / 60; its article 1 and 30
+# The per-seed scalars of `forecast` that are summarised over seeds.
+SUMMARY_FIGURES = (
+    "probe_floor_mean",
+    "horizon_mean",
+    "horizon_median",
+    "never_left_fraction",
+    "horizon_of_mean_curve",
+    "half_persistence_steps_mean",
+    "half_persistence_steps_of_mean_curve",
+)
 
 
 def steps_within(error: jax.Array, limit: float | jax.Array) -> jax.Array:
@@ -35,39 +47,58 @@ def steps_within(error: jax.Array, limit: float | jax.Array) -> jax.Array:
     return jnp.where(exceeded.any(axis=-1), jnp.argmax(exceeded, axis=-1), error.shape[-1])
 
 
-def rollout_errors(params: dict, traj: world.Trajectory, position_probe: jax.Array, config: Config,
-                   steps: int) -> dict:
+def rollout_errors(params: dict, traj: world.Trajectory, position_probe: jax.Array, config: Config, steps: int) -> dict:
     """Per trajectory and step: position error, decoded MSE, persistence MSE ([n, K] each), and the
     decoded dream frames [n, K, H, W]. `traj` needs at least steps + 2 frames."""
-    obs0 = world.flatten_observations(world.observations(traj.frames[:, :2]))[:, 0]   # o_0, [n, 2 H W]
+    obs0 = world.flatten_observations(world.observations(traj.frames[:, :2]))[:, 0]  # o_0, [n, 2 H W]
     z0 = models.encoder(config).apply(params["target"], obs0)
-    dream = rollout_latents(config, params, z0, steps)                               # [n, K, d]
-    true_frames = traj.frames[:, 2:steps + 2]                                          # f_{k+1}, k = 1..K
-    true_positions = traj.positions[:, 2:steps + 2]
+    dream = rollout_latents(config, params, z0, steps)  # [n, K, d]
+    true_frames = traj.frames[:, 2 : steps + 2]  # f_{k+1}, k = 1..K
+    true_positions = traj.positions[:, 2 : steps + 2]
     read = lambda z: probe.apply(probe.Probe(position_probe), z)  # noqa: E731
     position_error = jnp.linalg.norm(read(dream) - true_positions, axis=-1)
     # the floor: the same probe on the true latents E_ema(o_k) of the observations the dreams stand for
-    true_obs = world.flatten_observations(world.observations(traj.frames[:, 1:steps + 2]))     # o_1 .. o_K
-    probe_floor = jnp.linalg.norm(read(models.encoder(config).apply(params["target"], true_obs)) - true_positions, axis=-1)
+    true_obs = world.flatten_observations(world.observations(traj.frames[:, 1 : steps + 2]))  # o_1 .. o_K
+    probe_floor = jnp.linalg.norm(
+        read(models.encoder(config).apply(params["target"], true_obs)) - true_positions, axis=-1
+    )
     decoded = models.decoder(config).apply(params["decoder"], dream).reshape(true_frames.shape)
-    last_seen = traj.frames[:, 1:2]                                                    # f_1, held for ever
-    held_position = jnp.linalg.norm(traj.positions[:, 1:2] - true_positions, axis=-1)   # where f_1 showed it
-    return {"position_error": position_error, "probe_floor": probe_floor, "persistence_position_error": held_position,
-            "decoded_mse": jnp.mean((decoded - true_frames) ** 2, axis=(-2, -1)),
-            "persistence_mse": jnp.mean((last_seen - true_frames) ** 2, axis=(-2, -1)),
-            "decoded": decoded, "true_frames": true_frames}
+    last_seen = traj.frames[:, 1:2]  # f_1, held for ever
+    held_position = jnp.linalg.norm(traj.positions[:, 1:2] - true_positions, axis=-1)  # where f_1 showed it
+    return {
+        "position_error": position_error,
+        "probe_floor": probe_floor,
+        "persistence_position_error": held_position,
+        "decoded_mse": jnp.mean((decoded - true_frames) ** 2, axis=(-2, -1)),
+        "persistence_mse": jnp.mean((last_seen - true_frames) ** 2, axis=(-2, -1)),
+        "decoded": decoded,
+        "true_frames": true_frames,
+    }
 
 
-def forecast(params: dict, eval_key: jax.Array, position_probe: jax.Array, config: Config,
-             settings: EvalSettings) -> dict:
+def forecast_trajectories(eval_key: jax.Array, config: Config, settings: EvalSettings) -> world.Trajectory:
+    """Fresh trajectories of forecast_steps + 2 frames from the seed's forecast key: o_0 and the truths."""
+    return world.trajectories(
+        purpose_key(eval_key, "forecast"),
+        settings.forecast_trajectories,
+        settings.forecast_steps + 2,
+        config,
+        margin=config.eval_start_margin,
+    )
+
+
+def forecast(
+    params: dict, eval_key: jax.Array, position_probe: jax.Array, config: Config, settings: EvalSettings
+) -> dict:
     """One seed's forecast figures on `forecast_trajectories` fresh trajectories."""
     steps = settings.forecast_steps
-    traj = world.trajectories(purpose_key(eval_key, "forecast"), settings.forecast_trajectories, steps + 2,
-                              config, margin=config.eval_start_margin)
+    traj = forecast_trajectories(eval_key, config, settings)
     errors = rollout_errors(params, traj, position_probe, config, steps)
     per_trajectory = steps_within(errors["position_error"], settings.horizon_px)
-    curves = {k: errors[k].mean(axis=0)
-              for k in ("position_error", "probe_floor", "persistence_position_error", "decoded_mse", "persistence_mse")}
+    curves = {
+        k: errors[k].mean(axis=0)
+        for k in ("position_error", "probe_floor", "persistence_position_error", "decoded_mse", "persistence_mse")
+    }
     return {
         "probe_floor_mean": errors["probe_floor"].mean(),
         "horizon_mean": per_trajectory.mean(),
@@ -75,10 +106,36 @@ def forecast(params: dict, eval_key: jax.Array, position_probe: jax.Array, confi
         "never_left_fraction": jnp.mean(per_trajectory == steps),
         "horizon_of_mean_curve": steps_within(curves["position_error"], settings.horizon_px),
         # the reference's second horizon: steps until decoded MSE > half the persistence baseline's
-        "half_persistence_steps_mean": steps_within(errors["decoded_mse"] - 0.5 * errors["persistence_mse"], 0.0).mean(),
-        "half_persistence_steps_of_mean_curve": steps_within(curves["decoded_mse"] - 0.5 * curves["persistence_mse"], 0.0),
+        "half_persistence_steps_mean": steps_within(
+            errors["decoded_mse"] - 0.5 * errors["persistence_mse"], 0.0
+        ).mean(),
+        "half_persistence_steps_of_mean_curve": steps_within(
+            curves["decoded_mse"] - 0.5 * curves["persistence_mse"], 0.0
+        ),
         "curves": curves,
-        "example_decoded": errors["decoded"][:settings.examples],
-        "example_true": errors["true_frames"][:settings.examples],
-        "example_position_error": errors["position_error"][:settings.examples],
+        "example_decoded": errors["decoded"][: settings.examples],
+        "example_true": errors["true_frames"][: settings.examples],
+        "example_position_error": errors["position_error"][: settings.examples],
+    }
+
+
+def horizon_figures(params: dict, eval_key: jax.Array, config: Config, settings: EvalSettings) -> dict:
+    """Probe RMSE and the long rollout of one seed: per-trajectory horizon (mean, median, share that
+    stays inside the band for 100 steps), the floor horizon, and the mean error curves [K]."""
+    linear = representation.linear_probes(params, eval_key, config, 1)
+    steps = settings.forecast_steps
+    traj = forecast_trajectories(eval_key, config, settings)  # the headline forecast's, continued
+    errors = rollout_errors(params, traj, linear["position_probe"], config, steps)
+    horizon = steps_within(errors["position_error"], settings.horizon_px)
+    floor = steps_within(errors["probe_floor"], settings.horizon_px)
+    return {
+        "probe_rmse": linear["position_rmse"],
+        "velocity_rmse": linear["velocity_rmse"],
+        "horizon_mean": horizon.mean(),
+        "horizon_median": jnp.median(horizon),
+        "within_100_fraction": jnp.mean(horizon >= min(100, steps)),
+        "floor_horizon_mean": floor.mean(),
+        "probe_floor_mean": errors["probe_floor"].mean(),
+        "error_curve": errors["position_error"].mean(axis=0),
+        "floor_curve": errors["probe_floor"].mean(axis=0),
     }

@@ -10,15 +10,15 @@ Keys: every figure is computed on fresh trajectories drawn from the seed's evalu
 (`trainer.seed_keys(seed)[1]`), which training never sees. Each purpose folds its own number into
 that key, so adding a purpose never changes the trajectories of another.
 """
+
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import jax
 import numpy as np
-
-from jaxjepa.trainer import seed_keys
 
 
 @dataclasses.dataclass(frozen=True)
@@ -26,14 +26,14 @@ class EvalSettings:
     # forecast: roll the predictor this many steps from o_0 = (f_0, f_1), on this many trajectories
     forecast_steps: int = 100
     forecast_trajectories: int = 256
-    horizon_px: float = 1.0               # a rollout has left the band once the position error exceeds this
+    horizon_px: float = 1.0  # a rollout has left the band once the position error exceeds this
     # anomaly: this many trajectories with an anomaly at a random frame, as many without, and as many
     # more without to calibrate the threshold (so false alarms are counted out of sample)
     anomaly_trajectories: int = 256
-    anomaly_length: int = 64              # frames per anomaly trajectory
-    anomaly_first_frame: int = 8          # anomaly frames are uniform in [first, length - first)
-    threshold_mads: float = 5.0           # threshold = median + threshold_mads * MAD (raw, unscaled MAD)
-    invisible_px: float = 1.0             # an anomaly moving the logo less than this is not one a viewer sees
+    anomaly_length: int = 64  # frames per anomaly trajectory
+    anomaly_first_frame: int = 8  # anomaly frames are uniform in [first, length - first)
+    threshold_mads: float = 5.0  # threshold = median + threshold_mads * MAD (raw, unscaled MAD)
+    invisible_px: float = 1.0  # an anomaly moving the logo less than this is not one a viewer sees
     # the reference's published probe protocol (REFERENCE.md): Adam on training pairs, 80/20 time-major
     published_probe_steps: int = 800
     published_probe_lr: float = 1e-2
@@ -53,12 +53,6 @@ PURPOSES = {"forecast": 1, "anomaly": 2, "published_probe": 3, "ablation": 4}
 
 def purpose_key(eval_key: jax.Array, purpose: str) -> jax.Array:
     return jax.random.fold_in(eval_key, PURPOSES[purpose])
-
-
-def stacked_seed_keys(seeds: Sequence[int]) -> tuple[jax.Array, jax.Array]:
-    """([n_seeds] train keys, [n_seeds] eval keys): what the vmapped evaluations take."""
-    train_keys, eval_keys = zip(*(seed_keys(s) for s in seeds))
-    return jax.numpy.stack(train_keys), jax.numpy.stack(eval_keys)
 
 
 def stack_trees(trees: Sequence[Any]) -> Any:
@@ -81,5 +75,9 @@ def summarise(per_seed: Any, *, need_std: bool = True) -> dict[str, Any]:
     finite = values[np.isfinite(values)]
     mean = float(finite.mean()) if finite.size else None
     std = float(finite.std(ddof=1)) if finite.size > 1 else None
-    return {"mean": mean, "std": std, "per_seed": [float(v) if np.isfinite(v) else None for v in values],
-            "seeds_counted": int(finite.size)}
+    return {
+        "mean": mean,
+        "std": std,
+        "per_seed": [float(v) if np.isfinite(v) else None for v in values],
+        "seeds_counted": int(finite.size),
+    }

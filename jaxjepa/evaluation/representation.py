@@ -10,15 +10,16 @@ Two protocols, because they answer different questions and the reference reporte
   *training* pairs in time-major order, first 80% to fit, last 20% to test, a linear layer trained by
   Adam (lr 1e-2, 800 steps, batch 512). An optimiser with a fixed budget can under-fit, so we also fit
   least squares on the very same split: the gap between the two is the optimiser's, not the latent's.
-Every function is pure and takes one seed's params; eval.py vmaps them over seeds.
+Every function is pure and takes one seed's params; the headline suite vmaps them over seeds.
 """
+
 from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
 import optax
 
-from jaxjepa import models, probe, world
+from jaxjepa import models, probe, trainer, world
 from jaxjepa.config import Config
 from jaxjepa.evaluation.settings import EvalSettings, purpose_key
 
@@ -28,29 +29,24 @@ def linear_probes(params: dict, eval_key: jax.Array, config: Config, examples: i
 
     Returns RMSE pooled and per coordinate (y, x), the fitted position probe (the forecast reads its
     dreams with it), and the test predictions of the first `examples` trajectories for the scatter plot."""
-    fit_key, test_key = jax.random.split(eval_key)  # the same split as probe.probe_position
-    n, length, margin = config.probe_sequences, config.probe_seq_len, config.eval_start_margin
-    z_fit, p_fit, v_fit = probe.encode_trajectories(
-        params, world.trajectories(fit_key, n, length, config, margin=margin), config)
-    z_test, p_test, v_test = probe.encode_trajectories(
-        params, world.trajectories(test_key, n, length, config, margin=margin), config)
-    d = z_fit.shape[-1]
-    flat = lambda a: a.reshape(-1, a.shape[-1])  # noqa: E731  [n, T, k] -> [n T, k]
-
-    position_probe = probe.fit(flat(z_fit), flat(p_fit))
-    velocity_probe = probe.fit(flat(z_fit), flat(v_fit))
-    p_hat = probe.apply(position_probe, z_test.reshape(-1, d)).reshape(p_test.shape)
-    v_hat = probe.apply(velocity_probe, z_test.reshape(-1, d)).reshape(v_test.shape)
+    fitted, tested = probe.fit_and_test_latents(params, eval_key, config)
+    flat = probe.flat
+    position_probe = probe.fit(flat(fitted.z), flat(fitted.positions))
+    velocity_probe = probe.fit(flat(fitted.z), flat(fitted.velocities))
+    p_hat = probe.apply(position_probe, flat(tested.z)).reshape(tested.positions.shape)
+    v_hat = probe.apply(velocity_probe, flat(tested.z)).reshape(tested.velocities.shape)
     return {
-        "position_rmse": probe.rmse(p_hat, p_test),
-        "position_rmse_yx": probe.rmse_per_coordinate(p_hat, p_test),
-        "velocity_rmse": probe.rmse(v_hat, v_test),
-        "velocity_rmse_yx": probe.rmse_per_coordinate(v_hat, v_test),
+        "position_rmse": probe.rmse(p_hat, tested.positions),
+        "position_rmse_yx": probe.rmse_per_coordinate(p_hat, tested.positions),
+        "velocity_rmse": probe.rmse(v_hat, tested.velocities),
+        "velocity_rmse_yx": probe.rmse_per_coordinate(v_hat, tested.velocities),
         # a probe that always answers the mean velocity: what "knows nothing about velocity" scores
-        "velocity_rmse_of_mean": probe.rmse(jnp.broadcast_to(v_fit.mean(axis=(0, 1)), v_test.shape), v_test),
-        "embedding_std": jnp.mean(jnp.std(z_test.reshape(-1, d), axis=0, ddof=1)),
+        "velocity_rmse_of_mean": probe.rmse(
+            jnp.broadcast_to(fitted.velocities.mean(axis=(0, 1)), tested.velocities.shape), tested.velocities
+        ),
+        "embedding_std": jnp.mean(jnp.std(flat(tested.z), axis=0, ddof=1)),
         "position_probe": position_probe.weights,
-        "example_true": p_test[:examples],
+        "example_true": tested.positions[:examples],
         "example_predicted": p_hat[:examples],
     }
 
@@ -58,22 +54,22 @@ def linear_probes(params: dict, eval_key: jax.Array, config: Config, examples: i
 def training_trajectories(train_key: jax.Array, config: Config) -> world.Trajectory:
     """The training set of a run, with positions: the trajectories `trainer.make_train` drew from the
     first of its four keys (tests check the frames are the very ones it trained on)."""
-    data_key = jax.random.split(train_key, 4)[0]
-    return world.trajectories(data_key, config.train_sequences, config.seq_len, config)
+    return world.trajectories(trainer.train_keys(train_key).data, config.train_sequences, config.seq_len, config)
 
 
 def time_major_pairs(params: dict, train_key: jax.Array, config: Config) -> tuple[jax.Array, jax.Array]:
     """Target-encoder latents of every training observation o_t (t < seq_len - 2, as in the training
     pairs) and the position of its newest frame, ordered time-major: [(T - 2) N, d], [(T - 2) N, 2]."""
     traj = training_trajectories(train_key, config)
-    z, positions, _ = probe.encode_trajectories(params, traj, config)   # [N, T - 1, ...]
-    z, positions = z[:, :-1], positions[:, :-1]                           # the o_t of the pairs (o_t, o_t+1)
+    z, positions, _ = probe.encode_trajectories(params, traj, config)  # [N, T - 1, ...]
+    z, positions = z[:, :-1], positions[:, :-1]  # the o_t of the pairs (o_t, o_t+1)
     time_major = lambda a: jnp.swapaxes(a, 0, 1).reshape(-1, a.shape[-1])  # noqa: E731
     return time_major(z), time_major(positions)
 
 
-def adam_linear_probe(key: jax.Array, features: jax.Array, targets: jax.Array, *, steps: int, lr: float,
-                      batch_size: int) -> probe.Probe:
+def adam_linear_probe(
+    key: jax.Array, features: jax.Array, targets: jax.Array, *, steps: int, lr: float, batch_size: int
+) -> probe.Probe:
     """A linear layer trained by Adam on mean squared error, batches drawn uniformly with replacement,
     initialised like PyTorch's nn.Linear: the reference's probe. Returns it in `probe.Probe` form."""
     init_key, batch_key = jax.random.split(key)
@@ -96,16 +92,24 @@ def adam_linear_probe(key: jax.Array, features: jax.Array, targets: jax.Array, *
     return probe.Probe(jnp.concatenate([kernel, bias[None]], axis=0))
 
 
-def published_probe(params: dict, train_key: jax.Array, eval_key: jax.Array, config: Config,
-                    settings: EvalSettings) -> dict:
+def published_probe(
+    params: dict, train_key: jax.Array, eval_key: jax.Array, config: Config, settings: EvalSettings
+) -> dict:
     """The reference's probe protocol, and least squares on the same split (see the module docstring)."""
     z, positions = time_major_pairs(params, train_key, config)
     n_fit = int(settings.published_probe_fit_fraction * z.shape[0])
-    adam = adam_linear_probe(purpose_key(eval_key, "published_probe"), z[:n_fit], positions[:n_fit],
-                             steps=settings.published_probe_steps, lr=settings.published_probe_lr,
-                             batch_size=settings.published_probe_batch)
+    adam = adam_linear_probe(
+        purpose_key(eval_key, "published_probe"),
+        z[:n_fit],
+        positions[:n_fit],
+        steps=settings.published_probe_steps,
+        lr=settings.published_probe_lr,
+        batch_size=settings.published_probe_batch,
+    )
     least_squares = probe.fit(z[:n_fit], positions[:n_fit])
     test_z, test_p = z[n_fit:], positions[n_fit:]
-    return {"adam_rmse": probe.rmse(probe.apply(adam, test_z), test_p),
-            "adam_rmse_yx": probe.rmse_per_coordinate(probe.apply(adam, test_z), test_p),
-            "lstsq_rmse": probe.rmse(probe.apply(least_squares, test_z), test_p)}
+    return {
+        "adam_rmse": probe.rmse(probe.apply(adam, test_z), test_p),
+        "adam_rmse_yx": probe.rmse_per_coordinate(probe.apply(adam, test_z), test_p),
+        "lstsq_rmse": probe.rmse(probe.apply(least_squares, test_z), test_p),
+    }

@@ -1,0 +1,243 @@
+"""eval.py's command: plan the suites asked for, load or train their runs, evaluate, store, report.
+
+`python eval.py --seeds 0-7` runs the headline suite on the chosen config and, for the reference
+recipe, the collapse ablation; `python eval.py RUN_DIR [RUN_DIR ...]` runs the headline suite on saved
+runs of one config; `--recipes`, `--anomalies`, `--worlds` run those suites on their own named configs.
+Every suite stores its payload as JSON under --out; RESULTS.md is then regenerated from every stored
+payload, so suites run apart still share one report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+from typing import NamedTuple
+
+from tqdm import tqdm
+
+from jaxjepa import checkpoint, cli, runner
+from jaxjepa.evaluation import ablation, anomaly_kinds, figures, headline, recipes, report, worlds
+from jaxjepa.evaluation.runs import Found, Plan, PlannedRuns, load_existing, seeds_plan, train_missing
+from jaxjepa.evaluation.suite import Context, Suite
+
+HEADLINE_SUITES = (headline.SUITE, ablation.SUITE)
+EXTRA_SUITES = (recipes.SUITE, anomaly_kinds.SUITE, worlds.SUITE)  # each with its own --NAME flag
+REPORT_ORDER = HEADLINE_SUITES + EXTRA_SUITES
+
+
+class Job(NamedTuple):
+    suite: Suite
+    plan: Plan
+
+
+class Outcome(NamedTuple):
+    suite: Suite
+    payload: dict
+    made: dict[str, Path]  # figure name -> path
+    timing_s: dict
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = cli.OneLineParser(prog="eval.py", description=__doc__.splitlines()[0])
+    parser.add_argument("run_dirs", nargs="*", metavar="RUN_DIR", help="finished runs of one config to evaluate")
+    cli.add_seed_flags(parser)
+    parser.add_argument("--runs", default="runs", help="where --seeds finds and saves runs (default runs/)")
+    parser.add_argument(
+        "--out", default="results", help="directory for the JSON results and figures (default results/)"
+    )
+    parser.add_argument("--report", default="RESULTS.md", help="the markdown report to write (default RESULTS.md)")
+    parser.add_argument(
+        "--readme",
+        default="README.md",
+        help="README whose generated Results block (between eval.py's markers) is rewritten; "
+        "a README without the markers is refused (default README.md)",
+    )
+    parser.add_argument("--no-ablation", action="store_true", help="skip the collapse ablation with --seeds")
+    parser.add_argument("--no-std", action="store_true", help="allow a single seed: report values without a std")
+    parser.add_argument(
+        "--trajectories",
+        type=positive_int,
+        metavar="N",
+        help="fresh trajectories per forecast and anomaly measure of the headline (default 256); "
+        "fewer for a quick smoke run",
+    )
+    extra = parser.add_argument_group(
+        "suites of their own named configs: each writes its JSON under --out, "
+        "then RESULTS.md is regenerated from every JSON that exists"
+    )
+    for suite in EXTRA_SUITES:
+        extra.add_argument(f"--{suite.name}", action="store_true", help=suite.description)
+    cli.add_config_flags(parser)
+    args = parser.parse_args(argv)
+    check_args(args)
+    return args
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise ValueError(text)
+    return value
+
+
+def check_args(args: argparse.Namespace) -> None:
+    if extra_suites(args) and (args.run_dirs or config_flags_given(args)):
+        cli.fail(
+            "eval.py: --recipes/--anomalies/--worlds train and evaluate their own named configs; "
+            "give them --seeds only, no RUN_DIRs or config flags"
+        )
+    if args.run_dirs and (args.seeds or args.seed):
+        cli.fail("eval.py: give RUN_DIRs or --seeds/--seed, not both")
+    if not args.run_dirs and not (args.seeds or args.seed):
+        cli.fail("eval.py: nothing to evaluate: give RUN_DIRs, or --seeds 0-7 to train what is missing and evaluate")
+    if args.seed and len(args.seed) != 1:
+        cli.fail("eval.py: --seed takes one seed; use --seeds for several")
+    n_runs = len(args.run_dirs) or len(args.seeds or args.seed)
+    if n_runs < 2 and not args.no_std:
+        cli.fail(
+            f"eval.py: every figure is a mean +- std over seeds, and a std needs at least 2 seeds; got {n_runs}. "
+            "Give more seeds (--seeds 0-7), or pass --no-std to report one seed without a std"
+        )
+
+
+def extra_suites(args: argparse.Namespace) -> list[Suite]:
+    return [suite for suite in EXTRA_SUITES if getattr(args, suite.name)]
+
+
+def config_flags_given(args: argparse.Namespace) -> bool:
+    return args.config != "default" or any(v is not None for k, v in vars(args).items() if k.startswith("cfg_"))
+
+
+def run_dirs_plan(args: argparse.Namespace) -> Plan:
+    """The given runs, their config taken from the flags or else from the first run."""
+    try:
+        config = cli.config_from(args) if config_flags_given(args) else checkpoint.load_config(args.run_dirs[0])
+    except checkpoint.RunError as err:
+        cli.fail(f"eval.py: {err}", 1)
+    return {args.config: PlannedRuns(config, [(None, Path(d)) for d in args.run_dirs])}
+
+
+def jobs_of(args: argparse.Namespace) -> list[Job]:
+    """Which suites run on which runs: the extra suites asked for, or the headline (and ablation)."""
+    if args.run_dirs:
+        return [Job(headline.SUITE, run_dirs_plan(args))]
+    seeds, config = args.seeds or args.seed, cli.config_from(args)
+    suites = extra_suites(args) or [headline.SUITE] + (
+        [ablation.SUITE] if args.config == "default" and not args.no_ablation else []
+    )
+    return [Job(suite, seeds_plan(suite.configs(args.config, config), seeds, args.runs)) for suite in suites]
+
+
+def check_outputs(args: argparse.Namespace) -> None:
+    """Where the outputs go must be writable, and the plots extra installed, before anything is trained."""
+    if figures.MISSING:
+        cli.fail(f"eval.py: the figures need {figures.MISSING}, which is not installed; run: {figures.PLOTS_INSTALL}")
+    try:
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+        if not Path(args.report).absolute().parent.is_dir():
+            raise OSError(f"no directory for the report {args.report}")
+    except OSError as err:
+        cli.fail(f"eval.py: cannot write the outputs: {err}", 1)
+
+
+def run_job(job: Job, found: Found, context: Context, out: Path, bar) -> Outcome:
+    started = time.perf_counter()
+    bar.set_postfix_str(f"{job.suite.name}: runs")
+    loaded = train_missing(job.plan, found, progress=bar.set_postfix_str)
+    trained = time.perf_counter()
+    bar.set_postfix_str(f"{job.suite.name}: evaluating")
+    evaluated = job.suite.evaluate(loaded, context)
+    made = job.suite.figures(evaluated, out)
+    bar.update(1)
+    done = time.perf_counter()
+    timing = {"train": trained - started, "evaluate": done - trained, "total": done - started}
+    return Outcome(job.suite, {**evaluated.payload}, made, timing)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse(argv)
+    check_outputs(args)
+    runner.enable_compilation_cache()
+    jobs = jobs_of(args)
+    try:  # refuse a bad run directory before any time is spent
+        found = [load_existing(job.plan) for job in jobs]
+    except checkpoint.RunError as err:
+        cli.fail(f"eval.py: {err}", 1)
+    context = Context(argv, args.config, not args.no_std, args.trajectories)
+    out = Path(args.out)
+    with tqdm(total=len(jobs), desc="eval", unit="suite") as bar:
+        outcomes = [run_job(job, found_runs, context, out, bar) for job, found_runs in zip(jobs, found)]
+    files = store(outcomes, args, context)
+    write_report(args)
+    update_readme(args, files, outcomes)
+    print_summary(outcomes, files, args)
+    return 0
+
+
+def relative_to(directory: Path):
+    return lambda path: os.path.relpath(Path(path).absolute(), directory)
+
+
+def store(outcomes: list[Outcome], args: argparse.Namespace, context: Context) -> dict[str, dict]:
+    """Each payload in its suite's JSON file under --out, with the command, seeds, timings and figures
+    (paths relative to the report); a suite with a key goes into its file under that key."""
+    out, rel = Path(args.out), relative_to(Path(args.report).absolute().parent)
+    files: dict[str, dict] = {}
+    for outcome in outcomes:
+        content = files.setdefault(outcome.suite.result_file, {})
+        content.update(outcome.payload if outcome.suite.key is None else {outcome.suite.key: outcome.payload})
+        content.setdefault("command", context.command)
+        content.setdefault("seeds", args.seeds or args.seed)
+    for name, content in files.items():
+        parts = [o for o in outcomes if o.suite.result_file == name]
+        content["timing_s"] = {k: sum(o.timing_s[k] for o in parts) for k in ("train", "evaluate", "total")}
+        content["figures"] = {figure: rel(path) for o in parts for figure, path in o.made.items()}
+        content["metrics_json"] = rel(out / name)
+        report.write_json(content, out / name)
+    return files
+
+
+def write_report(args: argparse.Namespace) -> Path:
+    """RESULTS.md from every suite's stored JSON that exists under --out, in REPORT_ORDER."""
+    files = report.load_json_files(args.out, list(dict.fromkeys(suite.result_file for suite in REPORT_ORDER)))
+    parts = (
+        []
+        if REPORT_ORDER[0].result_file in files
+        else [
+            "# Results\n\nThe headline evaluation has not been run yet (`python eval.py --seeds 0-7`); "
+            "the sections below come from the extra evaluations named in each. Do not edit by hand."
+        ]
+    )
+    parts += [
+        section(files[suite.result_file])
+        for suite in REPORT_ORDER
+        if suite.result_file in files
+        for section in suite.sections
+    ]
+    return report.write_text(args.report, "\n\n".join(p for p in parts if p) + "\n")
+
+
+def update_readme(args: argparse.Namespace, files: dict[str, dict], outcomes: list[Outcome]) -> None:
+    """README.md's generated block of each suite that has one; a README without the markers is left
+    alone and said so on stderr (the results are written by then)."""
+    rel = relative_to(Path(args.readme).absolute().parent)
+    made = {figure: rel(path) for o in outcomes for figure, path in o.made.items()}
+    for suite in {o.suite.result_file: o.suite for o in outcomes if o.suite.readme_block}.values():
+        block = suite.readme_block(
+            files[suite.result_file], made, rel(args.report), rel(Path(args.out) / suite.result_file)
+        )
+        try:
+            report.replace_block(args.readme, report.README_BEGIN, report.README_END, block)
+        except (OSError, report.MissingMarkers) as err:
+            print(f"eval.py: {args.readme} not updated: {err}", file=sys.stderr)
+
+
+def print_summary(outcomes: list[Outcome], files: dict[str, dict], args: argparse.Namespace) -> None:
+    for o in outcomes:
+        print(f"eval.py {o.suite.name}: {o.timing_s['total']:.0f} s (training {o.timing_s['train']:.0f} s)")
+        print("\n".join(o.suite.summary(o.payload)))
+    print(f"  wrote {', '.join(str(Path(args.out) / name) for name in files)} and {args.report}")

@@ -1,0 +1,194 @@
+"""The headline suite: one config's probes, forecast and teleport detection beside the reference's.
+
+Every figure is measured per seed on fresh trajectories from the seed's evaluation key (which
+training never uses) and reported as mean +- std over seeds. The seeds' parameters are stacked into
+one pytree with a leading seeds axis and every measure is `jit(vmap(...))` over it: no Python loop
+over seeds, trajectories or steps on the hot path. Its payload is results/metrics.json.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from pathlib import Path
+
+import jax
+import numpy as np
+
+from jaxjepa import cli
+from jaxjepa.config import Config
+from jaxjepa.evaluation import anomaly, figures, forecast, headline_report, representation
+from jaxjepa.evaluation.reference import REFERENCE
+from jaxjepa.evaluation.runs import SeedRuns
+from jaxjepa.evaluation.settings import EvalSettings, summarise
+from jaxjepa.evaluation.suite import Context, Evaluated, Suite
+from jaxjepa.runner import stacked_keys
+
+# Which anomalies to score, as (name in metrics.json, kind, fixed frame or None for random frames, description).
+ANOMALY_CASES = (
+    ("teleport", "teleport", None, "teleport at a random frame"),
+    ("teleport@24", "teleport", 24, "teleport at frame 24 on every trajectory (the reference's protocol)"),
+)
+SPACES = ("latent", "pixel", "latent_online_context")
+
+
+def measure(runs: SeedRuns, settings: EvalSettings) -> dict:
+    """Every headline measure of one config's runs, each one jit(vmap) over the stacked seeds."""
+    config, params = runs.config, runs.params
+    train_keys, eval_keys = stacked_keys(runs.seeds)
+    host = jax.device_get
+    linear = host(
+        jax.jit(jax.vmap(lambda p, k: representation.linear_probes(p, k, config, settings.examples)))(params, eval_keys)
+    )
+    published = host(
+        jax.jit(jax.vmap(lambda p, tk, ek: representation.published_probe(p, tk, ek, config, settings)))(
+            params, train_keys, eval_keys
+        )
+    )
+    rollout = host(
+        jax.jit(jax.vmap(lambda p, k, w: forecast.forecast(p, k, w, config, settings)))(
+            params, eval_keys, linear["position_probe"]
+        )
+    )
+    anomalies = {}
+    for name, kind, frame, description in ANOMALY_CASES:
+        detect = functools.partial(anomaly.detect, config=config, settings=settings, kind=kind, frame=frame)
+        anomalies[name] = {"description": description, **host(jax.jit(jax.vmap(detect))(params, eval_keys))}
+    return {"linear": linear, "published": published, "forecast": rollout, "anomaly": anomalies}
+
+
+def by_coordinate(s, name: str, per_seed_yx: np.ndarray, unit: str) -> dict:
+    """{name_y{unit}, name_x{unit}}: one summary per coordinate of a [n_seeds, 2] figure."""
+    return {f"{name}_y{unit}": s(per_seed_yx[:, 0]), f"{name}_x{unit}": s(per_seed_yx[:, 1])}
+
+
+def representation_metrics(s, linear: dict, published: dict) -> dict:
+    return {
+        "position_rmse_px": s(linear["position_rmse"]),
+        **by_coordinate(s, "position_rmse", linear["position_rmse_yx"], "_px"),
+        "velocity_rmse": s(linear["velocity_rmse"]),
+        **by_coordinate(s, "velocity_rmse", linear["velocity_rmse_yx"], ""),
+        "velocity_rmse_of_mean": s(linear["velocity_rmse_of_mean"]),
+        "embedding_std": s(linear["embedding_std"]),
+        "published_adam_rmse_px": s(published["adam_rmse"]),
+        **by_coordinate(s, "published_adam_rmse", published["adam_rmse_yx"], "_px"),
+        "published_lstsq_rmse_px": s(published["lstsq_rmse"]),
+    }
+
+
+def forecast_metrics(s, rollout: dict) -> dict:
+    curves = rollout["curves"]
+    reported = [k for k in forecast.REPORTED_STEPS if k <= curves["position_error"].shape[1]]
+    at_steps = lambda curve: {str(k): s(curve[:, k - 1]) for k in reported}
+    return {
+        **{k: s(rollout[k]) for k in forecast.SUMMARY_FIGURES},
+        "position_error_at": at_steps(curves["position_error"]),
+        "decoded_mse_at": at_steps(curves["decoded_mse"]),
+        "persistence_mse_at": at_steps(curves["persistence_mse"]),
+        "persistence_position_error_at": at_steps(curves["persistence_position_error"]),
+        "curves_per_seed": {k: np.round(v, 6).tolist() for k, v in curves.items()},
+    }
+
+
+def anomaly_metrics(s, cases: dict) -> dict:
+    return {
+        name: {
+            "description": case["description"],
+            **{space: {k: s(v) for k, v in case[space].items()} for space in SPACES},
+            "visible_count": s(case["visible_count"]),
+            "invisible_count": s(case["invisible_count"]),
+        }
+        for name, case in cases.items()
+    }
+
+
+def evaluate(loaded: dict[str, SeedRuns], context: Context) -> Evaluated:
+    (runs,) = loaded.values()
+    settings = EvalSettings()
+    if context.trajectories:  # recorded in the payload's settings, like every other constant of the measure
+        settings = dataclasses.replace(
+            settings, forecast_trajectories=context.trajectories, anomaly_trajectories=context.trajectories
+        )
+    measured = measure(runs, settings)
+    s = lambda values: summarise(values, need_std=context.need_std)
+    payload = {
+        "command": context.command,
+        "config_name": context.config_name,
+        "overrides": cli.overrides_of(runs.config),
+        "config": runs.config.to_dict(),
+        "settings": settings.to_dict(),
+        "seeds": runs.seeds,
+        "runs": [str(d) for d in runs.dirs],
+        "representation": representation_metrics(s, measured["linear"], measured["published"]),
+        "forecast": forecast_metrics(s, measured["forecast"]),
+        "anomaly": anomaly_metrics(s, measured["anomaly"]),
+    }
+    return Evaluated(payload, {**measured, "settings": settings})
+
+
+def draw(evaluated: Evaluated, out: Path) -> dict[str, Path]:
+    fc, lin, settings = evaluated.arrays["forecast"], evaluated.arrays["linear"], evaluated.arrays["settings"]
+    true0, dream0, errors0 = fc["example_true"][0, 0], fc["example_decoded"][0, 0], fc["example_position_error"][0, 0]
+    made = {
+        "dream_gif": figures.dream_gif(true0, dream0, errors0, out / "dream.gif"),
+        "dream_filmstrip": figures.dream_filmstrip(true0, dream0, errors0, out / "dream_filmstrip.png"),
+    }
+    measured_at = REFERENCE["measured"]["position_error_at_px"]
+    made["horizon_curve"] = figures.horizon_curve(
+        fc["curves"]["position_error"],
+        fc["curves"]["decoded_mse"],
+        fc["curves"]["persistence_mse"],
+        settings.horizon_px,
+        out / "horizon.png",
+        reference={k: float(np.mean(v)) for k, v in measured_at.items()},
+        probe_floor=fc["curves"]["probe_floor"],
+        persistence_error=fc["curves"]["persistence_position_error"],
+    )
+    example = evaluated.arrays["anomaly"]["teleport"]["example"]
+    shown = int(np.argmax(example["visible"][0])) if example["visible"][0].any() else 0
+    made["surprise_trace"] = figures.surprise_trace(
+        example["latent"][0, shown],
+        example["pixel"][0, shown],
+        int(example["frame"][0, shown]),
+        float(example["latent_threshold"][0]),
+        float(example["pixel_threshold"][0]),
+        anomaly.FIRST_SCORED_FRAME,
+        out / "surprise.png",
+    )
+    true, predicted = lin["example_true"][0].reshape(-1, 2), lin["example_predicted"][0].reshape(-1, 2)
+    made["probe_scatter"] = figures.probe_scatter(
+        true, predicted, lin["position_rmse_yx"], out / "probe_scatter.png", evaluated.payload["config"]["frame_size"]
+    )
+    return made
+
+
+def summary_lines(m: dict) -> list[str]:
+    """The console summary of a headline payload."""
+    fmt = headline_report.fmt
+    r, f, t = m["representation"], m["forecast"], m["anomaly"]["teleport"]
+    return [
+        f"  probe RMSE        {fmt(r['position_rmse_px'])} px (least squares); "
+        f"published protocol {fmt(r['published_adam_rmse_px'])} px",
+        f"  velocity probe    {fmt(r['velocity_rmse'])} px/frame",
+        f"  horizon           {fmt(f['horizon_mean'], 2)} steps per trajectory; "
+        f"mean curve {fmt(f['horizon_of_mean_curve'], 2)}",
+        f"  teleport ROC-AUC  latent {fmt(t['latent']['roc_auc'], 4)}, pixel {fmt(t['pixel']['roc_auc'], 4)}; "
+        f"hit rate latent {fmt(t['latent']['hit_rate'])}",
+    ]
+
+
+def own_config(name: str, config: Config) -> dict[str, Config]:
+    return {name: config}
+
+
+SUITE = Suite(
+    name="headline",
+    result_file="metrics.json",
+    configs=own_config,
+    evaluate=evaluate,
+    figures=draw,
+    sections=headline_report.SECTIONS,
+    summary=summary_lines,
+    readme_block=headline_report.readme_block,
+    description="probes, forecast horizon and teleport detection of the chosen config",
+)

@@ -1,0 +1,112 @@
+"""The runs a suite evaluates: found on disk where train.py keeps them, or trained and saved here.
+
+A plan names, per config, the (seed, run directory) pairs to evaluate. Every finished run in it is
+loaded (and refused with one line if it is half-written, corrupt or of another config) before any
+training starts; the missing seeds of each config are then trained in one vmapped program and saved
+exactly as train.py saves them, so a later train.py or eval.py finds them.
+"""
+
+from __future__ import annotations
+
+import operator
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import jax
+
+from jaxjepa import checkpoint, runner
+from jaxjepa.config import Config
+from jaxjepa.evaluation.settings import stack_trees
+
+
+class PlannedRuns(NamedTuple):
+    config: Config
+    runs: list[tuple[int | None, Path]]  # (seed, run directory); seed None: read it off the directory name
+
+
+class SeedRuns(NamedTuple):
+    """One config's finished runs, ready to be evaluated with jit(vmap) over the seeds."""
+
+    config: Config
+    seeds: list[int]
+    dirs: list[Path]
+    params: Any  # every leaf has a leading [n_seeds] axis
+    run_metrics: list[dict]  # each run's saved metrics.json
+
+
+Plan = dict[str, PlannedRuns]
+Found = dict[str, dict[Path, tuple[int, dict, dict]]]  # config name -> run dir -> (seed, params, metrics)
+
+
+def run_dir(root: str | Path, name: str, seed: int) -> Path:
+    """Where train.py keeps a config's seed: runs/seed{i} for the default, runs/NAME/seed{i} otherwise."""
+    root = Path(root)
+    return (root if name == "default" else root / name) / f"seed{seed}"
+
+
+def seeds_plan(configs: dict[str, Config], seeds: list[int], root: str | Path) -> Plan:
+    return {name: PlannedRuns(config, [(s, run_dir(root, name, s)) for s in seeds]) for name, config in configs.items()}
+
+
+def seed_of(path: Path) -> int:
+    """The seed of a saved run: train.py names its directories seed{i}."""
+    name = path.absolute().name
+    if name.startswith("seed") and name[4:].isdigit():
+        return int(name[4:])
+    raise checkpoint.RunError(f"{path}: cannot tell its seed (train.py names run directories seed<N>)")
+
+
+def load_existing(plan: Plan) -> Found:
+    """Every finished run of the plan. RunError (one line, naming the directory) for one that is missing
+    where it was named explicitly, half-written, corrupt or of another config; a --seeds run directory
+    that does not exist yet is simply not found."""
+    found: Found = {}
+    for name, (config, runs) in plan.items():
+        found[name] = {}
+        for seed, path in runs:
+            if seed is not None and not path.exists():
+                continue
+            load_into(found[name], seed if seed is not None else seed_of(path), path, config)
+    return found
+
+
+def load_into(found: dict, seed: int, path: Path, config: Config) -> None:
+    _, params, run_metrics = checkpoint.load_run_files(path, expected=config)
+    found[path] = (seed, params, run_metrics)
+
+
+def train_and_save(config: Config, missing: list[tuple[int, Path]]) -> None:
+    """One vmapped program for the missing seeds, saved in train.py's layout. A seed whose loss went
+    NaN/inf is a result here, not an error: it is saved too, and its figures say so."""
+    seeds = [s for s, _ in missing]
+    output = runner.train_seeds(config, seeds)
+    per_seed = runner.per_seed_numpy(output)
+    for i, (_, path) in enumerate(missing):
+        seed_metrics = {k: v[i] for k, v in per_seed.items()}
+        params = jax.tree_util.tree_map(operator.itemgetter(i), output.result.params)
+        final = runner.final_figures(seed_metrics, output, len(seeds))
+        checkpoint.save_run(path, config, params, {"final": final, "curves": seed_metrics})
+
+
+def train_missing(plan: Plan, found: Found, progress=lambda text: None) -> dict[str, SeedRuns]:
+    """Train what the plan lacks, then every config's runs stacked over seeds, in the plan's order."""
+    loaded = {}
+    for name, (config, runs) in plan.items():
+        for seed, path in runs:  # finished since the plan was loaded: by an earlier suite of the same command
+            if path not in found[name] and checkpoint.is_finished(path):
+                load_into(found[name], seed, path, config)
+        missing = [(seed, path) for seed, path in runs if path not in found[name]]
+        if missing:
+            progress(f"training {len(missing)} seed(s) of {name}")
+            train_and_save(config, missing)
+            for seed, path in missing:
+                load_into(found[name], seed, path, config)
+        entries = [found[name][path] for _, path in runs]
+        loaded[name] = SeedRuns(
+            config,
+            [seed for seed, _, _ in entries],
+            [path for _, path in runs],
+            stack_trees([params for _, params, _ in entries]),
+            [m for _, _, m in entries],
+        )
+    return loaded

@@ -1,0 +1,75 @@
+"""What every evaluation suite is: the shape the command runs and the report renders.
+
+A suite owns its named configs, its per-seed measure (vmapped over seeds inside `evaluate`), its
+figures and its report sections. The command (jaxjepa/evaluation/command.py) plans, loads or trains
+the runs of `configs`, calls `evaluate`, then `figures`, stores the payload as JSON, and regenerates
+RESULTS.md from every stored payload with each suite's `sections`. A suite never imports another
+suite's module, and nothing in the command branches on a suite's name.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shlex
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from jaxjepa import cli
+from jaxjepa.config import Config, get_config
+from jaxjepa.evaluation.runs import SeedRuns
+
+
+class Context(NamedTuple):
+    """What a suite needs to know about the command that runs it."""
+
+    argv: list[str]
+    config_name: str  # the --config the command was given (headline suites report it)
+    need_std: bool  # False with --no-std: one seed is reported without a std
+    trajectories: int | None = None  # --trajectories: fewer fresh trajectories per measure (smoke tests)
+
+    @property
+    def command(self) -> str:
+        return "python eval.py " + " ".join(shlex.quote(a) for a in self.argv)
+
+
+class Evaluated(NamedTuple):
+    payload: dict  # JSON-ready: what the report renders
+    arrays: dict  # host arrays the figures draw (examples, traces), never stored
+
+
+Section = Callable[[dict], "str | None"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Suite:
+    name: str  # its eval.py flag (--NAME)
+    result_file: str  # the JSON under --out that holds its payload
+    configs: Callable[[str, Config], dict[str, Config]]  # named configs to evaluate, given the command's --config
+    evaluate: Callable[[dict[str, SeedRuns], Context], Evaluated]
+    figures: Callable[[Evaluated, Path], dict[str, Path]]  # figures written under the output directory
+    sections: tuple[Section, ...]  # report sections, each of the stored JSON file
+    key: str | None = None  # stored under this key of result_file (None: the file)
+    description: str = ""  # its --NAME flag's help
+    summary: Callable[[dict], list[str]] = lambda payload: []  # console lines of its payload
+    # README.md's generated block from the stored file, the figures' paths relative to the README, and the
+    # report's and the JSON's paths; None: the suite has no README block
+    readme_block: Callable[[dict, dict[str, str], str, str], str] | None = None
+
+
+def stored(suite: Suite, files: dict[str, Any]) -> Any:
+    """The suite's payload among the loaded JSON files {file name: content}, or None."""
+    content = files.get(suite.result_file)
+    if content is None or suite.key is None:
+        return content
+    return content.get(suite.key)
+
+
+def overrides_json(config: Config) -> dict:
+    """The config's overrides of the reference recipe, JSON-ready (tuples as lists)."""
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in cli.overrides_of(config).items()}
+
+
+def named_configs(names: tuple[str, ...]) -> Callable[[str, Config], dict[str, Config]]:
+    """A suite's `configs` that ignores the command's --config: the named VARIANTS recipes."""
+    return lambda *_: {name: get_config(name) for name in names}

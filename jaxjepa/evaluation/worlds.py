@@ -1,0 +1,195 @@
+"""The worlds suite: harder worlds (32x32, 64x64, two logos, random speeds, pixel noise), each trained
+with the reference recipe and with the best one: probe, horizon and teleport detection per seed.
+
+The measures run one seed at a time (`lax.map`, not vmap), so a 64x64 world's rollouts fit in memory.
+Its payload is results/worlds.json.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jax
+
+from jaxjepa.config import BEST_RECIPE, VARIANTS, WORLDS, Config, get_config
+from jaxjepa.evaluation import anomaly, forecast
+from jaxjepa.evaluation.report import FINDINGS, fmt, made_by, table
+from jaxjepa.evaluation.runs import SeedRuns
+from jaxjepa.evaluation.settings import EvalSettings, summarise
+from jaxjepa.evaluation.suite import Context, Evaluated, Suite, overrides_json
+from jaxjepa.runner import stacked_keys
+
+# Worlds not trained with the best recipe, for compute (the report says so when any are).
+BEST_RECIPE_SKIPPED_FOR: tuple[str, ...] = ()
+SETTINGS = EvalSettings(forecast_steps=100, forecast_trajectories=128, anomaly_trajectories=128)
+
+
+def combined_config(world_name: str, recipe: str) -> Config:
+    """A harder world (its VARIANTS entry) trained with a recipe (its VARIANTS entry on top)."""
+    return get_config(world_name, **VARIANTS[recipe])
+
+
+def combined_name(world_name: str, recipe: str) -> str:
+    """The run's name (its directory under runs/): the reference world's runs are the recipes' own."""
+    if world_name == "default":
+        return recipe
+    return world_name if recipe == "default" else f"{world_name}+{recipe}"
+
+
+def world_configs(*_) -> dict[str, Config]:
+    return {
+        combined_name(w, r): combined_config(w, r)
+        for w in WORLDS
+        for r in ("default", BEST_RECIPE)
+        if not (r == BEST_RECIPE and w in BEST_RECIPE_SKIPPED_FOR)
+    }
+
+
+def world_figures(params: dict, eval_key: jax.Array, config: Config, settings: EvalSettings) -> dict:
+    """A harder world: probe RMSE, horizon and teleport detection of one seed."""
+    horizon = forecast.horizon_figures(params, eval_key, config, settings)
+    teleport = anomaly.detect(params, eval_key, config, settings, kind="teleport")
+    return {
+        **{k: v for k, v in horizon.items() if not k.endswith("_curve")},
+        "teleport_hit_rate_latent": teleport["latent"]["hit_rate_within_1"],
+        "teleport_hit_rate_pixel": teleport["pixel"]["hit_rate_within_1"],
+        "teleport_roc_auc_latent": teleport["latent"]["roc_auc"],
+        "teleport_roc_auc_pixel": teleport["pixel"]["roc_auc"],
+    }
+
+
+def config_entry(runs: SeedRuns, need_std: bool) -> dict:
+    _, eval_keys = stacked_keys(runs.seeds)
+    one_seed = lambda seed: world_figures(seed[0], seed[1], runs.config, SETTINGS)
+    measured = jax.device_get(jax.jit(lambda ps, ks: jax.lax.map(one_seed, (ps, ks)))(runs.params, eval_keys))
+    return {
+        "overrides": overrides_json(runs.config),
+        **{k: summarise(v, need_std=need_std) for k, v in measured.items()},
+        "settings": SETTINGS.to_dict(),
+    }
+
+
+def evaluate(loaded: dict[str, SeedRuns], context: Context) -> Evaluated:
+    return Evaluated({"configs": {name: config_entry(runs, context.need_std) for name, runs in loaded.items()}}, {})
+
+
+def draw(evaluated: Evaluated, out: Path) -> dict[str, Path]:
+    return {}
+
+
+# fmt: off
+# (column, key in a config's entry, digits)
+COLUMNS = (("probe RMSE, px", "probe_rmse", 3), ("floor: probe error on true latents, px", "probe_floor_mean", 2),
+           ("horizon, mean", "horizon_mean", 1), ("floor horizon, mean", "floor_horizon_mean", 1),
+           ("teleport hit rate ±1, latent", "teleport_hit_rate_latent", 3),
+           ("teleport hit rate ±1, pixel", "teleport_hit_rate_pixel", 3),
+           ("teleport ROC-AUC, latent", "teleport_roc_auc_latent", 4))
+# fmt: on
+
+
+def world_and_recipe(name: str) -> tuple[str, str]:
+    """A run name as (world, recipe): the reference world's runs carry the recipe's name."""
+    if name in ("default", BEST_RECIPE):
+        return "default (16x16)", name
+    world, _, recipe = name.partition("+")
+    return world, recipe or "default"
+
+
+def skipped_note(configs: dict) -> str:
+    worlds = {name.partition("+")[0] for name in configs if name not in ("default", BEST_RECIPE)}
+    skipped = sorted(w for w in worlds if not any(name.startswith(w + "+") for name in configs))
+    if not skipped:
+        return ""
+    return (
+        f" Not trained with `{BEST_RECIPE}`, for compute: {', '.join(f'`{w}`' for w in skipped)} (larger frames "
+        f"multiply the encoder's input by 4 and 16, and `{BEST_RECIPE}` already costs several times the default "
+        "per run): for them only the reference recipe is shown."
+    )
+
+
+def method(payload: dict) -> str:
+    settings, n = next(iter(payload["configs"].values()))["settings"], len(payload["seeds"])
+    few = (
+        f" Only {n} seed{'s' if n > 1 else ''} per config: training all of them (the 64x64 world has 16 times the "
+        "encoder input) with 8 seeds did not fit this 2-core machine's budget."
+        if n < 8
+        else ""
+    )
+    return (
+        made_by(payload) + few + f" Each world is a named config; each is trained with the reference recipe and "
+        f"with `{BEST_RECIPE}` on top. Horizon: {settings['forecast_steps']}-step rollouts on "
+        f"{settings['forecast_trajectories']} trajectories; teleport: {settings['anomaly_trajectories']} "
+        "trajectories, hit = the largest surprise within ±1 frame of it." + skipped_note(payload["configs"])
+    )
+
+
+def section_worlds(payload: dict) -> str | None:
+    rows = [
+        [f"`{part}`" for part in world_and_recipe(name)] + [fmt(e[key], digits) for _, key, digits in COLUMNS]
+        for name, e in payload["configs"].items()
+    ]
+    header = ["world", "recipe"] + [column for column, _, _ in COLUMNS]
+    return "\n".join(
+        [
+            "## Beyond the reference: harder worlds",
+            "",
+            method(payload),
+            "",
+            table(header, rows),
+            "",
+            "Where the toy domain stops telling the truth:",
+            "",
+            *world_comparison(payload["configs"]),
+            *one_frequency_limit(payload["configs"]),
+            f"- What these rows say about the toy domain's limits: [{FINDINGS}]({FINDINGS}#harder-worlds).",
+        ]
+    )
+
+
+def world_comparison(configs: dict) -> list[str]:
+    """One bullet per harder world: its figures beside the reference world's, same recipe, from `configs`."""
+    base = configs.get("default")
+    if not base:
+        return []
+    bullets = []
+    for name, e in configs.items():
+        if name in ("default", BEST_RECIPE) or "+" in name:
+            continue
+        best = configs.get(f"{name}+{BEST_RECIPE}")
+        text = (
+            f"- `{name}`, reference recipe: probe {fmt(e['probe_rmse'], 2)} px (reference world "
+            f"{fmt(base['probe_rmse'], 2)}), horizon {fmt(e['horizon_mean'], 1)} ({fmt(base['horizon_mean'], 1)}), "
+            f"teleport hit rate (latent, ±1) {fmt(e['teleport_hit_rate_latent'], 2)} "
+            f"({fmt(base['teleport_hit_rate_latent'], 2)})"
+        )
+        if best:
+            text += (
+                f"; with `{BEST_RECIPE}`: probe {fmt(best['probe_rmse'], 2)} px, horizon "
+                f"{fmt(best['horizon_mean'], 1)}, "
+                f"teleport hit rate {fmt(best['teleport_hit_rate_latent'], 2)}"
+            )
+        bullets.append(text + ".")
+    return bullets
+
+
+def one_frequency_limit(configs: dict) -> list[str]:
+    """The best recipe's horizon in the reference world against random speeds, if both were run."""
+    home, varied = configs.get(BEST_RECIPE), configs.get(f"random_speed+{BEST_RECIPE}")
+    if not (home and varied) or home["overrides"].get("predictor_hidden") != []:  # only for an affine predictor
+        return []
+    return [
+        f"- `{BEST_RECIPE}`'s long dream is a property of this toy physics: horizon {fmt(home['horizon_mean'], 1)} "
+        f"in the reference world, {fmt(varied['horizon_mean'], 1)} with a random speed per sequence."
+    ]
+
+
+SUITE = Suite(
+    name="worlds",
+    result_file="worlds.json",
+    configs=world_configs,
+    evaluate=evaluate,
+    figures=draw,
+    sections=(section_worlds,),
+    description="harder worlds (32x32, 64x64, two logos, random speeds, noise), default and the best "
+    "recipe: results/worlds.json",
+)
