@@ -13,11 +13,12 @@ removes files it wrote itself, whatever the flags:
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
 from pathlib import Path
+
+from jaxjepa.checksums import file_digest
 
 
 class ExportError(Exception):
@@ -33,17 +34,9 @@ LEGACY_FILE = re.compile(r"(meta\.json|reference_outputs\.npz|(encoder|predictor
                          r"(model\.json|group\d+-shard\d+of\d+\.bin))")
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def manifest_of(folder: Path) -> dict[str, str]:
     """{path relative to folder (with /): sha256} of every file under folder."""
-    return {p.relative_to(folder).as_posix(): sha256_of(p) for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {p.relative_to(folder).as_posix(): file_digest(p) for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def check_destination(out_dir: Path, run_dir: Path | None, force: bool) -> None:
