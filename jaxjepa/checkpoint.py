@@ -290,8 +290,8 @@ def load_config(run_dir: str | os.PathLike) -> Config:
 
 def load_metrics(run_dir: Path) -> dict:
     metrics = _read_json(run_dir / "metrics.json", "JSON metrics file")
-    if not isinstance(metrics, dict) or not isinstance(metrics.get("final"), dict):
-        raise RunError(f"{run_dir}/metrics.json is corrupt: expected an object with a 'final' object of figures")
+    if not isinstance(metrics, dict) or not isinstance(metrics.get("final", {}), dict):
+        raise RunError(f"{run_dir}/metrics.json is corrupt: expected an object (its 'final' an object of figures)")
     return metrics
 
 

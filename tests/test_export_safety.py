@@ -139,22 +139,6 @@ def test_user_files_in_a_previous_export_are_never_deleted(previous_export, tmp_
     assert manifest_of(out) == before
 
 
-def test_an_edited_export_file_needs_force_and_force_replaces_only_the_export(previous_export, tmp_path, run_dir,
-                                                                             capsys):
-    out = copy_of(previous_export, tmp_path)
-    original = (out / "encoder" / "model.json").read_text()
-    (out / "encoder" / "model.json").write_text(original + " ")
-    (tmp_path / "SIBLING.txt").write_text("keep")
-    code, err = cli([run_dir, "--out", out], capsys)
-    assert_one_line_refusal(code, err)
-    assert "encoder/model.json changed since the export wrote it" in err
-    code, err = cli([run_dir, "--out", out, "--force"], capsys)
-    assert code == 0, err
-    assert (out / "encoder" / "model.json").read_text() != original + " "
-    assert same_export(out, previous_export)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["SIBLING.txt", "webmodel"]  # no .partial/.old left
-
-
 def test_an_export_without_a_manifest_is_recognised_by_its_layout(previous_export, tmp_path, run_dir, capsys,
                                                                  monkeypatch):
     out = copy_of(previous_export, tmp_path)
@@ -185,10 +169,15 @@ def test_pkg_resources_missing_names_the_real_cause(run_dir, tmp_path, monkeypat
 
 
 def test_sentinels_all_around_out_survive_every_invocation(sandbox, previous_export, run_dir, capsys):
-    """Siblings, parent, grandparent and a folder inside --out: an export, a forced re-export and refused
-    calls (--out its parent, its sibling, a file inside it) change none of them."""
+    """Siblings, parent, grandparent and a folder inside --out: refused calls (an edited export without
+    --force, --out its parent, its sibling, a file inside it) and a forced re-export change none of them."""
     parent = sandbox / "home" / "work" / "site"
     out = copy_of(previous_export, parent)
+    edited = out / "encoder" / "model.json"
+    edited.write_text(edited.read_text() + " ")
+    code, err = cli([run_dir, "--out", out], capsys)
+    assert_one_line_refusal(code, err)
+    assert "encoder/model.json changed since the export wrote it" in err and edited.read_text().endswith(" ")
     (parent / "sibling").mkdir()
     (parent / "sibling" / "SENTINEL.txt").write_text("sibling")
     (parent / "SENTINEL.txt").write_text("parent")

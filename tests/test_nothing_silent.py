@@ -159,6 +159,7 @@ def test_nan_and_inf_fail_every_float_field(field):
     (lambda run: (run / "config.json").write_bytes(b"\xff\xfe{}"), "config.json is not a readable JSON"),
     (lambda run: (run / "metrics.json").write_text("{oops"), "metrics.json is not a readable JSON"),
     (lambda run: (run / "metrics.json").write_text("[]"), "metrics.json is corrupt"),
+    (lambda run: (run / "metrics.json").write_text('{"final": 3}'), "metrics.json is corrupt"),
     (lambda run: (run / "checksum.json").write_text("[1, 2]"), "checksum.json is not|checksum.json refuses"),
     (lambda run: _largest_data_file(run).unlink(), "is missing"),
 ])
