@@ -25,6 +25,12 @@ class Config:
     logos: int = 1                # harder worlds (issue 5): logos bouncing independently, drawn as the max of blobs
     speed_jitter: float = 0.0     # each sequence's speed is speed * U[1 - j, 1 + j] (0: every sequence the same)
     pixel_noise: float = 0.0      # std of Gaussian pixel noise added to every frame, then clipped to [0, 1]
+    world: str = "bounce"         # "bounce" (the reference) | "steer" (actions accelerate the logo: jaxjepa/steer.py)
+    steer_gain: float = 0.25      # steer: v <- clip(v + gain * a, -max, max) per axis, a in [-1, 1]^2
+    steer_max_speed: float = 1.5  # steer: speed limit per axis, px/frame
+    action_theta: float = 0.15    # steer training actions: an Ornstein-Uhlenbeck walk a <- a - theta a + sigma noise
+    action_sigma: float = 0.5     # (clipped to [-1, 1]), so pushes last a few frames and the speed wanders
+    action_damping: float = 1.0   # steer training actions brake by d v, d uniform in [0, action_damping] per sequence
 
     # --- the model ---
     latent_dim: int = 32
@@ -33,6 +39,7 @@ class Config:
     encoder_hidden: tuple[int, ...] = (256, 128)
     predictor_hidden: tuple[int, ...] = (64,)
     decoder_hidden: tuple[int, ...] = (64, 256)
+    action_dim: int = 0           # 0: the action-free predictor P(z); 2: P(z, a), conditioned on the steer action
 
     # --- the JEPA objective ---
     target: str = "ema"           # "ema": EMA copy + stop-gradient; "online": target = online encoder, with gradient
@@ -58,6 +65,18 @@ class Config:
     decoder_steps: int = 2000
     decoder_batch_size: int = 256
     decoder_lr: float = 1e-3
+
+    # --- latent planning in the steer world (jaxjepa/planning.py) ---
+    planner: str = "mppi"         # "mppi" | "cem": how action sequences are refined
+    plan_cost: str = "sum"        # "sum": sum_k ||z_k - z_goal|| over the horizon; "last": the last latent only
+    plan_horizon: int = 10        # H: actions per imagined sequence
+    plan_samples: int = 64        # N: sequences sampled per iteration
+    plan_iterations: int = 2      # I: refinements per replanning step
+    plan_noise: float = 0.5       # std of the sampling noise around the plan (MPPI; CEM's initial std)
+    plan_temperature: float = 0.05  # MPPI: softmax weights exp(-(cost - min) / (temperature * cost scale))
+    plan_elites: int = 8          # CEM: sequences whose mean and std become the next sampling distribution
+    episode_steps: int = 60       # replanning steps per episode
+    success_px: float = 1.0       # success: the logo's centre within this distance of the goal at any step
 
     # --- evaluation during train.py (fresh trajectories from keys training never sees) ---
     probe_sequences: int = 256    # fit on this many, test on as many others
@@ -104,6 +123,32 @@ class Config:
             raise ValueError(f"rollout_steps must be in [1, seq_len - 2], got {self.rollout_steps}")
         if self.rollout_decay <= 0 or self.rollout_curriculum < 0:
             raise ValueError("rollout_decay must be > 0 and rollout_curriculum >= 0")
+        return self._validate_steer()._validate_planner()
+
+    def _validate_steer(self) -> "Config":
+        if self.world not in ("bounce", "steer"):
+            raise ValueError(f"world must be 'bounce' or 'steer', got {self.world!r}")
+        if self.action_dim not in (0, 2) or (self.world == "steer") != (self.action_dim == 2):
+            raise ValueError(f"action_dim must be 2 in the steer world and 0 otherwise, got {self.action_dim}")
+        if self.world == "steer" and self.logos != 1:
+            raise ValueError("the steer world has one logo")
+        if self.steer_gain <= 0 or self.steer_max_speed <= 0 or not 0 <= self.action_theta <= 1:
+            raise ValueError("steer_gain and steer_max_speed must be > 0 and action_theta in [0, 1]")
+        if self.action_sigma < 0 or self.action_damping < 0:
+            raise ValueError("action_sigma and action_damping must be >= 0")
+        return self
+
+    def _validate_planner(self) -> "Config":
+        if self.planner not in ("mppi", "cem") or self.plan_cost not in ("sum", "last"):
+            raise ValueError(f"planner must be 'mppi' or 'cem' and plan_cost 'sum' or 'last', got "
+                             f"{self.planner!r}, {self.plan_cost!r}")
+        for name in ("plan_horizon", "plan_samples", "plan_iterations", "episode_steps"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if not 1 <= self.plan_elites <= self.plan_samples:
+            raise ValueError(f"plan_elites must be in [1, plan_samples], got {self.plan_elites}")
+        if self.plan_noise <= 0 or self.plan_temperature <= 0 or self.success_px <= 0:
+            raise ValueError("plan_noise, plan_temperature and success_px must be positive")
         return self
 
     # --- (de)serialisation: config.json is the source of truth of a saved run ---
