@@ -26,6 +26,12 @@ class Config:
     logos: int = 1                # harder worlds: logos bouncing independently, drawn as the max of blobs
     speed_jitter: float = 0.0     # each sequence's speed is speed * U[1 - j, 1 + j] (0: every sequence the same)
     pixel_noise: float = 0.0      # std of Gaussian pixel noise added to every frame, then clipped to [0, 1]
+    world: str = "bounce"         # "bounce" (the reference) | "steer" (actions accelerate the logo: jaxjepa/steer.py)
+    steer_gain: float = 0.25      # steer: v <- clip(v + gain * a, -max, max) per axis, a in [-1, 1]^2
+    steer_max_speed: float = 1.5  # steer: speed limit per axis, px/frame
+    action_theta: float = 0.15    # steer training actions: an Ornstein-Uhlenbeck walk a <- a - theta a + sigma noise
+    action_sigma: float = 0.5     # (clipped to [-1, 1]), so pushes last a few frames and the speed wanders
+    action_damping: float = 1.0   # steer training actions brake by d v, d uniform in [0, action_damping] per sequence
 
     # --- the model ---
     latent_dim: int = 32
@@ -34,6 +40,7 @@ class Config:
     encoder_hidden: tuple[int, ...] = (256, 128)
     predictor_hidden: tuple[int, ...] = (64,)
     decoder_hidden: tuple[int, ...] = (64, 256)
+    action_dim: int = 0           # 0: the action-free predictor P(z); 2: P(z, a), conditioned on the steer action
 
     # --- the JEPA objective ---
     target: str = "ema"           # "ema": EMA copy + stop-gradient; "online": target = online encoder, with gradient
@@ -59,6 +66,18 @@ class Config:
     decoder_steps: int = 2000
     decoder_batch_size: int = 256
     decoder_lr: float = 1e-3
+
+    # --- latent planning in the steer world (jaxjepa/planning.py) ---
+    planner: str = "mppi"         # "mppi" | "cem": how action sequences are refined
+    plan_cost: str = "sum"        # "sum": sum_k ||z_k - z_goal|| over the horizon; "last": the last latent only
+    plan_horizon: int = 10        # H: actions per imagined sequence
+    plan_samples: int = 64        # N: sequences sampled per iteration
+    plan_iterations: int = 2      # I: refinements per replanning step
+    plan_noise: float = 0.5       # std of the sampling noise around the plan (MPPI; CEM's initial std)
+    plan_temperature: float = 0.05  # MPPI: softmax weights exp(-(cost - min) / (temperature * cost scale))
+    plan_elites: int = 8          # CEM: sequences whose mean and std become the next sampling distribution
+    episode_steps: int = 60       # replanning steps per episode
+    success_px: float = 1.0       # success: the logo's centre within this distance of the goal at any step
 
     # --- evaluation during train.py (fresh trajectories from keys training never sees) ---
     probe_sequences: int = 256    # fit on this many, test on as many others
@@ -86,6 +105,12 @@ class Config:
             raise ValueError(f"warmup_steps must be in [0, steps), got {self.warmup_steps}")
         if not self.rollout_steps <= self.seq_len - 2:
             raise ValueError(f"rollout_steps must be in [1, seq_len - 2], got {self.rollout_steps}")
+        if (self.world == "steer") != (self.action_dim == 2):
+            raise ValueError(f"action_dim must be 2 in the steer world and 0 otherwise, got {self.action_dim}")
+        if self.world == "steer" and self.logos != 1:
+            raise ValueError("the steer world has one logo")
+        if not self.plan_elites <= self.plan_samples:
+            raise ValueError(f"plan_elites must be in [1, plan_samples], got {self.plan_elites}")
         return self
 
     # --- (de)serialisation: config.json is the source of truth of a saved run ---
@@ -105,9 +130,10 @@ class Config:
         unknown = sorted(map(str, set(values) - set(known)))
         if unknown:
             raise ValueError(f"unknown config key(s): {', '.join(unknown)}")
-        missing = [name for name in known if name not in values]
+        missing = [name for name in known if name not in values and name not in LATER_FIELDS]
         if missing:
             raise ValueError(f"missing config field(s): {', '.join(missing)}")
+        values = {**{name: getattr(cls, name) for name in LATER_FIELDS}, **values}
         fixed = {k: tuple(v) if isinstance(v, list) and known[k].type.startswith("tuple") else v
                  for k, v in values.items()}
         return cls(**fixed).validate()
@@ -115,6 +141,12 @@ class Config:
     def replace(self, **changes: Any) -> "Config":
         return self.from_dict({**self.to_dict(), **changes})
 
+
+# Fields added after runs were first saved, whose defaults reproduce what those runs did: a config.json
+# without them still loads. Every other missing field is refused.
+LATER_FIELDS = ("world", "steer_gain", "steer_max_speed", "action_theta", "action_sigma", "action_damping",
+                "action_dim", "planner", "plan_cost", "plan_horizon", "plan_samples", "plan_iterations",
+                "plan_noise", "plan_temperature", "plan_elites", "episode_steps", "success_px")
 
 MAX_COUNT = 10_000_000   # generous cap on steps and sizes: far beyond any run here, far below an int32 overflow
 
@@ -135,9 +167,15 @@ RANGES: dict[str, str] = {
     "rollout_steps": f"[1, {MAX_COUNT}]", "rollout_decay": "(0, inf)", "rollout_curriculum": f"[0, {MAX_COUNT}]",
     "decoder_steps": f"[0, {MAX_COUNT}]", "decoder_batch_size": f"[1, {MAX_COUNT}]", "decoder_lr": "(0, inf)",
     "probe_sequences": f"[1, {MAX_COUNT}]", "probe_seq_len": f"[2, {MAX_COUNT}]",
+    "steer_gain": "(0, inf)", "steer_max_speed": "(0, inf)", "action_theta": "[0, 1]", "action_sigma": "[0, inf)",
+    "action_damping": "[0, inf)", "action_dim": "[0, 2]",
+    "plan_horizon": f"[1, {MAX_COUNT}]", "plan_samples": f"[1, {MAX_COUNT}]", "plan_iterations": f"[1, {MAX_COUNT}]",
+    "plan_noise": "(0, inf)", "plan_temperature": "(0, inf)", "plan_elites": f"[1, {MAX_COUNT}]",
+    "episode_steps": f"[1, {MAX_COUNT}]", "success_px": "(0, inf)",
 }
 CHOICES: dict[str, tuple[str, ...]] = {
     "encoder_kind": ("mlp", "keypoints"), "target": ("ema", "online"), "lr_schedule": ("constant", "cosine"),
+    "world": ("bounce", "steer"), "planner": ("mppi", "cem"), "plan_cost": ("sum", "last"),
 }
 
 

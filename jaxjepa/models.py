@@ -80,8 +80,15 @@ def encoder(config: Config) -> nn.Module:
 
 
 def predictor(config: Config) -> MLP:
-    """The world model: z_t -> z_{t+1}, one step forward in latent space."""
+    """The world model: z_t -> z_{t+1}, one step forward in latent space. With `action_dim` > 0 it is
+    P(z, a): the same MLP on the concatenation [z, a] (`predictor_input`), a plain layout that any
+    exporter can rebuild with one concatenation."""
     return MLP((*config.predictor_hidden, config.latent_dim))
+
+
+def predictor_input(z: jax.Array, action: jax.Array | None = None) -> jax.Array:
+    """[..., d] (action-free) or [..., d + a]: what the predictor reads."""
+    return z if action is None else jnp.concatenate([z, action.astype(z.dtype)], axis=-1)
 
 
 def decoder(config: Config) -> MLP:
@@ -97,6 +104,6 @@ def init_params(key: jax.Array, config: Config) -> dict:
     return {
         "encoder": enc,
         "target": jax.tree_util.tree_map(jnp.copy, enc),
-        "predictor": predictor(config).init(pred_key, jnp.zeros((1, config.latent_dim))),
+        "predictor": predictor(config).init(pred_key, jnp.zeros((1, config.latent_dim + config.action_dim))),
         "decoder": decoder(config).init(dec_key, jnp.zeros((1, config.latent_dim))),
     }

@@ -28,7 +28,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxjepa import losses, models, world
+from jaxjepa import losses, models, steer, world
 from jaxjepa.config import Config
 from jaxjepa.ema import EmaState, ema_target
 
@@ -65,8 +65,23 @@ def train_keys(train_key: jax.Array) -> TrainKeys:
 def training_frames(key: jax.Array, config: Config) -> jax.Array:
     """The training set as frames [N, T, H*W]; pairs are gathered from it per batch (cheaper than
     materialising 24,800 x 2 x 512 observation pairs)."""
-    traj = world.trajectories(key, config.train_sequences, config.seq_len, config)
-    return traj.frames.reshape(config.train_sequences, config.seq_len, -1)
+    return training_data(key, config)[0]
+
+
+def training_data(key: jax.Array, config: Config) -> tuple[jax.Array, jax.Array | None]:
+    """(frames [N, T, H*W], actions [N, T, 2] in the steer world, else None): actions[n, t] is applied
+    before frame t, so the step from o_t = (f_t, f_t+1) to o_t+1 is driven by actions[n, t + 2]."""
+    shape = (config.train_sequences, config.seq_len, -1)
+    if config.world == "steer":
+        traj = steer.trajectories(key, config.train_sequences, config.seq_len, config)
+        return traj.frames.reshape(shape), traj.actions
+    return world.trajectories(key, config.train_sequences, config.seq_len, config).frames.reshape(shape), None
+
+
+def window_actions(actions: jax.Array, starts: jax.Array, k: int) -> jax.Array:
+    """[B, k, 2]: the actions that drive o_t -> o_t+1 .. o_t+k-1 -> o_t+k in each window (see training_data)."""
+    flat = actions.reshape(-1, actions.shape[-1])
+    return jax.vmap(lambda start: jax.lax.dynamic_slice_in_dim(flat, start + 2, k))(starts)
 
 
 def draw_starts(key: jax.Array, frames: jax.Array, batch_size: int, k: int) -> jax.Array:
@@ -107,18 +122,20 @@ def rollout_weights(config: Config, step: jax.Array | int | None = None) -> jax.
 
 
 def multistep_loss(online: dict, target_params: dict, obs: jax.Array, future_obs: jax.Array, weights: jax.Array,
-                   config: Config):
+                   config: Config, future_actions: jax.Array | None = None):
     """The predictor unrolled k steps from E(o_t) in latent space (a `lax.scan`, gradient through the
     whole unroll), each step scored against sg(E_ema(o_{t+j})): sum_j w_j MSE_j / sum_j w_j. The
-    variance and covariance terms act on the context latents, as in the one-step loss."""
+    variance and covariance terms act on the context latents, as in the one-step loss. An
+    action-conditioned predictor is fed the true actions [B, k, 2] that drove each step."""
     encode, predict = models.encoder(config).apply, models.predictor(config).apply
     z = encode(online["encoder"], obs)
 
-    def unroll(z_prev, _):
-        z_next = predict(online["predictor"], z_prev)
+    def unroll(z_prev, action):
+        z_next = predict(online["predictor"], models.predictor_input(z_prev, action))
         return z_next, z_next
 
-    _, dreams = jax.lax.scan(unroll, z, None, length=future_obs.shape[1])     # [k, B, d]
+    actions = None if future_actions is None else jnp.moveaxis(future_actions, 1, 0)
+    _, dreams = jax.lax.scan(unroll, z, actions, length=future_obs.shape[1])     # [k, B, d]
     z_targets = target_latents(online, target_params, jnp.moveaxis(future_obs, 1, 0), config)   # [k, B, d]
     per_step = jnp.mean((dreams - z_targets) ** 2, axis=(1, 2))               # [k]
     total, metrics = regularised(jnp.sum(weights * per_step) / jnp.sum(weights), z, config)
@@ -162,12 +179,14 @@ def make_jepa_phase(config: Config) -> Callable[[jax.Array, jax.Array, dict], tu
     loss_and_grad = jax.value_and_grad(functools.partial(jepa_loss, config=config), has_aux=True)
     multistep_grad = jax.value_and_grad(functools.partial(multistep_loss, config=config), has_aux=True)
 
-    def run(key: jax.Array, frames: jax.Array, params: dict):
+    def run(key: jax.Array, frames: jax.Array, params: dict, actions: jax.Array | None = None):
         def batch_loss_and_grad(state: JepaState, starts: jax.Array, step: jax.Array):
             obs, future = windows_at(frames, starts, config.rollout_steps)
-            if config.rollout_steps == 1:   # the reference's one-step loss, unchanged
+            if config.rollout_steps == 1 and actions is None:   # the reference's one-step loss, unchanged
                 return loss_and_grad(state.online, state.ema.params, obs, future[:, 0])
-            return multistep_grad(state.online, state.ema.params, obs, future, rollout_weights(config, step))
+            future_actions = None if actions is None else window_actions(actions, starts, config.rollout_steps)
+            return multistep_grad(state.online, state.ema.params, obs, future, rollout_weights(config, step),
+                                  future_actions=future_actions)
 
         def jepa_step(state: JepaState, xs: tuple[jax.Array, jax.Array]):
             starts, step = xs
@@ -223,9 +242,9 @@ def make_train(config: Config) -> Callable[[jax.Array], TrainResult]:
 
     def train(key: jax.Array) -> TrainResult:
         data_key, init_key, jepa_key, decoder_key = train_keys(key)
-        frames = training_frames(data_key, config)
+        frames, actions = training_data(data_key, config)
         params = models.init_params(init_key, config)
-        params, metrics = jepa_phase(jepa_key, frames, params)
+        params, metrics = jepa_phase(jepa_key, frames, params, actions)
         params, decoder_curve = decoder_phase(decoder_key, frames, params)
         return TrainResult(params, {**metrics, "decoder_loss": decoder_curve})
 

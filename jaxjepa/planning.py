@@ -1,0 +1,195 @@
+"""Planning in latent space: MPPI and CEM over action sequences, receding horizon in the true simulator.
+
+A planner sees the world only through a `WorldModel`: `observe` turns the simulator's last two states
+into an observation, `encode` turns an observation into a latent, `predict` steps a batch of latents
+under a batch of actions. The learned model observes two rendered frames and encodes them with the
+trained encoder; the ceiling's model observes the true (position, velocity) and predicts with the true
+simulator; the known-answer test's observes the same state and predicts with linear dynamics.
+
+Cost of an imagined sequence (EB-JEPA's best): sum over the horizon of ||z_k - z_goal||, z_goal the
+encoding of the goal observation (two frames of the logo resting at the goal); or the last latent only.
+MPPI: sample N sequences around the plan, weight them by softmax(-cost / temperature) with the costs
+rescaled by their spread (so one temperature suits any latent's scale), average. CEM: sample, keep the
+best `plan_elites`, refit a mean and std. Both refine `plan_iterations` times per replanning step.
+An episode is one `lax.scan` of plan -> apply the first action -> observe -> re-encode, warm-started
+from the previous plan shifted by one step; `episodes` vmaps it.
+"""
+from __future__ import annotations
+
+from typing import Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from jaxjepa import models, steer
+from jaxjepa.config import Config
+from jaxjepa.steer import SteerState
+
+ACTION_DIM = 2
+UNIFORM_STD = 3.0 ** 0.5   # U(-1, 1) times this has unit standard deviation
+CEM_MIN_STD = 0.05   # CEM's std never falls below this, so a converged plan can still move
+
+
+class WorldModel(NamedTuple):
+    observe: Callable[[SteerState, SteerState], jax.Array]   # (previous, current) -> observation
+    encode: Callable[[jax.Array], jax.Array]                 # observation -> latent [d]
+    predict: Callable[[jax.Array, jax.Array], jax.Array]     # latents [N, d], actions [N, 2] -> [N, d]
+
+
+class PlanningError(ValueError):
+    """A planning request that cannot be served (no action-conditioned predictor, bad goal, ...)."""
+
+
+class Episode(NamedTuple):
+    positions: jax.Array   # [T, 2] the logo after each applied action
+    actions: jax.Array     # [T, 2] applied
+    plans: jax.Array       # [T, H, 2] the plan each action came from
+    distances: jax.Array   # [T] px to the goal
+    success: jax.Array     # bool: within success_px at some step
+    steps: jax.Array       # 1-based step of the first success; episode_steps + 1 when never
+
+
+class Task(NamedTuple):
+    start: SteerState      # the state before the first observed frame
+    goal: jax.Array        # [2] px
+
+
+def learned_model(params: dict, config: Config) -> WorldModel:
+    """The trained JEPA as a planning model: the target (EMA) encoder, whose latents the predictor learned
+    to predict, and the action-conditioned predictor."""
+    if config.action_dim == 0:
+        raise PlanningError("this run's predictor takes no actions; train one with --config steer")
+    encoder, predictor = models.encoder(config), models.predictor(config)
+    return WorldModel(observe=lambda prev, cur: steer.observe(prev, cur, config),
+                      encode=lambda obs: encoder.apply(params["target"], obs),
+                      predict=lambda z, a: predictor.apply(params["predictor"], models.predictor_input(z, a)))
+
+
+def state_vector(previous: SteerState, current: SteerState) -> jax.Array:
+    return jnp.concatenate([current.position, current.velocity])
+
+
+def simulator_model(config: Config) -> WorldModel:
+    """The ceiling: the planner is given the true state and the true simulator (walls included)."""
+    def predict(z: jax.Array, a: jax.Array) -> jax.Array:
+        nxt = jax.vmap(lambda s, act: steer.step(SteerState(s[:2], s[2:]), act, config))(z, a)
+        return jnp.concatenate([nxt.position, nxt.velocity], axis=-1)
+
+    return WorldModel(state_vector, lambda s: s, predict)
+
+
+def imagine(model: WorldModel, z0: jax.Array, actions: jax.Array) -> jax.Array:
+    """[N, H, 2] action sequences from one latent [d] -> imagined latents [N, H, d]."""
+    def one(z, a):
+        z = model.predict(z, a)
+        return z, z
+
+    _, latents = jax.lax.scan(one, jnp.broadcast_to(z0, (actions.shape[0], z0.shape[-1])),
+                              jnp.moveaxis(actions, 1, 0))
+    return jnp.moveaxis(latents, 0, 1)
+
+
+def sequence_costs(model: WorldModel, z0: jax.Array, z_goal: jax.Array, actions: jax.Array,
+                   config: Config) -> jax.Array:
+    """[N]: sum over the horizon of ||z_k - z_goal|| ("sum") or the last step's distance alone ("last")."""
+    distances = jnp.linalg.norm(imagine(model, z0, actions) - z_goal, axis=-1)   # [N, H]
+    return distances[:, -1] if config.plan_cost == "last" else jnp.sum(distances, axis=-1)
+
+
+def candidates(key: jax.Array, mean: jax.Array, std: jax.Array | float, config: Config) -> jax.Array:
+    """[N, H, 2]: the mean itself first (so refining never loses the current plan), then noisy copies.
+    The noise is uniform with standard deviation `std`: on a CPU a normal draw (an inverse error
+    function per number) costs about six times a uniform one and dominated the replanning time."""
+    noise = jax.random.uniform(key, (config.plan_samples, *mean.shape), minval=-1.0, maxval=1.0) * UNIFORM_STD * std
+    return steer.clip_action(mean + noise.at[0].set(0.0))
+
+
+def mppi(key: jax.Array, model: WorldModel, z0: jax.Array, z_goal: jax.Array, plan: jax.Array,
+         config: Config) -> jax.Array:
+    """`plan_iterations` MPPI refinements of the plan [H, 2]."""
+    def refine(mean, step_key):
+        samples = candidates(step_key, mean, config.plan_noise, config)
+        cost = sequence_costs(model, z0, z_goal, samples, config)
+        spread = jnp.maximum(jnp.mean(cost) - jnp.min(cost), 1e-8)
+        weights = jax.nn.softmax(-(cost - jnp.min(cost)) / (config.plan_temperature * spread))
+        return jnp.einsum("n,nhc->hc", weights, samples), None
+
+    plan, _ = jax.lax.scan(refine, plan, jax.random.split(key, config.plan_iterations))
+    return plan
+
+
+def cem(key: jax.Array, model: WorldModel, z0: jax.Array, z_goal: jax.Array, plan: jax.Array,
+        config: Config) -> jax.Array:
+    """`plan_iterations` cross-entropy refinements: refit mean and std to the `plan_elites` cheapest."""
+    def refine(carry, step_key):
+        mean, std = carry
+        samples = candidates(step_key, mean, std, config)
+        _, best = jax.lax.top_k(-sequence_costs(model, z0, z_goal, samples, config), config.plan_elites)
+        elites = samples[best]
+        return (elites.mean(axis=0), jnp.maximum(elites.std(axis=0), CEM_MIN_STD)), None
+
+    (plan, _), _ = jax.lax.scan(refine, (plan, jnp.full_like(plan, config.plan_noise)),
+                                jax.random.split(key, config.plan_iterations))
+    return plan
+
+
+def random_actions(key: jax.Array, model: WorldModel, z0: jax.Array, z_goal: jax.Array, plan: jax.Array,
+                   config: Config) -> jax.Array:
+    """The baseline: a plan of uniform random actions, whatever the goal."""
+    return jax.random.uniform(key, plan.shape, minval=-1.0, maxval=1.0)
+
+
+PLANNERS = {"mppi": mppi, "cem": cem, "random": random_actions}
+
+
+def shifted(plan: jax.Array) -> jax.Array:
+    """The warm start: the plan's tail, with its last action repeated."""
+    return jnp.concatenate([plan[1:], plan[-1:]], axis=0)
+
+
+def episode(key: jax.Array, task: Task, model: WorldModel, config: Config, planner: str | None = None) -> Episode:
+    """One receding-horizon episode of `episode_steps` replanning steps, one `lax.scan`."""
+    plan_fn = PLANNERS[planner or config.planner]
+    z_goal = model.encode(model.observe(steer.at_rest(task.goal), steer.at_rest(task.goal)))
+    first = steer.step(task.start, jnp.zeros(ACTION_DIM), config)
+
+    def replan(carry, step_key):
+        previous, current, plan = carry
+        plan = plan_fn(step_key, model, model.encode(model.observe(previous, current)), z_goal, plan, config)
+        action = steer.clip_action(plan[0])
+        nxt = steer.step(current, action, config)
+        return (current, nxt, shifted(plan)), (nxt.position, action, plan)
+
+    init = (task.start, first, jnp.zeros((config.plan_horizon, ACTION_DIM)))
+    _, (positions, actions, plans) = jax.lax.scan(replan, init, jax.random.split(key, config.episode_steps))
+    distances = jnp.linalg.norm(positions - task.goal, axis=-1)
+    reached = distances <= config.success_px
+    steps = jnp.where(reached.any(), jnp.argmax(reached) + 1, config.episode_steps + 1)
+    return Episode(positions, actions, plans, distances, reached.any(), steps)
+
+
+def random_task(key: jax.Array, config: Config) -> Task:
+    """Start anywhere in the evaluation box at up to half the speed limit; goal anywhere in it."""
+    start_key, goal_key = jax.random.split(key)
+    start = steer.random_state(start_key, config.eval_start_margin, config, config.steer_max_speed / 2)
+    goal = steer.random_state(goal_key, config.eval_start_margin, config, 0.0).position
+    return Task(start, goal)
+
+
+def check_goal(goal: jax.Array, config: Config) -> None:
+    """PlanningError unless every goal [..., 2] lies where the logo can rest: [1, H - 2] per axis."""
+    lo, hi = 1.0, float(config.frame_size - 2)
+    if not bool(jnp.all((goal >= lo) & (goal <= hi))):
+        raise PlanningError(f"goal outside the box: every coordinate must be in [{lo:g}, {hi:g}] px")
+
+
+def draw_tasks(key: jax.Array, count: int, config: Config) -> tuple[jax.Array, Task]:
+    """`count` planning keys and random tasks [count, ...], both from one key."""
+    task_keys, plan_keys = jnp.split(jax.random.split(key, 2 * count), 2)
+    return plan_keys, jax.vmap(lambda k: random_task(k, config))(task_keys)
+
+
+def episodes(key: jax.Array, count: int, model: WorldModel, config: Config, planner: str | None = None) -> Episode:
+    """`count` random tasks, each planned in its own episode, all vmapped: [count, ...] leaves."""
+    plan_keys, tasks = draw_tasks(key, count, config)
+    return jax.vmap(lambda k, t: episode(k, t, model, config, planner))(plan_keys, tasks)

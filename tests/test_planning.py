@@ -1,0 +1,85 @@
+"""Planners on a problem with a known answer, vmapped episodes, and refused requests."""
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from conftest import tiny_config
+from jaxjepa import get_config, models, planning, steer
+from jaxjepa.planning import Task, WorldModel
+from jaxjepa.steer import SteerState
+
+FAST = dict(plan_samples=32, plan_horizon=8, plan_iterations=2, episode_steps=40)
+
+
+def steer_config(**overrides):
+    return get_config("default", world="steer", action_dim=2, **{**FAST, **overrides})
+
+
+def linear_model(config) -> WorldModel:
+    """The latent IS the true (position, velocity), the predictor the true dynamics away from walls:
+    v' = v + gain a, p' = p + v' (a linear map), so the planner's only job is to plan."""
+    def predict(z, a):
+        velocity = z[:, 2:] + config.steer_gain * jnp.clip(a, -1.0, 1.0)
+        return jnp.concatenate([z[:, :2] + velocity, velocity], axis=-1)
+
+    return WorldModel(planning.state_vector, lambda s: s, predict)
+
+
+@pytest.mark.parametrize("planner", ["mppi", "cem"])
+@pytest.mark.parametrize("cost", ["sum", "last"])
+def test_known_answer_both_planners_reach_the_goal_with_the_true_linear_model(planner, cost):
+    config = steer_config(planner=planner, plan_cost=cost)
+    episodes = jax.jit(lambda k: planning.episodes(k, 16, linear_model(config), config))(jax.random.key(3))
+    chex.assert_shape(episodes.positions, (16, 40, 2))
+    chex.assert_tree_all_finite(episodes.positions)
+    assert bool(episodes.success.all())
+    assert float(jnp.abs(episodes.actions).max()) <= 1.0
+
+
+def test_random_actions_do_not_reach_the_goal_as_often():
+    config = steer_config()
+    random = jax.jit(lambda k: planning.episodes(k, 32, linear_model(config), config, "random"))(jax.random.key(3))
+    assert float(random.success.mean()) < 0.8
+
+
+def test_a_vmapped_episode_equals_a_lone_one():
+    config = steer_config(episode_steps=12)
+    model = planning.simulator_model(config)
+    key = jax.random.key(7)
+    batch = jax.jit(lambda k: planning.episodes(k, 3, model, config))(key)
+    plan_keys, tasks = planning.draw_tasks(key, 3, config)
+    for i in range(3):
+        task = jax.tree_util.tree_map(lambda x: x[i], tasks)
+        lone = jax.jit(lambda k: planning.episode(k, task, model, config))(plan_keys[i])
+        for got, want in zip(jax.tree_util.tree_leaves(lone), jax.tree_util.tree_leaves(batch)):
+            np.testing.assert_allclose(got, want[i], rtol=1e-6, atol=1e-6)
+
+
+def test_the_goal_is_shown_as_two_frames_of_the_logo_at_rest():
+    config = steer_config()
+    goal = jnp.array([4.0, 9.5])
+    obs = steer.observe(steer.at_rest(goal), steer.at_rest(goal), config).reshape(2, 16, 16)
+    np.testing.assert_array_equal(obs[0], obs[1])
+    assert np.unravel_index(int(jnp.argmax(obs[0])), (16, 16)) in [(4, 9), (4, 10)]
+
+
+def test_success_is_reaching_within_the_radius_at_any_step():
+    config = steer_config(episode_steps=30)
+    start = SteerState(jnp.array([7.0, 7.0]), jnp.zeros(2))
+    # the goal 3 px away on y: even a planner that overshoots passes within 1 px of it on the way
+    episode = planning.episode(jax.random.key(0), Task(start, jnp.array([10.0, 7.0])),
+                               planning.simulator_model(config), config)
+    assert bool(episode.success) and 1 <= int(episode.steps) <= 30
+    assert float(episode.distances[int(episode.steps) - 1]) <= 1.0
+
+
+def test_refused_requests_say_why():
+    with pytest.raises(planning.PlanningError, match="takes no actions"):
+        planning.learned_model(models.init_params(jax.random.key(0), tiny_config()), tiny_config())
+    with pytest.raises(planning.PlanningError, match="outside the box"):
+        planning.check_goal(jnp.array([[5.0, 5.0], [0.2, 7.0]]), steer_config())
+    planning.check_goal(jnp.array([1.0, 14.0]), steer_config())
+    with pytest.raises(ValueError, match="plan_samples must be positive"):
+        steer_config(plan_samples=0)
