@@ -25,11 +25,16 @@ class Config:
     logos: int = 1                # harder worlds (issue 5): logos bouncing independently, drawn as the max of blobs
     speed_jitter: float = 0.0     # each sequence's speed is speed * U[1 - j, 1 + j] (0: every sequence the same)
     pixel_noise: float = 0.0      # std of Gaussian pixel noise added to every frame, then clipped to [0, 1]
+    world: str = "bounce"         # "bounce" (the reference) | "two_rooms" (a dot pushed by actions, wall and door)
+    cross_wall_rate: float = 0.35  # two_rooms: share of training trajectories built to pass through the door
 
     # --- the model ---
     latent_dim: int = 32
-    encoder_kind: str = "mlp"     # "mlp" (the reference) | "keypoints" (convolutions + spatial soft-argmax)
+    encoder_kind: str = "mlp"     # "mlp" (the reference) | "keypoints" (convolutions + spatial soft-argmax) | "cnn"
     keypoints: int = 16           # keypoint encoder: feature maps, each read out as an expected (y, x)
+    cnn_channels: tuple[int, ...] = (16, 32)  # cnn encoder: a patch stem, then 3x3 stride-2 convolutions
+    cnn_patch: int = 4            # cnn encoder: kernel and stride of the stem
+    cnn_head_hidden: tuple[int, ...] = (128,)    # cnn encoder: the MLP from the flattened feature map to z
     encoder_hidden: tuple[int, ...] = (256, 128)
     predictor_hidden: tuple[int, ...] = (64,)
     decoder_hidden: tuple[int, ...] = (64, 256)
@@ -41,6 +46,14 @@ class Config:
     var_target: float = 1.0       # hinge threshold on each dimension's std
     var_eps: float = 1e-4
     cov_weight: float = 0.0       # VICReg covariance term (off in the reference)
+    regulariser: str = "vicreg"   # "vicreg" (variance + covariance above) | "sigreg" (LeJEPA's SIGReg replaces both)
+    sigreg_weight: float = 1.0    # weight of SIGReg when regulariser = "sigreg" (inert with "vicreg")
+    sigreg_projections: int = 256  # random unit directions per step
+    sigreg_knots: int = 17        # quadrature points of the Epps-Pulley integral over t in [0, 3]
+    time_smooth_weight: float = 0.0  # mean ||z_t+1 - z_t||^2 between consecutive context latents
+    idm_weight: float = 0.0       # inverse dynamics: an MLP predicts a_t from (z_t, z_t+1) (action worlds only)
+    idm_hidden: tuple[int, ...] = (64,)
+    action_dim: int = 2           # action worlds: a 2-D displacement per step
 
     # --- optimisation ---
     steps: int = 2500
@@ -64,8 +77,13 @@ class Config:
     probe_seq_len: int = 64
 
     @property
+    def frame_channels(self) -> int:
+        """Channels of one frame: the logo alone; in two_rooms the dot and the walls."""
+        return 2 if self.world == "two_rooms" else 1
+
+    @property
     def obs_dim(self) -> int:
-        return 2 * self.frame_size * self.frame_size
+        return 2 * self.frame_channels * self.frame_size * self.frame_size
 
     @property
     def pairs_per_sequence(self) -> int:
@@ -88,8 +106,11 @@ class Config:
             raise ValueError("sigma must be > 0 and speed >= 0")
         if self.logos < 1 or not 0.0 <= self.speed_jitter < 1.0 or self.pixel_noise < 0:
             raise ValueError("logos must be >= 1, speed_jitter in [0, 1) and pixel_noise >= 0")
-        if self.encoder_kind not in ("mlp", "keypoints") or self.keypoints < 1:
-            raise ValueError(f"encoder_kind must be 'mlp' or 'keypoints' (keypoints >= 1), got {self.encoder_kind!r}")
+        if self.encoder_kind not in ("mlp", "keypoints", "cnn") or self.keypoints < 1 or not self.cnn_channels \
+                or self.cnn_patch < 1:
+            raise ValueError(f"encoder_kind must be 'mlp', 'keypoints' (keypoints >= 1) or 'cnn' (cnn_channels not "
+                             f"empty, cnn_patch >= 1), got {self.encoder_kind!r}")
+        self._validate_extensions()
         if self.target not in ("ema", "online"):
             raise ValueError(f"target must be 'ema' or 'online', got {self.target!r}")
         if not 0.0 <= self.ema_decay <= 1.0:
@@ -105,6 +126,21 @@ class Config:
         if self.rollout_decay <= 0 or self.rollout_curriculum < 0:
             raise ValueError("rollout_decay must be > 0 and rollout_curriculum >= 0")
         return self
+
+    def _validate_extensions(self) -> None:
+        """The action world and the extra anti-collapse terms."""
+        if self.world not in ("bounce", "two_rooms"):
+            raise ValueError(f"world must be 'bounce' or 'two_rooms', got {self.world!r}")
+        if self.world == "two_rooms" and self.frame_size < 48:
+            raise ValueError(f"two_rooms needs frame_size >= 48 (its wall and door layout), got {self.frame_size}")
+        if not 0.0 <= self.cross_wall_rate <= 1.0:
+            raise ValueError(f"cross_wall_rate must be in [0, 1], got {self.cross_wall_rate}")
+        if self.regulariser not in ("vicreg", "sigreg"):
+            raise ValueError(f"regulariser must be 'vicreg' or 'sigreg', got {self.regulariser!r}")
+        if self.sigreg_projections < 1 or self.sigreg_knots < 2:
+            raise ValueError("sigreg_projections must be >= 1 and sigreg_knots >= 2")
+        if min(self.sigreg_weight, self.time_smooth_weight, self.idm_weight) < 0 or self.action_dim < 1:
+            raise ValueError("sigreg_weight, time_smooth_weight and idm_weight must be >= 0, action_dim >= 1")
 
     # --- (de)serialisation: config.json is the source of truth of a saved run ---
     def to_dict(self) -> dict[str, Any]:
@@ -178,6 +214,13 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "two_logos": {"logos": 2},
     "random_speed": {"speed_jitter": 0.5},
     "noisy": {"pixel_noise": 0.1},
+    # the big-frame worlds with the convolutional encoder (models.ConvEncoder), reference recipe otherwise; no
+    # decoder, which the probe never reads and which costs more than the JEPA at 64x64 (docs/two_rooms.md)
+    "world32_cnn": {"frame_size": 32, "encoder_kind": "cnn", "decoder_steps": 0},
+    "world64_cnn": {"frame_size": 64, "encoder_kind": "cnn", "decoder_steps": 0},
+    # EB-JEPA's Two Rooms world (PLDM): 65x65 frames, dot std 1.3 px, 17-step trajectories, a CNN encoder
+    "two_rooms": {"world": "two_rooms", "frame_size": 65, "sigma": 1.3, "seq_len": 17, "probe_seq_len": 17,
+                  "encoder_kind": "cnn", "decoder_steps": 0},
 }
 
 
