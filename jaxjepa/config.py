@@ -26,21 +26,25 @@ class Config:
     logos: int = 1                # harder worlds: logos bouncing independently, drawn as the max of blobs
     speed_jitter: float = 0.0     # each sequence's speed is speed * U[1 - j, 1 + j] (0: every sequence the same)
     pixel_noise: float = 0.0      # std of Gaussian pixel noise added to every frame, then clipped to [0, 1]
-    world: str = "bounce"         # "bounce" (the reference) | "steer" (actions accelerate the logo: jaxjepa/steer.py)
+    world: str = "bounce"         # "bounce" (the reference) | "steer" (actions push the logo: steer.py) | "two_rooms"
     steer_gain: float = 0.25      # steer: v <- clip(v + gain * a, -max, max) per axis, a in [-1, 1]^2
     steer_max_speed: float = 1.5  # steer: speed limit per axis, px/frame
     action_theta: float = 0.15    # steer training actions: an Ornstein-Uhlenbeck walk a <- a - theta a + sigma noise
     action_sigma: float = 0.5     # (clipped to [-1, 1]), so pushes last a few frames and the speed wanders
     action_damping: float = 1.0   # steer training actions brake by d v, d uniform in [0, action_damping] per sequence
+    cross_wall_rate: float = 0.35  # two_rooms: share of training trajectories built to pass through the door
 
     # --- the model ---
     latent_dim: int = 32
-    encoder_kind: str = "mlp"     # "mlp" (the reference) | "keypoints" (convolutions + spatial soft-argmax)
+    encoder_kind: str = "mlp"     # "mlp" (the reference) | "keypoints" (convolutions + spatial soft-argmax) | "cnn"
     keypoints: int = 16           # keypoint encoder: feature maps, each read out as an expected (y, x)
+    cnn_channels: tuple[int, ...] = (16, 32)  # cnn encoder: a patch stem, then 3x3 stride-2 convolutions
+    cnn_patch: int = 4            # cnn encoder: kernel and stride of the stem
+    cnn_head_hidden: tuple[int, ...] = (128,)    # cnn encoder: the MLP from the flattened feature map to z
     encoder_hidden: tuple[int, ...] = (256, 128)
     predictor_hidden: tuple[int, ...] = (64,)
     decoder_hidden: tuple[int, ...] = (64, 256)
-    action_dim: int = 0           # 0: the action-free predictor P(z); 2: P(z, a), conditioned on the steer action
+    action_dim: int = 0           # 0: the action-free predictor P(z); 2: P(z, a), in the action worlds
 
     # --- the JEPA objective ---
     target: str = "ema"           # "ema": EMA copy + stop-gradient; "online": target = online encoder, with gradient
@@ -49,6 +53,13 @@ class Config:
     var_target: float = 1.0       # hinge threshold on each dimension's std
     var_eps: float = 1e-4
     cov_weight: float = 0.0       # VICReg covariance term (off in the reference)
+    regulariser: str = "vicreg"   # "vicreg" (variance + covariance above) | "sigreg" (LeJEPA's SIGReg replaces both)
+    sigreg_weight: float = 1.0    # weight of SIGReg when regulariser = "sigreg" (inert with "vicreg")
+    sigreg_projections: int = 256  # random unit directions per step
+    sigreg_knots: int = 17        # quadrature points of the Epps-Pulley integral over t in [0, 3]
+    time_smooth_weight: float = 0.0  # mean ||z_t+1 - z_t||^2 between consecutive context latents
+    idm_weight: float = 0.0       # inverse dynamics: an MLP predicts a_t from (z_t, z_t+1) (action worlds only)
+    idm_hidden: tuple[int, ...] = (64,)
 
     # --- optimisation ---
     steps: int = 2500
@@ -84,8 +95,13 @@ class Config:
     probe_seq_len: int = 64
 
     @property
+    def frame_channels(self) -> int:
+        """Channels of one frame: the logo alone; in two_rooms the dot and the walls."""
+        return 2 if self.world == "two_rooms" else 1
+
+    @property
     def obs_dim(self) -> int:
-        return 2 * self.frame_size * self.frame_size
+        return 2 * self.frame_channels * self.frame_size * self.frame_size
 
     @property
     def pairs_per_sequence(self) -> int:
@@ -105,8 +121,11 @@ class Config:
             raise ValueError(f"warmup_steps must be in [0, steps), got {self.warmup_steps}")
         if not self.rollout_steps <= self.seq_len - 2:
             raise ValueError(f"rollout_steps must be in [1, seq_len - 2], got {self.rollout_steps}")
-        if (self.world == "steer") != (self.action_dim == 2):
-            raise ValueError(f"action_dim must be 2 in the steer world and 0 otherwise, got {self.action_dim}")
+        if (self.world in ACTION_WORLDS) != (self.action_dim == 2):
+            raise ValueError(f"action_dim must be 2 in the worlds driven by actions ({', '.join(ACTION_WORLDS)}) "
+                             f"and 0 otherwise, got {self.action_dim}")
+        if self.world == "two_rooms" and self.frame_size < 48:
+            raise ValueError(f"two_rooms needs frame_size >= 48 (its wall and door layout), got {self.frame_size}")
         if self.world == "steer" and self.logos != 1:
             raise ValueError("the steer world has one logo")
         if not self.plan_elites <= self.plan_samples:
@@ -146,7 +165,11 @@ class Config:
 # without them still loads. Every other missing field is refused.
 LATER_FIELDS = ("world", "steer_gain", "steer_max_speed", "action_theta", "action_sigma", "action_damping",
                 "action_dim", "planner", "plan_cost", "plan_horizon", "plan_samples", "plan_iterations",
-                "plan_noise", "plan_temperature", "plan_elites", "episode_steps", "success_px")
+                "plan_noise", "plan_temperature", "plan_elites", "episode_steps", "success_px",
+                "cross_wall_rate", "cnn_channels", "cnn_patch", "cnn_head_hidden", "regulariser", "sigreg_weight",
+                "sigreg_projections", "sigreg_knots", "time_smooth_weight", "idm_weight", "idm_hidden")
+
+ACTION_WORLDS = ("steer", "two_rooms")   # worlds whose every step is driven by a 2-D action
 
 MAX_COUNT = 10_000_000   # generous cap on steps and sizes: far beyond any run here, far below an int32 overflow
 
@@ -172,10 +195,14 @@ RANGES: dict[str, str] = {
     "plan_horizon": f"[1, {MAX_COUNT}]", "plan_samples": f"[1, {MAX_COUNT}]", "plan_iterations": f"[1, {MAX_COUNT}]",
     "plan_noise": "(0, inf)", "plan_temperature": "(0, inf)", "plan_elites": f"[1, {MAX_COUNT}]",
     "episode_steps": f"[1, {MAX_COUNT}]", "success_px": "(0, inf)",
+    "cross_wall_rate": "[0, 1]", "cnn_channels": f"[1, {MAX_COUNT}]", "cnn_patch": f"[1, {MAX_COUNT}]",
+    "cnn_head_hidden": f"[1, {MAX_COUNT}]", "sigreg_weight": "[0, inf)", "sigreg_projections": f"[1, {MAX_COUNT}]",
+    "sigreg_knots": f"[2, {MAX_COUNT}]", "time_smooth_weight": "[0, inf)", "idm_weight": "[0, inf)",
+    "idm_hidden": f"[1, {MAX_COUNT}]",
 }
 CHOICES: dict[str, tuple[str, ...]] = {
-    "encoder_kind": ("mlp", "keypoints"), "target": ("ema", "online"), "lr_schedule": ("constant", "cosine"),
-    "world": ("bounce", "steer"), "planner": ("mppi", "cem"), "plan_cost": ("sum", "last"),
+    "encoder_kind": ("mlp", "keypoints", "cnn"), "target": ("ema", "online"), "lr_schedule": ("constant", "cosine"),
+    "world": ("bounce", "steer", "two_rooms"), "regulariser": ("vicreg", "sigreg"), "planner": ("mppi", "cem"), "plan_cost": ("sum", "last"),
 }
 
 
@@ -277,6 +304,13 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "two_logos": {"logos": 2},
     "random_speed": {"speed_jitter": 0.5},
     "noisy": {"pixel_noise": 0.1},
+    # the big-frame worlds with the convolutional encoder (models.ConvEncoder), reference recipe otherwise; no
+    # decoder, which the probe never reads and which costs more than the JEPA at 64x64 (docs/two_rooms.md)
+    "world32_cnn": {"frame_size": 32, "encoder_kind": "cnn", "decoder_steps": 0},
+    "world64_cnn": {"frame_size": 64, "encoder_kind": "cnn", "decoder_steps": 0},
+    # EB-JEPA's Two Rooms world (PLDM): 65x65 frames, dot std 1.3 px, 17-step trajectories, a CNN encoder
+    "two_rooms": {"world": "two_rooms", "action_dim": 2, "frame_size": 65, "sigma": 1.3, "seq_len": 17, "probe_seq_len": 17,
+                  "encoder_kind": "cnn", "decoder_steps": 0},
 }
 
 # The named lists the evaluation suites run, beside the configs they name.

@@ -72,10 +72,53 @@ class KeypointEncoder(nn.Module):
         return Linear(self.latent_dim, name="readout")(coords).reshape(*lead, self.latent_dim)
 
 
+class ConvEncoder(nn.Module):
+    """Observation -> latent through convolutions (GELU), then an MLP on the flattened map. The first
+    convolution is a patch stem (kernel = stride = `patch`), the others 3x3 with stride 2. The observation
+    is [..., C * H * W] in channel-first order (the stacked frames, and in two_rooms each frame's dot and
+    wall channels), so one module serves any frame size and channel count. Why convolutions: the MLP
+    encoder's first layer grows with H * W and, at 32x32 and 64x64, fails to find the logo (RESULTS.md,
+    worlds); a convolution's weights are shared over the frame. Why a patch stem: on a CPU it is one
+    matmul over non-overlapping patches, several times cheaper than a 3x3 stride-2 stack at 64x64."""
+    frame_size: int
+    channels: Sequence[int]
+    head: Sequence[int]
+    patch: int = 4
+
+    @nn.compact
+    def __call__(self, obs: jax.Array) -> jax.Array:
+        size, lead = self.frame_size, obs.shape[:-1]
+        maps = jnp.moveaxis(obs.reshape(-1, obs.shape[-1] // (size * size), size, size), 1, -1)   # [N, H, W, C]
+        for i, width in enumerate(self.channels):
+            kernel, stride = (self.patch, self.patch) if i == 0 else (3, 2)
+            maps = nn.Conv(width, (kernel, kernel), strides=(stride, stride), name=f"conv{i}")(maps)
+            maps = nn.gelu(maps, approximate=True)
+        z = MLP(self.head, name="head")(maps.reshape(maps.shape[0], -1))
+        return z.reshape(*lead, self.head[-1])
+
+
+class InverseDynamics(nn.Module):
+    """(z_t, z_t+1) -> a_t: which action moved the world from one latent to the next. Trained as an
+    auxiliary loss, it keeps in z what the actions change (the agent), which a JEPA may otherwise drop."""
+    hidden: Sequence[int]
+    action_dim: int
+
+    @nn.compact
+    def __call__(self, z: jax.Array, z_next: jax.Array) -> jax.Array:
+        return MLP((*self.hidden, self.action_dim), name="mlp")(jnp.concatenate([z, z_next], axis=-1))
+
+
+def inverse_dynamics(config: Config) -> InverseDynamics:
+    return InverseDynamics(config.idm_hidden, config.action_dim)
+
+
 def encoder(config: Config) -> nn.Module:
     """Observation (two stacked frames, flattened) -> latent z."""
     if config.encoder_kind == "keypoints":
         return KeypointEncoder(config.frame_size, config.keypoints, config.latent_dim)
+    if config.encoder_kind == "cnn":
+        return ConvEncoder(config.frame_size, config.cnn_channels, (*config.cnn_head_hidden, config.latent_dim),
+                           config.cnn_patch)
     return MLP((*config.encoder_hidden, config.latent_dim))
 
 
@@ -93,7 +136,7 @@ def predictor_input(z: jax.Array, action: jax.Array | None = None) -> jax.Array:
 
 def decoder(config: Config) -> MLP:
     """Latent -> newest frame, only to render the dream; trained after the JEPA on frozen latents."""
-    return MLP((*config.decoder_hidden, config.frame_size * config.frame_size), sigmoid_output=True)
+    return MLP((*config.decoder_hidden, config.frame_channels * config.frame_size * config.frame_size), sigmoid_output=True)
 
 
 def init_params(key: jax.Array, config: Config) -> dict:

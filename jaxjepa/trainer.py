@@ -28,7 +28,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxjepa import losses, models, steer, world
+from jaxjepa import losses, models, steer, two_rooms, world
 from jaxjepa.config import Config
 from jaxjepa.ema import EmaState, ema_target
 
@@ -75,6 +75,9 @@ def training_data(key: jax.Array, config: Config) -> tuple[jax.Array, jax.Array 
     if config.world == "steer":
         traj = steer.trajectories(key, config.train_sequences, config.seq_len, config)
         return traj.frames.reshape(shape), traj.actions
+    if config.world == "two_rooms":   # its actions[t] moves frame t to t + 1: shifted to the steer convention
+        traj = two_rooms.trajectories(key, config.train_sequences, config.seq_len, config)
+        return traj.frames.reshape(shape), jnp.pad(traj.actions, ((0, 0), (1, 0), (0, 0)))
     return world.trajectories(key, config.train_sequences, config.seq_len, config).frames.reshape(shape), None
 
 
@@ -122,7 +125,7 @@ def rollout_weights(config: Config, step: jax.Array | int | None = None) -> jax.
 
 
 def multistep_loss(online: dict, target_params: dict, obs: jax.Array, future_obs: jax.Array, weights: jax.Array,
-                   config: Config, future_actions: jax.Array | None = None):
+                   config: Config, future_actions: jax.Array | None = None, step: jax.Array | int = 0):
     """The predictor unrolled k steps from E(o_t) in latent space (a `lax.scan`, gradient through the
     whole unroll), each step scored against sg(E_ema(o_{t+j})): sum_j w_j MSE_j / sum_j w_j. The
     variance and covariance terms act on the context latents, as in the one-step loss. An
@@ -138,7 +141,8 @@ def multistep_loss(online: dict, target_params: dict, obs: jax.Array, future_obs
     _, dreams = jax.lax.scan(unroll, z, actions, length=future_obs.shape[1])     # [k, B, d]
     z_targets = target_latents(online, target_params, jnp.moveaxis(future_obs, 1, 0), config)   # [k, B, d]
     per_step = jnp.mean((dreams - z_targets) ** 2, axis=(1, 2))               # [k]
-    total, metrics = regularised(jnp.sum(weights * per_step) / jnp.sum(weights), z, config)
+    total, metrics = regularised(jnp.sum(weights * per_step) / jnp.sum(weights), z, config,
+                                 online_next_latents(online, future_obs[:, 0], config), step)
     return total, {**metrics, "pred_loss_first": per_step[0], "pred_loss_last": per_step[-1]}
 
 
@@ -157,19 +161,39 @@ def target_latents(online: dict, target_params: dict, obs: jax.Array, config: Co
     return jax.lax.stop_gradient(encode(target_params, obs))
 
 
-def regularised(pred: jax.Array, z: jax.Array, config: Config):
-    """The prediction loss plus the VICReg terms on the batch of context latents z: (total, metrics)."""
-    var = losses.variance_loss(z, config.var_eps, config.var_target)
-    cov = losses.covariance_loss(z) if config.cov_weight else jnp.zeros(())
-    total = pred + config.var_weight * var + config.cov_weight * cov
+def regularised(pred: jax.Array, z: jax.Array, config: Config, z_next: jax.Array | None = None,
+                step: jax.Array | int = 0):
+    """The prediction loss plus the anti-collapse terms on the batch of context latents z: (total, metrics).
+    VICReg (variance + covariance), or SIGReg in its place (regulariser "sigreg", fresh random directions
+    each step); time-smoothness on (z, z_next = E(o_t+1)) when its weight is on. A term whose weight is 0
+    adds nothing and no metric, so the reference recipe's numbers stay as they were."""
+    if config.regulariser == "sigreg":
+        directions_key = jax.random.fold_in(jax.random.key(0), step)
+        anti_collapse = losses.sigreg_loss(z, directions_key, config.sigreg_projections, config.sigreg_knots)
+        total, extra = pred + config.sigreg_weight * anti_collapse, {"sigreg_loss": anti_collapse}
+        var = cov = jnp.zeros(())
+    else:
+        var = losses.variance_loss(z, config.var_eps, config.var_target)
+        cov = losses.covariance_loss(z) if config.cov_weight else jnp.zeros(())
+        total, extra = pred + config.var_weight * var + config.cov_weight * cov, {}
+    if config.time_smooth_weight:
+        smooth = losses.time_smoothness_loss(z, z_next)
+        total, extra = total + config.time_smooth_weight * smooth, {**extra, "smooth_loss": smooth}
     return total, {"loss": total, "pred_loss": pred, "var_loss": var, "cov_loss": cov,
-                   "emb_std": jnp.mean(losses.embedding_std(z))}
+                   "emb_std": jnp.mean(losses.embedding_std(z)), **extra}
 
 
-def jepa_loss(online: dict, target_params: dict, obs: jax.Array, next_obs: jax.Array, config: Config):
+def online_next_latents(online: dict, next_obs: jax.Array, config: Config) -> jax.Array | None:
+    """E(o_t+1) from the online encoder, only when time-smoothness needs it (one more forward pass)."""
+    return models.encoder(config).apply(online["encoder"], next_obs) if config.time_smooth_weight else None
+
+
+def jepa_loss(online: dict, target_params: dict, obs: jax.Array, next_obs: jax.Array, config: Config,
+              step: jax.Array | int = 0):
     z = models.encoder(config).apply(online["encoder"], obs)
     z_hat = models.predictor(config).apply(online["predictor"], z)
-    return regularised(losses.prediction_loss(z_hat, target_latents(online, target_params, next_obs, config)), z, config)
+    pred = losses.prediction_loss(z_hat, target_latents(online, target_params, next_obs, config))
+    return regularised(pred, z, config, online_next_latents(online, next_obs, config), step)
 
 
 def make_jepa_phase(config: Config) -> Callable[[jax.Array, jax.Array, dict], tuple[dict, dict]]:
@@ -183,10 +207,10 @@ def make_jepa_phase(config: Config) -> Callable[[jax.Array, jax.Array, dict], tu
         def batch_loss_and_grad(state: JepaState, starts: jax.Array, step: jax.Array):
             obs, future = windows_at(frames, starts, config.rollout_steps)
             if config.rollout_steps == 1 and actions is None:   # the reference's one-step loss, unchanged
-                return loss_and_grad(state.online, state.ema.params, obs, future[:, 0])
+                return loss_and_grad(state.online, state.ema.params, obs, future[:, 0], step=step)
             future_actions = None if actions is None else window_actions(actions, starts, config.rollout_steps)
             return multistep_grad(state.online, state.ema.params, obs, future, rollout_weights(config, step),
-                                  future_actions=future_actions)
+                                  future_actions=future_actions, step=step)
 
         def jepa_step(state: JepaState, xs: tuple[jax.Array, jax.Array]):
             starts, step = xs
