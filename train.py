@@ -14,15 +14,20 @@ import numpy as np
 
 
 def main(argv: list[str] | None = None) -> int:
-    from jaxjepa import cli
+    from jaxjepa import cli, distributed
 
     parser = cli.OneLineParser(prog="train.py", description=__doc__.splitlines()[0])
     cli.add_seed_flags(parser)
     parser.add_argument("--out", default="runs", help="root directory of the runs (default runs/)")
     parser.add_argument("--force", action="store_true", help="replace finished runs")
     cli.add_config_flags(parser)
+    distributed.add_flags(parser)
     args = parser.parse_args(argv)
     seeds, config = cli.seeds_from(args), cli.config_from(args)
+    try:
+        cluster = distributed.cluster_from(args)
+    except ValueError as err:
+        cli.fail(f"train.py: {err}")
     out = Path(args.out) if args.config == "default" or args.out != "runs" else Path("runs") / args.config
     run_dirs = [out / f"seed{s}" for s in seeds]
 
@@ -35,6 +40,8 @@ def main(argv: list[str] | None = None) -> int:
         except checkpoint.RunError as err:
             cli.fail(f"train.py: {err}", 1)
 
+    if cluster:
+        distributed.initialize(cluster)
     cache = runner.enable_compilation_cache()
     with tqdm(total=3, desc="train", unit="phase", leave=False) as bar:
         bar.set_postfix_str(f"compiling + training {len(seeds)} seed(s)")
@@ -49,14 +56,18 @@ def main(argv: list[str] | None = None) -> int:
             if not np.isfinite(seed_metrics["loss"]).all():
                 failed.append(seed)
                 continue
-            params = _index(output.result.params, i)
+            params = runner.seed_params(output, i)   # None: another process trained and saves this seed
             summary = final_figures(seed_metrics, output, len(seeds))
-            checkpoint.save_run(run_dir, config, params, {"final": summary, "curves": seed_metrics}, force=args.force)
+            if params is not None:
+                checkpoint.save_run(run_dir, config, params, {"final": summary, "curves": seed_metrics},
+                                    force=args.force)
             saved.append((seed, run_dir, summary))
         bar.update(1)
 
-    print_summary(config, seeds, saved, output, cache)
-    if len(saved) > 1:
+    distributed.wait_for_all("runs saved")   # every process's runs are on disk before process 0 reports them
+    if distributed.is_main_process():
+        print_summary(config, seeds, saved, output, cache)
+    if len(saved) > 1 and distributed.is_main_process():
         write_seed_summary(out / "summary.json", config, saved)
     if failed:
         cli.fail(f"train.py: loss became NaN/inf at step {bad} for seed(s) {failed}; nothing saved for them", 1)
@@ -69,11 +80,6 @@ def jax_to_numpy(output) -> dict:
     curves = jax.device_get(output.result.metrics)
     return {**{k: np.asarray(v) for k, v in curves.items()},
             **{k: np.asarray(v) for k, v in jax.device_get(output.probe).items()}}
-
-
-def _index(tree, i):
-    import jax
-    return jax.tree_util.tree_map(lambda x: x[i], tree)
 
 
 def final_figures(m: dict, output, n_seeds: int) -> dict:

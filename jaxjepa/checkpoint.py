@@ -1,6 +1,7 @@
 """Saving and loading runs, so that nothing a user trained is lost and nothing half-written is trusted.
 
-A run directory holds `checkpoint/` (orbax: encoder, target, predictor, decoder params),
+A run directory holds `checkpoint/` (encoder, target, predictor, decoder params in one NumPy
+`params.npz`, one array per parameter path; directories written by orbax are still read),
 `config.json` (the source of truth: the checkpoint is restored into the shapes it implies) and
 `metrics.json` (final figures and training curves). Everything is written into a hidden sibling
 directory first and renamed into place as the last act, so a run directory either is complete or
@@ -16,12 +17,11 @@ from typing import Any
 
 import jax
 import numpy as np
-import orbax.checkpoint as ocp
-
 from jaxjepa import models
 from jaxjepa.config import Config
 
 REQUIRED = ("config.json", "metrics.json", "checkpoint")
+PARAMS_FILE = "params.npz"
 
 
 class RunError(Exception):
@@ -52,9 +52,7 @@ def save_run(run_dir: str | os.PathLike, config: Config, params: dict, metrics: 
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir()
     try:
-        checkpointer = ocp.StandardCheckpointer()
-        checkpointer.save(partial / "checkpoint", jax.device_get(params))
-        checkpointer.wait_until_finished()
+        write_params(partial / "checkpoint", params)
         (partial / "config.json").write_text(config.to_json())
         (partial / "metrics.json").write_text(json.dumps(_jsonable(metrics)))
         if run_dir.exists():  # only reachable with force: swap, then drop the old one
@@ -67,6 +65,25 @@ def save_run(run_dir: str | os.PathLike, config: Config, params: dict, metrics: 
     finally:
         shutil.rmtree(partial, ignore_errors=True)
     return run_dir
+
+
+def write_params(directory: Path, params: dict) -> None:
+    """One .npz of every parameter, keyed by its path in the tree. Why not orbax: a synchronous NumPy write
+    of these few arrays takes milliseconds against orbax's tenth of a second plus its import, and orbax
+    synchronises all processes of a jax.distributed run on every save, while here each process saves
+    only the seeds it trained."""
+    directory.mkdir()
+    leaves = jax.tree_util.tree_leaves_with_path(jax.device_get(params))
+    np.savez(directory / PARAMS_FILE, **{jax.tree_util.keystr(path): np.asarray(leaf) for path, leaf in leaves})
+
+
+def read_params(directory: Path, abstract: Any) -> Any:
+    """The parameters saved by `write_params` (or by orbax, in older runs), in the tree of `abstract`."""
+    if not (directory / PARAMS_FILE).exists() and (directory / "_CHECKPOINT_METADATA").exists():
+        import orbax.checkpoint as ocp
+        return ocp.StandardCheckpointer().restore(directory, abstract)
+    with np.load(directory / PARAMS_FILE, allow_pickle=False) as stored:
+        return jax.tree_util.tree_map_with_path(lambda path, _: stored[jax.tree_util.keystr(path)], abstract)
 
 
 def load_config(run_dir: str | os.PathLike) -> Config:
@@ -91,9 +108,9 @@ def load_run_files(run_dir: str | os.PathLike, expected: Config | None = None) -
         raise RunError(f"{run_dir} was trained with another config (saved vs expected: {diff})")
     abstract = jax.eval_shape(lambda: models.init_params(jax.random.key(0), config))
     try:
-        params = ocp.StandardCheckpointer().restore(run_dir / "checkpoint", abstract)
+        params = read_params(run_dir / "checkpoint", abstract)
         metrics = json.loads((run_dir / "metrics.json").read_text())
-    except ValueError as err:
+    except (ValueError, KeyError) as err:
         first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise RunError(f"{run_dir}: checkpoint does not match its config.json ({first_line})") from None
     except Exception as err:  # orbax/tensorstore raise many types for unreadable files

@@ -7,7 +7,8 @@ a vmapped run equals a lone run of seed i" holds by construction (and is tested)
 Scale: the stacked seeds are laid out over every available device (a 1-D mesh with a 'seeds' axis)
 and each device trains its own slice with `shard_map`; seeds never talk to each other, so the program
 needs no communication. With one device the mesh has one member and this is the plain vmapped run; on
-several CPUs, a GPU or many accelerators it is the same code. The seed count is padded up to a multiple
+several CPUs, a GPU or many accelerators it is the same code, and across processes or machines too
+(`jaxjepa.distributed`: the mesh then spans every process's devices). The seed count is padded up to a multiple
 of the device count (the padding repeats the last seed and is dropped from the results).
 Why the probe runs one seed at a time (`lax.map`) while training is vmapped: on several CPU devices
 (`--xla_force_host_platform_device_count`, jax 0.10.2) a least squares batched over seeds, an SVD
@@ -24,7 +25,7 @@ import jax
 import jax.numpy as jnp
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from jaxjepa import probe
+from jaxjepa import distributed, probe
 from jaxjepa.config import Config
 from jaxjepa.trainer import TrainResult, make_train, seed_keys
 
@@ -44,7 +45,8 @@ def stacked_keys(seeds: Sequence[int]) -> tuple[jax.Array, jax.Array]:
 
 
 class SeedsOutput(NamedTuple):
-    result: TrainResult   # every leaf has a leading [n_seeds] axis
+    result: TrainResult   # every leaf has a leading [n_seeds] axis; across processes, params are the
+                          # global (padded) arrays, each process holding its own seeds' rows: see seed_params
     probe: dict           # probe_rmse [n_seeds], probe_rmse_yx [n_seeds, 2]
     compile_s: float
     run_s: float
@@ -81,14 +83,23 @@ def train_seeds(config: Config, seeds: Sequence[int], devices: Sequence[jax.Devi
     compile and run timed apart."""
     mesh = seeds_mesh(devices)
     sharding = NamedSharding(mesh, PartitionSpec("seeds"))
-    train_keys, eval_keys = jax.device_put(stacked_keys(padded_seeds(seeds, mesh.size)), sharding)
+    train_keys, eval_keys = (jax.make_array_from_callback(keys.shape, sharding, lambda index, keys=keys: keys[index])
+                             for keys in stacked_keys(padded_seeds(seeds, mesh.size)))
     program = seeds_program(config, mesh)
     start = time.perf_counter()
     compiled = program.lower(train_keys, eval_keys).compile()
     compiled_at = time.perf_counter()
     outputs = jax.block_until_ready(compiled(train_keys, eval_keys))
     run_s = time.perf_counter() - compiled_at
-    if len(seeds) < train_keys.shape[0]:   # drop the padding
-        outputs = jax.tree_util.tree_map(lambda x: x[:len(seeds)], outputs)
     result, probe_metrics = outputs
+    if distributed.is_multiprocess():   # other processes' rows cannot be read here: gather the small figures
+        metrics, probe_metrics = distributed.gather((result.metrics, probe_metrics), len(seeds))
+        result = TrainResult(result.params, metrics)
+    elif len(seeds) < train_keys.shape[0]:   # drop the padding
+        result, probe_metrics = jax.tree_util.tree_map(lambda x: x[:len(seeds)], (result, probe_metrics))
     return SeedsOutput(result, probe_metrics, compiled_at - start, run_s)
+
+
+def seed_params(output: SeedsOutput, index: int) -> dict | None:
+    """The parameters of the index-th seed as NumPy, or None when another process trained it."""
+    return distributed.local_row(output.result.params, index)
