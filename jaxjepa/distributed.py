@@ -105,7 +105,7 @@ def local_row(tree: Any, row: int) -> Any | None:
         for shard in leaf.addressable_shards:
             start, stop, _ = shard.index[0].indices(leaf.shape[0])
             if start <= row < stop:
-                found.append(np.asarray(shard.data[row - start]))
+                found.append(np.asarray(shard.data)[row - start])
                 break
         else:
             return None
