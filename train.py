@@ -18,7 +18,7 @@ SEEDS_PER_PROGRAM = 64   # more seeds train in chunks of this many, one compiled
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
-    from jaxjepa import cli
+    from jaxjepa import cli, distributed
 
     parser = cli.OneLineParser(prog="train.py", description=__doc__.splitlines()[0])
     cli.add_seed_flags(parser)
@@ -27,6 +27,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seeds-per-program", type=int, default=SEEDS_PER_PROGRAM, metavar="N",
                         help=f"train at most N seeds at once; more go in chunks (default {SEEDS_PER_PROGRAM})")
     cli.add_config_flags(parser)
+    distributed.add_flags(parser)
     args = parser.parse_args(argv)
     if args.seeds_per_program < 1:
         cli.fail("train.py: --seeds-per-program must be at least 1")
@@ -45,14 +46,26 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def train(args: argparse.Namespace) -> int:
-    from jaxjepa import cli, runner
+    from jaxjepa import cli, distributed, runner
 
     seeds, config = cli.seeds_from(args), cli.config_from(args)
+    try:
+        cluster = distributed.cluster_from(args)
+    except ValueError as err:
+        cli.fail(f"train.py: {err}")
     out = Path(args.out) if args.config == "default" or args.out != "runs" else Path("runs") / args.config
     run_dirs = [out / f"seed{s}" for s in seeds]
-    earlier = prepare_outputs(out, run_dirs, config, args.force)
+    if cluster:   # before any other JAX call: afterwards jax.devices() lists every process's devices
+        distributed.initialize(cluster)
+    per_program = min(len(seeds), args.seeds_per_program)
+    mine = runner.local_rows(per_program)   # the rows of each chunk that this process trains and saves
+    earlier = prepare_outputs(out, [d for i, d in enumerate(run_dirs) if i % per_program in mine], config,
+                              args.force, summary=distributed.is_main_process())
     cache = runner.enable_compilation_cache()
     saved, failed, bad, timing = train_in_chunks(config, seeds, run_dirs, args)
+    distributed.wait_for_all("runs saved")   # every process's runs are on disk before process 0 reports them
+    if not distributed.is_main_process():
+        return 0
     print_summary(config, seeds, saved, timing, cache)
     if len(saved) > 1 or (saved and earlier):
         write_seed_summary(out / "summary.json", config, saved, args.force and len(seeds) > 1)
@@ -61,7 +74,7 @@ def train(args: argparse.Namespace) -> int:
     return 0
 
 
-def prepare_outputs(out: Path, run_dirs: list[Path], config, force: bool) -> dict:
+def prepare_outputs(out: Path, run_dirs: list[Path], config, force: bool, summary: bool = True) -> dict:
     """Before any compute: hold every run's lock for the rest of the process, tidy what killed saves left,
     and refuse runs that may not or cannot be written (one line, exit 1). Returns the per-seed figures of
     an existing summary.json of the same config, which this run's seeds are merged into."""
@@ -73,6 +86,8 @@ def prepare_outputs(out: Path, run_dirs: list[Path], config, force: bool) -> dic
             for note in checkpoint.tidy_leftovers(run_dir):
                 print(f"train.py: {note}", file=sys.stderr)
             checkpoint.check_writable(run_dir, force)
+        if not summary:
+            return {}
         if len(run_dirs) > 1:
             return earlier_summary(out / "summary.json", config, replace=force)
     except checkpoint.RunError as err:
@@ -123,18 +138,14 @@ def save_chunk(config, output, seeds: list[int], run_dirs: list[Path], force: bo
             failed.append(seed)
             continue
         summary = runner.final_figures(seed_metrics, output, len(seeds))
+        params = runner.seed_params(output, i)   # None: another process trained and saves this seed
         try:
-            checkpoint.save_run(run_dir, config, _index(output.result.params, i),
-                                {"final": summary, "curves": seed_metrics}, force=force)
+            if params is not None:
+                checkpoint.save_run(run_dir, config, params, {"final": summary, "curves": seed_metrics}, force=force)
         except checkpoint.RunError as err:
             cli.fail(f"train.py: {err}", 1)
         saved.append((seed, run_dir, summary))
     return saved, failed, (trainer.first_nonfinite_step(output.result.metrics) if failed else None)
-
-
-def _index(tree, i):
-    import jax
-    return jax.tree_util.tree_map(lambda x: x[i], tree)
 
 
 def mean_std(values) -> str:

@@ -1,4 +1,4 @@
-"""`python -m benchmarks [--quick] [--sections peak,step,single,seeds,torch,ttq] [--out PATH]`
+"""`python -m benchmarks [--quick] [--sections peak,step,single,process,seeds,torch,ttq] [--out PATH]`
 
 Runs the chosen sections (all by default) in one run, prints the table and writes the figures as
 JSON (results/bench.json; results/bench-quick.json with --quick, so a development run never
@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-SECTIONS = ("peak", "step", "single", "seeds", "torch", "ttq")
+SECTIONS = ("peak", "step", "single", "process", "seeds", "torch", "ttq")
 
 
 def parse_args(argv):
@@ -57,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         "peak": lambda: bench.matmul_peak(sizes),
         "step": lambda: bench.train_step(sizes, results.get("peak", {}).get("peak_gflops")),
         "single": lambda: bench.single_seed(sizes),
+        "process": lambda: bench.whole_processes(sizes),
         "seeds": lambda: bench.seeds_scaling(sizes),
         "torch": lambda: bench.torch_pairs(sizes),
         "ttq": lambda: bench.time_to_quality(sizes),

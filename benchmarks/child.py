@@ -4,14 +4,17 @@ Why a subprocess: peak resident memory (RSS) is a per-process high-water mark, s
 needs its own process to report its own peak; and "cold" compilation means a process that has never
 compiled the program, with an empty persistent cache, while "warm" means a new process that finds the
 cache full. Tasks:
-  {"task": "train", "config": {...}, "seeds": [0, ...], "cache": dir or null, "decoder_alone": bool}
+  {"task": "train", "config": {...}, "seeds": [0, ...], "cache": dir or null, "breakdown": bool}
+"breakdown" adds each part of the run alone (JEPA, decoder, probe, save), after the whole run.
 """
 from __future__ import annotations
 
 import json
 import resource
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 STARTED = time.perf_counter()
 
@@ -30,39 +33,55 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0   # KiB on Linux
 
 
-def decoder_phase_seconds(config) -> dict:
-    """The decoder phase alone (frames and a trained-shape parameter set as inputs), compile and run
-    timed apart: how much of a default run the optional decoder costs."""
+def compile_and_run(function, *args) -> tuple[float, float]:
+    """(compile s, run s) of jit(function) on args, timed apart."""
     import jax
-    from jaxjepa import models, trainer
-    data_key, init_key, decoder_key = jax.random.split(jax.random.key(0), 3)
+    start = time.perf_counter()
+    compiled = jax.jit(function).lower(*args).compile()
+    compiled_at = time.perf_counter()
+    jax.block_until_ready(compiled(*args))
+    return compiled_at - start, time.perf_counter() - compiled_at
+
+
+def phase_seconds(config, output, seed: int = 0) -> dict:
+    """Each part of a default run alone, compile and run timed apart: the JEPA phase, the decoder phase
+    (from the trained parameters) and the probe; then saving the run as train.py does."""
+    import jax
+    from jaxjepa import checkpoint, models, probe, runner, trainer
+    train_key, eval_key = trainer.seed_keys(seed)
+    data_key, init_key, jepa_key, decoder_key = jax.random.split(train_key, 4)
     frames = jax.jit(lambda k: trainer.training_frames(k, config))(data_key)
     params = models.init_params(init_key, config)
-    program = jax.jit(trainer.make_decoder_phase(config))
-    start = time.perf_counter()
-    compiled = program.lower(decoder_key, frames, params).compile()
-    compiled_at = time.perf_counter()
-    jax.block_until_ready(compiled(decoder_key, frames, params))
-    return {"decoder_compile_s": compiled_at - start, "decoder_run_s": time.perf_counter() - compiled_at}
+    figures = {}
+    for name, function, args in (("jepa", trainer.make_jepa_phase(config), (jepa_key, frames, params)),
+                                 ("decoder", trainer.make_decoder_phase(config), (decoder_key, frames, params)),
+                                 ("probe", lambda p, k: probe.probe_position(p, k, config), (params, eval_key))):
+        figures[f"{name}_compile_s"], figures[f"{name}_run_s"] = compile_and_run(function, *args)
+    with tempfile.TemporaryDirectory(prefix="jaxjepa-bench-save-") as tmp:
+        start = time.perf_counter()
+        checkpoint.save_run(Path(tmp) / "seed0", config, runner.seed_params(output, 0), {"final": {}})
+        figures["save_s"] = time.perf_counter() - start
+    return figures
 
 
 def train(task: dict) -> dict:
     import jax
     import numpy as np
-    from jaxjepa import runner
+    import tqdm  # noqa: F401  (train.py's imports, so import_s is what train.py pays)
+    from jaxjepa import checkpoint, cli, runner  # noqa: F401
     from jaxjepa.config import Config
 
+    imported = time.perf_counter()
     if task.get("cache"):
         runner.enable_compilation_cache(task["cache"])
-    imported = time.perf_counter()
     config = Config.from_dict(task["config"])
     output = runner.train_seeds(config, task["seeds"])
     probe = np.asarray(jax.device_get(output.probe["probe_rmse"]), dtype=float)
     figures = {"compile_s": output.compile_s, "run_s": output.run_s, "probe_rmse_px": probe.tolist(),
                "import_s": imported - STARTED, "devices": jax.device_count(), "backend": jax.default_backend(),
                "device_kind": jax.devices()[0].device_kind}
-    if task.get("decoder_alone") and config.decoder_steps > 0:
-        figures.update(decoder_phase_seconds(config))
+    if task.get("breakdown"):
+        figures.update(phase_seconds(config, output))
     figures["process_s"] = time.perf_counter() - STARTED
     figures["peak_rss_mib"] = peak_rss_mib()
     return figures

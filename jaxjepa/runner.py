@@ -7,7 +7,8 @@ a vmapped run equals a lone run of seed i" holds by construction (and is tested)
 Scale: the stacked seeds are laid out over every available device (a 1-D mesh with a 'seeds' axis)
 and each device trains its own slice with `shard_map`; seeds never talk to each other, so the program
 needs no communication. With one device the mesh has one member and this is the plain vmapped run; on
-several CPUs, a GPU or many accelerators it is the same code. The seed count is padded up to a multiple
+several CPUs, a GPU or many accelerators it is the same code, and across processes or machines too
+(`jaxjepa.distributed`: the mesh then spans every process's devices). The seed count is padded up to a multiple
 of the device count (the padding repeats the last seed and is dropped from the results).
 Why the probe runs one seed at a time (`lax.map`) while training is vmapped: on several CPU devices
 (`--xla_force_host_platform_device_count`, jax 0.10.2) a least squares batched over seeds, an SVD
@@ -26,7 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from jaxjepa import probe
+from jaxjepa import distributed, probe
 from jaxjepa.config import Config
 from jaxjepa.trainer import TrainResult, make_train, seed_keys
 
@@ -48,7 +49,8 @@ def stacked_keys(seeds: Sequence[int]) -> tuple[jax.Array, jax.Array]:
 
 
 class SeedsOutput(NamedTuple):
-    result: TrainResult   # every leaf has a leading [n_seeds] axis
+    result: TrainResult   # every leaf has a leading [n_seeds] axis; across processes, params are the
+                          # global (padded) arrays, each process holding its own seeds' rows: see seed_params
     probe: dict           # probe_rmse [n_seeds], probe_rmse_yx [n_seeds, 2]
     compile_s: float
     run_s: float
@@ -95,7 +97,9 @@ def seeds_runner(config: Config, per_program: int,
         if not 0 < len(seeds) <= width:
             raise ValueError(f"this program trains 1 to {width} seeds, got {len(seeds)}")
         padded = [*seeds, *[seeds[-1]] * (width - len(seeds))]
-        train_keys, eval_keys = jax.device_put(stacked_keys(padded), sharding)
+        # Built from a callback, so that across processes each one places only its own devices' rows.
+        train_keys, eval_keys = (jax.make_array_from_callback(keys.shape, sharding, lambda index, keys=keys: keys[index])
+                                 for keys in stacked_keys(padded))
         compile_s = 0.0
         if not compiled:
             start = time.perf_counter()
@@ -104,9 +108,12 @@ def seeds_runner(config: Config, per_program: int,
         started = time.perf_counter()
         outputs = jax.block_until_ready(compiled[0](train_keys, eval_keys))
         run_s = time.perf_counter() - started
-        if len(seeds) < width:   # drop the padding
-            outputs = jax.tree_util.tree_map(lambda x: x[:len(seeds)], outputs)
         result, probe_metrics = outputs
+        if distributed.is_multiprocess():   # other processes' rows cannot be read here: gather the small figures
+            metrics, probe_metrics = distributed.gather((result.metrics, probe_metrics), len(seeds))
+            result = TrainResult(result.params, metrics)
+        elif len(seeds) < width:   # drop the padding
+            result, probe_metrics = jax.tree_util.tree_map(lambda x: x[:len(seeds)], (result, probe_metrics))
         return SeedsOutput(result, probe_metrics, compile_s, run_s)
 
     return run
@@ -156,3 +163,17 @@ def final_figures(m: dict, output: SeedsOutput, n_seeds: int) -> dict:
         "probe_rmse_px": float(m["probe_rmse"]), "probe_rmse_yx_px": [float(v) for v in m["probe_rmse_yx"]],
         "compile_s": output.compile_s, "run_s": output.run_s, "seeds_in_program": n_seeds,
     }
+
+
+def local_rows(per_program: int, devices: Sequence[jax.Device] | None = None) -> set[int]:
+    """The rows of a `per_program`-seed program that this process's devices train (all of them in a
+    one-process run)."""
+    mesh = seeds_mesh(devices)
+    width = len(padded_seeds(range(per_program), mesh.size))
+    index_map = NamedSharding(mesh, PartitionSpec("seeds")).addressable_devices_indices_map((width,))
+    return {row for index in index_map.values() for row in range(*index[0].indices(width))}
+
+
+def seed_params(output: SeedsOutput, index: int) -> dict | None:
+    """The parameters of the index-th seed as NumPy, or None when another process trained it."""
+    return distributed.local_row(output.result.params, index)

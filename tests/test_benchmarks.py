@@ -52,9 +52,38 @@ def fake_results():
 def test_markdown_reports_each_target_and_whether_it_is_met():
     text = report.markdown(fake_results())
     assert "| train step / matmul peak | 47% | >= 75% (reference ~38%) | **no** |" in text
-    assert "| 8 seeds in one vmapped program vs 1 seed (run time) | 8.00x | <= 8.5x | yes |" in text
+    eight = next(line for line in text.splitlines() if line.startswith("| 8 seeds in one vmapped program"))
+    assert eight.endswith("| 1.00x | >= 1.5x | **no** |")     # 8 seeds took 8x one seed's run: no gain
     fast_row = next(line for line in text.splitlines() if "`fast` recipe" in line)
     assert "3.5 s" in fast_row and fast_row.endswith("| yes |")
+
+
+def test_whole_process_and_variant_rows_judge_the_issue_targets():
+    results = fake_results()
+    results["process"] = {"config": {"steps": 2500, "decoder_steps": 2000}, "jaxjepa_cold_s": 20.0,
+                          "pairs": [{}, {}, {}], "median_jaxjepa_s": 5.5, "median_torch_s": 17.6, "median_speedup": 3.2}
+    results["torch"] = {"steps": 100, "torch_version": "2.13", "torch_threads": 2, "pairs": [{}],
+                        "median_speedup": 2.5, "median_jax_over_torch": 0.4, "median_speedup_with_compile": 1.0,
+                        "variants": {"warmup_steps": 20, "ms_per_step": {"eager": 5.0, "compile+bf16": 3.2},
+                                     "jaxjepa_ms_per_step": 2.0, "best": "compile+bf16", "speedup_over_best": 1.6}}
+    lines = report.markdown(results).splitlines()
+    row = lambda start: next(line for line in lines if line.startswith(start))
+    assert row("| whole `python train.py --seed 0`").endswith("| 5.5 s; cold 20.0 s | <= 6 s | yes |")
+    assert row("| whole process against PyTorch").endswith("| 3.20x | >= 3x | yes |")
+    assert row("| same recipe, JEPA phase").endswith("| >= 3x | **no** |")       # 2.5x
+    assert "eager 5.00 / compile+bf16 3.20; jaxjepa 2.00" in row("| PyTorch variants")
+    assert row("| JEPA phase against the best").endswith("(`compile+bf16`) | 1.60x | >= 2x | **no** |")
+
+
+def test_breakdown_lists_each_part_of_the_warm_process():
+    results = fake_results()
+    warm = {"compile_s": 0.5, "run_s": 4.0, "wall_s": 6.0, "probe_rmse_px": [0.6], "import_s": 1.25, "jepa_run_s": 3.0,
+            "decoder_run_s": 0.75, "probe_run_s": 0.2, "save_s": 0.01}
+    results["single"] = {"default": {"config": {"steps": 2500, "decoder_steps": 2000}, "cold": warm, "warm": warm}}
+    text = report.markdown(results)
+    for part, value in (("imports", "1.25"), ("loading the compiled program", "0.50"), ("JEPA phase alone", "3.00"),
+                        ("decoder phase alone", "0.75"), ("saving the run", "0.01"), ("the whole process", "6.00")):
+        assert any(line.startswith(f"| {part}") and line.endswith(f"| {value} |") for line in text.splitlines()), part
 
 
 def test_seeds_table_gives_seeds_per_minute_and_names_the_device():

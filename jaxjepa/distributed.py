@@ -1,0 +1,122 @@
+"""Seeds across processes and machines on JAX's own multi-process runtime (`jax.distributed`).
+
+When a sweep outgrows one machine, every host runs the same `train.py --seeds ...` with the address of
+one coordinator (process 0), the number of processes and its own id. After `initialize`, `jax.devices()`
+lists the devices of all processes, so the seeds mesh of `runner` spans them all and each process trains
+the seeds that land on its own devices: the program is the one-machine program, unchanged. Seeds never
+talk to each other while training; the only communication is at the end, when the small per-seed curves
+and probe figures are gathered to every process (so process 0 can write summary.json) and a barrier lets
+no process exit while another still saves. Parameters are never sent: each process saves its own seeds.
+
+On CPUs the cross-process collectives run on gloo. The three settings come from flags or from the
+environment (JAXJEPA_COORDINATOR, JAXJEPA_NUM_PROCESSES, JAXJEPA_PROCESS_ID); `--coordinator auto`
+lets JAX read them from a cluster scheduler it knows (SLURM, Open MPI, ...).
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+from typing import Any, NamedTuple
+
+import jax
+import numpy as np
+
+ENV = {"coordinator": "JAXJEPA_COORDINATOR", "num_processes": "JAXJEPA_NUM_PROCESSES",
+       "process_id": "JAXJEPA_PROCESS_ID"}
+INIT_TIMEOUT_S = 120
+BARRIER_TIMEOUT_MS = 6 * 3600 * 1000   # how far behind the slowest process may finish its seeds
+_barriers = itertools.count()          # barrier ids must be unique; every process counts alike
+
+
+class Cluster(NamedTuple):
+    coordinator: str            # host:port of process 0, or "auto" for a scheduler JAX detects
+    num_processes: int | None
+    process_id: int | None
+
+
+def add_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("several processes or machines (jax.distributed; default: one process)")
+    group.add_argument("--coordinator", default=os.environ.get(ENV["coordinator"]), metavar="HOST:PORT",
+                       help=f"address of process 0, or 'auto' on SLURM/Open MPI (env {ENV['coordinator']})")
+    for name in ("num_processes", "process_id"):
+        group.add_argument(f"--{name.replace('_', '-')}", type=int, default=_env_int(ENV[name]),
+                           metavar="INT", help=f"env {ENV[name]}")
+
+
+def _env_int(name: str) -> int | None:
+    text = os.environ.get(name)
+    try:
+        return None if text is None else int(text)
+    except ValueError:
+        return -1   # rejected with one clear line by cluster_from
+
+
+def cluster_from(args: argparse.Namespace) -> Cluster | None:
+    """The cluster the flags name, None for a plain one-process run; ValueError if they do not add up."""
+    if not args.coordinator:
+        if args.num_processes not in (None, 1) or args.process_id not in (None, 0):
+            raise ValueError("--num-processes/--process-id need --coordinator HOST:PORT")
+        return None
+    if args.coordinator == "auto":
+        return Cluster("auto", None, None)
+    host, _, port = args.coordinator.rpartition(":")
+    if not host or not port.isdigit():
+        raise ValueError(f"--coordinator wants HOST:PORT or auto, got {args.coordinator!r}")
+    n, rank = args.num_processes, args.process_id
+    if n is None or rank is None or n < 1 or not 0 <= rank < n:
+        raise ValueError(f"with --coordinator, give --num-processes N >= 1 and --process-id in 0..N-1 "
+                         f"(got {n} and {rank})")
+    return Cluster(args.coordinator, n, rank)
+
+
+def initialize(cluster: Cluster) -> None:
+    """Join the cluster; afterwards jax.devices() lists every process's devices."""
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    if cluster.coordinator == "auto":
+        jax.distributed.initialize(initialization_timeout=INIT_TIMEOUT_S)
+    else:
+        jax.distributed.initialize(cluster.coordinator, cluster.num_processes, cluster.process_id,
+                                   initialization_timeout=INIT_TIMEOUT_S)
+
+
+def is_multiprocess() -> bool:
+    return jax.process_count() > 1
+
+
+def is_main_process() -> bool:
+    return jax.process_index() == 0
+
+
+def gather(tree: Any, rows: int) -> Any:
+    """Every process gets the first `rows` rows of each leaf of a seeds-sharded tree, as NumPy."""
+    from jax.experimental import multihost_utils
+    if is_multiprocess():
+        wait_for_all("gather")
+        tree = multihost_utils.process_allgather(tree, tiled=True)
+    return jax.tree_util.tree_map(lambda x: np.asarray(x)[:rows], jax.device_get(tree))
+
+
+def local_row(tree: Any, row: int) -> Any | None:
+    """Row `row` of every leaf, as NumPy, if this process holds it; None if another process does."""
+    leaves, treedef = jax.tree_util.tree_flatten(tree)
+    found = []
+    for leaf in leaves:
+        for shard in leaf.addressable_shards:
+            start, stop, _ = shard.index[0].indices(leaf.shape[0])
+            if start <= row < stop:
+                found.append(np.asarray(shard.data)[row - start])
+                break
+        else:
+            return None
+    return jax.tree_util.tree_unflatten(treedef, found)
+
+
+def wait_for_all(name: str) -> None:
+    """A barrier across processes (a no-op in a one-process run). Why the coordination service's barrier
+    and not a collective: gloo gives up after 30 s when one process reaches its first collective that
+    much later than another (seen on a loaded machine), while a host whose seeds train slower may lag by
+    minutes; this barrier waits up to BARRIER_TIMEOUT_MS, and the collectives after it start together."""
+    if is_multiprocess():
+        from jax._src import distributed as runtime  # the client has no public handle in jax 0.10.2
+        runtime.global_state.client.wait_at_barrier(f"jaxjepa {name} {next(_barriers)}", BARRIER_TIMEOUT_MS)

@@ -1,0 +1,99 @@
+"""Seeds across processes: two `train.py` processes on jax.distributed give the one-process runs, bit for bit.
+
+Why subprocesses: a process joins a jax.distributed cluster once, when JAX starts, so the two members
+of the cluster must be fresh interpreters; the one-process run they are compared with runs here.
+"""
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import jax
+import numpy as np
+import pytest
+
+import train
+from jaxjepa import distributed, load_run
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = ["--steps", "20", "--train-sequences", "24", "--seq-len", "24", "--batch-size", "64", "--decoder-steps", "5",
+        "--decoder-batch-size", "64", "--probe-sequences", "12", "--probe-seq-len", "24"]
+SEEDS = ["--seeds", "0-2"]   # an odd count: process 1's device also trains a padding copy of seed 2
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def launch_two_processes(out: Path, cache: Path) -> list[subprocess.CompletedProcess]:
+    env = {**os.environ, "JAX_PLATFORMS": "cpu", "JAXJEPA_CACHE": str(cache),
+           "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    address = f"127.0.0.1:{free_port()}"
+    members = [subprocess.Popen([sys.executable, "train.py", *SEEDS, *TINY, "--out", str(out), "--coordinator", address,
+                                 "--num-processes", "2", "--process-id", str(rank)],
+                                cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+               for rank in (0, 1)]
+    try:
+        return [subprocess.CompletedProcess(m.args, m.wait(timeout=300), *m.communicate()) for m in members]
+    finally:
+        for member in members:
+            member.kill()
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("distributed")
+    done = launch_two_processes(root / "two", root / "cache")
+    for rank, member in enumerate(done):
+        assert member.returncode == 0, f"process {rank}: {member.stderr[-2000:]}"
+    assert train.main([*SEEDS, *TINY, "--out", str(root / "one")]) == 0
+    return root / "one", root / "two", done
+
+
+def test_two_processes_write_every_run_and_one_summary(two_runs):
+    _, two, done = two_runs
+    assert sorted(p.name for p in two.iterdir()) == ["seed0", "seed1", "seed2", "summary.json"]
+    assert "summary.json" in done[0].stdout and "summary.json" not in done[1].stdout   # process 0 reports
+
+
+def test_two_processes_equal_one_process_bit_for_bit(two_runs):
+    one, two, _ = two_runs
+    for seed in range(3):
+        alone, shared = load_run(one / f"seed{seed}"), load_run(two / f"seed{seed}")
+        for a, b in zip(jax.tree_util.tree_leaves(alone.params), jax.tree_util.tree_leaves(shared.params), strict=True):
+            np.testing.assert_array_equal(a, b)
+        curves = lambda run: {k: v for k, v in run.metrics["curves"].items()}
+        assert curves(alone) == curves(shared)
+        timings = ("compile_s", "run_s")
+        assert ({k: v for k, v in alone.metrics["final"].items() if k not in timings}
+                == {k: v for k, v in shared.metrics["final"].items() if k not in timings})
+    summary = lambda root: json.loads((root / "summary.json").read_text())["figures"]
+    assert summary(one) == summary(two)
+
+
+def flags(**given) -> argparse.Namespace:
+    return argparse.Namespace(**{"coordinator": None, "num_processes": None, "process_id": None, **given})
+
+
+def test_cluster_flags_are_checked():
+    assert distributed.cluster_from(flags()) is None
+    assert distributed.cluster_from(flags(coordinator="h:1", num_processes=2, process_id=1)) == ("h:1", 2, 1)
+    assert distributed.cluster_from(flags(coordinator="auto")).coordinator == "auto"
+    bad = [flags(process_id=1), flags(coordinator="h"), flags(coordinator="h:1", num_processes=2),
+           flags(coordinator="h:1", num_processes=2, process_id=2), flags(coordinator="h:x", num_processes=1, process_id=0)]
+    for args in bad:
+        with pytest.raises(ValueError):
+            distributed.cluster_from(args)
+
+
+def test_bad_cluster_flags_are_one_line_and_exit_2(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        train.main(["--seed", "0", "--coordinator", "127.0.0.1:1234", "--num-processes", "2"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--process-id" in err[0]
