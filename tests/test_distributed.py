@@ -57,7 +57,11 @@ def two_runs(tmp_path_factory):
 
 def test_two_processes_write_every_run_and_one_summary(two_runs):
     _, two, done = two_runs
-    assert sorted(p.name for p in two.iterdir()) == ["seed0", "seed1", "seed2", "summary.json"]
+    assert sorted(p.name for p in two.iterdir() if not p.name.endswith(".lock")) == \
+        ["seed0", "seed1", "seed2", "summary.json"]
+    # every run was locked by the process that saved it, and the summary by process 0
+    assert sorted(p.name for p in two.iterdir() if p.name.endswith(".lock")) == [
+        ".seed0.lock", ".seed1.lock", ".seed2.lock", ".summary.json.lock"]
     assert "summary.json" in done[0].stdout and "summary.json" not in done[1].stdout   # process 0 reports
 
 
