@@ -3,6 +3,7 @@
 Writes one run directory per seed (checkpoint, config.json, metrics.json) and, for several seeds, a
 summary.json with mean +- std. A finished run is never replaced unless --force is given.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -14,7 +15,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-SEEDS_PER_PROGRAM = 64   # more seeds train in chunks of this many, one compiled program reused for every chunk
+SEEDS_PER_PROGRAM = 64  # more seeds train in chunks of this many, one compiled program reused for every chunk
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -24,8 +25,13 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     cli.add_seed_flags(parser)
     parser.add_argument("--out", default="runs", type=cli.output_dir, help="root directory of the runs (default runs/)")
     parser.add_argument("--force", action="store_true", help="replace finished runs")
-    parser.add_argument("--seeds-per-program", type=int, default=SEEDS_PER_PROGRAM, metavar="N",
-                        help=f"train at most N seeds at once; more go in chunks (default {SEEDS_PER_PROGRAM})")
+    parser.add_argument(
+        "--seeds-per-program",
+        type=int,
+        default=SEEDS_PER_PROGRAM,
+        metavar="N",
+        help=f"train at most N seeds at once; more go in chunks (default {SEEDS_PER_PROGRAM})",
+    )
     cli.add_config_flags(parser)
     distributed.add_flags(parser)
     args = parser.parse_args(argv)
@@ -55,15 +61,20 @@ def train(args: argparse.Namespace) -> int:
         cli.fail(f"train.py: {err}")
     out = Path(args.out) if args.config == "default" or args.out != "runs" else Path("runs") / args.config
     run_dirs = [out / f"seed{s}" for s in seeds]
-    if cluster:   # before any other JAX call: afterwards jax.devices() lists every process's devices
+    if cluster:  # before any other JAX call: afterwards jax.devices() lists every process's devices
         distributed.initialize(cluster)
     per_program = min(len(seeds), args.seeds_per_program)
-    mine = runner.local_rows(per_program)   # the rows of each chunk that this process trains and saves
-    earlier = prepare_outputs(out, [d for i, d in enumerate(run_dirs) if i % per_program in mine], config,
-                              args.force, summary=distributed.is_main_process())
+    mine = runner.local_rows(per_program)  # the rows of each chunk that this process trains and saves
+    earlier = prepare_outputs(
+        out,
+        [d for i, d in enumerate(run_dirs) if i % per_program in mine],
+        config,
+        args.force,
+        summary=distributed.is_main_process(),
+    )
     cache = runner.enable_compilation_cache()
     saved, failed, bad, timing = train_in_chunks(config, seeds, run_dirs, args)
-    distributed.wait_for_all("runs saved")   # every process's runs are on disk before process 0 reports them
+    distributed.wait_for_all("runs saved")  # every process's runs are on disk before process 0 reports them
     if not distributed.is_main_process():
         return 0
     print_summary(config, seeds, saved, timing, cache)
@@ -92,7 +103,7 @@ def prepare_outputs(out: Path, run_dirs: list[Path], config, force: bool, summar
             return earlier_summary(out / "summary.json", config, replace=force)
     except checkpoint.RunError as err:
         cli.fail(f"train.py: {err}", 1)
-    try:   # one seed joins a summary of its config, and leaves any other summary alone
+    try:  # one seed joins a summary of its config, and leaves any other summary alone
         return earlier_summary(out / "summary.json", config, replace=False)
     except checkpoint.RunError:
         return {}
@@ -107,6 +118,7 @@ def train_in_chunks(config, seeds: list[int], run_dirs: list[Path], args):
     """Train and save the seeds in chunks of --seeds-per-program, one compiled program for all chunks.
     Returns (saved [(seed, run_dir, final figures)], failed seeds, first non-finite step, Timing)."""
     from tqdm import tqdm
+
     from jaxjepa import runner
 
     per_program = min(len(seeds), args.seeds_per_program)
@@ -114,13 +126,14 @@ def train_in_chunks(config, seeds: list[int], run_dirs: list[Path], args):
     saved, failed, bad, compile_s, run_s = [], [], None, 0.0, 0.0
     with tqdm(total=len(seeds), desc="train", unit="seed", leave=False, disable=None) as bar:
         for start in range(0, len(seeds), per_program):
-            chunk = seeds[start:start + per_program]
+            chunk = seeds[start : start + per_program]
             bar.set_postfix_str(f"{'compiling + ' if start == 0 else ''}training {len(chunk)} seed(s)")
             output = runner.interruptible(run_chunk, chunk)
             compile_s, run_s = compile_s + output.compile_s, run_s + output.run_s
             bar.set_postfix_str("saving")
-            chunk_saved, chunk_failed, chunk_bad = save_chunk(config, output, chunk,
-                                                              run_dirs[start:start + per_program], args.force)
+            chunk_saved, chunk_failed, chunk_bad = save_chunk(
+                config, output, chunk, run_dirs[start : start + per_program], args.force
+            )
             saved, failed, bad = saved + chunk_saved, failed + chunk_failed, bad if bad is not None else chunk_bad
             bar.update(len(chunk))
     return saved, failed, bad, Timing(compile_s, run_s)
@@ -138,7 +151,7 @@ def save_chunk(config, output, seeds: list[int], run_dirs: list[Path], force: bo
             failed.append(seed)
             continue
         summary = runner.final_figures(seed_metrics, output, len(seeds))
-        params = runner.seed_params(output, i)   # None: another process trained and saves this seed
+        params = runner.seed_params(output, i)  # None: another process trained and saves this seed
         try:
             if params is not None:
                 checkpoint.save_run(run_dir, config, params, {"final": summary, "curves": seed_metrics}, force=force)
@@ -155,19 +168,25 @@ def mean_std(values) -> str:
 
 def print_summary(config, seeds, saved, timing, cache) -> None:
     from jaxjepa import cli
+
     changed = cli.overrides_of(config)
-    print(f"jaxjepa: {len(seeds)} seed(s) {seeds if len(seeds) <= 8 else f'{seeds[0]}..{seeds[-1]}'}, "
-          f"{config.steps} JEPA steps + {config.decoder_steps} decoder steps"
-          + (f", overrides {changed}" if changed else ", reference recipe"))
+    print(
+        f"jaxjepa: {len(seeds)} seed(s) {seeds if len(seeds) <= 8 else f'{seeds[0]}..{seeds[-1]}'}, "
+        f"{config.steps} JEPA steps + {config.decoder_steps} decoder steps"
+        + (f", overrides {changed}" if changed else ", reference recipe")
+    )
     print(f"  wall time     compile {timing.compile_s:.1f} s + run {timing.run_s:.1f} s (XLA cache: {cache})")
     if not saved:
         return
     finals = [s for _, _, s in saved]
-    print(f"  final loss    {mean_std([f['loss'] for f in finals])}  (prediction {mean_std([f['pred_loss'] for f in finals])})")
+    loss, prediction = mean_std([f["loss"] for f in finals]), mean_std([f["pred_loss"] for f in finals])
+    print(f"  final loss    {loss}  (prediction {prediction})")
     print(f"  embedding std {mean_std([f['emb_std'] for f in finals])}  (collapse would be 0)")
-    print(f"  probe RMSE    {mean_std([f['probe_rmse_px'] for f in finals])} px  "
-          f"(least squares, fresh trajectories; reference: 0.73 published, 0.64 mean of 5 seeds)")
-    for seed, run_dir, _ in saved[:8]:
+    print(
+        f"  probe RMSE    {mean_std([f['probe_rmse_px'] for f in finals])} px  "
+        f"(least squares, fresh trajectories; reference: 0.73 published, 0.64 mean of 5 seeds)"
+    )
+    for _, run_dir, _ in saved[:8]:
         print(f"  wrote {run_dir}")
     if len(saved) > 8:
         print(f"  ... and {len(saved) - 8} more")
@@ -186,13 +205,16 @@ def earlier_summary(path: Path, config, replace: bool) -> dict:
     try:
         earlier = json.loads(path.read_text())
         same = earlier["config"] == json.loads(config.to_json())
-        per_seed = {int(seed): {k: earlier["figures"][k]["per_seed"][seed] for k in SUMMARY_KEYS}
-                    for seed in map(str, earlier["seeds"])}
+        per_seed = {
+            int(seed): {k: earlier["figures"][k]["per_seed"][seed] for k in SUMMARY_KEYS}
+            for seed in map(str, earlier["seeds"])
+        }
     except (OSError, ValueError, TypeError, KeyError) as err:
         raise checkpoint.RunError(f"{path} is unreadable ({type(err).__name__}); pass --force to replace it") from None
     if not same:
-        raise checkpoint.RunError(f"{path} summarises runs of another config; pass --force to replace it, "
-                                  "or choose another --out")
+        raise checkpoint.RunError(
+            f"{path} summarises runs of another config; pass --force to replace it, or choose another --out"
+        )
     return per_seed
 
 
@@ -204,13 +226,18 @@ def write_seed_summary(path: Path, config, saved, force: bool) -> None:
     with checkpoint.locked(path):
         try:
             per_seed = earlier_summary(path, config, replace=force)
-        except checkpoint.RunError as err:   # checked before training: another process wrote it since
+        except checkpoint.RunError as err:  # checked before training: another process wrote it since
             cli.fail(f"train.py: {err}; the runs are saved", 1)
         per_seed.update({seed: {k: s[k] for k in SUMMARY_KEYS} for seed, _, s in saved})
         seeds = sorted(per_seed)
-        table = {k: {"mean": float(np.mean([per_seed[s][k] for s in seeds])),
-                     "std": float(np.std([per_seed[s][k] for s in seeds], ddof=1)) if len(seeds) > 1 else None,
-                     "per_seed": {str(s): per_seed[s][k] for s in seeds}} for k in SUMMARY_KEYS}
+        table = {
+            k: {
+                "mean": float(np.mean([per_seed[s][k] for s in seeds])),
+                "std": float(np.std([per_seed[s][k] for s in seeds], ddof=1)) if len(seeds) > 1 else None,
+                "per_seed": {str(s): per_seed[s][k] for s in seeds},
+            }
+            for k in SUMMARY_KEYS
+        }
         payload = {"config": config.to_dict(), "seeds": seeds, "figures": table}
         checkpoint.atomic_write_text(path, json.dumps(payload, indent=2))
     print(f"  wrote {path} ({len(seeds)} seeds)")

@@ -5,6 +5,7 @@ JSON (results/bench.json; results/bench-quick.json with --quick, so a developmen
 overwrites the real figures). `python -m benchmarks.report` turns bench.json into README.md's
 performance section.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -19,6 +20,7 @@ SECTIONS = ("peak", "step", "single", "process", "seeds", "torch", "ttq")
 
 def parse_args(argv):
     from jaxjepa import cli
+
     parser = cli.OneLineParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes: checks the benchmark, not the machine")
     parser.add_argument("--sections", default=",".join(SECTIONS), help=f"comma list of {', '.join(SECTIONS)}")
@@ -43,15 +45,21 @@ def parse_args(argv):
 
 def main(argv: list[str] | None = None) -> int:
     quick, sections, seed_counts, out = parse_args(argv)
-    from benchmarks import report, sections as bench
+    from benchmarks import report
+    from benchmarks import sections as bench
 
     sizes = bench.QUICK if quick else bench.FULL
     if seed_counts:
         sizes = dataclasses.replace(sizes, seed_counts=seed_counts)
     command = "python -m benchmarks" + (" " + " ".join(sys.argv[1:]) if argv is None and sys.argv[1:] else "")
-    results = {"command": command, "quick": quick, "out": str(out),
-               "started_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-               "machine": bench.machine(), "sizes": dataclasses.asdict(sizes)}
+    results = {
+        "command": command,
+        "quick": quick,
+        "out": str(out),
+        "started_utc": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "machine": bench.machine(),
+        "sizes": dataclasses.asdict(sizes),
+    }
     start = time.perf_counter()
     steps = {
         "peak": lambda: bench.matmul_peak(sizes),

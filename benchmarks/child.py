@@ -7,6 +7,7 @@ cache full. Tasks:
   {"task": "train", "config": {...}, "seeds": [0, ...], "cache": dir or null, "breakdown": bool}
 "breakdown" adds each part of the run alone (JEPA, decoder, probe, save), after the whole run.
 """
+
 from __future__ import annotations
 
 import json
@@ -27,15 +28,16 @@ def peak_rss_mib() -> float:
         with open("/proc/self/status") as status:
             for line in status:
                 if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024.0   # kB -> MiB
+                    return int(line.split()[1]) / 1024.0  # kB -> MiB
     except OSError:
         pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0   # KiB on Linux
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
 
 
 def compile_and_run(function, *args) -> tuple[float, float]:
     """(compile s, run s) of jit(function) on args, timed apart."""
     import jax
+
     start = time.perf_counter()
     compiled = jax.jit(function).lower(*args).compile()
     compiled_at = time.perf_counter()
@@ -47,15 +49,19 @@ def phase_seconds(config, output, seed: int = 0) -> dict:
     """Each part of a default run alone, compile and run timed apart: the JEPA phase, the decoder phase
     (from the trained parameters) and the probe; then saving the run as train.py does."""
     import jax
+
     from jaxjepa import checkpoint, models, probe, runner, trainer
+
     train_key, eval_key = trainer.seed_keys(seed)
     data_key, init_key, jepa_key, decoder_key = jax.random.split(train_key, 4)
     frames = jax.jit(lambda k: trainer.training_frames(k, config))(data_key)
     params = models.init_params(init_key, config)
     figures = {}
-    for name, function, args in (("jepa", trainer.make_jepa_phase(config), (jepa_key, frames, params)),
-                                 ("decoder", trainer.make_decoder_phase(config), (decoder_key, frames, params)),
-                                 ("probe", lambda p, k: probe.probe_position(p, k, config), (params, eval_key))):
+    for name, function, args in (
+        ("jepa", trainer.make_jepa_phase(config), (jepa_key, frames, params)),
+        ("decoder", trainer.make_decoder_phase(config), (decoder_key, frames, params)),
+        ("probe", lambda p, k: probe.probe_position(p, k, config), (params, eval_key)),
+    ):
         figures[f"{name}_compile_s"], figures[f"{name}_run_s"] = compile_and_run(function, *args)
     with tempfile.TemporaryDirectory(prefix="jaxjepa-bench-save-") as tmp:
         start = time.perf_counter()
@@ -68,6 +74,7 @@ def train(task: dict) -> dict:
     import jax
     import numpy as np
     import tqdm  # noqa: F401  (train.py's imports, so import_s is what train.py pays)
+
     from jaxjepa import checkpoint, cli, runner  # noqa: F401
     from jaxjepa.config import Config
 
@@ -77,9 +84,15 @@ def train(task: dict) -> dict:
     config = Config.from_dict(task["config"])
     output = runner.train_seeds(config, task["seeds"])
     probe = np.asarray(jax.device_get(output.probe["probe_rmse"]), dtype=float)
-    figures = {"compile_s": output.compile_s, "run_s": output.run_s, "probe_rmse_px": probe.tolist(),
-               "import_s": imported - STARTED, "devices": jax.device_count(), "backend": jax.default_backend(),
-               "device_kind": jax.devices()[0].device_kind}
+    figures = {
+        "compile_s": output.compile_s,
+        "run_s": output.run_s,
+        "probe_rmse_px": probe.tolist(),
+        "import_s": imported - STARTED,
+        "devices": jax.device_count(),
+        "backend": jax.default_backend(),
+        "device_kind": jax.devices()[0].device_kind,
+    }
     if task.get("breakdown"):
         figures.update(phase_seconds(config, output))
     figures["process_s"] = time.perf_counter() - STARTED

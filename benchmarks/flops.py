@@ -8,6 +8,7 @@ ignore biases, activations, the loss and Adam, which are a few percent at these 
             but the encoder's first (nothing upstream of the observation needs a gradient).
 This is the reference's one-step loss with an EMA target (the default recipe).
 """
+
 from __future__ import annotations
 
 from jaxjepa.config import Config
@@ -32,7 +33,7 @@ def jepa_step_flops(config: Config) -> dict[str, float]:
         "online_encoder_forward": enc,
         "target_encoder_forward": enc,
         "predictor_forward": pred,
-        "backward": (enc + pred) + (enc - first_layer + pred),   # weight grads + input grads
+        "backward": (enc + pred) + (enc - first_layer + pred),  # weight grads + input grads
     }
     parts = {name: 2.0 * macs * config.batch_size for name, macs in per_sample_macs.items()}
     return {**parts, "total": sum(parts.values())}

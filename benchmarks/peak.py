@@ -4,6 +4,7 @@ Why measure it: "fraction of peak" only means something against what this machin
 this XLA build deliver right now. A large square product (2048^3) is the best case; the first layer's
 shape (batch 256 x 512 -> 256) shows what a matmul of the model's own size can reach.
 """
+
 from __future__ import annotations
 
 import time
@@ -33,6 +34,8 @@ def matmul_gflops(m: int, k: int, n: int, repeats: int = 5, min_seconds: float =
 
 
 def measure(size: int = 2048, repeats: int = 5) -> dict[str, float]:
-    return {"matmul_size": size,
-            "peak_gflops": matmul_gflops(size, size, size, repeats),
-            "first_layer_gflops": matmul_gflops(256, 512, 256, repeats)}
+    return {
+        "matmul_size": size,
+        "peak_gflops": matmul_gflops(size, size, size, repeats),
+        "first_layer_gflops": matmul_gflops(256, 512, 256, repeats),
+    }

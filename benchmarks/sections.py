@@ -3,6 +3,7 @@
 Sizes come from a `Sizes` record so `--quick` (seconds, for development and the test) and the full
 run (minutes, for the numbers in README.md) share every line of measuring code.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -23,40 +24,58 @@ from jaxjepa import models, runner, trainer
 from jaxjepa.config import Config, get_config
 
 REPO = Path(__file__).resolve().parents[1]
-QUALITY_PX = 0.64   # the reference's 5-seed mean probe RMSE on fresh trajectories (REFERENCE.md)
+QUALITY_PX = 0.64  # the reference's 5-seed mean probe RMSE on fresh trajectories (REFERENCE.md)
 
 
 @dataclasses.dataclass(frozen=True)
 class Sizes:
     matmul_size: int = 2048
-    step_config: dict = dataclasses.field(default_factory=dict)        # overrides of "default"
+    step_config: dict = dataclasses.field(default_factory=dict)  # overrides of "default"
     step_repeats: int = 3
     single_config: dict = dataclasses.field(default_factory=dict)
     seed_counts: tuple[int, ...] = (1, 2, 4, 8, 16)
     seeds_config: dict = dataclasses.field(default_factory=dict)
-    torch_pairs: int = 5     # the issue asks >= 3; single pairs scattered 1.8x to 2.4x on the shared 2-core machine
+    torch_pairs: int = 5  # the issue asks >= 3; single pairs scattered 1.8x to 2.4x on the shared 2-core machine
     torch_config: dict = dataclasses.field(default_factory=dict)
     torch_warmup: int = 100  # steps before PyTorch's ms per step is timed (torch.compile compiles in the first)
     process_pairs: int = 3
     quality_seeds: int = 8
     default_ladder: tuple[int, ...] = (25, 50, 100, 250, 500, 1000, 2500)
     fast_ladder: tuple[int, ...] = (25, 35, 50)
-    quality_config: dict = dataclasses.field(default_factory=dict)    # overrides for both recipes
+    quality_config: dict = dataclasses.field(default_factory=dict)  # overrides for both recipes
 
 
 FULL = Sizes()
-QUICK = Sizes(matmul_size=1024, step_config={"steps": 200}, step_repeats=2,
-              single_config={"steps": 100, "decoder_steps": 50, "train_sequences": 32},
-              seed_counts=(1, 2, 4), seeds_config={"steps": 100, "decoder_steps": 50, "train_sequences": 32},
-              torch_pairs=3, torch_config={"steps": 100}, torch_warmup=20, process_pairs=2, quality_seeds=2, default_ladder=(25, 50),
-              fast_ladder=(25, 50), quality_config={"probe_sequences": 32})
+QUICK = Sizes(
+    matmul_size=1024,
+    step_config={"steps": 200},
+    step_repeats=2,
+    single_config={"steps": 100, "decoder_steps": 50, "train_sequences": 32},
+    seed_counts=(1, 2, 4),
+    seeds_config={"steps": 100, "decoder_steps": 50, "train_sequences": 32},
+    torch_pairs=3,
+    torch_config={"steps": 100},
+    torch_warmup=20,
+    process_pairs=2,
+    quality_seeds=2,
+    default_ladder=(25, 50),
+    fast_ladder=(25, 50),
+    quality_config={"probe_sequences": 32},
+)
 
 
 def machine() -> dict:
     import platform
-    info = {"platform": platform.platform(), "processor": platform.processor(), "cpu_count": os.cpu_count(),
-            "jax": jax.__version__, "backend": jax.default_backend(),
-            "devices": [str(d) for d in jax.devices()], "device_kind": jax.devices()[0].device_kind}
+
+    info = {
+        "platform": platform.platform(),
+        "processor": platform.processor(),
+        "cpu_count": os.cpu_count(),
+        "jax": jax.__version__,
+        "backend": jax.default_backend(),
+        "devices": [str(d) for d in jax.devices()],
+        "device_kind": jax.devices()[0].device_kind,
+    }
     try:
         with open("/proc/cpuinfo") as cpuinfo:
             names = [line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")]
@@ -102,11 +121,18 @@ def train_step(sizes: Sizes, peak_gflops: float | None) -> dict:
     step_s = best / config.steps
     step_flops = flops.jepa_step_flops(config)
     gflops = step_flops["total"] / step_s / 1e9
-    return {"steps": config.steps, "batch_size": config.batch_size, "compile_s": program.compile_s,
-            "best_run_s": best, "step_ms": 1e3 * step_s, "samples_per_s": config.batch_size / step_s,
-            "flops_per_step": step_flops, "achieved_gflops": gflops,
-            "fraction_of_peak": gflops / peak_gflops if peak_gflops else None,
-            "profile": profile_step(program, step_flops["total"])}
+    return {
+        "steps": config.steps,
+        "batch_size": config.batch_size,
+        "compile_s": program.compile_s,
+        "best_run_s": best,
+        "step_ms": 1e3 * step_s,
+        "samples_per_s": config.batch_size / step_s,
+        "flops_per_step": step_flops,
+        "achieved_gflops": gflops,
+        "fraction_of_peak": gflops / peak_gflops if peak_gflops else None,
+        "profile": profile_step(program, step_flops["total"]),
+    }
 
 
 def busy_seconds(intervals: list[tuple[float, float]]) -> float:
@@ -129,6 +155,7 @@ def profile_step(program: JepaProgram, step_flops: float, top: int = 12) -> dict
     import collections
     import glob
     import gzip
+
     with tempfile.TemporaryDirectory(prefix="jaxjepa-profile-") as trace_dir:
         with jax.profiler.trace(trace_dir, create_perfetto_trace=True):
             traced_s = program.run_seconds()
@@ -144,17 +171,21 @@ def profile_step(program: JepaProgram, step_flops: float, top: int = 12) -> dict
     for event in events:
         name = event.get("name", "")
         if event.get("ph") == "X" and not name.startswith(("$", "ThunkExecutor")):
-            begin, duration = event.get("ts", 0) * 1e-6, event.get("dur", 0) * 1e-6       # us -> s
+            begin, duration = event.get("ts", 0) * 1e-6, event.get("dur", 0) * 1e-6  # us -> s
             per_op[name] += duration / steps
             intervals["ops"].append((begin, begin + duration))
             if name.startswith(("dot", "ynn_fusion")):
                 intervals["matmul"].append((begin, begin + duration))
     ops_s, matmul_s = (busy_seconds(intervals[kind]) / steps for kind in ("ops", "matmul"))
-    return {"traced_step_ms": 1e3 * traced_s / steps, "ops_step_ms": 1e3 * ops_s,
-            "matmul_step_ms": 1e3 * matmul_s, "matmul_share": matmul_s / ops_s if ops_s else None,
-            "matmul_gflops": step_flops / matmul_s / 1e9 if matmul_s else None,
-            "summed_op_ms": 1e3 * sum(per_op.values()),
-            "top_ops_ms_per_step": {name: 1e3 * t for name, t in per_op.most_common(top)}}
+    return {
+        "traced_step_ms": 1e3 * traced_s / steps,
+        "ops_step_ms": 1e3 * ops_s,
+        "matmul_step_ms": 1e3 * matmul_s,
+        "matmul_share": matmul_s / ops_s if ops_s else None,
+        "matmul_gflops": step_flops / matmul_s / 1e9 if matmul_s else None,
+        "summed_op_ms": 1e3 * sum(per_op.values()),
+        "top_ops_ms_per_step": {name: 1e3 * t for name, t in per_op.most_common(top)},
+    }
 
 
 # --- subprocess runs -----------------------------------------------------------------------------------
@@ -162,8 +193,9 @@ def child(task: dict, extra_env: dict | None = None) -> dict:
     """Run one `benchmarks.child` task in a fresh interpreter; its wall time includes start-up."""
     env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""), **(extra_env or {})}
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "benchmarks.child", json.dumps(task)], cwd=REPO, env=env,
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.child", json.dumps(task)], cwd=REPO, env=env, capture_output=True, text=True
+    )
     wall = time.perf_counter() - start
     if done.returncode != 0:
         raise RuntimeError(f"benchmark child failed: {done.stderr.strip().splitlines()[-1:]}")
@@ -177,8 +209,13 @@ def single_seed(sizes: Sizes) -> dict:
     for name in ("default", "fast"):
         config = get_config(name, **(sizes.single_config if name == "default" else {}))
         with tempfile.TemporaryDirectory(prefix="jaxjepa-bench-cache-") as cache:
-            task = {"task": "train", "config": config.to_dict(), "seeds": [0], "cache": cache,
-                    "breakdown": name == "default"}
+            task = {
+                "task": "train",
+                "config": config.to_dict(),
+                "seeds": [0],
+                "cache": cache,
+                "breakdown": name == "default",
+            }
             figures[name] = {"config": config.to_dict(), "cold": child(task), "warm": child(task)}
     return figures
 
@@ -188,8 +225,13 @@ def seeds_scaling(sizes: Sizes) -> dict:
     rows = []
     for n in sizes.seed_counts:
         out = child({"task": "train", "config": config.to_dict(), "seeds": list(range(n)), "cache": None})
-        rows.append({"seeds": n, **{k: out[k] for k in ("compile_s", "run_s", "wall_s", "peak_rss_mib", "devices", "device_kind")},
-                     "run_per_seed_s": out["run_s"] / n})
+        rows.append(
+            {
+                "seeds": n,
+                **{k: out[k] for k in ("compile_s", "run_s", "wall_s", "peak_rss_mib", "devices", "device_kind")},
+                "run_per_seed_s": out["run_s"] / n,
+            }
+        )
     one = rows[0]["run_s"] if rows[0]["seeds"] == 1 else None
     for row in rows:
         row["run_vs_one_seed"] = row["run_s"] / one if one else None
@@ -205,24 +247,39 @@ def torch_pairs(sizes: Sizes) -> dict:
     config = get_config("default", **sizes.torch_config)
     program = JepaProgram(config)
     frames = np.asarray(program.frames)
-    threads = torch_baseline.fastest_thread_count(frames, config)   # also warms up PyTorch's kernels
+    threads = torch_baseline.fastest_thread_count(frames, config)  # also warms up PyTorch's kernels
     pairs = []
-    for i in range(sizes.torch_pairs):   # alternate which goes first, so drift hits both alike
+    for i in range(sizes.torch_pairs):  # alternate which goes first, so drift hits both alike
         if i % 2 == 0:
-            jax_s = program.run_seconds(); torch_out = torch_baseline.train_jepa(frames, config, seed=i)
+            jax_s = program.run_seconds()
+            torch_out = torch_baseline.train_jepa(frames, config, seed=i)
         else:
-            torch_out = torch_baseline.train_jepa(frames, config, seed=i); jax_s = program.run_seconds()
-        pairs.append({"jaxjepa_s": jax_s, "torch_s": torch_out["seconds"], "jax_over_torch": jax_s / torch_out["seconds"],
-                      "speedup": torch_out["seconds"] / jax_s,
-                      "speedup_with_compile": torch_out["seconds"] / (jax_s + program.compile_s),
-                      "torch_final_loss": torch_out["final_loss"]})
+            torch_out = torch_baseline.train_jepa(frames, config, seed=i)
+            jax_s = program.run_seconds()
+        pairs.append(
+            {
+                "jaxjepa_s": jax_s,
+                "torch_s": torch_out["seconds"],
+                "jax_over_torch": jax_s / torch_out["seconds"],
+                "speedup": torch_out["seconds"] / jax_s,
+                "speedup_with_compile": torch_out["seconds"] / (jax_s + program.compile_s),
+                "torch_final_loss": torch_out["final_loss"],
+            }
+        )
     variants = torch_variants(frames, config, sizes.torch_warmup, statistics.median(p["jaxjepa_s"] for p in pairs))
-    return {"steps": config.steps, "batch_size": config.batch_size, "jax_compile_s": program.compile_s,
-            "torch_threads": threads, "torch_threads_rule": "the faster of 1 and the default, timed first",
-            "torch_version": torch_out["torch_version"], "pairs": pairs, "variants": variants,
-            "median_jax_over_torch": statistics.median(p["jax_over_torch"] for p in pairs),
-            "median_speedup": statistics.median(p["speedup"] for p in pairs),
-            "median_speedup_with_compile": statistics.median(p["speedup_with_compile"] for p in pairs)}
+    return {
+        "steps": config.steps,
+        "batch_size": config.batch_size,
+        "jax_compile_s": program.compile_s,
+        "torch_threads": threads,
+        "torch_threads_rule": "the faster of 1 and the default, timed first",
+        "torch_version": torch_out["torch_version"],
+        "pairs": pairs,
+        "variants": variants,
+        "median_jax_over_torch": statistics.median(p["jax_over_torch"] for p in pairs),
+        "median_speedup": statistics.median(p["speedup"] for p in pairs),
+        "median_speedup_with_compile": statistics.median(p["speedup_with_compile"] for p in pairs),
+    }
 
 
 def torch_variants(frames: np.ndarray, config: Config, warmup: int, jax_run_s: float) -> dict:
@@ -233,18 +290,28 @@ def torch_variants(frames: np.ndarray, config: Config, warmup: int, jax_run_s: f
         ms[variant] = 1e3 * out["seconds"] / out["timed_steps"]
     best = min(ms, key=ms.get)
     jax_ms = 1e3 * jax_run_s / config.steps
-    return {"warmup_steps": warmup, "ms_per_step": ms, "jaxjepa_ms_per_step": jax_ms, "best": best,
-            "speedup_over_best": ms[best] / jax_ms}
+    return {
+        "warmup_steps": warmup,
+        "ms_per_step": ms,
+        "jaxjepa_ms_per_step": jax_ms,
+        "best": best,
+        "speedup_over_best": ms[best] / jax_ms,
+    }
 
 
 # --- whole processes, as a user runs them --------------------------------------------------------------
 def world_file(config: Config, path: Path) -> Path:
     """Seed 0's training world (frames [N, T, H*W], positions [N, T, 2]) for the PyTorch process."""
     from jaxjepa import world
-    traj = world.trajectories(jax.random.split(trainer.seed_keys(0)[0], 4)[0], config.train_sequences,
-                              config.seq_len, config)
-    np.savez(path, frames=np.asarray(traj.frames).reshape(config.train_sequences, config.seq_len, -1),
-             positions=np.asarray(traj.positions))
+
+    traj = world.trajectories(
+        jax.random.split(trainer.seed_keys(0)[0], 4)[0], config.train_sequences, config.seq_len, config
+    )
+    np.savez(
+        path,
+        frames=np.asarray(traj.frames).reshape(config.train_sequences, config.seq_len, -1),
+        positions=np.asarray(traj.positions),
+    )
     return path
 
 
@@ -265,25 +332,46 @@ def whole_processes(sizes: Sizes) -> dict:
     if not torch_baseline.available():
         return {"skipped": "torch is not installed (pip install -e '.[bench]' installs torch 2.13.0 CPU)"}
     config = get_config("default", **sizes.single_config)
-    flags = [f"--{k.replace('_', '-')}={','.join(map(str, v)) if isinstance(v, tuple) else v}"
-             for k, v in sizes.single_config.items()]
+    flags = [
+        f"--{k.replace('_', '-')}={','.join(map(str, v)) if isinstance(v, tuple) else v}"
+        for k, v in sizes.single_config.items()
+    ]
     with tempfile.TemporaryDirectory(prefix="jaxjepa-bench-process-") as tmp:
-        env = {"JAXJEPA_CACHE": os.path.join(tmp, "xla"),
-               "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+        env = {
+            "JAXJEPA_CACHE": os.path.join(tmp, "xla"),
+            "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+        }
         train_py = [sys.executable, "train.py", "--seed", "0", "--out", os.path.join(tmp, "runs"), "--force", *flags]
-        torch_py = [sys.executable, "-m", "benchmarks.torch_baseline", "--config", config.to_json(),
-                    "--world", str(world_file(config, Path(tmp) / "world.npz"))]
+        torch_py = [
+            sys.executable,
+            "-m",
+            "benchmarks.torch_baseline",
+            "--config",
+            config.to_json(),
+            "--world",
+            str(world_file(config, Path(tmp) / "world.npz")),
+        ]
         cold_s, _ = timed_process(train_py, env)
         pairs = []
         for i in range(sizes.process_pairs):
             order = (train_py, torch_py) if i % 2 == 0 else (torch_py, train_py)
             timed = {id(argv): timed_process(argv, env) for argv in order}
-            pairs.append({"jaxjepa_s": timed[id(train_py)][0], "torch_s": timed[id(torch_py)][0],
-                          "torch": json.loads(timed[id(torch_py)][1])})
+            pairs.append(
+                {
+                    "jaxjepa_s": timed[id(train_py)][0],
+                    "torch_s": timed[id(torch_py)][0],
+                    "torch": json.loads(timed[id(torch_py)][1]),
+                }
+            )
     ratios = [p["torch_s"] / p["jaxjepa_s"] for p in pairs]
-    return {"config": config.to_dict(), "jaxjepa_cold_s": cold_s, "pairs": pairs,
-            "median_jaxjepa_s": statistics.median(p["jaxjepa_s"] for p in pairs),
-            "median_torch_s": statistics.median(p["torch_s"] for p in pairs), "median_speedup": statistics.median(ratios)}
+    return {
+        "config": config.to_dict(),
+        "jaxjepa_cold_s": cold_s,
+        "pairs": pairs,
+        "median_jaxjepa_s": statistics.median(p["jaxjepa_s"] for p in pairs),
+        "median_torch_s": statistics.median(p["torch_s"] for p in pairs),
+        "median_speedup": statistics.median(ratios),
+    }
 
 
 # --- time to quality -----------------------------------------------------------------------------------
@@ -298,20 +386,34 @@ def ladder(recipe: str, steps_list: tuple[int, ...], sizes: Sizes) -> dict:
         many = runner.train_seeds(config, seeds)
         probe = np.asarray(jax.device_get(many.probe["probe_rmse"]), dtype=float)
         one = runner.train_seeds(config, [0])
-        points.append({"steps": steps, "probe_rmse_px": probe.tolist(), "median_probe_px": float(np.median(probe)),
-                       "single_compile_s": one.compile_s, "single_run_s": one.run_s,
-                       "single_wall_s": one.compile_s + one.run_s})
+        points.append(
+            {
+                "steps": steps,
+                "probe_rmse_px": probe.tolist(),
+                "median_probe_px": float(np.median(probe)),
+                "single_compile_s": one.compile_s,
+                "single_run_s": one.run_s,
+                "single_wall_s": one.compile_s + one.run_s,
+            }
+        )
     per_seed = []
     for i in range(len(seeds)):
         reached = [p for p in points if p["probe_rmse_px"][i] <= QUALITY_PX]
         per_seed.append(reached[0]["single_wall_s"] if reached else float("inf"))
     median = float(np.median(per_seed))
-    return {"recipe": recipe, "decoder_steps": 0, "seeds": seeds, "points": points,
-            "time_to_quality_per_seed_s": [t if np.isfinite(t) else None for t in per_seed],
-            "median_time_to_quality_s": median if np.isfinite(median) else None}
+    return {
+        "recipe": recipe,
+        "decoder_steps": 0,
+        "seeds": seeds,
+        "points": points,
+        "time_to_quality_per_seed_s": [t if np.isfinite(t) else None for t in per_seed],
+        "median_time_to_quality_s": median if np.isfinite(median) else None,
+    }
 
 
 def time_to_quality(sizes: Sizes) -> dict:
-    return {"quality_px": QUALITY_PX,
-            "default": ladder("default", sizes.default_ladder, sizes),
-            "fast": ladder("fast", sizes.fast_ladder, sizes)}
+    return {
+        "quality_px": QUALITY_PX,
+        "default": ladder("default", sizes.default_ladder, sizes),
+        "fast": ladder("fast", sizes.fast_ladder, sizes),
+    }

@@ -17,6 +17,7 @@ process, like the reference's `python -m dvd_jepa.train`: import torch, JEPA pha
 (first 80% of the pairs, time-major, fit a linear layer by Adam lr 1e-2, 800 steps, batch 512; the
 last 20% test it); it prints one JSON line of phase timings. Needs the `bench` extra.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,6 +45,7 @@ def available() -> bool:
 
 def mlp(widths: tuple[int, ...], sigmoid: bool = False):
     import torch.nn as nn
+
     layers = []
     for i, (fan_in, fan_out) in enumerate(zip(widths[:-1], widths[1:])):
         layers.append(nn.Linear(fan_in, fan_out))
@@ -57,6 +59,7 @@ def fastest_thread_count(frames: np.ndarray, config, probe_steps: int = 30) -> i
     or one thread. On a loaded 2-core machine OpenMP's spinning threads can make the default many
     times slower than one thread; the baseline gets whichever is faster, measured now."""
     import torch
+
     default = torch.get_num_threads()
     timings = {}
     for threads in sorted({1, default}):
@@ -70,6 +73,7 @@ def fastest_thread_count(frames: np.ndarray, config, probe_steps: int = 30) -> i
 def jepa_modules(config, variant: str):
     """(encoder, predictor, target) as the variant runs them; `compile` wraps each in torch.compile."""
     import torch
+
     encoder = mlp((config.obs_dim, *config.encoder_hidden, config.latent_dim))
     predictor = mlp((config.latent_dim, *config.predictor_hidden, config.latent_dim))
     target = copy.deepcopy(encoder).requires_grad_(False)
@@ -80,6 +84,7 @@ def jepa_modules(config, variant: str):
 
 def jepa_loss(encoder, predictor, target, obs, next_obs, config):
     import torch
+
     z = encoder(obs)
     with torch.no_grad():
         z_target = target(next_obs)
@@ -92,8 +97,9 @@ def train_jepa(frames: np.ndarray, config, seed: int = 0, variant: str = "eager"
     """Run the JEPA phase on `frames` [N, T, H*W]; `seconds` times the loop after its first `warmup`
     steps (data preparation, model construction and, with warm-up, compilation left out)."""
     import torch
+
     torch.manual_seed(seed)
-    frames_t = torch.from_numpy(np.array(frames, dtype=np.float32))   # a writable copy
+    frames_t = torch.from_numpy(np.array(frames, dtype=np.float32))  # a writable copy
     n_seq, seq_len, _ = frames_t.shape
     pairs = seq_len - 2
     encoder, predictor, target = jepa_modules(config, variant)
@@ -109,22 +115,31 @@ def train_jepa(frames: np.ndarray, config, seed: int = 0, variant: str = "eager"
         seq, t = idx // pairs, idx % pairs
         f0, f1, f2 = frames_t[seq, t], frames_t[seq, t + 1], frames_t[seq, t + 2]
         with autocast:
-            loss, pred_loss = jepa_loss(encoder, predictor, target, torch.cat([f0, f1], -1), torch.cat([f1, f2], -1),
-                                        config)
+            loss, pred_loss = jepa_loss(
+                encoder, predictor, target, torch.cat([f0, f1], -1), torch.cat([f1, f2], -1), config
+            )
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()
         with torch.no_grad():
             torch._foreach_lerp_(target_params, encoder_params, 1.0 - config.ema_decay)
     seconds = time.perf_counter() - start
-    return {"seconds": seconds, "timed_steps": config.steps - warmup, "final_loss": float(loss.detach()),
-            "final_pred_loss": float(pred_loss.detach()), "threads": torch.get_num_threads(),
-            "torch_version": torch.__version__, "variant": variant, "target": target}
+    return {
+        "seconds": seconds,
+        "timed_steps": config.steps - warmup,
+        "final_loss": float(loss.detach()),
+        "final_pred_loss": float(pred_loss.detach()),
+        "threads": torch.get_num_threads(),
+        "torch_version": torch.__version__,
+        "variant": variant,
+        "target": target,
+    }
 
 
 def fit_adam(model, inputs, targets, steps: int, lr: float, batch: int, seed: int, squash=None) -> float:
     """Train `model` to map inputs to targets by MSE with Adam on random batches; the last batch loss."""
     import torch
+
     optimiser = torch.optim.Adam(model.parameters(), lr=lr, foreach=True)
     generator = torch.Generator().manual_seed(seed)
     for _ in range(steps):
@@ -139,6 +154,7 @@ def fit_adam(model, inputs, targets, steps: int, lr: float, batch: int, seed: in
 def target_latents(target, frames_t):
     """Frozen target latents of every o_t = (f_t, f_t+1), with f_t+1 and its sequence layout [N, T-1]."""
     import torch
+
     with torch.no_grad():
         obs = torch.cat([frames_t[:, :-1], frames_t[:, 1:]], dim=-1)
         return target(obs.reshape(-1, obs.shape[-1])).float(), frames_t[:, 1:].reshape(-1, frames_t.shape[-1])
@@ -146,6 +162,7 @@ def target_latents(target, frames_t):
 
 def train_decoder(target, frames: np.ndarray, config, seed: int = 0) -> float:
     import torch
+
     torch.manual_seed(seed)
     latents, newest = target_latents(target, torch.from_numpy(np.asarray(frames, np.float32)))
     decoder = mlp((config.latent_dim, *config.decoder_hidden, config.obs_dim // 2), sigmoid=True)
@@ -155,9 +172,10 @@ def train_decoder(target, frames: np.ndarray, config, seed: int = 0) -> float:
 def published_probe(target, frames: np.ndarray, positions: np.ndarray, seed: int = 0) -> float:
     """The reference's probe: Adam-fitted linear map on the first 80% of pairs (time-major), RMSE px on the rest."""
     import torch
+
     latents, _ = target_latents(target, torch.from_numpy(np.asarray(frames, np.float32)))
     n_seq, pairs = positions.shape[0], positions.shape[1] - 1
-    order = torch.arange(n_seq * pairs).reshape(n_seq, pairs).T.reshape(-1)    # time-major
+    order = torch.arange(n_seq * pairs).reshape(n_seq, pairs).T.reshape(-1)  # time-major
     z, where = latents[order], torch.from_numpy(np.asarray(positions[:, 1:], np.float32)).reshape(-1, 2)[order]
     cut = int(PROBE_FIT_SHARE * len(order))
     probe = torch.nn.Linear(z.shape[1], 2)
@@ -169,6 +187,7 @@ def published_probe(target, frames: np.ndarray, positions: np.ndarray, seed: int
 def whole_run(world_file: str, config, variant: str, threads: int | None) -> dict:
     """Everything the reference's training process does, each phase timed; `process_s` counts from start-up."""
     import torch
+
     imported = time.perf_counter()
     if threads:
         torch.set_num_threads(threads)
@@ -180,10 +199,19 @@ def whole_run(world_file: str, config, variant: str, threads: int | None) -> dic
     decoded = time.perf_counter()
     probe_px = published_probe(jepa["target"], frames, positions)
     probed = time.perf_counter()
-    return {"import_s": imported - STARTED, "jepa_s": jepa["seconds"], "decoder_s": decoded - began,
-            "probe_s": probed - decoded, "probe_rmse_px": probe_px, "decoder_loss": decoder_loss,
-            "final_loss": jepa["final_loss"], "threads": torch.get_num_threads(), "variant": variant,
-            "torch_version": torch.__version__, "process_s": time.perf_counter() - STARTED}
+    return {
+        "import_s": imported - STARTED,
+        "jepa_s": jepa["seconds"],
+        "decoder_s": decoded - began,
+        "probe_s": probed - decoded,
+        "probe_rmse_px": probe_px,
+        "decoder_loss": decoder_loss,
+        "final_loss": jepa["final_loss"],
+        "threads": torch.get_num_threads(),
+        "variant": variant,
+        "torch_version": torch.__version__,
+        "process_s": time.perf_counter() - STARTED,
+    }
 
 
 def recipe_from(config_json: str) -> types.SimpleNamespace:
@@ -202,6 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     print(json.dumps(whole_run(args.world, recipe_from(args.config), args.variant, args.threads)))
     return 0
+
 
 if __name__ == "__main__":
     sys.exit(main())

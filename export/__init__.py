@@ -4,6 +4,7 @@
 headless Chromium. TensorFlow is only needed here (the `export` extra), never by the core library,
 so nothing is imported at package level.
 """
+
 import os
 
 # Before TensorFlow or tensorflowjs is imported anywhere: TF's start-up chatter would hide the figures

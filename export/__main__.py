@@ -4,6 +4,7 @@ Why a command and not a notebook step: the committed default model must be repro
 directory by one line, and every failure (no run, a primitive we cannot lower, parity above 1e-5)
 must end in one plain sentence with a non-zero exit.
 """
+
 from __future__ import annotations
 
 import sys
@@ -15,17 +16,23 @@ from jaxjepa.cli import OneLineParser, fail
 
 
 def parse_args(argv: list[str] | None):
-    parser = OneLineParser(prog="python -m export",
-                           description="Export a trained run (train.py) to TF.js graph models for web/.")
+    parser = OneLineParser(
+        prog="python -m export", description="Export a trained run (train.py) to TF.js graph models for web/."
+    )
     parser.add_argument("run", help="run directory written by train.py, e.g. runs/seed0")
-    parser.add_argument("--out", default="web/model",
-                        help="output folder (default web/model): new, empty, or a previous export holding only "
-                             "its own files; anything else is refused, --force or not")
-    parser.add_argument("--float16", action="store_true",
-                        help="store weights as float16 (half the download); prints the error it costs")
+    parser.add_argument(
+        "--out",
+        default="web/model",
+        help="output folder (default web/model): new, empty, or a previous export holding only "
+        "its own files; anything else is refused, --force or not",
+    )
+    parser.add_argument(
+        "--float16", action="store_true", help="store weights as float16 (half the download); prints the error it costs"
+    )
     parser.add_argument("--saved-model", metavar="DIR", help="also keep the TF SavedModels in DIR")
-    parser.add_argument("--force", action="store_true",
-                        help="replace a previous export even where its files were edited since")
+    parser.add_argument(
+        "--force", action="store_true", help="replace a previous export even where its files were edited since"
+    )
     return parser.parse_args(argv)
 
 
@@ -33,6 +40,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     from jaxjepa.api import load_run
     from jaxjepa.checkpoint import RunError
+
     try:
         run = load_run(args.run)
         check_destination(Path(args.out).absolute(), run.path, args.force)  # before TensorFlow's slow import
@@ -44,6 +52,7 @@ def main(argv: list[str] | None = None) -> None:
     if problem:
         fail(f"cannot export: {problem}")
     from export.build import export_run
+
     try:
         meta = export_run(run, args.out, float16=args.float16, force=args.force, saved_model_dir=args.saved_model)
     except ExportError as err:
@@ -55,16 +64,20 @@ def main(argv: list[str] | None = None) -> None:
 
 def report(args, meta: dict) -> None:
     sizes = ", ".join(f"{k} {v / 1e3:.1f} kB" for k, v in meta["bytes"].items())
-    print(f"wrote {args.out}: {meta['weights_dtype']} weights, download {meta['download_bytes'] / 1e6:.3f} MB "
-          f"({sizes}); reference's base64 JSON: 1.37 MB")
+    print(
+        f"wrote {args.out}: {meta['weights_dtype']} weights, download {meta['download_bytes'] / 1e6:.3f} MB "
+        f"({sizes}); reference's base64 JSON: 1.37 MB"
+    )
     if args.float16:
         errors = ", ".join(f"{k} {v:.2e}" for k, v in meta["float16_error_max_abs"].items())
         print(f"float16 weights cost (max abs error vs float32, JAX on the parity observations): {errors}")
     if Path(args.out).resolve() == (Path(__file__).resolve().parent.parent / "web" / "model"):
         print("see it: python -m http.server -d web, then open http://localhost:8000/")
     else:
-        print("the page loads web/model (its switch also offers web/model-koopman); index.html?model=PATH loads "
-              "another export served under web/")
+        print(
+            "the page loads web/model (its switch also offers web/model-koopman); index.html?model=PATH loads "
+            "another export served under web/"
+        )
 
 
 def missing_dependency() -> str | None:
@@ -78,8 +91,10 @@ def missing_dependency() -> str | None:
             import tensorflowjs  # noqa: F401
     except ImportError as err:
         if err.name == "pkg_resources":
-            return ("tensorflowjs needs pkg_resources (through tensorflow_hub), which setuptools>=81 no longer "
-                    "ships; run: pip install 'setuptools<81'")
+            return (
+                "tensorflowjs needs pkg_resources (through tensorflow_hub), which setuptools>=81 no longer "
+                "ships; run: pip install 'setuptools<81'"
+            )
         if err.name in ("tensorflow", "tensorflowjs"):
             return f"{err.name} is not installed; run: pip install -e '.[export]'"
         return f"tensorflow/tensorflowjs cannot be imported ({err}); run: pip install -e '.[export]'"

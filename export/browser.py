@@ -5,6 +5,7 @@ Why the Debian `chromium` and not Playwright's own browser: Playwright's downloa
 everywhere (not here, not in CI), while `apt-get install chromium` is. The flags keep a headless
 Chromium from reaching the network or needing a GPU or a sandbox (CI runs as root).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -13,12 +14,18 @@ import http.server
 import os
 import shutil
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 def chromium_path() -> str | None:
@@ -73,6 +80,7 @@ def serve(directory: Path = WEB_DIR, mounts: dict[str, Path] | None = None) -> I
 def chromium() -> Iterator:
     """A headless Chromium (Playwright Browser) for as long as the block runs."""
     from playwright.sync_api import sync_playwright
+
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium_path(), headless=True, args=CHROMIUM_FLAGS)
         try:

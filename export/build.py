@@ -9,6 +9,7 @@ variables are the run's parameters -> SavedModel -> parity check against JAX on 
 (fails above 1e-5) -> `tensorflowjs` converter -> web/model/. The folder is built next to its
 destination and renamed into place, so a failed export leaves the previous one untouched.
 """
+
 from __future__ import annotations
 
 import json
@@ -28,17 +29,17 @@ from export.lower import ExportError, evaluate, trace
 from jaxjepa import models, world
 from jaxjepa.config import Config
 
-PARITY_TOLERANCE = 1e-5     # max abs difference JAX vs the TF SavedModel that export accepts
-PARITY_KEY = 20260601       # fixed PRNG key of the parity observations: same run, same numbers
-PARITY_TRAJECTORIES = 4     # x (PARITY_FRAMES - 1) observations; the last one has a teleport
+PARITY_TOLERANCE = 1e-5  # max abs difference JAX vs the TF SavedModel that export accepts
+PARITY_KEY = 20260601  # fixed PRNG key of the parity observations: same run, same numbers
+PARITY_TRAJECTORIES = 4  # x (PARITY_FRAMES - 1) observations; the last one has a teleport
 PARITY_FRAMES = 33
 REFERENCE_OBSERVATIONS = 16  # how many parity observations (and JAX outputs) web/model keeps for tests
 
 
 class Network(NamedTuple):
-    name: str          # folder under web/model/
-    params_key: str    # which entry of the run's params it uses
-    module: Any        # the flax module
+    name: str  # folder under web/model/
+    params_key: str  # which entry of the run's params it uses
+    module: Any  # the flax module
     in_dim: int
     out_dim: int
 
@@ -60,8 +61,10 @@ class ServedNetwork(tf.Module):
     def __init__(self, network: Network, params: dict):
         super().__init__(name=network.name)
         leaves_with_paths, _ = jax.tree_util.tree_flatten_with_path(params)
-        self.weights = [tf.Variable(np.asarray(leaf, np.float32), trainable=False, name=_leaf_name(path))
-                        for path, leaf in leaves_with_paths]
+        self.weights = [
+            tf.Variable(np.asarray(leaf, np.float32), trainable=False, name=_leaf_name(path))
+            for path, leaf in leaves_with_paths
+        ]
         batch = jax.export.symbolic_shape("batch")
         example = jax.ShapeDtypeStruct((*batch, network.in_dim), jnp.float32)
         abstract_params = jax.tree_util.tree_map(lambda a: jax.ShapeDtypeStruct(np.shape(a), jnp.float32), params)
@@ -82,8 +85,14 @@ def _leaf_name(path) -> str:
 def parity_observations(config: Config) -> np.ndarray:
     """[N, 2, H, W] real observations: evaluation-box starts, the last trajectory teleports midway."""
     anomaly = jnp.array([world.NO_ANOMALY] * (PARITY_TRAJECTORIES - 1) + [PARITY_FRAMES // 2])
-    traj = world.trajectories(jax.random.key(PARITY_KEY), PARITY_TRAJECTORIES, PARITY_FRAMES, config,
-                              margin=config.eval_start_margin, anomaly_frames=anomaly)
+    traj = world.trajectories(
+        jax.random.key(PARITY_KEY),
+        PARITY_TRAJECTORIES,
+        PARITY_FRAMES,
+        config,
+        margin=config.eval_start_margin,
+        anomaly_frames=anomaly,
+    )
     obs = world.observations(traj.frames)
     return np.asarray(obs.reshape(-1, *obs.shape[-3:]), np.float32)
 
@@ -92,9 +101,12 @@ def jax_outputs(config: Config, params: dict, obs: np.ndarray) -> dict[str, np.n
     """The JAX chain the page runs: latents, predicted next latents, decoded frames [N, H*W]."""
     enc, pred, dec = networks(config)
     z = jax.jit(enc.module.apply)(params["target"], world.flatten_observations(jnp.asarray(obs)))
-    return {"obs": obs, "latent": np.asarray(z),
-            "predicted": np.asarray(jax.jit(pred.module.apply)(params["predictor"], z)),
-            "decoded": np.asarray(jax.jit(dec.module.apply)(params["decoder"], z))}
+    return {
+        "obs": obs,
+        "latent": np.asarray(z),
+        "predicted": np.asarray(jax.jit(pred.module.apply)(params["predictor"], z)),
+        "decoded": np.asarray(jax.jit(dec.module.apply)(params["decoder"], z)),
+    }
 
 
 def inputs_of(network: Network, reference: dict[str, np.ndarray]) -> np.ndarray:
@@ -133,15 +145,17 @@ def save_and_check(network: Network, params: dict, reference: dict, saved_dir: P
     (tf_out,) = loaded(input=tf.constant(inputs_of(network, reference))).values()
     error = max_abs(tf_out.numpy(), reference[OUTPUT_OF[network.name]])
     if not error <= PARITY_TOLERANCE:
-        raise ExportError(f"{network.name}: TF SavedModel differs from JAX by {error:.3g} "
-                          f"(> {PARITY_TOLERANCE:g}); nothing was written")
+        raise ExportError(
+            f"{network.name}: TF SavedModel differs from JAX by {error:.3g} "
+            f"(> {PARITY_TOLERANCE:g}); nothing was written"
+        )
     return error
 
 
 def convert(saved_dir: Path, out_dir: Path, float16: bool) -> None:
     from tensorflowjs.converters.tf_saved_model_conversion_v2 import convert_tf_saved_model
-    convert_tf_saved_model(str(saved_dir), str(out_dir),
-                           quantization_dtype_map={"float16": "*"} if float16 else None)
+
+    convert_tf_saved_model(str(saved_dir), str(out_dir), quantization_dtype_map={"float16": "*"} if float16 else None)
 
 
 def folder_bytes(folder: Path) -> int:
@@ -158,15 +172,25 @@ def check_world_is_browsable(config: Config) -> None:
     differs = {k: getattr(config, k) for k, off in PAGE_WORLD_DEFAULTS.items() if getattr(config, k, off) != off}
     if differs:
         settings = ", ".join(f"{k}={v}" for k, v in differs.items())
-        raise ExportError(f"the browser page simulates one logo at a fixed speed without noise; this run's world "
-                          f"has {settings}")
+        raise ExportError(
+            f"the browser page simulates one logo at a fixed speed without noise; this run's world has {settings}"
+        )
     if config.encoder_kind != "mlp":
-        raise ExportError(f"only MLP encoders can be exported (the exporter lowers no convolutions); this run's "
-                          f"encoder_kind is {config.encoder_kind!r}")
+        raise ExportError(
+            f"only MLP encoders can be exported (the exporter lowers no convolutions); this run's "
+            f"encoder_kind is {config.encoder_kind!r}"
+        )
 
 
-def export_run(run, out_dir: str | os.PathLike, *, float16: bool = False, force: bool = False,
-               saved_model_dir: str | os.PathLike | None = None, log=print) -> dict:
+def export_run(
+    run,
+    out_dir: str | os.PathLike,
+    *,
+    float16: bool = False,
+    force: bool = False,
+    saved_model_dir: str | os.PathLike | None = None,
+    log=print,
+) -> dict:
     """Export a loaded `jaxjepa.api.Run` into `out_dir`. Returns meta.json's content."""
     config, params = run.config, run.params
     check_world_is_browsable(config)
@@ -185,15 +209,16 @@ def export_run(run, out_dir: str | os.PathLike, *, float16: bool = False, force:
             for network in networks(config):
                 saved = saved_root / network.name
                 parity[network.name] = save_and_check(network, params, reference, saved)
-                log(f"{network.name:9s} JAX vs TF SavedModel: max abs diff {parity[network.name]:.2e} "
-                    f"on {len(reference['obs'])} observations")
+                log(
+                    f"{network.name:9s} JAX vs TF SavedModel: max abs diff {parity[network.name]:.2e} "
+                    f"on {len(reference['obs'])} observations"
+                )
                 convert(saved, partial / network.name, float16)
                 sizes[network.name] = folder_bytes(partial / network.name)
         meta = _meta(run, reference, parity, sizes, float16)
         if float16:
             meta["float16_error_max_abs"] = float16_cost(config, params, reference)
-        np.savez(partial / "reference_outputs.npz",
-                 **{k: v[:REFERENCE_OBSERVATIONS] for k, v in reference.items()})
+        np.savez(partial / "reference_outputs.npz", **{k: v[:REFERENCE_OBSERVATIONS] for k, v in reference.items()})
         meta[MANIFEST_KEY] = manifest_of(partial)
         meta["download_bytes"] = 0
         for _ in range(3):  # what the page fetches includes meta.json, whose length includes this count
@@ -213,13 +238,21 @@ def _meta(run, reference, parity, sizes, float16) -> dict:
         "format": FORMAT,
         "source_run": run.path.name if run.path else None,
         "probe_rmse_px": run.metrics.get("final", {}).get("probe_rmse_px"),
-        "world": {"frame_size": config.frame_size, "sigma": config.sigma, "speed": config.speed,
-                  "eval_start_margin": config.eval_start_margin, "train_start_margin": config.train_start_margin},
-        "model": {"obs_dim": config.obs_dim, "latent_dim": config.latent_dim,
-                  "encoder": [config.obs_dim, *config.encoder_hidden, config.latent_dim],
-                  "predictor": [config.latent_dim, *config.predictor_hidden, config.latent_dim],
-                  "decoder": [config.latent_dim, *config.decoder_hidden, config.frame_size ** 2],
-                  "encoder_params": "target (EMA) encoder"},
+        "world": {
+            "frame_size": config.frame_size,
+            "sigma": config.sigma,
+            "speed": config.speed,
+            "eval_start_margin": config.eval_start_margin,
+            "train_start_margin": config.train_start_margin,
+        },
+        "model": {
+            "obs_dim": config.obs_dim,
+            "latent_dim": config.latent_dim,
+            "encoder": [config.obs_dim, *config.encoder_hidden, config.latent_dim],
+            "predictor": [config.latent_dim, *config.predictor_hidden, config.latent_dim],
+            "decoder": [config.latent_dim, *config.decoder_hidden, config.frame_size**2],
+            "encoder_params": "target (EMA) encoder",
+        },
         "files": {n.name: f"{n.name}/model.json" for n in networks(config)},
         "weights_dtype": "float16" if float16 else "float32",
         "bytes": sizes,
@@ -227,13 +260,14 @@ def _meta(run, reference, parity, sizes, float16) -> dict:
         "parity_observations": int(len(reference["obs"])),
         "parity_tolerance": PARITY_TOLERANCE,
         "reference_outputs": "reference_outputs.npz: the first parity observations and JAX's outputs "
-                             "on them (float32 weights), for the browser tests",
+        "on them (float32 weights), for the browser tests",
         "versions": {"jax": jax.__version__, "tensorflow": tf.__version__, "tensorflowjs": _tfjs_version()},
     }
 
 
 def _tfjs_version() -> str:
     import tensorflowjs
+
     return tensorflowjs.__version__
 
 

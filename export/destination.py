@@ -11,6 +11,7 @@ removes files it wrote itself, whatever the flags:
 - a file of a previous export that was edited since (its sha256 differs) is the user's work too:
   replaced only with --force, which allows nothing else.
 """
+
 from __future__ import annotations
 
 import json
@@ -26,12 +27,15 @@ class ExportError(Exception):
     that would lose the user's files, bad input). Defined here, without TensorFlow, so that a refused
     destination is reported before TensorFlow's slow import."""
 
+
 FORMAT = "jaxjepa-web-model"
 MANIFEST_KEY = "manifest"  # in meta.json: {relative path: sha256 hex} of every file the export wrote
 # What exports written before the manifest existed hold: meta.json, the parity reference, and per
 # network a TF.js model.json with its weight shards.
-LEGACY_FILE = re.compile(r"(meta\.json|reference_outputs\.npz|(encoder|predictor|decoder)/"
-                         r"(model\.json|group\d+-shard\d+of\d+\.bin))")
+LEGACY_FILE = re.compile(
+    r"(meta\.json|reference_outputs\.npz|(encoder|predictor|decoder)/"
+    r"(model\.json|group\d+-shard\d+of\d+\.bin))"
+)
 
 
 def manifest_of(folder: Path) -> dict[str, str]:
@@ -62,8 +66,9 @@ def check_not_a_protected_place(out_dir: Path, run_dir: Path | None) -> None:
     if run_dir is not None:
         source = Path(run_dir).resolve()
         if source.is_relative_to(target) or target.is_relative_to(source):
-            raise ExportError(f"--out {out_dir} holds or is inside the source run {run_dir}; give a folder "
-                              "outside it, e.g. web/model")
+            raise ExportError(
+                f"--out {out_dir} holds or is inside the source run {run_dir}; give a folder outside it, e.g. web/model"
+            )
 
 
 def check_creatable(out_dir: Path) -> None:
@@ -85,16 +90,21 @@ def check_previous_export(out_dir: Path, force: bool) -> None:
         return
     written = previous_manifest(out_dir)
     if written is None:
-        raise ExportError(f"--out {out_dir} is a non-empty folder that is not a jaxjepa export; the exporter "
-                          "never replaces it (--force or not): give a new or empty folder")
+        raise ExportError(
+            f"--out {out_dir} is a non-empty folder that is not a jaxjepa export; the exporter "
+            "never replaces it (--force or not): give a new or empty folder"
+        )
     foreign = sorted(set(present) - set(written)) + [p.relative_to(out_dir).as_posix() + "/" for p in empty_dirs]
     if foreign:
-        raise ExportError(f"--out {out_dir} is an earlier export but also holds files it did not write "
-                          f"({_listing(foreign)}); move them out first, the exporter never deletes them")
+        raise ExportError(
+            f"--out {out_dir} is an earlier export but also holds files it did not write "
+            f"({_listing(foreign)}); move them out first, the exporter never deletes them"
+        )
     edited = sorted(name for name, digest in present.items() if written[name] not in (digest, None))
     if edited and not force:
-        raise ExportError(f"--out {out_dir}: {_listing(edited)} changed since the export wrote it; "
-                          "pass --force to replace it anyway")
+        raise ExportError(
+            f"--out {out_dir}: {_listing(edited)} changed since the export wrote it; pass --force to replace it anyway"
+        )
 
 
 def previous_manifest(out_dir: Path) -> dict[str, str | None] | None:

@@ -11,9 +11,11 @@ error naming the primitive, never a silently different graph.
 A leading batch dimension may be symbolic (`jax.export.symbolic_shape`); shapes that mention it are
 resolved from the runtime shape of the input that carries it.
 """
+
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import jax
 import jax.extend.core as jcore
@@ -57,8 +59,10 @@ class _Dims:
             elif str(dim) in self.symbols:
                 parts.append(tf.cast(self.symbols[str(dim)], tf.int32))
             else:
-                raise ExportError(f"cannot lower the shape expression {dim!s}: only plain symbolic "
-                                  "dimensions that an input carries are supported")
+                raise ExportError(
+                    f"cannot lower the shape expression {dim!s}: only plain symbolic "
+                    "dimensions that an input carries are supported"
+                )
         return tf.stack(parts)
 
 
@@ -67,6 +71,7 @@ def _is_static(dim: Any) -> bool:
 
 
 # --- rules: (eqn params, input tensors, dims, input shapes from the jaxpr) -> output tensor(s) ---------
+
 
 def _elementwise(tf_op: Callable) -> Callable:
     return lambda params, args, dims, in_shapes: tf_op(*args)
@@ -94,8 +99,9 @@ def _dot_general(params, args, dims, in_shapes):
         return _batched_dot(lhs, rhs, lhs_contract, rhs_contract, lhs_batch, rhs_batch)
     if lhs.shape.rank == 2 and rhs.shape.rank == 2 and len(lhs_contract) == 1:
         # The common case, one MatMul: pick transposes so that lhs's contracted axis is its last.
-        return tf.linalg.matmul(lhs, rhs, transpose_a=tuple(lhs_contract) == (0,),
-                                transpose_b=tuple(rhs_contract) == (1,))
+        return tf.linalg.matmul(
+            lhs, rhs, transpose_a=tuple(lhs_contract) == (0,), transpose_b=tuple(rhs_contract) == (1,)
+        )
     return tf.tensordot(lhs, rhs, axes=[list(lhs_contract), list(rhs_contract)])
 
 
@@ -196,8 +202,13 @@ RULES: dict[str, Callable] = {
 # Primitives that only wrap a nested jaxpr (jit, custom derivatives, remat): evaluate the inside.
 # Custom derivative rules do not matter for a forward pass.
 NESTED_JAXPR_PARAM = {
-    "jit": "jaxpr", "pjit": "jaxpr", "closed_call": "call_jaxpr", "core_call": "call_jaxpr",
-    "custom_jvp_call": "call_jaxpr", "custom_vjp_call": "call_jaxpr", "remat": "jaxpr",
+    "jit": "jaxpr",
+    "pjit": "jaxpr",
+    "closed_call": "call_jaxpr",
+    "core_call": "call_jaxpr",
+    "custom_jvp_call": "call_jaxpr",
+    "custom_vjp_call": "call_jaxpr",
+    "remat": "jaxpr",
     "checkpoint": "jaxpr",
 }
 
@@ -241,8 +252,10 @@ def _evaluate(jaxpr: jcore.Jaxpr, consts: list, args: list, dims: _Dims) -> list
             outputs = RULES[name](eqn.params, inputs, dims, in_shapes)
             outputs = list(outputs) if eqn.primitive.multiple_results else [outputs]
         else:
-            raise ExportError(f"cannot lower JAX primitive '{name}' to TensorFlow; the exporter knows: "
-                              f"{', '.join(known_primitives())}")
+            raise ExportError(
+                f"cannot lower JAX primitive '{name}' to TensorFlow; the exporter knows: "
+                f"{', '.join(known_primitives())}"
+            )
         for var, value in zip(eqn.outvars, outputs):
             if not isinstance(var, jcore.DropVar):
                 env[var] = value

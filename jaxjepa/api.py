@@ -4,6 +4,7 @@ Inputs and outputs are NumPy arrays with any leading batch shape: observations [
 latents [..., d], frames [..., H, W]. Encoding uses the target (EMA) encoder, the one whose latents
 the predictor learned to predict and the one every evaluation probes.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -39,8 +40,8 @@ def _decode(config: Config, params: dict, z: jax.Array) -> jax.Array:
 _rollout = jax.jit(rollout_latents, static_argnums=(0, 3))
 
 
-MAX_ROLLOUT_STEPS = 100_000      # far beyond any horizon measured here; a scan of 2e8 steps aborts the process
-MAX_OUTPUT_FLOATS = 1 << 28      # 1 GiB of float32: a bigger answer is refused rather than exhausting memory
+MAX_ROLLOUT_STEPS = 100_000  # far beyond any horizon measured here; a scan of 2e8 steps aborts the process
+MAX_OUTPUT_FLOATS = 1 << 28  # 1 GiB of float32: a bigger answer is refused rather than exhausting memory
 
 
 def real_floats(array, trailing: tuple[int, ...], what: str, accepted: str) -> np.ndarray:
@@ -50,10 +51,12 @@ def real_floats(array, trailing: tuple[int, ...], what: str, accepted: str) -> n
     try:
         array = np.asarray(array)
     except (ValueError, TypeError):
-        raise ValueError(f"{what} must be an array of {accepted}, got a ragged or mixed {type(array).__name__}") from None
+        raise ValueError(
+            f"{what} must be an array of {accepted}, got a ragged or mixed {type(array).__name__}"
+        ) from None
     if array.dtype.kind != "f":
         raise ValueError(f"{what} must be a real floating-point array of {accepted}, got dtype {array.dtype}")
-    if array.ndim < len(trailing) or array.shape[array.ndim - len(trailing):] != trailing:
+    if array.ndim < len(trailing) or array.shape[array.ndim - len(trailing) :] != trailing:
         raise ValueError(f"{what} must have shape [..., {', '.join(map(str, trailing))}], got {array.shape}")
     if not np.isfinite(array).all():
         raise ValueError(f"{what} holds NaN or inf; accepted: {accepted}")
@@ -67,8 +70,10 @@ def checked_steps(steps, batch: int, latent_dim: int) -> int:
     if not 1 <= steps <= MAX_ROLLOUT_STEPS:
         raise ValueError(f"steps must be in [1, {MAX_ROLLOUT_STEPS}], got {steps}")
     if batch * int(steps) * latent_dim > MAX_OUTPUT_FLOATS:
-        raise ValueError(f"a rollout of {steps} steps from {batch} observations would hold "
-                         f"{batch * int(steps) * latent_dim:,} floats (at most {MAX_OUTPUT_FLOATS:,}): dream fewer")
+        raise ValueError(
+            f"a rollout of {steps} steps from {batch} observations would hold "
+            f"{batch * int(steps) * latent_dim:,} floats (at most {MAX_OUTPUT_FLOATS:,}): dream fewer"
+        )
     return int(steps)
 
 
@@ -94,7 +99,7 @@ class Run:
 
     def _apply(self, fn, inputs: np.ndarray, trailing_in: int, trailing_out: tuple[int, ...], *static) -> np.ndarray:
         """fn over a batch; an empty batch gets an empty answer of the right shape without compiling."""
-        lead = inputs.shape[:inputs.ndim - trailing_in]
+        lead = inputs.shape[: inputs.ndim - trailing_in]
         if inputs.size == 0:
             return np.zeros((*lead, *trailing_out), np.float32)
         return np.asarray(fn(self.config, self.params, jnp.asarray(inputs), *static))

@@ -9,6 +9,7 @@ swapped into place as the last act, so a run directory either is complete or doe
 run is only replaced when the caller says `force=True`, and nothing that is not a finished run is ever
 replaced. A lock file per run (`.NAME.lock`) keeps two processes from writing the same run.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -49,7 +50,7 @@ def is_finished(run_dir: str | os.PathLike) -> bool:
 
 # ---------- writing: locks, writability, leftovers, the swap ----------
 
-_HELD_LOCKS: dict[Path, int] = {}           # run dir -> fd of its held lock file, for this process
+_HELD_LOCKS: dict[Path, int] = {}  # run dir -> fd of its held lock file, for this process
 _LEFTOVER = re.compile(r"^\.(?P<name>.+)\.(?P<kind>partial|old)-(?P<pid>\d+)$")
 _RUN_ENTRIES = re.compile(r"^(config\.json|metrics\.json|checksum\.json|checkpoint(\.orbax-checkpoint-tmp-.*)?)$")
 _AT_FDCWD, _RENAME_EXCHANGE = -100, 2
@@ -60,7 +61,7 @@ def lock_run(run_dir: str | os.PathLike) -> bool:
     second process writing the same run is refused before it trains. True if this call took the lock,
     False if this process already held it. The lock file stays: deleting one races with a process that
     has just opened it, and a lock on a deleted file excludes nobody."""
-    run_dir = Path(os.path.realpath(run_dir))   # one key however the caller spells the path
+    run_dir = Path(os.path.realpath(run_dir))  # one key however the caller spells the path
     if run_dir in _HELD_LOCKS:
         return False
     fd = _open_lock(run_dir)
@@ -69,7 +70,9 @@ def lock_run(run_dir: str | os.PathLike) -> bool:
     except OSError as err:
         os.close(fd)
         if isinstance(err, BlockingIOError):
-            raise RunError(f"{run_dir} is being written by another process; wait for it or choose another --out") from None
+            raise RunError(
+                f"{run_dir} is being written by another process; wait for it or choose another --out"
+            ) from None
         raise RunError(f"cannot lock {run_dir}: {err.strerror}") from None
     _HELD_LOCKS[run_dir] = fd
     return True
@@ -137,7 +140,7 @@ def _pid_alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    return pid != os.getpid()      # our own PID on a leftover is a recycled one: this process left nothing yet
+    return pid != os.getpid()  # our own PID on a leftover is a recycled one: this process left nothing yet
 
 
 def _written_by_save(path: Path) -> bool:
@@ -245,7 +248,6 @@ def read_params(directory: Path, abstract: Any) -> Any:
         return jax.tree_util.tree_map_with_path(lambda path, _: stored[jax.tree_util.keystr(path)], abstract)
 
 
-
 def save_run(run_dir: str | os.PathLike, config: Config, params: dict, metrics: dict, *, force: bool = False) -> Path:
     """Write a run atomically: build it in a hidden sibling directory, then swap it into place, holding
     the run's lock throughout. Leftovers of killed saves are tidied first (a restored run is said on stderr).
@@ -276,8 +278,10 @@ def save_run(run_dir: str | os.PathLike, config: Config, params: dict, metrics: 
 def _read_json(path: Path, what: str) -> Any:
     """The JSON value in `path`; RunError (one line) if it is unreadable, not UTF-8, not JSON, or holds
     NaN/Infinity, which Python parses but browsers and other readers cannot."""
+
     def refuse_constant(name: str) -> Any:
         raise ValueError(f"{name} is not valid JSON")
+
     try:
         return json.loads(path.read_text(encoding="utf-8"), parse_constant=refuse_constant)
     except (OSError, ValueError, RecursionError) as err:
@@ -347,13 +351,15 @@ def _restore(checkpoint: Path, abstract: Any) -> dict:
     unreadable file."""
     if (checkpoint / PARAMS_FILE).exists() or not (checkpoint / "_CHECKPOINT_METADATA").exists():
         return _restore_npz(checkpoint, abstract)
-    import orbax.checkpoint as ocp   # only for runs saved before params.npz: its import is slow
+    import orbax.checkpoint as ocp  # only for runs saved before params.npz: its import is slow
+
     try:
         stored = ocp.StandardCheckpointer().metadata(checkpoint).item_metadata
         if stored is None:
             raise RunError(f"{checkpoint} is unreadable (its metadata is missing or damaged)")
-        shapes_match = jax.tree_util.tree_map(lambda a: tuple(a.shape), abstract) == \
-            jax.tree_util.tree_map(lambda a: tuple(a.shape), dict(stored.tree))
+        shapes_match = jax.tree_util.tree_map(lambda a: tuple(a.shape), abstract) == jax.tree_util.tree_map(
+            lambda a: tuple(a.shape), dict(stored.tree)
+        )
     except RunError:
         raise
     except Exception as err:  # orbax/tensorstore raise many types for unreadable files
@@ -415,6 +421,7 @@ def quiet_stderr(grace_s: float = 0.5) -> Iterator[None]:
 @dataclasses.dataclass(frozen=True)
 class ClosedLoopFilter:
     """An unraisable-exception hook that drops "Event loop is closed" and passes on everything else."""
+
     previous: Callable[[Any], Any]
 
     def __call__(self, unraisable: Any) -> None:

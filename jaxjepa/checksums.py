@@ -5,6 +5,7 @@ reads them, so a damaged file never reaches tensorstore) and of the parameter ar
 dtype, shape and bytes of each leaf; checked after the restore, so a decoding that differs from what
 was saved is caught too). Each check returns what is wrong as one line, or None.
 """
+
 from __future__ import annotations
 
 import hashlib

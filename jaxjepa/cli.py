@@ -3,6 +3,7 @@
 Every Config field is a flag (`--batch-size 512`, `--encoder-hidden 256,128`), so there is no second
 list of hyperparameter names to keep in step. Bad input ends in one line on stderr and exit code 2.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,7 +41,7 @@ def is_utf8(text: str) -> bool:
     return True
 
 
-PATH_HEADROOM = 200   # bytes a run directory adds below --out (seedN/.seedN.partial-PID/checkpoint/...)
+PATH_HEADROOM = 200  # bytes a run directory adds below --out (seedN/.seedN.partial-PID/checkpoint/...)
 
 
 def output_dir(text: str) -> str:
@@ -54,8 +55,9 @@ def output_dir(text: str) -> str:
     if too_long:
         raise argparse.ArgumentTypeError(f"a folder name in {text[:40]!r}... is longer than {name_max} bytes")
     if len(os.fsencode(str(Path(text).absolute()))) + PATH_HEADROOM > path_max:
-        raise argparse.ArgumentTypeError(f"path {text[:40]!r}... is too long (runs below it would pass "
-                                         f"the {path_max}-byte limit)")
+        raise argparse.ArgumentTypeError(
+            f"path {text[:40]!r}... is too long (runs below it would pass the {path_max}-byte limit)"
+        )
     return text
 
 
@@ -64,7 +66,7 @@ def fail(message: str, code: int = 2) -> NoReturn:
     raise SystemExit(code)
 
 
-MAX_SEEDS = 4096   # a larger count is a typo rather than a plan: refuse it before building the list
+MAX_SEEDS = 4096  # a larger count is a typo rather than a plan: refuse it before building the list
 SEED_LIMIT = 2**32  # jax.random.key keeps 32 bits of a seed without x64: seed 2**32 would silently be seed 0
 
 
@@ -114,8 +116,14 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
     for field in dataclasses.fields(Config):
         default = field.default
         kind: Any = _tuple_of_ints if isinstance(default, tuple) else type(default)
-        group.add_argument(f"--{field.name.replace('_', '-')}", dest=f"cfg_{field.name}", type=kind,
-                           default=None, metavar=type(default).__name__.upper(), help=f"default {default}")
+        group.add_argument(
+            f"--{field.name.replace('_', '-')}",
+            dest=f"cfg_{field.name}",
+            type=kind,
+            default=None,
+            metavar=type(default).__name__.upper(),
+            help=f"default {default}",
+        )
 
 
 def add_seed_flags(parser: argparse.ArgumentParser) -> None:

@@ -5,6 +5,7 @@ field as a flag without a second list of names, and a config is hashable, so `ma
 be cached and compared. The defaults ARE the reference recipe (REFERENCE.md): change them only by
 naming a variant below, so a number reported for "default" always compares with the reference.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -16,49 +17,49 @@ from typing import Any
 @dataclasses.dataclass(frozen=True)
 class Config:
     # --- the world (a Gaussian blob bouncing in an H x W box) ---
-    frame_size: int = 16          # H = W, pixels
-    sigma: float = 1.5            # blob radius, pixels
-    speed: float = 0.05           # per-axis speed as a fraction of (H - 1): 0.75 px/frame at H = 16
-    train_sequences: int = 400    # sequences in the training set
-    seq_len: int = 64             # frames per sequence -> seq_len - 2 (o_t, o_{t+1}) pairs each
-    train_start_margin: int = 2   # training starts uniform in [m, H - 1 - m) per axis
-    eval_start_margin: int = 3    # evaluation starts (and teleports) uniform in [m, H - 1 - m)
-    logos: int = 1                # harder worlds: logos bouncing independently, drawn as the max of blobs
-    speed_jitter: float = 0.0     # each sequence's speed is speed * U[1 - j, 1 + j] (0: every sequence the same)
-    pixel_noise: float = 0.0      # std of Gaussian pixel noise added to every frame, then clipped to [0, 1]
-    world: str = "bounce"         # "bounce" (the reference) | "steer" (actions push the logo: steer.py) | "two_rooms"
-    steer_gain: float = 0.25      # steer: v <- clip(v + gain * a, -max, max) per axis, a in [-1, 1]^2
+    frame_size: int = 16  # H = W, pixels
+    sigma: float = 1.5  # blob radius, pixels
+    speed: float = 0.05  # per-axis speed as a fraction of (H - 1): 0.75 px/frame at H = 16
+    train_sequences: int = 400  # sequences in the training set
+    seq_len: int = 64  # frames per sequence -> seq_len - 2 (o_t, o_{t+1}) pairs each
+    train_start_margin: int = 2  # training starts uniform in [m, H - 1 - m) per axis
+    eval_start_margin: int = 3  # evaluation starts (and teleports) uniform in [m, H - 1 - m)
+    logos: int = 1  # harder worlds: logos bouncing independently, drawn as the max of blobs
+    speed_jitter: float = 0.0  # each sequence's speed is speed * U[1 - j, 1 + j] (0: every sequence the same)
+    pixel_noise: float = 0.0  # std of Gaussian pixel noise added to every frame, then clipped to [0, 1]
+    world: str = "bounce"  # "bounce" (the reference) | "steer" (actions push the logo: steer.py) | "two_rooms"
+    steer_gain: float = 0.25  # steer: v <- clip(v + gain * a, -max, max) per axis, a in [-1, 1]^2
     steer_max_speed: float = 1.5  # steer: speed limit per axis, px/frame
-    action_theta: float = 0.15    # steer training actions: an Ornstein-Uhlenbeck walk a <- a - theta a + sigma noise
-    action_sigma: float = 0.5     # (clipped to [-1, 1]), so pushes last a few frames and the speed wanders
-    action_damping: float = 1.0   # steer training actions brake by d v, d uniform in [0, action_damping] per sequence
+    action_theta: float = 0.15  # steer training actions: an Ornstein-Uhlenbeck walk a <- a - theta a + sigma noise
+    action_sigma: float = 0.5  # (clipped to [-1, 1]), so pushes last a few frames and the speed wanders
+    action_damping: float = 1.0  # steer training actions brake by d v, d uniform in [0, action_damping] per sequence
     cross_wall_rate: float = 0.35  # two_rooms: share of training trajectories built to pass through the door
 
     # --- the model ---
     latent_dim: int = 32
-    encoder_kind: str = "mlp"     # "mlp" (the reference) | "keypoints" (convolutions + spatial soft-argmax) | "cnn"
-    keypoints: int = 16           # keypoint encoder: feature maps, each read out as an expected (y, x)
+    encoder_kind: str = "mlp"  # "mlp" (the reference) | "keypoints" (convolutions + spatial soft-argmax) | "cnn"
+    keypoints: int = 16  # keypoint encoder: feature maps, each read out as an expected (y, x)
     cnn_channels: tuple[int, ...] = (16, 32)  # cnn encoder: a patch stem, then 3x3 stride-2 convolutions
-    cnn_patch: int = 4            # cnn encoder: kernel and stride of the stem
-    cnn_head_hidden: tuple[int, ...] = (128,)    # cnn encoder: the MLP from the flattened feature map to z
+    cnn_patch: int = 4  # cnn encoder: kernel and stride of the stem
+    cnn_head_hidden: tuple[int, ...] = (128,)  # cnn encoder: the MLP from the flattened feature map to z
     encoder_hidden: tuple[int, ...] = (256, 128)
     predictor_hidden: tuple[int, ...] = (64,)
     decoder_hidden: tuple[int, ...] = (64, 256)
-    action_dim: int = 0           # 0: the action-free predictor P(z); 2: P(z, a), in the action worlds
+    action_dim: int = 0  # 0: the action-free predictor P(z); 2: P(z, a), in the action worlds
 
     # --- the JEPA objective ---
-    target: str = "ema"           # "ema": EMA copy + stop-gradient; "online": target = online encoder, with gradient
-    ema_decay: float = 0.99       # 0.0 with target="ema" = plain stop-gradient copy of the online encoder
-    var_weight: float = 1.0       # VICReg variance hinge
-    var_target: float = 1.0       # hinge threshold on each dimension's std
+    target: str = "ema"  # "ema": EMA copy + stop-gradient; "online": target = online encoder, with gradient
+    ema_decay: float = 0.99  # 0.0 with target="ema" = plain stop-gradient copy of the online encoder
+    var_weight: float = 1.0  # VICReg variance hinge
+    var_target: float = 1.0  # hinge threshold on each dimension's std
     var_eps: float = 1e-4
-    cov_weight: float = 0.0       # VICReg covariance term (off in the reference)
-    regulariser: str = "vicreg"   # "vicreg" (variance + covariance above) | "sigreg" (LeJEPA's SIGReg replaces both)
-    sigreg_weight: float = 1.0    # weight of SIGReg when regulariser = "sigreg" (inert with "vicreg")
+    cov_weight: float = 0.0  # VICReg covariance term (off in the reference)
+    regulariser: str = "vicreg"  # "vicreg" (variance + covariance above) | "sigreg" (LeJEPA's SIGReg replaces both)
+    sigreg_weight: float = 1.0  # weight of SIGReg when regulariser = "sigreg" (inert with "vicreg")
     sigreg_projections: int = 256  # random unit directions per step
-    sigreg_knots: int = 17        # quadrature points of the Epps-Pulley integral over t in [0, 3]
+    sigreg_knots: int = 17  # quadrature points of the Epps-Pulley integral over t in [0, 3]
     time_smooth_weight: float = 0.0  # mean ||z_t+1 - z_t||^2 between consecutive context latents
-    idm_weight: float = 0.0       # inverse dynamics: an MLP predicts a_t from (z_t, z_t+1) (action worlds only)
+    idm_weight: float = 0.0  # inverse dynamics: an MLP predicts a_t from (z_t, z_t+1) (action worlds only)
     idm_hidden: tuple[int, ...] = (64,)
 
     # --- optimisation ---
@@ -69,9 +70,11 @@ class Config:
     warmup_steps: int = 0
 
     # --- multi-step latent training: the predictor unrolled k steps in latent space ---
-    rollout_steps: int = 1        # k: 1 is the reference's one-step loss, bit for bit
-    rollout_decay: float = 1.0    # weight of unrolled step j (1..k) is rollout_decay ** (j - 1), normalised
-    rollout_curriculum: int = 0   # training steps over which the active k grows linearly from 1 to k (0: k from the start)
+    rollout_steps: int = 1  # k: 1 is the reference's one-step loss, bit for bit
+    rollout_decay: float = 1.0  # weight of unrolled step j (1..k) is rollout_decay ** (j - 1), normalised
+    rollout_curriculum: int = (
+        0  # training steps over which the active k grows linearly from 1 to k (0: k from the start)
+    )
 
     # --- the decoder (renders latents; never part of the JEPA loss) ---
     decoder_steps: int = 2000
@@ -79,19 +82,19 @@ class Config:
     decoder_lr: float = 1e-3
 
     # --- latent planning in the steer world (jaxjepa/planning.py) ---
-    planner: str = "mppi"         # "mppi" | "cem": how action sequences are refined
-    plan_cost: str = "sum"        # "sum": sum_k ||z_k - z_goal|| over the horizon; "last": the last latent only
-    plan_horizon: int = 10        # H: actions per imagined sequence
-    plan_samples: int = 64        # N: sequences sampled per iteration
-    plan_iterations: int = 2      # I: refinements per replanning step
-    plan_noise: float = 0.5       # std of the sampling noise around the plan (MPPI; CEM's initial std)
+    planner: str = "mppi"  # "mppi" | "cem": how action sequences are refined
+    plan_cost: str = "sum"  # "sum": sum_k ||z_k - z_goal|| over the horizon; "last": the last latent only
+    plan_horizon: int = 10  # H: actions per imagined sequence
+    plan_samples: int = 64  # N: sequences sampled per iteration
+    plan_iterations: int = 2  # I: refinements per replanning step
+    plan_noise: float = 0.5  # std of the sampling noise around the plan (MPPI; CEM's initial std)
     plan_temperature: float = 0.05  # MPPI: softmax weights exp(-(cost - min) / (temperature * cost scale))
-    plan_elites: int = 8          # CEM: sequences whose mean and std become the next sampling distribution
-    episode_steps: int = 60       # replanning steps per episode
-    success_px: float = 1.0       # success: the logo's centre within this distance of the goal at any step
+    plan_elites: int = 8  # CEM: sequences whose mean and std become the next sampling distribution
+    episode_steps: int = 60  # replanning steps per episode
+    success_px: float = 1.0  # success: the logo's centre within this distance of the goal at any step
 
     # --- evaluation during train.py (fresh trajectories from keys training never sees) ---
-    probe_sequences: int = 256    # fit on this many, test on as many others
+    probe_sequences: int = 256  # fit on this many, test on as many others
     probe_seq_len: int = 64
 
     @property
@@ -107,7 +110,7 @@ class Config:
     def pairs_per_sequence(self) -> int:
         return self.seq_len - 2
 
-    def validate(self) -> "Config":
+    def validate(self) -> Config:
         """Raise ValueError with one line naming the first bad field: its type, then its range, then
         the ranges that tie fields together. Comparisons are written so that NaN fails them."""
         for field in dataclasses.fields(self):
@@ -115,15 +118,18 @@ class Config:
         if self.frame_size < 2 * max(self.train_start_margin, self.eval_start_margin) + 2:
             raise ValueError(f"frame_size {self.frame_size} too small for the start margins")
         if not self.sigma <= self.frame_size:
-            raise ValueError(f"sigma must not exceed frame_size {self.frame_size} (a blob wider than the box), "
-                             f"got {self.sigma}")
+            raise ValueError(
+                f"sigma must not exceed frame_size {self.frame_size} (a blob wider than the box), got {self.sigma}"
+            )
         if not self.warmup_steps < self.steps:
             raise ValueError(f"warmup_steps must be in [0, steps), got {self.warmup_steps}")
         if not self.rollout_steps <= self.seq_len - 2:
             raise ValueError(f"rollout_steps must be in [1, seq_len - 2], got {self.rollout_steps}")
         if (self.world in ACTION_WORLDS) != (self.action_dim == 2):
-            raise ValueError(f"action_dim must be 2 in the worlds driven by actions ({', '.join(ACTION_WORLDS)}) "
-                             f"and 0 otherwise, got {self.action_dim}")
+            raise ValueError(
+                f"action_dim must be 2 in the worlds driven by actions ({', '.join(ACTION_WORLDS)}) "
+                f"and 0 otherwise, got {self.action_dim}"
+            )
         if self.world == "two_rooms" and self.frame_size < 48:
             raise ValueError(f"two_rooms needs frame_size >= 48 (its wall and door layout), got {self.frame_size}")
         if self.world == "steer" and self.logos != 1:
@@ -140,7 +146,7 @@ class Config:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "Config":
+    def from_dict(cls, values: dict[str, Any]) -> Config:
         """A validated Config from every field's value. A missing field is refused rather than filled
         with its default: config.json is the source of truth of a run, and a default may have changed."""
         if not isinstance(values, dict):
@@ -153,56 +159,120 @@ class Config:
         if missing:
             raise ValueError(f"missing config field(s): {', '.join(missing)}")
         values = {**{name: getattr(cls, name) for name in LATER_FIELDS}, **values}
-        fixed = {k: tuple(v) if isinstance(v, list) and known[k].type.startswith("tuple") else v
-                 for k, v in values.items()}
+        fixed = {
+            k: tuple(v) if isinstance(v, list) and known[k].type.startswith("tuple") else v for k, v in values.items()
+        }
         return cls(**fixed).validate()
 
-    def replace(self, **changes: Any) -> "Config":
+    def replace(self, **changes: Any) -> Config:
         return self.from_dict({**self.to_dict(), **changes})
 
 
 # Fields added after runs were first saved, whose defaults reproduce what those runs did: a config.json
 # without them still loads. Every other missing field is refused.
-LATER_FIELDS = ("world", "steer_gain", "steer_max_speed", "action_theta", "action_sigma", "action_damping",
-                "action_dim", "planner", "plan_cost", "plan_horizon", "plan_samples", "plan_iterations",
-                "plan_noise", "plan_temperature", "plan_elites", "episode_steps", "success_px",
-                "cross_wall_rate", "cnn_channels", "cnn_patch", "cnn_head_hidden", "regulariser", "sigreg_weight",
-                "sigreg_projections", "sigreg_knots", "time_smooth_weight", "idm_weight", "idm_hidden")
+LATER_FIELDS = (
+    "world",
+    "steer_gain",
+    "steer_max_speed",
+    "action_theta",
+    "action_sigma",
+    "action_damping",
+    "action_dim",
+    "planner",
+    "plan_cost",
+    "plan_horizon",
+    "plan_samples",
+    "plan_iterations",
+    "plan_noise",
+    "plan_temperature",
+    "plan_elites",
+    "episode_steps",
+    "success_px",
+    "cross_wall_rate",
+    "cnn_channels",
+    "cnn_patch",
+    "cnn_head_hidden",
+    "regulariser",
+    "sigreg_weight",
+    "sigreg_projections",
+    "sigreg_knots",
+    "time_smooth_weight",
+    "idm_weight",
+    "idm_hidden",
+)
 
-ACTION_WORLDS = ("steer", "two_rooms")   # worlds whose every step is driven by a 2-D action
+ACTION_WORLDS = ("steer", "two_rooms")  # worlds whose every step is driven by a 2-D action
 
-MAX_COUNT = 10_000_000   # generous cap on steps and sizes: far beyond any run here, far below an int32 overflow
+MAX_COUNT = 10_000_000  # generous cap on steps and sizes: far beyond any run here, far below an int32 overflow
 
 # The interval each numeric field (each element, for the *_hidden tuples) must lie in; "(" and ")" are open
 # ends. Finite values only: inf and NaN are refused before the interval is read.
 RANGES: dict[str, str] = {
-    "frame_size": f"[1, {MAX_COUNT}]", "sigma": "(0, inf)", "speed": "[0, 1]",
-    "train_sequences": f"[1, {MAX_COUNT}]", "seq_len": f"[3, {MAX_COUNT}]",
-    "train_start_margin": f"[0, {MAX_COUNT}]", "eval_start_margin": f"[0, {MAX_COUNT}]",
-    "logos": f"[1, {MAX_COUNT}]", "speed_jitter": "[0, 1)", "pixel_noise": "[0, 1]",
-    "latent_dim": f"[1, {MAX_COUNT}]", "keypoints": f"[1, {MAX_COUNT}]",
-    "encoder_hidden": f"[1, {MAX_COUNT}]", "predictor_hidden": f"[1, {MAX_COUNT}]",
+    "frame_size": f"[1, {MAX_COUNT}]",
+    "sigma": "(0, inf)",
+    "speed": "[0, 1]",
+    "train_sequences": f"[1, {MAX_COUNT}]",
+    "seq_len": f"[3, {MAX_COUNT}]",
+    "train_start_margin": f"[0, {MAX_COUNT}]",
+    "eval_start_margin": f"[0, {MAX_COUNT}]",
+    "logos": f"[1, {MAX_COUNT}]",
+    "speed_jitter": "[0, 1)",
+    "pixel_noise": "[0, 1]",
+    "latent_dim": f"[1, {MAX_COUNT}]",
+    "keypoints": f"[1, {MAX_COUNT}]",
+    "encoder_hidden": f"[1, {MAX_COUNT}]",
+    "predictor_hidden": f"[1, {MAX_COUNT}]",
     "decoder_hidden": f"[1, {MAX_COUNT}]",
-    "ema_decay": "[0, 1]", "var_weight": "[0, inf)", "var_target": "[0, inf)", "var_eps": "(0, inf)",
+    "ema_decay": "[0, 1]",
+    "var_weight": "[0, inf)",
+    "var_target": "[0, inf)",
+    "var_eps": "(0, inf)",
     "cov_weight": "[0, inf)",
-    "steps": f"[1, {MAX_COUNT}]", "batch_size": f"[1, {MAX_COUNT}]", "lr": "(0, inf)",
+    "steps": f"[1, {MAX_COUNT}]",
+    "batch_size": f"[1, {MAX_COUNT}]",
+    "lr": "(0, inf)",
     "warmup_steps": f"[0, {MAX_COUNT}]",
-    "rollout_steps": f"[1, {MAX_COUNT}]", "rollout_decay": "(0, inf)", "rollout_curriculum": f"[0, {MAX_COUNT}]",
-    "decoder_steps": f"[0, {MAX_COUNT}]", "decoder_batch_size": f"[1, {MAX_COUNT}]", "decoder_lr": "(0, inf)",
-    "probe_sequences": f"[1, {MAX_COUNT}]", "probe_seq_len": f"[2, {MAX_COUNT}]",
-    "steer_gain": "(0, inf)", "steer_max_speed": "(0, inf)", "action_theta": "[0, 1]", "action_sigma": "[0, inf)",
-    "action_damping": "[0, inf)", "action_dim": "[0, 2]",
-    "plan_horizon": f"[1, {MAX_COUNT}]", "plan_samples": f"[1, {MAX_COUNT}]", "plan_iterations": f"[1, {MAX_COUNT}]",
-    "plan_noise": "(0, inf)", "plan_temperature": "(0, inf)", "plan_elites": f"[1, {MAX_COUNT}]",
-    "episode_steps": f"[1, {MAX_COUNT}]", "success_px": "(0, inf)",
-    "cross_wall_rate": "[0, 1]", "cnn_channels": f"[1, {MAX_COUNT}]", "cnn_patch": f"[1, {MAX_COUNT}]",
-    "cnn_head_hidden": f"[1, {MAX_COUNT}]", "sigreg_weight": "[0, inf)", "sigreg_projections": f"[1, {MAX_COUNT}]",
-    "sigreg_knots": f"[2, {MAX_COUNT}]", "time_smooth_weight": "[0, inf)", "idm_weight": "[0, inf)",
+    "rollout_steps": f"[1, {MAX_COUNT}]",
+    "rollout_decay": "(0, inf)",
+    "rollout_curriculum": f"[0, {MAX_COUNT}]",
+    "decoder_steps": f"[0, {MAX_COUNT}]",
+    "decoder_batch_size": f"[1, {MAX_COUNT}]",
+    "decoder_lr": "(0, inf)",
+    "probe_sequences": f"[1, {MAX_COUNT}]",
+    "probe_seq_len": f"[2, {MAX_COUNT}]",
+    "steer_gain": "(0, inf)",
+    "steer_max_speed": "(0, inf)",
+    "action_theta": "[0, 1]",
+    "action_sigma": "[0, inf)",
+    "action_damping": "[0, inf)",
+    "action_dim": "[0, 2]",
+    "plan_horizon": f"[1, {MAX_COUNT}]",
+    "plan_samples": f"[1, {MAX_COUNT}]",
+    "plan_iterations": f"[1, {MAX_COUNT}]",
+    "plan_noise": "(0, inf)",
+    "plan_temperature": "(0, inf)",
+    "plan_elites": f"[1, {MAX_COUNT}]",
+    "episode_steps": f"[1, {MAX_COUNT}]",
+    "success_px": "(0, inf)",
+    "cross_wall_rate": "[0, 1]",
+    "cnn_channels": f"[1, {MAX_COUNT}]",
+    "cnn_patch": f"[1, {MAX_COUNT}]",
+    "cnn_head_hidden": f"[1, {MAX_COUNT}]",
+    "sigreg_weight": "[0, inf)",
+    "sigreg_projections": f"[1, {MAX_COUNT}]",
+    "sigreg_knots": f"[2, {MAX_COUNT}]",
+    "time_smooth_weight": "[0, inf)",
+    "idm_weight": "[0, inf)",
     "idm_hidden": f"[1, {MAX_COUNT}]",
 }
 CHOICES: dict[str, tuple[str, ...]] = {
-    "encoder_kind": ("mlp", "keypoints", "cnn"), "target": ("ema", "online"), "lr_schedule": ("constant", "cosine"),
-    "world": ("bounce", "steer", "two_rooms"), "regulariser": ("vicreg", "sigreg"), "planner": ("mppi", "cem"), "plan_cost": ("sum", "last"),
+    "encoder_kind": ("mlp", "keypoints", "cnn"),
+    "target": ("ema", "online"),
+    "lr_schedule": ("constant", "cosine"),
+    "world": ("bounce", "steer", "two_rooms"),
+    "regulariser": ("vicreg", "sigreg"),
+    "planner": ("mppi", "cem"),
+    "plan_cost": ("sum", "last"),
 }
 
 
@@ -215,8 +285,11 @@ def inside(value: float, interval: str) -> bool:
 
 
 def describe(interval: str) -> str:
-    return {"(0, inf)": "positive", "[0, inf)": "non-negative", f"[1, {MAX_COUNT}]": f"positive and at most {MAX_COUNT}"
-            }.get(interval, f"in {interval}")
+    return {
+        "(0, inf)": "positive",
+        "[0, inf)": "non-negative",
+        f"[1, {MAX_COUNT}]": f"positive and at most {MAX_COUNT}",
+    }.get(interval, f"in {interval}")
 
 
 def _is_int(value: Any) -> bool:
@@ -276,28 +349,50 @@ VARIANTS: dict[str, dict[str, Any]] = {
     # k-step latent training alone, on the reference's model and budget:
     "multistep_k4": {"rollout_steps": 4},
     # the shipped recipe without its multi-step loss (k = 1): what the bigger model and budget alone give
-    "long_horizon_k1": {"rollout_steps": 1, "steps": 5000, "lr_schedule": "cosine", "predictor_hidden": (256, 256),
-                        "latent_dim": 64},
-    # the deep-predictor recipe that `koopman` below outlasts: 8-step unrolled loss, a deeper predictor, a 64-d latent (a
-    # finer linear readout), twice the steps with a cosine schedule (chosen on one seed; on 8 seeds its k = 1 twin
-    # above reaches the longer horizon: RESULTS.md, `python eval.py --recipes --seeds 0-7`)
-    "long_horizon": {"rollout_steps": 8, "steps": 5000, "lr_schedule": "cosine", "predictor_hidden": (256, 256),
-                     "latent_dim": 64},
-    # the shipped recipe (BEST_RECIPE): the long_horizon recipe with an AFFINE predictor (no hidden layer) and the VICReg
-    # covariance term, trained twice as long. Why it works: a linear world model forces the encoder to find
+    "long_horizon_k1": {
+        "rollout_steps": 1,
+        "steps": 5000,
+        "lr_schedule": "cosine",
+        "predictor_hidden": (256, 256),
+        "latent_dim": 64,
+    },
+    # the deep-predictor recipe that `koopman` below outlasts: 8-step unrolled loss, a deeper predictor, a 64-d
+    # latent (a finer linear readout), twice the steps with a cosine schedule (chosen on one seed; on 8 seeds its
+    # k = 1 twin above reaches the longer horizon: RESULTS.md, `python eval.py --recipes --seeds 0-7`)
+    "long_horizon": {
+        "rollout_steps": 8,
+        "steps": 5000,
+        "lr_schedule": "cosine",
+        "predictor_hidden": (256, 256),
+        "latent_dim": 64,
+    },
+    # the shipped recipe (BEST_RECIPE): the long_horizon recipe with an AFFINE predictor (no hidden layer) and the
+    # VICReg covariance term, trained twice as long. Why it works: a linear world model forces the encoder to find
     # coordinates in which the bounce evolves linearly (Koopman eigenfunctions: for a triangle-wave bounce, the
     # harmonics of each axis's phase, which a linear map rotates and a linear probe reads position from); the
     # covariance term spreads the latent over different harmonics instead of repeating one. An affine map cannot
     # bend a dream off the manifold the way a deep predictor does, so errors stop compounding
     # (RESULTS.md, `python eval.py --recipes --seeds 0-7`).
-    "koopman": {"rollout_steps": 8, "steps": 10000, "lr_schedule": "cosine", "predictor_hidden": (),
-                "latent_dim": 64, "cov_weight": 0.04},
+    "koopman": {
+        "rollout_steps": 8,
+        "steps": 10000,
+        "lr_schedule": "cosine",
+        "predictor_hidden": (),
+        "latent_dim": 64,
+        "cov_weight": 0.04,
+    },
     # exploratory (one seed, not in eval.py --recipes: costly per seed on a CPU): long_horizon with
     # the spatial soft-argmax keypoint encoder, whose latent is close to affine in position, so the linear
     # probe's floor falls from ~0.5 px to ~0.2 px (models.KeypointEncoder)
-    "keypoints_long_horizon": {"rollout_steps": 8, "steps": 5000, "lr_schedule": "cosine",
-                               "predictor_hidden": (256, 256), "latent_dim": 64, "encoder_kind": "keypoints",
-                               "keypoints": 8},
+    "keypoints_long_horizon": {
+        "rollout_steps": 8,
+        "steps": 5000,
+        "lr_schedule": "cosine",
+        "predictor_hidden": (256, 256),
+        "latent_dim": 64,
+        "encoder_kind": "keypoints",
+        "keypoints": 8,
+    },
     # --- harder worlds (eval.py --worlds trains each with the default and the best recipe) ---
     "world32": {"frame_size": 32},
     "world64": {"frame_size": 64},
@@ -309,16 +404,24 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "world32_cnn": {"frame_size": 32, "encoder_kind": "cnn", "decoder_steps": 0},
     "world64_cnn": {"frame_size": 64, "encoder_kind": "cnn", "decoder_steps": 0},
     # EB-JEPA's Two Rooms world (PLDM): 65x65 frames, dot std 1.3 px, 17-step trajectories, a CNN encoder
-    "two_rooms": {"world": "two_rooms", "action_dim": 2, "frame_size": 65, "sigma": 1.3, "seq_len": 17, "probe_seq_len": 17,
-                  "encoder_kind": "cnn", "decoder_steps": 0},
+    "two_rooms": {
+        "world": "two_rooms",
+        "action_dim": 2,
+        "frame_size": 65,
+        "sigma": 1.3,
+        "seq_len": 17,
+        "probe_seq_len": 17,
+        "encoder_kind": "cnn",
+        "decoder_steps": 0,
+    },
 }
 
 # The named lists the evaluation suites run, beside the configs they name.
-ABLATIONS = ("default", "ema_only", "stopgrad_only", "no_stopgrad")   # the collapse ablation, reference first
-RECIPES = ("default", "koopman", "long_horizon", "multistep_k4", "long_horizon_k1")   # compared on one horizon plot
-BEST_RECIPE = "koopman"                                                # the shipped recipe
+ABLATIONS = ("default", "ema_only", "stopgrad_only", "no_stopgrad")  # the collapse ablation, reference first
+RECIPES = ("default", "koopman", "long_horizon", "multistep_k4", "long_horizon_k1")  # compared on one horizon plot
+BEST_RECIPE = "koopman"  # the shipped recipe
 ANOMALY_RECIPES = ("default", BEST_RECIPE)
-WORLDS = ("default", "world32", "world64", "two_logos", "random_speed", "noisy")   # "default": the reference world
+WORLDS = ("default", "world32", "world64", "two_logos", "random_speed", "noisy")  # "default": the reference world
 
 
 def get_config(name: str = "default", **overrides: Any) -> Config:

@@ -12,6 +12,7 @@ On CPUs the cross-process collectives run on gloo. The three settings come from 
 environment (JAXJEPA_COORDINATOR, JAXJEPA_NUM_PROCESSES, JAXJEPA_PROCESS_ID); `--coordinator auto`
 lets JAX read them from a cluster scheduler it knows (SLURM, Open MPI, ...).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,26 +23,34 @@ from typing import Any, NamedTuple
 import jax
 import numpy as np
 
-ENV = {"coordinator": "JAXJEPA_COORDINATOR", "num_processes": "JAXJEPA_NUM_PROCESSES",
-       "process_id": "JAXJEPA_PROCESS_ID"}
+ENV = {
+    "coordinator": "JAXJEPA_COORDINATOR",
+    "num_processes": "JAXJEPA_NUM_PROCESSES",
+    "process_id": "JAXJEPA_PROCESS_ID",
+}
 INIT_TIMEOUT_S = 120
-BARRIER_TIMEOUT_MS = 6 * 3600 * 1000   # how far behind the slowest process may finish its seeds
-_barriers = itertools.count()          # barrier ids must be unique; every process counts alike
+BARRIER_TIMEOUT_MS = 6 * 3600 * 1000  # how far behind the slowest process may finish its seeds
+_barriers = itertools.count()  # barrier ids must be unique; every process counts alike
 
 
 class Cluster(NamedTuple):
-    coordinator: str            # host:port of process 0, or "auto" for a scheduler JAX detects
+    coordinator: str  # host:port of process 0, or "auto" for a scheduler JAX detects
     num_processes: int | None
     process_id: int | None
 
 
 def add_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("several processes or machines (jax.distributed; default: one process)")
-    group.add_argument("--coordinator", default=os.environ.get(ENV["coordinator"]), metavar="HOST:PORT",
-                       help=f"address of process 0, or 'auto' on SLURM/Open MPI (env {ENV['coordinator']})")
+    group.add_argument(
+        "--coordinator",
+        default=os.environ.get(ENV["coordinator"]),
+        metavar="HOST:PORT",
+        help=f"address of process 0, or 'auto' on SLURM/Open MPI (env {ENV['coordinator']})",
+    )
     for name in ("num_processes", "process_id"):
-        group.add_argument(f"--{name.replace('_', '-')}", type=int, default=_env_int(ENV[name]),
-                           metavar="INT", help=f"env {ENV[name]}")
+        group.add_argument(
+            f"--{name.replace('_', '-')}", type=int, default=_env_int(ENV[name]), metavar="INT", help=f"env {ENV[name]}"
+        )
 
 
 def _env_int(name: str) -> int | None:
@@ -49,7 +58,7 @@ def _env_int(name: str) -> int | None:
     try:
         return None if text is None else int(text)
     except ValueError:
-        return -1   # rejected with one clear line by cluster_from
+        return -1  # rejected with one clear line by cluster_from
 
 
 def cluster_from(args: argparse.Namespace) -> Cluster | None:
@@ -65,8 +74,9 @@ def cluster_from(args: argparse.Namespace) -> Cluster | None:
         raise ValueError(f"--coordinator wants HOST:PORT or auto, got {args.coordinator!r}")
     n, rank = args.num_processes, args.process_id
     if n is None or rank is None or n < 1 or not 0 <= rank < n:
-        raise ValueError(f"with --coordinator, give --num-processes N >= 1 and --process-id in 0..N-1 "
-                         f"(got {n} and {rank})")
+        raise ValueError(
+            f"with --coordinator, give --num-processes N >= 1 and --process-id in 0..N-1 (got {n} and {rank})"
+        )
     return Cluster(args.coordinator, n, rank)
 
 
@@ -76,8 +86,9 @@ def initialize(cluster: Cluster) -> None:
     if cluster.coordinator == "auto":
         jax.distributed.initialize(initialization_timeout=INIT_TIMEOUT_S)
     else:
-        jax.distributed.initialize(cluster.coordinator, cluster.num_processes, cluster.process_id,
-                                   initialization_timeout=INIT_TIMEOUT_S)
+        jax.distributed.initialize(
+            cluster.coordinator, cluster.num_processes, cluster.process_id, initialization_timeout=INIT_TIMEOUT_S
+        )
 
 
 def is_multiprocess() -> bool:
@@ -91,6 +102,7 @@ def is_main_process() -> bool:
 def gather(tree: Any, rows: int) -> Any:
     """Every process gets the first `rows` rows of each leaf of a seeds-sharded tree, as NumPy."""
     from jax.experimental import multihost_utils
+
     if is_multiprocess():
         wait_for_all("gather")
         tree = multihost_utils.process_allgather(tree, tiled=True)
@@ -119,4 +131,5 @@ def wait_for_all(name: str) -> None:
     minutes; this barrier waits up to BARRIER_TIMEOUT_MS, and the collectives after it start together."""
     if is_multiprocess():
         from jax._src import distributed as runtime  # the client has no public handle in jax 0.10.2
+
         runtime.global_state.client.wait_at_barrier(f"jaxjepa {name} {next(_barriers)}", BARRIER_TIMEOUT_MS)

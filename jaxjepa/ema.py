@@ -9,17 +9,19 @@ Why an EMA and a stop-gradient: the prediction target must not be something the 
 towards the prediction. A slowly trailing, gradient-free copy gives targets that change only as fast
 as the encoder genuinely improves. decay = 0 gives a plain stop-gradient copy; decay = 1 freezes it.
 """
+
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import jax
 import optax
 
 
 class EmaState(NamedTuple):
-    params: Any        # the target's parameters
-    count: jax.Array   # how many updates so far
+    params: Any  # the target's parameters
+    count: jax.Array  # how many updates so far
 
 
 class EmaTransform(NamedTuple):
@@ -29,8 +31,10 @@ class EmaTransform(NamedTuple):
 
 def ema_target(decay: float) -> EmaTransform:
     def init(online_params) -> EmaState:
-        return EmaState(jax.tree_util.tree_map(lambda p: jax.lax.stop_gradient(p) + 0, online_params),
-                        jax.numpy.zeros((), jax.numpy.int32))
+        return EmaState(
+            jax.tree_util.tree_map(lambda p: jax.lax.stop_gradient(p) + 0, online_params),
+            jax.numpy.zeros((), jax.numpy.int32),
+        )
 
     def update(online_params, state: EmaState) -> EmaState:
         # incremental_update(new, old, step_size) = step_size * new + (1 - step_size) * old

@@ -14,6 +14,7 @@ sigreg_loss      LeJEPA's SIGReg: project the batch on random unit directions an
                  and the Gaussian characteristic function). An isotropic Gaussian is the only law every
                  projection of which is N(0, 1), so this one term replaces VICReg's variance and covariance.
 """
+
 from __future__ import annotations
 
 import jax
@@ -22,7 +23,7 @@ import jax.numpy as jnp
 from jaxjepa import models
 from jaxjepa.config import Config
 
-EPPS_PULLEY_T_MAX = 3.0   # the integrand's weight exp(-t^2 / 2) is below 1.2% beyond t = 3
+EPPS_PULLEY_T_MAX = 3.0  # the integrand's weight exp(-t^2 / 2) is below 1.2% beyond t = 3
 
 
 def prediction_loss(predicted: jax.Array, target: jax.Array) -> jax.Array:
@@ -51,8 +52,9 @@ def time_smoothness_loss(z: jax.Array, z_next: jax.Array) -> jax.Array:
     return jnp.mean(jnp.sum((z_next - z) ** 2, axis=-1))
 
 
-def inverse_dynamics_loss(params: dict, z_t: jax.Array, z_next: jax.Array, actions: jax.Array,
-                          config: Config = Config()) -> jax.Array:
+def inverse_dynamics_loss(
+    params: dict, z_t: jax.Array, z_next: jax.Array, actions: jax.Array, config: Config
+) -> jax.Array:
     """MSE between the inverse-dynamics head's a_t (models.InverseDynamics, from `config`) and the true action."""
     predicted = models.inverse_dynamics(config).apply(params, z_t, z_next)
     return jnp.mean((predicted - actions) ** 2)
@@ -63,7 +65,7 @@ def epps_pulley(x: jax.Array, knots: int = 17) -> jax.Array:
     n * integral of |phi_n(t) - exp(-t^2/2)|^2 exp(-t^2/2) dt, phi_n the empirical characteristic function,
     by the trapezoid rule on [0, EPPS_PULLEY_T_MAX], doubled (the integrand is even in t)."""
     t = jnp.linspace(0.0, EPPS_PULLEY_T_MAX, knots)
-    tx = x[..., None] * t                                   # [n, m, knots]
+    tx = x[..., None] * t  # [n, m, knots]
     gaussian = jnp.exp(-0.5 * t**2)
     squared_gap = (jnp.mean(jnp.cos(tx), axis=0) - gaussian) ** 2 + jnp.mean(jnp.sin(tx), axis=0) ** 2
     return 2.0 * x.shape[0] * jnp.trapezoid(squared_gap * gaussian, t, axis=-1)

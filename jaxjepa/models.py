@@ -5,9 +5,10 @@ GELU (tanh approximation) between layers, as in the reference. Layers are initia
 `nn.Linear` (uniform in +-1/sqrt(fan_in), bias too) so training starts from the same distribution as
 the reference and our numbers compare.
 """
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import flax.linen as nn
 import jax
@@ -29,13 +30,15 @@ class Linear(nn.Module):
         fan_in = x.shape[-1]
         bound = 1.0 / jnp.sqrt(fan_in)
         kernel = self.param("kernel", _torch_linear_kernel_init(), (fan_in, self.features))
-        bias = self.param("bias", lambda key, shape: jax.random.uniform(key, shape, minval=-bound, maxval=bound),
-                          (self.features,))
+        bias = self.param(
+            "bias", lambda key, shape: jax.random.uniform(key, shape, minval=-bound, maxval=bound), (self.features,)
+        )
         return x @ kernel + bias
 
 
 class MLP(nn.Module):
     """Linear layers with GELU between them; `sigmoid_output` squashes the last layer to [0, 1]."""
+
     features: Sequence[int]
     sigmoid_output: bool = False
 
@@ -55,6 +58,7 @@ class KeypointEncoder(nn.Module):
     the 2 x 2K coordinates to z. Why: a convolution moves with the logo, so each expected coordinate
     moves with it too, and z is then close to affine in the logo's position in both frames (so in its
     velocity too), which a linear probe and a long dream both need."""
+
     frame_size: int
     keypoints: int
     latent_dim: int
@@ -63,11 +67,11 @@ class KeypointEncoder(nn.Module):
     @nn.compact
     def __call__(self, obs: jax.Array) -> jax.Array:
         size, lead = self.frame_size, obs.shape[:-1]
-        frames = obs.reshape(-1, size, size, 1)                                    # [2N, H, W, 1]
-        maps = nn.Conv(self.keypoints, (self.kernel, self.kernel), name="conv")(frames)   # [2N, H, W, K]
+        frames = obs.reshape(-1, size, size, 1)  # [2N, H, W, 1]
+        maps = nn.Conv(self.keypoints, (self.kernel, self.kernel), name="conv")(frames)  # [2N, H, W, K]
         attention = jax.nn.softmax(maps.reshape(-1, size * size, self.keypoints), axis=1)
         grid = jnp.stack(jnp.meshgrid(jnp.arange(size), jnp.arange(size), indexing="ij"), -1)
-        grid = grid.reshape(size * size, 2).astype(obs.dtype) / (size - 1) * 2.0 - 1.0   # [-1, 1]
+        grid = grid.reshape(size * size, 2).astype(obs.dtype) / (size - 1) * 2.0 - 1.0  # [-1, 1]
         coords = jnp.einsum("npk,pc->nkc", attention, grid).reshape(-1, 2 * 2 * self.keypoints)
         return Linear(self.latent_dim, name="readout")(coords).reshape(*lead, self.latent_dim)
 
@@ -80,6 +84,7 @@ class ConvEncoder(nn.Module):
     encoder's first layer grows with H * W and, at 32x32 and 64x64, fails to find the logo (RESULTS.md,
     worlds); a convolution's weights are shared over the frame. Why a patch stem: on a CPU it is one
     matmul over non-overlapping patches, several times cheaper than a 3x3 stride-2 stack at 64x64."""
+
     frame_size: int
     channels: Sequence[int]
     head: Sequence[int]
@@ -88,7 +93,7 @@ class ConvEncoder(nn.Module):
     @nn.compact
     def __call__(self, obs: jax.Array) -> jax.Array:
         size, lead = self.frame_size, obs.shape[:-1]
-        maps = jnp.moveaxis(obs.reshape(-1, obs.shape[-1] // (size * size), size, size), 1, -1)   # [N, H, W, C]
+        maps = jnp.moveaxis(obs.reshape(-1, obs.shape[-1] // (size * size), size, size), 1, -1)  # [N, H, W, C]
         for i, width in enumerate(self.channels):
             kernel, stride = (self.patch, self.patch) if i == 0 else (3, 2)
             maps = nn.Conv(width, (kernel, kernel), strides=(stride, stride), name=f"conv{i}")(maps)
@@ -100,6 +105,7 @@ class ConvEncoder(nn.Module):
 class InverseDynamics(nn.Module):
     """(z_t, z_t+1) -> a_t: which action moved the world from one latent to the next. Trained as an
     auxiliary loss, it keeps in z what the actions change (the agent), which a JEPA may otherwise drop."""
+
     hidden: Sequence[int]
     action_dim: int
 
@@ -117,8 +123,9 @@ def encoder(config: Config) -> nn.Module:
     if config.encoder_kind == "keypoints":
         return KeypointEncoder(config.frame_size, config.keypoints, config.latent_dim)
     if config.encoder_kind == "cnn":
-        return ConvEncoder(config.frame_size, config.cnn_channels, (*config.cnn_head_hidden, config.latent_dim),
-                           config.cnn_patch)
+        return ConvEncoder(
+            config.frame_size, config.cnn_channels, (*config.cnn_head_hidden, config.latent_dim), config.cnn_patch
+        )
     return MLP((*config.encoder_hidden, config.latent_dim))
 
 
@@ -136,7 +143,9 @@ def predictor_input(z: jax.Array, action: jax.Array | None = None) -> jax.Array:
 
 def decoder(config: Config) -> MLP:
     """Latent -> newest frame, only to render the dream; trained after the JEPA on frozen latents."""
-    return MLP((*config.decoder_hidden, config.frame_channels * config.frame_size * config.frame_size), sigmoid_output=True)
+    return MLP(
+        (*config.decoder_hidden, config.frame_channels * config.frame_size * config.frame_size), sigmoid_output=True
+    )
 
 
 def init_params(key: jax.Array, config: Config) -> dict:

@@ -14,9 +14,11 @@ best `plan_elites`, refit a mean and std. Both refine `plan_iterations` times pe
 An episode is one `lax.scan` of plan -> apply the first action -> observe -> re-encode, warm-started
 from the previous plan shifted by one step; `episodes` vmaps it.
 """
+
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -26,14 +28,14 @@ from jaxjepa.config import Config
 from jaxjepa.steer import SteerState
 
 ACTION_DIM = 2
-UNIFORM_STD = 3.0 ** 0.5   # U(-1, 1) times this has unit standard deviation
-CEM_MIN_STD = 0.05   # CEM's std never falls below this, so a converged plan can still move
+UNIFORM_STD = 3.0**0.5  # U(-1, 1) times this has unit standard deviation
+CEM_MIN_STD = 0.05  # CEM's std never falls below this, so a converged plan can still move
 
 
 class WorldModel(NamedTuple):
-    observe: Callable[[SteerState, SteerState], jax.Array]   # (previous, current) -> observation
-    encode: Callable[[jax.Array], jax.Array]                 # observation -> latent [d]
-    predict: Callable[[jax.Array, jax.Array], jax.Array]     # latents [N, d], actions [N, 2] -> [N, d]
+    observe: Callable[[SteerState, SteerState], jax.Array]  # (previous, current) -> observation
+    encode: Callable[[jax.Array], jax.Array]  # observation -> latent [d]
+    predict: Callable[[jax.Array, jax.Array], jax.Array]  # latents [N, d], actions [N, 2] -> [N, d]
 
 
 class PlanningError(ValueError):
@@ -41,17 +43,17 @@ class PlanningError(ValueError):
 
 
 class Episode(NamedTuple):
-    positions: jax.Array   # [T, 2] the logo after each applied action
-    actions: jax.Array     # [T, 2] applied
-    plans: jax.Array       # [T, H, 2] the plan each action came from
-    distances: jax.Array   # [T] px to the goal
-    success: jax.Array     # bool: within success_px at some step
-    steps: jax.Array       # 1-based step of the first success; episode_steps + 1 when never
+    positions: jax.Array  # [T, 2] the logo after each applied action
+    actions: jax.Array  # [T, 2] applied
+    plans: jax.Array  # [T, H, 2] the plan each action came from
+    distances: jax.Array  # [T] px to the goal
+    success: jax.Array  # bool: within success_px at some step
+    steps: jax.Array  # 1-based step of the first success; episode_steps + 1 when never
 
 
 class Task(NamedTuple):
-    start: SteerState      # the state before the first observed frame
-    goal: jax.Array        # [2] px
+    start: SteerState  # the state before the first observed frame
+    goal: jax.Array  # [2] px
 
 
 def learned_model(params: dict, config: Config) -> WorldModel:
@@ -60,9 +62,11 @@ def learned_model(params: dict, config: Config) -> WorldModel:
     if config.action_dim == 0:
         raise PlanningError("this run's predictor takes no actions; train one with --config steer")
     encoder, predictor = models.encoder(config), models.predictor(config)
-    return WorldModel(observe=lambda prev, cur: steer.observe(prev, cur, config),
-                      encode=lambda obs: encoder.apply(params["target"], obs),
-                      predict=lambda z, a: predictor.apply(params["predictor"], models.predictor_input(z, a)))
+    return WorldModel(
+        observe=lambda prev, cur: steer.observe(prev, cur, config),
+        encode=lambda obs: encoder.apply(params["target"], obs),
+        predict=lambda z, a: predictor.apply(params["predictor"], models.predictor_input(z, a)),
+    )
 
 
 def state_vector(previous: SteerState, current: SteerState) -> jax.Array:
@@ -71,6 +75,7 @@ def state_vector(previous: SteerState, current: SteerState) -> jax.Array:
 
 def simulator_model(config: Config) -> WorldModel:
     """The ceiling: the planner is given the true state and the true simulator (walls included)."""
+
     def predict(z: jax.Array, a: jax.Array) -> jax.Array:
         nxt = jax.vmap(lambda s, act: steer.step(SteerState(s[:2], s[2:]), act, config))(z, a)
         return jnp.concatenate([nxt.position, nxt.velocity], axis=-1)
@@ -80,19 +85,20 @@ def simulator_model(config: Config) -> WorldModel:
 
 def imagine(model: WorldModel, z0: jax.Array, actions: jax.Array) -> jax.Array:
     """[N, H, 2] action sequences from one latent [d] -> imagined latents [N, H, d]."""
+
     def one(z, a):
         z = model.predict(z, a)
         return z, z
 
-    _, latents = jax.lax.scan(one, jnp.broadcast_to(z0, (actions.shape[0], z0.shape[-1])),
-                              jnp.moveaxis(actions, 1, 0))
+    _, latents = jax.lax.scan(one, jnp.broadcast_to(z0, (actions.shape[0], z0.shape[-1])), jnp.moveaxis(actions, 1, 0))
     return jnp.moveaxis(latents, 0, 1)
 
 
-def sequence_costs(model: WorldModel, z0: jax.Array, z_goal: jax.Array, actions: jax.Array,
-                   config: Config) -> jax.Array:
+def sequence_costs(
+    model: WorldModel, z0: jax.Array, z_goal: jax.Array, actions: jax.Array, config: Config
+) -> jax.Array:
     """[N]: sum over the horizon of ||z_k - z_goal|| ("sum") or the last step's distance alone ("last")."""
-    distances = jnp.linalg.norm(imagine(model, z0, actions) - z_goal, axis=-1)   # [N, H]
+    distances = jnp.linalg.norm(imagine(model, z0, actions) - z_goal, axis=-1)  # [N, H]
     return distances[:, -1] if config.plan_cost == "last" else jnp.sum(distances, axis=-1)
 
 
@@ -104,9 +110,11 @@ def candidates(key: jax.Array, mean: jax.Array, std: jax.Array | float, config: 
     return steer.clip_action(mean + noise.at[0].set(0.0))
 
 
-def mppi(key: jax.Array, model: WorldModel, z0: jax.Array, z_goal: jax.Array, plan: jax.Array,
-         config: Config) -> jax.Array:
+def mppi(
+    key: jax.Array, model: WorldModel, z0: jax.Array, z_goal: jax.Array, plan: jax.Array, config: Config
+) -> jax.Array:
     """`plan_iterations` MPPI refinements of the plan [H, 2]."""
+
     def refine(mean, step_key):
         samples = candidates(step_key, mean, config.plan_noise, config)
         cost = sequence_costs(model, z0, z_goal, samples, config)
@@ -118,9 +126,11 @@ def mppi(key: jax.Array, model: WorldModel, z0: jax.Array, z_goal: jax.Array, pl
     return plan
 
 
-def cem(key: jax.Array, model: WorldModel, z0: jax.Array, z_goal: jax.Array, plan: jax.Array,
-        config: Config) -> jax.Array:
+def cem(
+    key: jax.Array, model: WorldModel, z0: jax.Array, z_goal: jax.Array, plan: jax.Array, config: Config
+) -> jax.Array:
     """`plan_iterations` cross-entropy refinements: refit mean and std to the `plan_elites` cheapest."""
+
     def refine(carry, step_key):
         mean, std = carry
         samples = candidates(step_key, mean, std, config)
@@ -128,13 +138,15 @@ def cem(key: jax.Array, model: WorldModel, z0: jax.Array, z_goal: jax.Array, pla
         elites = samples[best]
         return (elites.mean(axis=0), jnp.maximum(elites.std(axis=0), CEM_MIN_STD)), None
 
-    (plan, _), _ = jax.lax.scan(refine, (plan, jnp.full_like(plan, config.plan_noise)),
-                                jax.random.split(key, config.plan_iterations))
+    (plan, _), _ = jax.lax.scan(
+        refine, (plan, jnp.full_like(plan, config.plan_noise)), jax.random.split(key, config.plan_iterations)
+    )
     return plan
 
 
-def random_actions(key: jax.Array, model: WorldModel, z0: jax.Array, z_goal: jax.Array, plan: jax.Array,
-                   config: Config) -> jax.Array:
+def random_actions(
+    key: jax.Array, model: WorldModel, z0: jax.Array, z_goal: jax.Array, plan: jax.Array, config: Config
+) -> jax.Array:
     """The baseline: a plan of uniform random actions, whatever the goal."""
     return jax.random.uniform(key, plan.shape, minval=-1.0, maxval=1.0)
 

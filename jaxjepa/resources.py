@@ -7,6 +7,7 @@ batch of observation windows, every step's drawn window starts (drawn up front),
 latents of the training set. XLA needs more than this, so a refusal is never wrong; a run that passes
 may still not fit.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -15,7 +16,7 @@ import os
 from jaxjepa.config import Config
 
 BYTES = 4
-COPIES_OF_PARAMS = 5   # online, EMA target, gradients, two Adam moments
+COPIES_OF_PARAMS = 5  # online, EMA target, gradients, two Adam moments
 
 
 def mlp_params(sizes: list[int]) -> int:
@@ -24,20 +25,22 @@ def mlp_params(sizes: list[int]) -> int:
 
 def parameter_count(config: Config) -> int:
     """Parameters of the MLP encoder (0 for the keypoint encoder: a lower bound), predictor and decoder."""
-    hw, d = config.frame_size ** 2, config.latent_dim
+    hw, d = config.frame_size**2, config.latent_dim
     encoder = mlp_params([2 * hw, *config.encoder_hidden, d]) if config.encoder_kind == "mlp" else 0
     return encoder + mlp_params([d, *config.predictor_hidden, d]) + mlp_params([d, *config.decoder_hidden, hw])
 
 
 def minimum_bytes(config: Config) -> int:
-    hw = config.frame_size ** 2
-    floats = (config.train_sequences * config.seq_len * hw * config.logos          # training set, per logo
-              + 2 * config.probe_sequences * config.probe_seq_len * hw             # probe fit + test frames
-              + COPIES_OF_PARAMS * parameter_count(config)
-              + config.batch_size * (config.rollout_steps + 1) * 2 * hw            # one batch of windows
-              + config.steps * config.batch_size                                   # window starts, drawn up front
-              + config.train_sequences * config.seq_len * config.latent_dim        # the decoder's latents
-              + config.decoder_batch_size * hw)
+    hw = config.frame_size**2
+    floats = (
+        config.train_sequences * config.seq_len * hw * config.logos  # training set, per logo
+        + 2 * config.probe_sequences * config.probe_seq_len * hw  # probe fit + test frames
+        + COPIES_OF_PARAMS * parameter_count(config)
+        + config.batch_size * (config.rollout_steps + 1) * 2 * hw  # one batch of windows
+        + config.steps * config.batch_size  # window starts, drawn up front
+        + config.train_sequences * config.seq_len * config.latent_dim  # the decoder's latents
+        + config.decoder_batch_size * hw
+    )
     return BYTES * floats
 
 
@@ -53,6 +56,8 @@ def memory_problem(config: Config) -> str | None:
     """One line if one seed of `config` cannot fit in this machine's memory, else None."""
     needed, available = minimum_bytes(config), machine_bytes()
     if available and needed > available:
-        return (f"one seed of this config needs at least {needed / 2**30:,.1f} GiB "
-                f"(training set, batches, parameters), more than this machine's {available / 2**30:,.1f} GiB")
+        return (
+            f"one seed of this config needs at least {needed / 2**30:,.1f} GiB "
+            f"(training set, batches, parameters), more than this machine's {available / 2**30:,.1f} GiB"
+        )
     return None

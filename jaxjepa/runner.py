@@ -15,12 +15,14 @@ Why the probe runs one seed at a time (`lax.map`) while training is vmapped: on 
 followed by products, never returned once a device held two or more seeds (the process sat at 0% CPU);
 unbatched, it runs. The probe is a small share of a run, and each seed's numbers are unchanged (tested).
 """
+
 from __future__ import annotations
 
 import os
 import threading
 import time
-from typing import Callable, NamedTuple, Sequence, TypeVar
+from collections.abc import Callable, Sequence
+from typing import NamedTuple, TypeVar
 
 import jax
 import jax.numpy as jnp
@@ -49,9 +51,9 @@ def stacked_keys(seeds: Sequence[int]) -> tuple[jax.Array, jax.Array]:
 
 
 class SeedsOutput(NamedTuple):
-    result: TrainResult   # every leaf has a leading [n_seeds] axis; across processes, params are the
-                          # global (padded) arrays, each process holding its own seeds' rows: see seed_params
-    probe: dict           # probe_rmse [n_seeds], probe_rmse_yx [n_seeds, 2]
+    result: TrainResult  # every leaf has a leading [n_seeds] axis; across processes, params are the
+    # global (padded) arrays, each process holding its own seeds' rows: see seed_params
+    probe: dict  # probe_rmse [n_seeds], probe_rmse_yx [n_seeds, 2]
     compile_s: float
     run_s: float
 
@@ -82,8 +84,9 @@ def seeds_program(config: Config, mesh: Mesh) -> Callable:
     return jax.jit(jax.shard_map(per_device, mesh=mesh, in_specs=(by_seed, by_seed), out_specs=by_seed))
 
 
-def seeds_runner(config: Config, per_program: int,
-                 devices: Sequence[jax.Device] | None = None) -> Callable[[Sequence[int]], SeedsOutput]:
+def seeds_runner(
+    config: Config, per_program: int, devices: Sequence[jax.Device] | None = None
+) -> Callable[[Sequence[int]], SeedsOutput]:
     """A function that trains and probes up to `per_program` seeds with one compiled program, compiled at
     its first call and reused by every later one (chunks of a long seed list); a shorter list is padded
     with its last seed and the padding dropped from the results. compile_s is 0 once compiled."""
@@ -98,8 +101,10 @@ def seeds_runner(config: Config, per_program: int,
             raise ValueError(f"this program trains 1 to {width} seeds, got {len(seeds)}")
         padded = [*seeds, *[seeds[-1]] * (width - len(seeds))]
         # Built from a callback, so that across processes each one places only its own devices' rows.
-        train_keys, eval_keys = (jax.make_array_from_callback(keys.shape, sharding, lambda index, keys=keys: keys[index])
-                                 for keys in stacked_keys(padded))
+        train_keys, eval_keys = (
+            jax.make_array_from_callback(keys.shape, sharding, lambda index, keys=keys: keys[index])
+            for keys in stacked_keys(padded)
+        )
         compile_s = 0.0
         if not compiled:
             start = time.perf_counter()
@@ -109,11 +114,11 @@ def seeds_runner(config: Config, per_program: int,
         outputs = jax.block_until_ready(compiled[0](train_keys, eval_keys))
         run_s = time.perf_counter() - started
         result, probe_metrics = outputs
-        if distributed.is_multiprocess():   # other processes' rows cannot be read here: gather the small figures
+        if distributed.is_multiprocess():  # other processes' rows cannot be read here: gather the small figures
             metrics, probe_metrics = distributed.gather((result.metrics, probe_metrics), len(seeds))
             result = TrainResult(result.params, metrics)
-        elif len(seeds) < width:   # drop the padding
-            result, probe_metrics = jax.tree_util.tree_map(lambda x: x[:len(seeds)], (result, probe_metrics))
+        elif len(seeds) < width:  # drop the padding
+            result, probe_metrics = jax.tree_util.tree_map(lambda x: x[: len(seeds)], (result, probe_metrics))
         return SeedsOutput(result, probe_metrics, compile_s, run_s)
 
     return run
@@ -150,18 +155,25 @@ def interruptible(fn: Callable[..., T], *args) -> T:
 def per_seed_numpy(output: SeedsOutput) -> dict:
     """Training curves and probe figures as NumPy arrays, [n_seeds, ...]: what a saved run keeps."""
     curves = jax.device_get(output.result.metrics)
-    return {**{k: np.asarray(v) for k, v in curves.items()},
-            **{k: np.asarray(v) for k, v in jax.device_get(output.probe).items()}}
+    return {
+        **{k: np.asarray(v) for k, v in curves.items()},
+        **{k: np.asarray(v) for k, v in jax.device_get(output.probe).items()},
+    }
 
 
 def final_figures(m: dict, output: SeedsOutput, n_seeds: int) -> dict:
     """The 'final' block of a saved run's metrics.json, from one seed's `per_seed_numpy` slice."""
     return {
-        "loss": float(m["loss"][-1]), "pred_loss": float(m["pred_loss"][-1]), "var_loss": float(m["var_loss"][-1]),
+        "loss": float(m["loss"][-1]),
+        "pred_loss": float(m["pred_loss"][-1]),
+        "var_loss": float(m["var_loss"][-1]),
         "emb_std": float(m["emb_std"][-1]),
         "decoder_loss": float(m["decoder_loss"][-1]) if m["decoder_loss"].size else None,
-        "probe_rmse_px": float(m["probe_rmse"]), "probe_rmse_yx_px": [float(v) for v in m["probe_rmse_yx"]],
-        "compile_s": output.compile_s, "run_s": output.run_s, "seeds_in_program": n_seeds,
+        "probe_rmse_px": float(m["probe_rmse"]),
+        "probe_rmse_yx_px": [float(v) for v in m["probe_rmse_yx"]],
+        "compile_s": output.compile_s,
+        "run_s": output.run_s,
+        "seeds_in_program": n_seeds,
     }
 
 

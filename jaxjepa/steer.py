@@ -11,6 +11,7 @@ start; a persistent push (about 1 / theta frames) drives the logo from rest to t
 so slow and fast motion, stops and wall bounces all appear in the data (`coverage` measures how often).
 Sequences start at rest-to-full speed (uniform per axis) anywhere in the training box.
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -21,20 +22,20 @@ import jax.numpy as jnp
 from jaxjepa import world
 from jaxjepa.config import Config
 
-SLOW_PX, FAST_PX = 0.25, 1.0   # coverage bins: a logo slower than SLOW_PX px/frame (per axis max) is "nearly
-                               # stopped"; faster than FAST_PX it moves faster than the bouncing world's 0.75
+SLOW_PX, FAST_PX = 0.25, 1.0  # coverage bins: a logo slower than SLOW_PX px/frame (per axis max) is "nearly
+# stopped"; faster than FAST_PX it moves faster than the bouncing world's 0.75
 
 
 class SteerState(NamedTuple):
-    position: jax.Array   # [2] (y, x) px
-    velocity: jax.Array   # [2] px / frame
+    position: jax.Array  # [2] (y, x) px
+    velocity: jax.Array  # [2] px / frame
 
 
 class SteerTrajectory(NamedTuple):
-    frames: jax.Array      # [T, H, W]
-    positions: jax.Array   # [T, 2] after each frame's update
+    frames: jax.Array  # [T, H, W]
+    positions: jax.Array  # [T, 2] after each frame's update
     velocities: jax.Array  # [T, 2]
-    actions: jax.Array     # [T, 2]: actions[t] is applied before frame t is rendered
+    actions: jax.Array  # [T, 2]: actions[t] is applied before frame t is rendered
 
 
 def clip_action(action: jax.Array) -> jax.Array:
@@ -43,8 +44,9 @@ def clip_action(action: jax.Array) -> jax.Array:
 
 def step(state: SteerState, action: jax.Array, config: Config) -> SteerState:
     """One frame: accelerate by the (clipped) action, clip the speed per axis, then move and bounce."""
-    velocity = jnp.clip(state.velocity + config.steer_gain * clip_action(action),
-                        -config.steer_max_speed, config.steer_max_speed)
+    velocity = jnp.clip(
+        state.velocity + config.steer_gain * clip_action(action), -config.steer_max_speed, config.steer_max_speed
+    )
     return SteerState(*world.step(state.position, velocity, config))
 
 
@@ -72,6 +74,7 @@ def action_walk(key: jax.Array, length: int, config: Config) -> jax.Array:
 
 def rollout(state: SteerState, actions: jax.Array, config: Config) -> SteerTrajectory:
     """The trajectory that `actions` [T, 2] drive from `state`, one frame per action."""
+
     def one(state, action):
         state = step(state, action, config)
         return state, (world.render(state.position, config), state.position, state.velocity)
@@ -84,6 +87,7 @@ def damped_rollout(state: SteerState, walk: jax.Array, damping: jax.Array, confi
     """Training actions: the walk plus a brake, a_t = clip(walk_t - damping v_t). Why the brake: a walk
     alone leaves each axis's speed near uniform, so a logo at rest on both axes (every planning goal) is
     rare; a sequence with a strong brake hovers around rest, one without it roams up to the limit."""
+
     def one(state, push):
         action = clip_action(push - damping * state.velocity)
         state = step(state, action, config)
@@ -99,12 +103,14 @@ def trajectory(key: jax.Array, length: int, config: Config, *, margin: int | Non
     state_key, action_key, damping_key = jax.random.split(key, 3)
     margin = config.train_start_margin if margin is None else margin
     damping = jax.random.uniform(damping_key, (), maxval=config.action_damping)
-    return damped_rollout(random_state(state_key, margin, config), action_walk(action_key, length, config), damping,
-                          config)
+    return damped_rollout(
+        random_state(state_key, margin, config), action_walk(action_key, length, config), damping, config
+    )
 
 
-def trajectories(key: jax.Array, count: int, length: int, config: Config, *,
-                 margin: int | None = None) -> SteerTrajectory:
+def trajectories(
+    key: jax.Array, count: int, length: int, config: Config, *, margin: int | None = None
+) -> SteerTrajectory:
     """`count` independent trajectories, [count, length, ...]."""
     return jax.vmap(lambda k: trajectory(k, length, config, margin=margin))(jax.random.split(key, count))
 
@@ -120,12 +126,12 @@ def at_rest(position: jax.Array) -> SteerState:
 
 
 class Coverage(NamedTuple):
-    speed_histogram: jax.Array   # [bins] fraction of frames per speed bin (speed = max |v| over the axes)
-    bin_edges: jax.Array         # [bins + 1] px / frame
-    slow: jax.Array              # fraction of frames slower than SLOW_PX
-    fast: jax.Array              # fraction of frames faster than FAST_PX
-    at_speed_limit: jax.Array    # fraction of frames with some axis at the speed limit
-    bounces: jax.Array           # fraction of frames in which the logo touches a wall
+    speed_histogram: jax.Array  # [bins] fraction of frames per speed bin (speed = max |v| over the axes)
+    bin_edges: jax.Array  # [bins + 1] px / frame
+    slow: jax.Array  # fraction of frames slower than SLOW_PX
+    fast: jax.Array  # fraction of frames faster than FAST_PX
+    at_speed_limit: jax.Array  # fraction of frames with some axis at the speed limit
+    bounces: jax.Array  # fraction of frames in which the logo touches a wall
 
 
 def coverage(traj: SteerTrajectory, config: Config, bins: int = 6) -> Coverage:
@@ -135,5 +141,11 @@ def coverage(traj: SteerTrajectory, config: Config, bins: int = 6) -> Coverage:
     histogram, _ = jnp.histogram(speed, edges)
     lo, hi = world.bounds(config)
     touching = jnp.any((traj.positions <= lo) | (traj.positions >= hi), axis=-1)
-    return Coverage(histogram / speed.size, edges, jnp.mean(speed < SLOW_PX), jnp.mean(speed > FAST_PX),
-                    jnp.mean(speed >= config.steer_max_speed), jnp.mean(touching))
+    return Coverage(
+        histogram / speed.size,
+        edges,
+        jnp.mean(speed < SLOW_PX),
+        jnp.mean(speed > FAST_PX),
+        jnp.mean(speed >= config.steer_max_speed),
+        jnp.mean(touching),
+    )

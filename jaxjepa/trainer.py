@@ -19,10 +19,12 @@ against sg(E_ema(o_{t+j})), with weights rollout_decay^(j-1) and an optional cur
 active k. A one-step predictor is never trained on its own outputs, so its rollouts drift; this one is.
 With k = 1 the step above runs unchanged, so the default recipe is the reference's bit for bit.
 """
+
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -34,13 +36,13 @@ from jaxjepa.ema import EmaState, ema_target
 
 
 class TrainResult(NamedTuple):
-    params: dict       # {'encoder', 'target', 'predictor', 'decoder'}, each a flax variables dict
-    metrics: dict      # per-step curves: loss, pred_loss, var_loss, cov_loss, emb_std [steps]; decoder_loss [decoder_steps]
+    params: dict  # {'encoder', 'target', 'predictor', 'decoder'}, each a flax variables dict
+    metrics: dict  # per-step curves: loss, pred_loss, var_loss, cov_loss, emb_std [steps]; decoder_loss [decoder_steps]
 
 
 class JepaState(NamedTuple):
-    online: dict       # {'encoder', 'predictor'}: what the optimiser trains
-    ema: EmaState      # the target encoder
+    online: dict  # {'encoder', 'predictor'}: what the optimiser trains
+    ema: EmaState  # the target encoder
     opt_state: Any
 
 
@@ -52,6 +54,7 @@ def seed_keys(seed: int) -> tuple[jax.Array, jax.Array]:
 
 class TrainKeys(NamedTuple):
     """The four independent keys one run's train key splits into, in this order."""
+
     data: jax.Array
     init: jax.Array
     jepa: jax.Array
@@ -75,7 +78,7 @@ def training_data(key: jax.Array, config: Config) -> tuple[jax.Array, jax.Array 
     if config.world == "steer":
         traj = steer.trajectories(key, config.train_sequences, config.seq_len, config)
         return traj.frames.reshape(shape), traj.actions
-    if config.world == "two_rooms":   # its actions[t] moves frame t to t + 1: shifted to the steer convention
+    if config.world == "two_rooms":  # its actions[t] moves frame t to t + 1: shifted to the steer convention
         traj = two_rooms.trajectories(key, config.train_sequences, config.seq_len, config)
         return traj.frames.reshape(shape), jnp.pad(traj.actions, ((0, 0), (1, 0), (0, 0)))
     return world.trajectories(key, config.train_sequences, config.seq_len, config).frames.reshape(shape), None
@@ -103,7 +106,7 @@ def windows_at(frames: jax.Array, starts: jax.Array, k: int) -> tuple[jax.Array,
     hw = frames.shape[-1]
     flat = frames.reshape(-1)
     clips = jax.vmap(lambda start: jax.lax.dynamic_slice(flat, (start * hw,), ((k + 2) * hw,)))(starts)
-    obs = jnp.stack([clips[:, j * hw:(j + 2) * hw] for j in range(k + 1)], axis=1)      # o_t .. o_t+k
+    obs = jnp.stack([clips[:, j * hw : (j + 2) * hw] for j in range(k + 1)], axis=1)  # o_t .. o_t+k
     return obs[:, 0], obs[:, 1:]
 
 
@@ -124,8 +127,16 @@ def rollout_weights(config: Config, step: jax.Array | int | None = None) -> jax.
     return weights
 
 
-def multistep_loss(online: dict, target_params: dict, obs: jax.Array, future_obs: jax.Array, weights: jax.Array,
-                   config: Config, future_actions: jax.Array | None = None, step: jax.Array | int = 0):
+def multistep_loss(
+    online: dict,
+    target_params: dict,
+    obs: jax.Array,
+    future_obs: jax.Array,
+    weights: jax.Array,
+    config: Config,
+    future_actions: jax.Array | None = None,
+    step: jax.Array | int = 0,
+):
     """The predictor unrolled k steps from E(o_t) in latent space (a `lax.scan`, gradient through the
     whole unroll), each step scored against sg(E_ema(o_{t+j})): sum_j w_j MSE_j / sum_j w_j. The
     variance and covariance terms act on the context latents, as in the one-step loss. An
@@ -138,11 +149,16 @@ def multistep_loss(online: dict, target_params: dict, obs: jax.Array, future_obs
         return z_next, z_next
 
     actions = None if future_actions is None else jnp.moveaxis(future_actions, 1, 0)
-    _, dreams = jax.lax.scan(unroll, z, actions, length=future_obs.shape[1])     # [k, B, d]
-    z_targets = target_latents(online, target_params, jnp.moveaxis(future_obs, 1, 0), config)   # [k, B, d]
-    per_step = jnp.mean((dreams - z_targets) ** 2, axis=(1, 2))               # [k]
-    total, metrics = regularised(jnp.sum(weights * per_step) / jnp.sum(weights), z, config,
-                                 online_next_latents(online, future_obs[:, 0], config), step)
+    _, dreams = jax.lax.scan(unroll, z, actions, length=future_obs.shape[1])  # [k, B, d]
+    z_targets = target_latents(online, target_params, jnp.moveaxis(future_obs, 1, 0), config)  # [k, B, d]
+    per_step = jnp.mean((dreams - z_targets) ** 2, axis=(1, 2))  # [k]
+    total, metrics = regularised(
+        jnp.sum(weights * per_step) / jnp.sum(weights),
+        z,
+        config,
+        online_next_latents(online, future_obs[:, 0], config),
+        step,
+    )
     return total, {**metrics, "pred_loss_first": per_step[0], "pred_loss_last": per_step[-1]}
 
 
@@ -161,8 +177,9 @@ def target_latents(online: dict, target_params: dict, obs: jax.Array, config: Co
     return jax.lax.stop_gradient(encode(target_params, obs))
 
 
-def regularised(pred: jax.Array, z: jax.Array, config: Config, z_next: jax.Array | None = None,
-                step: jax.Array | int = 0):
+def regularised(
+    pred: jax.Array, z: jax.Array, config: Config, z_next: jax.Array | None = None, step: jax.Array | int = 0
+):
     """The prediction loss plus the anti-collapse terms on the batch of context latents z: (total, metrics).
     VICReg (variance + covariance), or SIGReg in its place (regulariser "sigreg", fresh random directions
     each step); time-smoothness on (z, z_next = E(o_t+1)) when its weight is on. A term whose weight is 0
@@ -179,8 +196,14 @@ def regularised(pred: jax.Array, z: jax.Array, config: Config, z_next: jax.Array
     if config.time_smooth_weight:
         smooth = losses.time_smoothness_loss(z, z_next)
         total, extra = total + config.time_smooth_weight * smooth, {**extra, "smooth_loss": smooth}
-    return total, {"loss": total, "pred_loss": pred, "var_loss": var, "cov_loss": cov,
-                   "emb_std": jnp.mean(losses.embedding_std(z)), **extra}
+    return total, {
+        "loss": total,
+        "pred_loss": pred,
+        "var_loss": var,
+        "cov_loss": cov,
+        "emb_std": jnp.mean(losses.embedding_std(z)),
+        **extra,
+    }
 
 
 def online_next_latents(online: dict, next_obs: jax.Array, config: Config) -> jax.Array | None:
@@ -188,8 +211,9 @@ def online_next_latents(online: dict, next_obs: jax.Array, config: Config) -> ja
     return models.encoder(config).apply(online["encoder"], next_obs) if config.time_smooth_weight else None
 
 
-def jepa_loss(online: dict, target_params: dict, obs: jax.Array, next_obs: jax.Array, config: Config,
-              step: jax.Array | int = 0):
+def jepa_loss(
+    online: dict, target_params: dict, obs: jax.Array, next_obs: jax.Array, config: Config, step: jax.Array | int = 0
+):
     z = models.encoder(config).apply(online["encoder"], obs)
     z_hat = models.predictor(config).apply(online["predictor"], z)
     pred = losses.prediction_loss(z_hat, target_latents(online, target_params, next_obs, config))
@@ -206,11 +230,18 @@ def make_jepa_phase(config: Config) -> Callable[[jax.Array, jax.Array, dict], tu
     def run(key: jax.Array, frames: jax.Array, params: dict, actions: jax.Array | None = None):
         def batch_loss_and_grad(state: JepaState, starts: jax.Array, step: jax.Array):
             obs, future = windows_at(frames, starts, config.rollout_steps)
-            if config.rollout_steps == 1 and actions is None:   # the reference's one-step loss, unchanged
+            if config.rollout_steps == 1 and actions is None:  # the reference's one-step loss, unchanged
                 return loss_and_grad(state.online, state.ema.params, obs, future[:, 0], step=step)
             future_actions = None if actions is None else window_actions(actions, starts, config.rollout_steps)
-            return multistep_grad(state.online, state.ema.params, obs, future, rollout_weights(config, step),
-                                  future_actions=future_actions, step=step)
+            return multistep_grad(
+                state.online,
+                state.ema.params,
+                obs,
+                future,
+                rollout_weights(config, step),
+                future_actions=future_actions,
+                step=step,
+            )
 
         def jepa_step(state: JepaState, xs: tuple[jax.Array, jax.Array]):
             starts, step = xs
@@ -278,6 +309,7 @@ def make_train(config: Config) -> Callable[[jax.Array], TrainResult]:
 def first_nonfinite_step(metrics: dict) -> int | None:
     """The first JEPA step whose loss is NaN or inf (over all seeds), or None. Run on the host."""
     import numpy as np
+
     loss = np.asarray(metrics["loss"]).reshape(-1, np.shape(metrics["loss"])[-1])
     bad = ~np.isfinite(loss).all(axis=0)
     return int(np.argmax(bad)) if bad.any() else None

@@ -15,6 +15,7 @@ wall. Training trajectories: a random start and a von Mises random walk of direc
 normal step lengths; a share `config.cross_wall_rate` of them is built backwards from a point in the door
 so that they pass it. Evaluation episodes: start and goal uniform in different rooms.
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -24,33 +25,33 @@ import jax.numpy as jnp
 
 from jaxjepa.config import Config
 
-BORDER_PX = 4            # the border wall's row and column (and H - 1 - BORDER_PX)
-WALL_HALF_WIDTH = 1      # the wall covers columns wall_x - 1 .. wall_x + 1
-DOOR_HALF_HEIGHT = 4     # the door is open on rows door_y - 4 .. door_y + 4
-WALL_PADDING = 20        # wall_x is drawn from [20, H - 20)
-DOOR_PADDING = 10        # door_y is drawn from [10, H - 10)
-STEP_MEAN, STEP_STD, STEP_MIN, STEP_MAX = 1.0, 0.4, 0.2, 1.8   # px per action, truncated normal
-TURN_CONCENTRATION = 5.0   # von Mises kappa of each turn (EB-JEPA: 1 / action_angle_noise = 1 / 0.2)
+BORDER_PX = 4  # the border wall's row and column (and H - 1 - BORDER_PX)
+WALL_HALF_WIDTH = 1  # the wall covers columns wall_x - 1 .. wall_x + 1
+DOOR_HALF_HEIGHT = 4  # the door is open on rows door_y - 4 .. door_y + 4
+WALL_PADDING = 20  # wall_x is drawn from [20, H - 20)
+DOOR_PADDING = 10  # door_y is drawn from [10, H - 10)
+STEP_MEAN, STEP_STD, STEP_MIN, STEP_MAX = 1.0, 0.4, 0.2, 1.8  # px per action, truncated normal
+TURN_CONCENTRATION = 5.0  # von Mises kappa of each turn (EB-JEPA: 1 / action_angle_noise = 1 / 0.2)
 SUCCESS_RADIUS_PX = 4.5
 EVAL_MAX_STEPS = 200
 VON_MISES_PROPOSALS = 32
 
 
 class Layout(NamedTuple):
-    wall_x: jax.Array   # [] float32: the wall's centre column
-    door_y: jax.Array   # [] float32: the door's centre row
+    wall_x: jax.Array  # [] float32: the wall's centre column
+    door_y: jax.Array  # [] float32: the door's centre row
 
 
 class Trajectory(NamedTuple):
-    frames: jax.Array     # [T, 2, H, W] float32 in [0, 1]: the dot, the walls
+    frames: jax.Array  # [T, 2, H, W] float32 in [0, 1]: the dot, the walls
     positions: jax.Array  # [T, 2] (y, x) px
-    actions: jax.Array    # [T - 1, 2] (dy, dx) px: actions[t] moved positions[t] towards positions[t + 1]
-    layout: Layout        # wall and door of this trajectory
+    actions: jax.Array  # [T - 1, 2] (dy, dx) px: actions[t] moved positions[t] towards positions[t + 1]
+    layout: Layout  # wall and door of this trajectory
 
 
 class Episode(NamedTuple):
-    start: jax.Array      # [2] (y, x) px
-    goal: jax.Array       # [2] (y, x) px, in the other room
+    start: jax.Array  # [2] (y, x) px
+    goal: jax.Array  # [2] (y, x) px, in the other room
     layout: Layout
 
 
@@ -97,13 +98,13 @@ def _wall_contact(position: jax.Array, action: jax.Array, layout: Layout) -> tup
     (y, x), (dy, dx) = position, action
     left, right = layout.wall_x - WALL_HALF_WIDTH, layout.wall_x + WALL_HALF_WIDTH
     t_left, t_right = (left - x) / _safe(dx), (right - x) / _safe(dx)
-    within = (x > left) & (x < right)                      # strictly: a dot on a face may slide along it
+    within = (x > left) & (x < right)  # strictly: a dot on a face may slide along it
     t_in = jnp.where(dx == 0, jnp.where(within, 0.0, jnp.inf), jnp.maximum(jnp.minimum(t_left, t_right), 0.0))
     t_out = jnp.where(dx == 0, jnp.where(within, jnp.inf, -jnp.inf), jnp.maximum(t_left, t_right))
-    overlaps = t_in < jnp.minimum(t_out, 1.0)             # the segment spends time within the wall's columns
+    overlaps = t_in < jnp.minimum(t_out, 1.0)  # the segment spends time within the wall's columns
     y_in = y + jnp.minimum(t_in, 1.0) * dy
     door_edge = jnp.where(dy > 0, layout.door_y + DOOR_HALF_HEIGHT, layout.door_y - DOOR_HALF_HEIGHT)
-    t_edge = jnp.where(dy == 0, jnp.inf, (door_edge - y) / _safe(dy))   # when it leaves the door's rows
+    t_edge = jnp.where(dy == 0, jnp.inf, (door_edge - y) / _safe(dy))  # when it leaves the door's rows
     through_door = jnp.abs(y_in - layout.door_y) <= DOOR_HALF_HEIGHT
     hits_edge = through_door & (t_edge < jnp.minimum(t_out, 1.0))
     t_hit = jnp.where(through_door, jnp.where(hits_edge, t_edge, jnp.inf), t_in)
@@ -183,16 +184,20 @@ def door_crossing_plan(key: jax.Array, steps: int, layout: Layout, config: Confi
     from the door on one side, reversed, then a walk heading away on the other side."""
     point_key, step_key, side_key, before_key, after_key, heading_key = jax.random.split(key, 6)
     offsets = jax.random.uniform(point_key, (2,), minval=-1.0, maxval=1.0)
-    door_point = jnp.stack([layout.door_y + offsets[0] * (DOOR_HALF_HEIGHT - 1),
-                            layout.wall_x + offsets[1] * WALL_HALF_WIDTH])
+    door_point = jnp.stack(
+        [layout.door_y + offsets[0] * (DOOR_HALF_HEIGHT - 1), layout.wall_x + offsets[1] * WALL_HALF_WIDTH]
+    )
     at_door = jax.random.randint(step_key, (), 1, steps)
     heading = jnp.where(jax.random.bernoulli(side_key), 0.0, jnp.pi)
     heading = heading + jax.random.uniform(heading_key, (), minval=-jnp.pi / 4, maxval=jnp.pi / 4)
     away_before = random_walk(before_key, steps, heading + jnp.pi)
     after = random_walk(after_key, steps, heading)
     index = jnp.arange(steps)
-    actions = jnp.where((index < at_door)[:, None], -away_before[jnp.clip(at_door - 1 - index, 0, steps - 1)],
-                        after[jnp.clip(index - at_door, 0, steps - 1)])
+    actions = jnp.where(
+        (index < at_door)[:, None],
+        -away_before[jnp.clip(at_door - 1 - index, 0, steps - 1)],
+        after[jnp.clip(index - at_door, 0, steps - 1)],
+    )
     start = door_point - jnp.sum(jnp.where((index < at_door)[:, None], actions, 0.0), axis=0)
     lo, hi = box(config)
     return jnp.clip(start, lo, hi), actions
@@ -210,6 +215,7 @@ def training_plan(key: jax.Array, steps: int, layout: Layout, config: Config) ->
 
 def rollout(start: jax.Array, actions: jax.Array, layout: Layout, config: Config) -> jax.Array:
     """[T + 1, 2] positions: the start, then after each action (a lax.scan of `move`)."""
+
     def one_step(position, action):
         position = move(position, action, layout, config)
         return position, position
@@ -244,8 +250,9 @@ def episode(key: jax.Array, config: Config) -> Episode:
     layout_key, side_key, start_key, goal_key = jax.random.split(key, 4)
     layout = random_layout(layout_key, config)
     side = jax.random.bernoulli(side_key).astype(jnp.int32)
-    return Episode(uniform_in_room(start_key, side, layout, config),
-                   uniform_in_room(goal_key, 1 - side, layout, config), layout)
+    return Episode(
+        uniform_in_room(start_key, side, layout, config), uniform_in_room(goal_key, 1 - side, layout, config), layout
+    )
 
 
 def episodes(key: jax.Array, count: int, config: Config) -> Episode:

@@ -14,6 +14,7 @@ subtle ones (mid-air velocity flip, speed change, freeze, small jump). Harder wo
 config fields (`logos`, `speed_jitter`, `pixel_noise`, `frame_size`) whose defaults leave every
 draw of the reference world as it was: their extra randomness comes from keys folded in apart.
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -27,7 +28,7 @@ NO_ANOMALY = -1  # anomaly_frame value meaning "nothing happens"
 
 
 class Trajectory(NamedTuple):
-    frames: jax.Array     # [T, H, W] float32 in [0, 1]
+    frames: jax.Array  # [T, H, W] float32 in [0, 1]
     positions: jax.Array  # [T, 2] (y, x) after each frame's update, px
     velocities: jax.Array  # [T, 2] px / frame
 
@@ -65,9 +66,10 @@ def random_start(key: jax.Array, margin: int, config: Config) -> tuple[jax.Array
     position = jax.random.uniform(pos_key, (2,), minval=margin, maxval=config.frame_size - 1 - margin)
     signs = jnp.where(jax.random.bernoulli(sign_key, 0.5, (2,)), 1.0, -1.0)
     velocity = signs * config.speed * (config.frame_size - 1)
-    if config.speed_jitter:   # a key of its own, so the positions and signs are those of the plain world
-        velocity = velocity * jax.random.uniform(jax.random.fold_in(key, 1), (), minval=1.0 - config.speed_jitter,
-                                                 maxval=1.0 + config.speed_jitter)
+    if config.speed_jitter:  # a key of its own, so the positions and signs are those of the plain world
+        velocity = velocity * jax.random.uniform(
+            jax.random.fold_in(key, 1), (), minval=1.0 - config.speed_jitter, maxval=1.0 + config.speed_jitter
+        )
     return position, velocity
 
 
@@ -80,8 +82,8 @@ def teleport(key: jax.Array, position: jax.Array, velocity: jax.Array, config: C
 
 # The subtle anomalies: each, like `teleport`, maps (key, position, velocity) at the anomaly
 # frame, before that frame's update, to the new state; the physics then runs on from it.
-SPEED_FACTORS = (0.5, 1.5)     # a speed change halves the speed or makes it 1.5 times, at random
-JUMP_PX = (1.0, 2.0)           # a small jump moves the logo this far (uniform), in a random direction
+SPEED_FACTORS = (0.5, 1.5)  # a speed change halves the speed or makes it 1.5 times, at random
+JUMP_PX = (1.0, 2.0)  # a small jump moves the logo this far (uniform), in a random direction
 
 
 def velocity_flip(key: jax.Array, position: jax.Array, velocity: jax.Array, config: Config):
@@ -119,8 +121,15 @@ def anomaly_injector(kind: str):
     return ANOMALIES[kind]
 
 
-def trajectory(key: jax.Array, length: int, config: Config, *, margin: int | None = None,
-               anomaly_frame: int | jax.Array = NO_ANOMALY, anomaly: str = "teleport") -> Trajectory:
+def trajectory(
+    key: jax.Array,
+    length: int,
+    config: Config,
+    *,
+    margin: int | None = None,
+    anomaly_frame: int | jax.Array = NO_ANOMALY,
+    anomaly: str = "teleport",
+) -> Trajectory:
     """One trajectory of `length` frames. At `anomaly_frame` (traceable), before that frame's update,
     the anomaly `anomaly` (a key of ANOMALIES; the teleport by default) changes the logo's state;
     NO_ANOMALY (-1) leaves the world alone. With several logos, positions and velocities are [T, 2 L]
@@ -141,19 +150,28 @@ def trajectory(key: jax.Array, length: int, config: Config, *, margin: int | Non
         return (position, velocity), (render(position, config), position.reshape(-1), velocity.reshape(-1))
 
     _, (frames, positions, velocities) = jax.lax.scan(one_frame, (position, velocity), jnp.arange(length))
-    if config.pixel_noise:   # a key of its own: the motion is that of the noiseless world
+    if config.pixel_noise:  # a key of its own: the motion is that of the noiseless world
         noise = jax.random.normal(jax.random.fold_in(key, 2), frames.shape)
         frames = jnp.clip(frames + config.pixel_noise * noise, 0.0, 1.0)
     return Trajectory(frames, positions, velocities)
 
 
-def trajectories(key: jax.Array, count: int, length: int, config: Config, *, margin: int | None = None,
-                 anomaly_frames: jax.Array | int = NO_ANOMALY, anomaly: str = "teleport") -> Trajectory:
+def trajectories(
+    key: jax.Array,
+    count: int,
+    length: int,
+    config: Config,
+    *,
+    margin: int | None = None,
+    anomaly_frames: jax.Array | int = NO_ANOMALY,
+    anomaly: str = "teleport",
+) -> Trajectory:
     """`count` independent trajectories, [count, length, ...]; anomaly_frames is a scalar or [count]."""
     keys = jax.random.split(key, count)
     anomaly_frames = jnp.broadcast_to(jnp.asarray(anomaly_frames), (count,))
     return jax.vmap(lambda k, a: trajectory(k, length, config, margin=margin, anomaly_frame=a, anomaly=anomaly))(
-        keys, anomaly_frames)
+        keys, anomaly_frames
+    )
 
 
 def observations(frames: jax.Array) -> jax.Array:

@@ -1,4 +1,5 @@
 """The benchmark's arithmetic and plumbing (no timings: speed figures come from `python -m benchmarks`)."""
+
 import json
 
 import numpy as np
@@ -29,60 +30,122 @@ def test_step_flops_scale_with_batch_and_width():
 
 def test_busy_time_counts_overlapping_ops_once():
     from benchmarks.sections import busy_seconds
+
     # [0, 2] and [1, 3] overlap (3 s busy), [5, 6] is apart, [5.2, 5.5] lies inside it
     assert busy_seconds([(5, 6), (1, 3), (0, 2), (5.2, 5.5)]) == pytest.approx(4.0)
     assert busy_seconds([]) == 0.0
 
 
 def fake_results():
-    point = lambda steps, probe, wall: {"steps": steps, "probe_rmse_px": probe, "median_probe_px": float(np.median(probe)),
-                                        "single_wall_s": wall}
-    ladder = lambda walls: {"seeds": [0, 1], "points": [point(25, [0.7, 0.6], walls[0]), point(50, [0.6, 0.6], walls[1])],
-                            "median_time_to_quality_s": walls[0] / 2 + walls[1] / 2}
-    return {"command": "python -m benchmarks", "machine": {"cpu_count": 2, "backend": "cpu"},
-            "peak": {"matmul_size": 2048, "peak_gflops": 300.0, "first_layer_gflops": 150.0},
-            "step": {"batch_size": 256, "steps": 100, "step_ms": 2.0, "samples_per_s": 128000.0, "achieved_gflops": 141.0,
-                     "fraction_of_peak": 0.47, "flops_per_step": {"total": 283e6}},
-            "seeds": {"config": {"steps": 10, "decoder_steps": 5},
-                      "rows": [{"seeds": n, "compile_s": 3.0, "run_s": 1.0 * n, "run_per_seed_s": 1.0, "run_vs_one_seed": float(n),
-                                "peak_rss_mib": 700.0} for n in (1, 8)]},
-            "ttq": {"quality_px": 0.64, "default": ladder([9.0, 10.0]), "fast": ladder([3.0, 4.0])}}
+    point = lambda steps, probe, wall: {
+        "steps": steps,
+        "probe_rmse_px": probe,
+        "median_probe_px": float(np.median(probe)),
+        "single_wall_s": wall,
+    }
+    ladder = lambda walls: {
+        "seeds": [0, 1],
+        "points": [point(25, [0.7, 0.6], walls[0]), point(50, [0.6, 0.6], walls[1])],
+        "median_time_to_quality_s": walls[0] / 2 + walls[1] / 2,
+    }
+    return {
+        "command": "python -m benchmarks",
+        "machine": {"cpu_count": 2, "backend": "cpu"},
+        "peak": {"matmul_size": 2048, "peak_gflops": 300.0, "first_layer_gflops": 150.0},
+        "step": {
+            "batch_size": 256,
+            "steps": 100,
+            "step_ms": 2.0,
+            "samples_per_s": 128000.0,
+            "achieved_gflops": 141.0,
+            "fraction_of_peak": 0.47,
+            "flops_per_step": {"total": 283e6},
+        },
+        "seeds": {
+            "config": {"steps": 10, "decoder_steps": 5},
+            "rows": [
+                {
+                    "seeds": n,
+                    "compile_s": 3.0,
+                    "run_s": 1.0 * n,
+                    "run_per_seed_s": 1.0,
+                    "run_vs_one_seed": float(n),
+                    "peak_rss_mib": 700.0,
+                }
+                for n in (1, 8)
+            ],
+        },
+        "ttq": {"quality_px": 0.64, "default": ladder([9.0, 10.0]), "fast": ladder([3.0, 4.0])},
+    }
 
 
 def test_markdown_reports_each_target_and_whether_it_is_met():
     text = report.markdown(fake_results())
     assert "| train step / matmul peak | 47% | >= 75% (reference ~38%) | **no** |" in text
     eight = next(line for line in text.splitlines() if line.startswith("| 8 seeds in one vmapped program"))
-    assert eight.endswith("| 1.00x | >= 1.5x | **no** |")     # 8 seeds took 8x one seed's run: no gain
+    assert eight.endswith("| 1.00x | >= 1.5x | **no** |")  # 8 seeds took 8x one seed's run: no gain
     fast_row = next(line for line in text.splitlines() if "`fast` recipe" in line)
     assert "3.5 s" in fast_row and fast_row.endswith("| yes |")
 
 
 def test_whole_process_and_variant_rows_judge_the_issue_targets():
     results = fake_results()
-    results["process"] = {"config": {"steps": 2500, "decoder_steps": 2000}, "jaxjepa_cold_s": 20.0,
-                          "pairs": [{}, {}, {}], "median_jaxjepa_s": 5.5, "median_torch_s": 17.6, "median_speedup": 3.2}
-    results["torch"] = {"steps": 100, "torch_version": "2.13", "torch_threads": 2, "pairs": [{}],
-                        "median_speedup": 2.5, "median_jax_over_torch": 0.4, "median_speedup_with_compile": 1.0,
-                        "variants": {"warmup_steps": 20, "ms_per_step": {"eager": 5.0, "compile+bf16": 3.2},
-                                     "jaxjepa_ms_per_step": 2.0, "best": "compile+bf16", "speedup_over_best": 1.6}}
+    results["process"] = {
+        "config": {"steps": 2500, "decoder_steps": 2000},
+        "jaxjepa_cold_s": 20.0,
+        "pairs": [{}, {}, {}],
+        "median_jaxjepa_s": 5.5,
+        "median_torch_s": 17.6,
+        "median_speedup": 3.2,
+    }
+    results["torch"] = {
+        "steps": 100,
+        "torch_version": "2.13",
+        "torch_threads": 2,
+        "pairs": [{}],
+        "median_speedup": 2.5,
+        "median_jax_over_torch": 0.4,
+        "median_speedup_with_compile": 1.0,
+        "variants": {
+            "warmup_steps": 20,
+            "ms_per_step": {"eager": 5.0, "compile+bf16": 3.2},
+            "jaxjepa_ms_per_step": 2.0,
+            "best": "compile+bf16",
+            "speedup_over_best": 1.6,
+        },
+    }
     lines = report.markdown(results).splitlines()
     row = lambda start: next(line for line in lines if line.startswith(start))
     assert row("| whole `python train.py --seed 0`").endswith("| 5.5 s; cold 20.0 s | <= 6 s | yes |")
     assert row("| whole process against PyTorch").endswith("| 3.20x | >= 3x | yes |")
-    assert row("| same recipe, JEPA phase").endswith("| >= 3x | **no** |")       # 2.5x
+    assert row("| same recipe, JEPA phase").endswith("| >= 3x | **no** |")  # 2.5x
     assert "eager 5.00 / compile+bf16 3.20; jaxjepa 2.00" in row("| PyTorch variants")
     assert row("| JEPA phase against the best").endswith("(`compile+bf16`) | 1.60x | >= 2x | **no** |")
 
 
 def test_breakdown_lists_each_part_of_the_warm_process():
     results = fake_results()
-    warm = {"compile_s": 0.5, "run_s": 4.0, "wall_s": 6.0, "probe_rmse_px": [0.6], "import_s": 1.25, "jepa_run_s": 3.0,
-            "decoder_run_s": 0.75, "probe_run_s": 0.2, "save_s": 0.01}
+    warm = {
+        "compile_s": 0.5,
+        "run_s": 4.0,
+        "wall_s": 6.0,
+        "probe_rmse_px": [0.6],
+        "import_s": 1.25,
+        "jepa_run_s": 3.0,
+        "decoder_run_s": 0.75,
+        "probe_run_s": 0.2,
+        "save_s": 0.01,
+    }
     results["single"] = {"default": {"config": {"steps": 2500, "decoder_steps": 2000}, "cold": warm, "warm": warm}}
     text = report.markdown(results)
-    for part, value in (("imports", "1.25"), ("loading the compiled program", "0.50"), ("JEPA phase alone", "3.00"),
-                        ("decoder phase alone", "0.75"), ("saving the run", "0.01"), ("the whole process", "6.00")):
+    for part, value in (
+        ("imports", "1.25"),
+        ("loading the compiled program", "0.50"),
+        ("JEPA phase alone", "3.00"),
+        ("decoder phase alone", "0.75"),
+        ("saving the run", "0.01"),
+        ("the whole process", "6.00"),
+    ):
         assert any(line.startswith(f"| {part}") and line.endswith(f"| {value} |") for line in text.splitlines()), part
 
 
@@ -91,14 +154,31 @@ def test_seeds_table_gives_seeds_per_minute_and_names_the_device():
     results["machine"]["device_kind"] = "cpu"
     on_gpu = {"devices": 4, "device_kind": "NVIDIA H100"}
     results["seeds"]["rows"] = [
-        {"seeds": 1, "compile_s": 3.0, "run_s": 2.0, "run_per_seed_s": 2.0, "run_vs_one_seed": 1.0, "peak_rss_mib": 700.0, **on_gpu},
-        {"seeds": 8, "compile_s": 3.0, "run_s": 6.0, "run_per_seed_s": 0.75, "run_vs_one_seed": 3.0, "peak_rss_mib": 900.0, **on_gpu}]
+        {
+            "seeds": 1,
+            "compile_s": 3.0,
+            "run_s": 2.0,
+            "run_per_seed_s": 2.0,
+            "run_vs_one_seed": 1.0,
+            "peak_rss_mib": 700.0,
+            **on_gpu,
+        },
+        {
+            "seeds": 8,
+            "compile_s": 3.0,
+            "run_s": 6.0,
+            "run_per_seed_s": 0.75,
+            "run_vs_one_seed": 3.0,
+            "peak_rss_mib": 900.0,
+            **on_gpu,
+        },
+    ]
     lines = report.markdown(results).splitlines()
     rows = {line.split(" | ")[0]: line for line in lines if line.startswith(("| 1 |", "| 8 |"))}
-    assert "| 30.0 |" in rows["| 1"] and "| 80.0 |" in rows["| 8"]   # 60 * seeds / run_s
+    assert "| 30.0 |" in rows["| 1"] and "| 80.0 |" in rows["| 8"]  # 60 * seeds / run_s
     caption = lambda lines: next(line for line in lines if line.startswith("Seeds in one vmapped program"))
     assert caption(lines).endswith("on 4 x NVIDIA H100:")
-    for row in results["seeds"]["rows"]:   # a run recorded before rows named their device: the machine's
+    for row in results["seeds"]["rows"]:  # a run recorded before rows named their device: the machine's
         del row["devices"], row["device_kind"]
     assert caption(report.markdown(results).splitlines()).endswith("on 1 x cpu:")
 
@@ -142,4 +222,4 @@ def test_torch_baseline_trains_the_same_recipe():
     first = torch_baseline.train_jepa(frames, config.replace(steps=1))
     trained = torch_baseline.train_jepa(frames, config)
     assert np.isfinite(trained["final_loss"]) and trained["seconds"] > 0
-    assert trained["final_loss"] < first["final_loss"]     # the variance hinge alone must fall fast
+    assert trained["final_loss"] < first["final_loss"]  # the variance hinge alone must fall fast

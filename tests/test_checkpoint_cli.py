@@ -11,7 +11,6 @@ import pytest
 
 import train as train_cli
 from jaxjepa import RunError, load_run, save_run, world
-from tests.conftest import tiny_config
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -33,7 +32,7 @@ def test_save_load_round_trip(saved, tiny):
 def test_loaded_run_encodes_predicts_decodes_and_dreams(saved, tiny):
     run = load_run(saved[0])
     frames = np.asarray(world.trajectories(jax.random.key(0), 3, 6, tiny).frames)
-    obs = np.asarray(world.observations(frames))               # [3, 5, 2, 16, 16]
+    obs = np.asarray(world.observations(frames))  # [3, 5, 2, 16, 16]
     z = run.encode(obs)
     chex.assert_shape(z, (3, 5, 32))
     chex.assert_shape(run.predict(z), (3, 5, 32))
@@ -85,16 +84,19 @@ def test_run_of_another_config_shape_is_refused(saved, tmp_path, tiny):
         load_run(run_dir, expected=tiny.replace(steps=tiny.steps + 1))
 
 
-@pytest.mark.parametrize("argv,message", [
-    (["--steps", "0"], "steps must be positive"),
-    (["--seed", "-1"], "non-negative"),
-    (["--seeds", "5-2"], "empty seed range"),
-    (["--seeds", "1,x"], "bad seed spec"),
-    (["--no-such-key", "3"], "unrecognized arguments"),
-    (["--lr", "fast"], "invalid float value"),
-    (["--config", "nope"], "invalid choice"),
-    (["--target", "sideways"], "target must be"),
-])
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["--steps", "0"], "steps must be positive"),
+        (["--seed", "-1"], "non-negative"),
+        (["--seeds", "5-2"], "empty seed range"),
+        (["--seeds", "1,x"], "bad seed spec"),
+        (["--no-such-key", "3"], "unrecognized arguments"),
+        (["--lr", "fast"], "invalid float value"),
+        (["--config", "nope"], "invalid choice"),
+        (["--target", "sideways"], "target must be"),
+    ],
+)
 def test_bad_cli_input_is_one_line_and_exit_2(argv, message, capsys):
     with pytest.raises(SystemExit) as exit_info:
         train_cli.main(argv)
@@ -104,12 +106,31 @@ def test_bad_cli_input_is_one_line_and_exit_2(argv, message, capsys):
 
 
 def _run_train(args, cwd):
-    return subprocess.run([sys.executable, str(REPO / "train.py"), *args], cwd=cwd, capture_output=True, text=True,
-                          env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin", "JAXJEPA_CACHE": str(cwd / "xla")})
+    return subprocess.run(
+        [sys.executable, str(REPO / "train.py"), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin", "JAXJEPA_CACHE": str(cwd / "xla")},
+    )
 
 
-TINY_FLAGS = ["--steps", "40", "--train-sequences", "8", "--seq-len", "12", "--batch-size", "32",
-              "--decoder-steps", "5", "--probe-sequences", "8", "--probe-seq-len", "12"]
+TINY_FLAGS = [
+    "--steps",
+    "40",
+    "--train-sequences",
+    "8",
+    "--seq-len",
+    "12",
+    "--batch-size",
+    "32",
+    "--decoder-steps",
+    "5",
+    "--probe-sequences",
+    "8",
+    "--probe-seq-len",
+    "12",
+]
 
 
 def test_train_cli_writes_runs_and_refuses_to_clobber(tmp_path):

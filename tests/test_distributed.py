@@ -3,6 +3,7 @@
 Why subprocesses: a process joins a jax.distributed cluster once, when JAX starts, so the two members
 of the cluster must be fresh interpreters; the one-process run they are compared with runs here.
 """
+
 import argparse
 import json
 import os
@@ -19,9 +20,25 @@ import train
 from jaxjepa import distributed, load_run
 
 REPO = Path(__file__).resolve().parents[1]
-TINY = ["--steps", "20", "--train-sequences", "24", "--seq-len", "24", "--batch-size", "64", "--decoder-steps", "5",
-        "--decoder-batch-size", "64", "--probe-sequences", "12", "--probe-seq-len", "24"]
-SEEDS = ["--seeds", "0-2"]   # an odd count: process 1's device also trains a padding copy of seed 2
+TINY = [
+    "--steps",
+    "20",
+    "--train-sequences",
+    "24",
+    "--seq-len",
+    "24",
+    "--batch-size",
+    "64",
+    "--decoder-steps",
+    "5",
+    "--decoder-batch-size",
+    "64",
+    "--probe-sequences",
+    "12",
+    "--probe-seq-len",
+    "24",
+]
+SEEDS = ["--seeds", "0-2"]  # an odd count: process 1's device also trains a padding copy of seed 2
 
 
 def free_port() -> int:
@@ -31,13 +48,37 @@ def free_port() -> int:
 
 
 def launch_two_processes(out: Path, cache: Path) -> list[subprocess.CompletedProcess]:
-    env = {**os.environ, "JAX_PLATFORMS": "cpu", "JAXJEPA_CACHE": str(cache),
-           "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    env = {
+        **os.environ,
+        "JAX_PLATFORMS": "cpu",
+        "JAXJEPA_CACHE": str(cache),
+        "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+    }
     address = f"127.0.0.1:{free_port()}"
-    members = [subprocess.Popen([sys.executable, "train.py", *SEEDS, *TINY, "--out", str(out), "--coordinator", address,
-                                 "--num-processes", "2", "--process-id", str(rank)],
-                                cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-               for rank in (0, 1)]
+    members = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "train.py",
+                *SEEDS,
+                *TINY,
+                "--out",
+                str(out),
+                "--coordinator",
+                address,
+                "--num-processes",
+                "2",
+                "--process-id",
+                str(rank),
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for rank in (0, 1)
+    ]
     try:
         return [subprocess.CompletedProcess(m.args, m.wait(timeout=300), *m.communicate()) for m in members]
     finally:
@@ -57,12 +98,20 @@ def two_runs(tmp_path_factory):
 
 def test_two_processes_write_every_run_and_one_summary(two_runs):
     _, two, done = two_runs
-    assert sorted(p.name for p in two.iterdir() if not p.name.endswith(".lock")) == \
-        ["seed0", "seed1", "seed2", "summary.json"]
+    assert sorted(p.name for p in two.iterdir() if not p.name.endswith(".lock")) == [
+        "seed0",
+        "seed1",
+        "seed2",
+        "summary.json",
+    ]
     # every run was locked by the process that saved it, and the summary by process 0
     assert sorted(p.name for p in two.iterdir() if p.name.endswith(".lock")) == [
-        ".seed0.lock", ".seed1.lock", ".seed2.lock", ".summary.json.lock"]
-    assert "summary.json" in done[0].stdout and "summary.json" not in done[1].stdout   # process 0 reports
+        ".seed0.lock",
+        ".seed1.lock",
+        ".seed2.lock",
+        ".summary.json.lock",
+    ]
+    assert "summary.json" in done[0].stdout and "summary.json" not in done[1].stdout  # process 0 reports
 
 
 def test_two_processes_equal_one_process_bit_for_bit(two_runs):
@@ -74,8 +123,9 @@ def test_two_processes_equal_one_process_bit_for_bit(two_runs):
         curves = lambda run: {k: v for k, v in run.metrics["curves"].items()}
         assert curves(alone) == curves(shared)
         timings = ("compile_s", "run_s")
-        assert ({k: v for k, v in alone.metrics["final"].items() if k not in timings}
-                == {k: v for k, v in shared.metrics["final"].items() if k not in timings})
+        assert {k: v for k, v in alone.metrics["final"].items() if k not in timings} == {
+            k: v for k, v in shared.metrics["final"].items() if k not in timings
+        }
     summary = lambda root: json.loads((root / "summary.json").read_text())["figures"]
     assert summary(one) == summary(two)
 
@@ -88,8 +138,13 @@ def test_cluster_flags_are_checked():
     assert distributed.cluster_from(flags()) is None
     assert distributed.cluster_from(flags(coordinator="h:1", num_processes=2, process_id=1)) == ("h:1", 2, 1)
     assert distributed.cluster_from(flags(coordinator="auto")).coordinator == "auto"
-    bad = [flags(process_id=1), flags(coordinator="h"), flags(coordinator="h:1", num_processes=2),
-           flags(coordinator="h:1", num_processes=2, process_id=2), flags(coordinator="h:x", num_processes=1, process_id=0)]
+    bad = [
+        flags(process_id=1),
+        flags(coordinator="h"),
+        flags(coordinator="h:1", num_processes=2),
+        flags(coordinator="h:1", num_processes=2, process_id=2),
+        flags(coordinator="h:x", num_processes=1, process_id=0),
+    ]
     for args in bad:
         with pytest.raises(ValueError):
             distributed.cluster_from(args)

@@ -2,6 +2,7 @@
 
 Skipped (with the reason) where TensorFlow is not installed: it is the `export` extra, which CI installs.
 """
+
 import json
 
 import chex
@@ -21,8 +22,26 @@ from export.lower import ExportError, evaluate, trace  # noqa: E402
 from jaxjepa import get_config, load_run, models, save_run  # noqa: E402
 
 # Ops a TF.js graph model may contain for our networks; anything else might not run in the browser.
-BROWSER_OPS = {"Const", "Placeholder", "Identity", "MatMul", "_FusedMatMul", "BiasAdd", "AddV2", "Add", "Sub",
-               "Mul", "RealDiv", "Square", "Tanh", "Sigmoid", "Reshape", "Pow", "Neg", "Exp"}
+BROWSER_OPS = {
+    "Const",
+    "Placeholder",
+    "Identity",
+    "MatMul",
+    "_FusedMatMul",
+    "BiasAdd",
+    "AddV2",
+    "Add",
+    "Sub",
+    "Mul",
+    "RealDiv",
+    "Square",
+    "Tanh",
+    "Sigmoid",
+    "Reshape",
+    "Pow",
+    "Neg",
+    "Exp",
+}
 
 
 def lowered(fn, *args):
@@ -51,8 +70,9 @@ def test_symbolic_batch_becomes_a_free_tf_batch_dimension(tiny):
     batch = jax.export.symbolic_shape("batch")
     closed = trace(module.apply, params["decoder"], jax.ShapeDtypeStruct((*batch, tiny.latent_dim), jnp.float32))
     weights = [tf.constant(np.asarray(w)) for w in jax.tree_util.tree_leaves(params["decoder"])]
-    fn = tf.function(lambda z: evaluate(closed, *weights, z)[0],
-                     input_signature=[tf.TensorSpec([None, tiny.latent_dim], tf.float32)])
+    fn = tf.function(
+        lambda z: evaluate(closed, *weights, z)[0], input_signature=[tf.TensorSpec([None, tiny.latent_dim], tf.float32)]
+    )
     for n in (1, 5):
         z = np.asarray(jax.random.normal(jax.random.key(n), (n, tiny.latent_dim)))
         np.testing.assert_allclose(fn(z).numpy(), np.asarray(module.apply(params["decoder"], z)), atol=1e-6)
@@ -62,6 +82,7 @@ def test_symbolic_batch_in_reshape_and_broadcast():
     def fn(x):  # a reshape and a broadcast whose shapes name the symbolic batch
         pairs = x.reshape(x.shape[0], 2, 3)
         return pairs + jnp.broadcast_to(pairs.sum(axis=1, keepdims=True), pairs.shape)
+
     batch = jax.export.symbolic_shape("batch")
     closed = trace(fn, jax.ShapeDtypeStruct((*batch, 6), jnp.float32))
     tf_fn = tf.function(lambda x: evaluate(closed, x)[0], input_signature=[tf.TensorSpec([None, 6], tf.float32)])
@@ -72,12 +93,14 @@ def test_symbolic_batch_in_reshape_and_broadcast():
 
 def test_other_primitives_lower_to_the_same_numbers():
     """Primitives our networks do not use today (a variant might): each checked against JAX."""
+
     def many(x, w):
         # min/max and convert_element_type, integer_pow < 0, erfc (exact GELU), custom_jvp_call (relu)
         y = jnp.clip(x, -0.5, 0.7) ** -2 + jax.nn.gelu(x, approximate=False) + jax.nn.relu(x)
         y = jnp.where(x > 0, y, jnp.exp(x)).reshape(3, 4, 5).transpose(1, 0, 2)  # select_n, transpose
         batched = jnp.einsum("abc,acd->abd", y, jnp.broadcast_to(w, (4, 5, 2)))  # dot_general, batch dims
         return batched.sum(axis=(1, 2)) / jnp.sqrt(jnp.abs(batched).max() + 1.0), jnp.tanh(x).astype(jnp.float32)
+
     x = jax.random.normal(jax.random.key(3), (12, 5)) + 0.1
     w = jax.random.normal(jax.random.key(4), (5, 2))
     for got, want in zip(lowered(many, x, w), many(x, w)):
@@ -145,10 +168,10 @@ def test_export_never_overwrites_a_foreign_folder(exported, tmp_path):
     assert (foreign / "notes.txt").read_text() == "keep me"
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["/no/such/run"], "cannot export: no run directory"),
-    ([], "the following arguments are required: run"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [(["/no/such/run"], "cannot export: no run directory"), ([], "the following arguments are required: run")],
+)
 def test_cli_errors_are_one_line(argv, message, capsys):
     with pytest.raises(SystemExit) as exit_info:
         export_cli.main(argv)
@@ -166,6 +189,7 @@ def test_cli_exports_a_run(exported, tmp_path, capsys):
 
 def test_parity_failure_stops_the_export_and_writes_nothing(exported, tmp_path, monkeypatch):
     import export.build
+
     run_dir, _, _ = exported
     monkeypatch.setattr(export.build, "PARITY_TOLERANCE", -1.0)  # no difference can pass now
     with pytest.raises(ExportError, match="TF SavedModel differs from JAX"):
@@ -175,6 +199,7 @@ def test_parity_failure_stops_the_export_and_writes_nothing(exported, tmp_path, 
 
 def test_a_keypoint_encoder_is_refused_in_one_line():
     from export.build import check_world_is_browsable
-    check_world_is_browsable(get_config("default"))   # the default passes
+
+    check_world_is_browsable(get_config("default"))  # the default passes
     with pytest.raises(ExportError, match="only MLP encoders can be exported"):
         check_world_is_browsable(get_config("keypoints_long_horizon"))

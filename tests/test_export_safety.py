@@ -5,6 +5,7 @@ Every refusal is checked on real folders in tmp_path (the cwd and $HOME moved th
 tree's bytes compared before and after. The CLI runs in-process (`main`, SystemExit caught): a subprocess
 would pay TensorFlow's import for every call.
 """
+
 import builtins
 import json
 import random
@@ -61,26 +62,32 @@ def assert_one_line_refusal(code, err):
 @pytest.fixture
 def no_export_reached(monkeypatch):
     """For refusals: the exporter proper must never be reached (it would build and swap a folder)."""
+
     def reached(*args, **kwargs):
         raise AssertionError("export_run was called for a destination that must be refused")
+
     monkeypatch.setattr(export.build, "export_run", reached)
 
 
-@pytest.mark.parametrize("out, words", [
-    (".", "is the current folder"),
-    ("..", "holds the current folder"),        # $HOME: also a parent of the cwd
-    ("../..", "holds the current folder"),
-    ("/", "holds the current folder"),
-    ("RUN", "holds or is inside the source run"),
-    ("RUN/encoder_copy", "holds or is inside the source run"),
-    ("RUNS", "holds or is inside the source run"),
-    ("mine", "not a jaxjepa export"),
-    ("a-file", "is a file"),
-    ("a-file/model", "a-file is a file, not a folder"),
-])
+@pytest.mark.parametrize(
+    "out, words",
+    [
+        (".", "is the current folder"),
+        ("..", "holds the current folder"),  # $HOME: also a parent of the cwd
+        ("../..", "holds the current folder"),
+        ("/", "holds the current folder"),
+        ("RUN", "holds or is inside the source run"),
+        ("RUN/encoder_copy", "holds or is inside the source run"),
+        ("RUNS", "holds or is inside the source run"),
+        ("mine", "not a jaxjepa export"),
+        ("a-file", "is a file"),
+        ("a-file/model", "a-file is a file, not a folder"),
+    ],
+)
 @pytest.mark.parametrize("force", [False, True])
-def test_dangerous_destinations_are_refused_and_nothing_changes(sandbox, run_dir, out, words, force, capsys,
-                                                                no_export_reached):
+def test_dangerous_destinations_are_refused_and_nothing_changes(
+    sandbox, run_dir, out, words, force, capsys, no_export_reached
+):
     out = out.replace("RUNS", str(run_dir.parent)).replace("RUN", str(run_dir))
     before, run_before = manifest_of(sandbox), manifest_of(run_dir.parent)
     code, err = cli([run_dir, "--out", out] + ["--force"] * force, capsys)
@@ -126,8 +133,9 @@ def test_manifest_lists_exactly_the_files_the_export_wrote(previous_export):
 
 
 @pytest.mark.parametrize("force", [False, True])
-def test_user_files_in_a_previous_export_are_never_deleted(previous_export, tmp_path, run_dir, force, capsys,
-                                                           no_export_reached):
+def test_user_files_in_a_previous_export_are_never_deleted(
+    previous_export, tmp_path, run_dir, force, capsys, no_export_reached
+):
     out = copy_of(previous_export, tmp_path)
     (out / "NOTES_user.txt").write_text("my notes")
     (out / "my_images").mkdir()
@@ -139,8 +147,9 @@ def test_user_files_in_a_previous_export_are_never_deleted(previous_export, tmp_
     assert manifest_of(out) == before
 
 
-def test_an_export_without_a_manifest_is_recognised_by_its_layout(previous_export, tmp_path, run_dir, capsys,
-                                                                 monkeypatch):
+def test_an_export_without_a_manifest_is_recognised_by_its_layout(
+    previous_export, tmp_path, run_dir, capsys, monkeypatch
+):
     out = copy_of(previous_export, tmp_path)
     meta = json.loads((out / "meta.json").read_text())
     del meta[MANIFEST_KEY]
@@ -161,6 +170,7 @@ def test_pkg_resources_missing_names_the_real_cause(run_dir, tmp_path, monkeypat
         if name == "tensorflowjs":  # what tensorflow_hub does under setuptools>=81
             raise ModuleNotFoundError("No module named 'pkg_resources'", name="pkg_resources")
         return real_import(name, *args, **kwargs)
+
     monkeypatch.setattr(builtins, "__import__", import_without_pkg_resources)
     code, err = cli([run_dir, "--out", tmp_path / "model"], capsys)
     assert_one_line_refusal(code, err)
@@ -182,10 +192,14 @@ def test_sentinels_all_around_out_survive_every_invocation(sandbox, previous_exp
     (parent / "sibling" / "SENTINEL.txt").write_text("sibling")
     (parent / "SENTINEL.txt").write_text("parent")
     outside = {p: p.read_bytes() for p in sandbox.rglob("SENTINEL.txt")} | {
-        p: p.read_bytes() for p in (sandbox / "home" / "work" / "mine").rglob("*") if p.is_file()}
-    for argv, expected_code in [([run_dir, "--out", out, "--force"], 0), ([run_dir, "--out", parent, "--force"], 2),
-                                ([run_dir, "--out", parent / "sibling", "--force"], 2),
-                                ([run_dir, "--out", out / "encoder" / "model.json", "--force"], 2)]:
+        p: p.read_bytes() for p in (sandbox / "home" / "work" / "mine").rglob("*") if p.is_file()
+    }
+    for argv, expected_code in [
+        ([run_dir, "--out", out, "--force"], 0),
+        ([run_dir, "--out", parent, "--force"], 2),
+        ([run_dir, "--out", parent / "sibling", "--force"], 2),
+        ([run_dir, "--out", out / "encoder" / "model.json", "--force"], 2),
+    ]:
         code, err = cli(argv, capsys)
         assert code == expected_code, err
         assert {p: p.read_bytes() for p in outside} == outside
@@ -195,8 +209,7 @@ def test_sentinels_all_around_out_survive_every_invocation(sandbox, previous_exp
 
 DANGEROUS = [".", "..", "/", "~", "RUN", "RUN/sub", "mine", "a-file", "x" * 300, "a-file/bad-\udcff-utf8"]
 SAFE = ["fresh/model", "empty", "previous"]
-FLAGS = [[], ["--force"], ["--float16"], ["--saved-model", "saved"], ["--saved-model", "mine"], ["--bogus"],
-         ["--out"]]
+FLAGS = [[], ["--force"], ["--float16"], ["--saved-model", "saved"], ["--saved-model", "mine"], ["--bogus"], ["--out"]]
 
 
 def test_seeded_fuzz_of_destinations_and_flags(sandbox, previous_export, run_dir, capsys):
@@ -213,8 +226,9 @@ def test_seeded_fuzz_of_destinations_and_flags(sandbox, previous_export, run_dir
         code, err = cli(argv, capsys)
         if code == 0:
             meta = json.loads((sandbox / "home" / "work" / out / "meta.json").read_text())
-            assert meta["format"] == FORMAT and set(meta[MANIFEST_KEY]) < set(manifest_of(sandbox / "home" / "work"
-                                                                                              / out))
+            assert meta["format"] == FORMAT and set(meta[MANIFEST_KEY]) < set(
+                manifest_of(sandbox / "home" / "work" / out)
+            )
             shutil.rmtree(sandbox / "home" / "work" / "saved", ignore_errors=True)
         else:
             assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, (argv, err)

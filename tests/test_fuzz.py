@@ -3,6 +3,7 @@ eval.py. Every case ends in a valid result or in one line (RunError, or a non-ze
 line on stderr), never a traceback. Flags are fuzzed where they fail fast: train.py's output holds a
 finished run it may not replace, and eval.py's RUN_DIRs do not exist, so a flag that passes validation
 ends in that one-line refusal instead of a training run."""
+
 import json
 import math
 import random
@@ -28,13 +29,17 @@ def run_dir(tmp_path_factory):
 
 def random_json(rng: random.Random, depth: int = 0):
     kind = rng.choice(["null", "bool", "int", "float", "str", "list", "dict"] if depth < 2 else ["int", "str"])
-    return {"null": lambda: None, "bool": lambda: rng.random() < 0.5,
-            "int": lambda: rng.choice([0, -1, 1, 7, 2**31, 10**30]),
-            "float": lambda: rng.choice([0.5, -2.5, 1e308, math.nan, math.inf]),
-            "str": lambda: rng.choice(["", "mlp", "ünï\u2603", "3"]),
-            "list": lambda: [random_json(rng, depth + 1) for _ in range(rng.randint(0, 3))],
-            "dict": lambda: {rng.choice(field_names() + ["x"]): random_json(rng, depth + 1)
-                             for _ in range(rng.randint(0, 3))}}[kind]()
+    return {
+        "null": lambda: None,
+        "bool": lambda: rng.random() < 0.5,
+        "int": lambda: rng.choice([0, -1, 1, 7, 2**31, 10**30]),
+        "float": lambda: rng.choice([0.5, -2.5, 1e308, math.nan, math.inf]),
+        "str": lambda: rng.choice(["", "mlp", "ünï\u2603", "3"]),
+        "list": lambda: [random_json(rng, depth + 1) for _ in range(rng.randint(0, 3))],
+        "dict": lambda: {
+            rng.choice(field_names() + ["x"]): random_json(rng, depth + 1) for _ in range(rng.randint(0, 3))
+        },
+    }[kind]()
 
 
 def damage(run: Path, rng: random.Random) -> None:
@@ -43,7 +48,7 @@ def damage(run: Path, rng: random.Random) -> None:
     target = rng.choice(files)
     how = rng.choice(["truncate", "flip", "delete", "json", "field", "dir"])
     if how == "truncate":
-        target.write_bytes(target.read_bytes()[:rng.randint(0, target.stat().st_size)])
+        target.write_bytes(target.read_bytes()[: rng.randint(0, target.stat().st_size)])
     elif how == "flip":
         raw = bytearray(target.read_bytes())
         if raw:
@@ -54,7 +59,8 @@ def damage(run: Path, rng: random.Random) -> None:
     elif how == "json":
         jsons = [run / name for name in ("config.json", "metrics.json", "checksum.json")]
         rng.choice([p for p in jsons if not p.is_dir()] or [run / "extra.json"]).write_text(
-            json.dumps(random_json(rng), allow_nan=True))
+            json.dumps(random_json(rng), allow_nan=True)
+        )
     elif how == "field" and (run / "config.json").is_file():
         try:
             values = json.loads((run / "config.json").read_text(errors="replace"))
@@ -73,7 +79,7 @@ def test_load_run_on_damaged_runs_loads_or_says_one_line(run_dir, tmp_path, capf
     rng = random.Random(0)
     for case in range(CASES):
         run = Path(shutil.copytree(run_dir, tmp_path / f"case{case}"))
-        if case % 3 == 0:   # a run saved without a checksum: the damage reaches orbax
+        if case % 3 == 0:  # a run saved without a checksum: the damage reaches orbax
             (run / "checksum.json").unlink(missing_ok=True)
         for _ in range(rng.randint(1, 2)):
             damage(run, rng)
@@ -87,8 +93,29 @@ def test_load_run_on_damaged_runs_loads_or_says_one_line(run_dir, tmp_path, capf
         assert capfd.readouterr().err == "", case
 
 
-FLAG_VALUES = ["0", "-1", "1", "3", "2.5", "1e8", "1e400", "nan", "inf", "-inf", "99999999999999999999",
-               "", "abc", "ünï\u2603", "1,2", "0,-4", "0x10", " 7 ", "fast", "runs\udcff", "x" * 300]
+FLAG_VALUES = [
+    "0",
+    "-1",
+    "1",
+    "3",
+    "2.5",
+    "1e8",
+    "1e400",
+    "nan",
+    "inf",
+    "-inf",
+    "99999999999999999999",
+    "",
+    "abc",
+    "ünï\u2603",
+    "1,2",
+    "0,-4",
+    "0x10",
+    " 7 ",
+    "fast",
+    "runs\udcff",
+    "x" * 300,
+]
 
 
 def _one_line_exit(main, argv: list[str], capsys) -> None:
@@ -110,7 +137,7 @@ def _no_compute(*args, **kwargs):
 
 def test_train_flags_fail_in_one_line(tmp_path, capsys, monkeypatch):
     out = tmp_path / "out"
-    for seed in range(8):   # what a valid config would try to replace: refused, not trained
+    for seed in range(8):  # what a valid config would try to replace: refused, not trained
         for name in ("checkpoint", "config.json", "metrics.json"):
             (out / f"seed{seed}" / name).mkdir(parents=True)
     monkeypatch.setattr(runner, "train_seeds", _no_compute)
@@ -119,7 +146,7 @@ def test_train_flags_fail_in_one_line(tmp_path, capsys, monkeypatch):
         _one_line_exit(train_cli.main, ["--out", str(out), *_random_flags(rng)], capsys)
     for bad_out in FLAG_VALUES[-2:]:
         _one_line_exit(train_cli.main, ["--out", bad_out], capsys)
-    runs = sorted(p.name for p in out.iterdir() if not p.name.endswith(".lock"))   # lock files stay by design
+    runs = sorted(p.name for p in out.iterdir() if not p.name.endswith(".lock"))  # lock files stay by design
     assert runs == [f"seed{seed}" for seed in range(8)]
 
 

@@ -100,23 +100,29 @@ class LossTest(chex.TestCase):
 def _keypoint_coords(obs: jax.Array, beta: float = 30.0, keypoints: int = 2) -> jax.Array:
     """The keypoint encoder's 2 frames x K x (y, x) coordinates, read through an identity readout."""
     config = get_config("default", encoder_kind="keypoints", keypoints=keypoints, latent_dim=4 * keypoints)
-    params = {"params": {"conv": {"kernel": jnp.full((1, 1, 1, keypoints), beta), "bias": jnp.zeros(keypoints)},
-                         "readout": {"kernel": jnp.eye(4 * keypoints), "bias": jnp.zeros(4 * keypoints)}}}
+    params = {
+        "params": {
+            "conv": {"kernel": jnp.full((1, 1, 1, keypoints), beta), "bias": jnp.zeros(keypoints)},
+            "readout": {"kernel": jnp.eye(4 * keypoints), "bias": jnp.zeros(4 * keypoints)},
+        }
+    }
     return models.encoder(config).apply(params, obs).reshape(*obs.shape[:-1], 2, keypoints, 2)
 
 
 def test_keypoint_encoder_moves_with_the_logo_one_frame_at_a_time():
     from jaxjepa import world
+
     size = CONFIG.frame_size
     blob = lambda y, x: world.render(jnp.array([y, x], jnp.float32), CONFIG).reshape(-1)  # noqa: E731
-    obs = jnp.stack([jnp.concatenate([blob(6.0, 7.0), blob(6.0, 7.0)]),
-                     jnp.concatenate([blob(6.0, 7.0), blob(7.0, 7.0)])])           # second: f_{t+1} one px down
+    obs = jnp.stack(
+        [jnp.concatenate([blob(6.0, 7.0), blob(6.0, 7.0)]), jnp.concatenate([blob(6.0, 7.0), blob(7.0, 7.0)])]
+    )  # second: f_{t+1} one px down
     coords = _keypoint_coords(obs)
     chex.assert_shape(coords, (2, 2, 2, 2))
     chex.assert_tree_all_finite(coords)
-    px = (size - 1) / 2.0                                                         # [-1, 1] -> pixels
-    np.testing.assert_allclose(coords[0, 0] * px + px, [[6.0, 7.0]] * 2, atol=1e-3)   # sharp softmax: the centre
-    np.testing.assert_allclose(coords[1, 0], coords[0, 0], atol=1e-6)   # frame t's keypoints ignore frame t+1
+    px = (size - 1) / 2.0  # [-1, 1] -> pixels
+    np.testing.assert_allclose(coords[0, 0] * px + px, [[6.0, 7.0]] * 2, atol=1e-3)  # sharp softmax: the centre
+    np.testing.assert_allclose(coords[1, 0], coords[0, 0], atol=1e-6)  # frame t's keypoints ignore frame t+1
     np.testing.assert_allclose((coords[1, 1] - coords[0, 1]) * px, [[1.0, 0.0]] * 2, atol=1e-3)
 
 

@@ -1,6 +1,7 @@
 """Nothing a user saved is lost: Ctrl-C, saves killed at every stage, two writers of one run, unwritable
 outputs, seed-count bounds, merged seed summaries, and sentinel files around --out that train.py and
 eval.py must leave as they were. Kills are real signals sent to real processes."""
+
 import fcntl
 import hashlib
 import json
@@ -20,20 +21,44 @@ from jaxjepa import RunError, checkpoint, cli
 from tests.conftest import tiny_config
 
 REPO = Path(__file__).resolve().parents[1]
-SHAPE_FLAGS = ["--train-sequences", "8", "--seq-len", "8", "--batch-size", "8", "--decoder-steps", "2",
-               "--probe-sequences", "4", "--probe-seq-len", "8"]
+SHAPE_FLAGS = [
+    "--train-sequences",
+    "8",
+    "--seq-len",
+    "8",
+    "--batch-size",
+    "8",
+    "--decoder-steps",
+    "2",
+    "--probe-sequences",
+    "4",
+    "--probe-seq-len",
+    "8",
+]
 TINY = ["--steps", "20", *SHAPE_FLAGS]
 
 
 def _env(cache: Path, **extra: str) -> dict:
     # These tests check files, not figures: XLA's cheapest optimisation level halves the compile time.
-    return {"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin", "JAXJEPA_CACHE": str(cache),
-            "JAX_DISABLE_MOST_OPTIMIZATIONS": "1", **extra}
+    return {
+        "PYTHONPATH": str(REPO),
+        "PATH": "/usr/bin:/bin",
+        "JAXJEPA_CACHE": str(cache),
+        "JAX_DISABLE_MOST_OPTIMIZATIONS": "1",
+        **extra,
+    }
 
 
 def _run(script: str, args: list, cwd: Path, cache: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(REPO / script), *map(str, args)], cwd=cwd, env=_env(cache),
-                          capture_output=True, text=True, timeout=300, check=False)
+    return subprocess.run(
+        [sys.executable, str(REPO / script), *map(str, args)],
+        cwd=cwd,
+        env=_env(cache),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
 
 
 def _digests(root: Path, skip: tuple = ()) -> dict:
@@ -54,10 +79,16 @@ def _dead_pid() -> int:
 def _sentinels(sandbox: Path) -> None:
     """User files around `sandbox/runs`: beside and above it, inside it, in a sibling run folder, and in
     folders named like a save's leftovers that no save of ours wrote (or whose writer is alive)."""
-    for rel, text in [("../parent.txt", "parent"), ("sibling.txt", "sibling"), ("README.md", "no markers\n"),
-                      ("runs/notes.txt", "notes"), ("runs/seed1/keep.txt", "sibling run"),
-                      (".hidden", "hidden"), ("runs/.seed0.partial-1/config.json", "{}"),
-                      (f"runs/.seed0.old-{_dead_pid()}/notes_user.txt", "user notes in an old-looking folder")]:
+    for rel, text in [
+        ("../parent.txt", "parent"),
+        ("sibling.txt", "sibling"),
+        ("README.md", "no markers\n"),
+        ("runs/notes.txt", "notes"),
+        ("runs/seed1/keep.txt", "sibling run"),
+        (".hidden", "hidden"),
+        ("runs/.seed0.partial-1/config.json", "{}"),
+        (f"runs/.seed0.old-{_dead_pid()}/notes_user.txt", "user notes in an old-looking folder"),
+    ]:
         path = sandbox / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
@@ -97,18 +128,38 @@ def _wait_for_lock(proc: subprocess.Popen, lock: Path, timeout: float = 120) -> 
 
 # Ctrl-C as a terminal's foreground job gets it: a test runner started in the background of a script ignores
 # SIGINT, and a child that inherits the ignore (Python then installs no handler) would never see it.
-AS_FOREGROUND = ("import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
-                 "sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')")
+AS_FOREGROUND = (
+    "import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')"
+)
 
 
 def test_ctrl_c_stops_a_forced_rerun_and_keeps_the_old_run(trained, tmp_path):
     run_dir = _copy_run(trained, tmp_path)
     before = _digests(run_dir)
-    proc = subprocess.Popen([sys.executable, "-c", AS_FOREGROUND, str(REPO / "train.py"), "--seed", "0", "--out",
-                             "runs", "--force", "--steps", "100000", *SHAPE_FLAGS], cwd=tmp_path,
-                            env=_env(tmp_path / "xla"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            AS_FOREGROUND,
+            str(REPO / "train.py"),
+            "--seed",
+            "0",
+            "--out",
+            "runs",
+            "--force",
+            "--steps",
+            "100000",
+            *SHAPE_FLAGS,
+        ],
+        cwd=tmp_path,
+        env=_env(tmp_path / "xla"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     _wait_for_lock(proc, run_dir.parent / ".seed0.lock")
-    time.sleep(1.0)                          # compiling or training in its worker thread by now
+    time.sleep(1.0)  # compiling or training in its worker thread by now
     proc.send_signal(signal.SIGINT)
     sent = time.monotonic()
     out, err = proc.communicate(timeout=60)
@@ -124,8 +175,12 @@ from jaxjepa import checkpoint
 config, params, _ = checkpoint.load_run_files(sys.argv[1])
 checkpoint.save_run(sys.argv[1], config, params, {"final": {"loss": -1.0}}, force=True)
 """
-KILL_CASES = [("exchange", "begin", "old"), ("exchange", "written", "old"), ("exchange", "swapped", "new"),
-              ("fallback", "swapped", "restored")]   # (swap, stage killed at, run under the real name afterwards)
+KILL_CASES = [
+    ("exchange", "begin", "old"),
+    ("exchange", "written", "old"),
+    ("exchange", "swapped", "new"),
+    ("fallback", "swapped", "restored"),
+]  # (swap, stage killed at, run under the real name afterwards)
 
 
 def test_a_save_killed_at_any_stage_leaves_a_complete_run_and_is_tidied(trained, tmp_path):
@@ -133,8 +188,14 @@ def test_a_save_killed_at_any_stage_leaves_a_complete_run_and_is_tidied(trained,
     for i, (swap, stage, _) in enumerate(KILL_CASES):
         run_dirs.append(_copy_run(trained, tmp_path / f"case{i}"))
         extra = {"JAXJEPA_TEST_SAVE_PAUSE": stage, **({"JAXJEPA_TEST_NO_EXCHANGE": "1"} if swap == "fallback" else {})}
-        procs.append(subprocess.Popen([sys.executable, "-c", SAVE_AGAIN, str(run_dirs[-1])], env=_env(tmp_path, **extra),
-                                      stderr=subprocess.PIPE, text=True))
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-c", SAVE_AGAIN, str(run_dirs[-1])],
+                env=_env(tmp_path, **extra),
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
     old_loss = json.loads((run_dirs[0] / "metrics.json").read_text())["final"]["loss"]
     for proc, (_, stage, _) in zip(procs, KILL_CASES):
         while (line := proc.stderr.readline()) and line.strip() != f"JAXJEPA_TEST_SAVE {stage}":
@@ -145,7 +206,7 @@ def test_a_save_killed_at_any_stage_leaves_a_complete_run_and_is_tidied(trained,
     for run_dir, (swap, stage, expected) in zip(run_dirs, KILL_CASES):
         assert list(run_dir.parent.glob(".seed0.*-*")), (swap, stage)
         assert run_dir.is_dir() == (expected != "restored"), (swap, stage)
-        notes = checkpoint.tidy_leftovers(run_dir)   # what the next save or train.py does first
+        notes = checkpoint.tidy_leftovers(run_dir)  # what the next save or train.py does first
         assert len(notes) == (expected == "restored") and all("restored" in n for n in notes), notes
         assert not list(run_dir.parent.glob(".seed0.*-*")), (swap, stage)
         _, _, metrics = checkpoint.load_run_files(run_dir)
@@ -166,7 +227,7 @@ def test_a_second_writer_of_the_same_run_is_refused_before_training(trained, tmp
     run_dir = _copy_run(trained, tmp_path)
     before = _digests(run_dir)
     lock = os.open(run_dir.parent / ".seed0.lock", os.O_RDWR | os.O_CREAT)
-    fcntl.flock(lock, fcntl.LOCK_EX)         # this test stands for the first train.py
+    fcntl.flock(lock, fcntl.LOCK_EX)  # this test stands for the first train.py
     try:
         done = _run("train.py", ["--seed", "0", "--out", "runs", "--force", *TINY], tmp_path, tmp_path / "xla")
         config, params, _ = checkpoint.load_run_files(run_dir)
@@ -179,8 +240,17 @@ def test_a_second_writer_of_the_same_run_is_refused_before_training(trained, tmp
     assert _digests(run_dir) == before
 
 
-@pytest.mark.parametrize("case", ["out_is_a_file", "out_below_a_file", "seed_dir_is_a_file", "seed_dir_is_not_a_run",
-                                  "out_cannot_be_made", "out_read_only"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "out_is_a_file",
+        "out_below_a_file",
+        "seed_dir_is_a_file",
+        "seed_dir_is_not_a_run",
+        "out_cannot_be_made",
+        "out_read_only",
+    ],
+)
 def test_unwritable_outputs_are_refused_before_any_compute(case, tmp_path, capsys):
     if case == "out_read_only" and os.geteuid() == 0:
         pytest.skip("root writes into read-only folders")
@@ -190,9 +260,14 @@ def test_unwritable_outputs_are_refused_before_any_compute(case, tmp_path, capsy
     (tmp_path / "runs" / "seed0").write_text("keep")
     (tmp_path / "other" / "seed0").mkdir(parents=True)
     (tmp_path / "other" / "seed0" / "notes.txt").write_text("keep")
-    out = {"out_is_a_file": tmp_path / "file", "out_below_a_file": tmp_path / "file" / "runs",
-           "seed_dir_is_a_file": tmp_path / "runs", "seed_dir_is_not_a_run": tmp_path / "other",
-           "out_cannot_be_made": Path("/proc/jaxjepa-runs"), "out_read_only": tmp_path / "ro"}[case]
+    out = {
+        "out_is_a_file": tmp_path / "file",
+        "out_below_a_file": tmp_path / "file" / "runs",
+        "seed_dir_is_a_file": tmp_path / "runs",
+        "seed_dir_is_not_a_run": tmp_path / "other",
+        "out_cannot_be_made": Path("/proc/jaxjepa-runs"),
+        "out_read_only": tmp_path / "ro",
+    }[case]
     with pytest.raises(SystemExit) as exit_info:
         train_cli.main(["--seed", "0", "--out", str(out), "--force", *TINY])
     captured = capsys.readouterr()
@@ -208,7 +283,7 @@ def test_seed_counts_are_bounded_before_any_list_is_built(capsys):
         with pytest.raises(ValueError, match=f"more than {cli.MAX_SEEDS} seeds"):
             cli.parse_seeds(spec)
     assert cli.parse_seeds(f"{2**32 - 2}-{2**32 - 1}") == [2**32 - 2, 2**32 - 1]
-    for spec in [str(2**32), f"{2**32 - 1}-{2**32}", str(2**64)]:   # 2**32 would silently train seed 0
+    for spec in [str(2**32), f"{2**32 - 1}-{2**32}", str(2**64)]:  # 2**32 would silently train seed 0
         with pytest.raises(ValueError, match="below 4294967296"):
             cli.parse_seeds(spec)
     start = time.perf_counter()
@@ -256,8 +331,9 @@ def test_sandbox_forced_train_in_chunks_leaves_every_file_around_out(trained):
     reused for seed2, seed0's numbers equal its lone run, and every sentinel is kept."""
     sandbox, cache, before = trained
     lone = json.loads((sandbox / "runs" / "seed0" / "metrics.json").read_text())
-    done = _run("train.py", ["--seeds", "0,2", "--seeds-per-program", "1", "--out", "runs", "--force", *TINY],
-                sandbox, cache)
+    done = _run(
+        "train.py", ["--seeds", "0,2", "--seeds-per-program", "1", "--out", "runs", "--force", *TINY], sandbox, cache
+    )
     assert done.returncode == 0, done.stderr
     runs = sandbox / "runs"
     assert json.loads((runs / "seed0" / "metrics.json").read_text())["curves"] == lone["curves"]
@@ -269,8 +345,12 @@ def test_sandbox_forced_train_in_chunks_leaves_every_file_around_out(trained):
 
 def test_sandbox_eval_leaves_every_file_around_its_outputs(trained):
     sandbox, cache, before = trained
-    done = _run("eval.py", ["runs/seed0", "--no-std", "--out", "results", "--report", "results/R.md",
-                            "--readme", "README.md"], sandbox, cache)
+    done = _run(
+        "eval.py",
+        ["runs/seed0", "--no-std", "--out", "results", "--report", "results/R.md", "--readme", "README.md"],
+        sandbox,
+        cache,
+    )
     assert done.returncode == 0, done.stderr
     assert (sandbox / "results" / "metrics.json").is_file()
     _assert_sentinels_kept(sandbox, before, rewritten=(sandbox / "runs" / "seed0",))

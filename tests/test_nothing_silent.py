@@ -1,5 +1,6 @@
 """Nothing silent: a damaged run, a bad config.json, an absurd flag or a bad API input ends in one line
 naming what is wrong (RunError / ValueError / exit 2), never a traceback, a hang or garbage."""
+
 import dataclasses
 import json
 import math
@@ -61,6 +62,7 @@ def _refused(run: Path, capfd, match: str) -> str:
 
 # ---------- checksums and finiteness ----------
 
+
 def test_one_flipped_bit_in_the_checkpoint_is_named_by_the_checksum(copy, capfd):
     data = _largest_data_file(copy)
     raw = bytearray(data.read_bytes())
@@ -80,7 +82,7 @@ def test_non_finite_parameters_are_refused(tmp_path, capfd):
     params["predictor"]["params"]["layer0"]["bias"][3] = np.inf
     saved = save_run(tmp_path / "seed0", config, params, {"final": {}})
     assert "predictor" in _refused(saved, capfd, "non-finite")
-    (saved / "checksum.json").unlink()   # a run without a checksum is still checked for finiteness
+    (saved / "checksum.json").unlink()  # a run without a checksum is still checked for finiteness
     _refused(saved, capfd, "non-finite")
 
 
@@ -97,18 +99,22 @@ def test_truncated_checkpoint_is_one_line_and_silent(copy, capfd, checksum):
 
 # ---------- config.json: every field's type and range ----------
 
-@pytest.mark.parametrize("field,value,match", [
-    ("frame_size", 16.0, "frame_size must be an integer"),
-    ("latent_dim", 32.5, "latent_dim must be an integer"),
-    ("steps", True, "steps must be an integer"),
-    ("steps", [3], "steps must be an integer"),
-    ("sigma", "1.5", "sigma must be a number"),
-    ("encoder_hidden", [0], "encoder_hidden must be positive"),
-    ("encoder_hidden", 256, "encoder_hidden must be a list of integers"),
-    ("target", "sideways", "target must be one of"),
-    ("ema_decay", 1.5, r"ema_decay must be in \[0, 1\]"),
-    ("train_start_margin", -1, "train_start_margin must be in"),
-])
+
+@pytest.mark.parametrize(
+    "field,value,match",
+    [
+        ("frame_size", 16.0, "frame_size must be an integer"),
+        ("latent_dim", 32.5, "latent_dim must be an integer"),
+        ("steps", True, "steps must be an integer"),
+        ("steps", [3], "steps must be an integer"),
+        ("sigma", "1.5", "sigma must be a number"),
+        ("encoder_hidden", [0], "encoder_hidden must be positive"),
+        ("encoder_hidden", 256, "encoder_hidden must be a list of integers"),
+        ("target", "sideways", "target must be one of"),
+        ("ema_decay", 1.5, r"ema_decay must be in \[0, 1\]"),
+        ("train_start_margin", -1, "train_start_margin must be in"),
+    ],
+)
 def test_config_json_of_wrong_type_or_range_does_not_load(copy, capfd, field, value, match):
     values = json.loads((copy / "config.json").read_text())
     values[field] = value
@@ -116,10 +122,9 @@ def test_config_json_of_wrong_type_or_range_does_not_load(copy, capfd, field, va
     _refused(copy, capfd, match)
 
 
-@pytest.mark.parametrize("text,match", [
-    ('"sigma": NaN', "NaN is not valid JSON"),
-    ('"lr": Infinity', "Infinity is not valid JSON"),
-])
+@pytest.mark.parametrize(
+    "text,match", [('"sigma": NaN', "NaN is not valid JSON"), ('"lr": Infinity', "Infinity is not valid JSON")]
+)
 def test_config_json_with_nan_or_infinity_does_not_load(copy, capfd, text, match):
     values = json.loads((copy / "config.json").read_text())
     key = text.split(":")[0].strip('"')
@@ -139,7 +144,7 @@ def test_config_json_missing_a_field_does_not_load(copy, capfd):
 def test_every_numeric_field_has_a_range():
     numeric = {f.name for f in dataclasses.fields(Config) if f.type in ("int", "float") or f.type.startswith("tuple")}
     assert numeric == set(RANGES)
-    for name in numeric:   # the reference recipe lies inside every range
+    for name in numeric:  # the reference recipe lies inside every range
         Config().replace(**{name: getattr(Config(), name)})
 
 
@@ -152,17 +157,21 @@ def test_nan_and_inf_fail_every_float_field(field):
 
 # ---------- run directories that are not runs: one true line each ----------
 
-@pytest.mark.parametrize("damage,match", [
-    (lambda run: (run / "config.json").write_text("[]"), "must be a JSON object"),
-    (lambda run: ((run / "config.json").unlink(), (run / "config.json").mkdir()), "config.json is not a readable"),
-    (lambda run: (run / "config.json").write_text('{"frame_size": 16,'), "config.json is not a readable JSON"),
-    (lambda run: (run / "config.json").write_bytes(b"\xff\xfe{}"), "config.json is not a readable JSON"),
-    (lambda run: (run / "metrics.json").write_text("{oops"), "metrics.json is not a readable JSON"),
-    (lambda run: (run / "metrics.json").write_text("[]"), "metrics.json is corrupt"),
-    (lambda run: (run / "metrics.json").write_text('{"final": 3}'), "metrics.json is corrupt"),
-    (lambda run: (run / "checksum.json").write_text("[1, 2]"), "checksum.json is not|checksum.json refuses"),
-    (lambda run: _largest_data_file(run).unlink(), "is missing"),
-])
+
+@pytest.mark.parametrize(
+    "damage,match",
+    [
+        (lambda run: (run / "config.json").write_text("[]"), "must be a JSON object"),
+        (lambda run: ((run / "config.json").unlink(), (run / "config.json").mkdir()), "config.json is not a readable"),
+        (lambda run: (run / "config.json").write_text('{"frame_size": 16,'), "config.json is not a readable JSON"),
+        (lambda run: (run / "config.json").write_bytes(b"\xff\xfe{}"), "config.json is not a readable JSON"),
+        (lambda run: (run / "metrics.json").write_text("{oops"), "metrics.json is not a readable JSON"),
+        (lambda run: (run / "metrics.json").write_text("[]"), "metrics.json is corrupt"),
+        (lambda run: (run / "metrics.json").write_text('{"final": 3}'), "metrics.json is corrupt"),
+        (lambda run: (run / "checksum.json").write_text("[1, 2]"), "checksum.json is not|checksum.json refuses"),
+        (lambda run: _largest_data_file(run).unlink(), "is missing"),
+    ],
+)
 def test_damaged_run_directories_are_one_true_line(copy, capfd, damage, match):
     damage(copy)
     assert "does not match its config.json" not in _refused(copy, capfd, match)
@@ -173,6 +182,7 @@ def test_path_too_long_for_the_filesystem_is_a_run_error(capfd):
 
 
 # ---------- the API: real floats only, finite, empty batches, rollout steps ----------
+
 
 @pytest.mark.parametrize("dtype", [np.int64, np.bool_, np.uint8, np.complex64])
 def test_encode_refuses_integer_bool_and_complex_input(run, dtype):
@@ -206,10 +216,17 @@ def test_empty_batches_give_empty_answers_of_the_right_shape(run):
     assert run.decode(np.zeros((4, 0, d))).shape == (4, 0, size, size)
 
 
-@pytest.mark.parametrize("steps,match", [
-    (2.7, "steps must be an integer"), ("3", "steps must be an integer"), (True, "steps must be an integer"),
-    (0, "steps must be in"), (2 * 10**8, "steps must be in"), (MAX_ROLLOUT_STEPS, "would hold"),
-])
+@pytest.mark.parametrize(
+    "steps,match",
+    [
+        (2.7, "steps must be an integer"),
+        ("3", "steps must be an integer"),
+        (True, "steps must be an integer"),
+        (0, "steps must be in"),
+        (2 * 10**8, "steps must be in"),
+        (MAX_ROLLOUT_STEPS, "would hold"),
+    ],
+)
 def test_rollout_steps_must_be_a_sane_integer(run, steps, match):
     with pytest.raises(ValueError, match=match):
         run.rollout(np.zeros((2048, *run.obs_shape), np.float32), steps)
@@ -221,28 +238,32 @@ def test_rollout_takes_numpy_integers(run):
 
 # ---------- flags: refused in one line before any compute ----------
 
+
 def _no_compute(*args, **kwargs):
     raise AssertionError("training started")
 
 
-@pytest.mark.parametrize("argv,message", [
-    (["--sigma", "inf"], "sigma must be a finite number"),
-    (["--speed", "inf"], "speed must be a finite number"),
-    (["--lr", "nan"], "lr must be a finite number"),
-    (["--sigma", "nan"], "sigma must be a finite number"),
-    (["--var-eps", "-1"], "var_eps must be positive"),
-    (["--speed-jitter", "1"], "speed_jitter must be in [0, 1)"),
-    (["--pixel-noise", "-0.5"], "pixel_noise must be in [0, 1]"),
-    (["--encoder-hidden", "0"], "encoder_hidden must be positive"),
-    (["--predictor-hidden", "-1"], "predictor_hidden must be positive"),
-    (["--train-sequences", "1e8"], "invalid int value"),
-    (["--steps", "10000001"], "steps must be positive and at most 10000000"),
-    (["--steps", "10000000", "--batch-size", "10000000"], "more than this machine's"),
-    (["--frame-size", "100000"], "more than this machine's"),
-    (["--out", "x" * 300], "longer than"),
-    (["--out", "/tmp/" + "/".join(["d" * 200] * 25)], "too long"),
-    (["--out", "runs\udcff"], "not valid UTF-8"),
-])
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["--sigma", "inf"], "sigma must be a finite number"),
+        (["--speed", "inf"], "speed must be a finite number"),
+        (["--lr", "nan"], "lr must be a finite number"),
+        (["--sigma", "nan"], "sigma must be a finite number"),
+        (["--var-eps", "-1"], "var_eps must be positive"),
+        (["--speed-jitter", "1"], "speed_jitter must be in [0, 1)"),
+        (["--pixel-noise", "-0.5"], "pixel_noise must be in [0, 1]"),
+        (["--encoder-hidden", "0"], "encoder_hidden must be positive"),
+        (["--predictor-hidden", "-1"], "predictor_hidden must be positive"),
+        (["--train-sequences", "1e8"], "invalid int value"),
+        (["--steps", "10000001"], "steps must be positive and at most 10000000"),
+        (["--steps", "10000000", "--batch-size", "10000000"], "more than this machine's"),
+        (["--frame-size", "100000"], "more than this machine's"),
+        (["--out", "x" * 300], "longer than"),
+        (["--out", "/tmp/" + "/".join(["d" * 200] * 25)], "too long"),
+        (["--out", "runs\udcff"], "not valid UTF-8"),
+    ],
+)
 def test_bad_flags_are_one_line_before_any_compute(argv, message, capsys, monkeypatch):
     monkeypatch.setattr(runner, "train_seeds", _no_compute)
     with pytest.raises(SystemExit) as exit_info:

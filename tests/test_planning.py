@@ -1,11 +1,12 @@
 """Planners on a problem with a known answer, vmapped episodes, and refused requests."""
+
 import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-
 from conftest import tiny_config
+
 from jaxjepa import get_config, models, planning, steer
 from jaxjepa.planning import Task, WorldModel
 from jaxjepa.steer import SteerState
@@ -20,6 +21,7 @@ def steer_config(**overrides):
 def linear_model(config) -> WorldModel:
     """The latent IS the true (position, velocity), the predictor the true dynamics away from walls:
     v' = v + gain a, p' = p + v' (a linear map), so the planner's only job is to plan."""
+
     def predict(z, a):
         velocity = z[:, 2:] + config.steer_gain * jnp.clip(a, -1.0, 1.0)
         return jnp.concatenate([z[:, :2] + velocity, velocity], axis=-1)
@@ -51,8 +53,8 @@ def test_a_vmapped_episode_equals_a_lone_one():
     batch = jax.jit(lambda k: planning.episodes(k, 3, model, config))(key)
     plan_keys, tasks = planning.draw_tasks(key, 3, config)
     for i in range(3):
-        task = jax.tree_util.tree_map(lambda x: x[i], tasks)
-        lone = jax.jit(lambda k: planning.episode(k, task, model, config))(plan_keys[i])
+        task = jax.tree_util.tree_map(lambda x, i=i: x[i], tasks)
+        lone = jax.jit(lambda k, task=task: planning.episode(k, task, model, config))(plan_keys[i])
         for got, want in zip(jax.tree_util.tree_leaves(lone), jax.tree_util.tree_leaves(batch)):
             np.testing.assert_allclose(got, want[i], rtol=1e-6, atol=1e-6)
 
@@ -69,8 +71,9 @@ def test_success_is_reaching_within_the_radius_at_any_step():
     config = steer_config(episode_steps=30)
     start = SteerState(jnp.array([7.0, 7.0]), jnp.zeros(2))
     # the goal 3 px away on y: even a planner that overshoots passes within 1 px of it on the way
-    episode = planning.episode(jax.random.key(0), Task(start, jnp.array([10.0, 7.0])),
-                               planning.simulator_model(config), config)
+    episode = planning.episode(
+        jax.random.key(0), Task(start, jnp.array([10.0, 7.0])), planning.simulator_model(config), config
+    )
     assert bool(episode.success) and 1 <= int(episode.steps) <= 30
     assert float(episode.distances[int(episode.steps) - 1]) <= 1.0
 

@@ -4,6 +4,7 @@ Why a subprocess: the number of host devices is fixed when JAX starts, so four f
 (`--xla_force_host_platform_device_count=4`) need a fresh interpreter. It trains the tiny config's
 seeds once over all four devices and once on one device, and saves both for the comparison here.
 """
+
 import os
 import subprocess
 import sys
@@ -41,13 +42,17 @@ SCRIPT = textwrap.dedent("""
 @pytest.fixture(scope="module")
 def four_device_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("sharding")
-    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4", "JAX_PLATFORMS": "cpu",
-           "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    done = subprocess.run([sys.executable, "-c", SCRIPT, str(out)], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=300)
+    env = {
+        **os.environ,
+        "XLA_FLAGS": "--xla_force_host_platform_device_count=4",
+        "JAX_PLATFORMS": "cpu",
+        "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT, str(out)], cwd=REPO, env=env, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr[-2000:]
-    return (dict(np.load(out / "sharded.npz")), dict(np.load(out / "single.npz")),
-            np.load(out / "layout.npy"))
+    return (dict(np.load(out / "sharded.npz")), dict(np.load(out / "single.npz")), np.load(out / "layout.npy"))
 
 
 def test_seeds_are_spread_over_four_devices(four_device_run):
@@ -60,7 +65,7 @@ def test_sharded_run_equals_the_one_device_run(four_device_run):
     sharded, single, _ = four_device_run
     assert sharded.keys() == single.keys()
     for name in sharded:
-        assert sharded[name].shape[0] == 7, name     # the padding is dropped
+        assert sharded[name].shape[0] == 7, name  # the padding is dropped
         chex.assert_trees_all_close(sharded[name], single[name], rtol=1e-5, atol=1e-6)
     probe_rmse = [v for k, v in sharded.items() if k.endswith("['probe_rmse']")]
     assert len(probe_rmse) == 1 and np.all(np.isfinite(probe_rmse[0]))

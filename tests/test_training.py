@@ -15,7 +15,7 @@ def test_short_run_learns_and_does_not_collapse(tiny, tiny_result):
     chex.assert_tree_all_finite(tiny_result)
     # The variance hinge is what drives the early loss: the total must fall a lot.
     assert float(m["loss"][-10:].mean()) < 0.5 * float(m["loss"][:10].mean())
-    assert float(m["emb_std"][-1]) > 0.5                       # far from collapse (0)
+    assert float(m["emb_std"][-1]) > 0.5  # far from collapse (0)
     assert float(m["decoder_loss"][-5:].mean()) < float(m["decoder_loss"][:5].mean())
     # the target trails the online encoder but is not a copy after training
     enc, tgt = tiny_result.params["encoder"], tiny_result.params["target"]
@@ -31,8 +31,9 @@ def test_trained_predictor_predicts_the_target_latent(tiny, tiny_result):
     untrained = models.init_params(jax.random.key(11), tiny)["predictor"]
 
     def relative_loss(predictor_params):
-        _, m = trainer.jepa_loss({"encoder": params["encoder"], "predictor": predictor_params},
-                                 params["target"], obs, next_obs, tiny)
+        _, m = trainer.jepa_loss(
+            {"encoder": params["encoder"], "predictor": predictor_params}, params["target"], obs, next_obs, tiny
+        )
         return float(m["pred_loss"] / m["emb_std"] ** 2)
 
     assert relative_loss(params["predictor"]) < 0.05
@@ -53,7 +54,9 @@ def test_vmapped_seed_equals_a_lone_run(tiny):
     lone_result = jax.jit(make_train(tiny))(train_key)
     lone = lone_result, jax.jit(probe.probe_position, static_argnums=2)(lone_result.params, eval_key, tiny)
     seed0 = jax.tree_util.tree_map(lambda x: x[1], (out.result, out.probe))
-    chex.assert_trees_all_close(seed0, lone, rtol=1e-4, atol=1e-5)  # XLA:CPU batches vmapped matmuls differently: float sums reassociate
+    chex.assert_trees_all_close(
+        seed0, lone, rtol=1e-4, atol=1e-5
+    )  # XLA:CPU batches vmapped matmuls differently: float sums reassociate
 
 
 def test_train_data_pairs_are_consecutive_observations(tiny):
@@ -72,7 +75,7 @@ def test_train_data_pairs_are_consecutive_observations(tiny):
 
 def test_draw_starts_reaches_every_window_and_no_other():
     frames = jnp.zeros((3, 10, 4))
-    k = 4                                     # windows need t + k + 1 <= 9: t in 0..4, in each of 3 sequences
+    k = 4  # windows need t + k + 1 <= 9: t in 0..4, in each of 3 sequences
     starts = np.asarray(trainer.draw_starts(jax.random.key(0), frames, 4000, k))
     expected = {s * 10 + t for s in range(3) for t in range(10 - 1 - k)}
     assert set(starts.tolist()) == expected

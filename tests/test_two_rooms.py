@@ -1,4 +1,5 @@
 """The Two Rooms world: wall and door physics, the sampling protocols, the success measure."""
+
 import chex
 import jax
 import jax.numpy as jnp
@@ -29,7 +30,7 @@ def test_trajectories_shapes_dtypes_and_ranges(batch):
     lengths = np.linalg.norm(np.asarray(batch.actions), axis=-1)
     assert tr.STEP_MIN <= lengths.min() and lengths.max() <= tr.STEP_MAX
     assert abs(lengths.mean() - tr.STEP_MEAN) < 0.05
-    assert len(np.unique(np.asarray(batch.layout.wall_x))) > 10   # a wall drawn per trajectory
+    assert len(np.unique(np.asarray(batch.layout.wall_x))) > 10  # a wall drawn per trajectory
 
 
 def test_about_a_third_of_training_trajectories_change_rooms(batch):
@@ -57,12 +58,12 @@ def _pushes(key, count=512, steps=24):
 def test_no_push_ever_passes_through_the_wall():
     layouts, pushes, paths = jax.jit(_pushes)(jax.random.key(1))
     along = jnp.linspace(0.0, 1.0, 41)[:, None, None, None]
-    segments = paths[None, :, :-1] + along * (paths[None, :, 1:] - paths[None, :, :-1])   # [41, n, steps, 2]
+    segments = paths[None, :, :-1] + along * (paths[None, :, 1:] - paths[None, :, :-1])  # [41, n, steps, 2]
     expanded = tr.Layout(layouts.wall_x[None, :, None], layouts.door_y[None, :, None])
     assert not bool(tr.in_wall(segments, expanded).any())
     moved = np.linalg.norm(np.asarray(paths[:, 1:] - paths[:, :-1]), axis=-1)
     pushed = np.linalg.norm(np.asarray(pushes), axis=-1)
-    assert (moved < pushed - 1e-3).mean() > 0.1          # many pushes were stopped by a wall
+    assert (moved < pushed - 1e-3).mean() > 0.1  # many pushes were stopped by a wall
 
 
 def _push_right(start_y, steps=20):
@@ -85,8 +86,7 @@ def test_a_push_through_the_door_reaches_the_other_room():
 def test_a_diagonal_push_stops_at_the_door_edge():
     start = jnp.array([LAYOUT.door_y + 3.0, LAYOUT.wall_x - 0.5])
     end = tr.move(start, jnp.array([3.0, 0.5]), LAYOUT, CONFIG)
-    np.testing.assert_allclose(end, [LAYOUT.door_y + tr.DOOR_HALF_HEIGHT, LAYOUT.wall_x - 0.5 + 1.0 / 6.0],
-                               atol=1e-5)
+    np.testing.assert_allclose(end, [LAYOUT.door_y + tr.DOOR_HALF_HEIGHT, LAYOUT.wall_x - 0.5 + 1.0 / 6.0], atol=1e-5)
 
 
 def test_render_draws_the_dot_the_border_and_the_wall_with_its_door():
@@ -95,7 +95,7 @@ def test_render_draws_the_dot_the_border_and_the_wall_with_its_door():
     assert np.unravel_index(int(jnp.argmax(frame[0])), (65, 65)) == (20, 12)
     walls = np.asarray(frame[1])
     assert walls[tr.BORDER_PX].all() and walls[:, 64 - tr.BORDER_PX].all() and not walls[20, 12]
-    assert walls[10, 29:32].all() and not walls[40, 29:32].any()   # wall columns 29..31, door rows 36..44
+    assert walls[10, 29:32].all() and not walls[40, 29:32].any()  # wall columns 29..31, door rows 36..44
 
 
 def test_evaluation_starts_and_goals_are_in_different_rooms():
@@ -108,12 +108,12 @@ def test_evaluation_starts_and_goals_are_in_different_rooms():
 
 def test_success_is_a_final_distance_under_4_5_px():
     goal = jnp.zeros((3, 2))
-    final = jnp.array([[4.4, 0.0], [3.0, 3.4], [4.6, 0.0]])      # distances 4.4, 4.53, 4.6
+    final = jnp.array([[4.4, 0.0], [3.0, 3.4], [4.6, 0.0]])  # distances 4.4, 4.53, 4.6
     np.testing.assert_array_equal(tr.success(final, goal), [True, False, False])
 
 
 def test_von_mises_turns_have_the_known_mean_cosine():
     angles = tr.von_mises(jax.random.key(5), 5.0, (40000,))
-    expected = float(jax.scipy.special.i1e(5.0) / jax.scipy.special.i0e(5.0))   # E cos = I1(k) / I0(k)
+    expected = float(jax.scipy.special.i1e(5.0) / jax.scipy.special.i0e(5.0))  # E cos = I1(k) / I0(k)
     assert abs(float(jnp.cos(angles).mean()) - expected) < 0.01
     assert abs(float(angles.mean())) < 0.01

@@ -13,6 +13,7 @@ Two JAX comparisons, because web/model is committed without its training checkpo
 Skipped only where Playwright or Chromium is absent (CI installs both). A screenshot of the page is
 saved to test-artifacts/web-demo.png.
 """
+
 import hashlib
 import json
 import shutil
@@ -28,15 +29,17 @@ from export import browser
 from jaxjepa import load_run, save_run, world
 from jaxjepa.config import Config
 
-pytestmark = pytest.mark.skipif(browser.missing_browser_reason() is not None,
-                                reason=str(browser.missing_browser_reason()))
+pytestmark = pytest.mark.skipif(
+    browser.missing_browser_reason() is not None, reason=str(browser.missing_browser_reason())
+)
 
 MODEL = browser.WEB_DIR / "model"
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "test-artifacts"
 TOLERANCE = 1e-4
-CONTROLS_DISABLED = "[...document.querySelectorAll('.controls button, .controls input, .controls select')]" \
-    ".map(el => el.disabled)"
+CONTROLS_DISABLED = (
+    "[...document.querySelectorAll('.controls button, .controls input, .controls select')].map(el => el.disabled)"
+)
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +51,7 @@ def tiny_export(tmp_path_factory, tiny, tiny_result):
     except ImportError:
         return None
     from export.build import export_run
+
     root = tmp_path_factory.mktemp("web")
     run_dir = save_run(root / "seed0", tiny, tiny_result.params, {"final": {}})
     export_run(load_run(run_dir), root / "model", log=lambda *_: None)
@@ -160,8 +164,16 @@ def test_javascript_world_is_the_python_world(demo, seed):
     expected = world.trajectory(key, length, config, margin=config.eval_start_margin, anomaly_frame=anomaly_frame)
     got = page.evaluate(
         "([start, length, frame, jump]) => JepaWorld.trajectory(start, length, window.jepa.app.world, frame, jump)",
-        [{"position": np.asarray(position, np.float64).tolist(), "velocity": np.asarray(velocity, np.float64).tolist()},
-         length, anomaly_frame, np.asarray(jumped, np.float64).tolist()])
+        [
+            {
+                "position": np.asarray(position, np.float64).tolist(),
+                "velocity": np.asarray(velocity, np.float64).tolist(),
+            },
+            length,
+            anomaly_frame,
+            np.asarray(jumped, np.float64).tolist(),
+        ],
+    )
     np.testing.assert_array_equal(np.asarray(got["positions"], np.float32), np.asarray(expected.positions))
     np.testing.assert_array_equal(np.asarray(got["velocities"], np.float32), np.asarray(expected.velocities))
     frames = np.asarray(got["frames"]).reshape(length, config.frame_size, config.frame_size)
@@ -222,12 +234,15 @@ def test_decoder_off_hides_the_dream_and_keeps_the_bars(site):
     page.close()
 
 
-@pytest.mark.parametrize("query, words", [
-    ("?model=no-such-model", "meta.json could not be read"),
-    ("?model=broken-model", "the file broken-model/encoder/model.json is corrupt (its sha256 differs"),
-    ("?model=corrupt-model", "the file corrupt-model/encoder/group1-shard1of1.bin is corrupt (its sha256 differs"),
-    ("?model=missing-bin-model", "the file missing-bin-model/encoder/group1-shard1of1.bin is missing (HTTP 404)"),
-])
+@pytest.mark.parametrize(
+    "query, words",
+    [
+        ("?model=no-such-model", "meta.json could not be read"),
+        ("?model=broken-model", "the file broken-model/encoder/model.json is corrupt (its sha256 differs"),
+        ("?model=corrupt-model", "the file corrupt-model/encoder/group1-shard1of1.bin is corrupt (its sha256 differs"),
+        ("?model=missing-bin-model", "the file missing-bin-model/encoder/group1-shard1of1.bin is missing (HTTP 404)"),
+    ],
+)
 def test_missing_or_broken_model_is_explained_in_plain_words(site, query, words):
     page = open_demo(site, query)
     wait_for(page, "!document.getElementById('error').hidden")
@@ -241,14 +256,21 @@ def test_measure_command_writes_its_figures(tmp_path):
     """`python -m export.measure` (README's figures) runs end to end; here with few repeats and no README
     edit. A subprocess: Playwright's sync API allows one running instance per thread, and `site` holds one."""
     out = tmp_path / "web.json"
-    done = subprocess.run([sys.executable, "-m", "export.measure", "--repeats", "2", "--out", str(out), "--no-readme"],
-                          cwd=REPO, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-m", "export.measure", "--repeats", "2", "--out", str(out), "--no-readme"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     results = json.loads(out.read_text())
     (model,) = results["models"]
-    assert model["model_download_bytes"] == sum(
-        p.stat().st_size for p in MODEL.rglob("*") if p.name == "model.json" or p.suffix == ".bin") \
+    assert (
+        model["model_download_bytes"]
+        == sum(p.stat().st_size for p in MODEL.rglob("*") if p.name == "model.json" or p.suffix == ".bin")
         + (MODEL / "meta.json").stat().st_size
+    )
     assert model["console_errors"] == []
     for figures in model["backends"].values():
         assert max(figures["jax_vs_tfjs_max_abs"].values()) <= TOLERANCE
@@ -277,8 +299,9 @@ def test_controls_stay_disabled_until_the_model_is_loaded(site):
     page.goto(url + "index.html?seed=2")
     page.wait_for_function("window.jepa !== undefined")
     assert all(page.evaluate(CONTROLS_DISABLED))
-    page.evaluate("['new-world', 'inject-anomaly', 'dream', 'play-pause'].forEach(id => "
-                  "document.getElementById(id).click())")
+    page.evaluate(
+        "['new-world', 'inject-anomaly', 'dream', 'play-pause'].forEach(id => document.getElementById(id).click())"
+    )
     for _ in range(50):
         if held:
             break
@@ -325,9 +348,11 @@ def test_speed_label_shows_the_measured_rate_and_backend_the_frame_time(site):
     page.wait_for_timeout(800)
     start = page.evaluate("[window.jepa.app.frameIndex, performance.now()]")
     page.wait_for_timeout(1500)
-    shown, frame_ms, end = page.evaluate("[document.getElementById('real-fps').textContent, "
-                                         "document.getElementById('frame-ms').textContent, "
-                                         "[window.jepa.app.frameIndex, performance.now()]]")
+    shown, frame_ms, end = page.evaluate(
+        "[document.getElementById('real-fps').textContent, "
+        "document.getElementById('frame-ms').textContent, "
+        "[window.jepa.app.frameIndex, performance.now()]]"
+    )
     measured = 1000 * (end[0] - start[0]) / (end[1] - start[1])
     assert abs(float(shown) - measured) <= 0.3 * measured + 1, (shown, measured)
     assert 0 < float(frame_ms) <= 1.2 * 1000 / measured  # the work of a frame fits in its period
@@ -355,8 +380,10 @@ def test_nothing_overflows_a_390_px_phone_screen(site):
     page = open_demo(site, "?seed=6&paused=1", width=390)
     advance(page, 3)
     page.click("#dream")
-    widest = page.evaluate("Math.max(document.documentElement.scrollWidth, "
-                           "...[...document.querySelectorAll('body *')].map(el => el.getBoundingClientRect().right))")
+    widest = page.evaluate(
+        "Math.max(document.documentElement.scrollWidth, "
+        "...[...document.querySelectorAll('body *')].map(el => el.getBoundingClientRect().right))"
+    )
     assert widest <= 390, widest
     page.close()
 

@@ -23,8 +23,8 @@ class StepTest(chex.TestCase):
     def test_wall_reflects_and_clips(self):
         step = self.variant(lambda p, v: world.step(p, v, CONFIG))
         p, v = step(jnp.array([H - 2.5, 1.5]), jnp.array([0.75, -0.75]))
-        np.testing.assert_allclose(p, [H - 2.0, 1.0])      # clipped to [1, H - 2]
-        np.testing.assert_allclose(v, [-0.75, 0.75])       # both axes flipped
+        np.testing.assert_allclose(p, [H - 2.0, 1.0])  # clipped to [1, H - 2]
+        np.testing.assert_allclose(v, [-0.75, 0.75])  # both axes flipped
 
     @chex.variants(with_jit=True, without_jit=True)
     def test_render_peaks_at_position(self):
@@ -52,7 +52,9 @@ def test_trajectories_stay_in_bounds_and_keep_speed():
 
 def test_starts_respect_margins():
     for margin in (CONFIG.train_start_margin, CONFIG.eval_start_margin):
-        starts = jax.vmap(lambda k: world.random_start(k, margin, CONFIG)[0])(jax.random.split(jax.random.key(2), 2000))
+        starts = jax.vmap(lambda k, margin=margin: world.random_start(k, margin, CONFIG)[0])(
+            jax.random.split(jax.random.key(2), 2000)
+        )
         assert float(starts.min()) >= margin and float(starts.max()) < H - 1 - margin
 
 
@@ -68,9 +70,9 @@ def test_teleport_moves_position_and_keeps_speed():
     key, t_a = jax.random.key(4), 20
     normal = world.trajectory(key, 40, CONFIG)
     jumped = world.trajectory(key, 40, CONFIG, anomaly_frame=t_a)
-    np.testing.assert_array_equal(normal.frames[:t_a], jumped.frames[:t_a])    # identical until t_a
+    np.testing.assert_array_equal(normal.frames[:t_a], jumped.frames[:t_a])  # identical until t_a
     assert not np.allclose(normal.positions[t_a], jumped.positions[t_a])
-    np.testing.assert_allclose(np.abs(jumped.velocities), SPEED, rtol=1e-6)   # velocity magnitude kept
+    np.testing.assert_allclose(np.abs(jumped.velocities), SPEED, rtol=1e-6)  # velocity magnitude kept
 
 
 def test_teleport_keeps_the_current_velocity_not_the_starting_one():
