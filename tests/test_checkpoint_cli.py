@@ -11,6 +11,7 @@ import pytest
 
 import train as train_cli
 from jaxjepa import RunError, load_run, save_run, world
+from tests.conftest import cli_flags
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -115,22 +116,9 @@ def _run_train(args, cwd):
     )
 
 
-TINY_FLAGS = [
-    "--steps",
-    "40",
-    "--train-sequences",
-    "8",
-    "--seq-len",
-    "12",
-    "--batch-size",
-    "32",
-    "--decoder-steps",
-    "5",
-    "--probe-sequences",
-    "8",
-    "--probe-seq-len",
-    "12",
-]
+TINY_FLAGS = cli_flags(
+    steps=40, train_sequences=8, seq_len=12, batch_size=32, decoder_steps=5, probe_sequences=8, probe_seq_len=12
+)
 
 
 def test_train_cli_writes_runs_and_refuses_to_clobber(tmp_path):

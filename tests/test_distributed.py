@@ -18,26 +18,10 @@ import pytest
 
 import train
 from jaxjepa import distributed, load_run
+from tests.conftest import cli_flags
 
 REPO = Path(__file__).resolve().parents[1]
-TINY = [
-    "--steps",
-    "20",
-    "--train-sequences",
-    "24",
-    "--seq-len",
-    "24",
-    "--batch-size",
-    "64",
-    "--decoder-steps",
-    "5",
-    "--decoder-batch-size",
-    "64",
-    "--probe-sequences",
-    "12",
-    "--probe-seq-len",
-    "24",
-]
+TINY = cli_flags(steps=20, decoder_steps=5)
 SEEDS = ["--seeds", "0-2"]  # an odd count: process 1's device also trains a padding copy of seed 2
 
 

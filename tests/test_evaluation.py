@@ -22,7 +22,7 @@ from jaxjepa import checkpoint, make_train, probe, trainer, world
 from jaxjepa.evaluation import ablation, anomaly, forecast, report, representation
 from jaxjepa.evaluation.runs import run_dir
 from jaxjepa.evaluation.settings import EvalSettings, TooFewSeeds, purpose_key, stack_trees, summarise
-from tests.conftest import tiny_config
+from tests.conftest import cli_flags, tiny_config
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -265,24 +265,7 @@ def test_vmapped_evaluation_equals_one_seed(tiny, tiny_result):
 
 # ---------- eval.py ----------
 
-TINY_FLAGS = [
-    "--steps",
-    "50",
-    "--train-sequences",
-    "16",
-    "--seq-len",
-    "24",
-    "--batch-size",
-    "64",
-    "--decoder-steps",
-    "20",
-    "--decoder-batch-size",
-    "64",
-    "--probe-sequences",
-    "16",
-    "--probe-seq-len",
-    "24",
-]
+TINY_FLAGS = cli_flags(steps=50, train_sequences=16, decoder_steps=20, probe_sequences=16)
 
 
 def run_cli(capsys, argv):

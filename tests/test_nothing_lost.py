@@ -18,24 +18,11 @@ import pytest
 
 import train as train_cli
 from jaxjepa import RunError, checkpoint, cli
-from tests.conftest import tiny_config
+from tests.conftest import cli_flags, tiny_config
 
 REPO = Path(__file__).resolve().parents[1]
-SHAPE_FLAGS = [
-    "--train-sequences",
-    "8",
-    "--seq-len",
-    "8",
-    "--batch-size",
-    "8",
-    "--decoder-steps",
-    "2",
-    "--probe-sequences",
-    "4",
-    "--probe-seq-len",
-    "8",
-]
-TINY = ["--steps", "20", *SHAPE_FLAGS]
+SHAPES = dict(train_sequences=8, seq_len=8, batch_size=8, decoder_steps=2, probe_sequences=4, probe_seq_len=8)
+TINY = cli_flags(steps=20, **SHAPES)
 
 
 def _env(cache: Path, **extra: str) -> dict:
@@ -148,9 +135,7 @@ def test_ctrl_c_stops_a_forced_rerun_and_keeps_the_old_run(trained, tmp_path):
             "--out",
             "runs",
             "--force",
-            "--steps",
-            "100000",
-            *SHAPE_FLAGS,
+            *cli_flags(steps=100000, **SHAPES),
         ],
         cwd=tmp_path,
         env=_env(tmp_path / "xla"),
