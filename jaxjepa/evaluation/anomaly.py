@@ -144,7 +144,7 @@ def detection_figures(
     threshold = median_mad_threshold(calibration, mads)
     own_threshold = jax.vmap(median_mad_threshold, in_axes=(0, None))  # the reference: each trace its own
     invisible = ~visible
-    figures = {
+    return {
         "hit_rate": masked_mean(hit_exact, visible),
         "hit_rate_within_1": masked_mean(hit_near, visible),
         "peak_median_ratio_median": jnp.nanmedian(jnp.where(visible, ratio, jnp.nan)),
@@ -159,11 +159,16 @@ def detection_figures(
         "invisible_hit_rate": masked_mean(hit_exact, invisible),
         "invisible_hit_rate_within_1": masked_mean(hit_near, invisible),
         "invisible_roc_auc": roc_auc(at_anomaly, normal, invisible),
+        **({} if normal_near_bounce is None else bounce_figures(normal_near_bounce, normal > threshold)),
     }
-    if normal_near_bounce is not None:
-        figures["false_alarms_near_bounce_share"] = masked_mean(normal_near_bounce, normal > threshold)
-        figures["normal_frames_near_bounce_share"] = jnp.mean(normal_near_bounce)
-    return figures
+
+
+def bounce_figures(normal_near_bounce: jax.Array, alarms: jax.Array) -> dict:
+    """The share of false alarms next to a wall bounce, beside the share of all normal frames there."""
+    return {
+        "false_alarms_near_bounce_share": masked_mean(normal_near_bounce, alarms),
+        "normal_frames_near_bounce_share": jnp.mean(normal_near_bounce),
+    }
 
 
 class Scenario(NamedTuple):
@@ -231,10 +236,8 @@ def detect(
     case = scenario(key, config, settings, kind, frame)
     trajectories = {"anomalous": case.broken, "normal": case.normal, "calibration": case.calibration}
     scores = {name: jax.vmap(lambda f: surprise(params, f, config))(t.frames) for name, t in trajectories.items()}
-    online = {
-        name: jax.vmap(lambda f: surprise(params, f, config, context="online")["latent"])(trajectories[name].frames)
-        for name in ("anomalous", "normal")
-    }
+    online_latent = jax.vmap(lambda f: surprise(params, f, config, context="online")["latent"])
+    online = {name: online_latent(trajectories[name].frames) for name in ("anomalous", "normal")}
     figures = {
         space: detection_figures(
             scores["anomalous"][space],
@@ -253,8 +256,8 @@ def detect(
         space: roc_curve(at_frames(scores["anomalous"][space], case.frames_at), scores["normal"][space], case.visible)
         for space in ("latent", "pixel")
     }
-    figures["visible_count"] = case.visible.sum()
-    figures["displacement_px"] = case.displacement.mean()  # how far the anomaly moved the logo on its first frame
-    figures["invisible_count"] = (~case.visible).sum()
+    # displacement_px: how far the anomaly moved the logo on its first frame
+    counts = {"visible_count": case.visible.sum(), "invisible_count": (~case.visible).sum()}
+    figures |= {**counts, "displacement_px": case.displacement.mean()}
     figures["example"] = examples(case, scores["anomalous"], figures, settings.examples)
     return figures
