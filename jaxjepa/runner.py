@@ -29,7 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from jaxjepa import distributed, probe
+from jaxjepa import distributed, probe, program_cache
 from jaxjepa.config import Config
 from jaxjepa.trainer import TrainResult, make_train, seed_keys
 
@@ -84,6 +84,14 @@ def seeds_program(config: Config, mesh: Mesh) -> Callable:
     return jax.jit(jax.shard_map(per_device, mesh=mesh, in_specs=(by_seed, by_seed), out_specs=by_seed))
 
 
+def compile_program(program: Callable, args: tuple, config: Config, mesh: Mesh):
+    """The seeds program compiled for `args`; on one device of one process its lowering is kept on disk
+    (program_cache), the only layout where a stored program is sure to be called as it was exported."""
+    if mesh.size == 1 and not distributed.is_multiprocess():
+        return program_cache.compiled(program, args, f"seeds_program {config.to_json()}")
+    return program.lower(*args).compile()
+
+
 def seeds_runner(
     config: Config, per_program: int, devices: Sequence[jax.Device] | None = None
 ) -> Callable[[Sequence[int]], SeedsOutput]:
@@ -108,7 +116,7 @@ def seeds_runner(
         compile_s = 0.0
         if not compiled:
             start = time.perf_counter()
-            compiled.append(program.lower(train_keys, eval_keys).compile())
+            compiled.append(compile_program(program, (train_keys, eval_keys), config, mesh))
             compile_s = time.perf_counter() - start
         started = time.perf_counter()
         outputs = jax.block_until_ready(compiled[0](train_keys, eval_keys))

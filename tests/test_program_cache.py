@@ -1,0 +1,53 @@
+"""A program read back from the on-disk lowering (jaxjepa.program_cache) trains the same numbers, bit for
+bit, as the program traced afresh; a damaged file is traced again and replaced; anything that shapes the
+program names another file."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxjepa import program_cache, runner
+from tests.conftest import tiny_config
+
+CONFIG = tiny_config(steps=20, decoder_steps=5)
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory):
+    before = jax.config.jax_compilation_cache_dir
+    root = tmp_path_factory.mktemp("xla")
+    runner.enable_compilation_cache(str(root))
+    yield root / program_cache.SUBDIR
+    jax.config.update("jax_compilation_cache_dir", before)
+
+
+def outputs():
+    out = runner.train_seeds(CONFIG, [0, 1])
+    return [np.asarray(leaf) for leaf in jax.tree_util.tree_leaves((out.result, out.probe))]
+
+
+def test_a_stored_program_trains_the_traced_numbers_bit_for_bit(cache_dir):
+    traced = outputs()  # traced, stored
+    (stored,) = cache_dir.iterdir()
+    loaded = outputs()  # read back from the file
+    assert list(cache_dir.iterdir()) == [stored]
+    for a, b in zip(traced, loaded, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_damaged_file_is_traced_again_and_replaced(cache_dir):
+    if not cache_dir.exists():
+        outputs()
+    (stored,) = cache_dir.iterdir()
+    stored.write_bytes(stored.read_bytes()[:100])
+    outputs()
+    assert [p.name for p in cache_dir.iterdir()] == [stored.name] and stored.stat().st_size > 100
+
+
+def test_config_and_shapes_name_the_file():
+    keys = (jnp.zeros((2, 2), jnp.uint32),)
+    name = program_cache.program_name(CONFIG.to_json(), keys)
+    assert name == program_cache.program_name(CONFIG.to_json(), keys)
+    assert name != program_cache.program_name(CONFIG.replace(lr=2e-3).to_json(), keys)
+    assert name != program_cache.program_name(CONFIG.to_json(), (jnp.zeros((3, 2), jnp.uint32),))
