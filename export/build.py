@@ -219,9 +219,12 @@ def export_run(
     float16: bool = False,
     force: bool = False,
     saved_model_dir: str | os.PathLike | None = None,
+    plan_budget: dict[str, int] | None = None,
     log=print,
 ) -> dict:
-    """Export a loaded `jaxjepa.api.Run` into `out_dir`. Returns meta.json's content."""
+    """Export a loaded `jaxjepa.api.Run` into `out_dir`. Returns meta.json's content. `plan_budget`
+    ({"samples": N, "iterations": I}, either optional) sets the page's planner budget where it should
+    differ from the run's."""
     config, params = run.config, run.params
     check_world_is_browsable(config)
     out_dir = Path(out_dir).absolute()
@@ -247,7 +250,7 @@ def export_run(
                 sizes[network.name] = folder_bytes(partial / network.name)
         meta = _meta(run, reference, parity, sizes, float16)
         if config.action_dim:
-            meta.update(steer_meta(config, params))
+            meta.update(steer_meta(config, params, plan_budget or {}))
         if float16:
             meta["float16_error_max_abs"] = float16_cost(config, params, reference)
         np.savez(partial / "reference_outputs.npz", **{k: v[:REFERENCE_OBSERVATIONS] for k, v in reference.items()})
@@ -303,10 +306,11 @@ PROBE_KEY = 20260602  # fixed PRNG key of the probe's trajectories (train) and i
 PROBE_TRAJECTORIES, PROBE_FRAMES = 128, 64
 
 
-def steer_meta(config: Config, params: dict) -> dict:
+def steer_meta(config: Config, params: dict, plan_budget: dict[str, int]) -> dict:
     """What the page's steer mode needs besides the networks: the physics it simulates, the planner's
-    settings (the run's, as planning.py uses them) and a linear probe latent -> (y, x) px, with which it
-    draws the path the planner imagines."""
+    settings (the run's, as planning.py uses them, but for a `plan_budget` given to fit the browser's
+    slower arithmetic) and a linear probe latent -> (y, x) px, with which it draws the path the planner
+    imagines."""
     return {
         "world": {
             "name": config.world,
@@ -322,8 +326,10 @@ def steer_meta(config: Config, params: dict) -> dict:
             "method": "mppi",
             "cost": config.plan_cost,
             "horizon": config.plan_horizon,
-            "samples": config.plan_samples,
-            "iterations": config.plan_iterations,
+            "samples": plan_budget.get("samples", config.plan_samples),
+            "iterations": plan_budget.get("iterations", config.plan_iterations),
+            "run_samples": config.plan_samples,
+            "run_iterations": config.plan_iterations,
             "noise": config.plan_noise,
             "temperature": config.plan_temperature,
             "success_px": config.success_px,
