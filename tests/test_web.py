@@ -477,7 +477,7 @@ def click_goal(page, goal):
     page.click("#steer-view", position={"x": (goal[1] + 0.5) * scale, "y": (goal[0] + 0.5) * scale})
 
 
-@pytest.mark.parametrize("goal", [(3.0, 12.0), (12.5, 2.5)])
+@pytest.mark.parametrize("goal", [(8.0, 8.0), (12.5, 2.5)])
 def test_steer_mode_plans_the_logo_onto_a_clicked_goal(steer_demo, goal):
     page, console = steer_demo
     assert page.is_visible("#steer-view") and page.is_hidden("#inject-anomaly") and page.is_hidden("#surprise-trace")
