@@ -33,7 +33,28 @@ def parse_args(argv: list[str] | None):
     parser.add_argument(
         "--force", action="store_true", help="replace a previous export even where its files were edited since"
     )
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--plan-samples",
+        type=int,
+        metavar="N",
+        help="steer runs: sequences the page's planner samples (default: the run's)",
+    )
+    parser.add_argument(
+        "--plan-iterations",
+        type=int,
+        metavar="I",
+        help="steer runs: the page's refinements per step (default: the run's)",
+    )
+    args = parser.parse_args(argv)
+    for flag, value in (("--plan-samples", args.plan_samples), ("--plan-iterations", args.plan_iterations)):
+        if value is not None and value < 1:
+            parser.error(f"{flag} must be >= 1, got {value}")
+    return args
+
+
+def plan_budget(args) -> dict[str, int]:
+    budget = {"samples": args.plan_samples, "iterations": args.plan_iterations}
+    return {k: v for k, v in budget.items() if v is not None}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -54,7 +75,14 @@ def main(argv: list[str] | None = None) -> None:
     from export.build import export_run
 
     try:
-        meta = export_run(run, args.out, float16=args.float16, force=args.force, saved_model_dir=args.saved_model)
+        meta = export_run(
+            run,
+            args.out,
+            float16=args.float16,
+            force=args.force,
+            saved_model_dir=args.saved_model,
+            plan_budget=plan_budget(args),
+        )
     except ExportError as err:
         fail(f"cannot export: {err}")
     except OSError as err:

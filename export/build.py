@@ -26,7 +26,7 @@ import tensorflow as tf
 
 from export.destination import FORMAT, MANIFEST_KEY, check_destination, check_saved_model_dir, manifest_of
 from export.lower import ExportError, evaluate, trace
-from jaxjepa import models, world
+from jaxjepa import models, steer, world
 from jaxjepa.config import Config
 
 PARITY_TOLERANCE = 1e-5  # max abs difference JAX vs the TF SavedModel that export accepts
@@ -48,9 +48,12 @@ def networks(config: Config) -> list[Network]:
     """What the page runs. The encoder is the target (EMA) encoder: the one the predictor learned to
     predict and the one every evaluation probes."""
     side = config.frame_size
+    # An action-conditioned predictor reads the concatenation [z, a] (models.predictor_input): the page
+    # concatenates, so the graph keeps the one plain input every predictor has.
+    predictor_in = config.latent_dim + config.action_dim
     return [
         Network("encoder", "target", models.encoder(config), config.obs_dim, config.latent_dim),
-        Network("predictor", "predictor", models.predictor(config), config.latent_dim, config.latent_dim),
+        Network("predictor", "predictor", models.predictor(config), predictor_in, config.latent_dim),
         Network("decoder", "decoder", models.decoder(config), config.latent_dim, side * side),
     ]
 
@@ -82,8 +85,15 @@ def _leaf_name(path) -> str:
     return "_".join(str(getattr(k, "key", k)) for k in path)
 
 
-def parity_observations(config: Config) -> np.ndarray:
-    """[N, 2, H, W] real observations: evaluation-box starts, the last trajectory teleports midway."""
+def parity_observations(config: Config) -> tuple[np.ndarray, np.ndarray | None]:
+    """([N, 2, H, W] real observations, [N, 2] the action that drives each to the next, or None in a world
+    without actions). Bounce: evaluation-box starts, the last trajectory teleports midway. Steer: the
+    training-style action walk, so the predictor is checked on the actions it learned from."""
+    if config.world == "steer":
+        traj = steer.trajectories(jax.random.key(PARITY_KEY), PARITY_TRAJECTORIES, PARITY_FRAMES + 1, config)
+        obs = world.observations(traj.frames)[:, :-1]  # o_t = (f_t, f_t+1), driven on by actions[t + 2]
+        actions = traj.actions[:, 2:]
+        return _flat(obs, 3), np.asarray(actions.reshape(-1, actions.shape[-1]), np.float32)
     anomaly = jnp.array([world.NO_ANOMALY] * (PARITY_TRAJECTORIES - 1) + [PARITY_FRAMES // 2])
     traj = world.trajectories(
         jax.random.key(PARITY_KEY),
@@ -93,26 +103,37 @@ def parity_observations(config: Config) -> np.ndarray:
         margin=config.eval_start_margin,
         anomaly_frames=anomaly,
     )
-    obs = world.observations(traj.frames)
-    return np.asarray(obs.reshape(-1, *obs.shape[-3:]), np.float32)
+    return _flat(world.observations(traj.frames), 3), None
 
 
-def jax_outputs(config: Config, params: dict, obs: np.ndarray) -> dict[str, np.ndarray]:
-    """The JAX chain the page runs: latents, predicted next latents, decoded frames [N, H*W]."""
+def _flat(array: jax.Array, trailing: int) -> np.ndarray:
+    """Merge every leading axis into one, keeping the last `trailing` axes."""
+    return np.asarray(array.reshape(-1, *array.shape[-trailing:]), np.float32)
+
+
+def jax_outputs(config: Config, params: dict, obs: np.ndarray, actions: np.ndarray | None = None) -> dict:
+    """The JAX chain the page runs: latents, predicted next latents (under `actions` where the predictor
+    takes them), decoded frames [N, H*W]."""
     enc, pred, dec = networks(config)
     z = jax.jit(enc.module.apply)(params["target"], world.flatten_observations(jnp.asarray(obs)))
-    return {
+    predictor_input = models.predictor_input(z, None if actions is None else jnp.asarray(actions))
+    outputs = {
         "obs": obs,
         "latent": np.asarray(z),
-        "predicted": np.asarray(jax.jit(pred.module.apply)(params["predictor"], z)),
+        "predicted": np.asarray(jax.jit(pred.module.apply)(params["predictor"], predictor_input)),
         "decoded": np.asarray(jax.jit(dec.module.apply)(params["decoder"], z)),
     }
+    if actions is not None:
+        outputs["action"] = np.asarray(actions, np.float32)
+    return outputs
 
 
 def inputs_of(network: Network, reference: dict[str, np.ndarray]) -> np.ndarray:
     """Each network is checked on what it sees in the page: observations, or the encoder's latents."""
     if network.name == "encoder":
         return reference["obs"].reshape(len(reference["obs"]), -1)
+    if network.name == "predictor" and "action" in reference:
+        return np.concatenate([reference["latent"], reference["action"]], axis=-1)
     return reference["latent"]
 
 
@@ -132,7 +153,9 @@ def float16_cost(config: Config, params: dict, reference: dict[str, np.ndarray])
     for network in networks(config):
         out = jax.jit(network.module.apply)(rounded[network.params_key], inputs_of(network, reference))
         errors[network.name] = max_abs(out, reference[OUTPUT_OF[network.name]])
-    chain = jax_outputs(config, rounded, reference["obs"])  # the whole encode -> predict / decode chain
+    chain = jax_outputs(
+        config, rounded, reference["obs"], reference.get("action")
+    )  # the whole encode -> predict / decode chain
     errors["chain_decoded"] = max_abs(chain["decoded"], reference["decoded"])
     return errors
 
@@ -166,9 +189,16 @@ def folder_bytes(folder: Path) -> int:
 PAGE_WORLD_DEFAULTS = {"logos": 1, "speed_jitter": 0.0, "pixel_noise": 0.0}
 
 
+BROWSABLE_WORLDS = ("bounce", "steer")  # what web/world.js simulates
+
+
 def check_world_is_browsable(config: Config) -> None:
     """The page re-creates the world in JavaScript; a run of a world it cannot simulate would show
     surprise everywhere, so refuse it plainly instead."""
+    if config.world not in BROWSABLE_WORLDS:
+        raise ExportError(
+            f"the browser page simulates the worlds {', '.join(BROWSABLE_WORLDS)}; this run's world is {config.world!r}"
+        )
     differs = {k: getattr(config, k) for k, off in PAGE_WORLD_DEFAULTS.items() if getattr(config, k, off) != off}
     if differs:
         settings = ", ".join(f"{k}={v}" for k, v in differs.items())
@@ -189,16 +219,19 @@ def export_run(
     float16: bool = False,
     force: bool = False,
     saved_model_dir: str | os.PathLike | None = None,
+    plan_budget: dict[str, int] | None = None,
     log=print,
 ) -> dict:
-    """Export a loaded `jaxjepa.api.Run` into `out_dir`. Returns meta.json's content."""
+    """Export a loaded `jaxjepa.api.Run` into `out_dir`. Returns meta.json's content. `plan_budget`
+    ({"samples": N, "iterations": I}, either optional) sets the page's planner budget where it should
+    differ from the run's."""
     config, params = run.config, run.params
     check_world_is_browsable(config)
     out_dir = Path(out_dir).absolute()
     check_destination(out_dir, run.path, force)
     if saved_model_dir is not None:
         check_saved_model_dir(Path(saved_model_dir), out_dir, [n.name for n in networks(config)])
-    reference = jax_outputs(config, params, parity_observations(config))
+    reference = jax_outputs(config, params, *parity_observations(config))
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     partial = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
     partial.chmod(0o755)  # mkdtemp makes it private; a served folder must be readable
@@ -216,6 +249,8 @@ def export_run(
                 convert(saved, partial / network.name, float16)
                 sizes[network.name] = folder_bytes(partial / network.name)
         meta = _meta(run, reference, parity, sizes, float16)
+        if config.action_dim:
+            meta.update(steer_meta(config, params, plan_budget or {}))
         if float16:
             meta["float16_error_max_abs"] = float16_cost(config, params, reference)
         np.savez(partial / "reference_outputs.npz", **{k: v[:REFERENCE_OBSERVATIONS] for k, v in reference.items()})
@@ -239,6 +274,7 @@ def _meta(run, reference, parity, sizes, float16) -> dict:
         "source_run": run.path.name if run.path else None,
         "probe_rmse_px": run.metrics.get("final", {}).get("probe_rmse_px"),
         "world": {
+            "name": config.world,
             "frame_size": config.frame_size,
             "sigma": config.sigma,
             "speed": config.speed,
@@ -248,8 +284,9 @@ def _meta(run, reference, parity, sizes, float16) -> dict:
         "model": {
             "obs_dim": config.obs_dim,
             "latent_dim": config.latent_dim,
+            "action_dim": config.action_dim,
             "encoder": [config.obs_dim, *config.encoder_hidden, config.latent_dim],
-            "predictor": [config.latent_dim, *config.predictor_hidden, config.latent_dim],
+            "predictor": [config.latent_dim + config.action_dim, *config.predictor_hidden, config.latent_dim],
             "decoder": [config.latent_dim, *config.decoder_hidden, config.frame_size**2],
             "encoder_params": "target (EMA) encoder",
         },
@@ -263,6 +300,62 @@ def _meta(run, reference, parity, sizes, float16) -> dict:
         "on them (float32 weights), for the browser tests",
         "versions": {"jax": jax.__version__, "tensorflow": tf.__version__, "tensorflowjs": _tfjs_version()},
     }
+
+
+PROBE_KEY = 20260602  # fixed PRNG key of the probe's trajectories (train) and its held-out ones (check)
+PROBE_TRAJECTORIES, PROBE_FRAMES = 128, 64
+
+
+def steer_meta(config: Config, params: dict, plan_budget: dict[str, int]) -> dict:
+    """What the page's steer mode needs besides the networks: the physics it simulates, the planner's
+    settings (the run's, as planning.py uses them, but for a `plan_budget` given to fit the browser's
+    slower arithmetic) and a linear probe latent -> (y, x) px, with which it draws the path the planner
+    imagines."""
+    return {
+        "world": {
+            "name": config.world,
+            "frame_size": config.frame_size,
+            "sigma": config.sigma,
+            "speed": config.speed,
+            "eval_start_margin": config.eval_start_margin,
+            "train_start_margin": config.train_start_margin,
+            "steer_gain": config.steer_gain,
+            "steer_max_speed": config.steer_max_speed,
+        },
+        "planner": {
+            "method": "mppi",
+            "cost": config.plan_cost,
+            "horizon": config.plan_horizon,
+            "samples": plan_budget.get("samples", config.plan_samples),
+            "iterations": plan_budget.get("iterations", config.plan_iterations),
+            "run_samples": config.plan_samples,
+            "run_iterations": config.plan_iterations,
+            "noise": config.plan_noise,
+            "temperature": config.plan_temperature,
+            "success_px": config.success_px,
+        },
+        "probe": position_probe(config, params),
+    }
+
+
+def probe_data(key: jax.Array, config: Config, params: dict) -> tuple[np.ndarray, np.ndarray]:
+    """(target-encoder latents [N, d], the newest frame's logo position [N, 2]) of steer trajectories."""
+    traj = steer.trajectories(key, PROBE_TRAJECTORIES, PROBE_FRAMES, config)
+    obs = world.flatten_observations(world.observations(traj.frames)).reshape(-1, config.obs_dim)
+    z = jax.jit(models.encoder(config).apply)(params["target"], obs)
+    return np.asarray(z, np.float64), np.asarray(traj.positions[:, 1:].reshape(-1, 2), np.float64)
+
+
+def position_probe(config: Config, params: dict) -> dict:
+    """Least squares (y, x) = z W + b on one set of trajectories, its RMSE on another. The predictor is
+    trained to predict target latents, so the probe of encoded latents also reads imagined ones."""
+    fit_key, check_key = jax.random.split(jax.random.key(PROBE_KEY))
+    z, positions = probe_data(fit_key, config, params)
+    solution, *_ = np.linalg.lstsq(np.c_[z, np.ones(len(z))], positions, rcond=None)
+    weights, bias = solution[:-1], solution[-1]
+    z_check, positions_check = probe_data(check_key, config, params)
+    rmse = float(np.sqrt(np.mean((z_check @ weights + bias - positions_check) ** 2)))
+    return {"weights": weights.tolist(), "bias": bias.tolist(), "rmse_px": rmse}
 
 
 def _tfjs_version() -> str:

@@ -8,7 +8,8 @@ given with --also, e.g. a float16 one):
 - parity: JAX vs TF SavedModel (recorded by `python -m export` in meta.json) and JAX vs TF.js (the
   stored JAX outputs of web/model/reference_outputs.npz against the page's), on each TF.js backend;
 - time: median of one encode+predict+decode step (batch 1) and of a 30-step dream (predictor 30 times,
-  then the 30 latents decoded), per backend.
+  then the 30 latents decoded), per backend; for a steer export (web/model-steer) also one replanning
+  step of the page's planner (encode the observation, then MPPI with meta.json's planner settings).
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ def measure_folder(chromium, url: str, mount: str, folder: Path, repeats: int) -
     reference = dict(np.load(folder / "reference_outputs.npz"))
     inputs = {
         "encode": reference["obs"].reshape(len(reference["obs"]), -1),
-        "predict": reference["latent"],
+        "predict": predictor_rows(reference),
         "decode": reference["latent"],
     }
     outputs = {"encode": "latent", "predict": "predicted", "decode": "decoded"}
@@ -78,6 +79,27 @@ def measure_folder(chromium, url: str, mount: str, folder: Path, repeats: int) -
         "backends": per_backend,
         "console_errors": console,
     }
+
+
+def predictor_rows(reference: dict[str, np.ndarray]) -> np.ndarray:
+    """What the predictor reads: the latents, with the actions appended where it takes actions."""
+    if "action" not in reference:
+        return reference["latent"]
+    return np.concatenate([reference["latent"], reference["action"]], axis=-1)
+
+
+def planning_lines(results: dict) -> list[str]:
+    """One line per steer export and backend: what one replanning step of the page costs."""
+    lines = []
+    for model in results["models"]:
+        for backend, figures in model["backends"].items():
+            if "replan_ms" in figures:
+                lines.append(
+                    f"- `{model['folder']}`, {backend} backend: one replanning step (encode, then MPPI with "
+                    f"{figures['samples']} sequences x {figures['horizon']} actions x {figures['iterations']} "
+                    f"refinements) takes {figures['replan_ms']:.1f} ms (median)."
+                )
+    return ["", "Steer mode, the planner in the page:", "", *lines] if lines else []
 
 
 def readme_block(results: dict) -> str:
@@ -112,6 +134,7 @@ def readme_block(results: dict) -> str:
         "`web/vendor/tfjs/tf.min.js`). JAX vs TF is the SavedModel check `python -m export` makes before it "
         "writes (on 128 observations); JAX vs TF.js compares the page's outputs with the JAX outputs stored in "
         "`reference_outputs.npz` (float32 weights), so for a float16 folder it is the error float16 costs.",
+        *planning_lines(results),
         "",
         END,
     ]

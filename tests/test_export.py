@@ -203,3 +203,54 @@ def test_a_keypoint_encoder_is_refused_in_one_line():
     check_world_is_browsable(get_config("default"))  # the default passes
     with pytest.raises(ExportError, match="only MLP encoders can be exported"):
         check_world_is_browsable(get_config("keypoints_long_horizon"))
+
+
+@pytest.fixture(scope="module")
+def exported_steer(tmp_path_factory):
+    """A tiny action-conditioned run (the steer world), saved and exported."""
+    from conftest import tiny_config
+
+    from jaxjepa import make_train, seed_keys
+
+    config = tiny_config(world="steer", action_dim=2, decoder_steps=10)
+    result = jax.jit(make_train(config))(seed_keys(0)[0])
+    root = tmp_path_factory.mktemp("export-steer")
+    run_dir = save_run(root / "seed0", config, result.params, {"final": {}})
+    meta = export_run(load_run(run_dir), root / "model", log=lambda *_: None)
+    return run_dir, root / "model", meta
+
+
+def test_the_action_conditioned_predictor_is_exported_on_z_and_a(exported_steer):
+    run_dir, out, meta = exported_steer
+    run = load_run(run_dir)
+    latent_dim = run.config.latent_dim
+    assert meta["model"]["action_dim"] == 2 and meta["model"]["predictor"][0] == latent_dim + 2
+    assert 0 <= meta["parity_jax_vs_tf_max_abs"]["predictor"] <= PARITY_TOLERANCE
+    stored = dict(np.load(out / "reference_outputs.npz"))
+    assert stored["action"].shape == (len(stored["obs"]), 2) and np.abs(stored["action"]).max() <= 1.0
+    live = models.predictor(run.config).apply(
+        run.params["predictor"], models.predictor_input(jnp.asarray(stored["latent"]), jnp.asarray(stored["action"]))
+    )
+    np.testing.assert_allclose(stored["predicted"], np.asarray(live), atol=1e-5)
+    graph = json.loads((out / meta["files"]["predictor"]).read_text())
+    assert {node["op"] for node in graph["modelTopology"]["node"]} <= BROWSER_OPS
+
+
+def test_steer_meta_tells_the_page_its_physics_planner_and_probe(exported_steer):
+    run_dir, _, meta = exported_steer
+    config = load_run(run_dir).config
+    assert meta["world"]["name"] == "steer"
+    assert (
+        meta["world"]["steer_gain"] == config.steer_gain and meta["world"]["steer_max_speed"] == config.steer_max_speed
+    )
+    assert meta["planner"]["samples"] == config.plan_samples and meta["planner"]["horizon"] == config.plan_horizon
+    probe = meta["probe"]
+    assert np.shape(probe["weights"]) == (config.latent_dim, 2) and len(probe["bias"]) == 2
+    assert 0 < probe["rmse_px"] < 4.0  # a tiny run's latents still say roughly where the logo is
+
+
+def test_a_world_the_page_cannot_simulate_is_refused_in_one_line():
+    from export.build import check_world_is_browsable
+
+    with pytest.raises(ExportError, match="this run's world is 'two_rooms'"):
+        check_world_is_browsable(get_config("two_rooms"))

@@ -24,6 +24,7 @@ from pathlib import Path
 import jax
 import numpy as np
 import pytest
+from conftest import tiny_config
 
 from export import browser
 from jaxjepa import load_run, save_run, world
@@ -34,6 +35,7 @@ pytestmark = pytest.mark.skipif(
 )
 
 MODEL = browser.WEB_DIR / "model"
+STEER = browser.WEB_DIR / "model-steer"
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "test-artifacts"
 TOLERANCE = 1e-4
@@ -61,17 +63,26 @@ def tiny_export(tmp_path_factory, tiny, tiny_result):
 def damaged_copies(root: Path) -> dict[str, Path]:
     """Copies of the committed model, each broken in one way a download or a disk can break it."""
     weights = "encoder/group1-shard1of1.bin"
-    copies = {name: Path(shutil.copytree(MODEL, root / name)) for name in ("corrupt", "missing-bin", "nan")}
+    copies = {name: Path(shutil.copytree(MODEL, root / name)) for name in ("corrupt", "missing-bin")}
     data = bytearray((MODEL / weights).read_bytes())
     data[100] ^= 0x40  # one flipped bit, same size: only the sha256 can tell
     (copies["corrupt"] / weights).write_bytes(bytes(data))
     (copies["missing-bin"] / weights).unlink()
-    # NaN weights whose sha256 is in the manifest: loads fine, and only the outputs show it
-    (copies["nan"] / weights).write_bytes(np.full(len(data) // 4, np.nan, np.float32).tobytes())
-    meta = json.loads((copies["nan"] / "meta.json").read_text())
-    meta["manifest"][weights] = hashlib.sha256((copies["nan"] / weights).read_bytes()).hexdigest()
-    (copies["nan"] / "meta.json").write_text(json.dumps(meta))
+    copies["nan"] = nan_copy(MODEL, weights, root / "nan")
+    copies["nan-steer"] = nan_copy(STEER, "predictor/group1-shard1of1.bin", root / "nan-steer")
     return {f"{name}-model": folder for name, folder in copies.items()}
+
+
+def nan_copy(model: Path, weights: str, folder: Path) -> Path:
+    """A copy of `model` whose `weights` file is all NaN, with its sha256 in the manifest: it loads fine,
+    and only the outputs show it."""
+    shutil.copytree(model, folder)
+    size = (model / weights).stat().st_size
+    (folder / weights).write_bytes(np.full(size // 4, np.nan, np.float32).tobytes())
+    meta = json.loads((folder / "meta.json").read_text())
+    meta["manifest"][weights] = hashlib.sha256((folder / weights).read_bytes()).hexdigest()
+    (folder / "meta.json").write_text(json.dumps(meta))
+    return folder
 
 
 @pytest.fixture(scope="module")
@@ -405,4 +416,95 @@ def test_the_koopman_model_is_one_switch_away_and_matches_jax(site):
     assert np.max(np.abs(latent - ref["latent"])) <= TOLERANCE
     assert np.max(np.abs(in_browser(page, "predict", ref["latent"]) - ref["predicted"])) <= TOLERANCE
     assert np.max(np.abs(in_browser(page, "decode", ref["latent"]) - ref["decoded"])) <= TOLERANCE
+    page.close()
+
+
+@pytest.fixture(scope="module")
+def steer_demo(site):
+    """The committed steer model, paused (the test advances it), with its console errors recorded."""
+    console = []
+    page = open_demo(site, "?model=model-steer&seed=3&paused=1&backend=cpu", console)
+    yield page, console
+    page.close()
+
+
+def test_javascript_steer_world_is_the_python_steer_world(demo):
+    """Random actions from a random start, walls included: positions and velocities equal exactly."""
+    from jaxjepa import steer
+
+    page, _ = demo
+    config = tiny_config(world="steer", action_dim=2)
+    start = steer.random_state(jax.random.key(5), config.eval_start_margin, config)
+    actions = 1.3 * jax.random.normal(jax.random.key(6), (120, 2))  # beyond [-1, 1] too: both clip them
+    expected = steer.rollout(start, actions, config)
+    got = page.evaluate(
+        "([start, actions, world]) => SteerWorld.rollout(start, actions, world)",
+        [
+            {
+                "position": np.asarray(start.position, np.float64).tolist(),
+                "velocity": [float(v) for v in start.velocity],
+            },
+            np.asarray(actions, np.float64).tolist(),
+            {
+                "frame_size": config.frame_size,
+                "steer_gain": config.steer_gain,
+                "steer_max_speed": config.steer_max_speed,
+            },
+        ],
+    )
+    np.testing.assert_array_equal(np.asarray(got["positions"], np.float32), np.asarray(expected.positions))
+    np.testing.assert_array_equal(np.asarray(got["velocities"], np.float32), np.asarray(expected.velocities))
+    assert np.any(np.abs(np.asarray(expected.velocities)) == config.steer_max_speed)  # the speed clip was hit
+    assert np.any(np.diff(np.sign(np.asarray(expected.velocities)), axis=0) != 0)
+
+
+def test_steer_model_in_tfjs_matches_jax_with_actions(steer_demo):
+    page, console = steer_demo
+    meta = json.loads((STEER / "meta.json").read_text())
+    assert meta["model"]["action_dim"] == 2 and meta["model"]["predictor"][0] == meta["model"]["latent_dim"] + 2
+    ref = dict(np.load(STEER / "reference_outputs.npz"))
+    latent = in_browser(page, "encode", ref["obs"].reshape(len(ref["obs"]), -1))
+    assert np.max(np.abs(latent - ref["latent"])) <= TOLERANCE
+    predicted = in_browser(page, "predict", np.concatenate([ref["latent"], ref["action"]], axis=-1))
+    assert np.max(np.abs(predicted - ref["predicted"])) <= TOLERANCE
+    assert console == []
+
+
+def click_goal(page, goal):
+    """Click the steer view where the logo's centre would be at `goal` (y, x) px."""
+    box = page.locator("#steer-view").bounding_box()
+    scale = (box["width"] - 2) / 16  # the canvas has a 1 px border; positions are pixel centres
+    page.click("#steer-view", position={"x": (goal[1] + 0.5) * scale, "y": (goal[0] + 0.5) * scale})
+
+
+@pytest.mark.parametrize("goal", [(8.0, 8.0), (12.5, 2.5)])
+def test_steer_mode_plans_the_logo_onto_a_clicked_goal(steer_demo, goal):
+    page, console = steer_demo
+    assert page.is_visible("#steer-view") and page.is_hidden("#inject-anomaly") and page.is_hidden("#surprise-trace")
+    page.click("#new-world")
+    click_goal(page, goal)
+    np.testing.assert_allclose(page.evaluate("window.jepa.app.steer.goal"), goal, atol=0.05)
+    distances = []
+    for _ in range(60):  # the evaluation's episode length
+        advance(page, 1)
+        position = page.evaluate("window.jepa.app.state.position")
+        distances.append(float(np.hypot(position[0] - goal[0], position[1] - goal[1])))
+        if distances[-1] <= 1.0:
+            break
+    assert min(distances) <= 1.0, distances
+    assert page.evaluate("window.jepa.app.steer.reachedAt") == len(distances)
+    assert "reached after" in page.inner_text("#steer-readout")
+    assert float(page.inner_text("#plan-ms")) > 0 and len(page.evaluate("window.jepa.app.steer.path")) == 10
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "web-steer.png"), full_page=True)
+    assert console == []
+
+
+def test_a_non_finite_planner_stops_the_steer_mode_with_a_plain_message(site):
+    page = open_demo(site, "?model=nan-steer-model&seed=2&paused=1&backend=cpu")
+    assert "Model loaded" in page.inner_text("#status")
+    click_goal(page, (8.0, 8.0))
+    advance(page, 1)
+    assert "the planner gave a number that is not finite" in page.inner_text("#error")
+    assert all(page.evaluate(CONTROLS_DISABLED))
     page.close()

@@ -10,6 +10,10 @@
  * pixels, only latents. The threshold is a multiple of the running median: robust to the small,
  * regular errors at every bounce, which a median + k * MAD rule mistakes for anomalies.
  *
+ * With a model whose predictor takes actions (meta.json `model.action_dim`, e.g. web/model-steer) the page
+ * is in steer mode instead: the logo is pushed by actions (steer.js), a click sets a goal, and an MPPI
+ * planner (steer.js) steers the logo there, replanning every frame from a warm start.
+ *
  * `window.jepa` exposes the model and the state to the browser tests and to `python -m export.measure`.
  */
 (function () {
@@ -35,7 +39,8 @@
     state: null, frames: [], frameIndex: 0,
     latent: null, expectedLatent: null, expectedFrame: null,
     history: [], injected: [], alarmUntil: -1, timer: null, pendingTeleport: false,
-    tickStarts: [], tickMs: [], backendTimes: {}, stopped: false,
+    tickStarts: [], tickMs: [], backendTimes: {}, stopped: false, steerMode: false,
+    steer: { goal: null, goalLatent: null, plan: null, path: [], planMs: [], seed: 1, steps: 0, reachedAt: null },
   };
 
   class ModelProblem extends Error {}
@@ -108,7 +113,7 @@
 
   /* A model folder from another config would give silently wrong pictures: check every shape once. */
   function checkShapes(models, shapes) {
-    const expect = { encoder: [shapes.obs_dim, shapes.latent_dim], predictor: [shapes.latent_dim, shapes.latent_dim],
+    const expect = { encoder: [shapes.obs_dim, shapes.latent_dim], predictor: [shapes.predictor[0], shapes.latent_dim],
       decoder: [shapes.latent_dim, shapes.decoder[shapes.decoder.length - 1]] };
     for (const [name, [inDim, outDim]] of Object.entries(expect)) {
       const out = tf.tidy(() => models[name].execute(tf.zeros([1, inDim])));
@@ -163,16 +168,22 @@
     });
   }
   const encode = (observations) => run("encoder", observations, app.meta.model.obs_dim);
-  const predict = (latents) => run("predictor", latents, app.meta.model.latent_dim);
+  const predict = (rows) => run("predictor", rows, app.meta.model.predictor[0]);
   const decode = (latents) => run("decoder", latents, app.meta.model.latent_dim);
+  const actionDim = () => app.meta.model.action_dim || 0;  // exports made before actions existed lack it
 
-  /* The predictor applied to its own output `steps` times from z; then all dreamt latents decoded. */
+  /* Latents as the predictor reads them: with a zero action appended where it takes actions. */
+  const withNoAction = (latents) => latents.map((z) => [...z, ...new Array(actionDim()).fill(0)]);
+  const padNoAction = (z) => (actionDim() ? tf.concat([z, tf.zeros([z.shape[0], actionDim()])], 1) : z);
+
+  /* The predictor applied to its own output `steps` times from z (under no action where it takes
+     actions); then all dreamt latents decoded. */
   function dream(z, steps, withFrames) {
     return tf.tidy(() => {
       let current = tf.tensor2d([z]);
       const latents = [];
       for (let k = 0; k < steps; k++) {
-        current = app.models.predictor.execute(current);
+        current = app.models.predictor.execute(padNoAction(current));
         latents.push(current);
       }
       const stacked = tf.concat(latents, 0);
@@ -185,6 +196,10 @@
   function newWorld() {
     const seed = app.random ? Math.floor(app.random() * 2 ** 32) : Number(query.get("seed") || Date.now());
     app.random = JepaWorld.randomSource(seed);
+    if (app.steerMode) {
+      newSteerWorld();
+      return;
+    }
     app.state = JepaWorld.randomStart(app.random, app.world.eval_start_margin, app.world);
     app.frames = [];
     app.frameIndex = 0;
@@ -210,6 +225,10 @@
   /* Advance the world one frame and let the model look at it. */
   function tick() {
     if (app.stopped) return;
+    if (app.steerMode) {
+      steerTick();
+      return;
+    }
     const started = performance.now();
     if (app.pendingTeleport) {
       app.state = JepaWorld.teleport(app.random, app.state, app.world);
@@ -283,6 +302,108 @@
       if (app.playing) tick();
       schedule();
     }, Math.max(wait, 0));
+  }
+
+  // ---------------------------------------------------------------- steer mode
+
+  /* The logo at rest anywhere in the evaluation box, no goal; both frames of the observation alike. */
+  function newSteerWorld() {
+    const start = JepaWorld.randomStart(app.random, app.world.eval_start_margin, app.world).position;
+    app.state = SteerWorld.atRest(start);
+    const frame = JepaWorld.render(app.state.position, app.world);
+    app.frames = [frame, frame];
+    app.frameIndex = 0;
+    app.latent = null;
+    Object.assign(app.steer, { goal: null, goalLatent: null, path: [], steps: 0, reachedAt: null });
+    app.steer.plan = SteerPlanner.zeroPlan(app.meta.planner.horizon);
+    drawSteer();
+  }
+
+  /* A goal is given as an observation, as in planning.py: two frames of the logo resting there, encoded. */
+  function setGoal(position) {
+    const [lo, hi] = JepaWorld.bounds(app.world);
+    const goal = position.map((v) => Math.min(Math.max(v, lo), hi));
+    const rest = SteerWorld.atRest(goal);
+    const latents = encode([SteerWorld.observe(rest, rest, app.world)]);
+    if (!checkFinite("encoder", latents)) return;
+    Object.assign(app.steer, { goal, goalLatent: latents[0], steps: 0, reachedAt: null, path: [] });
+    drawSteer();
+  }
+
+  /* One replanning step on the newest observation; the action to apply, or null if the demo stopped. */
+  function replan() {
+    const { steer, meta } = app;
+    const started = performance.now();
+    const result = SteerPlanner.plan(app.models, [...app.frames[0], ...app.frames[1]], steer.goalLatent,
+      steer.plan, meta.planner, steer.seed);
+    steer.planMs = [...steer.planMs.slice(1 - RATE_WINDOW), performance.now() - started];
+    steer.seed += meta.planner.iterations;  // fresh samples every step, yet a seeded page replays exactly
+    if (!checkFinite("planner", [result.latent, ...result.plan, ...result.imagined])) return null;
+    app.latent = result.latent;
+    steer.path = SteerPlanner.probe(result.imagined, meta.probe);
+    steer.plan = SteerPlanner.shifted(result.plan);  // the warm start of the next step
+    return SteerWorld.clipAction(result.plan[0]);
+  }
+
+  /* Plan (when there is a goal), apply the first action, and see the world move one frame. */
+  function steerTick() {
+    const started = performance.now();
+    const action = app.steer.goal ? replan() : [0, 0];
+    if (action === null) return;
+    app.state = SteerWorld.step(app.state, action, app.world);
+    app.frames = [app.frames[1], JepaWorld.render(app.state.position, app.world)];
+    app.frameIndex++;
+    if (app.steer.goal) {
+      app.steer.steps++;
+      if (app.steer.reachedAt === null && goalDistance() <= app.meta.planner.success_px) {
+        app.steer.reachedAt = app.steer.steps;
+      }
+    }
+    drawSteer();
+    recordTiming(started);
+  }
+
+  function goalDistance() {
+    const [dy, dx] = app.state.position.map((p, axis) => p - app.steer.goal[axis]);
+    return Math.hypot(dy, dx);
+  }
+
+  function steerClick(event) {
+    if (!app.models || app.stopped) return;
+    const canvas = event.currentTarget, size = app.world.frame_size;
+    // Pixel i is drawn over [i, i + 1) of the canvas grid, so its centre, position i, is at i + 0.5.
+    setGoal([(event.offsetY / canvas.clientHeight) * size - 0.5, (event.offsetX / canvas.clientWidth) * size - 0.5]);
+  }
+
+  function drawSteer() {
+    const canvas = $("steer-view"), context = canvas.getContext("2d");
+    const scale = canvas.width / app.world.frame_size;
+    const at = (p) => (p + 0.5) * scale;
+    drawFrame(canvas, app.frames[1]);
+    const { goal, path, reachedAt } = app.steer;
+    $("frame-index").textContent = String(app.frameIndex);
+    if (!goal) {
+      $("steer-readout").textContent = "No goal yet: click anywhere in the box.";
+      return;
+    }
+    context.strokeStyle = "#e74c3c";
+    context.lineWidth = 2;
+    context.beginPath();
+    context.arc(at(goal[1]), at(goal[0]), app.meta.planner.success_px * scale, 0, 2 * Math.PI);
+    context.stroke();
+    context.strokeStyle = context.fillStyle = "#f39c12";
+    context.beginPath();
+    context.moveTo(at(app.state.position[1]), at(app.state.position[0]));
+    path.forEach(([y, x]) => context.lineTo(at(x), at(y)));
+    context.stroke();
+    path.forEach(([y, x]) => context.fillRect(at(x) - 2, at(y) - 2, 4, 4));
+    const reached = reachedAt === null ? "not reached yet" : `reached after ${reachedAt} steps`;
+    $("steer-readout").textContent = `goal (${goal.map((v) => v.toFixed(1)).join(", ")}) px: the logo is ` +
+      `${goalDistance().toFixed(2)} px away after ${app.steer.steps} steps; ${reached}.`;
+    if (app.steer.planMs.length) {
+      $("plan-ms").textContent = median(app.steer.planMs).toFixed(1);
+      $("plan-ms-last").textContent = app.steer.planMs[app.steer.planMs.length - 1].toFixed(1);
+    }
   }
 
   // ---------------------------------------------------------------- drawing
@@ -432,6 +553,7 @@
       window.location.search = query.toString();
     });
     $("decoder-toggle").addEventListener("change", (event) => setDecoder(event.target.checked));
+    $("steer-view").addEventListener("click", steerClick);
     const speed = $("speed");
     speed.value = String(app.fps);
     $("speed-value").textContent = String(app.fps);
@@ -462,16 +584,36 @@
     return [...JepaWorld.render([5, 6], app.world), ...JepaWorld.render([5.75, 6.75], app.world)];
   }
 
+  /* One replanning step toward a fixed goal from a fixed observation, as a function to time. */
+  function samplePlanning() {
+    const goal = SteerWorld.atRest([8, 8]);
+    const [goalLatent] = encode([SteerWorld.observe(goal, goal, app.world)]);
+    const observation = sampleObservation(), settings = app.meta.planner;
+    return () => SteerPlanner.plan(app.models, observation, goalLatent, SteerPlanner.zeroPlan(settings.horizon),
+      settings, 0);
+  }
+
+  /* What a frame of the page's mode costs: the bounce loop's encode+predict+decode, or a replanning step. */
+  function sampleStep() {
+    const observation = sampleObservation();
+    return app.steerMode ? samplePlanning() : () => decode(predict(withNoAction(encode([observation]))));
+  }
+
   function timings(repeats = 50, dreamSteps = 30) {
     const observation = sampleObservation();
     const [z] = encode([observation]);
-    return {
+    const figures = {
       backend: tf.getBackend(),
-      step_ms: medianTime(() => decode(predict(encode([observation]))), repeats),
+      step_ms: medianTime(() => decode(predict(withNoAction(encode([observation])))), repeats),
       dream_ms: medianTime(() => dream(z, dreamSteps, true), repeats),
       dream_steps: dreamSteps,
       repeats,
     };
+    if (app.steerMode) {
+      const { samples, horizon, iterations } = app.meta.planner;
+      Object.assign(figures, { replan_ms: medianTime(samplePlanning(), repeats), samples, horizon, iterations });
+    }
+    return figures;
   }
 
   // ---------------------------------------------------------------- the backend
@@ -479,10 +621,9 @@
   /* Which TF.js backend is faster differs by machine (here cpu beat webgl tenfold at batch 1), so each one
      that starts is timed on a few real steps at load and the fastest kept, unless the user picks one. */
   async function measureBackends() {
-    const observation = sampleObservation();
     for (const name of BACKENDS) {
       if (tf.findBackendFactory(name) === null || !(await tf.setBackend(name))) continue;
-      app.backendTimes[name] = medianTime(() => decode(predict(encode([observation]))), BACKEND_TRIALS);
+      app.backendTimes[name] = medianTime(sampleStep(), BACKEND_TRIALS);
     }
   }
 
@@ -514,6 +655,8 @@
       app.meta = loaded.meta;
       app.models = loaded.models;
       app.world = loaded.meta.world;
+      app.steerMode = actionDim() > 0;
+      document.body.classList.toggle("steer-mode", app.steerMode);
     } catch (problem) {
       if (!(problem instanceof ModelProblem)) problem = new ModelProblem(String(problem && problem.message || problem));
       showProblem(problem);
@@ -526,6 +669,10 @@
     $("status").textContent = `Model loaded (${app.meta.weights_dtype} weights, sha256 checked, ` +
       `TF.js ${tf.version.tfjs}, backend ${tf.getBackend()}).`;
     document.querySelectorAll(".latent-dim").forEach((el) => { el.textContent = String(app.meta.model.latent_dim); });
+    if (app.steerMode) {
+      const { samples, horizon, iterations } = app.meta.planner;
+      $("plan-budget").textContent = `MPPI: ${samples} sequences of ${horizon} actions, ${iterations} refinements`;
+    }
     newWorld();
     setDecoder($("decoder-toggle").checked);
     setControlsEnabled(true);
@@ -536,7 +683,7 @@
   const ready = start();
   ready.catch(() => {});  // the problem is on the page already; the tests read it from there
   window.jepa = {
-    ready, app, encode, predict, decode, dream, tick, timings,
+    ready, app, encode, predict, decode, dream, tick, timings, setGoal,
     inject: () => setPendingTeleport(true),
     get backend() { return typeof tf === "undefined" ? null : tf.getBackend(); },
   };
