@@ -97,7 +97,8 @@ def planning_lines(results: dict) -> list[str]:
                 lines.append(
                     f"- `{model['folder']}`, {backend} backend: one replanning step (encode, then MPPI with "
                     f"{figures['samples']} sequences x {figures['horizon']} actions x {figures['iterations']} "
-                    f"refinements) takes {figures['replan_ms']:.1f} ms (median)."
+                    f"refinement{'' if figures['iterations'] == 1 else 's'}) takes {figures['replan_ms']:.1f} ms "
+                    "(median)."
                 )
     return ["", "Steer mode, the planner in the page:", "", *lines] if lines else []
 

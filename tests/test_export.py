@@ -170,7 +170,11 @@ def test_export_never_overwrites_a_foreign_folder(exported, tmp_path):
 
 @pytest.mark.parametrize(
     "argv, message",
-    [(["/no/such/run"], "cannot export: no run directory"), ([], "the following arguments are required: run")],
+    [
+        (["/no/such/run"], "cannot export: no run directory"),
+        ([], "the following arguments are required: run"),
+        (["/no/such/run", "--plan-samples", "0"], "--plan-samples must be >= 1, got 0"),
+    ],
 )
 def test_cli_errors_are_one_line(argv, message, capsys):
     with pytest.raises(SystemExit) as exit_info:

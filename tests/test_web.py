@@ -3,7 +3,9 @@
 What the page must do: load the committed web/model with no console errors; give the same latents
 and frames as JAX (TF.js on its default backend, max abs difference <= 1e-4); run the same physics
 as jaxjepa/world.py; raise the alarm a few frames after "inject anomaly"; hide the dream but keep the
-bars when the decoder is off; say in plain words when the model is missing or broken.
+bars when the decoder is off; say in plain words when the model is missing or broken. In steer mode
+(web/model-steer): run the same physics as jaxjepa/steer.py, give JAX's predictions under actions, and
+plan the logo onto a clicked goal within the evaluation's 60 steps.
 
 Two JAX comparisons, because web/model is committed without its training checkpoint:
 - the committed model against the JAX outputs that `python -m export` computed from the run's own

@@ -671,7 +671,8 @@
     document.querySelectorAll(".latent-dim").forEach((el) => { el.textContent = String(app.meta.model.latent_dim); });
     if (app.steerMode) {
       const { samples, horizon, iterations } = app.meta.planner;
-      $("plan-budget").textContent = `MPPI: ${samples} sequences of ${horizon} actions, ${iterations} refinements`;
+      const refinements = `${iterations} refinement${iterations === 1 ? "" : "s"}`;
+      $("plan-budget").textContent = `MPPI: ${samples} sequences of ${horizon} actions, ${refinements}`;
     }
     newWorld();
     setDecoder($("decoder-toggle").checked);
