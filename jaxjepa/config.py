@@ -329,6 +329,22 @@ def field_names() -> list[str]:
     return [f.name for f in dataclasses.fields(Config)]
 
 
+# the action-conditioned model the planners use. Why each setting: world steer and action_dim 2, P(z, a);
+# a 4-step unroll through the predictor with the recorded actions, so the imagined latents stay on track over
+# the planning horizon; one hidden layer of 128, since an action's effect (a push clipped at the speed limit,
+# a bounce) is not linear; the covariance term spreads the latent over position and velocity (both matter to
+# the cost); a cosine schedule, so the model settles by the last step; no decoder, which planning never reads.
+STEER: dict[str, Any] = {
+    "world": "steer",
+    "action_dim": 2,
+    "rollout_steps": 4,
+    "predictor_hidden": (128,),
+    "cov_weight": 0.04,
+    "lr_schedule": "cosine",
+    "steps": 1000,
+    "decoder_steps": 0,
+}
+
 # Named variants live next to the default so that every recipe in RESULTS.md has a name.
 # The collapse ablation removes one defence at a time:
 VARIANTS: dict[str, dict[str, Any]] = {
@@ -414,6 +430,15 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "encoder_kind": "cnn",
         "decoder_steps": 0,
     },
+    # --- planning in the steer world (eval.py --planning) ---
+    "steer": STEER,
+    # the collapse ablation on planning, one defence removed at a time from `steer`:
+    # no EMA: the target is a plain stop-gradient copy of the online encoder
+    "steer_no_ema": {**STEER, "ema_decay": 0.0},
+    # no variance hinge
+    "steer_no_var": {**STEER, "var_weight": 0.0},
+    # no covariance term
+    "steer_no_cov": {**STEER, "cov_weight": 0.0},
 }
 
 # The named lists the evaluation suites run, beside the configs they name.
@@ -421,6 +446,7 @@ ABLATIONS = ("default", "ema_only", "stopgrad_only", "no_stopgrad")  # the colla
 RECIPES = ("default", "koopman", "long_horizon", "multistep_k4", "long_horizon_k1")  # compared on one horizon plot
 BEST_RECIPE = "koopman"  # the shipped recipe
 ANOMALY_RECIPES = ("default", BEST_RECIPE)
+PLANNING = ("steer", "steer_no_ema", "steer_no_var", "steer_no_cov")  # the planning model first, then its ablation
 WORLDS = ("default", "world32", "world64", "two_logos", "random_speed", "noisy")  # "default": the reference world
 
 

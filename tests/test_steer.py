@@ -15,6 +15,13 @@ def steer_config(**overrides):
     return get_config("default", world="steer", action_dim=2, **overrides)
 
 
+@pytest.fixture(scope="module")
+def walks():
+    """64 training-style trajectories of 64 frames, drawn by one compiled program for the tests below."""
+    config = steer_config()
+    return jax.jit(lambda k: steer.trajectories(k, 64, 64, config))(jax.random.key(1))
+
+
 def test_actions_are_clipped_to_the_unit_box():
     config = steer_config()
     state = SteerState(jnp.array([7.0, 7.0]), jnp.zeros(2))
@@ -35,19 +42,17 @@ def test_speed_is_clipped_per_axis_at_the_limit():
     assert float(jnp.max(jnp.abs(traj.velocities))) == pytest.approx(1.5)
 
 
-def test_the_logo_bounces_off_a_wall_and_stays_in_the_box():
+def test_the_logo_bounces_off_a_wall_and_stays_in_the_box(walks):
     config = steer_config()
     state = SteerState(jnp.array([13.5, 7.0]), jnp.array([1.0, 0.0]))  # wall at H - 2 = 14
     nxt = steer.step(state, jnp.zeros(2), config)
     np.testing.assert_allclose(nxt.position, [14.0, 7.0])
     np.testing.assert_allclose(nxt.velocity, [-1.0, 0.0])
-    traj = steer.trajectories(jax.random.key(0), 32, 40, config)
-    assert float(traj.positions.min()) >= 1.0 and float(traj.positions.max()) <= 14.0
+    assert float(walks.positions.min()) >= 1.0 and float(walks.positions.max()) <= 14.0
 
 
-def test_training_trajectories_cover_stops_fast_motion_and_bounces():
-    config = steer_config()
-    traj = steer.trajectories(jax.random.key(1), 64, 64, config)
+def test_training_trajectories_cover_stops_fast_motion_and_bounces(walks):
+    config, traj = steer_config(), walks
     chex.assert_shape((traj.frames, traj.actions), [(64, 64, 16, 16), (64, 64, 2)])
     assert float(jnp.abs(traj.actions).max()) <= 1.0
     cov = steer.coverage(traj, config)
@@ -66,8 +71,7 @@ def test_training_trajectories_cover_stops_fast_motion_and_bounces():
 
 
 def test_window_actions_drive_the_window_observations():
-    config = steer_config()
-    frames, actions = trainer.training_data(jax.random.key(2), config.replace(train_sequences=4, seq_len=12))
+    actions = jax.random.uniform(jax.random.key(2), (4, 12, 2))  # training_data's layout [N, T, 2]
     starts = jnp.array([0, 12 + 3, 3 * 12 + 7])
     got = trainer.window_actions(actions, starts, 3)
     flat = actions.reshape(-1, 2)
@@ -75,7 +79,7 @@ def test_window_actions_drive_the_window_observations():
 
 
 def test_action_conditioned_predictor_learns_and_keeps_the_default_shapes():
-    config = tiny_config(world="steer", action_dim=2, rollout_steps=2, steps=120, decoder_steps=5)
+    config = tiny_config(world="steer", action_dim=2, rollout_steps=2, steps=60, decoder_steps=0)
     params = models.init_params(jax.random.key(0), config)
     assert params["predictor"]["params"]["layer0"]["kernel"].shape == (34, 64)
     assert models.init_params(jax.random.key(0), tiny_config())["predictor"]["params"]["layer0"]["kernel"].shape == (
@@ -86,20 +90,24 @@ def test_action_conditioned_predictor_learns_and_keeps_the_default_shapes():
     chex.assert_tree_all_finite(result.params)
     # the trained predictor reads the actions: the true ones predict the next latents better than the
     # same actions given to other windows of the batch
+    true_loss, rolled_loss = jax.jit(lambda params: action_losses(params, config))(result.params)
+    assert float(true_loss) < float(rolled_loss)
+
+
+def action_losses(params: dict, config) -> tuple[jax.Array, jax.Array]:
+    """The 2-step prediction loss on fresh windows with their true actions, and with the batch's actions
+    rolled by one window (each window driven by another's actions). One program: compiled once."""
     frames, actions = trainer.training_data(jax.random.key(9), config)  # fresh sequences
     starts = trainer.draw_starts(jax.random.key(10), frames, 256, 2)
     obs, future = trainer.windows_at(frames, starts, 2)
-    online = {"encoder": result.params["encoder"], "predictor": result.params["predictor"]}
+    online = {"encoder": params["encoder"], "predictor": params["predictor"]}
     true_actions = trainer.window_actions(actions, starts, 2)
 
     def pred_loss(window_actions):
-        return float(
-            trainer.multistep_loss(online, result.params["target"], obs, future, jnp.ones(2), config, window_actions)[
-                1
-            ]["pred_loss"]
-        )
+        _, parts = trainer.multistep_loss(online, params["target"], obs, future, jnp.ones(2), config, window_actions)
+        return parts["pred_loss"]
 
-    assert pred_loss(true_actions) < pred_loss(jnp.roll(true_actions, 1, axis=0))
+    return pred_loss(true_actions), pred_loss(jnp.roll(true_actions, 1, axis=0))
 
 
 def test_bad_world_settings_are_refused():

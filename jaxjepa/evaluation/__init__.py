@@ -10,6 +10,7 @@ disk or trained and saved as train.py saves them), calls the suite, stores its J
     recipes        300-step horizon of every recipe, predictor spectra     -> results/recipes.json
     anomaly_kinds  teleport and the subtle anomalies, per-frame ROC        -> results/anomalies.json
     worlds         harder worlds with the reference and the best recipe    -> results/worlds.json
+    planning       latent planning in steer: planners, baselines, ablation -> results/planning.json
 
 Measures shared by the suites: representation (least-squares and the reference's Adam probes),
 forecast (latent rollouts, horizon), anomaly (surprise, detection figures); figures draws PNG/GIF,

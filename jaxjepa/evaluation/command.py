@@ -2,7 +2,7 @@
 
 `python eval.py --seeds 0-7` runs the headline suite on the chosen config and, for the reference
 recipe, the collapse ablation; `python eval.py RUN_DIR [RUN_DIR ...]` runs the headline suite on saved
-runs of one config; `--recipes`, `--anomalies`, `--worlds` run those suites on their own named configs.
+runs of one config; `--recipes`, `--anomalies`, `--worlds`, `--planning` run those suites on their own named configs.
 Every suite stores its payload as JSON under --out; RESULTS.md is then regenerated from every stored
 payload, so suites run apart still share one report.
 """
@@ -19,12 +19,12 @@ from typing import NamedTuple
 from tqdm import tqdm
 
 from jaxjepa import checkpoint, cli, runner
-from jaxjepa.evaluation import ablation, anomaly_kinds, figures, headline, recipes, report, worlds
+from jaxjepa.evaluation import ablation, anomaly_kinds, figures, headline, planning, recipes, report, worlds
 from jaxjepa.evaluation.runs import Found, Plan, PlannedRuns, load_existing, seeds_plan, train_missing
 from jaxjepa.evaluation.suite import Context, Suite
 
 HEADLINE_SUITES = (headline.SUITE, ablation.SUITE)
-EXTRA_SUITES = (recipes.SUITE, anomaly_kinds.SUITE, worlds.SUITE)  # each with its own --NAME flag
+EXTRA_SUITES = (recipes.SUITE, anomaly_kinds.SUITE, worlds.SUITE, planning.SUITE)  # each with its own --NAME flag
 REPORT_ORDER = HEADLINE_SUITES + EXTRA_SUITES
 
 
@@ -86,7 +86,8 @@ def positive_int(text: str) -> int:
 def check_args(args: argparse.Namespace) -> None:
     if extra_suites(args) and (args.run_dirs or config_flags_given(args)):
         cli.fail(
-            "eval.py: --recipes/--anomalies/--worlds train and evaluate their own named configs; "
+            f"eval.py: {'/'.join('--' + suite.name for suite in EXTRA_SUITES)} train and evaluate their own named "
+            "configs; "
             "give them --seeds only, no RUN_DIRs or config flags"
         )
     if args.run_dirs and (args.seeds or args.seed):

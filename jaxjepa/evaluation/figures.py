@@ -306,3 +306,60 @@ def roc_curves(
         f"Per-frame ROC by anomaly kind, config {title} (thin: seeds)" if title else "Per-frame ROC by anomaly kind"
     )
     return _save(fig, path)
+
+
+def budget_curve(budgets: list[int], per_seed: np.ndarray, labels: list[str], path: Path) -> Path:
+    """Success rate (per_seed [seeds, points], fractions) against samples x iterations, log x axis."""
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    x = np.asarray(budgets, dtype=float)
+    _band(ax, x, 100 * per_seed, SEED_COLOURS[0], "MPPI, learned model", spread="range")
+    ax.set_xscale("log")
+    ax.set_xticks(x, labels)
+    ax.set_xlabel("samples x iterations per replanning step")
+    ax.set_ylabel("success, %")
+    ax.legend(loc="lower right")
+    return _save(fig, path)
+
+
+def _planning_tile(positions, goal, imagined, step: int, size: int, scale: int):
+    """One episode at one step: the logo as rendered, the goal (cross) and the imagined path (dots)."""
+    colour = matplotlib.colormaps["magma"]
+    frame = np.asarray(_render_logo(positions[step], size))
+    tile = Image.fromarray((colour(frame)[..., :3] * 255).astype(np.uint8), "RGB")
+    tile = tile.resize((size * scale, size * scale), Image.NEAREST)
+    draw = ImageDraw.Draw(tile)
+    px = lambda p: ((p[1] + 0.5) * scale, (p[0] + 0.5) * scale)  # (y, x) px -> image (x, y)
+    for point in imagined[step]:
+        x, y = px(point)
+        draw.ellipse((x - 2, y - 2, x + 2, y + 2), fill=(80, 200, 255))
+    x, y = px(goal)
+    draw.line((x - 6, y - 6, x + 6, y + 6), fill=(0, 255, 0), width=2)
+    draw.line((x - 6, y + 6, x + 6, y - 6), fill=(0, 255, 0), width=2)
+    return tile
+
+
+def _render_logo(position, size: int) -> np.ndarray:
+    """A Gaussian blob at `position` (y, x), peak 1: the logo as the figures draw it."""
+    yy, xx = np.mgrid[0:size, 0:size]
+    return np.exp(-((yy - position[0]) ** 2 + (xx - position[1]) ** 2) / (2 * 1.2**2))
+
+
+def planning_gif(arrays: dict, path: Path, size: int = 16, scale: int = 12, frame_ms: int = 150) -> Path:
+    """Animated GIF of planned episodes side by side: the logo, the goal and the imagined path."""
+    positions, goals, imagined = (np.asarray(arrays[k]) for k in ("positions", "goals", "imagined"))
+    font = ImageFont.load_default(size=14)
+    tile, gap, header = size * scale, 8, 22
+    images = []
+    for step in range(positions.shape[1]):
+        canvas = Image.new("RGB", (len(goals) * (tile + gap) - gap, tile + header), "white")
+        for e in range(len(goals)):
+            canvas.paste(
+                _planning_tile(positions[e], goals[e], imagined[e], step, size, scale), (e * (tile + gap), header)
+            )
+        ImageDraw.Draw(canvas).text(
+            (4, 3), f"step {step + 1:2d}: logo, goal (cross), imagined path (dots)", fill="black", font=font
+        )
+        images.append(canvas.convert("P", palette=Image.ADAPTIVE, colors=64, dither=Image.Dither.NONE))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    images[0].save(path, save_all=True, append_images=images[1:], duration=frame_ms, loop=0)
+    return path

@@ -1,0 +1,313 @@
+"""The planning suite: the steer model steers the logo to goals by latent planning, per seed.
+
+For each seed of the `steer` run, `EPISODES` random tasks (start and goal anywhere in the evaluation box,
+the goal given as two frames of the logo resting there) are planned in receding-horizon episodes, all
+vmapped, by: MPPI and CEM with the sum-over-horizon cost, MPPI with the last-latent cost, random actions
+(the floor) and MPPI given the true simulator as its model (the ceiling). Each anti-collapse variant
+(no EMA, no variance, no covariance) is planned with MPPI. Timing: one replanning step of one episode,
+and one episode when `EPISODES` of them plan in one vmapped call (its wall time divided by their
+number), beside a lone episode. The budget curve replans with fewer or more samples x iterations.
+Its payload is results/planning.json; figures results/planning.gif and results/planning_budget.png.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxjepa import models, planning, probe, steer, world
+from jaxjepa.config import PLANNING, Config
+from jaxjepa.evaluation import figures
+from jaxjepa.evaluation.report import FINDINGS, figure, fmt, made_by, table
+from jaxjepa.evaluation.runs import SeedRuns
+from jaxjepa.evaluation.settings import summarise
+from jaxjepa.evaluation.suite import Context, Evaluated, Suite, named_configs, overrides_json
+from jaxjepa.runner import stacked_keys
+
+EPISODES = 256  # tasks per seed
+BUDGETS = ((8, 1), (16, 1), (32, 1), (32, 2), (64, 2))  # (samples, iterations) of the budget curve
+BUDGET_EPISODES = 64  # tasks per seed and budget point: the curve's shape, at a quarter of the table's cost
+TIMING_REPEATS = 20  # replanning steps timed, the median reported
+GIF_EPISODES = 4  # episodes drawn in planning.gif
+PROBE_SEQUENCES, PROBE_LENGTH = 128, 32  # the linear probe that reads the imagined positions
+TARGET_SUCCESS = 0.99  # MPPI success to reach, mean over seeds
+
+
+class Outcome(NamedTuple):
+    """One planner over one seed's tasks."""
+
+    success: jax.Array  # fraction of episodes within success_px of the goal at some step
+    median_steps: jax.Array  # median step of the first success over the successful episodes (NaN: none)
+
+
+class Timing(NamedTuple):
+    """Wall times of one seed's model on this machine, seconds."""
+
+    replan_step_s: float  # one replanning step (encode, plan) of one episode, jitted, median
+    episode_vmapped_s: float  # EPISODES episodes in one vmapped call, divided by EPISODES
+    episode_lone_s: float  # one episode alone, median of a few
+    sequential_s: float  # EPISODES episodes one after another: EPISODES x episode_lone_s (extrapolated)
+    vmap_speedup: float  # sequential_s over the vmapped call's wall time
+
+
+def outcome(episodes: planning.Episode) -> Outcome:
+    steps = jnp.where(episodes.success, episodes.steps.astype(jnp.float32), jnp.nan)
+    return Outcome(jnp.mean(episodes.success.astype(jnp.float32)), jnp.nanmedian(steps))
+
+
+def planned(
+    key: jax.Array, model: planning.WorldModel, config: Config, planner: str = "mppi", count: int | None = None
+) -> Outcome:
+    """`count` (default `EPISODES`) random tasks planned by `planner` with `model`."""
+    return outcome(planning.episodes(key, count or EPISODES, model, config, planner))
+
+
+def planner_outcomes(params: dict, key: jax.Array, config: Config) -> dict[str, Outcome]:
+    """Every planner of the table on the same tasks (one key): the learned model's and the baselines'."""
+    learned = planning.learned_model(params, config)
+    last = config.replace(plan_cost="last")
+    return {
+        "mppi": planned(key, learned, config, "mppi"),
+        "cem": planned(key, learned, config, "cem"),
+        "mppi_last_latent": planned(key, planning.learned_model(params, last), last, "mppi"),
+        "random": planned(key, learned, config, "random"),
+        "simulator_mppi": planned(key, planning.simulator_model(config), config, "mppi"),
+    }
+
+
+def budget_outcomes(params: dict, key: jax.Array, config: Config) -> list[Outcome]:
+    """MPPI with the learned model at each (samples, iterations) of BUDGETS, on `BUDGET_EPISODES` tasks."""
+    return [
+        planned(key, planning.learned_model(params, c), c, count=BUDGET_EPISODES)
+        for c in (
+            config.replace(plan_samples=n, plan_iterations=i, plan_elites=min(config.plan_elites, n))
+            for n, i in BUDGETS
+        )
+    ]
+
+
+def per_seed(measure, runs: SeedRuns):
+    """`measure(params, key, config)` jit(vmap)ped over the seeds of `runs`, on the host."""
+    _, eval_keys = stacked_keys(runs.seeds)
+    return jax.device_get(jax.jit(jax.vmap(lambda p, k: measure(p, k, runs.config)))(runs.params, eval_keys))
+
+
+def summary_of(outcomes: Outcome, need_std: bool) -> dict:
+    return {name: summarise(value, need_std=need_std) for name, value in outcomes._asdict().items()}
+
+
+def seed_params(runs: SeedRuns, i: int = 0) -> dict:
+    return jax.tree_util.tree_map(lambda x: x[i], runs.params)
+
+
+def timed(fn, *args, repeats: int = 1) -> float:
+    """Median wall time of the jitted `fn(*args)`, compiled ahead (compilation excluded, no warm-up run)."""
+    fn = fn.lower(*args).compile()
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        jax.block_until_ready(fn(*args))
+        times.append(time.perf_counter() - started)
+    return float(np.median(times))
+
+
+def replan_step(model: planning.WorldModel, config: Config):
+    """One replanning step of one episode, as the episode's scan runs it: encode the observation, plan."""
+    plan_fn = planning.PLANNERS[config.planner]
+
+    def step(key, previous, current, z_goal, plan):
+        return plan_fn(key, model, model.encode(model.observe(previous, current)), z_goal, plan, config)
+
+    return jax.jit(step)
+
+
+def timing(params: dict, config: Config) -> Timing:
+    """Replanning-step and per-episode wall times of one seed's model."""
+    model, key = planning.learned_model(params, config), jax.random.key(0)
+    plan_keys, tasks = planning.draw_tasks(key, EPISODES, config)
+    task = jax.tree_util.tree_map(lambda x: x[0], tasks)
+    z_goal = model.encode(model.observe(steer.at_rest(task.goal), steer.at_rest(task.goal)))
+    plan = jnp.zeros((config.plan_horizon, planning.ACTION_DIM))
+    step = replan_step(model, config)
+    step_s = timed(step, plan_keys[0], task.start, task.start, z_goal, plan, repeats=TIMING_REPEATS)
+    batch = jax.jit(lambda k: planning.episodes(k, EPISODES, model, config))
+    lone = jax.jit(lambda k: planning.episode(k, task, model, config))
+    batch_s, lone_s = timed(batch, key), timed(lone, plan_keys[0], repeats=3)
+    return Timing(step_s, batch_s / EPISODES, lone_s, EPISODES * lone_s, EPISODES * lone_s / batch_s)
+
+
+def gif_arrays(params: dict, config: Config) -> dict:
+    """A few MPPI episodes of seed 0's model, and at each step the positions the rest of the plan imagines
+    from the current observation (a linear probe reads them off the imagined latents)."""
+    model = planning.learned_model(params, config)
+    plan_keys, tasks = planning.draw_tasks(jax.random.key(1), GIF_EPISODES, config)
+    eps = jax.jit(jax.vmap(lambda k, t: planning.episode(k, t, model, config)))(plan_keys, tasks)
+    fitted = position_probe(params, config)
+    previous = previous_positions(tasks, eps.positions, config)
+    read = jax.vmap(jax.vmap(lambda *a: imagined_path(model, fitted, *a)))
+    imagined = jax.jit(read)(previous, eps.positions, eps.plans)
+    return jax.device_get({"positions": eps.positions, "goals": tasks.goal, "imagined": imagined, "steps": eps.steps})
+
+
+def previous_positions(tasks: planning.Task, positions: jax.Array, config: Config) -> jax.Array:
+    """[E, T, 2]: the logo's position one frame before each of `positions` [E, T, 2]."""
+    first = jax.vmap(lambda s: steer.step(s, jnp.zeros(planning.ACTION_DIM), config).position)(tasks.start)
+    return jnp.concatenate([first[:, None], positions[:, :-1]], axis=1)
+
+
+def imagined_path(
+    model: planning.WorldModel, fitted: probe.Probe, previous: jax.Array, current: jax.Array, plan: jax.Array
+) -> jax.Array:
+    """[H - 1, 2]: the positions the plan's remaining actions imagine from the observation at `current`."""
+    z = model.encode(model.observe(steer.at_rest(previous), steer.at_rest(current)))
+    return probe.apply(fitted, planning.imagine(model, z, plan[None, 1:])[0])
+
+
+def position_probe(params: dict, config: Config) -> probe.Probe:
+    """A linear probe from the target encoder's latent to the position, on steer trajectories."""
+    traj = steer.trajectories(jax.random.key(2), PROBE_SEQUENCES, PROBE_LENGTH, config)
+    obs = world.flatten_observations(world.observations(traj.frames))
+    z = models.encoder(config).apply(params["target"], obs)
+    return probe.fit(z.reshape(-1, z.shape[-1]), traj.positions[:, 1:].reshape(-1, 2))
+
+
+def train_seconds(run_metrics: dict) -> float:
+    """One seed's share of the vmapped training program's run time (compilation excluded)."""
+    final = run_metrics["final"]
+    return final["run_s"] / final["seeds_in_program"]
+
+
+def evaluate(loaded: dict[str, SeedRuns], context: Context) -> Evaluated:
+    main = loaded[PLANNING[0]]
+    need = context.need_std
+    planners = per_seed(planner_outcomes, main)
+    budget = per_seed(budget_outcomes, main)
+    ablation = {
+        name: per_seed(lambda p, k, c: planned(k, planning.learned_model(p, c), c), runs)
+        for name, runs in loaded.items()
+        if name != PLANNING[0]
+    }
+    params = seed_params(main)
+    payload = {
+        "config": PLANNING[0],
+        "overrides": overrides_json(main.config),
+        "episodes": EPISODES,
+        "budget_episodes": BUDGET_EPISODES,
+        "train_s_per_seed": summarise([train_seconds(m) for m in main.run_metrics], need_std=need),
+        "probe_rmse_px": summarise([m["final"]["probe_rmse_px"] for m in main.run_metrics], need_std=need),
+        "planners": {name: summary_of(o, need) for name, o in planners.items()},
+        "ablation": {
+            name: {"overrides": overrides_json(loaded[name].config), **summary_of(o, need)}
+            for name, o in ablation.items()
+        },
+        "budget": [{"samples": n, "iterations": i, **summary_of(o, need)} for (n, i), o in zip(BUDGETS, budget)],
+        "planning_time_s": timing(params, main.config)._asdict(),
+    }
+    return Evaluated(payload, {"gif": gif_arrays(params, main.config)})
+
+
+def draw(evaluated: Evaluated, out: Path) -> dict[str, Path]:
+    gif = evaluated.arrays["gif"]
+    budget = evaluated.payload["budget"]
+    return {
+        "planning_gif": figures.planning_gif(gif, out / "planning.gif"),
+        "planning_budget": figures.budget_curve(
+            [b["samples"] * b["iterations"] for b in budget],
+            np.array([b["success"]["per_seed"] for b in budget], dtype=float).T,
+            [f"{b['samples']}x{b['iterations']}" for b in budget],
+            out / "planning_budget.png",
+        ),
+    }
+
+
+PLANNER_ROWS = (  # (row, key in payload["planners"])
+    ("MPPI, learned model (sum cost)", "mppi"),
+    ("CEM, learned model (sum cost)", "cem"),
+    ("MPPI, learned model, last-latent cost", "mppi_last_latent"),
+    ("random actions (floor)", "random"),
+    ("MPPI, true simulator as model (ceiling)", "simulator_mppi"),
+)
+ABLATION_ROWS = {
+    "steer_no_ema": "no EMA (stop-gradient copy)",
+    "steer_no_var": "no variance term",
+    "steer_no_cov": "no covariance term",
+}
+
+
+def outcome_row(label: str, entry: dict) -> list[str]:
+    return [label, fmt(entry["success"], 1, scale=100), fmt(entry["median_steps"], 1)]
+
+
+def method(payload: dict) -> str:
+    t, n = payload["planning_time_s"], payload["episodes"]
+    return (
+        made_by(payload) + f" Config `{payload['config']}`; {n} episodes per seed, start and goal "
+        "uniform in the evaluation box, the goal given as two frames of the logo at rest; success: the centre within "
+        "1 px of the goal at some step of 60. Training per seed "
+        f"{fmt(payload['train_s_per_seed'], 0)} s (its share of the vmapped program), position probe "
+        f"{fmt(payload['probe_rmse_px'], 2)} px. Planning time on this machine (seed {payload['seeds'][0]}): "
+        f"{1000 * t['replan_step_s']:.1f} ms per replanning step of one episode, "
+        f"{1000 * t['episode_vmapped_s']:.1f} ms per episode when {n} plan in one vmapped call, "
+        f"{1000 * t['episode_lone_s']:.0f} ms for a lone episode; {n} lone episodes one after another "
+        f"(extrapolated from a few) would take {t['sequential_s']:.0f} s, {t['vmap_speedup']:.1f}x the vmapped call. "
+        f"The budget curve plans {payload['budget_episodes']} episodes per seed and point."
+    )
+
+
+def section_planning(payload: dict) -> str:
+    rows = [outcome_row(label, payload["planners"][key]) for label, key in PLANNER_ROWS]
+    rows += [
+        outcome_row(f"MPPI, `{name}`: {ABLATION_ROWS.get(name, name)}", e) for name, e in payload["ablation"].items()
+    ]
+    budget = [[f"{b['samples']} x {b['iterations']}", fmt(b["success"], 1, scale=100)] for b in payload["budget"]]
+    return "\n".join(
+        [
+            "## Planning: steering the logo by latent planning",
+            "",
+            method(payload),
+            "",
+            table(["planner", "success, %", "median steps to success"], rows),
+            "",
+            table(["MPPI samples x iterations", "success, %"], budget),
+            "",
+            figure(
+                payload,
+                "planning_gif",
+                "Planned episodes: the logo, the goal (cross) and the imagined path read by a linear probe (dots)",
+            ),
+            "",
+            figure(payload, "planning_budget", "MPPI success against planning budget"),
+            "",
+            f"- What these rows say: [{FINDINGS}]({FINDINGS}#planning).",
+        ]
+    )
+
+
+def summary(payload: dict) -> list[str]:
+    lines = [
+        f"  {label}: success {fmt(payload['planners'][key]['success'], 1, scale=100)} %" for label, key in PLANNER_ROWS
+    ]
+    lines += [f"  {name}: MPPI success {fmt(e['success'], 1, scale=100)} %" for name, e in payload["ablation"].items()]
+    t = payload["planning_time_s"]
+    return lines + [
+        f"  replanning step {1000 * t['replan_step_s']:.1f} ms, episode (vmapped) "
+        f"{1000 * t['episode_vmapped_s']:.1f} ms, training {fmt(payload['train_s_per_seed'], 0)} s/seed"
+    ]
+
+
+SUITE = Suite(
+    name="planning",
+    result_file="planning.json",
+    configs=named_configs(PLANNING),
+    evaluate=evaluate,
+    figures=draw,
+    sections=(section_planning,),
+    description="latent planning in the steer world: MPPI, CEM, baselines, the anti-collapse ablation, "
+    "timing and budget: results/planning.json",
+    summary=summary,
+)

@@ -1,0 +1,92 @@
+"""The planning suite's measure on a known answer, its figures and report on a payload, and plan.py."""
+
+import jax
+import numpy as np
+import pytest
+from conftest import tiny_config
+
+import plan
+from jaxjepa import checkpoint, get_config, make_train, models, planning, seed_keys
+from jaxjepa.evaluation import planning as suite
+from jaxjepa.evaluation.settings import summarise
+from jaxjepa.evaluation.suite import Evaluated
+
+FAST = dict(plan_samples=32, plan_horizon=8, plan_iterations=2)
+TINY_STEER = dict(
+    world="steer", action_dim=2, steps=20, train_sequences=8, seq_len=12, batch_size=32, decoder_steps=0,
+    probe_sequences=8, probe_seq_len=12, **FAST,
+)  # fmt: skip
+
+
+def test_the_simulator_planner_reaches_the_goal_and_random_actions_mostly_do_not():
+    config = get_config("default", world="steer", action_dim=2, **FAST)
+    model = planning.simulator_model(config)
+    ceiling = jax.jit(lambda k: suite.planned(k, model, config))(jax.random.key(0))
+    floor = jax.jit(lambda k: suite.planned(k, model, config, "random"))(jax.random.key(0))
+    assert float(ceiling.success) >= 0.98
+    assert 1 <= float(ceiling.median_steps) <= config.episode_steps
+    assert float(floor.success) < float(ceiling.success) - 0.3
+
+
+@pytest.fixture(scope="module")
+def steer_run(tmp_path_factory):
+    """One tiny steer run, saved as train.py saves it."""
+    config, path = get_config("default", **TINY_STEER), tmp_path_factory.mktemp("runs") / "seed0"
+    result = jax.jit(make_train(config))(seed_keys(0)[0])
+    checkpoint.save_run(path, config, result.params, {"final": {}})
+    return path
+
+
+def synthetic_payload(seeds: int = 2) -> dict:
+    """A stored payload of the suite's shape, with made-up numbers."""
+    summary = lambda value: summarise([value] * seeds)
+    outcome = lambda rate: {"success": summary(rate), "median_steps": summary(12.0)}
+    timing = {"replan_step_s": 0.01, "episode_vmapped_s": 0.05, "episode_lone_s": 0.6, "sequential_s": 150.0,
+              "vmap_speedup": 12.0}  # fmt: skip
+    return {
+        "config": "steer", "overrides": {}, "episodes": 256, "budget_episodes": 64, "seeds": list(range(seeds)),
+        "command": "python eval.py --planning --seeds 0-1", "timing_s": {"total": 10.0, "train": 5.0},
+        "train_s_per_seed": summary(100.0), "probe_rmse_px": summary(0.5),
+        "planners": {key: outcome(0.9) for _, key in suite.PLANNER_ROWS},
+        "ablation": {"steer_no_var": {"overrides": {}, **outcome(0.2)}},
+        "budget": [{"samples": n, "iterations": i, **outcome(0.5)} for n, i in suite.BUDGETS],
+        "planning_time_s": timing,
+    }  # fmt: skip
+
+
+def test_the_figures_and_the_report_section_render_a_payload(tmp_path):
+    payload = synthetic_payload()
+    steps, horizon = 6, 10
+    arrays = {
+        "positions": np.full((suite.GIF_EPISODES, steps, 2), 7.0),
+        "goals": np.full((suite.GIF_EPISODES, 2), 3.0),
+        "imagined": np.full((suite.GIF_EPISODES, steps, horizon - 1, 2), 5.0),
+    }
+    made = suite.draw(Evaluated(payload, {"gif": arrays}), tmp_path)
+    assert made["planning_gif"].stat().st_size > 0 and made["planning_budget"].stat().st_size > 0
+    text = suite.section_planning(payload)
+    assert "## Planning" in text and "no variance term" in text and "90.0 ± 0.0" in text
+    assert any("MPPI" in line for line in suite.summary(payload))
+
+
+def refused(argv, capsys) -> str:
+    with pytest.raises(SystemExit) as exit_info:
+        plan.main(argv)
+    err = capsys.readouterr().err.strip()
+    assert exit_info.value.code != 0 and len(err.splitlines()) == 1, err
+    return err
+
+
+def test_plan_py_refuses_bad_requests_with_one_line(steer_run, tmp_path, capsys):
+    bounce = tiny_config()
+    checkpoint.save_run(tmp_path / "seed0", bounce, models.init_params(jax.random.key(0), bounce), {"final": {}})
+    run = str(steer_run)
+    assert "takes no actions" in refused([str(tmp_path / "seed0"), "--episodes", "2"], capsys)
+    assert "plan_samples must be positive" in refused([run, "--samples", "0"], capsys)
+    assert "outside the box" in refused([run, "--goal", "0.2", "7"], capsys)
+    assert "--episodes" in refused([run, "--episodes", "0"], capsys)
+
+
+def test_plan_py_plans_a_tiny_run(steer_run, capsys):
+    assert plan.main([str(steer_run), "--episodes", "4", "--goal", "5", "9"]) == 0
+    assert np.char.startswith(capsys.readouterr().out, "success ")
