@@ -132,6 +132,8 @@ class Config:
             )
         if self.world == "two_rooms" and self.frame_size < 48:
             raise ValueError(f"two_rooms needs frame_size >= 48 (its wall and door layout), got {self.frame_size}")
+        if self.idm_weight and not self.action_dim:
+            raise ValueError("idm_weight needs actions: the inverse-dynamics term exists only in the action worlds")
         if self.world == "steer" and self.logos != 1:
             raise ValueError("the steer world has one logo")
         if not self.plan_elites <= self.plan_samples:
