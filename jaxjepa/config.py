@@ -416,6 +416,33 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "encoder_kind": "cnn",
         "decoder_steps": 0,
     },
+    # EB-JEPA's Two Rooms recipe on a CPU budget: its anti-collapse terms (VICReg variance + covariance,
+    # time-smoothness, inverse dynamics) on the two_rooms world with 48x48 frames (EB-JEPA: 65x65) and a
+    # small CNN, sized so one seed trains in minutes on two CPU cores (docs/two_rooms.md)
+    "two_rooms_ebjepa": {
+        "world": "two_rooms",
+        "action_dim": 2,
+        "frame_size": 48,
+        "sigma": 1.3,
+        "seq_len": 17,
+        "probe_seq_len": 17,
+        "train_sequences": 1000,
+        "encoder_kind": "cnn",
+        "cnn_channels": (16, 32),
+        "cnn_patch": 4,
+        "latent_dim": 32,
+        "predictor_hidden": (128, 128),
+        "cov_weight": 0.04,
+        "time_smooth_weight": 0.1,
+        "idm_weight": 1.0,
+        "batch_size": 64,
+        "steps": 1000,
+        "lr_schedule": "cosine",
+        "decoder_steps": 0,
+        "plan_horizon": 12,
+        "plan_samples": 64,
+        "plan_iterations": 2,
+    },
 }
 
 # The named lists the evaluation suites run, beside the configs they name.
