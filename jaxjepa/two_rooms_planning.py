@@ -81,13 +81,15 @@ def simulator_model(config: Config) -> ModelFactory:
 
 
 def path_length(position: jax.Array, goal: jax.Array, layout: Layout) -> jax.Array:
-    """Length of the shortest path from position to goal: straight within a room (or from the door's columns),
+    """Length of the shortest path from position to goal: straight within a room (or from inside the door),
     else through the best of DOOR_POINTS points across the door's opening."""
     offsets = jnp.linspace(-1.0, 1.0, DOOR_POINTS) * (two_rooms.DOOR_HALF_HEIGHT - 1)
     door = jnp.stack([layout.door_y + offsets, jnp.full(DOOR_POINTS, layout.wall_x)], axis=-1)
     via_door = jnp.linalg.norm(door - position, axis=-1) + jnp.linalg.norm(door - goal, axis=-1)
-    in_door_columns = jnp.abs(position[1] - layout.wall_x) <= two_rooms.WALL_HALF_WIDTH
-    same_side = (two_rooms.room(position, layout) == two_rooms.room(goal, layout)) | in_door_columns
+    in_door = (jnp.abs(position[1] - layout.wall_x) <= two_rooms.WALL_HALF_WIDTH) & (
+        jnp.abs(position[0] - layout.door_y) <= two_rooms.DOOR_HALF_HEIGHT
+    )
+    same_side = (two_rooms.room(position, layout) == two_rooms.room(goal, layout)) | in_door
     return jnp.where(same_side, jnp.linalg.norm(position - goal), jnp.min(via_door))
 
 
