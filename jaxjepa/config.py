@@ -418,7 +418,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     },
     # EB-JEPA's Two Rooms recipe on a CPU budget: its anti-collapse terms (VICReg variance + covariance,
     # time-smoothness, inverse dynamics) on the two_rooms world with 48x48 frames (EB-JEPA: 65x65) and a
-    # small CNN, sized so one seed trains in minutes on two CPU cores (docs/two_rooms.md)
+    # small CNN, sized so one seed trains in about 20 minutes on two shared CPU cores
     "two_rooms_ebjepa": {
         "world": "two_rooms",
         "action_dim": 2,
