@@ -132,6 +132,8 @@ class Config:
             )
         if self.world == "two_rooms" and self.frame_size < 48:
             raise ValueError(f"two_rooms needs frame_size >= 48 (its wall and door layout), got {self.frame_size}")
+        if self.idm_weight and not self.action_dim:
+            raise ValueError("idm_weight needs actions: the inverse-dynamics term exists only in the action worlds")
         if self.world == "steer" and self.logos != 1:
             raise ValueError("the steer world has one logo")
         if not self.plan_elites <= self.plan_samples:
@@ -439,6 +441,33 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "steer_no_var": {**STEER, "var_weight": 0.0},
     # no covariance term
     "steer_no_cov": {**STEER, "cov_weight": 0.0},
+    # EB-JEPA's Two Rooms recipe on a CPU budget: its anti-collapse terms (VICReg variance + covariance,
+    # time-smoothness, inverse dynamics) on the two_rooms world with 48x48 frames (EB-JEPA: 65x65) and a
+    # small CNN, sized so one seed trains in about 20 minutes on two shared CPU cores
+    "two_rooms_ebjepa": {
+        "world": "two_rooms",
+        "action_dim": 2,
+        "frame_size": 48,
+        "sigma": 1.3,
+        "seq_len": 17,
+        "probe_seq_len": 17,
+        "train_sequences": 1000,
+        "encoder_kind": "cnn",
+        "cnn_channels": (16, 32),
+        "cnn_patch": 4,
+        "latent_dim": 32,
+        "predictor_hidden": (128, 128),
+        "cov_weight": 0.04,
+        "time_smooth_weight": 0.1,
+        "idm_weight": 1.0,
+        "batch_size": 64,
+        "steps": 1000,
+        "lr_schedule": "cosine",
+        "decoder_steps": 0,
+        "plan_horizon": 12,
+        "plan_samples": 64,
+        "plan_iterations": 2,
+    },
 }
 
 # The named lists the evaluation suites run, beside the configs they name.

@@ -114,6 +114,9 @@ class InverseDynamics(nn.Module):
         return MLP((*self.hidden, self.action_dim), name="mlp")(jnp.concatenate([z, z_next], axis=-1))
 
 
+IDM_KEY = 3  # folded into the init key for the inverse-dynamics head
+
+
 def inverse_dynamics(config: Config) -> InverseDynamics:
     return InverseDynamics(config.idm_hidden, config.action_dim)
 
@@ -149,13 +152,18 @@ def decoder(config: Config) -> MLP:
 
 
 def init_params(key: jax.Array, config: Config) -> dict:
-    """Fresh parameters of every network: {'encoder', 'target', 'predictor', 'decoder'}.
+    """Fresh parameters of every network: {'encoder', 'target', 'predictor', 'decoder'}, and 'idm' (the
+    inverse-dynamics head) when idm_weight > 0.
     The target starts as an exact copy of the online encoder."""
     enc_key, pred_key, dec_key = jax.random.split(key, 3)
     enc = encoder(config).init(enc_key, jnp.zeros((1, config.obs_dim)))
-    return {
+    params = {
         "encoder": enc,
         "target": jax.tree_util.tree_map(jnp.copy, enc),
         "predictor": predictor(config).init(pred_key, jnp.zeros((1, config.latent_dim + config.action_dim))),
         "decoder": decoder(config).init(dec_key, jnp.zeros((1, config.latent_dim))),
     }
+    if config.idm_weight:  # its own key, folded from the run's, so the other networks start as before
+        z = jnp.zeros((1, config.latent_dim))
+        params["idm"] = inverse_dynamics(config).init(jax.random.fold_in(key, IDM_KEY), z, z)
+    return params

@@ -14,7 +14,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxjepa import models, world
+from jaxjepa import models, two_rooms, world
 from jaxjepa.config import Config
 
 
@@ -63,10 +63,22 @@ def fit_and_test_latents(params: dict, key: jax.Array, config: Config) -> tuple[
     """The probe's protocol: `probe_sequences` fresh trajectories to fit on and as many others to test
     on, both drawn from `key` and started `eval_start_margin` px from the walls."""
     n, length, margin = config.probe_sequences, config.probe_seq_len, config.eval_start_margin
+    if config.world == "two_rooms":
+        return tuple(two_rooms_latents(params, k, n, length, config) for k in jax.random.split(key))
     return tuple(
         Latents(*encode_trajectories(params, world.trajectories(k, n, length, config, margin=margin), config))
         for k in jax.random.split(key)
     )
+
+
+def two_rooms_latents(params: dict, key: jax.Array, n: int, length: int, config: Config) -> Latents:
+    """Latents of `n` fresh Two Rooms training-protocol trajectories (each its own wall and door) with the
+    dot's newest position and its last displacement as the velocity."""
+    traj = two_rooms.trajectories(key, n, length, config)
+    frames = traj.frames.reshape(n, length, -1)
+    obs = jnp.concatenate([frames[:, :-1], frames[:, 1:]], axis=-1)
+    z = models.encoder(config).apply(params["target"], obs)
+    return Latents(z, traj.positions[:, 1:], jnp.diff(traj.positions, axis=1))
 
 
 def flat(a: jax.Array) -> jax.Array:

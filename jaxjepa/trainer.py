@@ -40,8 +40,11 @@ class TrainResult(NamedTuple):
     metrics: dict  # per-step curves: loss, pred_loss, var_loss, cov_loss, emb_std [steps]; decoder_loss [decoder_steps]
 
 
+ONLINE_NETWORKS = ("encoder", "predictor", "idm")  # what the optimiser trains, those present in params
+
+
 class JepaState(NamedTuple):
-    online: dict  # {'encoder', 'predictor'}: what the optimiser trains
+    online: dict  # {'encoder', 'predictor'} and 'idm' when the inverse-dynamics term is on
     ema: EmaState  # the target encoder
     opt_state: Any
 
@@ -152,13 +155,10 @@ def multistep_loss(
     _, dreams = jax.lax.scan(unroll, z, actions, length=future_obs.shape[1])  # [k, B, d]
     z_targets = target_latents(online, target_params, jnp.moveaxis(future_obs, 1, 0), config)  # [k, B, d]
     per_step = jnp.mean((dreams - z_targets) ** 2, axis=(1, 2))  # [k]
-    total, metrics = regularised(
-        jnp.sum(weights * per_step) / jnp.sum(weights),
-        z,
-        config,
-        online_next_latents(online, future_obs[:, 0], config),
-        step,
-    )
+    z_next = online_next_latents(online, future_obs[:, 0], config)
+    total, metrics = regularised(jnp.sum(weights * per_step) / jnp.sum(weights), z, config, z_next, step)
+    first_action = None if future_actions is None else future_actions[:, 0]
+    total, metrics = with_inverse_dynamics(total, metrics, online, z, z_next, first_action, config)
     return total, {**metrics, "pred_loss_first": per_step[0], "pred_loss_last": per_step[-1]}
 
 
@@ -206,18 +206,48 @@ def regularised(
     }
 
 
+def with_inverse_dynamics(
+    total: jax.Array,
+    metrics: dict,
+    online: dict,
+    z: jax.Array,
+    z_next: jax.Array | None,
+    actions: jax.Array | None,
+    config: Config,
+) -> tuple[jax.Array, dict]:
+    """(total + idm_weight * MSE(IDM(z_t, z_t+1), a_t), metrics with idm_loss) when the weight is on and the
+    true actions [B, 2] are known; else (total, metrics) unchanged, so the reference recipe stays as it was.
+    Both latents are the online encoder's, so the gradient teaches E to keep what the actions move."""
+    if not config.idm_weight or actions is None:
+        return total, metrics
+    idm = losses.inverse_dynamics_loss(online["idm"], z, z_next, actions, config)
+    total = total + config.idm_weight * idm
+    return total, {**metrics, "loss": total, "idm_loss": idm}
+
+
 def online_next_latents(online: dict, next_obs: jax.Array, config: Config) -> jax.Array | None:
-    """E(o_t+1) from the online encoder, only when time-smoothness needs it (one more forward pass)."""
-    return models.encoder(config).apply(online["encoder"], next_obs) if config.time_smooth_weight else None
+    """E(o_t+1) from the online encoder, only when time-smoothness or inverse dynamics needs it (one more
+    forward pass)."""
+    needed = config.time_smooth_weight or config.idm_weight
+    return models.encoder(config).apply(online["encoder"], next_obs) if needed else None
 
 
 def jepa_loss(
-    online: dict, target_params: dict, obs: jax.Array, next_obs: jax.Array, config: Config, step: jax.Array | int = 0
+    online: dict,
+    target_params: dict,
+    obs: jax.Array,
+    next_obs: jax.Array,
+    config: Config,
+    step: jax.Array | int = 0,
+    actions: jax.Array | None = None,
 ):
+    """The one-step loss; with `actions` [B, 2] (a_t of each pair) the inverse-dynamics term is added too."""
     z = models.encoder(config).apply(online["encoder"], obs)
     z_hat = models.predictor(config).apply(online["predictor"], z)
     pred = losses.prediction_loss(z_hat, target_latents(online, target_params, next_obs, config))
-    return regularised(pred, z, config, online_next_latents(online, next_obs, config), step)
+    z_next = online_next_latents(online, next_obs, config)
+    total, metrics = regularised(pred, z, config, z_next, step)
+    return with_inverse_dynamics(total, metrics, online, z, z_next, actions, config)
 
 
 def make_jepa_phase(config: Config) -> Callable[[jax.Array, jax.Array, dict], tuple[dict, dict]]:
@@ -250,7 +280,7 @@ def make_jepa_phase(config: Config) -> Callable[[jax.Array, jax.Array, dict], tu
             online = optax.apply_updates(state.online, updates)
             return JepaState(online, ema.update(online["encoder"], state.ema), opt_state), metrics
 
-        online = {"encoder": params["encoder"], "predictor": params["predictor"]}
+        online = {name: params[name] for name in ONLINE_NETWORKS if name in params}
         state = JepaState(online, ema.init(params["encoder"]), optimiser.init(online))
         # Every step's batch is drawn up front, one vectorised RNG call instead of one per step: one key per
         # step all the same, so the numbers do not depend on how the draws are batched.

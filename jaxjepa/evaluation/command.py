@@ -19,12 +19,18 @@ from typing import NamedTuple
 from tqdm import tqdm
 
 from jaxjepa import checkpoint, cli, runner
-from jaxjepa.evaluation import ablation, anomaly_kinds, figures, headline, planning, recipes, report, worlds
+from jaxjepa.evaluation import ablation, anomaly_kinds, figures, headline, planning, recipes, report, two_rooms, worlds
 from jaxjepa.evaluation.runs import Found, Plan, PlannedRuns, load_existing, seeds_plan, train_missing
 from jaxjepa.evaluation.suite import Context, Suite
 
 HEADLINE_SUITES = (headline.SUITE, ablation.SUITE)
-EXTRA_SUITES = (recipes.SUITE, anomaly_kinds.SUITE, worlds.SUITE, planning.SUITE)  # each with its own --NAME flag
+EXTRA_SUITES = (
+    recipes.SUITE,
+    anomaly_kinds.SUITE,
+    worlds.SUITE,
+    planning.SUITE,
+    two_rooms.SUITE,
+)  # each with its own --NAME flag
 REPORT_ORDER = HEADLINE_SUITES + EXTRA_SUITES
 
 
@@ -105,7 +111,7 @@ def check_args(args: argparse.Namespace) -> None:
 
 
 def extra_suites(args: argparse.Namespace) -> list[Suite]:
-    return [suite for suite in EXTRA_SUITES if getattr(args, suite.name)]
+    return [suite for suite in EXTRA_SUITES if getattr(args, suite.name.replace("-", "_"))]
 
 
 def config_flags_given(args: argparse.Namespace) -> bool:

@@ -1,0 +1,169 @@
+"""Planning in Two Rooms: reach a goal in the other room, through the door, by planning in latent space.
+
+The planners are planning.py's (MPPI, CEM, the random baseline) and see the world only through a
+`planning.WorldModel`. What differs from the steer world is the layout: a wall and a door drawn per
+episode, which the observation shows and the simulator obeys. So a model here is a factory, layout ->
+WorldModel, called inside each (vmapped) episode. The learned model observes two rendered frames (dot
+and walls) and encodes them with the trained target encoder; the ceiling observes the true position
+and predicts with the true physics (two_rooms.move), walls included.
+
+Protocol (EB-JEPA's): start and goal uniform in different rooms (two_rooms.episodes), the goal given
+as the observation of the dot resting at the goal, at most EVAL_MAX_STEPS actions, success = the final
+position within SUCCESS_RADIUS_PX of the goal. Actions are displacements clipped to [-1, 1] px per axis
+(planning.candidates' clip): about EB-JEPA's 1 px steps, at most 1.41 px on a diagonal. The plan is
+refined every `actions_per_plan` steps, its first actions applied, then warm-started from its tail.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from jaxjepa import models, planning, two_rooms
+from jaxjepa.config import Config
+from jaxjepa.planning import WorldModel
+from jaxjepa.two_rooms import Layout
+
+ModelFactory = Callable[[two_rooms.Episode], WorldModel]  # the task -> a model whose observe reads positions
+DOOR_POINTS = 9  # points of the door's opening the path-length oracle tries
+POSITION_SCALE = 1e-3  # the path-length oracle carries the position in its latent at this scale
+
+
+class Episode(NamedTuple):
+    positions: jax.Array  # [T, 2] the dot after each applied action
+    actions: jax.Array  # [T, 2] applied
+    distances: jax.Array  # [T] px to the goal
+    success: jax.Array  # bool: the final distance is under SUCCESS_RADIUS_PX
+    final_distance: jax.Array  # px
+
+
+def clip_action(action: jax.Array) -> jax.Array:
+    """The displacement the dot is given: [-1, 1] px per axis, as the planners' samples are."""
+    return jnp.clip(action, -1.0, 1.0)
+
+
+def observe(previous: jax.Array, current: jax.Array, layout: Layout, config: Config) -> jax.Array:
+    """[4, H, W]: the frames (dot and walls each) of the dot at two positions, f_t's channels first, so that
+    flattening it gives the training observation (f_t, f_t+1)."""
+    return jnp.concatenate([two_rooms.render(previous, layout, config), two_rooms.render(current, layout, config)])
+
+
+def flat_observation(previous: jax.Array, current: jax.Array, layout: Layout, config: Config) -> jax.Array:
+    return observe(previous, current, layout, config).reshape(-1)
+
+
+def learned_model(params: dict, config: Config) -> ModelFactory:
+    """The trained JEPA: the target encoder on rendered frames of this layout, the action-conditioned predictor."""
+    encoder, predictor = models.encoder(config), models.predictor(config)
+
+    def factory(task: two_rooms.Episode) -> WorldModel:
+        return WorldModel(
+            observe=lambda prev, cur: flat_observation(prev, cur, task.layout, config),
+            encode=lambda obs: encoder.apply(params["target"], obs),
+            predict=lambda z, a: predictor.apply(params["predictor"], models.predictor_input(z, a)),
+        )
+
+    return factory
+
+
+def simulator_model(config: Config) -> ModelFactory:
+    """The ceiling: the planner's latent is the true position and its predictor the true physics."""
+
+    def factory(task: two_rooms.Episode) -> WorldModel:
+        step = jax.vmap(lambda p, a: two_rooms.move(p, clip_action(a), task.layout, config))
+        return WorldModel(observe=lambda prev, cur: cur, encode=lambda s: s, predict=step)
+
+    return factory
+
+
+def path_length(position: jax.Array, goal: jax.Array, layout: Layout) -> jax.Array:
+    """Length of the shortest path from position to goal: straight within a room (or from inside the door),
+    else through the best of DOOR_POINTS points across the door's opening."""
+    offsets = jnp.linspace(-1.0, 1.0, DOOR_POINTS) * (two_rooms.DOOR_HALF_HEIGHT - 1)
+    door = jnp.stack([layout.door_y + offsets, jnp.full(DOOR_POINTS, layout.wall_x)], axis=-1)
+    via_door = jnp.linalg.norm(door - position, axis=-1) + jnp.linalg.norm(door - goal, axis=-1)
+    in_door = (jnp.abs(position[1] - layout.wall_x) <= two_rooms.WALL_HALF_WIDTH) & (
+        jnp.abs(position[0] - layout.door_y) <= two_rooms.DOOR_HALF_HEIGHT
+    )
+    same_side = (two_rooms.room(position, layout) == two_rooms.room(goal, layout)) | in_door
+    return jnp.where(same_side, jnp.linalg.norm(position - goal), jnp.min(via_door))
+
+
+def path_oracle_model(config: Config) -> ModelFactory:
+    """The ceiling with a perfect cost too: the true physics, and a latent (POSITION_SCALE * position, path
+    length to the goal), so ||z - z_goal|| is the distance left to walk around the wall (the position, scaled
+    down to not count, only lets the predictor step). Beside `simulator_model`, it separates what the
+    straight-line cost loses from what the learned model loses."""
+
+    def factory(task: two_rooms.Episode) -> WorldModel:
+        def encode(position: jax.Array) -> jax.Array:
+            length = path_length(position, task.goal, task.layout)
+            return jnp.concatenate([POSITION_SCALE * position, length[None]])
+
+        def predict(z: jax.Array, a: jax.Array) -> jax.Array:
+            step = lambda zi, ai: encode(two_rooms.move(zi[:2] / POSITION_SCALE, clip_action(ai), task.layout, config))
+            return jax.vmap(step)(z, a)
+
+        return WorldModel(observe=lambda prev, cur: cur, encode=encode, predict=predict)
+
+    return factory
+
+
+def episode(
+    key: jax.Array,
+    task: two_rooms.Episode,
+    factory: ModelFactory,
+    config: Config,
+    planner: str | None = None,
+    actions_per_plan: int = 1,
+    steps: int = two_rooms.EVAL_MAX_STEPS,
+) -> Episode:
+    """One receding-horizon episode: ceil(steps / actions_per_plan) plans, each applying its first
+    `actions_per_plan` actions in the true world, one `lax.scan`; the dot starts at rest."""
+    plan_fn = planning.PLANNERS[planner or config.planner]
+    model = factory(task)
+    z_goal = model.encode(model.observe(task.goal, task.goal))
+
+    def act(carry, action):
+        previous, current = carry
+        nxt = two_rooms.move(current, clip_action(action), task.layout, config)
+        return (current, nxt), (nxt, clip_action(action))
+
+    def replan(carry, step_key):
+        previous, current, plan = carry
+        plan = plan_fn(step_key, model, model.encode(model.observe(previous, current)), z_goal, plan, config)
+        (previous, current), (positions, actions) = jax.lax.scan(act, (previous, current), plan[:actions_per_plan])
+        tail = jnp.concatenate([plan[actions_per_plan:], jnp.repeat(plan[-1:], actions_per_plan, axis=0)])
+        return (previous, current, tail), (positions, actions)
+
+    plans = math.ceil(steps / actions_per_plan)
+    init = (task.start, task.start, jnp.zeros((config.plan_horizon, planning.ACTION_DIM)))
+    _, (positions, actions) = jax.lax.scan(replan, init, jax.random.split(key, plans))
+    positions, actions = positions.reshape(-1, 2)[:steps], actions.reshape(-1, 2)[:steps]
+    distances = jnp.linalg.norm(positions - task.goal, axis=-1)
+    return Episode(positions, actions, distances, two_rooms.success(positions[-1], task.goal), distances[-1])
+
+
+def draw_tasks(key: jax.Array, count: int, config: Config) -> tuple[jax.Array, two_rooms.Episode]:
+    """`count` planning keys and evaluation tasks [count, ...] (two_rooms.episodes), both from one key."""
+    task_key, plan_key = jax.random.split(key)
+    return jax.random.split(plan_key, count), two_rooms.episodes(task_key, count, config)
+
+
+def episodes(
+    key: jax.Array,
+    count: int,
+    factory: ModelFactory,
+    config: Config,
+    planner: str | None = None,
+    actions_per_plan: int = 1,
+    steps: int = two_rooms.EVAL_MAX_STEPS,
+) -> Episode:
+    """`count` evaluation tasks, each planned in its own episode, all vmapped: [count, ...] leaves."""
+    plan_keys, tasks = draw_tasks(key, count, config)
+    run = lambda k, t: episode(k, t, factory, config, planner, actions_per_plan, steps)
+    return jax.vmap(run)(plan_keys, tasks)
