@@ -267,20 +267,19 @@ def export_run(
     return meta
 
 
+def world_meta(config: Config) -> dict:
+    """The world the page simulates, as meta.json records it."""
+    names = ("frame_size", "sigma", "speed", "eval_start_margin", "train_start_margin")
+    return {"name": config.world, **{name: getattr(config, name) for name in names}}
+
+
 def _meta(run, reference, parity, sizes, float16) -> dict:
     config = run.config
     return {
         "format": FORMAT,
         "source_run": run.path.name if run.path else None,
         "probe_rmse_px": run.metrics.get("final", {}).get("probe_rmse_px"),
-        "world": {
-            "name": config.world,
-            "frame_size": config.frame_size,
-            "sigma": config.sigma,
-            "speed": config.speed,
-            "eval_start_margin": config.eval_start_margin,
-            "train_start_margin": config.train_start_margin,
-        },
+        "world": world_meta(config),
         "model": {
             "obs_dim": config.obs_dim,
             "latent_dim": config.latent_dim,
@@ -312,16 +311,7 @@ def steer_meta(config: Config, params: dict, plan_budget: dict[str, int]) -> dic
     slower arithmetic) and a linear probe latent -> (y, x) px, with which it draws the path the planner
     imagines."""
     return {
-        "world": {
-            "name": config.world,
-            "frame_size": config.frame_size,
-            "sigma": config.sigma,
-            "speed": config.speed,
-            "eval_start_margin": config.eval_start_margin,
-            "train_start_margin": config.train_start_margin,
-            "steer_gain": config.steer_gain,
-            "steer_max_speed": config.steer_max_speed,
-        },
+        "world": {**world_meta(config), "steer_gain": config.steer_gain, "steer_max_speed": config.steer_max_speed},
         "planner": {
             "method": "mppi",
             "cost": config.plan_cost,
