@@ -73,7 +73,7 @@ def train(args: argparse.Namespace) -> int:
         summary=distributed.is_main_process(),
     )
     cache = runner.enable_compilation_cache()
-    saved, failed, bad, timing = train_in_chunks(config, seeds, run_dirs, args)
+    saved, failed, bad, timing = train_in_chunks(config, seeds, run_dirs, per_program, args.force)
     distributed.wait_for_all("runs saved")  # every process's runs are on disk before process 0 reports them
     if not distributed.is_main_process():
         return 0
@@ -114,14 +114,13 @@ class Timing(NamedTuple):
     run_s: float
 
 
-def train_in_chunks(config, seeds: list[int], run_dirs: list[Path], args):
-    """Train and save the seeds in chunks of --seeds-per-program, one compiled program for all chunks.
+def train_in_chunks(config, seeds: list[int], run_dirs: list[Path], per_program: int, force: bool):
+    """Train and save the seeds in chunks of `per_program`, one compiled program for all chunks.
     Returns (saved [(seed, run_dir, final figures)], failed seeds, first non-finite step, Timing)."""
     from tqdm import tqdm
 
     from jaxjepa import runner
 
-    per_program = min(len(seeds), args.seeds_per_program)
     run_chunk = runner.seeds_runner(config, per_program)
     saved, failed, bad, compile_s, run_s = [], [], None, 0.0, 0.0
     with tqdm(total=len(seeds), desc="train", unit="seed", leave=False, disable=None) as bar:
@@ -132,7 +131,7 @@ def train_in_chunks(config, seeds: list[int], run_dirs: list[Path], args):
             compile_s, run_s = compile_s + output.compile_s, run_s + output.run_s
             bar.set_postfix_str("saving")
             chunk_saved, chunk_failed, chunk_bad = save_chunk(
-                config, output, chunk, run_dirs[start : start + per_program], args.force
+                config, output, chunk, run_dirs[start : start + per_program], force
             )
             saved, failed, bad = saved + chunk_saved, failed + chunk_failed, bad if bad is not None else chunk_bad
             bar.update(len(chunk))

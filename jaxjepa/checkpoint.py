@@ -317,7 +317,7 @@ def load_run_files(run_dir: str | os.PathLike, expected: Config | None = None) -
     """(config, params, metrics) of a finished run; RunError if it is not one, or not of `expected`.
 
     A run saved with a checksum.json has its checkpoint files checked before orbax reads them and its
-    restored arrays after; a run saved without one (older runs) still loads, checked for finiteness only."""
+    restored arrays after; a run saved without one still loads, checked for finiteness only."""
     run_dir = Path(run_dir).absolute()
     config = load_config(run_dir)
     if expected is not None and config != expected:

@@ -163,7 +163,9 @@ def init_params(key: jax.Array, config: Config) -> dict:
         "predictor": predictor(config).init(pred_key, jnp.zeros((1, config.latent_dim + config.action_dim))),
         "decoder": decoder(config).init(dec_key, jnp.zeros((1, config.latent_dim))),
     }
-    if config.idm_weight:  # its own key, folded from the run's, so the other networks start as before
+    if (
+        config.idm_weight
+    ):  # its own key, folded from the run's, so the other networks' initial weights do not depend on it
         z = jnp.zeros((1, config.latent_dim))
         params["idm"] = inverse_dynamics(config).init(jax.random.fold_in(key, IDM_KEY), z, z)
     return params

@@ -26,14 +26,14 @@ from jax import export
 from jaxjepa.trainer import TrainResult
 
 PACKAGE = Path(__file__).resolve().parent
-SUBDIR = "exported"
+SUBDIR = "exported"  # beside XLA's own entries in the compilation cache folder
 # jax settings that change what a program lowers to, so they name the file too
 LOWERING_FLAGS = (
     "jax_enable_x64",
     "jax_default_prng_impl",
     "jax_threefry_partitionable",
     "jax_default_matmul_precision",
-)  # beside XLA's own entries in the compilation cache folder
+)
 
 export.register_namedtuple_serialization(TrainResult, serialized_name="jaxjepa.TrainResult")
 

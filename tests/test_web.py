@@ -29,7 +29,7 @@ import pytest
 from conftest import tiny_config
 
 from export import browser
-from jaxjepa import load_run, save_run, world
+from jaxjepa import load_run, save_run, steer, world
 from jaxjepa.config import Config
 
 pytestmark = pytest.mark.skipif(
@@ -432,8 +432,6 @@ def steer_demo(site):
 
 def test_javascript_steer_world_is_the_python_steer_world(demo):
     """Random actions from a random start, walls included: positions and velocities equal exactly."""
-    from jaxjepa import steer
-
     page, _ = demo
     config = tiny_config(world="steer", action_dim=2)
     start = steer.random_state(jax.random.key(5), config.eval_start_margin, config)
