@@ -85,8 +85,9 @@ class Config:
     planner: str = "mppi"  # "mppi" | "cem": how action sequences are refined
     plan_cost: str = "sum"  # "sum": sum_k ||z_k - z_goal|| over the horizon; "last": the last latent only
     plan_horizon: int = 10  # H: actions per imagined sequence
-    plan_samples: int = 64  # N: sequences sampled per iteration
-    plan_iterations: int = 2  # I: refinements per replanning step
+    # N x I = 16 x 1: the budget curve (eval.py --planning) is flat from 8 x 1 up; the browser plans with it too
+    plan_samples: int = 16  # N: sequences sampled per iteration
+    plan_iterations: int = 1  # I: refinements per replanning step
     plan_noise: float = 0.5  # std of the sampling noise around the plan (MPPI; CEM's initial std)
     plan_temperature: float = 0.05  # MPPI: softmax weights exp(-(cost - min) / (temperature * cost scale))
     plan_elites: int = 8  # CEM: sequences whose mean and std become the next sampling distribution

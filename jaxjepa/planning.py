@@ -12,7 +12,7 @@ MPPI: sample N sequences around the plan, weight them by softmax(-cost / tempera
 rescaled by their spread (so one temperature suits any latent's scale), average. CEM: sample, keep the
 best `plan_elites`, refit a mean and std. Both refine `plan_iterations` times per replanning step.
 An episode is one `lax.scan` of plan -> apply the first action -> observe -> re-encode, warm-started
-from the previous plan shifted by one step; `episodes` vmaps it.
+from the previous plan shifted by one step; `episodes` vmaps it over tasks.
 """
 
 from __future__ import annotations
@@ -30,6 +30,9 @@ from jaxjepa.steer import SteerState
 ACTION_DIM = 2
 UNIFORM_STD = 3.0**0.5  # U(-1, 1) times this has unit standard deviation
 CEM_MIN_STD = 0.05  # CEM's std never falls below this, so a converged plan can still move
+# Episodes vmapped together. On a CPU one episode's sample batch already keeps the cores busy, so wider
+# batches gain nothing and their larger intermediates fall out of cache; on an accelerator pass batch=None.
+EPISODES_PER_BATCH = 16
 
 
 class WorldModel(NamedTuple):
@@ -201,7 +204,15 @@ def draw_tasks(key: jax.Array, count: int, config: Config) -> tuple[jax.Array, T
     return plan_keys, jax.vmap(lambda k: random_task(k, config))(task_keys)
 
 
-def episodes(key: jax.Array, count: int, model: WorldModel, config: Config, planner: str | None = None) -> Episode:
-    """`count` random tasks, each planned in its own episode, all vmapped: [count, ...] leaves."""
+def episodes(
+    key: jax.Array,
+    count: int,
+    model: WorldModel,
+    config: Config,
+    planner: str | None = None,
+    batch: int | None = EPISODES_PER_BATCH,
+) -> Episode:
+    """`count` random tasks, each planned in its own episode: [count, ...] leaves. Episodes are vmapped
+    `batch` at a time (`lax.map`), all at once with batch=None; the numbers do not depend on it."""
     plan_keys, tasks = draw_tasks(key, count, config)
-    return jax.vmap(lambda k, t: episode(k, t, model, config, planner))(plan_keys, tasks)
+    return jax.lax.map(lambda kt: episode(*kt, model, config, planner), (plan_keys, tasks), batch_size=batch)

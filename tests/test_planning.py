@@ -86,3 +86,13 @@ def test_refused_requests_say_why():
     planning.check_goal(jnp.array([1.0, 14.0]), steer_config())
     with pytest.raises(ValueError, match="plan_samples must be positive"):
         steer_config(plan_samples=0)
+
+
+def test_episodes_do_not_depend_on_how_many_are_vmapped_together():
+    config = steer_config(episode_steps=8)
+    model = planning.simulator_model(config)
+    key = jax.random.key(11)
+    at_once = jax.jit(lambda k: planning.episodes(k, 5, model, config, batch=None))(key)
+    in_twos = jax.jit(lambda k: planning.episodes(k, 5, model, config, batch=2))(key)  # 2 + 2 + a remainder of 1
+    chex.assert_trees_all_close(at_once, in_twos, rtol=1e-6, atol=1e-6)
+    chex.assert_shape(in_twos.positions, (5, 8, 2))

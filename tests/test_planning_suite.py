@@ -45,6 +45,7 @@ def synthetic_payload(seeds: int = 2) -> dict:
               "vmap_speedup": 12.0}  # fmt: skip
     return {
         "config": "steer", "overrides": {}, "episodes": 256, "budget_episodes": 64, "seeds": list(range(seeds)),
+        "episodes_per_batch": 16, "planner_budget": {"samples": 16, "horizon": 10, "iterations": 1},
         "command": "python eval.py --planning --seeds 0-1", "timing_s": {"total": 10.0, "train": 5.0},
         "train_s_per_seed": summary(100.0), "probe_rmse_px": summary(0.5),
         "planners": {key: outcome(0.9) for _, key in suite.PLANNER_ROWS},
@@ -66,6 +67,7 @@ def test_the_figures_and_the_report_section_render_a_payload(tmp_path):
     assert made["planning_gif"].stat().st_size > 0 and made["planning_budget"].stat().st_size > 0
     text = suite.section_planning(payload)
     assert "## Planning" in text and "no variance term" in text and "90.0 ± 0.0" in text
+    assert "16 sequences x 10 actions x 1 refinement(s)" in text
     assert any("MPPI" in line for line in suite.summary(payload))
 
 

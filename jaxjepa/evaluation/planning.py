@@ -30,7 +30,8 @@ from jaxjepa.evaluation.suite import Context, Evaluated, Suite, named_configs, o
 from jaxjepa.runner import stacked_keys
 
 EPISODES = 256  # tasks per seed
-BUDGETS = ((8, 1), (16, 1), (32, 1), (32, 2), (64, 2))  # (samples, iterations) of the budget curve
+# (samples, iterations) of the budget curve; 1 x 1 plans nothing new: the shifted plan of the step before
+BUDGETS = ((1, 1), (2, 1), (4, 1), (8, 1), (16, 1), (32, 1), (64, 2))
 BUDGET_EPISODES = 64  # tasks per seed and budget point: the curve's shape, at a quarter of the table's cost
 TIMING_REPEATS = 20  # replanning steps timed, the median reported
 GIF_EPISODES = 4  # episodes drawn in planning.gif
@@ -49,7 +50,7 @@ class Timing(NamedTuple):
     """Wall times of one seed's model on this machine, seconds."""
 
     replan_step_s: float  # one replanning step (encode, plan) of one episode, jitted, median
-    episode_vmapped_s: float  # EPISODES episodes in one vmapped call, divided by EPISODES
+    episode_vmapped_s: float  # EPISODES episodes in one call (planning.episodes' batches), divided by EPISODES
     episode_lone_s: float  # one episode alone, median of a few
     sequential_s: float  # EPISODES episodes one after another: EPISODES x episode_lone_s (extrapolated)
     vmap_speedup: float  # sequential_s over the vmapped call's wall time
@@ -92,9 +93,11 @@ def budget_outcomes(params: dict, key: jax.Array, config: Config) -> list[Outcom
 
 
 def per_seed(measure, runs: SeedRuns):
-    """`measure(params, key, config)` jit(vmap)ped over the seeds of `runs`, on the host."""
+    """`measure(params, key, config)` of each seed of `runs`, one seed after another in one jitted program
+    (`lax.map`: the episodes inside are already batched), on the host."""
     _, eval_keys = stacked_keys(runs.seeds)
-    return jax.device_get(jax.jit(jax.vmap(lambda p, k: measure(p, k, runs.config)))(runs.params, eval_keys))
+    each_seed = jax.jit(lambda params, keys: jax.lax.map(lambda pk: measure(*pk, runs.config), (params, keys)))
+    return jax.device_get(each_seed(runs.params, eval_keys))
 
 
 def summary_of(outcomes: Outcome, need_std: bool) -> dict:
@@ -198,6 +201,12 @@ def evaluate(loaded: dict[str, SeedRuns], context: Context) -> Evaluated:
         "overrides": overrides_json(main.config),
         "episodes": EPISODES,
         "budget_episodes": BUDGET_EPISODES,
+        "episodes_per_batch": planning.EPISODES_PER_BATCH,
+        "planner_budget": {
+            "samples": main.config.plan_samples,
+            "horizon": main.config.plan_horizon,
+            "iterations": main.config.plan_iterations,
+        },
         "train_s_per_seed": summarise([train_seconds(m) for m in main.run_metrics], need_std=need),
         "probe_rmse_px": summarise([m["final"]["probe_rmse_px"] for m in main.run_metrics], need_std=need),
         "planners": {name: summary_of(o, need) for name, o in planners.items()},
@@ -244,15 +253,18 @@ def outcome_row(label: str, entry: dict) -> list[str]:
 
 
 def method(payload: dict) -> str:
-    t, n = payload["planning_time_s"], payload["episodes"]
+    t, n, b = payload["planning_time_s"], payload["episodes"], payload["planner_budget"]
     return (
         made_by(payload) + f" Config `{payload['config']}`; {n} episodes per seed, start and goal "
         "uniform in the evaluation box, the goal given as two frames of the logo at rest; success: the centre within "
-        "1 px of the goal at some step of 60. Training per seed "
+        "1 px of the goal at some step of 60. MPPI and CEM plan "
+        f"{b['samples']} sequences x {b['horizon']} actions x {b['iterations']} refinement(s) per replanning step. "
+        "Training per seed "
         f"{fmt(payload['train_s_per_seed'], 0)} s (its share of the vmapped program), position probe "
         f"{fmt(payload['probe_rmse_px'], 2)} px. Planning time on this machine (seed {payload['seeds'][0]}): "
         f"{1000 * t['replan_step_s']:.1f} ms per replanning step of one episode, "
-        f"{1000 * t['episode_vmapped_s']:.1f} ms per episode when {n} plan in one vmapped call, "
+        f"{1000 * t['episode_vmapped_s']:.1f} ms per episode when {n} plan in one call "
+        f"({payload['episodes_per_batch']} vmapped at a time), "
         f"{1000 * t['episode_lone_s']:.0f} ms for a lone episode; {n} lone episodes one after another "
         f"(extrapolated from a few) would take {t['sequential_s']:.0f} s, {t['vmap_speedup']:.1f}x the vmapped call. "
         f"The budget curve plans {payload['budget_episodes']} episodes per seed and point."
