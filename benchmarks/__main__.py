@@ -1,9 +1,10 @@
-"""`python -m benchmarks [--quick] [--sections peak,step,single,process,seeds,torch,ttq] [--out PATH]`
+"""`python -m benchmarks [--quick] [--sections peak,step,single,process,seeds,torch,ttq] [--out PATH] [--update]`
 
 Runs the chosen sections (all by default) in one run, prints the table and writes the figures as
 JSON (results/bench.json; results/bench-quick.json with --quick, so a development run never
-overwrites the real figures). `python -m benchmarks.report` turns bench.json into README.md's
-performance section.
+overwrites the real figures). With --update the sections run replace theirs in the existing file and
+the others are kept, each section stamped with the time it was measured. `python -m benchmarks.report`
+turns bench.json into README.md's performance section.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ def parse_args(argv):
     parser.add_argument("--sections", default=",".join(SECTIONS), help=f"comma list of {', '.join(SECTIONS)}")
     parser.add_argument("--seed-counts", default=None, help="seed counts of the seeds section, e.g. 1,2,4,8,16")
     parser.add_argument("--out", default=None, help="JSON file (default results/bench.json, or bench-quick.json)")
+    parser.add_argument("--update", action="store_true", help="keep the other sections already in --out")
     args = parser.parse_args(argv)
     sections = [s.strip() for s in args.sections.split(",") if s.strip()]
     unknown = sorted(set(sections) - set(SECTIONS))
@@ -40,11 +42,19 @@ def parse_args(argv):
         if not seed_counts or min(seed_counts) < 1:
             cli.fail("python -m benchmarks: --seed-counts must be positive")
     out = Path(args.out or ("results/bench-quick.json" if args.quick else "results/bench.json"))
-    return args.quick, sections, seed_counts, out
+    earlier = {}
+    if args.update and out.exists():
+        try:
+            earlier = json.loads(out.read_text())
+        except (OSError, ValueError) as err:
+            cli.fail(f"python -m benchmarks: --update cannot read {out}: {err}")
+        if not isinstance(earlier, dict) or earlier.get("quick", args.quick) != args.quick:
+            cli.fail(f"python -m benchmarks: --update: {out} is not a benchmark file of the same kind (--quick or not)")
+    return args.quick, sections, seed_counts, out, earlier
 
 
 def main(argv: list[str] | None = None) -> int:
-    quick, sections, seed_counts, out = parse_args(argv)
+    quick, sections, seed_counts, out, earlier = parse_args(argv)
     from benchmarks import report
     from benchmarks import sections as bench
 
@@ -53,10 +63,11 @@ def main(argv: list[str] | None = None) -> int:
         sizes = dataclasses.replace(sizes, seed_counts=seed_counts)
     command = "python -m benchmarks" + (" " + " ".join(sys.argv[1:]) if argv is None and sys.argv[1:] else "")
     results = {
-        "command": command,
+        **earlier,
+        "command": f"{earlier['command']} && {command}" if "command" in earlier else command,
         "quick": quick,
         "out": str(out),
-        "started_utc": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "started_utc": earlier.get("started_utc") or datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "machine": bench.machine(),
         "sizes": dataclasses.asdict(sizes),
     }
@@ -75,6 +86,9 @@ def main(argv: list[str] | None = None) -> int:
             began = time.perf_counter()
             print(f"[bench] {name} ...", file=sys.stderr, flush=True)
             results[name] = steps[name]()
+            results.setdefault("measured_utc", {})[name] = datetime.datetime.now(datetime.UTC).isoformat(
+                timespec="seconds"
+            )
             print(f"[bench] {name} done in {time.perf_counter() - began:.0f} s", file=sys.stderr, flush=True)
     results["total_s"] = time.perf_counter() - start
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -59,6 +59,17 @@ def headline_rows(r: dict) -> list[tuple[str, str, str, str]]:
                 "-",
             )
         )
+        if "peak_bf16_gflops" in peak:
+            flags = ", ".join(peak["cpu_bf16_flags"]) or "none"
+            rows.append(
+                (
+                    f"bfloat16 matmul (float32 accumulation) under XLA, {peak['matmul_size']}^3 / first layer's shape; "
+                    f"the CPU's bf16 instructions: {flags}",
+                    f"{peak['peak_bf16_gflops']:.0f} / {peak['first_layer_bf16_gflops']:.0f} GFLOP/s",
+                    "-",
+                    "-",
+                )
+            )
     if step:
         mflop = step["flops_per_step"]["total"] / 1e6
         rows.append(

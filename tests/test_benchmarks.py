@@ -51,7 +51,14 @@ def fake_results():
     return {
         "command": "python -m benchmarks",
         "machine": {"cpu_count": 2, "backend": "cpu"},
-        "peak": {"matmul_size": 2048, "peak_gflops": 300.0, "first_layer_gflops": 150.0},
+        "peak": {
+            "matmul_size": 2048,
+            "peak_gflops": 300.0,
+            "first_layer_gflops": 150.0,
+            "peak_bf16_gflops": 90.0,
+            "first_layer_bf16_gflops": 40.0,
+            "cpu_bf16_flags": [],
+        },
         "step": {
             "batch_size": 256,
             "steps": 100,
@@ -82,6 +89,8 @@ def fake_results():
 def test_markdown_reports_each_target_and_whether_it_is_met():
     text = report.markdown(fake_results())
     assert "| train step / matmul peak | 47% | >= 75% (reference ~38%) | **no** |" in text
+    bf16 = next(line for line in text.splitlines() if line.startswith("| bfloat16 matmul"))
+    assert "bf16 instructions: none" in bf16 and "| 90 / 40 GFLOP/s |" in bf16
     eight = next(line for line in text.splitlines() if line.startswith("| 8 seeds in one vmapped program"))
     assert eight.endswith("| 1.00x | >= 1.5x | **no** |")  # 8 seeds took 8x one seed's run: no gain
     fast_row = next(line for line in text.splitlines() if "`fast` recipe" in line)
@@ -223,3 +232,23 @@ def test_torch_baseline_trains_the_same_recipe():
     trained = torch_baseline.train_jepa(frames, config)
     assert np.isfinite(trained["final_loss"]) and trained["seconds"] > 0
     assert trained["final_loss"] < first["final_loss"]  # the variance hinge alone must fall fast
+
+
+def test_update_replaces_the_sections_run_and_keeps_the_others(tmp_path, monkeypatch, capsys):
+    from benchmarks import sections
+
+    out = tmp_path / "bench.json"
+    earlier = {"command": "python -m benchmarks --quick", "quick": True, "started_utc": "then", "torch": {"kept": 1}}
+    out.write_text(json.dumps({**earlier, "peak": {"stale": True}}))
+    fresh = {"matmul_size": 64, "peak_gflops": 9.0, "first_layer_gflops": 8.0}
+    monkeypatch.setattr(sections, "matmul_peak", lambda sizes: fresh)
+    monkeypatch.setattr(report, "markdown", lambda results: "table")
+    assert bench_main.main(["--quick", "--sections", "peak", "--out", str(out), "--update"]) == 0
+    merged = json.loads(out.read_text())
+    assert merged["peak"] == fresh and merged["torch"] == {"kept": 1} and merged["started_utc"] == "then"
+    assert merged["command"].startswith("python -m benchmarks --quick && ") and "peak" in merged["measured_utc"]
+    out.write_text("[]")
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_info:
+        bench_main.main(["--quick", "--sections", "peak", "--out", str(out), "--update"])
+    assert exit_info.value.code == 2 and len(capsys.readouterr().err.strip().splitlines()) == 1
