@@ -53,14 +53,26 @@ def parse_args(argv):
     return args.quick, sections, seed_counts, out, earlier
 
 
+def same_machine(first: dict, now: dict) -> bool:
+    """Whether two runs' machine blocks name the same CPU model, core count, jax and devices."""
+    keys = ("cpu_model", "cpu_count", "jax", "backend", "device_kind")
+    return all(first.get(k) == now.get(k) for k in keys)
+
+
 def main(argv: list[str] | None = None) -> int:
     quick, sections, seed_counts, out, earlier = parse_args(argv)
     from benchmarks import report
     from benchmarks import sections as bench
+    from jaxjepa import cli
 
     sizes = bench.QUICK if quick else bench.FULL
     if seed_counts:
         sizes = dataclasses.replace(sizes, seed_counts=seed_counts)
+    machine = bench.machine()
+    if earlier:  # figures of one machine only; the first run's machine block is kept, load average included
+        if not same_machine(earlier.get("machine", {}), machine):
+            cli.fail(f"python -m benchmarks: --update: {out} was measured on another machine; write a new file")
+        machine = {**earlier["machine"], "load_average_at_update": machine.get("load_average_at_start")}
     command = "python -m benchmarks" + (" " + " ".join(sys.argv[1:]) if argv is None and sys.argv[1:] else "")
     results = {
         **earlier,
@@ -68,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         "quick": quick,
         "out": str(out),
         "started_utc": earlier.get("started_utc") or datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "machine": bench.machine(),
+        "machine": machine,
         "sizes": dataclasses.asdict(sizes),
     }
     start = time.perf_counter()

@@ -238,17 +238,23 @@ def test_update_replaces_the_sections_run_and_keeps_the_others(tmp_path, monkeyp
     from benchmarks import sections
 
     out = tmp_path / "bench.json"
+    here = {"cpu_model": "this CPU", "cpu_count": 2, "jax": "0.10.2", "backend": "cpu", "device_kind": "cpu"}
     earlier = {"command": "python -m benchmarks --quick", "quick": True, "started_utc": "then", "torch": {"kept": 1}}
-    out.write_text(json.dumps({**earlier, "peak": {"stale": True}}))
+    out.write_text(json.dumps({**earlier, "machine": here, "peak": {"stale": True}}))
     fresh = {"matmul_size": 64, "peak_gflops": 9.0, "first_layer_gflops": 8.0}
     monkeypatch.setattr(sections, "matmul_peak", lambda sizes: fresh)
+    monkeypatch.setattr(sections, "machine", lambda: {**here, "load_average_at_start": (1.0, 1.0, 1.0)})
     monkeypatch.setattr(report, "markdown", lambda results: "table")
     assert bench_main.main(["--quick", "--sections", "peak", "--out", str(out), "--update"]) == 0
     merged = json.loads(out.read_text())
     assert merged["peak"] == fresh and merged["torch"] == {"kept": 1} and merged["started_utc"] == "then"
     assert merged["command"].startswith("python -m benchmarks --quick && ") and "peak" in merged["measured_utc"]
-    out.write_text("[]")
+    out.write_text(json.dumps({**earlier, "machine": {**here, "cpu_model": "another CPU"}}))
     capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_info:
+        bench_main.main(["--quick", "--sections", "peak", "--out", str(out), "--update"])
+    assert exit_info.value.code == 2 and "another machine" in capsys.readouterr().err
+    out.write_text("[]")
     with pytest.raises(SystemExit) as exit_info:
         bench_main.main(["--quick", "--sections", "peak", "--out", str(out), "--update"])
     assert exit_info.value.code == 2 and len(capsys.readouterr().err.strip().splitlines()) == 1
