@@ -148,6 +148,8 @@ def test_ctrl_c_stops_a_forced_rerun_and_keeps_the_old_run(trained, tmp_path):
     time.sleep(1.0)  # compiling or training in its worker thread by now
     proc.send_signal(signal.SIGINT)
     sent = time.monotonic()
+    time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)  # an impatient user presses Ctrl-C again
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130 and time.monotonic() - sent < 3.0, (proc.returncode, err)
     assert len(err.strip().splitlines()) == 1 and "interrupted" in err, err
