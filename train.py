@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import NamedTuple
@@ -44,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return train(parse(argv))
     except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not break the one-line goodbye
         # The training thread cannot be stopped, and waiting for it is what Ctrl-C should not do.
         print("train.py: interrupted; runs saved before it are kept, nothing else was written", file=sys.stderr)
         sys.stdout.flush()

@@ -168,9 +168,9 @@ def main(argv: list[str] | None = None) -> None:
     if reason:
         fail(f"cannot measure: {reason}")
     folders = [Path(p).resolve() for p in [args.model, *args.also]]
-    for folder in folders:
+    for given, folder in zip([args.model, *args.also], folders):
         if not (folder / "meta.json").is_file() or not (folder / "reference_outputs.npz").is_file():
-            fail(f"cannot measure: {folder} is not an export folder (run: python -m export runs/seed0)")
+            fail(f"cannot measure: {folder} is not an export folder (make it: python -m export RUN --out {given})")
     load_average = os.getloadavg()[0]
     mounts = {f"measured{i}": folder for i, folder in enumerate(folders)}
     with browser.serve(mounts=mounts) as url, browser.chromium() as chromium:

@@ -19,6 +19,7 @@ import errno
 import fcntl
 import glob
 import json
+import math
 import os
 import re
 import shutil
@@ -277,13 +278,20 @@ def save_run(run_dir: str | os.PathLike, config: Config, params: dict, metrics: 
 
 def _read_json(path: Path, what: str) -> Any:
     """The JSON value in `path`; RunError (one line) if it is unreadable, not UTF-8, not JSON, or holds
-    NaN/Infinity, which Python parses but browsers and other readers cannot."""
+    NaN/Infinity, which Python parses but browsers and other readers cannot, or a number too large for a
+    float (1e400), which Python reads as Infinity and would write back as such."""
 
     def refuse_constant(name: str) -> Any:
         raise ValueError(f"{name} is not valid JSON")
 
+    def finite_float(text: str) -> float:
+        value = float(text)
+        if not math.isfinite(value):
+            raise ValueError(f"{text[:40]} is too large for a float")
+        return value
+
     try:
-        return json.loads(path.read_text(encoding="utf-8"), parse_constant=refuse_constant)
+        return json.loads(path.read_text(encoding="utf-8"), parse_constant=refuse_constant, parse_float=finite_float)
     except (OSError, ValueError, RecursionError) as err:
         reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err).splitlines()[0][:200]
         raise RunError(f"{path} is not a readable {what} ({reason})") from None

@@ -1,8 +1,9 @@
-"""Seeded fuzzing: random damage to a run directory for `load_run`, random flag values for train.py and
-eval.py. Every case ends in a valid result or in one line (RunError, or a non-zero exit with exactly one
-line on stderr), never a traceback. Flags are fuzzed where they fail fast: train.py's output holds a
-finished run it may not replace, and eval.py's RUN_DIRs do not exist, so a flag that passes validation
-ends in that one-line refusal instead of a training run."""
+"""Seeded fuzzing: random damage to a run directory for `load_run`, eval.py and `python -m export`, random
+flag values for train.py and eval.py (export's are in test_export_safety.py). Every case ends in a valid
+result or in one line (RunError, or a non-zero exit with exactly one line on stderr), never a traceback.
+Flags are fuzzed where they fail fast: train.py's output holds a finished run it may not replace, and
+eval.py's RUN_DIRs do not exist, so a flag that passes validation ends in that one-line refusal instead of
+a training run."""
 
 import json
 import math
@@ -91,6 +92,31 @@ def test_load_run_on_damaged_runs_loads_or_says_one_line(run_dir, tmp_path, capf
             chex.assert_tree_all_finite(loaded.params)
             assert loaded.config.validate() is loaded.config
         assert capfd.readouterr().err == "", case
+
+
+def test_eval_and_export_refuse_damaged_runs_in_one_line(run_dir, tmp_path, capsys, monkeypatch):
+    """The same damage fed to eval.py and `python -m export`: a copy that load_run refuses is a non-zero
+    exit with one line on stderr from each, and nothing written. A copy that still loads is left out: it
+    is a sound run, and evaluating or exporting one is what test_evaluation and test_export check."""
+    from export import __main__ as export_cli
+
+    monkeypatch.setattr(runner, "enable_compilation_cache", lambda *args: "off")
+    monkeypatch.setattr(runner, "train_seeds", _no_compute)
+    rng, refused = random.Random(3), 0
+    for case in range(CASES // 2):
+        run = Path(shutil.copytree(run_dir, tmp_path / f"case{case}"))
+        for _ in range(rng.randint(1, 2)):
+            damage(run, rng)
+        try:
+            load_run(run)
+            continue
+        except RunError:
+            refused += 1
+        capsys.readouterr()
+        _one_line_exit(eval_cli.main, [str(run), "--no-std", "--out", str(tmp_path / "results")], capsys)
+        _one_line_exit(export_cli.main, [str(run), "--out", str(tmp_path / "model")], capsys)
+        assert not (tmp_path / "model").exists() and not list((tmp_path / "results").glob("*"))
+    assert refused >= CASES // 4  # the draw must exercise the refusals, not only sound copies
 
 
 FLAG_VALUES = [

@@ -10,6 +10,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -36,9 +37,9 @@ def _env(cache: Path, **extra: str) -> dict:
     }
 
 
-def _run(script: str, args: list, cwd: Path, cache: Path) -> subprocess.CompletedProcess:
+def _run(script: str, args: list, cwd: Path, cache: Path, prefix: tuple = ()) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, str(REPO / script), *map(str, args)],
+        [*prefix, sys.executable, str(REPO / script), *map(str, args)],
         cwd=cwd,
         env=_env(cache),
         capture_output=True,
@@ -147,6 +148,8 @@ def test_ctrl_c_stops_a_forced_rerun_and_keeps_the_old_run(trained, tmp_path):
     time.sleep(1.0)  # compiling or training in its worker thread by now
     proc.send_signal(signal.SIGINT)
     sent = time.monotonic()
+    time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)  # an impatient user presses Ctrl-C again
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130 and time.monotonic() - sent < 3.0, (proc.returncode, err)
     assert len(err.strip().splitlines()) == 1 and "interrupted" in err, err
@@ -225,6 +228,31 @@ def test_a_second_writer_of_the_same_run_is_refused_before_training(trained, tmp
     assert _digests(run_dir) == before
 
 
+# Root writes into any folder whatever its mode, through CAP_DAC_OVERRIDE (CI runs as root). To meet a
+# read-only --out as a user would, root runs train.py with that capability and CAP_DAC_READ_SEARCH dropped
+# from its inheritable and bounding sets, so the exec'd python holds neither and folder modes bind it; it
+# still reads the checkout and its python, which root owns.
+DROP_FOLDER_OVERRIDES = ("--inh-caps=-dac_override,-dac_read_search", "--bounding-set=-dac_override,-dac_read_search")
+
+
+def _folder_modes_binding_root() -> tuple:
+    """The command prefix that makes root obey folder modes; skips where it cannot be had."""
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("root ignores folder modes, and setpriv (util-linux) is missing to drop its override")
+    prefix = (setpriv, *DROP_FOLDER_OVERRIDES, "--")
+    with tempfile.TemporaryDirectory() as folder:
+        sealed = Path(folder) / "sealed"
+        sealed.mkdir(mode=0o555)
+        touch = "import pathlib, sys; pathlib.Path(sys.argv[1]).touch()"
+        probe = subprocess.run(
+            [*prefix, sys.executable, "-c", touch, sealed / "probe"], capture_output=True, text=True, check=False
+        )
+    if "PermissionError" not in probe.stderr:
+        pytest.skip(f"root ignores folder modes, and setpriv could not drop its override here: {probe.stderr.strip()}")
+    return prefix
+
+
 @pytest.mark.parametrize(
     "case",
     [
@@ -237,8 +265,6 @@ def test_a_second_writer_of_the_same_run_is_refused_before_training(trained, tmp
     ],
 )
 def test_unwritable_outputs_are_refused_before_any_compute(case, tmp_path, capsys):
-    if case == "out_read_only" and os.geteuid() == 0:
-        pytest.skip("root writes into read-only folders")
     (tmp_path / "file").write_text("keep")
     (tmp_path / "ro").mkdir(mode=0o555)
     (tmp_path / "runs").mkdir()
@@ -253,12 +279,19 @@ def test_unwritable_outputs_are_refused_before_any_compute(case, tmp_path, capsy
         "out_cannot_be_made": Path("/proc/jaxjepa-runs"),
         "out_read_only": tmp_path / "ro",
     }[case]
-    with pytest.raises(SystemExit) as exit_info:
-        train_cli.main(["--seed", "0", "--out", str(out), "--force", *TINY])
-    captured = capsys.readouterr()
-    assert exit_info.value.code == 1 and "jaxjepa:" not in captured.out
-    assert len(captured.err.strip().splitlines()) == 1 and "train.py:" in captured.err, captured.err
+    argv = ["--seed", "0", "--out", str(out), "--force", *TINY]
+    if case == "out_read_only" and os.geteuid() == 0:
+        done = _run("train.py", argv, tmp_path, tmp_path / "xla", prefix=_folder_modes_binding_root())
+        code, out_text, err_text = done.returncode, done.stdout, done.stderr
+    else:
+        with pytest.raises(SystemExit) as exit_info:
+            train_cli.main(argv)
+        captured = capsys.readouterr()
+        code, out_text, err_text = exit_info.value.code, captured.out, captured.err
+    assert code == 1 and "jaxjepa:" not in out_text
+    assert len(err_text.strip().splitlines()) == 1 and "train.py:" in err_text, err_text
     assert (tmp_path / "file").read_text() == "keep" and (tmp_path / "runs" / "seed0").read_text() == "keep"
+    assert list((tmp_path / "ro").iterdir()) == []
     assert (tmp_path / "other" / "seed0" / "notes.txt").read_text() == "keep"
 
 

@@ -15,7 +15,7 @@ import train as train_cli
 from jaxjepa import RunError, load_run, models, runner, save_run
 from jaxjepa.api import MAX_ROLLOUT_STEPS
 from jaxjepa.config import RANGES, Config
-from tests.conftest import tiny_config
+from tests.conftest import cli_flags, tiny_config
 
 
 def random_params(config: Config) -> dict:
@@ -168,6 +168,7 @@ def test_nan_and_inf_fail_every_float_field(field):
         (lambda run: (run / "metrics.json").write_text("{oops"), "metrics.json is not a readable JSON"),
         (lambda run: (run / "metrics.json").write_text("[]"), "metrics.json is corrupt"),
         (lambda run: (run / "metrics.json").write_text('{"final": 3}'), "metrics.json is corrupt"),
+        (lambda run: (run / "metrics.json").write_text('{"final": {"loss": 1e400}}'), "too large for a float"),
         (lambda run: (run / "checksum.json").write_text("[1, 2]"), "checksum.json is not|checksum.json refuses"),
         (lambda run: _largest_data_file(run).unlink(), "is missing"),
     ],
@@ -175,6 +176,26 @@ def test_nan_and_inf_fail_every_float_field(field):
 def test_damaged_run_directories_are_one_true_line(copy, capfd, damage, match):
     damage(copy)
     assert "does not match its config.json" not in _refused(copy, capfd, match)
+
+
+def test_eval_refuses_a_run_lacking_what_its_suites_read_before_training(tmp_path, capsys, monkeypatch):
+    """The collapse ablation reads each run's emb_std curve: a run without it (damaged, or written by hand)
+    is one line before anything trains, not a KeyError once the evaluation is done."""
+    import eval as eval_cli
+    from jaxjepa.config import ABLATIONS
+    from jaxjepa.evaluation.ablation import variant_config
+    from jaxjepa.evaluation.runs import run_dir as run_dir_of
+
+    variant = variant_config(tiny_config(), ABLATIONS[-1])
+    save_run(run_dir_of(tmp_path / "runs", ABLATIONS[-1], 0), variant, random_params(variant), {"final": {}})
+    monkeypatch.setattr(runner, "train_seeds", _no_compute)
+    monkeypatch.setattr(runner, "enable_compilation_cache", lambda *args: "off")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exit_info:
+        eval_cli.main(["--seeds", "0", "--no-std", "--runs", "runs", "--out", "results", *cli_flags()])
+    err = capsys.readouterr().err.strip()
+    assert exit_info.value.code == 1 and len(err.splitlines()) == 1, err
+    assert "curves.emb_std must be a list of" in err and ABLATIONS[-1] in err
 
 
 def test_path_too_long_for_the_filesystem_is_a_run_error(capfd):

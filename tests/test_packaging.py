@@ -1,18 +1,24 @@
-"""The wheel carries every module of the package, and a wheel alone runs eval.py.
+"""The wheel carries every module of the package, a wheel alone runs eval.py, and the extras installed
+together meet their pins and import.
 
-Built with pip from this checkout (no build isolation: the test machine may be offline), unpacked,
-and imported in a fresh interpreter whose path starts at the unpacked wheel and never sees the
+The wheel is built with pip from this checkout (no build isolation: the test machine may be offline),
+unpacked, and imported in a fresh interpreter whose path starts at the unpacked wheel and never sees the
 checkout, so a module left out of the wheel fails here as it would for a user.
 """
 
+import builtins
+import importlib
+import importlib.metadata
 import os
 import shutil
 import subprocess
 import sys
+import tomllib
 import zipfile
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGES = ("jaxjepa", "export", "benchmarks")
@@ -72,3 +78,76 @@ def test_eval_py_help_runs_from_the_wheel(unpacked_wheel, tmp_path):
         text=True,
     )
     assert done.returncode == 0 and "--recipes" in done.stdout, done.stderr[-2000:]
+
+
+# What each extra must make importable: its packages, and pkg_resources, which tensorflowjs imports through
+# tensorflow_hub and which setuptools 81 dropped (torch in the bench extra pulls a newer setuptools).
+EXTRA_IMPORTS = {
+    "test": ["pytest"],
+    "plots": ["matplotlib.pyplot", "PIL"],
+    "bench": ["torch"],
+    "export": ["pkg_resources", "tensorflow", "tensorflowjs", "playwright.sync_api"],
+}
+
+
+def declared_extras() -> dict[str, list[Requirement]]:
+    optional = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    return {extra: [Requirement(line) for line in lines] for extra, lines in optional.items()}
+
+
+def test_every_extra_is_known_here():
+    assert set(declared_extras()) == set(EXTRA_IMPORTS)
+
+
+def test_installed_extras_meet_their_pins_and_import_together():
+    """CI installs every extra at once (README's test command): there a missing or broken one fails.
+    Elsewhere an extra that is not installed skips, and one that is installed must work."""
+    off_pin, absent = [], {}
+    for extra, requirements in declared_extras().items():
+        for requirement in requirements:
+            try:
+                version = importlib.metadata.version(requirement.name)
+            except importlib.metadata.PackageNotFoundError:
+                absent.setdefault(extra, []).append(str(requirement))
+                continue
+            if not requirement.specifier.contains(version, prereleases=True):
+                off_pin.append(f"{requirement.name} {version} does not meet {requirement} ({extra})")
+    assert off_pin == []
+    if "export" not in absent:
+        from export.__main__ import missing_dependency
+
+        assert missing_dependency() is None  # the export's own check: it names the real cause
+    for extra, modules in EXTRA_IMPORTS.items():
+        if extra not in absent:
+            for module in modules:
+                importlib.import_module(module)
+    missing = "; ".join(f"{extra}: {', '.join(names)}" for extra, names in absent.items())
+    if missing and os.environ.get("CI", "").lower() not in ("", "0", "false"):
+        pytest.fail(f"CI installs every extra, yet these are missing: {missing}")
+    if missing:
+        pytest.skip(f"extras not installed here: {missing}")
+
+
+def test_missing_pkg_resources_names_the_real_cause(tmp_path, capsys, monkeypatch):
+    """The export extra IS installed when tensorflow_hub cannot import pkg_resources: the advice is to pin
+    setuptools, not to reinstall the extra."""
+    pytest.importorskip("tensorflow", reason="tensorflow is not installed (pip install -e '.[export]')")
+    from export import __main__ as export_cli
+    from tests.test_nothing_silent import saved_run
+
+    run_dir = saved_run(tmp_path / "runs")
+    real_import = builtins.__import__
+
+    def import_without_pkg_resources(name, *args, **kwargs):
+        if name == "tensorflowjs":  # what tensorflow_hub does under setuptools>=81
+            raise ModuleNotFoundError("No module named 'pkg_resources'", name="pkg_resources")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", import_without_pkg_resources)
+    with pytest.raises(SystemExit) as exit_info:
+        export_cli.main([str(run_dir), "--out", str(tmp_path / "model")])
+    monkeypatch.undo()
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and len(err.strip().splitlines()) == 1, err
+    assert "setuptools>=81" in err and "pip install 'setuptools<81'" in err and "not installed" not in err
+    assert not (tmp_path / "model").exists()

@@ -185,5 +185,6 @@ SUITE = Suite(
     figures=draw,
     sections=(section_ablation,),
     summary=summary_lines,
+    metrics_read=("curves.emb_std",),
     description="the collapse ablation: the reference recipe with one defence removed at a time",
 )

@@ -171,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     runner.enable_compilation_cache()
     jobs = jobs_of(args)
     try:  # refuse a bad run directory before any time is spent
-        found = [load_existing(job.plan) for job in jobs]
+        found = [load_existing(job.plan, job.suite.metrics_read) for job in jobs]
     except checkpoint.RunError as err:
         cli.fail(f"eval.py: {err}", 1)
     context = Context(argv, args.config, not args.no_std, args.trajectories)

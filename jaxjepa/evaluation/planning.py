@@ -319,6 +319,7 @@ SUITE = Suite(
     evaluate=evaluate,
     figures=draw,
     sections=(section_planning,),
+    metrics_read=("final.run_s", "final.seeds_in_program", "final.probe_rmse_px"),
     description="latent planning in the steer world: MPPI, CEM, baselines, the anti-collapse ablation, "
     "timing and budget: results/planning.json",
     summary=summary,

@@ -56,10 +56,10 @@ def seed_of(path: Path) -> int:
     raise checkpoint.RunError(f"{path}: cannot tell its seed (train.py names run directories seed<N>)")
 
 
-def load_existing(plan: Plan) -> Found:
+def load_existing(plan: Plan, metrics_read: tuple[str, ...] = ()) -> Found:
     """Every finished run of the plan. RunError (one line, naming the directory) for one that is missing
-    where it was named explicitly, half-written, corrupt or of another config; a --seeds run directory
-    that does not exist yet is simply not found."""
+    where it was named explicitly, half-written, corrupt or of another config, or whose metrics.json
+    lacks a figure of `metrics_read`; a --seeds run directory that does not exist yet is simply not found."""
     found: Found = {}
     for name, (config, runs) in plan.items():
         found[name] = {}
@@ -67,12 +67,36 @@ def load_existing(plan: Plan) -> Found:
             if seed is not None and not path.exists():
                 continue
             load_into(found[name], seed if seed is not None else seed_of(path), path, config)
+            check_metrics(path, found[name][path][2], config, metrics_read)
     return found
 
 
 def load_into(found: dict, seed: int, path: Path, config: Config) -> None:
     _, params, run_metrics = checkpoint.load_run_files(path, expected=config)
     found[path] = (seed, params, run_metrics)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def check_metrics(path: Path, metrics: dict, config: Config, metrics_read: tuple[str, ...]) -> None:
+    """RunError unless each "final.NAME" of `metrics_read` is a number in the run's metrics.json and each
+    "curves.NAME" one number per training step: a run damaged or written by hand fails here, before any
+    training, not in a KeyError after the evaluation."""
+    for figure in metrics_read:
+        block, name = figure.split(".")
+        value = metrics.get(block, {}).get(name) if isinstance(metrics.get(block, {}), dict) else None
+        if block == "curves":
+            ok = isinstance(value, list) and len(value) == config.steps and all(map(_is_number, value))
+            expected = f"a list of {config.steps} numbers (one per training step)"
+        else:
+            ok, expected = _is_number(value), "a number"
+        if not ok:
+            raise checkpoint.RunError(
+                f"{path}/metrics.json: {figure} must be {expected}, as train.py writes it; retrain the run "
+                "(train.py --force)"
+            )
 
 
 def train_and_save(config: Config, missing: list[tuple[int, Path]]) -> None:

@@ -55,6 +55,9 @@ class Suite:
     # README.md's generated block from the stored file, the figures' paths relative to the README, and the
     # report's and the JSON's paths; None: the suite has no README block
     readme_block: Callable[[dict, dict[str, str], str, str], str] | None = None
+    # what it reads from each run's metrics.json ("final.NAME" numbers, "curves.NAME" per-step lists),
+    # checked when the runs are loaded, before anything is trained
+    metrics_read: tuple[str, ...] = ()
 
 
 def stored(suite: Suite, files: dict[str, Any]) -> Any:
