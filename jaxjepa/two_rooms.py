@@ -117,8 +117,24 @@ def _wall_contact(position: jax.Array, action: jax.Array, layout: Layout) -> tup
     return jnp.where(overlaps, t_hit, jnp.inf), contact
 
 
+def onto_the_wall(position: jax.Array, layout: Layout) -> jax.Array:
+    """A position inside the wall's interior moved onto the nearest face or door edge; others as they are.
+    Why: `move` leaves the dot exactly on a face, but a position that went through arithmetic on its way
+    back (a latent that carries it scaled, as the path-length ceiling's does) can come back a rounding
+    error inside the wall, and from there every move, even away from the wall, starts in contact and
+    is stopped at once: the dot would be stuck for good."""
+    y, x = position[..., 0], position[..., 1]
+    left, right = layout.wall_x - WALL_HALF_WIDTH, layout.wall_x + WALL_HALF_WIDTH
+    face = jnp.where(x - left < right - x, left, right)
+    edge = jnp.where(y > layout.door_y, layout.door_y + DOOR_HALF_HEIGHT, layout.door_y - DOOR_HALF_HEIGHT)
+    to_face = jnp.abs(x - face) <= jnp.abs(y - edge)
+    nearest = jnp.where(to_face[..., None], jnp.stack([y, face], axis=-1), jnp.stack([edge, x], axis=-1))
+    return jnp.where(in_wall(position, layout)[..., None], nearest, position)
+
+
 def move(position: jax.Array, action: jax.Array, layout: Layout, config: Config) -> jax.Array:
     """One step of physics: position + action, stopped at the first wall the segment touches."""
+    position = onto_the_wall(position, layout)
     lo, hi = box(config)
     t_box = _box_exit_time(position, action, config)
     t_wall, contact = _wall_contact(position, action, layout)
