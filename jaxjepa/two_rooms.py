@@ -9,11 +9,15 @@ std `config.sigma`, 1.3 px) and the walls. Positions and actions are (y, x) in p
 Motion: the dot is a point. A move p -> p + a stops at the first wall it touches (the border, a face of the
 wall or an edge of the door's passage) and stays there: it never slides, and it passes the wall only
 through the door. The contact is computed on the segment, not by testing the end point, so no step,
-however long, tunnels through the wall. EB-JEPA cancels a blocked move instead (the dot stays where it
-was); stopping at the contact is the same world for the 1 px steps used here, and lets the dot reach the
-wall. Training trajectories: a random start and a von Mises random walk of directions with truncated
-normal step lengths; a share `config.cross_wall_rate` of them is built backwards from a point in the door
-so that they pass it. Evaluation episodes: start and goal uniform in different rooms.
+however long, tunnels through the wall. EB-JEPA (its `check_wall_intersect`) stops a blocked move at the
+contact too, then adds N(0, 0.5 px) noise per axis, the normal part turned back towards the dot's side and
+at least 0.3 px off the wall: its dot never rests on a wall, and each blocked step jitters it along the
+wall. Here a dot on a face stays put under any action with a component into the face and moves freely
+under one along or away from it, so a planner must learn to step along the wall. Training trajectories:
+a random start and a von Mises random walk of directions with truncated normal step lengths; a share
+`config.cross_wall_rate` of them is built backwards from a point in the door so that they pass it.
+Evaluation episodes: start and goal uniform in different rooms (EB-JEPA keeps both 2 sigma = 2.6 px off
+the walls; here they may lie on a face or the border).
 """
 
 from __future__ import annotations
@@ -113,8 +117,24 @@ def _wall_contact(position: jax.Array, action: jax.Array, layout: Layout) -> tup
     return jnp.where(overlaps, t_hit, jnp.inf), contact
 
 
+def onto_the_wall(position: jax.Array, layout: Layout) -> jax.Array:
+    """A position inside the wall's interior moved onto the nearest face or door edge; others as they are.
+    Why: `move` leaves the dot exactly on a face, but a position that went through arithmetic on its way
+    back (a latent that carries it scaled, as the path-length ceiling's does) can come back a rounding
+    error inside the wall, and from there every move, even away from the wall, starts in contact and
+    is stopped at once: the dot would be stuck for good."""
+    y, x = position[..., 0], position[..., 1]
+    left, right = layout.wall_x - WALL_HALF_WIDTH, layout.wall_x + WALL_HALF_WIDTH
+    face = jnp.where(x - left < right - x, left, right)
+    edge = jnp.where(y > layout.door_y, layout.door_y + DOOR_HALF_HEIGHT, layout.door_y - DOOR_HALF_HEIGHT)
+    to_face = jnp.abs(x - face) <= jnp.abs(y - edge)
+    nearest = jnp.where(to_face[..., None], jnp.stack([y, face], axis=-1), jnp.stack([edge, x], axis=-1))
+    return jnp.where(in_wall(position, layout)[..., None], nearest, position)
+
+
 def move(position: jax.Array, action: jax.Array, layout: Layout, config: Config) -> jax.Array:
     """One step of physics: position + action, stopped at the first wall the segment touches."""
+    position = onto_the_wall(position, layout)
     lo, hi = box(config)
     t_box = _box_exit_time(position, action, config)
     t_wall, contact = _wall_contact(position, action, layout)

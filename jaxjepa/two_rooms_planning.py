@@ -10,8 +10,15 @@ and predicts with the true physics (two_rooms.move), walls included.
 Protocol (EB-JEPA's): start and goal uniform in different rooms (two_rooms.episodes), the goal given
 as the observation of the dot resting at the goal, at most EVAL_MAX_STEPS actions, success = the final
 position within SUCCESS_RADIUS_PX of the goal. Actions are displacements clipped to [-1, 1] px per axis
-(planning.candidates' clip): about EB-JEPA's 1 px steps, at most 1.41 px on a diagonal. The plan is
-refined every `actions_per_plan` steps, its first actions applied, then warm-started from its tail.
+(planning.candidates' clip): the training walks' steps (1 +- 0.4 px, at most 1.8), at most 1.41 px on a
+diagonal. The plan is refined every `actions_per_plan` steps, its first actions applied, then
+warm-started from its tail.
+
+Where EB-JEPA's planner differs (its `planning/mppi.yaml` and `MPPIPlanner`): actions clipped to
+[-2.45, 2.45] px per axis; a horizon of 90 actions, 200 samples, 20 iterations refitting mean and std to
+the 20 cheapest, a cold start from N(0, 2^2) at every step, one action applied per plan. A 90-step
+imagined path crosses the whole box, so the straight-line cost can see that the way through the door
+ends nearer the goal than the wall does; a 12-step one, as here, cannot when the door is far.
 """
 
 from __future__ import annotations
