@@ -1,9 +1,34 @@
-"""Shared fixtures: a tiny config that trains in about a second, and one trained run of it."""
+"""Shared fixtures: a tiny config that trains in about a second, and one trained run of it.
+
+One XLA compilation cache folder serves the whole test session: this process, the train.py and eval.py
+subprocesses it starts (through JAXJEPA_CACHE), and every pytest-xdist worker. A program that several tests
+compile (the tiny config's training, a CLI test's run) is then compiled once. The folder is new for each
+session, so no test sees programs from an earlier session or from the user's own cache.
+"""
+
+import os
+import shutil
+import tempfile
 
 import jax
 import pytest
 
-from jaxjepa import get_config, make_train, seed_keys
+from jaxjepa import get_config, make_train, runner, seed_keys
+
+SESSION_CACHE_OWNER = "JAXJEPA_TEST_CACHE_OWNER"  # set in the process that made the folder
+
+
+def pytest_configure(config):
+    if os.environ.get("PYTEST_XDIST_WORKER") is None:  # the main process; xdist workers inherit its folder
+        os.environ["JAXJEPA_CACHE"] = tempfile.mkdtemp(prefix="jaxjepa-test-xla-")
+        os.environ[SESSION_CACHE_OWNER] = str(os.getpid())
+    runner.enable_compilation_cache(os.environ["JAXJEPA_CACHE"])
+
+
+def pytest_unconfigure(config):
+    if os.environ.get(SESSION_CACHE_OWNER) == str(os.getpid()):
+        shutil.rmtree(os.environ["JAXJEPA_CACHE"], ignore_errors=True)
+
 
 # Small enough for CI: few sequences, few steps; still the reference's world and model.
 TINY = dict(
