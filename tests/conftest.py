@@ -61,3 +61,29 @@ def tiny():
 @pytest.fixture(scope="session")
 def tiny_result(tiny):
     return jax.jit(make_train(tiny))(seed_keys(0)[0])
+
+
+@pytest.fixture(scope="session")
+def tiny_run_dir(tmp_path_factory, tiny, tiny_result):
+    """The tiny run saved as train.py saves it; tests that change a run work on a copy."""
+    from jaxjepa import save_run
+
+    root = tmp_path_factory.mktemp("tiny-run")
+    return save_run(root / "seed0", tiny, tiny_result.params, {"final": {"probe_rmse_px": 1.5}})
+
+
+@pytest.fixture(scope="session")
+def tiny_export(tmp_path_factory, tiny_run_dir):
+    """(run folder, export folder, meta) of the tiny run exported by the real exporter, or None without
+    TensorFlow. One export serves the exporter's, the export-safety and the browser tests; they copy it
+    before changing it."""
+    try:
+        import tensorflow  # noqa: F401
+        import tensorflowjs  # noqa: F401
+    except ImportError:
+        return None
+    from export.build import export_run
+    from jaxjepa import load_run
+
+    out = tmp_path_factory.mktemp("tiny-export") / "model"
+    return tiny_run_dir, out, export_run(load_run(tiny_run_dir), out, log=lambda *_: None)
