@@ -1,9 +1,34 @@
-"""Shared fixtures: a tiny config that trains in about a second, and one trained run of it."""
+"""Shared fixtures: a tiny config that trains in about a second, and one trained run of it.
+
+One XLA compilation cache folder serves the whole test session: this process, the train.py and eval.py
+subprocesses it starts (through JAXJEPA_CACHE), and every pytest-xdist worker. A program that several tests
+compile (the tiny config's training, a CLI test's run) is then compiled once. The folder is new for each
+session, so no test sees programs from an earlier session or from the user's own cache.
+"""
+
+import os
+import shutil
+import tempfile
 
 import jax
 import pytest
 
-from jaxjepa import get_config, make_train, seed_keys
+from jaxjepa import get_config, make_train, runner, seed_keys
+
+SESSION_CACHE_OWNER = "JAXJEPA_TEST_CACHE_OWNER"  # set in the process that made the folder
+
+
+def pytest_configure(config):
+    if os.environ.get("PYTEST_XDIST_WORKER") is None:  # the main process; xdist workers inherit its folder
+        os.environ["JAXJEPA_CACHE"] = tempfile.mkdtemp(prefix="jaxjepa-test-xla-")
+        os.environ[SESSION_CACHE_OWNER] = str(os.getpid())
+    runner.enable_compilation_cache(os.environ["JAXJEPA_CACHE"])
+
+
+def pytest_unconfigure(config):
+    if os.environ.get(SESSION_CACHE_OWNER) == str(os.getpid()):
+        shutil.rmtree(os.environ["JAXJEPA_CACHE"], ignore_errors=True)
+
 
 # Small enough for CI: few sequences, few steps; still the reference's world and model.
 TINY = dict(
@@ -36,3 +61,29 @@ def tiny():
 @pytest.fixture(scope="session")
 def tiny_result(tiny):
     return jax.jit(make_train(tiny))(seed_keys(0)[0])
+
+
+@pytest.fixture(scope="session")
+def tiny_run_dir(tmp_path_factory, tiny, tiny_result):
+    """The tiny run saved as train.py saves it; tests that change a run work on a copy."""
+    from jaxjepa import save_run
+
+    root = tmp_path_factory.mktemp("tiny-run")
+    return save_run(root / "seed0", tiny, tiny_result.params, {"final": {"probe_rmse_px": 1.5}})
+
+
+@pytest.fixture(scope="session")
+def tiny_export(tmp_path_factory, tiny_run_dir):
+    """(run folder, export folder, meta) of the tiny run exported by the real exporter, or None without
+    TensorFlow. One export serves the exporter's, the export-safety and the browser tests; they copy it
+    before changing it."""
+    try:
+        import tensorflow  # noqa: F401
+        import tensorflowjs  # noqa: F401
+    except ImportError:
+        return None
+    from export.build import export_run
+    from jaxjepa import load_run
+
+    out = tmp_path_factory.mktemp("tiny-export") / "model"
+    return tiny_run_dir, out, export_run(load_run(tiny_run_dir), out, log=lambda *_: None)

@@ -193,6 +193,9 @@ def test_position_probe_reads_every_logo():
     from tests.conftest import tiny_config
 
     config = tiny_config(logos=2)
-    out = probe.probe_position(models.init_params(jax.random.key(0), config), jax.random.key(1), config)
+    # one compiled program: run op by op, the trajectories' scans and the fit cost many small compiles
+    out = jax.jit(probe.probe_position, static_argnums=2)(
+        models.init_params(jax.random.key(0), config), jax.random.key(1), config
+    )
     chex.assert_shape(out["probe_rmse_yx"], (4,))
     chex.assert_tree_all_finite(out)

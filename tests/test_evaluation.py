@@ -216,7 +216,7 @@ def test_position_probe_is_the_one_train_py_reports(learned):
     config, params = learned
     eval_key = trainer.seed_keys(0)[1]
     ours = representation.linear_probes(params, eval_key, config, 2)
-    theirs = probe.probe_position(params, eval_key, config)
+    theirs = jax.jit(probe.probe_position, static_argnums=2)(params, eval_key, config)
     np.testing.assert_allclose(ours["position_rmse"], theirs["probe_rmse"], rtol=1e-5)
     assert float(ours["velocity_rmse"]) < float(ours["velocity_rmse_of_mean"])  # two frames carry velocity
 

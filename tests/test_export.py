@@ -113,12 +113,9 @@ def test_unknown_primitive_stops_the_export_with_its_name():
 
 
 @pytest.fixture(scope="module")
-def exported(tmp_path_factory, tiny, tiny_result):
-    """One tiny trained run, saved as train.py would, and exported to a folder."""
-    root = tmp_path_factory.mktemp("export")
-    run_dir = save_run(root / "seed0", tiny, tiny_result.params, {"final": {"probe_rmse_px": 1.5}})
-    meta = export_run(load_run(run_dir), root / "model", log=lambda *_: None)
-    return run_dir, root / "model", meta
+def exported(tiny_export):
+    """One tiny trained run, saved as train.py would, and exported to a folder: (run, folder, meta)."""
+    return tiny_export
 
 
 def test_export_writes_three_graph_models_and_meta(exported, tiny):

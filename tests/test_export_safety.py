@@ -20,12 +20,11 @@ pytest.importorskip("tensorflowjs", reason="tensorflowjs is not installed (pip i
 import export.build
 from export import __main__ as export_cli
 from export.destination import FORMAT, MANIFEST_KEY, manifest_of
-from jaxjepa import load_run, save_run
 
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory, tiny, tiny_result):
-    return save_run(tmp_path_factory.mktemp("runs") / "seed0", tiny, tiny_result.params, {"final": {}})
+def run_dir(tiny_run_dir):
+    return tiny_run_dir
 
 
 @pytest.fixture
@@ -105,11 +104,9 @@ def test_home_folder_is_refused_even_away_from_the_cwd(tmp_path, run_dir, monkey
 
 
 @pytest.fixture(scope="module")
-def previous_export(tmp_path_factory, run_dir):
+def previous_export(tiny_export):
     """One real export, copied by the tests that change it."""
-    out = tmp_path_factory.mktemp("previous") / "webmodel"
-    export.build.export_run(load_run(run_dir), out, log=lambda *_: None)
-    return out
+    return tiny_export[1]
 
 
 def copy_of(folder, where):

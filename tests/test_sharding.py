@@ -25,7 +25,7 @@ SCRIPT = textwrap.dedent("""
     from jaxjepa import runner
     from tests.conftest import tiny_config
 
-    config = tiny_config(steps=40, decoder_steps=5)
+    config = tiny_config(steps=20, decoder_steps=5)
     seeds = [0, 1, 2, 3, 4, 5, 6]                 # two per device, the last device padded with a repeat of seed 6
     sharded = runner.train_seeds(config, seeds)
     single = runner.train_seeds(config, seeds, devices=jax.devices()[:1])

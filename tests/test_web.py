@@ -29,7 +29,7 @@ import pytest
 from conftest import tiny_config
 
 from export import browser
-from jaxjepa import load_run, save_run, steer, world
+from jaxjepa import load_run, steer, world
 from jaxjepa.config import Config
 
 pytestmark = pytest.mark.skipif(
@@ -44,22 +44,6 @@ TOLERANCE = 1e-4
 CONTROLS_DISABLED = (
     "[...document.querySelectorAll('.controls button, .controls input, .controls select')].map(el => el.disabled)"
 )
-
-
-@pytest.fixture(scope="module")
-def tiny_export(tmp_path_factory, tiny, tiny_result):
-    """A tiny run exported by the real exporter, or None without TensorFlow."""
-    try:
-        import tensorflow  # noqa: F401
-        import tensorflowjs  # noqa: F401
-    except ImportError:
-        return None
-    from export.build import export_run
-
-    root = tmp_path_factory.mktemp("web")
-    run_dir = save_run(root / "seed0", tiny, tiny_result.params, {"final": {}})
-    export_run(load_run(run_dir), root / "model", log=lambda *_: None)
-    return run_dir, root / "model"
 
 
 def damaged_copies(root: Path) -> dict[str, Path]:
