@@ -53,6 +53,10 @@ def parse_args(argv):
     return args.quick, sections, seed_counts, out, earlier
 
 
+def utc_now() -> str:
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+
+
 def same_machine(first: dict, now: dict) -> bool:
     """Whether two runs' machine blocks name the same CPU model, core count, jax and devices."""
     keys = ("cpu_model", "cpu_count", "jax", "backend", "device_kind")
@@ -79,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": f"{earlier['command']} && {command}" if "command" in earlier else command,
         "quick": quick,
         "out": str(out),
-        "started_utc": earlier.get("started_utc") or datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "started_utc": earlier.get("started_utc") or utc_now(),
         "machine": machine,
         "sizes": dataclasses.asdict(sizes),
     }
@@ -98,9 +102,7 @@ def main(argv: list[str] | None = None) -> int:
             began = time.perf_counter()
             print(f"[bench] {name} ...", file=sys.stderr, flush=True)
             results[name] = steps[name]()
-            results.setdefault("measured_utc", {})[name] = datetime.datetime.now(datetime.UTC).isoformat(
-                timespec="seconds"
-            )
+            results.setdefault("measured_utc", {})[name] = utc_now()
             print(f"[bench] {name} done in {time.perf_counter() - began:.0f} s", file=sys.stderr, flush=True)
     results["total_s"] = time.perf_counter() - start
     out.parent.mkdir(parents=True, exist_ok=True)
