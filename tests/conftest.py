@@ -25,6 +25,18 @@ def pytest_configure(config):
     runner.enable_compilation_cache(os.environ["JAXJEPA_CACHE"])
 
 
+# Under pytest-xdist's `--dist loadgroup` (README's test command) each group runs on one worker. A module is a
+# group, so its module-scoped fixtures (a trained run, a subprocess cluster) are built once; the modules that
+# read the session's TensorFlow export share one group, so the export is made once.
+SHARED_EXPORT_MODULES = ("test_export", "test_export_safety", "test_web")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        module = item.module.__name__.rpartition(".")[2]
+        item.add_marker(pytest.mark.xdist_group("export" if module in SHARED_EXPORT_MODULES else module))
+
+
 def pytest_unconfigure(config):
     if os.environ.get(SESSION_CACHE_OWNER) == str(os.getpid()):
         shutil.rmtree(os.environ["JAXJEPA_CACHE"], ignore_errors=True)
@@ -45,6 +57,13 @@ TINY = dict(
 
 def tiny_config(**overrides):
     return get_config("default", **{**TINY, **overrides})
+
+
+def tiny_steer_config(**overrides):
+    """The tiny config in the steer world (actions push the logo), 2-step rollouts. The steer, export and
+    planning tests train this same program, so the session's compilation cache compiles it once; fields that
+    training never reads (the planner's) may differ without a new program."""
+    return tiny_config(world="steer", action_dim=2, rollout_steps=2, decoder_steps=10, **overrides)
 
 
 def cli_flags(**values) -> list[str]:

@@ -21,7 +21,7 @@ from jaxjepa import distributed, load_run
 from tests.conftest import cli_flags
 
 REPO = Path(__file__).resolve().parents[1]
-TINY = cli_flags(steps=20, decoder_steps=5)
+TINY = cli_flags()  # the tiny config: its 3-seed program is compiled once for the session (test_training)
 SEEDS = ["--seeds", "0-2"]  # an odd count: process 1's device also trains a padding copy of seed 2
 
 

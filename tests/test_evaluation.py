@@ -265,7 +265,9 @@ def test_vmapped_evaluation_equals_one_seed(tiny, tiny_result):
 
 # ---------- eval.py ----------
 
-TINY_FLAGS = cli_flags(steps=50, train_sequences=16, decoder_steps=20, probe_sequences=16)
+# 3 seeds of the tiny config: the default variant is then the very program that test_training and test_distributed
+# train, compiled once for the session
+TINY_FLAGS = cli_flags()
 
 
 def run_cli(capsys, argv):
@@ -310,7 +312,7 @@ def test_cli_end_to_end_and_wrong_config(tmp_path, capsys):
     readme.write_text(f"# title\n\n{report.README_BEGIN}\nold numbers\n{report.README_END}\n\nkept\n")
     argv = [
         "--seeds",
-        "0-1",
+        "0-2",
         "--runs",
         str(runs),
         "--out",
@@ -325,10 +327,10 @@ def test_cli_end_to_end_and_wrong_config(tmp_path, capsys):
     ]
     assert eval_script.main(argv) == 0
     for name in ("default", "ema_only", "stopgrad_only", "no_stopgrad"):
-        for seed in (0, 1):
+        for seed in (0, 1, 2):
             assert checkpoint.is_finished(run_dir(runs, name, seed))
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["seeds"] == [0, 1]
+    assert metrics["seeds"] == [0, 1, 2]
     assert metrics["settings"]["forecast_trajectories"] == metrics["settings"]["anomaly_trajectories"] == 16
     assert metrics["representation"]["position_rmse_px"]["std"] is not None
     assert set(metrics["ablation"]) == {"default", "ema_only", "stopgrad_only", "no_stopgrad"}
@@ -342,7 +344,7 @@ def test_cli_end_to_end_and_wrong_config(tmp_path, capsys):
     ):
         assert (out / name).stat().st_size > 1000
     text = report_path.read_text()
-    assert "python eval.py --seeds 0-1" in text and "reference" in text and "±" in text
+    assert "python eval.py --seeds 0-2" in text and "reference" in text and "±" in text
     assert "](results/horizon.png)" in text  # figures linked relative to the report
     readme_text = readme.read_text()  # the generated block was replaced, the rest kept
     assert "old numbers" not in readme_text and "probe RMSE" in readme_text and readme_text.endswith("kept\n")

@@ -209,11 +209,11 @@ def test_a_keypoint_encoder_is_refused_in_one_line():
 @pytest.fixture(scope="module")
 def exported_steer(tmp_path_factory):
     """A tiny action-conditioned run (the steer world), saved and exported."""
-    from conftest import tiny_config
+    from conftest import tiny_steer_config
 
     from jaxjepa import make_train, seed_keys
 
-    config = tiny_config(world="steer", action_dim=2, decoder_steps=10)
+    config = tiny_steer_config()
     result = jax.jit(make_train(config))(seed_keys(0)[0])
     root = tmp_path_factory.mktemp("export-steer")
     run_dir = save_run(root / "seed0", config, result.params, {"final": {}})

@@ -83,7 +83,7 @@ def test_eval_py_help_runs_from_the_wheel(unpacked_wheel, tmp_path):
 # What each extra must make importable: its packages, and pkg_resources, which tensorflowjs imports through
 # tensorflow_hub and which setuptools 81 dropped (torch in the bench extra pulls a newer setuptools).
 EXTRA_IMPORTS = {
-    "test": ["pytest"],
+    "test": ["pytest", "xdist"],
     "plots": ["matplotlib.pyplot", "PIL"],
     "bench": ["torch"],
     "export": ["pkg_resources", "tensorflow", "tensorflowjs", "playwright.sync_api"],

@@ -3,7 +3,7 @@
 import jax
 import numpy as np
 import pytest
-from conftest import tiny_config
+from conftest import tiny_config, tiny_steer_config
 
 import plan
 from jaxjepa import checkpoint, get_config, make_train, models, planning, seed_keys
@@ -12,10 +12,6 @@ from jaxjepa.evaluation.settings import summarise
 from jaxjepa.evaluation.suite import Evaluated
 
 FAST = dict(plan_samples=32, plan_horizon=8, plan_iterations=2)
-TINY_STEER = dict(
-    world="steer", action_dim=2, steps=20, train_sequences=8, seq_len=12, batch_size=32, decoder_steps=0,
-    probe_sequences=8, probe_seq_len=12, **FAST,
-)  # fmt: skip
 
 
 def test_the_simulator_planner_reaches_the_goal_and_random_actions_mostly_do_not():
@@ -31,7 +27,7 @@ def test_the_simulator_planner_reaches_the_goal_and_random_actions_mostly_do_not
 @pytest.fixture(scope="module")
 def steer_run(tmp_path_factory):
     """One tiny steer run, saved as train.py saves it."""
-    config, path = get_config("default", **TINY_STEER), tmp_path_factory.mktemp("runs") / "seed0"
+    config, path = tiny_steer_config(**FAST), tmp_path_factory.mktemp("runs") / "seed0"
     result = jax.jit(make_train(config))(seed_keys(0)[0])
     checkpoint.save_run(path, config, result.params, {"final": {}})
     return path

@@ -5,7 +5,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import tiny_config
+from conftest import tiny_config, tiny_steer_config
 
 from jaxjepa import get_config, make_train, models, seed_keys, steer, trainer
 from jaxjepa.steer import SteerState
@@ -79,7 +79,7 @@ def test_window_actions_drive_the_window_observations():
 
 
 def test_action_conditioned_predictor_learns_and_keeps_the_default_shapes():
-    config = tiny_config(world="steer", action_dim=2, rollout_steps=2, steps=60, decoder_steps=0)
+    config = tiny_steer_config()
     params = models.init_params(jax.random.key(0), config)
     assert params["predictor"]["params"]["layer0"]["kernel"].shape == (34, 64)
     assert models.init_params(jax.random.key(0), tiny_config())["predictor"]["params"]["layer0"]["kernel"].shape == (
