@@ -444,7 +444,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "steer_no_cov": {**STEER, "cov_weight": 0.0},
     # EB-JEPA's Two Rooms recipe on a CPU budget: its anti-collapse terms (VICReg variance + covariance,
     # time-smoothness, inverse dynamics) on the two_rooms world with 48x48 frames (EB-JEPA: 65x65) and a
-    # small CNN, sized so one seed trains in about 20 minutes on two shared CPU cores
+    # small CNN. A 4-step unrolled prediction loss and 3000 steps: with the one-step loss and 1000 steps the
+    # imagined latents drifted off the encoded ones within a few steps and the planner failed even with no
+    # wall in the way (docs/findings.md, Two Rooms). About 12 minutes per seed on two shared CPU cores.
     "two_rooms_ebjepa": {
         "world": "two_rooms",
         "action_dim": 2,
@@ -462,7 +464,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "time_smooth_weight": 0.1,
         "idm_weight": 1.0,
         "batch_size": 64,
-        "steps": 1000,
+        "steps": 3000,
+        "rollout_steps": 4,
         "lr_schedule": "cosine",
         "decoder_steps": 0,
         "plan_horizon": 12,
