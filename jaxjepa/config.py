@@ -446,7 +446,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     # time-smoothness, inverse dynamics) on the two_rooms world with 48x48 frames (EB-JEPA: 65x65) and a
     # small CNN. A 4-step unrolled prediction loss and 3000 steps: with the one-step loss and 1000 steps the
     # imagined latents drifted off the encoded ones within a few steps and the planner failed even with no
-    # wall in the way (docs/findings.md, Two Rooms). About 12 minutes per seed on two shared CPU cores.
+    # wall in the way (docs/findings.md, Two Rooms).
     "two_rooms_ebjepa": {
         "world": "two_rooms",
         "action_dim": 2,
