@@ -299,11 +299,16 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def is_number(value: Any) -> bool:
+    """An int or float as JSON gives them; bool is an int to Python but not a number here."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 def _type_problem(kind: str, value: Any) -> str | None:
     """What is wrong with the type of `value` for a field annotated `kind` (None: nothing)."""
     if kind == "int" and not _is_int(value):
         return "an integer"
-    if kind == "float" and not (isinstance(value, (int, float)) and not isinstance(value, bool)):
+    if kind == "float" and not is_number(value):
         return "a number"
     if kind == "float" and not math.isfinite(value):
         return "a finite number"

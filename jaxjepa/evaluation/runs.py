@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 import jax
 
 from jaxjepa import checkpoint, runner
-from jaxjepa.config import Config
+from jaxjepa.config import Config, is_number
 from jaxjepa.evaluation.settings import stack_trees
 
 
@@ -76,22 +76,19 @@ def load_into(found: dict, seed: int, path: Path, config: Config) -> None:
     found[path] = (seed, params, run_metrics)
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
 def check_metrics(path: Path, metrics: dict, config: Config, metrics_read: tuple[str, ...]) -> None:
     """RunError unless each "final.NAME" of `metrics_read` is a number in the run's metrics.json and each
     "curves.NAME" one number per training step: a run damaged or written by hand fails here, before any
     training, not in a KeyError after the evaluation."""
     for figure in metrics_read:
         block, name = figure.split(".")
-        value = metrics.get(block, {}).get(name) if isinstance(metrics.get(block, {}), dict) else None
+        section = metrics.get(block)
+        value = section.get(name) if isinstance(section, dict) else None
         if block == "curves":
-            ok = isinstance(value, list) and len(value) == config.steps and all(map(_is_number, value))
+            ok = isinstance(value, list) and len(value) == config.steps and all(map(is_number, value))
             expected = f"a list of {config.steps} numbers (one per training step)"
         else:
-            ok, expected = _is_number(value), "a number"
+            ok, expected = is_number(value), "a number"
         if not ok:
             raise checkpoint.RunError(
                 f"{path}/metrics.json: {figure} must be {expected}, as train.py writes it; retrain the run "
