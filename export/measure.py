@@ -167,8 +167,9 @@ def main(argv: list[str] | None = None) -> None:
     reason = browser.missing_browser_reason()
     if reason:
         fail(f"cannot measure: {reason}")
-    folders = [Path(p).resolve() for p in [args.model, *args.also]]
-    for given, folder in zip([args.model, *args.also], folders):
+    given_folders = [args.model, *args.also]
+    folders = [Path(p).resolve() for p in given_folders]
+    for given, folder in zip(given_folders, folders, strict=True):
         if not (folder / "meta.json").is_file() or not (folder / "reference_outputs.npz").is_file():
             fail(f"cannot measure: {folder} is not an export folder (make it: python -m export RUN --out {given})")
     load_average = os.getloadavg()[0]
