@@ -76,6 +76,50 @@ class KeypointEncoder(nn.Module):
         return Linear(self.latent_dim, name="readout")(coords).reshape(*lead, self.latent_dim)
 
 
+def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
+    """(before, after) padding of one axis for a 'SAME' convolution, as XLA and nn.Conv pad it."""
+    total = max((-(-size // stride) - 1) * stride + kernel - size, 0)
+    return total // 2, total - total // 2
+
+
+def gather_patches(maps: jax.Array, kernel: int, stride: int) -> jax.Array:
+    """[N, H, W, C] -> [N, H', W', kernel * kernel * C]: each output position's 'SAME'-padded window,
+    in nn.Conv's kernel order (row, column, channel), so that patches @ kernel.reshape(-1, C_out) is the
+    convolution. A stem whose windows tile the frame is one reshape; otherwise one strided slice per
+    kernel offset."""
+    n, h, w, c = maps.shape
+    if kernel == stride and h % stride == 0 and w % stride == 0:
+        tiles = maps.reshape(n, h // stride, stride, w // stride, stride, c)
+        return jnp.transpose(tiles, (0, 1, 3, 2, 4, 5)).reshape(n, h // stride, w // stride, -1)
+    (top, bottom), (left, right) = same_padding(h, kernel, stride), same_padding(w, kernel, stride)
+    padded = jnp.pad(maps, ((0, 0), (top, bottom), (left, right), (0, 0)))
+    out_h, out_w = -(-h // stride), -(-w // stride)
+    windows = [
+        padded[:, i : i + (out_h - 1) * stride + 1 : stride, j : j + (out_w - 1) * stride + 1 : stride]
+        for i in range(kernel)
+        for j in range(kernel)
+    ]
+    return jnp.concatenate(windows, axis=-1)
+
+
+class PatchConv(nn.Module):
+    """A 'SAME' convolution with nn.Conv's parameters (kernel [k, k, C_in, C_out], bias) and its numbers
+    up to float rounding, computed as one matmul over gathered patches (im2col). Why: XLA:CPU runs
+    convolutions, and their gradients most of all, several times slower than the same arithmetic as a
+    matmul, and the Two Rooms recipe spends most of its training in its encoder."""
+
+    features: int
+    kernel: int
+    stride: int
+
+    @nn.compact
+    def __call__(self, maps: jax.Array) -> jax.Array:
+        shape = (self.kernel, self.kernel, maps.shape[-1], self.features)
+        kernel = self.param("kernel", nn.initializers.lecun_normal(), shape)
+        bias = self.param("bias", nn.initializers.zeros_init(), (self.features,))
+        return gather_patches(maps, self.kernel, self.stride) @ kernel.reshape(-1, self.features) + bias
+
+
 class ConvEncoder(nn.Module):
     """Observation -> latent through convolutions (GELU), then an MLP on the flattened map. The first
     convolution is a patch stem (kernel = stride = `patch`), the others 3x3 with stride 2. The observation
@@ -96,7 +140,7 @@ class ConvEncoder(nn.Module):
         maps = jnp.moveaxis(obs.reshape(-1, obs.shape[-1] // (size * size), size, size), 1, -1)  # [N, H, W, C]
         for i, width in enumerate(self.channels):
             kernel, stride = (self.patch, self.patch) if i == 0 else (3, 2)
-            maps = nn.Conv(width, (kernel, kernel), strides=(stride, stride), name=f"conv{i}")(maps)
+            maps = PatchConv(width, kernel, stride, name=f"conv{i}")(maps)
             maps = nn.gelu(maps, approximate=True)
         z = MLP(self.head, name="head")(maps.reshape(maps.shape[0], -1))
         return z.reshape(*lead, self.head[-1])

@@ -1,7 +1,9 @@
 import chex
+import flax.linen
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from jaxjepa import ema_target, get_config, losses, models
 
@@ -131,3 +133,30 @@ def test_keypoint_encoder_keeps_leading_batch_dims():
     params = models.init_params(jax.random.key(0), config)
     z = models.encoder(config).apply(params["encoder"], jnp.zeros((4, 5, config.obs_dim)))
     chex.assert_shape(z, (4, 5, config.latent_dim))
+
+
+@pytest.mark.parametrize("size, kernel, stride, channels", [(16, 4, 4, 2), (12, 3, 2, 4), (13, 3, 2, 3), (10, 4, 4, 2)])
+def test_patch_conv_is_nn_conv(size, kernel, stride, channels):
+    """Same parameters (names, shapes, initial values) and the same outputs and gradients as nn.Conv's
+    'SAME' convolution, for a tiling stem, strided 3x3 kernels on even and odd sizes and a stem that
+    needs padding."""
+    maps = jax.random.normal(jax.random.key(1), (3, size, size, channels))
+    conv = flax.linen.Conv(8, (kernel, kernel), strides=(stride, stride))
+    patch = models.PatchConv(8, kernel, stride)
+    params = conv.init(jax.random.key(2), maps)
+    chex.assert_trees_all_equal(params, patch.init(jax.random.key(2), maps))
+    outputs = [jax.jit(f)(params, maps) for f in (patch.apply, conv.apply)]
+    np.testing.assert_allclose(*outputs, rtol=1e-5, atol=1e-5)
+    grad = lambda f: jax.jit(jax.grad(lambda p, m: jnp.sum(jnp.sin(f(p, m))), (0, 1)))(params, maps)  # noqa: E731
+    chex.assert_trees_all_close(grad(patch.apply), grad(conv.apply), rtol=1e-4, atol=1e-4)
+
+
+def test_cnn_encoder_keeps_leading_batch_dims_and_is_finite():
+    config = get_config("two_rooms_ebjepa")
+    encoder = models.encoder(config)
+    obs = jax.random.uniform(jax.random.key(1), (2, 3, config.obs_dim))
+    params = jax.jit(encoder.init)(jax.random.key(0), obs[0, 0])
+    z = jax.jit(encoder.apply)(params, obs)
+    chex.assert_shape(z, (2, 3, config.latent_dim))
+    chex.assert_tree_all_finite(z)
+    np.testing.assert_allclose(z[1, 2], jax.jit(encoder.apply)(params, obs[1, 2]), atol=1e-5)
