@@ -43,6 +43,7 @@ POSITION_SCALE = 1e-3  # the path-length oracle carries the position in its late
 class Episode(NamedTuple):
     positions: jax.Array  # [T, 2] the dot after each applied action
     actions: jax.Array  # [T, 2] applied
+    plans: jax.Array  # [ceil(T / actions_per_plan), H, 2] each plan as refined, before its first actions ran
     distances: jax.Array  # [T] px to the goal
     success: jax.Array  # bool: the final distance is under SUCCESS_RADIUS_PX
     final_distance: jax.Array  # px
@@ -145,14 +146,15 @@ def episode(
         plan = plan_fn(step_key, model, model.encode(model.observe(previous, current)), z_goal, plan, config)
         (previous, current), (positions, actions) = jax.lax.scan(act, (previous, current), plan[:actions_per_plan])
         tail = jnp.concatenate([plan[actions_per_plan:], jnp.repeat(plan[-1:], actions_per_plan, axis=0)])
-        return (previous, current, tail), (positions, actions)
+        return (previous, current, tail), (positions, actions, plan)
 
     plans = math.ceil(steps / actions_per_plan)
     init = (task.start, task.start, jnp.zeros((config.plan_horizon, planning.ACTION_DIM)))
-    _, (positions, actions) = jax.lax.scan(replan, init, jax.random.split(key, plans))
+    _, (positions, actions, refined) = jax.lax.scan(replan, init, jax.random.split(key, plans))
     positions, actions = positions.reshape(-1, 2)[:steps], actions.reshape(-1, 2)[:steps]
     distances = jnp.linalg.norm(positions - task.goal, axis=-1)
-    return Episode(positions, actions, distances, two_rooms.success(positions[-1], task.goal), distances[-1])
+    success = two_rooms.success(positions[-1], task.goal)
+    return Episode(positions, actions, refined, distances, success, distances[-1])
 
 
 def draw_tasks(key: jax.Array, count: int, config: Config) -> tuple[jax.Array, two_rooms.Episode]:

@@ -1,13 +1,17 @@
 """Planning in Two Rooms: the simulator model reaches a goal through the door, vmapped episodes are lone ones,
 a dot a rounding error inside the wall is not stuck there, the path-length ceiling solves the suite's episodes."""
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
+from PIL import Image
 
 from jaxjepa import get_config
 from jaxjepa import two_rooms as tr
 from jaxjepa import two_rooms_planning as trp
+from jaxjepa.evaluation import two_rooms as two_rooms_suite
+from jaxjepa.evaluation.suite import Evaluated
 
 CONFIG = get_config("two_rooms_ebjepa", plan_samples=16, plan_horizon=8, plan_iterations=1)
 LAYOUT = tr.Layout(jnp.float32(24.0), jnp.float32(20.0))
@@ -20,6 +24,9 @@ def test_the_simulator_model_walks_through_the_door_to_the_goal():
     assert bool(result.success), float(result.final_distance)
     assert np.all(np.abs(np.asarray(result.actions)) <= 1.0)
     assert np.all(np.asarray(tr.in_wall(result.positions, LAYOUT)) == 0)
+    chex.assert_shape(result.plans, (20, CONFIG.plan_horizon, 2))  # 40 steps, a plan every 2
+    applied = np.clip(np.asarray(result.plans)[:, :2].reshape(-1, 2), -1.0, 1.0)  # each plan's first 2 actions
+    np.testing.assert_allclose(np.asarray(result.actions), applied)
 
 
 def test_a_vmapped_episode_equals_a_lone_one():
@@ -56,3 +63,27 @@ def test_the_path_length_ceiling_solves_the_suites_episodes():
     config = get_config("two_rooms_ebjepa")
     run = jax.jit(lambda k: trp.episodes(k, 32, trp.path_oracle_model(config), config, "mppi", 4))
     assert int(np.sum(run(jax.random.key(0)).success)) >= 31
+
+
+def test_the_suite_evaluates_every_ablation_row_and_draws_its_gif(tmp_path):
+    """Each row of the ablation is a config of its own (the recipe with one change); a payload without a row
+    shows it as not run; the GIF draws the frames it is given."""
+    configs = two_rooms_suite.suite_configs()
+    assert len(configs) == 1 + len(two_rooms_suite.ABLATION)
+    recipe = configs[two_rooms_suite.RECIPE]
+    for row, changes, *_ in two_rooms_suite.ABLATION:
+        changed = configs[two_rooms_suite.ablation_name(row)]
+        assert {k: getattr(changed, k) for k in changes} == changes and changed.replace(
+            **{k: getattr(recipe, k) for k in changes}
+        ) == recipe
+    rows = two_rooms_suite.ablation_rows({two_rooms_suite.RECIPE: {"success_mppi": {"mean": 40.0, "std": 2.0}}})
+    assert rows[0][1] == "40.0 ± 2.0" and all(r[1] == "not run" for r in rows[1:])
+    gif = {
+        "positions": np.zeros((2, 3, 2)),
+        "goals": np.full((2, 2), 5.0),
+        "imagined": np.ones((2, 3, 4, 2)),
+        "frames": np.random.default_rng(0).uniform(size=(2, 3, 10, 10)),
+    }
+    made = two_rooms_suite.draw(Evaluated({}, {"gif": gif}), tmp_path)
+    with Image.open(made["two_rooms_gif"]) as image:
+        assert image.n_frames == 3 and image.size == (2 * 40 + 8, 40 + 22)

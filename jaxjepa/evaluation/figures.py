@@ -321,10 +321,9 @@ def budget_curve(budgets: list[int], per_seed: np.ndarray, labels: list[str], pa
     return _save(fig, path)
 
 
-def _planning_tile(positions, goal, imagined, step: int, size: int, scale: int):
-    """One episode at one step: the logo as rendered, the goal (cross) and the imagined path (dots)."""
+def _planning_tile(frame: np.ndarray, goal, imagined, step: int, size: int, scale: int):
+    """One episode at one step: the frame [size, size] in [0, 1], the goal (cross) and the imagined path (dots)."""
     colour = matplotlib.colormaps["magma"]
-    frame = np.asarray(_render_logo(positions[step], size))
     tile = Image.fromarray((colour(frame)[..., :3] * 255).astype(np.uint8), "RGB")
     tile = tile.resize((size * scale, size * scale), Image.NEAREST)
     draw = ImageDraw.Draw(tile)
@@ -344,9 +343,15 @@ def _render_logo(position, size: int) -> np.ndarray:
     return np.exp(-((yy - position[0]) ** 2 + (xx - position[1]) ** 2) / (2 * 1.2**2))
 
 
-def planning_gif(arrays: dict, path: Path, size: int = 16, scale: int = 12, frame_ms: int = 150) -> Path:
-    """Animated GIF of planned episodes side by side: the logo, the goal and the imagined path."""
+def planning_gif(
+    arrays: dict, path: Path, size: int = 16, scale: int = 12, frame_ms: int = 150, caption: str = "logo"
+) -> Path:
+    """Animated GIF of planned episodes side by side: the world, the goal and the imagined path. The world is
+    arrays["frames"] [E, T, size, size] where given, else the logo drawn at arrays["positions"]."""
     positions, goals, imagined = (np.asarray(arrays[k]) for k in ("positions", "goals", "imagined"))
+    frames = arrays.get("frames")
+    if frames is None:
+        frames = [[_render_logo(p, size) for p in episode] for episode in positions]
     font = ImageFont.load_default(size=14)
     tile, gap, header = size * scale, 8, 22
     images = []
@@ -354,10 +359,11 @@ def planning_gif(arrays: dict, path: Path, size: int = 16, scale: int = 12, fram
         canvas = Image.new("RGB", (len(goals) * (tile + gap) - gap, tile + header), "white")
         for e in range(len(goals)):
             canvas.paste(
-                _planning_tile(positions[e], goals[e], imagined[e], step, size, scale), (e * (tile + gap), header)
+                _planning_tile(np.asarray(frames[e][step]), goals[e], imagined[e], step, size, scale),
+                (e * (tile + gap), header),
             )
         ImageDraw.Draw(canvas).text(
-            (4, 3), f"step {step + 1:2d}: logo, goal (cross), imagined path (dots)", fill="black", font=font
+            (4, 3), f"step {step + 1:2d}: {caption}, goal (cross), imagined path (dots)", fill="black", font=font
         )
         images.append(canvas.convert("P", palette=Image.ADAPTIVE, colors=64, dither=Image.Dither.NONE))
     path.parent.mkdir(parents=True, exist_ok=True)

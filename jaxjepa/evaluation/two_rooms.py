@@ -15,10 +15,12 @@ import time
 from pathlib import Path
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
-from jaxjepa import probe, two_rooms_planning
+from jaxjepa import planning, probe, two_rooms, two_rooms_planning
 from jaxjepa.config import Config, get_config
+from jaxjepa.evaluation import figures
 from jaxjepa.evaluation.report import fmt, made_by, table
 from jaxjepa.evaluation.runs import SeedRuns
 from jaxjepa.evaluation.settings import summarise
@@ -28,6 +30,7 @@ from jaxjepa.runner import stacked_keys
 RECIPE = "two_rooms_ebjepa"
 EPISODES = 200  # per seed and planner (Context.trajectories lowers it)
 ACTIONS_PER_PLAN = 4  # each plan's first 4 actions are applied, then it is refined from the new observation
+GIF_EPISODES = 4  # MPPI episodes of seed 0 drawn in two_rooms.gif
 # (name in the payload, planner, plan cost)
 PLANNERS = (
     ("mppi", "mppi", "sum"),
@@ -35,28 +38,26 @@ PLANNERS = (
     ("last_latent", "mppi", "last"),
     ("random", "random", "sum"),
 )
-# (row, the config changes that drop the term, EB-JEPA's success %, its std or None)
+# (row, the config changes that drop or replace the term, EB-JEPA's success %, its std; None where it has none)
 ABLATION = (
     ("no inverse dynamics", {"idm_weight": 0.0}, 1, 1),
     ("no variance", {"var_weight": 0.0}, 47, 3),
     ("no covariance", {"cov_weight": 0.0}, 46, 3),
     ("no time-smoothness", {"time_smooth_weight": 0.0}, 61, 2),
+    ("SIGReg in place of VICReg", {"regulariser": "sigreg"}, None, None),
 )
-ABLATIONS_EVALUATED: tuple[str, ...] = ()  # rows of ABLATION whose configs this suite trains and evaluates
 EBJEPA = {"mppi": (97, 2), "cem": (96, None), "last_latent": (89, None), "episode_s": 37}
 
 
 def ablation_name(row: str) -> str:
-    return f"{RECIPE}-{row.replace(' ', '_').replace('-', '_')}"
+    return f"{RECIPE}-{row.lower().replace(' ', '_').replace('-', '_')}"
 
 
 def suite_configs(*_) -> dict[str, Config]:
-    """The recipe, and each evaluated ablation row as the recipe with one term removed."""
-    configs = {RECIPE: get_config(RECIPE)}
-    for row, changes, *_ in ABLATION:
-        if row in ABLATIONS_EVALUATED:
-            configs[ablation_name(row)] = get_config(RECIPE, **changes)
-    return configs
+    """The recipe, and each ablation row as the recipe with one term removed or replaced."""
+    return {RECIPE: get_config(RECIPE)} | {
+        ablation_name(row): get_config(RECIPE, **changes) for row, changes, *_ in ABLATION
+    }
 
 
 def timed(fn, *args) -> tuple[dict, float]:
@@ -67,8 +68,9 @@ def timed(fn, *args) -> tuple[dict, float]:
     return out, time.perf_counter() - start
 
 
-def episode_programs(config: Config, count: int) -> dict:
-    """Compiled episode batches per planner name: (params, key) -> Episode [count, ...]; plus the ceiling."""
+def episode_programs(config: Config, count: int, full: bool = True) -> dict:
+    """Episode batches per planner name: (params, key) -> Episode [count, ...]; with `full`, every planner
+    and the ceilings, else MPPI alone (what an ablation row reports)."""
 
     def learned(planner: str, cost: str):
         cfg = config.replace(plan_cost=cost)
@@ -78,7 +80,9 @@ def episode_programs(config: Config, count: int) -> dict:
             )
         )
 
-    programs = {name: learned(planner, cost) for name, planner, cost in PLANNERS}
+    programs = {name: learned(planner, cost) for name, planner, cost in PLANNERS if full or name == "mppi"}
+    if not full:
+        return programs
     ceiling = two_rooms_planning.simulator_model(config)
     oracle = two_rooms_planning.path_oracle_model(config)
     for name, factory in (("ceiling", ceiling), ("ceiling_path", oracle)):
@@ -113,9 +117,9 @@ def training_seconds(runs: SeedRuns) -> list[float | None]:
     ]
 
 
-def config_entry(runs: SeedRuns, count: int, need_std: bool) -> dict:
+def config_entry(runs: SeedRuns, count: int, need_std: bool, full: bool) -> dict:
     _, eval_keys = stacked_keys(runs.seeds)
-    programs = episode_programs(runs.config, count)
+    programs = episode_programs(runs.config, count, full)
     per_seed = [
         seed_figures(jax.tree.map(lambda a, i=i: a[i], runs.params), eval_keys[i], runs.config, programs)
         for i in range(len(runs.seeds))
@@ -127,17 +131,62 @@ def config_entry(runs: SeedRuns, count: int, need_std: bool) -> dict:
     return {"overrides": overrides_json(runs.config), "episodes_per_seed": count, **figures}
 
 
+def gif_arrays(params: dict, eval_key: jax.Array, config: Config) -> dict:
+    """GIF_EPISODES MPPI episodes of one seed's model: the frames, the goals, and at each step the path that
+    the plan in force imagined from the observation it was made at (the suite's linear probe reads the
+    imagined latents)."""
+    factory = two_rooms_planning.learned_model(params, config)
+    plan_keys, tasks = two_rooms_planning.draw_tasks(jax.random.key(1), GIF_EPISODES, config)
+    run = lambda k, t: two_rooms_planning.episode(k, t, factory, config, "mppi", ACTIONS_PER_PLAN)  # noqa: E731
+    eps = jax.jit(jax.vmap(run))(plan_keys, tasks)
+    fitted, _ = probe.fit_and_test_latents(params, eval_key, config)
+    position_probe = probe.fit(probe.flat(fitted.z), probe.flat(fitted.positions))
+
+    def imagined(task, positions, plans):  # [plans, H, 2]: each plan read from the observation it was made at
+        history = jnp.concatenate([jnp.stack([task.start, task.start]), positions])  # the dot at steps -2, -1, 0 ..
+        n, model = plans.shape[0], factory(task)
+        previous, current = history[::ACTIONS_PER_PLAN][:n], history[1::ACTIONS_PER_PLAN][:n]
+        z = jax.vmap(lambda prev, cur: model.encode(model.observe(prev, cur)))(previous, current)
+        return jax.vmap(lambda zi, plan: probe.apply(position_probe, planning.imagine(model, zi, plan[None])[0]))(
+            z, plans
+        )
+
+    paths = jax.jit(jax.vmap(imagined))(tasks, eps.positions, eps.plans)
+    frames = jax.vmap(jax.vmap(lambda p, layout: two_rooms.render(p, layout, config), (0, None)))(
+        eps.positions, tasks.layout
+    )
+    steps = np.arange(eps.positions.shape[1]) // ACTIONS_PER_PLAN
+    arrays = jax.device_get({"positions": eps.positions, "goals": tasks.goal, "paths": paths, "frames": frames})
+    return {
+        "positions": arrays["positions"],
+        "goals": arrays["goals"],
+        "imagined": arrays["paths"][:, steps],
+        "frames": np.maximum(arrays["frames"][:, :, 0], 0.4 * arrays["frames"][:, :, 1]),  # the dot over the walls
+    }
+
+
 def evaluate(loaded: dict[str, SeedRuns], context: Context) -> Evaluated:
     count = context.trajectories or EPISODES
-    configs = {name: config_entry(runs, count, context.need_std) for name, runs in loaded.items()}
-    return Evaluated({"configs": configs, "actions_per_plan": ACTIONS_PER_PLAN}, {})
+    configs = {name: config_entry(runs, count, context.need_std, name == RECIPE) for name, runs in loaded.items()}
+    arrays = {}
+    if RECIPE in loaded:
+        runs = loaded[RECIPE]
+        params = jax.tree.map(lambda a: a[0], runs.params)
+        arrays["gif"] = gif_arrays(params, stacked_keys(runs.seeds[:1])[1][0], runs.config)
+    return Evaluated({"configs": configs, "actions_per_plan": ACTIONS_PER_PLAN}, arrays)
 
 
 def draw(evaluated: Evaluated, out: Path) -> dict[str, Path]:
-    return {}
+    gif = evaluated.arrays.get("gif")
+    if gif is None:
+        return {}
+    size = gif["frames"].shape[-1]
+    return {"two_rooms_gif": figures.planning_gif(gif, out / "two_rooms.gif", size, 4, 60, "reality (dot, walls)")}
 
 
-def ebjepa(value: int, std: int | None) -> str:
+def ebjepa(value: int | None, std: int | None) -> str:
+    if value is None:
+        return "-"
     return f"{value}" if std is None else f"{value} ± {std}"
 
 
@@ -161,7 +210,7 @@ def ablation_rows(configs: dict) -> list[list[str]]:
     rows = [["none (the recipe)", fmt(configs[RECIPE]["success_mppi"], 1) if RECIPE in configs else "not run",
              ebjepa(*EBJEPA["mppi"])]]  # fmt: skip
     for row, _, theirs, std in ABLATION:
-        entry = configs.get(ablation_name(row))
+        entry = configs.get(ablation_name(row))  # None: not in this payload
         rows.append([row, fmt(entry["success_mppi"], 1) if entry else "not run", ebjepa(theirs, std)])
     return rows
 
@@ -181,7 +230,8 @@ def section_two_rooms(payload: dict) -> str | None:
             "",
             table(["figure", "this run", "EB-JEPA"], planner_rows(entry)),
             "",
-            "Ablation: MPPI success %, one term removed at a time:",
+            "Ablation: MPPI success %, one term removed (or replaced) at a time, each row trained and planned like "
+            "the recipe:",
             "",
             table(["removed", "this run", "EB-JEPA"], ablation_rows(payload["configs"])),
         ]
@@ -189,11 +239,12 @@ def section_two_rooms(payload: dict) -> str | None:
 
 
 def summary(payload: dict) -> list[str]:
-    return [
-        f"  {name}: MPPI {fmt(e['success_mppi'], 1)} %, CEM {fmt(e['success_cem'], 1)} %, "
-        f"ceiling {fmt(e['success_ceiling'], 1)} %, probe {fmt(e['probe_rmse'], 2)} px"
-        for name, e in payload["configs"].items()
-    ]
+    lines = []
+    for name, e in payload["configs"].items():
+        others = "".join(f", {label} {fmt(e[key], 1)} %" for key, label in (("success_cem", "CEM"),
+                         ("success_ceiling", "ceiling")) if key in e)  # fmt: skip
+        lines.append(f"  {name}: MPPI {fmt(e['success_mppi'], 1)} %{others}, probe {fmt(e['probe_rmse'], 2)} px")
+    return lines
 
 
 SUITE = Suite(
