@@ -34,6 +34,7 @@ class Config:
     action_sigma: float = 0.5  # (clipped to [-1, 1]), so pushes last a few frames and the speed wanders
     action_damping: float = 1.0  # steer training actions brake by d v, d uniform in [0, action_damping] per sequence
     cross_wall_rate: float = 0.35  # two_rooms: share of training trajectories built to pass through the door
+    wall_bump_rate: float = 0.0  # two_rooms: share of the other training trajectories built to walk into the wall
 
     # --- the model ---
     latent_dim: int = 32
@@ -192,6 +193,7 @@ LATER_FIELDS = (
     "episode_steps",
     "success_px",
     "cross_wall_rate",
+    "wall_bump_rate",
     "cnn_channels",
     "cnn_patch",
     "cnn_head_hidden",
@@ -258,6 +260,7 @@ RANGES: dict[str, str] = {
     "episode_steps": f"[1, {MAX_COUNT}]",
     "success_px": "(0, inf)",
     "cross_wall_rate": "[0, 1]",
+    "wall_bump_rate": "[0, 1]",
     "cnn_channels": f"[1, {MAX_COUNT}]",
     "cnn_patch": f"[1, {MAX_COUNT}]",
     "cnn_head_hidden": f"[1, {MAX_COUNT}]",
@@ -451,7 +454,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
     # time-smoothness, inverse dynamics) on the two_rooms world with 48x48 frames (EB-JEPA: 65x65) and a
     # small CNN. A 4-step unrolled prediction loss and 3000 steps: with the one-step loss and 1000 steps the
     # imagined latents drifted off the encoded ones within a few steps and the planner failed even with no
-    # wall in the way (docs/findings.md, Two Rooms).
+    # wall in the way. A share of the walks heads into the wall (EB-JEPA's wall_bump_rate, 0 in its
+    # recipe): the predictor walked the dot through the wall, and stops are rare in random walks. MPPI's
+    # noise std is EB-JEPA's 2 (docs/findings.md, Two Rooms).
     "two_rooms_ebjepa": {
         "world": "two_rooms",
         "action_dim": 2,
@@ -460,6 +465,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "seq_len": 17,
         "probe_seq_len": 17,
         "train_sequences": 1000,
+        "wall_bump_rate": 0.6,
         "encoder_kind": "cnn",
         "cnn_channels": (16, 32),
         "cnn_patch": 4,
@@ -476,6 +482,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "plan_horizon": 12,
         "plan_samples": 64,
         "plan_iterations": 2,
+        "plan_noise": 2.0,
     },
 }
 

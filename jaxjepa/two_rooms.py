@@ -15,7 +15,8 @@ at least 0.3 px off the wall: its dot never rests on a wall, and each blocked st
 wall. Here a dot on a face stays put under any action with a component into the face and moves freely
 under one along or away from it, so a planner must learn to step along the wall. Training trajectories:
 a random start and a von Mises random walk of directions with truncated normal step lengths; a share
-`config.cross_wall_rate` of them is built backwards from a point in the door so that they pass it.
+`config.cross_wall_rate` of them is built backwards from a point in the door so that they pass it, and a
+share `config.wall_bump_rate` of the others heads into the wall away from the door.
 Evaluation episodes: start and goal uniform in different rooms (EB-JEPA keeps both 2 sigma = 2.6 px off
 the walls; here they may lie on a face or the border).
 """
@@ -36,6 +37,7 @@ WALL_PADDING = 20  # wall_x is drawn from [20, H - 20)
 DOOR_PADDING = 10  # door_y is drawn from [10, H - 10)
 STEP_MEAN, STEP_STD, STEP_MIN, STEP_MAX = 1.0, 0.4, 0.2, 1.8  # px per action, truncated normal
 TURN_CONCENTRATION = 5.0  # von Mises kappa of each turn (EB-JEPA: 1 / action_angle_noise = 1 / 0.2)
+WALL_BUMP_GAP_PX = (2.0, 12.0)  # a wall-bump walk starts this far from the face it heads at
 SUCCESS_RADIUS_PX = 4.5
 EVAL_MAX_STEPS = 200
 VON_MISES_PROPOSALS = 32
@@ -223,12 +225,33 @@ def door_crossing_plan(key: jax.Array, steps: int, layout: Layout, config: Confi
     return jnp.clip(start, lo, hi), actions
 
 
+def wall_bump_plan(key: jax.Array, steps: int, layout: Layout, config: Config) -> tuple[jax.Array, jax.Array]:
+    """(start, actions) of a walk into the wall away from the door (EB-JEPA's `wall_bump_rate` trajectories):
+    a start on a row outside the door, WALL_BUMP_GAP_PX px from a face, and a walk heading at that face."""
+    side_key, row_key, gap_key, walk_key = jax.random.split(key, 4)
+    lo, hi = box(config)
+    door_rows = 2.0 * DOOR_HALF_HEIGHT + 1.0
+    row = jax.random.uniform(row_key, (), minval=lo, maxval=hi - door_rows)
+    row = jnp.where(row < layout.door_y - DOOR_HALF_HEIGHT - 0.5, row, row + door_rows)
+    gap = jax.random.uniform(gap_key, (), minval=WALL_BUMP_GAP_PX[0], maxval=WALL_BUMP_GAP_PX[1])
+    from_right = jax.random.bernoulli(side_key)
+    x = jnp.where(from_right, layout.wall_x + WALL_HALF_WIDTH + gap, layout.wall_x - WALL_HALF_WIDTH - gap)
+    actions = random_walk(walk_key, steps, jnp.where(from_right, jnp.pi, 0.0))
+    return jnp.clip(jnp.stack([row, x]), lo, hi), actions
+
+
 def training_plan(key: jax.Array, steps: int, layout: Layout, config: Config) -> tuple[jax.Array, jax.Array]:
-    """(start, actions): a door-crossing plan with probability cross_wall_rate, else a random start and walk."""
+    """(start, actions): a door-crossing plan with probability cross_wall_rate, else a walk into the wall with
+    probability wall_bump_rate, else a random start and walk."""
     cross_key, plan_key, start_key, walk_key, heading_key = jax.random.split(key, 5)
     cross_start, cross_actions = door_crossing_plan(plan_key, steps, layout, config)
     heading = jax.random.uniform(heading_key, (), maxval=2.0 * jnp.pi)
     start, actions = random_start(start_key, layout, config), random_walk(walk_key, steps, heading)
+    # the bump's keys are folded in, so that with wall_bump_rate 0 every other draw is as it was without it
+    bump_key, bump_plan_key = jax.random.split(jax.random.fold_in(key, 1))
+    bump_start, bump_actions = wall_bump_plan(bump_plan_key, steps, layout, config)
+    use_bump = jax.random.bernoulli(bump_key, config.wall_bump_rate)
+    start, actions = jnp.where(use_bump, bump_start, start), jnp.where(use_bump, bump_actions, actions)
     use_cross = jax.random.bernoulli(cross_key, config.cross_wall_rate) & ~in_wall(cross_start, layout)
     return jnp.where(use_cross, cross_start, start), jnp.where(use_cross, cross_actions, actions)
 

@@ -45,6 +45,29 @@ def test_trajectories_are_deterministic_per_key(batch):
     assert not np.array_equal(draw_trajectories(jax.random.key(1)).positions, batch.positions)
 
 
+def _stopped_at_the_wall(traj) -> np.ndarray:
+    """[N, T - 1] bool: the step ended on a face of the middle wall, short of its action's length."""
+    positions, actions = np.asarray(traj.positions), np.asarray(traj.actions)
+    wall_x = np.asarray(traj.layout.wall_x)[:, None]
+    after = positions[:, 1:]
+    on_face = np.minimum(
+        np.abs(after[..., 1] - wall_x + tr.WALL_HALF_WIDTH), np.abs(after[..., 1] - wall_x - tr.WALL_HALF_WIDTH)
+    )
+    moved = np.linalg.norm(after - positions[:, :-1], axis=-1)
+    return (on_face < 1e-3) & (moved < 0.9 * np.linalg.norm(actions, axis=-1))
+
+
+def test_wall_bump_trajectories_walk_into_the_wall_away_from_the_door(batch):
+    """With every trajectory a wall bump, each starts off the door's rows and most of them are stopped at the
+    wall; the recipe's own mix has far fewer stops."""
+    config = CONFIG.replace(cross_wall_rate=0.0, wall_bump_rate=1.0)
+    bumps = jax.jit(lambda k: tr.trajectories(k, 256, 17, config))(jax.random.key(0))
+    rows_off_door = np.abs(np.asarray(bumps.positions[:, 0, 0] - bumps.layout.door_y)) > tr.DOOR_HALF_HEIGHT
+    assert rows_off_door.all()
+    stopped = _stopped_at_the_wall(bumps)
+    assert stopped.any(axis=1).mean() > 0.5 and stopped.mean() > 4 * _stopped_at_the_wall(batch).mean()
+
+
 def _pushes(key, count=512, steps=24):
     """Random layouts, starts and long random pushes (up to 6 px, more than the wall is wide)."""
     layout_key, start_key, push_key = jax.random.split(key, 3)
