@@ -207,8 +207,8 @@ def check_world_is_browsable(config: Config) -> None:
         )
     if config.encoder_kind != "mlp":
         raise ExportError(
-            f"only MLP encoders can be exported (the exporter lowers no convolutions); this run's "
-            f"encoder_kind is {config.encoder_kind!r}"
+            f"only MLP encoders can be exported (the keypoint encoder's convolution does not lower, and the page "
+            f"has not been tried with a cnn encoder); this run's encoder_kind is {config.encoder_kind!r}"
         )
 
 

@@ -152,6 +152,28 @@ def _select_n(params, args, dims, in_shapes):
     return tf.where(tf.cast(predicate, tf.bool), cases[1], cases[0])
 
 
+def _pad(params, args, dims, in_shapes):
+    x, value = args
+    config = params["padding_config"]
+    if any(interior or lo < 0 or hi < 0 for lo, hi, interior in config):
+        raise ExportError("cannot lower pad with interior or negative padding")
+    return tf.pad(x, [[lo, hi] for lo, hi, _ in config], constant_values=value)
+
+
+def _slice(params, args, dims, in_shapes):
+    """A strided slice; an axis of symbolic size (the batch) must be taken whole, and is masked in."""
+    (x,), (shape,) = args, in_shapes
+    starts, limits = params["start_indices"], params["limit_indices"]
+    strides = params["strides"] or (1,) * len(shape)
+    whole = [not _is_static(size) for size in shape]
+    if any(w and (start != 0 or stride != 1) for w, start, stride in zip(whole, starts, strides)):
+        raise ExportError("cannot lower a slice that cuts the symbolic batch axis")
+    mask = sum(1 << axis for axis, w in enumerate(whole) if w)
+    begin = [0 if w else int(start) for w, start in zip(whole, starts)]
+    end = [0 if w else int(limit) for w, limit in zip(whole, limits)]
+    return tf.strided_slice(x, begin, end, [int(s) for s in strides], begin_mask=mask, end_mask=mask)
+
+
 def _reduction(tf_op: Callable) -> Callable:
     return lambda params, args, dims, in_shapes: tf_op(args[0], axis=list(params["axes"]))
 
@@ -194,6 +216,8 @@ RULES: dict[str, Callable] = {
     "squeeze": lambda params, args, dims, in_shapes: tf.squeeze(args[0], axis=list(params["dimensions"])),
     "concatenate": lambda params, args, dims, in_shapes: tf.concat(list(args), axis=int(params["dimension"])),
     "select_n": _select_n,
+    "pad": _pad,
+    "slice": _slice,
     "reduce_sum": _reduction(tf.math.reduce_sum),
     "reduce_max": _reduction(tf.math.reduce_max),
     "reduce_min": _reduction(tf.math.reduce_min),

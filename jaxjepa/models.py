@@ -94,8 +94,14 @@ def gather_patches(maps: jax.Array, kernel: int, stride: int) -> jax.Array:
     (top, bottom), (left, right) = same_padding(h, kernel, stride), same_padding(w, kernel, stride)
     padded = jnp.pad(maps, ((0, 0), (top, bottom), (left, right), (0, 0)))
     out_h, out_w = -(-h // stride), -(-w // stride)
+    # lax.slice, not numpy indexing: with a symbolic batch (the exporter's trace) indexing becomes a gather
     windows = [
-        padded[:, i : i + (out_h - 1) * stride + 1 : stride, j : j + (out_w - 1) * stride + 1 : stride]
+        jax.lax.slice(
+            padded,
+            (0, i, j, 0),
+            (n, i + (out_h - 1) * stride + 1, j + (out_w - 1) * stride + 1, c),
+            (1, stride, stride, 1),
+        )
         for i in range(kernel)
         for j in range(kernel)
     ]

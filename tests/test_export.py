@@ -64,6 +64,21 @@ def test_lowered_networks_match_jax_on_random_inputs(tiny, which, recipe):
     np.testing.assert_allclose(got, np.asarray(expected), atol=1e-5, rtol=1e-5)
 
 
+def test_the_cnn_encoder_lowers_to_the_same_numbers_with_a_free_batch():
+    """Its patch gathers (pad, strided slices, reshapes) and matmuls, on a symbolic batch of any size."""
+    config = get_config("two_rooms_ebjepa")
+    encoder = models.encoder(config)
+    params = encoder.init(jax.random.key(1), jnp.zeros((1, config.obs_dim)))
+    batch = jax.export.symbolic_shape("batch")
+    closed = trace(encoder.apply, params, jax.ShapeDtypeStruct((*batch, config.obs_dim), jnp.float32))
+    weights = [tf.constant(np.asarray(w)) for w in jax.tree_util.tree_leaves(params)]
+    spec = [tf.TensorSpec([None, config.obs_dim], tf.float32)]
+    fn = tf.function(lambda obs: evaluate(closed, *weights, obs)[0], input_signature=spec)
+    for n in (1, 3):
+        obs = np.asarray(jax.random.uniform(jax.random.key(n), (n, config.obs_dim)))
+        np.testing.assert_allclose(fn(obs).numpy(), np.asarray(encoder.apply(params, obs)), atol=1e-5, rtol=1e-5)
+
+
 def test_symbolic_batch_becomes_a_free_tf_batch_dimension(tiny):
     params = models.init_params(jax.random.key(1), tiny)
     module = models.decoder(tiny)

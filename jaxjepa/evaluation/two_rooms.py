@@ -21,7 +21,7 @@ import numpy as np
 from jaxjepa import planning, probe, two_rooms, two_rooms_planning
 from jaxjepa.config import Config, get_config
 from jaxjepa.evaluation import figures
-from jaxjepa.evaluation.report import fmt, made_by, table
+from jaxjepa.evaluation.report import figure, fmt, made_by, table
 from jaxjepa.evaluation.runs import SeedRuns
 from jaxjepa.evaluation.settings import summarise
 from jaxjepa.evaluation.suite import Context, Evaluated, Suite, overrides_json
@@ -234,6 +234,13 @@ def section_two_rooms(payload: dict) -> str | None:
             "the recipe:",
             "",
             table(["removed", "this run", "EB-JEPA"], ablation_rows(payload["configs"])),
+            "",
+            figure(
+                payload,
+                "two_rooms_gif",
+                "Planned episodes, MPPI, seed 0: the dot and the walls, the goal "
+                "(cross) and the path the plan in force imagined, read by the linear probe (dots)",
+            ),
         ]
     )
 
