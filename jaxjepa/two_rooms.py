@@ -247,7 +247,7 @@ def training_plan(key: jax.Array, steps: int, layout: Layout, config: Config) ->
     cross_start, cross_actions = door_crossing_plan(plan_key, steps, layout, config)
     heading = jax.random.uniform(heading_key, (), maxval=2.0 * jnp.pi)
     start, actions = random_start(start_key, layout, config), random_walk(walk_key, steps, heading)
-    # the bump's keys are folded in, so that with wall_bump_rate 0 every other draw is as it was without it
+    # the bump's keys are folded in, not split off, so the other draws are the same whatever the bump's rate
     bump_key, bump_plan_key = jax.random.split(jax.random.fold_in(key, 1))
     bump_start, bump_actions = wall_bump_plan(bump_plan_key, steps, layout, config)
     use_bump = jax.random.bernoulli(bump_key, config.wall_bump_rate)
