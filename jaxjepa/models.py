@@ -76,12 +76,6 @@ class KeypointEncoder(nn.Module):
         return Linear(self.latent_dim, name="readout")(coords).reshape(*lead, self.latent_dim)
 
 
-def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
-    """(before, after) padding of one axis for a 'SAME' convolution, as XLA and nn.Conv pad it."""
-    total = max((-(-size // stride) - 1) * stride + kernel - size, 0)
-    return total // 2, total - total // 2
-
-
 def gather_patches(maps: jax.Array, kernel: int, stride: int) -> jax.Array:
     """[N, H, W, C] -> [N, H', W', kernel * kernel * C]: each output position's 'SAME'-padded window,
     in nn.Conv's kernel order (row, column, channel), so that patches @ kernel.reshape(-1, C_out) is the
@@ -91,8 +85,8 @@ def gather_patches(maps: jax.Array, kernel: int, stride: int) -> jax.Array:
     if kernel == stride and h % stride == 0 and w % stride == 0:
         tiles = maps.reshape(n, h // stride, stride, w // stride, stride, c)
         return jnp.transpose(tiles, (0, 1, 3, 2, 4, 5)).reshape(n, h // stride, w // stride, -1)
-    (top, bottom), (left, right) = same_padding(h, kernel, stride), same_padding(w, kernel, stride)
-    padded = jnp.pad(maps, ((0, 0), (top, bottom), (left, right), (0, 0)))
+    rows, cols = jax.lax.padtype_to_pads((h, w), (kernel, kernel), (stride, stride), "SAME")  # as nn.Conv pads
+    padded = jnp.pad(maps, ((0, 0), rows, cols, (0, 0)))
     out_h, out_w = -(-h // stride), -(-w // stride)
     # lax.slice, not numpy indexing: with a symbolic batch (the exporter's trace) indexing becomes a gather
     windows = [

@@ -86,10 +86,16 @@ def flat(a: jax.Array) -> jax.Array:
     return a.reshape(-1, a.shape[-1])
 
 
+def fit_position(params: dict, key: jax.Array, config: Config) -> tuple[Probe, Latents]:
+    """(the position probe fitted on `probe_sequences` fresh trajectories, the latents it is tested on)."""
+    fitted, tested = fit_and_test_latents(params, key, config)
+    return fit(flat(fitted.z), flat(fitted.positions)), tested
+
+
 def probe_position(params: dict, key: jax.Array, config: Config) -> dict:
     """Fit on `probe_sequences` fresh trajectories, test on as many others. Returns RMSE in px."""
-    fitted, tested = fit_and_test_latents(params, key, config)
-    predicted = apply(fit(flat(fitted.z), flat(fitted.positions)), flat(tested.z))
+    position_probe, tested = fit_position(params, key, config)
+    predicted = apply(position_probe, flat(tested.z))
     return {
         "probe_rmse": rmse(predicted, flat(tested.positions)),
         "probe_rmse_yx": rmse_per_coordinate(predicted, flat(tested.positions)),

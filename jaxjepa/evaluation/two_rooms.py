@@ -139,8 +139,7 @@ def gif_arrays(params: dict, eval_key: jax.Array, config: Config) -> dict:
     plan_keys, tasks = two_rooms_planning.draw_tasks(jax.random.key(1), GIF_EPISODES, config)
     run = lambda k, t: two_rooms_planning.episode(k, t, factory, config, "mppi", ACTIONS_PER_PLAN)  # noqa: E731
     eps = jax.jit(jax.vmap(run))(plan_keys, tasks)
-    fitted, _ = probe.fit_and_test_latents(params, eval_key, config)
-    position_probe = probe.fit(probe.flat(fitted.z), probe.flat(fitted.positions))
+    position_probe, _ = probe.fit_position(params, eval_key, config)
 
     def imagined(task, positions, plans):  # [plans, H, 2]: each plan read from the observation it was made at
         history = jnp.concatenate([jnp.stack([task.start, task.start]), positions])  # the dot at steps -2, -1, 0 ..
