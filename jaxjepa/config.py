@@ -427,7 +427,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "random_speed": {"speed_jitter": 0.5},
     "noisy": {"pixel_noise": 0.1},
     # the big-frame worlds with the convolutional encoder (models.ConvEncoder), reference recipe otherwise; no
-    # decoder, which the probe never reads and which costs more than the JEPA at 64x64 (docs/two_rooms.md)
+    # decoder, which the probe never reads and which costs more than the JEPA at 64x64
     "world32_cnn": {"frame_size": 32, "encoder_kind": "cnn", "decoder_steps": 0},
     "world64_cnn": {"frame_size": 64, "encoder_kind": "cnn", "decoder_steps": 0},
     # EB-JEPA's Two Rooms world (PLDM): 65x65 frames, dot std 1.3 px, 17-step trajectories, a CNN encoder
@@ -492,7 +492,8 @@ RECIPES = ("default", "koopman", "long_horizon", "multistep_k4", "long_horizon_k
 BEST_RECIPE = "koopman"  # the shipped recipe
 ANOMALY_RECIPES = ("default", BEST_RECIPE)
 PLANNING = ("steer", "steer_no_ema", "steer_no_var", "steer_no_cov")  # the planning model first, then its ablation
-WORLDS = ("default", "world32", "world64", "two_logos", "random_speed", "noisy")  # "default": the reference world
+# "default": the reference world; a "_cnn" world is its namesake with the convolutional encoder
+WORLDS = ("default", "world32", "world64", "two_logos", "random_speed", "noisy", "world32_cnn", "world64_cnn")
 
 
 def get_config(name: str = "default", **overrides: Any) -> Config:

@@ -36,6 +36,7 @@ from jaxjepa.planning import WorldModel
 from jaxjepa.two_rooms import Layout
 
 ModelFactory = Callable[[two_rooms.Episode], WorldModel]  # the task -> a model whose observe reads positions
+ACTIONS_PER_PLAN = 4  # the evaluation's protocol: each plan's first 4 actions run, then it is refined anew
 DOOR_POINTS = 9  # points of the door's opening the path-length oracle tries
 POSITION_SCALE = 1e-3  # the path-length oracle carries the position in its latent at this scale
 

@@ -10,7 +10,12 @@ import os
 import shutil
 import tempfile
 
-import jax
+# The tests compile many small programs and run each briefly, so LLVM's optimisation passes cost more time
+# than they save. Set before JAX starts its backend; the train.py and eval.py subprocesses inherit it. A
+# user's runs keep XLA's default level.
+os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} --xla_backend_optimization_level=0".strip()
+
+import jax  # noqa: E402
 import pytest
 
 from jaxjepa import get_config, make_train, runner, seed_keys

@@ -20,7 +20,7 @@ import pytest
 import eval as eval_script  # noqa: E402  (the top-level eval.py)
 from jaxjepa import checkpoint, make_train, probe, trainer, world
 from jaxjepa.evaluation import ablation, anomaly, forecast, report, representation
-from jaxjepa.evaluation.runs import run_dir
+from jaxjepa.evaluation.runs import run_dir, train_seconds
 from jaxjepa.evaluation.settings import EvalSettings, TooFewSeeds, purpose_key, stack_trees, summarise
 from tests.conftest import cli_flags, tiny_config
 
@@ -251,6 +251,10 @@ def test_summarise_needs_two_seeds_for_a_std():
         summarise([1.0])
     assert summarise([1.0], need_std=False)["std"] is None
     assert summarise([1.0, np.nan, 3.0])["seeds_counted"] == 2  # a seed with no such case is skipped
+
+
+def test_train_seconds_is_one_seeds_share_of_its_program():
+    assert train_seconds({"final": {"run_s": 90.0, "seeds_in_program": 3}}) == 30.0
 
 
 def test_vmapped_evaluation_equals_one_seed(tiny, tiny_result):

@@ -210,3 +210,39 @@ def test_predictor_spectrum_finds_the_harmonics_of_a_known_rotation():
     np.testing.assert_allclose(spectrum["off_harmonic_max"], [0.0], atol=1e-9)
     np.testing.assert_allclose(spectrum["persistent_modulus_min"], [1.0], atol=1e-9)
     assert recipes.predictor_spectrum(stacked, tiny_config()) is None  # a deep predictor has no spectrum
+
+
+def test_worlds_section_puts_a_cnn_world_beside_its_mlp_namesake():
+    """A `_cnn` world is trained with the reference recipe only; it has no decoder, so its pixel columns are
+    empty, and its bullet names the MLP encoder's probe in the same world."""
+    from jaxjepa.evaluation import worlds
+
+    names = worlds.world_configs()
+    assert "world32_cnn" in names and "world32_cnn+" + BEST_RECIPE not in names
+    assert names["world32_cnn"].encoder_kind == "cnn" and names["world32_cnn"].frame_size == 32
+    summary = lambda value: {"mean": value, "std": None}  # noqa: E731
+    entry = {key: summary(0.5) for _, key, _ in worlds.COLUMNS}
+    settings = {"forecast_steps": 100, "forecast_trajectories": 8, "anomaly_trajectories": 8}
+    cnn = {k: v for k, v in entry.items() if "pixel" not in k} | {"probe_rmse": summary(1.25)}
+    payload = {
+        "command": "python eval.py --worlds --seeds 0 --no-std",
+        "seeds": [0],
+        "timing_s": {"train": 1.0, "total": 2.0},
+        "configs": {
+            name: {**values, "overrides": {}, "settings": settings}
+            for name, values in {
+                "default": entry,
+                "world32": entry,
+                f"world32+{BEST_RECIPE}": entry,
+                "world32_cnn": cnn,
+            }.items()
+        },
+    }
+    text = worlds.section_worlds(payload)
+    row = next(line for line in text.splitlines() if line.startswith("| `world32_cnn`"))
+    assert row.split(" | ")[2] == "1.250" and row.count(" - ") == 1  # the one pixel column of the table
+    assert (
+        "`world32_cnn`, reference recipe: probe 1.25 px (reference world 0.50, MLP encoder in the same world 0.50)"
+        in text
+    )
+    assert "Trained with the reference recipe only: `world32_cnn` (" in text

@@ -24,7 +24,7 @@ from jaxjepa import models, planning, probe, steer, world
 from jaxjepa.config import PLANNING, Config
 from jaxjepa.evaluation import figures
 from jaxjepa.evaluation.report import FINDINGS, figure, fmt, made_by, table
-from jaxjepa.evaluation.runs import SeedRuns
+from jaxjepa.evaluation.runs import SeedRuns, train_seconds
 from jaxjepa.evaluation.settings import summarise
 from jaxjepa.evaluation.suite import Context, Evaluated, Suite, named_configs, overrides_json
 from jaxjepa.runner import stacked_keys
@@ -177,12 +177,6 @@ def position_probe(params: dict, config: Config) -> probe.Probe:
     obs = world.flatten_observations(world.observations(traj.frames))
     z = models.encoder(config).apply(params["target"], obs)
     return probe.fit(z.reshape(-1, z.shape[-1]), traj.positions[:, 1:].reshape(-1, 2))
-
-
-def train_seconds(run_metrics: dict) -> float:
-    """One seed's share of the vmapped training program's run time (compilation excluded)."""
-    final = run_metrics["final"]
-    return final["run_s"] / final["seeds_in_program"]
 
 
 def evaluate(loaded: dict[str, SeedRuns], context: Context) -> Evaluated:

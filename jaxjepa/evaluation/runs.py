@@ -96,6 +96,12 @@ def check_metrics(path: Path, metrics: dict, config: Config, metrics_read: tuple
             )
 
 
+def train_seconds(run_metrics: dict) -> float:
+    """One seed's share of the run time of the training program that made it (compilation excluded)."""
+    final = run_metrics["final"]
+    return final["run_s"] / final["seeds_in_program"]
+
+
 def train_and_save(config: Config, missing: list[tuple[int, Path]]) -> None:
     """One vmapped program for the missing seeds, saved in train.py's layout. A seed whose loss went
     NaN/inf is a result here, not an error: it is saved too, and its figures say so."""
