@@ -37,13 +37,13 @@ def parse_args(argv: list[str] | None):
         "--plan-samples",
         type=int,
         metavar="N",
-        help="steer runs: sequences the page's planner samples (default: the run's)",
+        help="action-conditioned runs: sequences the page's planner samples (default: the run's)",
     )
     parser.add_argument(
         "--plan-iterations",
         type=int,
         metavar="I",
-        help="steer runs: the page's refinements per step (default: the run's)",
+        help="action-conditioned runs: the page's refinements per step (default: the run's)",
     )
     args = parser.parse_args(argv)
     for flag, value in (("--plan-samples", args.plan_samples), ("--plan-iterations", args.plan_iterations)):
@@ -103,7 +103,8 @@ def report(args, meta: dict) -> None:
         print("see it: python -m http.server -d web, then open http://localhost:8000/")
     else:
         print(
-            "the page loads web/model (its switch also offers web/model-koopman); index.html?model=PATH loads "
+            "the page loads web/model (its switch also offers web/model-koopman, web/model-steer and "
+            "web/model-two-rooms); index.html?model=PATH loads "
             "another export served under web/"
         )
 

@@ -2,7 +2,8 @@
 
 Why three models and not one: the page calls them separately (encode the observation, predict the
 next latent, decode a latent into a frame; the dream is the predictor alone, applied again and
-again), and the decoder is optional, exactly as in training.
+again), and the decoder is optional, exactly as in training: a run that trained none (decoder_steps 0)
+is exported without one.
 
 Path: flax apply function -> jaxpr -> plain TF ops (`export.lower`) inside a `tf.Module` whose
 variables are the run's parameters -> SavedModel -> parity check against JAX on real observations
@@ -26,7 +27,7 @@ import tensorflow as tf
 
 from export.destination import FORMAT, MANIFEST_KEY, check_destination, check_saved_model_dir, manifest_of
 from export.lower import ExportError, evaluate, trace
-from jaxjepa import models, steer, world
+from jaxjepa import models, probe, steer, two_rooms, two_rooms_planning, world
 from jaxjepa.config import Config
 
 PARITY_TOLERANCE = 1e-5  # max abs difference JAX vs the TF SavedModel that export accepts
@@ -44,6 +45,11 @@ class Network(NamedTuple):
     out_dim: int
 
 
+def has_decoder(config: Config) -> bool:
+    """A run with decoder_steps 0 holds only the decoder's untrained initial weights."""
+    return config.decoder_steps > 0
+
+
 def networks(config: Config) -> list[Network]:
     """What the page runs. The encoder is the target (EMA) encoder: the one the predictor learned to
     predict and the one every evaluation probes."""
@@ -51,11 +57,13 @@ def networks(config: Config) -> list[Network]:
     # An action-conditioned predictor reads the concatenation [z, a] (models.predictor_input): the page
     # concatenates, so the graph keeps the one plain input every predictor has.
     predictor_in = config.latent_dim + config.action_dim
-    return [
+    served = [
         Network("encoder", "target", models.encoder(config), config.obs_dim, config.latent_dim),
         Network("predictor", "predictor", models.predictor(config), predictor_in, config.latent_dim),
-        Network("decoder", "decoder", models.decoder(config), config.latent_dim, side * side),
     ]
+    if has_decoder(config):
+        served.append(Network("decoder", "decoder", models.decoder(config), config.latent_dim, side * side))
+    return served
 
 
 class ServedNetwork(tf.Module):
@@ -86,9 +94,14 @@ def _leaf_name(path) -> str:
 
 
 def parity_observations(config: Config) -> tuple[np.ndarray, np.ndarray | None]:
-    """([N, 2, H, W] real observations, [N, 2] the action that drives each to the next, or None in a world
-    without actions). Bounce: evaluation-box starts, the last trajectory teleports midway. Steer: the
-    training-style action walk, so the predictor is checked on the actions it learned from."""
+    """([N, C, H, W] real observations, [N, 2] the action that drives each to the next, or None in a world
+    without actions). Bounce: evaluation-box starts, the last trajectory teleports midway. Steer and Two
+    Rooms: training trajectories, so the predictor is checked on the actions it learned from."""
+    if config.world == "two_rooms":  # o_t = (f_t, f_t+1), each frame's dot and walls, driven on by actions[t + 1]
+        traj = two_rooms.trajectories(jax.random.key(PARITY_KEY), PARITY_TRAJECTORIES, PARITY_FRAMES + 1, config)
+        frames = traj.frames[:, :-1]
+        obs = jnp.concatenate([frames[:, :-1], frames[:, 1:]], axis=2)
+        return _flat(obs, 3), _flat(traj.actions[:, 1:], 1)
     if config.world == "steer":
         traj = steer.trajectories(jax.random.key(PARITY_KEY), PARITY_TRAJECTORIES, PARITY_FRAMES + 1, config)
         obs = world.observations(traj.frames)[:, :-1]  # o_t = (f_t, f_t+1), driven on by actions[t + 2]
@@ -113,16 +126,17 @@ def _flat(array: jax.Array, trailing: int) -> np.ndarray:
 
 def jax_outputs(config: Config, params: dict, obs: np.ndarray, actions: np.ndarray | None = None) -> dict:
     """The JAX chain the page runs: latents, predicted next latents (under `actions` where the predictor
-    takes them), decoded frames [N, H*W]."""
-    enc, pred, dec = networks(config)
+    takes them), decoded frames [N, H*W] (where the run has a decoder)."""
+    enc, pred, *dec = networks(config)
     z = jax.jit(enc.module.apply)(params["target"], world.flatten_observations(jnp.asarray(obs)))
     predictor_input = models.predictor_input(z, None if actions is None else jnp.asarray(actions))
     outputs = {
         "obs": obs,
         "latent": np.asarray(z),
         "predicted": np.asarray(jax.jit(pred.module.apply)(params["predictor"], predictor_input)),
-        "decoded": np.asarray(jax.jit(dec.module.apply)(params["decoder"], z)),
     }
+    if dec:
+        outputs["decoded"] = np.asarray(jax.jit(dec[0].module.apply)(params["decoder"], z))
     if actions is not None:
         outputs["action"] = np.asarray(actions, np.float32)
     return outputs
@@ -156,7 +170,8 @@ def float16_cost(config: Config, params: dict, reference: dict[str, np.ndarray])
     chain = jax_outputs(
         config, rounded, reference["obs"], reference.get("action")
     )  # the whole encode -> predict / decode chain
-    errors["chain_decoded"] = max_abs(chain["decoded"], reference["decoded"])
+    last = "decoded" if "decoded" in chain else "predicted"
+    errors[f"chain_{last}"] = max_abs(chain[last], reference[last])
     return errors
 
 
@@ -189,7 +204,8 @@ def folder_bytes(folder: Path) -> int:
 PAGE_WORLD_DEFAULTS = {"logos": 1, "speed_jitter": 0.0, "pixel_noise": 0.0}
 
 
-BROWSABLE_WORLDS = ("bounce", "steer")  # what web/world.js simulates
+BROWSABLE_WORLDS = ("bounce", "steer", "two_rooms")  # what web/world.js, steer.js and rooms.js simulate
+BROWSABLE_ENCODERS = ("mlp", "cnn")  # what export.lower lowers
 
 
 def check_world_is_browsable(config: Config) -> None:
@@ -205,10 +221,10 @@ def check_world_is_browsable(config: Config) -> None:
         raise ExportError(
             f"the browser page simulates one logo at a fixed speed without noise; this run's world has {settings}"
         )
-    if config.encoder_kind != "mlp":
+    if config.encoder_kind not in BROWSABLE_ENCODERS:
         raise ExportError(
-            f"only MLP encoders can be exported (the keypoint encoder's convolution does not lower, and the page "
-            f"has not been tried with a cnn encoder); this run's encoder_kind is {config.encoder_kind!r}"
+            f"only MLP and CNN encoders can be exported (the keypoint encoder's convolution does not lower); "
+            f"this run's encoder_kind is {config.encoder_kind!r}"
         )
 
 
@@ -250,7 +266,7 @@ def export_run(
                 sizes[network.name] = folder_bytes(partial / network.name)
         meta = _meta(run, reference, parity, sizes, float16)
         if config.action_dim:
-            meta.update(steer_meta(config, params, plan_budget or {}))
+            meta.update(planner_meta(config, params, plan_budget or {}))
         if float16:
             meta["float16_error_max_abs"] = float16_cost(config, params, reference)
         np.savez(partial / "reference_outputs.npz", **{k: v[:REFERENCE_OBSERVATIONS] for k, v in reference.items()})
@@ -268,9 +284,23 @@ def export_run(
 
 
 def world_meta(config: Config) -> dict:
-    """The world the page simulates, as meta.json records it."""
+    """The world the page simulates, as meta.json records it: what its JavaScript physics and rendering read."""
+    if config.world == "two_rooms":
+        return {
+            "name": config.world,
+            "frame_size": config.frame_size,
+            "sigma": config.sigma,
+            "border_px": two_rooms.BORDER_PX,
+            "wall_half_width": two_rooms.WALL_HALF_WIDTH,
+            "door_half_height": two_rooms.DOOR_HALF_HEIGHT,
+            "wall_padding": two_rooms.WALL_PADDING,
+            "door_padding": two_rooms.DOOR_PADDING,
+        }
     names = ("frame_size", "sigma", "speed", "eval_start_margin", "train_start_margin")
-    return {"name": config.world, **{name: getattr(config, name) for name in names}}
+    meta = {"name": config.world, **{name: getattr(config, name) for name in names}}
+    if config.world == "steer":
+        meta.update(steer_gain=config.steer_gain, steer_max_speed=config.steer_max_speed)
+    return meta
 
 
 def _meta(run, reference, parity, sizes, float16) -> dict:
@@ -280,15 +310,7 @@ def _meta(run, reference, parity, sizes, float16) -> dict:
         "source_run": run.path.name if run.path else None,
         "probe_rmse_px": run.metrics.get("final", {}).get("probe_rmse_px"),
         "world": world_meta(config),
-        "model": {
-            "obs_dim": config.obs_dim,
-            "latent_dim": config.latent_dim,
-            "action_dim": config.action_dim,
-            "encoder": [config.obs_dim, *config.encoder_hidden, config.latent_dim],
-            "predictor": [config.latent_dim + config.action_dim, *config.predictor_hidden, config.latent_dim],
-            "decoder": [config.latent_dim, *config.decoder_hidden, config.frame_size**2],
-            "encoder_params": "target (EMA) encoder",
-        },
+        "model": model_meta(config),
         "files": {n.name: f"{n.name}/model.json" for n in networks(config)},
         "weights_dtype": "float16" if float16 else "float32",
         "bytes": sizes,
@@ -302,38 +324,43 @@ def _meta(run, reference, parity, sizes, float16) -> dict:
 
 
 PROBE_KEY = 20260602  # fixed PRNG key of the probe's trajectories (train) and its held-out ones (check)
-PROBE_TRAJECTORIES, PROBE_FRAMES = 128, 64
+PROBE_TRAJECTORIES, PROBE_FRAMES = 128, 64  # Two Rooms: its probe's own length, config.probe_seq_len
 
 
-def steer_meta(config: Config, params: dict, plan_budget: dict[str, int]) -> dict:
-    """What the page's steer mode needs besides the networks: the physics it simulates, the planner's
-    settings (the run's, as planning.py uses them, but for a `plan_budget` given to fit the browser's
-    slower arithmetic) and a linear probe latent -> (y, x) px, with which it draws the path the planner
-    imagines."""
-    return {
-        "world": {**world_meta(config), "steer_gain": config.steer_gain, "steer_max_speed": config.steer_max_speed},
-        "planner": {
-            "method": "mppi",
-            "cost": config.plan_cost,
-            "horizon": config.plan_horizon,
-            "samples": plan_budget.get("samples", config.plan_samples),
-            "iterations": plan_budget.get("iterations", config.plan_iterations),
-            "run_samples": config.plan_samples,
-            "run_iterations": config.plan_iterations,
-            "noise": config.plan_noise,
-            "temperature": config.plan_temperature,
-            "success_px": config.success_px,
-        },
-        "probe": position_probe(config, params),
+def planner_meta(config: Config, params: dict, plan_budget: dict[str, int]) -> dict:
+    """What the page's planning modes (steer, Two Rooms) need besides the networks: the planner's settings
+    (the run's, as planning.py uses them, but for a `plan_budget` given to fit the browser's slower
+    arithmetic) and a linear probe latent -> (y, x) px, with which it draws the path the planner imagines.
+    In Two Rooms, the evaluation's protocol too: a plan refined every few actions, its success radius."""
+    planner = {
+        "method": "mppi",
+        "cost": config.plan_cost,
+        "horizon": config.plan_horizon,
+        "samples": plan_budget.get("samples", config.plan_samples),
+        "iterations": plan_budget.get("iterations", config.plan_iterations),
+        "run_samples": config.plan_samples,
+        "run_iterations": config.plan_iterations,
+        "noise": config.plan_noise,
+        "temperature": config.plan_temperature,
+        "success_px": config.success_px,
+        "actions_per_plan": 1,
     }
+    if config.world == "two_rooms":
+        planner.update(success_px=two_rooms.SUCCESS_RADIUS_PX, actions_per_plan=two_rooms_planning.ACTIONS_PER_PLAN)
+    return {"planner": planner, "probe": position_probe(config, params)}
 
 
 def probe_data(key: jax.Array, config: Config, params: dict) -> tuple[np.ndarray, np.ndarray]:
-    """(target-encoder latents [N, d], the newest frame's logo position [N, 2]) of steer trajectories."""
-    traj = steer.trajectories(key, PROBE_TRAJECTORIES, PROBE_FRAMES, config)
-    obs = world.flatten_observations(world.observations(traj.frames)).reshape(-1, config.obs_dim)
-    z = jax.jit(models.encoder(config).apply)(params["target"], obs)
-    return np.asarray(z, np.float64), np.asarray(traj.positions[:, 1:].reshape(-1, 2), np.float64)
+    """(target-encoder latents [N, d], the newest frame's logo or dot position [N, 2]) of training-style
+    trajectories."""
+    if config.world == "two_rooms":
+        latents = probe.two_rooms_latents(params, key, PROBE_TRAJECTORIES, config.probe_seq_len, config)
+        z, positions = latents.z, latents.positions
+    else:
+        traj = steer.trajectories(key, PROBE_TRAJECTORIES, PROBE_FRAMES, config)
+        obs = world.flatten_observations(world.observations(traj.frames)).reshape(-1, config.obs_dim)
+        z, positions = jax.jit(models.encoder(config).apply)(params["target"], obs), traj.positions[:, 1:]
+    return np.asarray(z.reshape(-1, config.latent_dim), np.float64), np.asarray(positions.reshape(-1, 2), np.float64)
 
 
 def position_probe(config: Config, params: dict) -> dict:
@@ -346,6 +373,23 @@ def position_probe(config: Config, params: dict) -> dict:
     z_check, positions_check = probe_data(check_key, config, params)
     rmse = float(np.sqrt(np.mean((z_check @ weights + bias - positions_check) ** 2)))
     return {"weights": weights.tolist(), "bias": bias.tolist(), "rmse_px": rmse}
+
+
+def model_meta(config: Config) -> dict:
+    """The networks' shapes, layer widths in order; a CNN encoder lists its channels, then its head's widths."""
+    hidden = (*config.cnn_channels, *config.cnn_head_hidden) if config.encoder_kind == "cnn" else config.encoder_hidden
+    shapes = {
+        "obs_dim": config.obs_dim,
+        "latent_dim": config.latent_dim,
+        "action_dim": config.action_dim,
+        "encoder_kind": config.encoder_kind,
+        "encoder": [config.obs_dim, *hidden, config.latent_dim],
+        "predictor": [config.latent_dim + config.action_dim, *config.predictor_hidden, config.latent_dim],
+        "encoder_params": "target (EMA) encoder",
+    }
+    if has_decoder(config):
+        shapes["decoder"] = [config.latent_dim, *config.decoder_hidden, config.frame_size**2]
+    return shapes
 
 
 def _tfjs_version() -> str:

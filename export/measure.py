@@ -8,8 +8,9 @@ given with --also, e.g. a float16 one):
 - parity: JAX vs TF SavedModel (recorded by `python -m export` in meta.json) and JAX vs TF.js (the
   stored JAX outputs of web/model/reference_outputs.npz against the page's), on each TF.js backend;
 - time: median of one encode+predict+decode step (batch 1) and of a 30-step dream (predictor 30 times,
-  then the 30 latents decoded), per backend; for a steer export (web/model-steer) also one replanning
-  step of the page's planner (encode the observation, then MPPI with meta.json's planner settings).
+  then the 30 latents decoded; without a decoder, encode+predict and the predictor alone), per backend;
+  for a planning export (web/model-steer, web/model-two-rooms) also one replanning step of the page's
+  planner (encode the observation, then MPPI with meta.json's planner settings).
 """
 
 from __future__ import annotations
@@ -50,11 +51,9 @@ def measure_folder(chromium, url: str, mount: str, folder: Path, repeats: int) -
     if not page.is_hidden("#error"):
         fail(f"the page could not load {folder}: {page.inner_text('#error')}")
     reference = dict(np.load(folder / "reference_outputs.npz"))
-    inputs = {
-        "encode": reference["obs"].reshape(len(reference["obs"]), -1),
-        "predict": predictor_rows(reference),
-        "decode": reference["latent"],
-    }
+    inputs = {"encode": reference["obs"].reshape(len(reference["obs"]), -1), "predict": predictor_rows(reference)}
+    if "decoded" in reference:
+        inputs["decode"] = reference["latent"]
     outputs = {"encode": "latent", "predict": "predicted", "decode": "decoded"}
     default_backend = page.evaluate("window.jepa.backend")
     per_backend = {}
@@ -89,7 +88,7 @@ def predictor_rows(reference: dict[str, np.ndarray]) -> np.ndarray:
 
 
 def planning_lines(results: dict) -> list[str]:
-    """One line per steer export and backend: what one replanning step of the page costs."""
+    """One line per planning export and backend: what one replanning step of the page costs."""
     lines = []
     for model in results["models"]:
         for backend, figures in model["backends"].items():
@@ -100,7 +99,7 @@ def planning_lines(results: dict) -> list[str]:
                     f"refinement{'' if figures['iterations'] == 1 else 's'}) takes {figures['replan_ms']:.1f} ms "
                     "(median)."
                 )
-    return ["", "Steer mode, the planner in the page:", "", *lines] if lines else []
+    return ["", "Steer and Two Rooms modes, the planner in the page:", "", *lines] if lines else []
 
 
 def readme_block(results: dict) -> str:
@@ -120,12 +119,13 @@ def readme_block(results: dict) -> str:
         tf_parity = max(model["jax_vs_tf_max_abs"].values())
         for backend, figures in model["backends"].items():
             p = figures["jax_vs_tfjs_max_abs"]
+            parity = " / ".join(f"{p[k]:.1e}" if k in p else "-" for k in ("latent", "predicted", "decoded"))
             backend_name = backend + (" (default)" if backend == model["default_backend"] else "")
             download_mb = model["model_download_bytes"] / 1e6
             lines.append(
                 f"| `{model['folder']}` | {model['weights_dtype']} | {download_mb:.3f} MB "
                 f"| {tf_parity:.1e} | {backend_name} "
-                f"| {p['latent']:.1e} / {p['predicted']:.1e} / {p['decoded']:.1e} "
+                f"| {parity} "
                 f"| {figures['step_ms']:.2f} | {figures['dream_ms']:.2f} |"
             )
     lines += [

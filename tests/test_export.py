@@ -217,7 +217,8 @@ def test_a_keypoint_encoder_is_refused_in_one_line():
     from export.build import check_world_is_browsable
 
     check_world_is_browsable(get_config("default"))  # the default passes
-    with pytest.raises(ExportError, match="only MLP encoders can be exported"):
+    check_world_is_browsable(get_config("two_rooms_ebjepa"))  # and a CNN encoder
+    with pytest.raises(ExportError, match="only MLP and CNN encoders can be exported"):
         check_world_is_browsable(get_config("keypoints_long_horizon"))
 
 
@@ -265,8 +266,90 @@ def test_steer_meta_tells_the_page_its_physics_planner_and_probe(exported_steer)
     assert 0 < probe["rmse_px"] < 4.0  # a tiny run's latents still say roughly where the logo is
 
 
-def test_a_world_the_page_cannot_simulate_is_refused_in_one_line():
-    from export.build import check_world_is_browsable
+def test_a_world_the_page_cannot_simulate_is_refused_in_one_line(monkeypatch):
+    import export.build
 
+    monkeypatch.setattr(export.build, "BROWSABLE_WORLDS", ("bounce", "steer"))  # every world has its page today
     with pytest.raises(ExportError, match="this run's world is 'two_rooms'"):
-        check_world_is_browsable(get_config("two_rooms"))
+        export.build.check_world_is_browsable(get_config("two_rooms_ebjepa"))
+    with pytest.raises(ExportError, match="one logo at a fixed speed without noise; this run's world has pixel_noise"):
+        export.build.check_world_is_browsable(get_config("noisy"))
+
+
+# What the CNN encoder adds to BROWSER_OPS: its patch gathers, and the shape arithmetic of a free batch.
+CNN_OPS = {"PadV2", "StridedSlice", "ConcatV2", "Transpose", "Shape", "GatherV2", "Prod", "Pack", "_FusedMatMul"}
+
+
+@pytest.fixture(scope="module")
+def exported_two_rooms(tmp_path_factory):
+    """A tiny Two Rooms run (its CNN encoder, no decoder), saved and exported."""
+    from jaxjepa import make_train, seed_keys
+
+    config = get_config(
+        "two_rooms_ebjepa",
+        steps=8,
+        train_sequences=8,
+        seq_len=7,
+        batch_size=8,
+        cnn_channels=(4, 8),
+        cnn_head_hidden=(16,),
+        latent_dim=8,
+        predictor_hidden=(16,),
+        probe_sequences=4,
+        probe_seq_len=6,
+    )
+    result = jax.jit(make_train(config))(seed_keys(0)[0])
+    root = tmp_path_factory.mktemp("export-two-rooms")
+    run_dir = save_run(root / "seed0", config, result.params, {"final": {}})
+    meta = export_run(load_run(run_dir), root / "model", log=lambda *_: None)
+    return run_dir, root / "model", meta
+
+
+def test_a_two_rooms_run_exports_its_cnn_encoder_and_predictor_with_parity(exported_two_rooms):
+    from export.build import PARITY_FRAMES, PARITY_KEY, PARITY_TRAJECTORIES
+    from jaxjepa import two_rooms, two_rooms_planning
+
+    run_dir, out, meta = exported_two_rooms
+    config = load_run(run_dir).config
+    assert set(meta["files"]) == {"encoder", "predictor"} and not (out / "decoder").exists()  # decoder_steps 0
+    assert "decoder" not in meta["model"] and meta["model"]["encoder_kind"] == "cnn"
+    for name in ("encoder", "predictor"):
+        assert 0 <= meta["parity_jax_vs_tf_max_abs"][name] <= PARITY_TOLERANCE
+        graph = json.loads((out / meta["files"][name]).read_text())
+        ops = {node["op"] for node in graph["modelTopology"]["node"]}
+        assert ops <= BROWSER_OPS | CNN_OPS, f"{name} uses ops the browser may not run: {ops - BROWSER_OPS - CNN_OPS}"
+    # The stored observations are laid out as the planner's encoder reads them: (f_t, f_t+1), dot then walls each.
+    stored = dict(np.load(out / "reference_outputs.npz"))
+    traj = two_rooms.trajectories(jax.random.key(PARITY_KEY), PARITY_TRAJECTORIES, PARITY_FRAMES + 1, config)
+    layout = two_rooms.Layout(traj.layout.wall_x[0], traj.layout.door_y[0])
+    first = two_rooms_planning.flat_observation(traj.positions[0, 0], traj.positions[0, 1], layout, config)
+    np.testing.assert_allclose(stored["obs"][0].reshape(-1), np.asarray(first), atol=1e-6)
+    live = jax_outputs(config, load_run(run_dir).params, stored["obs"], stored["action"])
+    for key in ("latent", "predicted"):
+        np.testing.assert_allclose(stored[key], live[key], atol=1e-5)
+
+
+def test_two_rooms_meta_tells_the_page_its_world_planner_and_probe(exported_two_rooms):
+    from jaxjepa import two_rooms
+    from jaxjepa.two_rooms_planning import ACTIONS_PER_PLAN
+
+    run_dir, _, meta = exported_two_rooms
+    config = load_run(run_dir).config
+    assert meta["world"] == {
+        "name": "two_rooms",
+        "frame_size": config.frame_size,
+        "sigma": config.sigma,
+        "border_px": two_rooms.BORDER_PX,
+        "wall_half_width": two_rooms.WALL_HALF_WIDTH,
+        "door_half_height": two_rooms.DOOR_HALF_HEIGHT,
+        "wall_padding": two_rooms.WALL_PADDING,
+        "door_padding": two_rooms.DOOR_PADDING,
+    }
+    planner = meta["planner"]
+    assert planner["success_px"] == two_rooms.SUCCESS_RADIUS_PX and planner["actions_per_plan"] == ACTIONS_PER_PLAN
+    assert (planner["samples"], planner["horizon"], planner["noise"]) == (
+        config.plan_samples,
+        config.plan_horizon,
+        config.plan_noise,
+    )
+    assert np.shape(meta["probe"]["weights"]) == (config.latent_dim, 2) and np.isfinite(meta["probe"]["rmse_px"])

@@ -5,7 +5,9 @@ and frames as JAX (TF.js on its default backend, max abs difference <= 1e-4); ru
 as jaxjepa/world.py; raise the alarm a few frames after "inject anomaly"; hide the dream but keep the
 bars when the decoder is off; say in plain words when the model is missing or broken. In steer mode
 (web/model-steer): run the same physics as jaxjepa/steer.py, give JAX's predictions under actions, and
-plan the logo onto a clicked goal within the evaluation's 60 steps.
+plan the logo onto a clicked goal within the evaluation's 60 steps. In Two Rooms mode
+(web/model-two-rooms): run the same physics and rendering as jaxjepa/two_rooms.py, give JAX's latents and
+predictions, take a goal from a click in free space (none from a click in a wall) and plan towards it.
 
 Two JAX comparisons, because web/model is committed without its training checkpoint:
 - the committed model against the JAX outputs that `python -m export` computed from the run's own
@@ -18,6 +20,7 @@ saved to test-artifacts/web-demo.png.
 
 import hashlib
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -29,7 +32,7 @@ import pytest
 from conftest import tiny_config
 
 from export import browser
-from jaxjepa import load_run, steer, world
+from jaxjepa import get_config, load_run, steer, two_rooms, two_rooms_planning, world
 from jaxjepa.config import Config
 
 pytestmark = pytest.mark.skipif(
@@ -38,6 +41,7 @@ pytestmark = pytest.mark.skipif(
 
 MODEL = browser.WEB_DIR / "model"
 STEER = browser.WEB_DIR / "model-steer"
+ROOMS = browser.WEB_DIR / "model-two-rooms"
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "test-artifacts"
 TOLERANCE = 1e-4
@@ -492,3 +496,146 @@ def test_a_non_finite_planner_stops_the_steer_mode_with_a_plain_message(site):
     assert "the planner gave a number that is not finite" in page.inner_text("#error")
     assert all(page.evaluate(CONTROLS_DISABLED))
     page.close()
+
+
+@pytest.fixture(scope="module")
+def rooms_demo(site):
+    """The committed Two Rooms model, paused (the test advances it), with its console errors recorded."""
+    console = []
+    page = open_demo(site, "?model=model-two-rooms&seed=3&paused=1&backend=cpu", console)
+    yield page, console
+    page.close()
+
+
+def rooms_world() -> tuple[dict, Config]:
+    """The committed export's world, as the page reads it, and the Python config of that world."""
+    shown = json.loads((ROOMS / "meta.json").read_text())["world"]
+    assert (shown["border_px"], shown["wall_half_width"], shown["door_half_height"]) == (
+        two_rooms.BORDER_PX,
+        two_rooms.WALL_HALF_WIDTH,
+        two_rooms.DOOR_HALF_HEIGHT,
+    )
+    assert (shown["wall_padding"], shown["door_padding"]) == (two_rooms.WALL_PADDING, two_rooms.DOOR_PADDING)
+    return shown, get_config("two_rooms_ebjepa", frame_size=shown["frame_size"], sigma=shown["sigma"])
+
+
+def test_javascript_two_rooms_world_is_the_python_world(demo):
+    """One action sequence into the wall, along its face, through the door, into the border and at random
+    (beyond [-1, 1] too: both clip): positions equal exactly, frames to float32 rounding of exp."""
+    page, _ = demo
+    shown, config = rooms_world()
+    layout = two_rooms.Layout(np.float32(24.0), np.float32(20.0))
+    lo, hi = two_rooms.box(config)
+    actions = np.concatenate(
+        [
+            np.tile([0.1, 1.0], (15, 1)),  # right, into the wall's left face above the door, and stuck there
+            np.tile([1.0, 0.0], (8, 1)),  # down along the face, to the door's rows
+            np.tile([0.2, 1.3], (10, 1)),  # right, through the door
+            np.tile([-1.5, 0.0], (40, 1)),  # up, into the border
+            1.5 * np.asarray(jax.random.normal(jax.random.key(7), (80, 2))),
+        ]
+    ).astype(np.float32)
+    runs = []
+    for start in ([10.3, 12.6], [9.0, 24.4]):  # the second inside the wall's interior: moved onto a face first
+        expected = np.asarray(
+            two_rooms.rollout(np.float32(start), two_rooms_planning.clip_action(actions), layout, config)
+        )[1:]
+        got = page.evaluate(
+            "([start, actions, layout, world]) => RoomsWorld.rollout(start, actions, layout, world)",
+            [start, actions.astype(np.float64).tolist(), {"wall_x": 24, "door_y": 20}, shown],
+        )
+        np.testing.assert_array_equal(np.asarray(got, np.float32), expected)
+        runs.append(expected)
+    expected = runs[0]
+    x = expected[:, 1]
+    assert np.any(x == 24 - 1) and np.any(x < 24 - 1) and np.any(x > 24 + 1)  # stopped at the face, then crossed
+    assert np.any(expected == lo) and np.any(expected == hi)  # the border stopped it
+    previous, current = expected[40], expected[41]
+    observed = page.evaluate(
+        "([previous, position, layout, world]) => RoomsWorld.observe({ previous, position, layout }, world)",
+        [previous.tolist(), current.tolist(), {"wall_x": 24, "door_y": 20}, shown],
+    )
+    want = np.asarray(two_rooms_planning.flat_observation(previous, current, layout, config))
+    assert np.max(np.abs(np.asarray(observed) - want)) <= 1e-6
+    walls = np.asarray(observed).reshape(4, config.frame_size, config.frame_size)[[1, 3]]
+    np.testing.assert_array_equal(walls, want.reshape(4, config.frame_size, config.frame_size)[[1, 3]])
+
+
+def test_javascript_two_rooms_draws_layouts_and_starts_as_python_does(demo):
+    """The page's own draws (its generator, not JAX's): whole-pixel walls and doors in random_layout's
+    ranges, starts uniform over both rooms and never in the wall's columns."""
+    page, _ = demo
+    shown, config = rooms_world()
+    draws = page.evaluate(
+        """(world) => {
+            const random = JepaWorld.randomSource(5);
+            return Array.from({ length: 300 }, () => {
+                const layout = RoomsWorld.randomLayout(random, world);
+                return [layout.wall_x, layout.door_y, ...RoomsWorld.randomStart(random, layout, world)];
+            });
+        }""",
+        shown,
+    )
+    wall_x, door_y, y, x = np.asarray(draws).T
+    size = config.frame_size
+    assert np.all(wall_x == np.round(wall_x)) and np.all(door_y == np.round(door_y))
+    assert wall_x.min() >= two_rooms.WALL_PADDING and wall_x.max() < size - two_rooms.WALL_PADDING
+    assert door_y.min() >= two_rooms.DOOR_PADDING and door_y.max() < size - two_rooms.DOOR_PADDING
+    assert len(set(wall_x)) > 4 and len(set(door_y)) > 10
+    lo, hi = two_rooms.box(config)
+    assert y.min() >= lo and y.max() <= hi and x.min() >= lo and x.max() <= hi
+    assert np.all(np.abs(x - wall_x) >= two_rooms.WALL_HALF_WIDTH)
+    assert 0.3 < np.mean(x > wall_x) < 0.7  # both rooms
+
+
+def test_two_rooms_model_in_tfjs_matches_jax(rooms_demo):
+    page, console = rooms_demo
+    meta = json.loads((ROOMS / "meta.json").read_text())
+    assert set(meta["files"]) == {"encoder", "predictor"} and meta["model"]["encoder_kind"] == "cnn"
+    ref = dict(np.load(ROOMS / "reference_outputs.npz"))
+    latent = in_browser(page, "encode", ref["obs"].reshape(len(ref["obs"]), -1))
+    assert np.max(np.abs(latent - ref["latent"])) <= TOLERANCE
+    predicted = in_browser(page, "predict", np.concatenate([ref["latent"], ref["action"]], axis=-1))
+    assert np.max(np.abs(predicted - ref["predicted"])) <= TOLERANCE
+    assert console == []
+
+
+def click_cell(page, position, size):
+    """Click the Two Rooms view where the dot's centre would be at `position` (y, x) px."""
+    box = page.locator("#steer-view").bounding_box()
+    scale = (box["width"] - 2) / size  # the canvas has a 1 px border; positions are pixel centres
+    page.click("#steer-view", position={"x": (position[1] + 0.5) * scale, "y": (position[0] + 0.5) * scale})
+
+
+def test_two_rooms_mode_takes_a_goal_in_free_space_and_plans_towards_it(rooms_demo):
+    page, console = rooms_demo
+    assert page.is_visible("#steer-view") and page.is_visible(".rooms-only") and page.is_hidden(".logo-only")
+    assert page.is_hidden("#inject-anomaly") and "Model loaded" in page.inner_text("#status")
+    page.click("#new-world")
+    size = json.loads((ROOMS / "meta.json").read_text())["world"]["frame_size"]
+    state = page.evaluate("window.jepa.app.state")
+    wall_x, door_y = state["layout"]["wall_x"], state["layout"]["door_y"]
+    in_wall = (door_y - 10.0 if door_y >= 15 else door_y + 10.0, float(wall_x))
+    click_cell(page, in_wall, size)
+    assert page.evaluate("window.jepa.app.steer.goal") is None
+    assert page.is_visible("#goal-message") and "inside a wall" in page.inner_text("#goal-message")
+    start = state["position"]
+    goal = (float(door_y), float(wall_x + 10 if start[1] < wall_x else wall_x - 10))  # in the other room
+    click_cell(page, goal, size)
+    np.testing.assert_allclose(page.evaluate("window.jepa.app.steer.goal"), goal, atol=0.1)
+    assert page.is_hidden("#goal-message")
+    advance(page, 9)  # three plans: every 4 actions
+    steps = page.evaluate("window.jepa.app.steer.steps")
+    assert steps == 9 or page.evaluate("window.jepa.app.steer.reachedAt") == steps
+    assert page.evaluate("window.jepa.app.state.position") != start
+    readout = page.inner_text("#steer-readout") + " " + page.inner_text("#plan-ms")
+    numbers = [float(n) for n in re.findall(r"-?\d+(?:\.\d+)?", readout)]
+    assert len(numbers) >= 5 and all(np.isfinite(numbers)) and float(page.inner_text("#plan-ms")) > 0
+    assert "NaN" not in page.inner_text("body") and "Infinity" not in page.inner_text("body")
+    assert (
+        len(page.evaluate("window.jepa.app.steer.path"))
+        == json.loads((ROOMS / "meta.json").read_text())["planner"]["horizon"]
+    )
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "web-two-rooms.png"), full_page=True)
+    assert console == []

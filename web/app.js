@@ -12,7 +12,9 @@
  *
  * With a model whose predictor takes actions (meta.json `model.action_dim`, e.g. web/model-steer) the page
  * is in steer mode instead: the logo is pushed by actions (steer.js), a click sets a goal, and an MPPI
- * planner (steer.js) steers the logo there, replanning every frame from a warm start.
+ * planner (steer.js) steers the logo there, replanning every frame from a warm start. With a Two Rooms model
+ * (meta.json `world.name` "two_rooms", web/model-two-rooms) the same planner moves a dot through the door
+ * of a wall (rooms.js), replanning every `planner.actions_per_plan` actions as Python's evaluation does.
  *
  * `window.jepa` exposes the model and the state to the browser tests and to `python -m export.measure`.
  */
@@ -30,6 +32,7 @@
   const RATE_WINDOW = 20;       // ticks over which the real frame rate and the per-frame time are measured
   const BACKEND_TRIALS = 5;     // timed steps per backend when choosing one at load
   const BACKENDS = ["cpu", "webgl"];
+  const ROOMS_PX_PER_CELL = 8;  // canvas pixels per Two Rooms pixel
   const $ = (id) => document.getElementById(id);
 
   const app = {
@@ -39,8 +42,9 @@
     state: null, frames: [], frameIndex: 0,
     latent: null, expectedLatent: null, expectedFrame: null,
     history: [], injected: [], alarmUntil: -1, timer: null, pendingTeleport: false,
-    tickStarts: [], tickMs: [], backendTimes: {}, stopped: false, steerMode: false,
-    steer: { goal: null, goalLatent: null, plan: null, path: [], planMs: [], seed: 1, steps: 0, reachedAt: null },
+    tickStarts: [], tickMs: [], backendTimes: {}, stopped: false, steerMode: false, roomsMode: false,
+    steer: { goal: null, goalLatent: null, plan: null, inForce: null, path: [], planMs: [], seed: 1, steps: 0,
+      reachedAt: null },
   };
 
   class ModelProblem extends Error {}
@@ -99,7 +103,7 @@
         "served over plain http from another machine); open it via http://localhost instead.");
     }
     const models = {};
-    for (const name of ["encoder", "predictor", "decoder"]) {
+    for (const name of ["encoder", "predictor", "decoder"].filter((n) => n in meta.files)) {
       try {
         models[name] = await tf.loadGraphModel(MODEL_DIR + meta.files[name], { fetchFunc: checkedFetch(meta.manifest) });
       } catch (error) {
@@ -113,8 +117,8 @@
 
   /* A model folder from another config would give silently wrong pictures: check every shape once. */
   function checkShapes(models, shapes) {
-    const expect = { encoder: [shapes.obs_dim, shapes.latent_dim], predictor: [shapes.predictor[0], shapes.latent_dim],
-      decoder: [shapes.latent_dim, shapes.decoder[shapes.decoder.length - 1]] };
+    const expect = { encoder: [shapes.obs_dim, shapes.latent_dim], predictor: [shapes.predictor[0], shapes.latent_dim] };
+    if (models.decoder) expect.decoder = [shapes.latent_dim, shapes.decoder[shapes.decoder.length - 1]];
     for (const [name, [inDim, outDim]] of Object.entries(expect)) {
       const out = tf.tidy(() => models[name].execute(tf.zeros([1, inDim])));
       const shape = out.shape;
@@ -147,7 +151,10 @@
     document.querySelectorAll(".controls button, .controls input, .controls select").forEach((el) => {
       el.disabled = !on;
     });
-    if (on) $("dream").disabled = !app.decoderOn;
+    if (on) {
+      $("dream").disabled = !app.decoderOn;
+      $("decoder-toggle").disabled = !hasDecoder();
+    }
   }
 
   /* A NaN or an infinity anywhere means the weights or the backend are broken: stop rather than show it. */
@@ -171,6 +178,7 @@
   const predict = (rows) => run("predictor", rows, app.meta.model.predictor[0]);
   const decode = (latents) => run("decoder", latents, app.meta.model.latent_dim);
   const actionDim = () => app.meta.model.action_dim || 0;  // exports made before actions existed lack it
+  const hasDecoder = () => Boolean(app.models && app.models.decoder);  // a run that trained none has none
 
   /* Latents as the predictor reads them: with a zero action appended where it takes actions. */
   const withNoAction = (latents) => latents.map((z) => [...z, ...new Array(actionDim()).fill(0)]);
@@ -197,7 +205,7 @@
     const seed = app.random ? Math.floor(app.random() * 2 ** 32) : Number(query.get("seed") || Date.now());
     app.random = JepaWorld.randomSource(seed);
     if (app.steerMode) {
-      newSteerWorld();
+      app.roomsMode ? newRoomsWorld() : newSteerWorld();
       return;
     }
     app.state = JepaWorld.randomStart(app.random, app.world.eval_start_margin, app.world);
@@ -226,7 +234,7 @@
   function tick() {
     if (app.stopped) return;
     if (app.steerMode) {
-      steerTick();
+      app.roomsMode ? roomsTick() : steerTick();
       return;
     }
     const started = performance.now();
@@ -321,6 +329,10 @@
 
   /* A goal is given as an observation, as in planning.py: two frames of the logo resting there, encoded. */
   function setGoal(position) {
+    if (app.roomsMode) {
+      setRoomsGoal(position);
+      return;
+    }
     const [lo, hi] = JepaWorld.bounds(app.world);
     const goal = position.map((v) => Math.min(Math.max(v, lo), hi));
     const rest = SteerWorld.atRest(goal);
@@ -330,25 +342,32 @@
     drawSteer();
   }
 
-  /* One replanning step on the newest observation; the action to apply, or null if the demo stopped. */
-  function replan() {
+  /* One replanning step on `observation` from the warm start `steer.plan`; the refined plan, or null if the
+     demo stopped. */
+  function replan(observation) {
     const { steer, meta } = app;
     const started = performance.now();
-    const result = SteerPlanner.plan(app.models, [...app.frames[0], ...app.frames[1]], steer.goalLatent,
-      steer.plan, meta.planner, steer.seed);
+    const result = SteerPlanner.plan(app.models, observation, steer.goalLatent, steer.plan, meta.planner, steer.seed);
     steer.planMs = [...steer.planMs.slice(1 - RATE_WINDOW), performance.now() - started];
     steer.seed += meta.planner.iterations;  // fresh samples every step, yet a seeded page replays exactly
     if (!checkFinite("planner", [result.latent, ...result.plan, ...result.imagined])) return null;
     app.latent = result.latent;
     steer.path = SteerPlanner.probe(result.imagined, meta.probe);
-    steer.plan = SteerPlanner.shifted(result.plan);  // the warm start of the next step
-    return SteerWorld.clipAction(result.plan[0]);
+    return result.plan;
+  }
+
+  /* Replan on the newest observation; its first action, or null if the demo stopped. */
+  function steerAction() {
+    const plan = replan([...app.frames[0], ...app.frames[1]]);
+    if (plan === null) return null;
+    app.steer.plan = SteerPlanner.shifted(plan);  // the warm start of the next step
+    return SteerWorld.clipAction(plan[0]);
   }
 
   /* Plan (when there is a goal), apply the first action, and see the world move one frame. */
   function steerTick() {
     const started = performance.now();
-    const action = app.steer.goal ? replan() : [0, 0];
+    const action = app.steer.goal ? steerAction() : [0, 0];
     if (action === null) return;
     app.state = SteerWorld.step(app.state, action, app.world);
     app.frames = [app.frames[1], JepaWorld.render(app.state.position, app.world)];
@@ -379,11 +398,12 @@
     const canvas = $("steer-view"), context = canvas.getContext("2d");
     const scale = canvas.width / app.world.frame_size;
     const at = (p) => (p + 0.5) * scale;
-    drawFrame(canvas, app.frames[1]);
+    app.roomsMode ? drawRooms(canvas) : drawFrame(canvas, app.frames[1]);
     const { goal, path, reachedAt } = app.steer;
     $("frame-index").textContent = String(app.frameIndex);
     if (!goal) {
-      $("steer-readout").textContent = "No goal yet: click anywhere in the box.";
+      $("steer-readout").textContent = app.roomsMode ? "No goal yet: click in free space, off the walls." :
+        "No goal yet: click anywhere in the box.";
       return;
     }
     context.strokeStyle = "#e74c3c";
@@ -398,12 +418,90 @@
     context.stroke();
     path.forEach(([y, x]) => context.fillRect(at(x) - 2, at(y) - 2, 4, 4));
     const reached = reachedAt === null ? "not reached yet" : `reached after ${reachedAt} steps`;
-    $("steer-readout").textContent = `goal (${goal.map((v) => v.toFixed(1)).join(", ")}) px: the logo is ` +
-      `${goalDistance().toFixed(2)} px away after ${app.steer.steps} steps; ${reached}.`;
+    $("steer-readout").textContent = `goal (${goal.map((v) => v.toFixed(1)).join(", ")}) px: the ` +
+      `${app.roomsMode ? "dot" : "logo"} is ${goalDistance().toFixed(2)} px away after ${app.steer.steps} steps; ` +
+      `${reached}.`;
     if (app.steer.planMs.length) {
       $("plan-ms").textContent = median(app.steer.planMs).toFixed(1);
       $("plan-ms-last").textContent = app.steer.planMs[app.steer.planMs.length - 1].toFixed(1);
     }
+  }
+
+  // ---------------------------------------------------------------- Two Rooms mode
+
+  /* A fresh wall, door and start, the dot at rest, no goal. */
+  function newRoomsWorld() {
+    const layout = RoomsWorld.randomLayout(app.random, app.world);
+    app.state = RoomsWorld.atRest(RoomsWorld.randomStart(app.random, layout, app.world), layout);
+    app.frameIndex = 0;
+    app.latent = null;
+    Object.assign(app.steer, { goal: null, goalLatent: null, path: [], steps: 0, reachedAt: null });
+    $("goal-message").hidden = true;
+    drawSteer();
+  }
+
+  /* A goal in free space, given as planning.py gets it: the observation of the dot resting there, encoded.
+     A point inside a wall is refused: the dot could never rest there. */
+  function setRoomsGoal(position) {
+    const message = $("goal-message");
+    message.hidden = RoomsWorld.isFree(position, app.state.layout, app.world);
+    if (!message.hidden) {
+      message.textContent = `(${position.map((v) => v.toFixed(1)).join(", ")}) px is inside a wall: no goal set; ` +
+        "click in free space.";
+      return;
+    }
+    const latents = encode([RoomsWorld.observe(RoomsWorld.atRest(position, app.state.layout), app.world)]);
+    if (!checkFinite("encoder", latents)) return;
+    const plan = SteerPlanner.zeroPlan(app.meta.planner.horizon);  // as each of the evaluation's episodes starts
+    Object.assign(app.steer, { goal: position, goalLatent: latents[0], steps: 0, reachedAt: null, path: [], plan });
+    if (goalDistance() < app.meta.planner.success_px) app.steer.reachedAt = 0;
+    drawSteer();
+  }
+
+  /* The next action: every `actions_per_plan` steps a new plan from the newest observation, its actions
+     applied in turn; null if the demo stopped. */
+  function roomsAction() {
+    const { steer } = app, applied = app.meta.planner.actions_per_plan;
+    if (steer.steps % applied === 0) {
+      const plan = replan(RoomsWorld.observe(app.state, app.world));
+      if (plan === null) return null;
+      steer.inForce = plan;
+      steer.plan = SteerPlanner.shifted(plan, applied);  // the warm start of the next plan
+    }
+    return steer.inForce[steer.steps % applied];
+  }
+
+  /* Until the dot is within the success radius of the goal: plan when due, apply one action. */
+  function roomsTick() {
+    const started = performance.now();
+    const { steer } = app;
+    if (steer.goal && steer.reachedAt === null) {
+      const action = roomsAction();
+      if (action === null) return;
+      app.state = RoomsWorld.step(app.state, action, app.world);
+      steer.steps++;
+      if (goalDistance() < app.meta.planner.success_px) steer.reachedAt = steer.steps;
+    }
+    app.frameIndex++;
+    drawSteer();
+    recordTiming(started);
+  }
+
+  /* The newest frame: the walls grey-blue, the dot white over them. */
+  function drawRooms(canvas) {
+    const size = app.world.frame_size, area = size * size;
+    const frame = RoomsWorld.render(app.state.position, app.state.layout, app.world);
+    const image = new ImageData(size, size);
+    for (let i = 0; i < area; i++) {
+      const dot = 255 * Math.min(Math.max(frame[i], 0), 1), wall = frame[area + i];
+      image.data.set([Math.max(dot, 90 * wall), Math.max(dot, 100 * wall), Math.max(dot, 130 * wall), 255], 4 * i);
+    }
+    const small = document.createElement("canvas");
+    small.width = small.height = size;
+    small.getContext("2d").putImageData(image, 0, 0);
+    const context = canvas.getContext("2d");
+    context.imageSmoothingEnabled = false;
+    context.drawImage(small, 0, 0, canvas.width, canvas.height);
   }
 
   // ---------------------------------------------------------------- drawing
@@ -580,23 +678,43 @@
     return median(times);
   }
 
+  /* A fixed layout, observation and goal, for timings: the wall and door in the middle, the dot in one corner,
+     the goal in the other. */
   function sampleObservation() {
+    if (app.roomsMode) {
+      const middle = Math.floor(app.world.frame_size / 2), layout = { wall_x: middle, door_y: middle };
+      return RoomsWorld.observe({ previous: [10, 10], position: [10.75, 10.75], layout }, app.world);
+    }
     return [...JepaWorld.render([5, 6], app.world), ...JepaWorld.render([5.75, 6.75], app.world)];
+  }
+
+  function sampleGoalObservation() {
+    if (app.roomsMode) {
+      const middle = Math.floor(app.world.frame_size / 2), far = app.world.frame_size - 10;
+      return RoomsWorld.observe(RoomsWorld.atRest([far, far], { wall_x: middle, door_y: middle }), app.world);
+    }
+    const goal = SteerWorld.atRest([8, 8]);
+    return SteerWorld.observe(goal, goal, app.world);
   }
 
   /* One replanning step toward a fixed goal from a fixed observation, as a function to time. */
   function samplePlanning() {
-    const goal = SteerWorld.atRest([8, 8]);
-    const [goalLatent] = encode([SteerWorld.observe(goal, goal, app.world)]);
+    const [goalLatent] = encode([sampleGoalObservation()]);
     const observation = sampleObservation(), settings = app.meta.planner;
     return () => SteerPlanner.plan(app.models, observation, goalLatent, SteerPlanner.zeroPlan(settings.horizon),
       settings, 0);
   }
 
-  /* What a frame of the page's mode costs: the bounce loop's encode+predict+decode, or a replanning step. */
+  /* The bounce loop's encode+predict (+decode where the model has a decoder) on `observation`. */
+  function modelStep(observation) {
+    const predicted = predict(withNoAction(encode([observation])));
+    return hasDecoder() ? decode(predicted) : predicted;
+  }
+
+  /* What a frame of the page's mode costs: the bounce loop's step, or a replanning step. */
   function sampleStep() {
     const observation = sampleObservation();
-    return app.steerMode ? samplePlanning() : () => decode(predict(withNoAction(encode([observation]))));
+    return app.steerMode ? samplePlanning() : () => modelStep(observation);
   }
 
   function timings(repeats = 50, dreamSteps = 30) {
@@ -604,8 +722,8 @@
     const [z] = encode([observation]);
     const figures = {
       backend: tf.getBackend(),
-      step_ms: medianTime(() => decode(predict(withNoAction(encode([observation])))), repeats),
-      dream_ms: medianTime(() => dream(z, dreamSteps, true), repeats),
+      step_ms: medianTime(() => modelStep(observation), repeats),
+      dream_ms: medianTime(() => dream(z, dreamSteps, hasDecoder()), repeats),
       dream_steps: dreamSteps,
       repeats,
     };
@@ -656,7 +774,9 @@
       app.models = loaded.models;
       app.world = loaded.meta.world;
       app.steerMode = actionDim() > 0;
+      app.roomsMode = app.world.name === "two_rooms";
       document.body.classList.toggle("steer-mode", app.steerMode);
+      document.body.classList.toggle("rooms-mode", app.roomsMode);
     } catch (problem) {
       if (!(problem instanceof ModelProblem)) problem = new ModelProblem(String(problem && problem.message || problem));
       showProblem(problem);
@@ -674,7 +794,13 @@
       const refinements = `${iterations} refinement${iterations === 1 ? "" : "s"}`;
       $("plan-budget").textContent = `MPPI: ${samples} sequences of ${horizon} actions, ${refinements}`;
     }
+    if (app.roomsMode) {
+      $("steer-view").width = $("steer-view").height = ROOMS_PX_PER_CELL * app.world.frame_size;
+      $("rooms-every").textContent = String(app.meta.planner.actions_per_plan);
+      $("rooms-radius").textContent = String(app.meta.planner.success_px);
+    }
     newWorld();
+    if (!hasDecoder()) $("decoder-toggle").checked = false;
     setDecoder($("decoder-toggle").checked);
     setControlsEnabled(true);
     tick();

@@ -101,8 +101,11 @@
     });
   }
 
-  /* The warm start of the next step: the plan's tail, its last action repeated. */
-  const shifted = (plan) => [...plan.slice(1), plan[plan.length - 1].slice()];
+  /* The warm start of the next plan, after `applied` of its actions ran: its tail, its last action repeated. */
+  const shifted = (plan, applied = 1) => [
+    ...plan.slice(applied),
+    ...Array.from({ length: applied }, () => plan[plan.length - 1].slice()),
+  ];
 
   const zeroPlan = (horizon) => Array.from({ length: horizon }, () => [0, 0]);
 
