@@ -112,7 +112,8 @@ def readme_block(results: dict) -> str:
         "else shared the cores; numbers: `results/web.json`).",
         "",
         "| model folder | weights | download (model files) | JAX vs TF max abs | TF.js backend | "
-        "JAX vs TF.js max abs (latent / predicted / decoded) | encode+predict+decode, ms | 30-step dream, ms |",
+        "JAX vs TF.js max abs (latent / predicted / decoded) | encode+predict(+decode), ms | "
+        "30-step dream (decoded where there is a decoder), ms |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for model in results["models"]:
