@@ -45,11 +45,6 @@ class Network(NamedTuple):
     out_dim: int
 
 
-def has_decoder(config: Config) -> bool:
-    """A run with decoder_steps 0 holds only the decoder's untrained initial weights."""
-    return config.decoder_steps > 0
-
-
 def networks(config: Config) -> list[Network]:
     """What the page runs. The encoder is the target (EMA) encoder: the one the predictor learned to
     predict and the one every evaluation probes."""
@@ -61,7 +56,7 @@ def networks(config: Config) -> list[Network]:
         Network("encoder", "target", models.encoder(config), config.obs_dim, config.latent_dim),
         Network("predictor", "predictor", models.predictor(config), predictor_in, config.latent_dim),
     ]
-    if has_decoder(config):
+    if config.has_decoder:
         served.append(Network("decoder", "decoder", models.decoder(config), config.latent_dim, side * side))
     return served
 
@@ -387,7 +382,7 @@ def model_meta(config: Config) -> dict:
         "predictor": [config.latent_dim + config.action_dim, *config.predictor_hidden, config.latent_dim],
         "encoder_params": "target (EMA) encoder",
     }
-    if has_decoder(config):
+    if config.has_decoder:
         shapes["decoder"] = [config.latent_dim, *config.decoder_hidden, config.frame_size**2]
     return shapes
 

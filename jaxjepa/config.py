@@ -109,6 +109,11 @@ class Config:
         return 2 * self.frame_channels * self.frame_size * self.frame_size
 
     @property
+    def has_decoder(self) -> bool:
+        """Whether the run trains a decoder; with decoder_steps 0 its decoder keeps untrained initial weights."""
+        return self.decoder_steps > 0
+
+    @property
     def pairs_per_sequence(self) -> int:
         return self.seq_len - 2
 

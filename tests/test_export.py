@@ -222,19 +222,22 @@ def test_a_keypoint_encoder_is_refused_in_one_line():
         check_world_is_browsable(get_config("keypoints_long_horizon"))
 
 
+def train_and_export(root, config):
+    """(run folder, export folder, meta) of `config` trained on seed 0, saved under `root` and exported."""
+    from jaxjepa import make_train, seed_keys
+
+    result = jax.jit(make_train(config))(seed_keys(0)[0])
+    run_dir = save_run(root / "seed0", config, result.params, {"final": {}})
+    meta = export_run(load_run(run_dir), root / "model", log=lambda *_: None)
+    return run_dir, root / "model", meta
+
+
 @pytest.fixture(scope="module")
 def exported_steer(tmp_path_factory):
     """A tiny action-conditioned run (the steer world), saved and exported."""
     from conftest import tiny_steer_config
 
-    from jaxjepa import make_train, seed_keys
-
-    config = tiny_steer_config()
-    result = jax.jit(make_train(config))(seed_keys(0)[0])
-    root = tmp_path_factory.mktemp("export-steer")
-    run_dir = save_run(root / "seed0", config, result.params, {"final": {}})
-    meta = export_run(load_run(run_dir), root / "model", log=lambda *_: None)
-    return run_dir, root / "model", meta
+    return train_and_export(tmp_path_factory.mktemp("export-steer"), tiny_steer_config())
 
 
 def test_the_action_conditioned_predictor_is_exported_on_z_and_a(exported_steer):
@@ -283,8 +286,6 @@ CNN_OPS = {"PadV2", "StridedSlice", "ConcatV2", "Transpose", "Shape", "GatherV2"
 @pytest.fixture(scope="module")
 def exported_two_rooms(tmp_path_factory):
     """A tiny Two Rooms run (its CNN encoder, no decoder), saved and exported."""
-    from jaxjepa import make_train, seed_keys
-
     config = get_config(
         "two_rooms_ebjepa",
         steps=8,
@@ -298,11 +299,7 @@ def exported_two_rooms(tmp_path_factory):
         probe_sequences=4,
         probe_seq_len=6,
     )
-    result = jax.jit(make_train(config))(seed_keys(0)[0])
-    root = tmp_path_factory.mktemp("export-two-rooms")
-    run_dir = save_run(root / "seed0", config, result.params, {"final": {}})
-    meta = export_run(load_run(run_dir), root / "model", log=lambda *_: None)
-    return run_dir, root / "model", meta
+    return train_and_export(tmp_path_factory.mktemp("export-two-rooms"), config)
 
 
 def test_a_two_rooms_run_exports_its_cnn_encoder_and_predictor_with_parity(exported_two_rooms):

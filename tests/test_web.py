@@ -612,7 +612,8 @@ def test_two_rooms_mode_takes_a_goal_in_free_space_and_plans_towards_it(rooms_de
     assert page.is_visible("#steer-view") and page.is_visible(".rooms-only") and page.is_hidden(".logo-only")
     assert page.is_hidden("#inject-anomaly") and "Model loaded" in page.inner_text("#status")
     page.click("#new-world")
-    size = json.loads((ROOMS / "meta.json").read_text())["world"]["frame_size"]
+    meta = json.loads((ROOMS / "meta.json").read_text())
+    size = meta["world"]["frame_size"]
     state = page.evaluate("window.jepa.app.state")
     wall_x, door_y = state["layout"]["wall_x"], state["layout"]["door_y"]
     in_wall = (door_y - 10.0 if door_y >= 15 else door_y + 10.0, float(wall_x))
@@ -632,10 +633,7 @@ def test_two_rooms_mode_takes_a_goal_in_free_space_and_plans_towards_it(rooms_de
     numbers = [float(n) for n in re.findall(r"-?\d+(?:\.\d+)?", readout)]
     assert len(numbers) >= 5 and all(np.isfinite(numbers)) and float(page.inner_text("#plan-ms")) > 0
     assert "NaN" not in page.inner_text("body") and "Infinity" not in page.inner_text("body")
-    assert (
-        len(page.evaluate("window.jepa.app.steer.path"))
-        == json.loads((ROOMS / "meta.json").read_text())["planner"]["horizon"]
-    )
+    assert len(page.evaluate("window.jepa.app.steer.path")) == meta["planner"]["horizon"]
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "web-two-rooms.png"), full_page=True)
     assert console == []

@@ -59,7 +59,7 @@ def world_figures(params: dict, eval_key: jax.Array, config: Config, settings: E
         **{k: v for k, v in horizon.items() if not k.endswith("_curve")},
         "teleport_hit_rate_latent": teleport["latent"]["hit_rate_within_1"],
         "teleport_roc_auc_latent": teleport["latent"]["roc_auc"],
-        **(pixel if config.decoder_steps else {}),
+        **(pixel if config.has_decoder else {}),
     }
 
 
@@ -105,11 +105,13 @@ def skipped_note(configs: dict) -> str:
     skipped = sorted(w for w in worlds if not any(name.startswith(w + "+") for name in configs))
     if not skipped:
         return ""
-    return (
-        f" Trained with the reference recipe only: {', '.join(f'`{w}`' for w in skipped)} (a `_cnn` world is its "
-        "namesake with the convolutional encoder, there to compare encoders under one recipe; it has no decoder, "
-        "so no pixel surprise)."
+    why = (
+        " (a `_cnn` world is its namesake with the convolutional encoder, there to compare encoders under one "
+        "recipe; it has no decoder, so no pixel surprise)"
+        if any(w.endswith("_cnn") for w in skipped)
+        else ""
     )
+    return f" Trained with the reference recipe only: {', '.join(f'`{w}`' for w in skipped)}{why}."
 
 
 def method(payload: dict) -> str:
