@@ -16,12 +16,13 @@ PLANNER_FLAGS = {"samples": "plan_samples", "iterations": "plan_iterations", "ho
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
     from jaxjepa import cli
+    from jaxjepa.config import CHOICES
 
     parser = cli.OneLineParser(prog="plan.py", description=__doc__.splitlines()[0])
     parser.add_argument("run_dir", metavar="RUN_DIR", help="a finished run with an action-conditioned predictor")
     parser.add_argument("--episodes", type=int, default=256, help="episodes planned at once (default 256)")
     parser.add_argument("--goal", type=float, nargs=2, metavar=("Y", "X"), help="one goal for every episode, px")
-    parser.add_argument("--planner", choices=("mppi", "cem", "random"), help="default: the run's planner")
+    parser.add_argument("--planner", choices=(*CHOICES["planner"], "random"), help="default: the run's planner")
     for flag in PLANNER_FLAGS:
         parser.add_argument(f"--{flag}", type=int, help="default: the run's config")
     parser.add_argument("--seed", type=int, default=0, help="the tasks' and the planner's key (default 0)")
@@ -34,7 +35,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 def planning_config(config, args: argparse.Namespace):
     """The run's config with the planner flags given on the command line."""
     changes = {field: getattr(args, flag) for flag, field in PLANNER_FLAGS.items() if getattr(args, flag) is not None}
-    if args.planner in ("mppi", "cem"):
+    if args.planner not in (None, "random"):  # the random baseline is no config's planner
         changes["planner"] = args.planner
     return config.replace(**changes)
 

@@ -83,7 +83,7 @@ class Config:
     decoder_lr: float = 1e-3
 
     # --- latent planning in the steer world (jaxjepa/planning.py) ---
-    planner: str = "mppi"  # "mppi" | "cem": how action sequences are refined
+    planner: str = "mppi"  # "mppi" | "cem" | "search": how action sequences are refined (search: planning.search)
     plan_cost: str = "sum"  # "sum": sum_k ||z_k - z_goal|| over the horizon; "last": the last latent only
     plan_horizon: int = 10  # H: actions per imagined sequence
     # N x I = 16 x 1: the budget curve (eval.py --planning) is flat from 8 x 1 up; the browser plans with it too
@@ -92,6 +92,9 @@ class Config:
     plan_noise: float = 0.5  # std of the sampling noise around the plan (MPPI; CEM's initial std)
     plan_temperature: float = 0.05  # MPPI: softmax weights exp(-(cost - min) / (temperature * cost scale))
     plan_elites: int = 8  # CEM: sequences whose mean and std become the next sampling distribution
+    search_beams: int = 32  # search: imagined latents kept per depth, spread by farthest-point sampling
+    search_depth: int = 32  # search: moves per imagined path
+    search_move_steps: int = 2  # search: actions per move (each move holds one corner or edge of the action box)
     episode_steps: int = 60  # replanning steps per episode
     success_px: float = 1.0  # success: the logo's centre within this distance of the goal at any step
 
@@ -195,6 +198,9 @@ LATER_FIELDS = (
     "plan_noise",
     "plan_temperature",
     "plan_elites",
+    "search_beams",
+    "search_depth",
+    "search_move_steps",
     "episode_steps",
     "success_px",
     "cross_wall_rate",
@@ -262,6 +268,9 @@ RANGES: dict[str, str] = {
     "plan_noise": "(0, inf)",
     "plan_temperature": "(0, inf)",
     "plan_elites": f"[1, {MAX_COUNT}]",
+    "search_beams": f"[1, {MAX_COUNT}]",
+    "search_depth": f"[1, {MAX_COUNT}]",
+    "search_move_steps": f"[1, {MAX_COUNT}]",
     "episode_steps": f"[1, {MAX_COUNT}]",
     "success_px": "(0, inf)",
     "cross_wall_rate": "[0, 1]",
@@ -282,7 +291,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "lr_schedule": ("constant", "cosine"),
     "world": ("bounce", "steer", "two_rooms"),
     "regulariser": ("vicreg", "sigreg"),
-    "planner": ("mppi", "cem"),
+    "planner": ("mppi", "cem", "search"),
     "plan_cost": ("sum", "last"),
 }
 

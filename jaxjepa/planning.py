@@ -11,6 +11,8 @@ encoding of the goal observation (two frames of the logo resting at the goal); o
 MPPI: sample N sequences around the plan, weight them by softmax(-cost / temperature) with the costs
 rescaled by their spread (so one temperature suits any latent's scale), average. CEM: sample, keep the
 best `plan_elites`, refit a mean and std. Both refine `plan_iterations` times per replanning step.
+Search (`search`): no sampling and no cost over a path; a breadth-first search over imagined moves keeps
+the latents that cover what the model says is reachable and returns the path that ends nearest the goal.
 An episode is one `lax.scan` of plan -> apply the first action -> observe -> re-encode, warm-started
 from the previous plan shifted by one step; `episodes` vmaps it over tasks.
 """
@@ -154,7 +156,70 @@ def random_actions(
     return jax.random.uniform(key, plan.shape, minval=-1.0, maxval=1.0)
 
 
-PLANNERS = {"mppi": mppi, "cem": cem, "random": random_actions}
+# The moves a search expands: the 8 corners and edge midpoints of the action box [-1, 1]^2.
+SEARCH_MOVES = jnp.array([[dy, dx] for dy in (-1.0, 0.0, 1.0) for dx in (-1.0, 0.0, 1.0) if dy or dx])
+STAY = len(SEARCH_MOVES)  # a path's index for "no move": a path shorter than the search's depth ends with it
+
+
+def farthest_points(points: jax.Array, first: jax.Array, count: int) -> jax.Array:
+    """[count] indices into points [N, d]: `first`, then each time the point farthest from all chosen so far.
+    Greedy farthest-point sampling: the chosen points cover the set as evenly as `count` points can."""
+
+    def pick(carry, _):
+        nearest, last = carry  # squared distance of each point to its nearest chosen one; the newest chosen
+        nearest = jnp.minimum(nearest, jnp.sum((points - points[last]) ** 2, axis=-1))
+        chosen = jnp.argmax(nearest)
+        return (nearest, chosen), chosen
+
+    _, rest = jax.lax.scan(pick, (jnp.full(points.shape[0], jnp.inf), first), None, length=count - 1)
+    return jnp.concatenate([first[None], rest])
+
+
+def search(
+    key: jax.Array, model: WorldModel, z0: jax.Array, z_goal: jax.Array, plan: jax.Array, config: Config
+) -> jax.Array:
+    """Breadth-first search in latent space; returns the first `plan_horizon` actions of the best path.
+
+    Why: MPPI and CEM sample paths near the last plan and score them by their distance to the goal, so
+    when the straight way is blocked (Two Rooms' wall) every nearby path looks worse than standing at the
+    wall, and a far door is never sampled. The search instead expands every beam by each of the 8
+    SEARCH_MOVES (each held `search_move_steps` actions), keeps `search_beams` of the imagined latents
+    spread by farthest-point sampling (so the beams cover what the model says is reachable, door
+    included, rather than crowd where the goal looks nearest), and remembers the path whose latent
+    came nearest the goal at any depth. Staying put is a path too, the one to beat: a path never waits
+    then moves, so the search cannot put off reaching the goal. Deterministic: `key` and `plan` are not
+    read. The path is only as good as the predictor over `search_depth` * `search_move_steps` steps."""
+    beams, depth, hold = config.search_beams, config.search_depth, config.search_move_steps
+    moves = len(SEARCH_MOVES)
+
+    def expand(carry, level):
+        latents, paths, best_distance, best_path = carry  # [B, d], [B, depth] move indices, [], [depth]
+        latents = jnp.repeat(latents, moves, axis=0)  # [B * moves, d]: each beam once per move
+        chosen = jnp.tile(jnp.arange(moves), beams)
+        for _ in range(hold):
+            latents = model.predict(latents, SEARCH_MOVES[chosen])
+        paths = jnp.repeat(paths, moves, axis=0).at[:, level].set(chosen)
+        distance = jnp.linalg.norm(latents - z_goal, axis=-1)
+        nearest = jnp.argmin(distance)
+        better = distance[nearest] < best_distance
+        best = (jnp.where(better, distance[nearest], best_distance), jnp.where(better, paths[nearest], best_path))
+        kept = farthest_points(latents, nearest, beams)
+        return (latents[kept], paths[kept], *best), None
+
+    stay = jnp.full((depth,), STAY)
+    start = (
+        jnp.broadcast_to(z0, (beams, z0.shape[-1])),
+        jnp.tile(stay, (beams, 1)),
+        jnp.linalg.norm(z0 - z_goal),
+        stay,
+    )
+    (*_, best_path), _ = jax.lax.scan(expand, start, jnp.arange(depth))
+    actions = jnp.repeat(jnp.concatenate([SEARCH_MOVES, jnp.zeros((1, ACTION_DIM))])[best_path], hold, axis=0)
+    horizon = plan.shape[0]
+    return jnp.concatenate([actions, jnp.zeros((max(horizon - len(actions), 0), ACTION_DIM))])[:horizon]
+
+
+PLANNERS = {"mppi": mppi, "cem": cem, "search": search, "random": random_actions}
 
 
 def shifted(plan: jax.Array) -> jax.Array:

@@ -44,7 +44,7 @@ def four_device_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("sharding")
     env = {
         **os.environ,
-        "XLA_FLAGS": "--xla_force_host_platform_device_count=4",
+        "XLA_FLAGS": f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count=4".strip(),
         "JAX_PLATFORMS": "cpu",
         "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""),
     }

@@ -1,5 +1,6 @@
 """Planning in Two Rooms: the simulator model reaches a goal through the door, vmapped episodes are lone ones,
-a dot a rounding error inside the wall is not stuck there, the path-length ceiling solves the suite's episodes."""
+a dot a rounding error inside the wall is not stuck there, the path-length ceiling solves the suite's episodes,
+the latent search goes round a far door where MPPI stops at the wall."""
 
 import chex
 import jax
@@ -7,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 from PIL import Image
 
-from jaxjepa import get_config
+from jaxjepa import get_config, planning
 from jaxjepa import two_rooms as tr
 from jaxjepa import two_rooms_planning as trp
 from jaxjepa.evaluation import two_rooms as two_rooms_suite
@@ -16,6 +17,7 @@ from jaxjepa.evaluation.suite import Evaluated
 CONFIG = get_config("two_rooms_ebjepa", plan_samples=16, plan_horizon=8, plan_iterations=1)
 LAYOUT = tr.Layout(jnp.float32(24.0), jnp.float32(20.0))
 THROUGH_THE_DOOR = tr.Episode(jnp.array([20.0, 12.0]), jnp.array([20.0, 34.0]), LAYOUT)
+RECIPE = get_config("two_rooms_ebjepa")
 
 
 def test_the_simulator_model_walks_through_the_door_to_the_goal():
@@ -87,3 +89,38 @@ def test_the_suite_evaluates_every_ablation_row_and_draws_its_gif(tmp_path):
     made = two_rooms_suite.draw(Evaluated({}, {"gif": gif}), tmp_path)
     with Image.open(made["two_rooms_gif"]) as image:
         assert image.n_frames == 3 and image.size == (2 * 40 + 8, 40 + 22)
+
+
+# The door at the top, start and goal level with each other near the bottom: the straight line runs into the
+# wall, and the way round is about three times longer.
+DOOR_FAR_AWAY = tr.Episode(
+    jnp.array([38.0, 14.0]), jnp.array([38.0, 34.0]), tr.Layout(jnp.float32(24.0), jnp.float32(10.0))
+)
+
+
+def test_farthest_points_start_at_the_given_point_and_spread():
+    points = jnp.array([[0.0], [1.0], [2.0], [10.0]])
+    np.testing.assert_array_equal(planning.farthest_points(points, jnp.array(0), 3), [0, 3, 2])
+    np.testing.assert_array_equal(planning.farthest_points(points, jnp.array(3), 2), [3, 0])
+
+
+def test_the_search_stays_put_at_the_goal_and_steps_straight_at_a_free_goal():
+    model = trp.simulator_model(RECIPE)(THROUGH_THE_DOOR)
+    plan = jnp.zeros((RECIPE.plan_horizon, 2))
+    at_goal = planning.search(None, model, THROUGH_THE_DOOR.goal, THROUGH_THE_DOOR.goal, plan, RECIPE)
+    np.testing.assert_array_equal(np.asarray(at_goal), 0.0)
+    above = planning.search(None, model, jnp.array([10.0, 34.0]), THROUGH_THE_DOOR.goal, plan, RECIPE)
+    np.testing.assert_array_equal(
+        np.asarray(above)[: RECIPE.search_move_steps], [[1.0, 0.0]] * RECIPE.search_move_steps
+    )
+
+
+def test_the_search_finds_a_far_door_that_mppi_misses_with_the_true_physics():
+    """Known answer: with the true physics and the straight-line cost, MPPI walks to the wall at the goal's row
+    and stays there; the search (the recipe's settings) goes round through the door and reaches the goal."""
+    factory = trp.simulator_model(RECIPE)
+    for planner, reaches in (("search", True), ("mppi", False)):
+        run = jax.jit(lambda k, p=planner: trp.episode(k, DOOR_FAR_AWAY, factory, RECIPE, p, 4, 120))
+        result = run(jax.random.key(0))
+        assert bool(result.success) == reaches, (planner, float(result.final_distance))
+        assert np.all(np.asarray(tr.in_wall(result.positions, DOOR_FAR_AWAY.layout)) == 0)

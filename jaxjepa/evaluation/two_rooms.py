@@ -36,6 +36,7 @@ PLANNERS = (
     ("mppi", "mppi", "sum"),
     ("cem", "cem", "sum"),
     ("last_latent", "mppi", "last"),
+    ("search", "search", "sum"),
     ("random", "random", "sum"),
 )
 # (row, the config changes that drop or replace the term, EB-JEPA's success %, its std; None where it has none)
@@ -85,10 +86,14 @@ def episode_programs(config: Config, count: int, full: bool = True) -> dict:
         return programs
     ceiling = two_rooms_planning.simulator_model(config)
     oracle = two_rooms_planning.path_oracle_model(config)
-    for name, factory in (("ceiling", ceiling), ("ceiling_path", oracle)):
+    for name, factory, planner in (
+        ("ceiling", ceiling, "mppi"),
+        ("ceiling_search", ceiling, "search"),
+        ("ceiling_path", oracle, "mppi"),
+    ):
         programs[name] = jax.jit(
-            lambda params, key, factory=factory: two_rooms_planning.episodes(
-                key, count, factory, config, "mppi", ACTIONS_PER_PLAN
+            lambda params, key, factory=factory, planner=planner: two_rooms_planning.episodes(
+                key, count, factory, config, planner, ACTIONS_PER_PLAN
             )
         )
     return programs
@@ -183,14 +188,20 @@ def ebjepa(value: int | None, std: int | None) -> str:
 def planner_rows(entry: dict) -> list[list[str]]:
     """(figure, ours, EB-JEPA's) for the probe, each planner and the episode time."""
     rows = [["probe RMSE of the dot, px", fmt(entry["probe_rmse"], 2), "-"]]
-    names = {"mppi": "MPPI", "cem": "CEM", "last_latent": "MPPI, last-latent cost", "random": "random actions",
+    recipe = get_config(RECIPE)  # the search's settings are Config defaults, so the overrides do not list them
+    search = (f"{recipe.search_beams} farthest-point beams, {recipe.search_depth} moves of "
+              f"{recipe.search_move_steps} actions")  # fmt: skip
+    names = {"mppi": "MPPI", "cem": "CEM", "last_latent": "MPPI, last-latent cost",
+             "search": f"latent search ({search})", "random": "random actions",
              "ceiling": "ceiling: MPPI on the true position and physics, straight-line cost",
+             "ceiling_search": "ceiling: latent search on the true position and physics, straight-line cost",
              "ceiling_path": "ceiling: MPPI on the true physics, cost = path length through the door"}  # fmt: skip
     for key, label in names.items():
         theirs = ebjepa(*EBJEPA[key]) if key in EBJEPA else "-"
         rows.append([f"success %, {label}", fmt(entry[f"success_{key}"], 1), theirs])
     rows.append(["seconds per episode (MPPI, vmapped, this CPU)", fmt(entry["episode_s_mppi"], 3),
                  f"{EBJEPA['episode_s']} (one GPU)"])  # fmt: skip
+    rows.append(["seconds per episode (latent search, vmapped, this CPU)", fmt(entry["episode_s_search"], 3), "-"])
     rows.append(["training seconds per seed (this CPU; its share of the vmapped program, compilation excluded)",
                  fmt(entry.get("train_s"), 0), "hours (GPU)"])  # fmt: skip
     return rows
@@ -251,7 +262,7 @@ SUITE = Suite(
     evaluate=evaluate,
     figures=draw,
     sections=(section_two_rooms,),
-    description="EB-JEPA's Two Rooms planning benchmark (probe, MPPI, CEM, last-latent, random, ceiling, "
+    description="EB-JEPA's Two Rooms planning benchmark (probe, MPPI, CEM, last-latent, search, random, ceilings, "
     "ablation): results/two_rooms.json",
     summary=summary,
 )
