@@ -9,6 +9,7 @@ from the evaluation key, never from training data.
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import jax
@@ -71,6 +72,7 @@ def fit_and_test_latents(params: dict, key: jax.Array, config: Config) -> tuple[
     )
 
 
+@functools.partial(jax.jit, static_argnames=("n", "length", "config"))  # eager callers: the exporter
 def two_rooms_latents(params: dict, key: jax.Array, n: int, length: int, config: Config) -> Latents:
     """Latents of `n` fresh Two Rooms training-protocol trajectories (each its own wall and door) with the
     dot's newest position and its last displacement as the velocity."""

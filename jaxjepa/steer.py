@@ -14,6 +14,7 @@ Sequences start at rest-to-full speed (uniform per axis) anywhere in the trainin
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import jax
@@ -108,6 +109,8 @@ def trajectory(key: jax.Array, length: int, config: Config, *, margin: int | Non
     )
 
 
+# Jitted: called eagerly (the exporter, the probe, the tests) it would dispatch and compile op by op.
+@functools.partial(jax.jit, static_argnames=("count", "length", "config", "margin"))
 def trajectories(
     key: jax.Array, count: int, length: int, config: Config, *, margin: int | None = None
 ) -> SteerTrajectory:

@@ -23,6 +23,7 @@ the walls; here they may lie on a face or the border).
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import jax
@@ -277,6 +278,8 @@ def trajectory(key: jax.Array, length: int, config: Config) -> Trajectory:
     return Trajectory(frames, positions, actions, layout)
 
 
+# Jitted: called eagerly (the exporter, the probe, the tests) it would dispatch and compile op by op.
+@functools.partial(jax.jit, static_argnames=("count", "length", "config"))
 def trajectories(key: jax.Array, count: int, length: int, config: Config) -> Trajectory:
     """`count` independent trajectories, [count, length, ...]."""
     return jax.vmap(lambda k: trajectory(k, length, config))(jax.random.split(key, count))

@@ -17,6 +17,7 @@ draw of the reference world as it was: their extra randomness comes from keys fo
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import jax
@@ -156,6 +157,8 @@ def trajectory(
     return Trajectory(frames, positions, velocities)
 
 
+# Jitted: called eagerly (the exporter, the probe, the tests) it would dispatch and compile op by op.
+@functools.partial(jax.jit, static_argnames=("count", "length", "config", "margin", "anomaly"))
 def trajectories(
     key: jax.Array,
     count: int,
