@@ -159,6 +159,7 @@ def random_actions(
 # The moves a search expands: the 8 corners and edge midpoints of the action box [-1, 1]^2.
 SEARCH_MOVES = jnp.array([[dy, dx] for dy in (-1.0, 0.0, 1.0) for dx in (-1.0, 0.0, 1.0) if dy or dx])
 STAY = len(SEARCH_MOVES)  # a path's index for "no move": a path shorter than the search's depth ends with it
+PATH_ACTIONS = jnp.concatenate([SEARCH_MOVES, jnp.zeros((1, ACTION_DIM))])  # a path's indices -> actions
 
 
 def farthest_points(points: jax.Array, first: jax.Array, count: int) -> jax.Array:
@@ -214,7 +215,7 @@ def search(
         stay,
     )
     (*_, best_path), _ = jax.lax.scan(expand, start, jnp.arange(depth))
-    actions = jnp.repeat(jnp.concatenate([SEARCH_MOVES, jnp.zeros((1, ACTION_DIM))])[best_path], hold, axis=0)
+    actions = jnp.repeat(PATH_ACTIONS[best_path], hold, axis=0)
     horizon = plan.shape[0]
     return jnp.concatenate([actions, jnp.zeros((max(horizon - len(actions), 0), ACTION_DIM))])[:horizon]
 

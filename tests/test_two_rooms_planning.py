@@ -47,7 +47,6 @@ def test_a_vmapped_episode_equals_a_lone_one():
 def test_a_dot_a_rounding_error_inside_the_wall_still_moves_off_it():
     """Placed 1e-5 px inside the wall's left face (as a scaled latent can bring it back), the dot steps along
     and away from the face like a dot on it, and a step into the wall leaves it on the face."""
-    config = get_config("two_rooms_ebjepa")
     inside = jnp.array([35.0, LAYOUT.wall_x - tr.WALL_HALF_WIDTH + 1e-5])
     on_face = float(LAYOUT.wall_x - tr.WALL_HALF_WIDTH)
     for action, want in (
@@ -55,15 +54,14 @@ def test_a_dot_a_rounding_error_inside_the_wall_still_moves_off_it():
         ([-1.0, 0.0], [34.0, on_face]),
         ([0.0, 1.0], [35.0, on_face]),
     ):
-        got = tr.move(inside, jnp.array(action), LAYOUT, config)
+        got = tr.move(inside, jnp.array(action), LAYOUT, RECIPE)
         np.testing.assert_allclose(np.asarray(got), want, atol=1e-4, err_msg=str(action))
 
 
 def test_the_path_length_ceiling_solves_the_suites_episodes():
     """The recipe's planner settings, the suite's 4 actions per plan, 32 episodes: with the true physics and
     the path length as its cost, MPPI reaches the goal in at least 31 of them."""
-    config = get_config("two_rooms_ebjepa")
-    run = jax.jit(lambda k: trp.episodes(k, 32, trp.path_oracle_model(config), config, "mppi", 4))
+    run = jax.jit(lambda k: trp.episodes(k, 32, trp.path_oracle_model(RECIPE), RECIPE, "mppi", 4))
     assert int(np.sum(run(jax.random.key(0)).success)) >= 31
 
 
