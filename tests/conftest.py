@@ -36,6 +36,7 @@ def pytest_configure(config):
 SHARED_EXPORT_MODULES = ("test_export", "test_export_safety", "test_web")
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the groups to name the work units
 def pytest_collection_modifyitems(config, items):
     for item in items:
         module = item.module.__name__.rpartition(".")[2]
