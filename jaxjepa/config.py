@@ -95,6 +95,8 @@ class Config:
     search_beams: int = 32  # search: imagined latents kept per depth, spread by farthest-point sampling
     search_depth: int = 32  # search: moves per imagined path
     search_move_steps: int = 2  # search: actions per move (each move holds one corner or edge of the action box)
+    search_memory: int = 64  # search in Two Rooms: moves the world refused, remembered (0: none; planning.Memory)
+    search_memory_radius: float = 2.0  # search: a refused move is refused again within this many of its lengths
     episode_steps: int = 60  # replanning steps per episode
     success_px: float = 1.0  # success: the logo's centre within this distance of the goal at any step
 
@@ -201,6 +203,8 @@ LATER_FIELDS = (
     "search_beams",
     "search_depth",
     "search_move_steps",
+    "search_memory",
+    "search_memory_radius",
     "episode_steps",
     "success_px",
     "cross_wall_rate",
@@ -271,6 +275,8 @@ RANGES: dict[str, str] = {
     "search_beams": f"[1, {MAX_COUNT}]",
     "search_depth": f"[1, {MAX_COUNT}]",
     "search_move_steps": f"[1, {MAX_COUNT}]",
+    "search_memory": f"[0, {MAX_COUNT}]",
+    "search_memory_radius": "(0, inf)",
     "episode_steps": f"[1, {MAX_COUNT}]",
     "success_px": "(0, inf)",
     "cross_wall_rate": "[0, 1]",

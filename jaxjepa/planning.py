@@ -13,6 +13,7 @@ rescaled by their spread (so one temperature suits any latent's scale), average.
 best `plan_elites`, refit a mean and std. Both refine `plan_iterations` times per replanning step.
 Search (`search`): no sampling and no cost over a path; a breadth-first search over imagined moves keeps
 the latents that cover what the model says is reachable and returns the path that ends nearest the goal.
+In Two Rooms its episodes also keep a `Memory` of the moves the world refused, which corrects the model.
 An episode is one `lax.scan` of plan -> apply the first action -> observe -> re-encode, warm-started
 from the previous plan shifted by one step; `episodes` vmaps it over tasks.
 """
@@ -218,6 +219,58 @@ def search(
     actions = jnp.repeat(PATH_ACTIONS[best_path], hold, axis=0)
     horizon = plan.shape[0]
     return jnp.concatenate([actions, jnp.zeros((max(horizon - len(actions), 0), ACTION_DIM))])[:horizon]
+
+
+# A move counts as refused when the world moved the latent less than this share of what the model predicted.
+REFUSED_SHARE = 0.5
+
+
+class Memory(NamedTuple):
+    """Moves the world refused during an episode, a ring of fixed size. Why: a predictor that has not
+    learned a wall walks the search's paths through it, and the search then pushes into the wall for ever.
+    What the world did differently from the model's prediction is a fact about this episode; remembered,
+    it corrects the model where it was seen (`corrected`), so the next search goes another way."""
+
+    latents: jax.Array  # [M, d] where each refused move started
+    actions: jax.Array  # [M, 2] the move (one of SEARCH_MOVES); NaN in unused slots, so nothing matches
+    lengths: jax.Array  # [M] how far the model said the move would take the latent
+    count: jax.Array  # [] int32: moves refused so far; the next one goes into slot count % M
+
+
+def empty_memory(size: int, latent_dim: int) -> Memory:
+    return Memory(
+        jnp.zeros((size, latent_dim)), jnp.full((size, ACTION_DIM), jnp.nan), jnp.zeros(size), jnp.zeros((), jnp.int32)
+    )
+
+
+def remember(memory: Memory, model: WorldModel, before: jax.Array, action: jax.Array, after: jax.Array, hold: int):
+    """The memory with the move (`action` held `hold` steps from latent `before`, observed to end at `after`)
+    added if the world refused it: the latent moved less than REFUSED_SHARE of the predicted length."""
+    predicted = before[None]
+    for _ in range(hold):
+        predicted = model.predict(predicted, action[None])
+    length = jnp.linalg.norm(predicted[0] - before)
+    refused = jnp.linalg.norm(after - before) < REFUSED_SHARE * length
+    slot = memory.count % memory.lengths.shape[0]
+    added = Memory(
+        memory.latents.at[slot].set(before),
+        memory.actions.at[slot].set(action),
+        memory.lengths.at[slot].set(length),
+        memory.count + 1,
+    )
+    return jax.tree_util.tree_map(lambda new, old: jnp.where(refused, new, old), added, memory)
+
+
+def corrected(model: WorldModel, memory: Memory, radius: float) -> WorldModel:
+    """The model, except that a remembered move from within `radius` of its lengths of where it was refused
+    leaves the latent where it is."""
+
+    def predict(z: jax.Array, a: jax.Array) -> jax.Array:
+        near = jnp.linalg.norm(z[:, None] - memory.latents, axis=-1) < radius * memory.lengths  # [N, M]
+        same = jnp.all(a[:, None] == memory.actions, axis=-1)
+        return jnp.where(jnp.any(near & same, axis=-1, keepdims=True), z, model.predict(z, a))
+
+    return model._replace(predict=predict)
 
 
 PLANNERS = {"mppi": mppi, "cem": cem, "search": search, "random": random_actions}

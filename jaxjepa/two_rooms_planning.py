@@ -1,11 +1,13 @@
 """Planning in Two Rooms: reach a goal in the other room, through the door, by planning in latent space.
 
-The planners are planning.py's (MPPI, CEM, the random baseline) and see the world only through a
-`planning.WorldModel`. What differs from the steer world is the layout: a wall and a door drawn per
-episode, which the observation shows and the simulator obeys. So a model here is a factory, layout ->
-WorldModel, called inside each (vmapped) episode. The learned model observes two rendered frames (dot
-and walls) and encodes them with the trained target encoder; the ceiling observes the true position
-and predicts with the true physics (two_rooms.move), walls included.
+The planners are planning.py's (MPPI, CEM, the search, the random baseline) and see the world only through
+a `planning.WorldModel`. The search's episodes also keep a `planning.Memory` of the moves the world refused
+(config `search_memory`), which corrects the model where the dot met a wall the model did not see. What
+differs from the steer world is the layout: a wall and a door drawn per episode, which the observation
+shows and the simulator obeys. So a model here is a factory, layout -> WorldModel, called inside each
+(vmapped) episode. The learned model observes two rendered frames (dot and walls) and encodes them with
+the trained target encoder; the ceiling observes the true position and predicts with the true physics
+(two_rooms.move), walls included.
 
 Protocol (EB-JEPA's): start and goal uniform in different rooms (two_rooms.episodes), the goal given
 as the observation of the dot resting at the goal, at most EVAL_MAX_STEPS actions, success = the final
@@ -133,7 +135,8 @@ def episode(
 ) -> Episode:
     """One receding-horizon episode: ceil(steps / actions_per_plan) plans, each applying its first
     `actions_per_plan` actions in the true world, one `lax.scan`; the dot starts at rest."""
-    plan_fn = planning.PLANNERS[planner or config.planner]
+    planner = planner or config.planner
+    plan_fn, remembering = planning.PLANNERS[planner], planner == "search" and config.search_memory > 0
     model = factory(task)
     z_goal = model.encode(model.observe(task.goal, task.goal))
 
@@ -143,19 +146,39 @@ def episode(
         return (current, nxt), (nxt, clip_action(action))
 
     def replan(carry, step_key):
-        previous, current, plan = carry
-        plan = plan_fn(step_key, model, model.encode(model.observe(previous, current)), z_goal, plan, config)
+        previous, current, plan, memory = carry
+        z0 = model.encode(model.observe(previous, current))
+        seen = planning.corrected(model, memory, config.search_memory_radius) if remembering else model
+        plan = plan_fn(step_key, seen, z0, z_goal, plan, config)
+        trail = jnp.stack([previous, current])
         (previous, current), (positions, actions) = jax.lax.scan(act, (previous, current), plan[:actions_per_plan])
+        if remembering:
+            memory = remember_moves(memory, model, z0, jnp.concatenate([trail, positions]), plan, config)
         tail = jnp.concatenate([plan[actions_per_plan:], jnp.repeat(plan[-1:], actions_per_plan, axis=0)])
-        return (previous, current, tail), (positions, actions, plan)
+        return (previous, current, tail, memory), (positions, actions, plan)
 
     plans = math.ceil(steps / actions_per_plan)
-    init = (task.start, task.start, jnp.zeros((config.plan_horizon, planning.ACTION_DIM)))
+    memory = planning.empty_memory(max(config.search_memory, 1), z_goal.shape[-1])
+    init = (task.start, task.start, jnp.zeros((config.plan_horizon, planning.ACTION_DIM)), memory)
     _, (positions, actions, refined) = jax.lax.scan(replan, init, jax.random.split(key, plans))
     positions, actions = positions.reshape(-1, 2)[:steps], actions.reshape(-1, 2)[:steps]
     distances = jnp.linalg.norm(positions - task.goal, axis=-1)
     success = two_rooms.success(positions[-1], task.goal)
     return Episode(positions, actions, refined, distances, success, distances[-1])
+
+
+def remember_moves(
+    memory: planning.Memory, model: WorldModel, z0: jax.Array, trail: jax.Array, plan: jax.Array, config: Config
+) -> planning.Memory:
+    """Each whole move among the applied actions (`search_move_steps` actions of the plan each), remembered if
+    the world refused it. `trail` [2 + A, 2]: the dot's previous and current positions, then after each
+    applied action; the observation after action k is (trail[k], trail[k + 1])."""
+    hold, before = config.search_move_steps, z0
+    for end in range(hold, trail.shape[0] - 1, hold):
+        after = model.encode(model.observe(trail[end], trail[end + 1]))
+        memory = planning.remember(memory, model, before, plan[end - hold], after, hold)
+        before = after
+    return memory
 
 
 def draw_tasks(key: jax.Array, count: int, config: Config) -> tuple[jax.Array, two_rooms.Episode]:

@@ -1,6 +1,7 @@
 """Planning in Two Rooms: the simulator model reaches a goal through the door, vmapped episodes are lone ones,
 a dot a rounding error inside the wall is not stuck there, the path-length ceiling solves the suite's episodes,
-the latent search goes round a far door where MPPI stops at the wall."""
+the latent search goes round a far door where MPPI stops at the wall, and its memory of refused moves finds a
+door that a wall-blind model cannot see."""
 
 import chex
 import jax
@@ -122,3 +123,41 @@ def test_the_search_finds_a_far_door_that_mppi_misses_with_the_true_physics():
         result = run(jax.random.key(0))
         assert bool(result.success) == reaches, (planner, float(result.final_distance))
         assert np.all(np.asarray(tr.in_wall(result.positions, DOOR_FAR_AWAY.layout)) == 0)
+
+
+def wall_blind(factory: trp.ModelFactory) -> trp.ModelFactory:
+    """The model of a layout with the wall moved out of the box: it walks the dot through walls that stop it."""
+    return lambda task: factory(task._replace(layout=tr.Layout(jnp.float32(-100.0), task.layout.door_y)))
+
+
+def test_the_searchs_memory_of_refused_moves_finds_the_door_a_wall_blind_model_misses():
+    """Known answer: with a model that does not see the wall, the search without memory pushes into the wall at
+    the goal's row for the whole episode; with it, the moves the wall refused are remembered, the search stops
+    making them, walks along the wall and through the door to the goal."""
+    task = tr.Episode(jnp.array([40.0, 12.0]), jnp.array([40.0, 34.0]), tr.Layout(jnp.float32(24.0), jnp.float32(6.0)))
+    model = wall_blind(trp.simulator_model(RECIPE))
+    for memory, reaches in ((0, False), (RECIPE.search_memory, True)):
+        config = RECIPE.replace(search_memory=memory)
+        result = jax.jit(lambda k, c=config: trp.episode(k, task, model, c, "search", 4))(jax.random.key(0))
+        assert bool(result.success) == reaches, (memory, float(result.final_distance))
+        crossed = np.asarray(result.positions)[:, 1] > float(task.layout.wall_x)
+        assert crossed.any() == reaches  # without memory the dot never leaves its room
+
+
+def test_a_refused_move_is_remembered_and_then_predicted_to_stay():
+    """remember() keeps a move whose latent moved less than half the predicted length, not one that moved as
+    predicted; corrected() then predicts no motion for that move near where it was refused, and the model's
+    own prediction for another move or far away."""
+    model = trp.simulator_model(RECIPE)(THROUGH_THE_DOOR)
+    right, up = planning.SEARCH_MOVES[4], planning.SEARCH_MOVES[1]
+    chex.assert_trees_all_equal((right, up), (jnp.array([0.0, 1.0]), jnp.array([-1.0, 0.0])))
+    at = jnp.array([10.0, 10.0])
+    memory = planning.empty_memory(4, 2)
+    moved = planning.remember(memory, model, at, right, at + jnp.array([0.0, 2.0]), 2)
+    assert int(moved.count) == 0
+    memory = planning.remember(memory, model, at, right, at + jnp.array([0.0, 0.5]), 2)
+    assert int(memory.count) == 1 and float(memory.lengths[0]) == 2.0
+    seen = planning.corrected(model, memory, radius=2.0)
+    starts = jnp.array([[10.0, 10.0], [12.0, 11.0], [10.0, 10.0], [20.0, 10.0]])
+    moves = jnp.stack([right, right, up, right])
+    np.testing.assert_array_equal(seen.predict(starts, moves), [[10.0, 10.0], [12.0, 11.0], [9.0, 10.0], [20.0, 11.0]])
