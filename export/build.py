@@ -342,6 +342,13 @@ def planner_meta(config: Config, params: dict, plan_budget: dict[str, int]) -> d
     }
     if config.world == "two_rooms":
         planner.update(success_px=two_rooms.SUCCESS_RADIUS_PX, actions_per_plan=two_rooms_planning.ACTIONS_PER_PLAN)
+        planner["search"] = {  # the page's latent search (web/search.js), as planning.search runs it
+            "beams": config.search_beams,
+            "depth": config.search_depth,
+            "move_steps": config.search_move_steps,
+            "memory": config.search_memory,
+            "memory_radius": config.search_memory_radius,
+        }
     return {"planner": planner, "probe": position_probe(config, params)}
 
 

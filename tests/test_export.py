@@ -349,4 +349,11 @@ def test_two_rooms_meta_tells_the_page_its_world_planner_and_probe(exported_two_
         config.plan_horizon,
         config.plan_noise,
     )
+    assert planner["search"] == {
+        "beams": config.search_beams,
+        "depth": config.search_depth,
+        "move_steps": config.search_move_steps,
+        "memory": config.search_memory,
+        "memory_radius": config.search_memory_radius,
+    }
     assert np.shape(meta["probe"]["weights"]) == (config.latent_dim, 2) and np.isfinite(meta["probe"]["rmse_px"])

@@ -634,7 +634,74 @@ def test_two_rooms_mode_takes_a_goal_in_free_space_and_plans_towards_it(rooms_de
     numbers = [float(n) for n in re.findall(r"-?\d+(?:\.\d+)?", readout)]
     assert len(numbers) >= 5 and all(np.isfinite(numbers)) and float(page.inner_text("#plan-ms")) > 0
     assert "NaN" not in page.inner_text("body") and "Infinity" not in page.inner_text("body")
-    assert len(page.evaluate("window.jepa.app.steer.path")) == meta["planner"]["horizon"]
+    search = meta["planner"]["search"]
+    assert page.evaluate("window.jepa.app.roomsPlanner") == "search"
+    assert "latent search" in page.inner_text("#plan-budget")
+    assert 0 < len(page.evaluate("window.jepa.app.steer.path")) <= search["depth"] * search["move_steps"]
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "web-two-rooms.png"), full_page=True)
+    page.select_option("#rooms-planner", "mppi")
+    assert "MPPI" in page.inner_text("#plan-budget")
+    advance(page, 4)
+    assert len(page.evaluate("window.jepa.app.steer.path")) == meta["planner"]["horizon"]
+    page.select_option("#rooms-planner", "search")
     assert console == []
+
+
+SEARCH_EPISODE = """([start, goal, layout, world, settings, memorySize, steps, perPlan]) => {
+    const blind = { wall_x: -100, door_y: layout.door_y };  // the model's world: no wall
+    const predict = (latents, actions) => latents.map((z, i) => RoomsWorld.move(z, actions[i], blind, world));
+    const memory = RoomsSearch.emptyMemory(memorySize), hold = settings.move_steps, positions = [];
+    let position = start;
+    for (let t = 0; t < steps; t += perPlan) {
+        const { plan } = RoomsSearch.plan(predict, position, goal, settings, memory);
+        let before = position;
+        for (let k = 0; k < perPlan; k++) {
+            position = RoomsWorld.move(position, plan[k], layout, world);
+            positions.push(position);
+            if ((k + 1) % hold === 0) {
+                RoomsSearch.remember(memory, predict, before, plan[k + 1 - hold], position, hold);
+                before = position;
+            }
+        }
+    }
+    return positions;
+}"""
+
+
+def test_the_pages_search_and_memory_walk_the_pythons_path(demo):
+    """web/search.js against planning.search and its Memory, on a model blind to the wall (the true physics
+    with the wall moved out of the box), a far door: the page's episode takes Python's path position for
+    position, through the door with the memory, and stays at the wall without it."""
+    page, _ = demo
+    shown, config = rooms_world()
+    meta = json.loads((ROOMS / "meta.json").read_text())
+    search = {**meta["planner"]["search"], "horizon": meta["planner"]["horizon"]}
+    assert (search["beams"], search["depth"], search["move_steps"]) == (
+        config.search_beams,
+        config.search_depth,
+        config.search_move_steps,
+    )
+    assert (search["memory"], search["memory_radius"]) == (config.search_memory, config.search_memory_radius)
+    layout = two_rooms.Layout(np.float32(24.0), np.float32(6.0))
+    task = two_rooms.Episode(np.float32([40.0, 12.0]), np.float32([40.0, 34.0]), layout)
+    blind = lambda t: two_rooms_planning.simulator_model(config)(t._replace(layout=two_rooms.Layout(-100.0, 6.0)))
+    for memory, crosses in ((config.search_memory, True), (0, False)):
+        cfg = config.replace(search_memory=memory, plan_horizon=search["horizon"])
+        expected = jax.jit(lambda k, c=cfg: two_rooms_planning.episode(k, task, blind, c, "search", 4))(
+            jax.random.key(0)
+        ).positions
+        got = page.evaluate(
+            SEARCH_EPISODE,
+            [[40.0, 12.0], [40.0, 34.0], {"wall_x": 24, "door_y": 6}, shown, search, memory, len(expected), 4],
+        )
+        np.testing.assert_array_equal(np.asarray(got, np.float32), np.asarray(expected))
+        assert bool(np.any(np.asarray(got)[:, 1] > 24)) == crosses
+
+
+def test_a_planner_the_model_does_not_offer_is_refused_in_plain_words(site):
+    page = open_demo(site, "?model=model-two-rooms&seed=3&paused=1&backend=cpu&planner=dijkstra")
+    message = page.inner_text("#planner-message")
+    assert page.is_visible("#planner-message") and 'planner "dijkstra" is not offered' in message
+    assert page.evaluate("window.jepa.app.roomsPlanner") == "search"
+    page.close()

@@ -453,7 +453,8 @@
     const latents = encode([RoomsWorld.observe(RoomsWorld.atRest(position, app.state.layout), app.world)]);
     if (!checkFinite("encoder", latents)) return;
     const plan = SteerPlanner.zeroPlan(app.meta.planner.horizon);  // as each of the evaluation's episodes starts
-    Object.assign(app.steer, { goal: position, goalLatent: latents[0], steps: 0, reachedAt: null, path: [], plan });
+    Object.assign(app.steer, { goal: position, goalLatent: latents[0], steps: 0, reachedAt: null, path: [], plan,
+      move: null, memory: RoomsSearch.emptyMemory(app.meta.planner.search?.memory || 0) });
     if (goalDistance() < app.meta.planner.success_px) app.steer.reachedAt = 0;
     drawSteer();
   }
@@ -461,6 +462,7 @@
   /* The next action: every `actions_per_plan` steps a new plan from the newest observation, its actions
      applied in turn; null if the demo stopped. */
   function roomsAction() {
+    if (app.roomsPlanner === "search") return searchAction();
     const { steer } = app, applied = app.meta.planner.actions_per_plan;
     if (steer.steps % applied === 0) {
       const plan = replan(RoomsWorld.observe(app.state, app.world));
@@ -469,6 +471,53 @@
       steer.plan = SteerPlanner.shifted(plan, applied);  // the warm start of the next plan
     }
     return steer.inForce[steer.steps % applied];
+  }
+
+  /* Two Rooms' planner: the latent search (with its memory) or MPPI; an export made before the search
+     existed offers MPPI only. The episode under way goes on with the new planner and an empty memory. */
+  function chooseRoomsPlanner(name) {
+    const offered = app.meta.planner.search ? ["search", "mppi"] : ["mppi"];
+    $("rooms-planner").querySelector('option[value="search"]').disabled = !offered.includes("search");
+    $("planner-message").hidden = offered.includes(name);
+    if (!offered.includes(name)) {
+      $("planner-message").textContent = `planner "${name}" is not offered by this model ` +
+        `(it offers ${offered.join(", ")}); planning with ${offered[0]}.`;
+      name = offered[0];
+    }
+    app.roomsPlanner = $("rooms-planner").value = name;
+    Object.assign(app.steer, { move: null, memory: RoomsSearch.emptyMemory(app.meta.planner.search?.memory || 0) });
+    const { samples, horizon, iterations, search } = app.meta.planner;
+    $("plan-budget").textContent = name === "search"
+      ? `latent search: ${search.beams} beams, ${search.depth} moves of ${search.move_steps} actions, a memory of ` +
+        `${search.memory} refused moves`
+      : `MPPI: ${samples} sequences of ${horizon} actions, ${iterations} refinement${iterations === 1 ? "" : "s"}`;
+  }
+
+  /* The search's next action, as two_rooms_planning.episode runs it: at each move's end the newest
+     observation is encoded and the move remembered if the world refused it; every `actions_per_plan`
+     steps a new search from that latent. */
+  function searchAction() {
+    const { steer, meta } = app, applied = meta.planner.actions_per_plan, hold = meta.planner.search.move_steps;
+    const predictArrays = (latents, actions) => predict(latents.map((z, i) => [...z, ...actions[i]]));
+    if (steer.steps % hold === 0) {
+      const latents = encode([RoomsWorld.observe(app.state, app.world)]);
+      if (!checkFinite("encoder", latents)) return null;
+      app.latent = latents[0];
+      const { move } = steer;
+      if (move) RoomsSearch.remember(steer.memory, predictArrays, move.before, move.action, app.latent, hold);
+    }
+    if (steer.steps % applied === 0) {
+      const started = performance.now();
+      const settings = { ...meta.planner.search, horizon: meta.planner.horizon };
+      const result = RoomsSearch.plan(predictArrays, app.latent, steer.goalLatent, settings, steer.memory);
+      steer.planMs = [...steer.planMs.slice(1 - RATE_WINDOW), performance.now() - started];
+      if (!checkFinite("planner", [...result.plan, ...result.imagined])) return null;
+      steer.inForce = result.plan;
+      steer.path = SteerPlanner.probe(result.imagined, meta.probe);
+    }
+    const action = steer.inForce[steer.steps % applied];
+    if (steer.steps % hold === 0) steer.move = { before: app.latent, action };
+    return action;
   }
 
   /* Until the dot is within the success radius of the goal: plan when due, apply one action. */
@@ -645,6 +694,7 @@
     $("dream-steps").max = String(DREAM_MAX);
     $("dream-steps").addEventListener("input", dreamSteps);
     $("backend").addEventListener("change", (event) => chooseBackend(event.target.value));
+    $("rooms-planner").addEventListener("change", (event) => chooseRoomsPlanner(event.target.value));
     $("model-choice").value = MODEL_DIR.replace(/\/$/, "");
     $("model-choice").addEventListener("change", (event) => {
       query.set("model", event.target.value);
@@ -794,6 +844,7 @@
       const refinements = `${iterations} refinement${iterations === 1 ? "" : "s"}`;
       $("plan-budget").textContent = `MPPI: ${samples} sequences of ${horizon} actions, ${refinements}`;
     }
+    if (app.roomsMode) chooseRoomsPlanner(query.get("planner") || (app.meta.planner.search ? "search" : "mppi"));
     if (app.roomsMode) {
       $("steer-view").width = $("steer-view").height = ROOMS_PX_PER_CELL * app.world.frame_size;
       $("rooms-every").textContent = String(app.meta.planner.actions_per_plan);

@@ -1,0 +1,110 @@
+/*
+ * The latent search in the browser, as jaxjepa/planning.py's `search` and `Memory`: the same moves, depth,
+ * beams and farthest-point choice, around the exported predictor (any `predict(latents, actions)` of plain
+ * arrays), and the same memory of the moves the world refused, which corrects the predictor where the dot
+ * met a wall the model did not see.
+ *
+ * Search: every kept latent is expanded by each of the 8 moves (the corners and edge midpoints of the
+ * action box, each held `move_steps` actions); of the expanded latents, `beams` spread by farthest-point
+ * sampling are kept; the path whose latent came nearest the goal at any depth wins; an empty path (stay
+ * put) is the one to beat.
+ */
+(function (root) {
+  "use strict";
+  const MOVES = [];  // planning.SEARCH_MOVES, in its order
+  for (const dy of [-1, 0, 1]) for (const dx of [-1, 0, 1]) if (dy || dx) MOVES.push([dy, dx]);
+  const REFUSED_SHARE = 0.5;  // planning.REFUSED_SHARE
+
+  const squaredDistance = (a, b) => a.reduce((sum, v, i) => sum + (v - b[i]) ** 2, 0);
+  const distance = (a, b) => Math.sqrt(squaredDistance(a, b));
+
+  /* Indices of `count` points: `first`, then each time the point farthest from all chosen so far. */
+  function farthestPoints(points, first, count) {
+    const nearest = new Float64Array(points.length).fill(Infinity);
+    const chosen = [first];
+    for (let k = 1; k < count; k++) {
+      const last = chosen[chosen.length - 1];
+      let pick = 0;
+      for (let i = 0; i < points.length; i++) {
+        nearest[i] = Math.min(nearest[i], squaredDistance(points[i], points[last]));
+        if (nearest[i] > nearest[pick]) pick = i;
+      }
+      chosen.push(pick);
+    }
+    return chosen;
+  }
+
+  const emptyMemory = (size) => ({ size, entries: [], count: 0 });
+
+  /* The predictor, except that a remembered move from within `radius` of its lengths of where it was
+     refused leaves the latent where it is. */
+  function corrected(predict, memory, radius) {
+    return (latents, actions) => {
+      const predicted = predict(latents, actions);
+      return latents.map((z, i) => {
+        const refused = memory.entries.some((entry) => entry.action[0] === actions[i][0] &&
+          entry.action[1] === actions[i][1] && distance(z, entry.latent) < radius * entry.length);
+        return refused ? z : predicted[i];
+      });
+    };
+  }
+
+  /* Remember the move (`action` held `hold` steps from latent `before`, seen to end at `after`) if the world
+     refused it: the latent moved less than REFUSED_SHARE of the predicted length. A ring of memory.size. */
+  function remember(memory, predict, before, action, after, hold) {
+    let predicted = [before];
+    for (let h = 0; h < hold; h++) predicted = predict(predicted, [action]);
+    const length = distance(predicted[0], before);
+    if (memory.size === 0 || !(distance(after, before) < REFUSED_SHARE * length)) return;
+    memory.entries[memory.count % memory.size] = { latent: before, action, length };
+    memory.count++;
+  }
+
+  /* The winning path as move indices (shorter than `depth` when it ends by staying put). */
+  function bestPath(predict, z0, zGoal, settings) {
+    const { beams, depth, move_steps: hold } = settings;
+    let latents = Array.from({ length: beams }, () => z0);
+    let paths = Array.from({ length: beams }, () => []);
+    let best = { distance: distance(z0, zGoal), path: [] };
+    for (let level = 0; level < depth; level++) {
+      let expanded = [];
+      const moves = [], expandedPaths = [];
+      latents.forEach((z, b) => MOVES.forEach((move, m) => {
+        expanded.push(z);
+        moves.push(move);
+        expandedPaths.push([...paths[b], m]);
+      }));
+      for (let h = 0; h < hold; h++) expanded = predict(expanded, moves);
+      const distances = expanded.map((z) => distance(z, zGoal));
+      const nearest = distances.indexOf(Math.min(...distances));
+      if (distances[nearest] < best.distance) best = { distance: distances[nearest], path: expandedPaths[nearest] };
+      const kept = farthestPoints(expanded, nearest, beams);
+      latents = kept.map((i) => expanded[i]);
+      paths = kept.map((i) => expandedPaths[i]);
+    }
+    return best.path;
+  }
+
+  /* A path's actions, each move held `hold` steps. */
+  const pathActions = (path, hold) => path.flatMap((m) => Array.from({ length: hold }, () => MOVES[m].slice()));
+
+  /*
+   * One replanning step: the search from latent z0 with the memory's corrections.
+   * Returns { plan [horizon][2] (the path's first actions, then staying put), imagined [T][d] (the latents
+   * the corrected model imagines along the whole path) }.
+   */
+  function plan(predict, z0, zGoal, settings, memory) {
+    const seen = corrected(predict, memory, settings.memory_radius);
+    const actions = pathActions(bestPath(seen, z0, zGoal, settings), settings.move_steps);
+    const imagined = [];
+    let z = [z0];
+    for (const action of actions) {
+      z = seen(z, [action]);
+      imagined.push(z[0]);
+    }
+    const stay = Array.from({ length: Math.max(settings.horizon - actions.length, 0) }, () => [0, 0]);
+    return { plan: [...actions, ...stay].slice(0, settings.horizon), imagined };
+  }
+
+  root.RoomsSearch = { MOVES, farthestPoints, emptyMemory, corrected, remember, bestPath, plan };
+})(typeof window !== "undefined" ? window : globalThis);
