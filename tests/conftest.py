@@ -16,9 +16,10 @@ import tempfile
 os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} --xla_backend_optimization_level=0".strip()
 
 import jax  # noqa: E402
+import jax.numpy as jnp
 import pytest
 
-from jaxjepa import get_config, make_train, runner, seed_keys
+from jaxjepa import get_config, make_train, runner, seed_keys, two_rooms
 
 SESSION_CACHE_OWNER = "JAXJEPA_TEST_CACHE_OWNER"  # set in the process that made the folder
 
@@ -112,3 +113,9 @@ def tiny_export(tmp_path_factory, tiny_run_dir):
 
     out = tmp_path_factory.mktemp("tiny-export") / "model"
     return tiny_run_dir, out, export_run(load_run(tiny_run_dir), out, log=lambda *_: None)
+
+
+def wall_blind(factory):
+    """A Two Rooms model factory whose layout has the wall moved out of the box: it walks the dot through walls
+    that stop it (the known answer of the search's memory of refused moves)."""
+    return lambda task: factory(task._replace(layout=two_rooms.Layout(jnp.float32(-100.0), task.layout.door_y)))

@@ -14,6 +14,7 @@ from jaxjepa import two_rooms as tr
 from jaxjepa import two_rooms_planning as trp
 from jaxjepa.evaluation import two_rooms as two_rooms_suite
 from jaxjepa.evaluation.suite import Evaluated
+from tests.conftest import wall_blind
 
 CONFIG = get_config("two_rooms_ebjepa", plan_samples=16, plan_horizon=8, plan_iterations=1)
 LAYOUT = tr.Layout(jnp.float32(24.0), jnp.float32(20.0))
@@ -123,11 +124,6 @@ def test_the_search_finds_a_far_door_that_mppi_misses_with_the_true_physics():
         result = run(jax.random.key(0))
         assert bool(result.success) == reaches, (planner, float(result.final_distance))
         assert np.all(np.asarray(tr.in_wall(result.positions, DOOR_FAR_AWAY.layout)) == 0)
-
-
-def wall_blind(factory: trp.ModelFactory) -> trp.ModelFactory:
-    """The model of a layout with the wall moved out of the box: it walks the dot through walls that stop it."""
-    return lambda task: factory(task._replace(layout=tr.Layout(jnp.float32(-100.0), task.layout.door_y)))
 
 
 def test_the_searchs_memory_of_refused_moves_finds_the_door_a_wall_blind_model_misses():

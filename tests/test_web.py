@@ -29,7 +29,7 @@ from pathlib import Path
 import jax
 import numpy as np
 import pytest
-from conftest import tiny_config
+from conftest import tiny_config, wall_blind
 
 from export import browser
 from jaxjepa import get_config, load_run, steer, two_rooms, two_rooms_planning, world
@@ -685,7 +685,7 @@ def test_the_pages_search_and_memory_walk_the_pythons_path(demo):
     assert (search["memory"], search["memory_radius"]) == (config.search_memory, config.search_memory_radius)
     layout = two_rooms.Layout(np.float32(24.0), np.float32(6.0))
     task = two_rooms.Episode(np.float32([40.0, 12.0]), np.float32([40.0, 34.0]), layout)
-    blind = lambda t: two_rooms_planning.simulator_model(config)(t._replace(layout=two_rooms.Layout(-100.0, 6.0)))
+    blind = wall_blind(two_rooms_planning.simulator_model(config))
     for memory, crosses in ((config.search_memory, True), (0, False)):
         cfg = config.replace(search_memory=memory, plan_horizon=search["horizon"])
         expected = jax.jit(lambda k, c=cfg: two_rooms_planning.episode(k, task, blind, c, "search", 4))(

@@ -454,7 +454,7 @@
     if (!checkFinite("encoder", latents)) return;
     const plan = SteerPlanner.zeroPlan(app.meta.planner.horizon);  // as each of the evaluation's episodes starts
     Object.assign(app.steer, { goal: position, goalLatent: latents[0], steps: 0, reachedAt: null, path: [], plan,
-      move: null, memory: RoomsSearch.emptyMemory(app.meta.planner.search?.memory || 0) });
+      ...freshMemory() });
     if (goalDistance() < app.meta.planner.success_px) app.steer.reachedAt = 0;
     drawSteer();
   }
@@ -473,6 +473,9 @@
     return steer.inForce[steer.steps % applied];
   }
 
+  /* An episode's start for the search: no move under way, nothing remembered (exports without the search: size 0). */
+  const freshMemory = () => ({ move: null, memory: RoomsSearch.emptyMemory(app.meta.planner.search?.memory || 0) });
+
   /* Two Rooms' planner: the latent search (with its memory) or MPPI; an export made before the search
      existed offers MPPI only. The episode under way goes on with the new planner and an empty memory. */
   function chooseRoomsPlanner(name) {
@@ -485,7 +488,7 @@
       name = offered[0];
     }
     app.roomsPlanner = $("rooms-planner").value = name;
-    Object.assign(app.steer, { move: null, memory: RoomsSearch.emptyMemory(app.meta.planner.search?.memory || 0) });
+    Object.assign(app.steer, freshMemory());
     const { samples, horizon, iterations, search } = app.meta.planner;
     $("plan-budget").textContent = name === "search"
       ? `latent search: ${search.beams} beams, ${search.depth} moves of ${search.move_steps} actions, a memory of ` +
@@ -844,8 +847,8 @@
       const refinements = `${iterations} refinement${iterations === 1 ? "" : "s"}`;
       $("plan-budget").textContent = `MPPI: ${samples} sequences of ${horizon} actions, ${refinements}`;
     }
-    if (app.roomsMode) chooseRoomsPlanner(query.get("planner") || (app.meta.planner.search ? "search" : "mppi"));
     if (app.roomsMode) {
+      chooseRoomsPlanner(query.get("planner") || (app.meta.planner.search ? "search" : "mppi"));
       $("steer-view").width = $("steer-view").height = ROOMS_PX_PER_CELL * app.world.frame_size;
       $("rooms-every").textContent = String(app.meta.planner.actions_per_plan);
       $("rooms-radius").textContent = String(app.meta.planner.success_px);
