@@ -266,7 +266,11 @@ def corrected(model: WorldModel, memory: Memory, radius: float) -> WorldModel:
     leaves the latent where it is."""
 
     def predict(z: jax.Array, a: jax.Array) -> jax.Array:
-        near = jnp.linalg.norm(z[:, None] - memory.latents, axis=-1) < radius * memory.lengths  # [N, M]
+        # Squared distances as one matrix product: the [N, M, d] difference tensor would dominate the search.
+        squared = (
+            jnp.sum(z**2, axis=-1)[:, None] + jnp.sum(memory.latents**2, axis=-1)[None] - 2.0 * z @ memory.latents.T
+        )
+        near = squared < (radius * memory.lengths) ** 2  # [N, M]
         same = jnp.all(a[:, None] == memory.actions, axis=-1)
         return jnp.where(jnp.any(near & same, axis=-1, keepdims=True), z, model.predict(z, a))
 
