@@ -10,16 +10,31 @@ import os
 import shutil
 import tempfile
 
-# The tests compile many small programs and run each briefly, so LLVM's optimisation passes cost more time
-# than they save. Set before JAX starts its backend; the train.py and eval.py subprocesses inherit it. A
-# user's runs keep XLA's default level.
-os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} --xla_backend_optimization_level=0".strip()
+# The tests compile many small programs and run each briefly, so compilation costs more time than it saves:
+# LLVM's optimisation passes are skipped, and so are XLA's CPU fusion emitters, which double the tiny config's
+# compile time and leave its run time as it is. Set before JAX starts its backend; the train.py and
+# eval.py subprocesses inherit it. A user's runs keep XLA's defaults.
+os.environ["XLA_FLAGS"] = (
+    f"{os.environ.get('XLA_FLAGS', '')} --xla_backend_optimization_level=0 --xla_cpu_use_fusion_emitters=false"
+).strip()
 
 import jax  # noqa: E402
 import jax.numpy as jnp
 import pytest
 
 from jaxjepa import get_config, make_train, runner, seed_keys, two_rooms
+
+# Without the fusion emitters a batched (vmapped, sharded) program may round differently from a lone one. A
+# test that two such programs agree bit for bit checks what a user's runs do: it compiles with the emitters
+# on, in process (`jax.jit(..., compiler_options=USERS_FUSION)`) or in a subprocess (`users_fusion_env`).
+USERS_FUSION = {"xla_cpu_use_fusion_emitters": True}
+
+
+def users_fusion_env() -> dict[str, str]:
+    """This process's environment, for a subprocess that compiles with XLA's CPU fusion emitters on (the last
+    of two settings of one XLA flag wins)."""
+    return {**os.environ, "XLA_FLAGS": f"{os.environ['XLA_FLAGS']} --xla_cpu_use_fusion_emitters=true"}
+
 
 SESSION_CACHE_OWNER = "JAXJEPA_TEST_CACHE_OWNER"  # set in the process that made the folder
 

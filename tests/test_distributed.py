@@ -1,7 +1,8 @@
 """Seeds across processes: two `train.py` processes on jax.distributed give the one-process runs, bit for bit.
 
 Why subprocesses: a process joins a jax.distributed cluster once, when JAX starts, so the two members
-of the cluster must be fresh interpreters; the one-process run they are compared with runs here.
+of the cluster must be fresh interpreters; the one-process run they are compared with is a third, compiled
+with the same XLA flags (a user's fusion emitters, `conftest.users_fusion_env`).
 """
 
 import argparse
@@ -18,7 +19,7 @@ import pytest
 
 import train
 from jaxjepa import distributed, load_run
-from tests.conftest import cli_flags
+from tests.conftest import cli_flags, users_fusion_env
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = cli_flags()  # the tiny config: its 3-seed program is compiled once for the session (test_training)
@@ -31,13 +32,17 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def launch_two_processes(out: Path, cache: Path) -> list[subprocess.CompletedProcess]:
-    env = {
-        **os.environ,
+def subprocess_env(cache: Path) -> dict[str, str]:
+    return {
+        **users_fusion_env(),
         "JAX_PLATFORMS": "cpu",
         "JAXJEPA_CACHE": str(cache),
         "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""),
     }
+
+
+def launch_two_processes(out: Path, cache: Path) -> list[subprocess.CompletedProcess]:
+    env = subprocess_env(cache)
     address = f"127.0.0.1:{free_port()}"
     members = [
         subprocess.Popen(
@@ -76,7 +81,15 @@ def two_runs(tmp_path_factory):
     done = launch_two_processes(root / "two", root / "cache")
     for rank, member in enumerate(done):
         assert member.returncode == 0, f"process {rank}: {member.stderr[-2000:]}"
-    assert train.main([*SEEDS, *TINY, "--out", str(root / "one")]) == 0
+    alone = subprocess.run(
+        [sys.executable, "train.py", *SEEDS, *TINY, "--out", str(root / "one")],
+        cwd=REPO,
+        env=subprocess_env(root / "cache"),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert alone.returncode == 0, alone.stderr[-2000:]
     return root / "one", root / "two", done
 
 

@@ -5,7 +5,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from conftest import tiny_config
+from conftest import USERS_FUSION, tiny_config
 
 from jaxjepa import get_config, planning, steer
 from jaxjepa.planning import Task, WorldModel
@@ -50,9 +50,11 @@ def test_a_vmapped_episode_equals_a_lone_one():
     config = steer_config(episode_steps=12)
     model = planning.simulator_model(config)
     key = jax.random.key(7)
-    batch = jax.jit(lambda k: planning.episodes(k, 3, model, config))(key)
+    batch = jax.jit(lambda k: planning.episodes(k, 3, model, config), compiler_options=USERS_FUSION)(key)
     plan_keys, tasks = planning.draw_tasks(key, 3, config)
-    lone_episode = jax.jit(lambda k, task: planning.episode(k, task, model, config))  # compiled once
+    lone_episode = jax.jit(  # compiled once
+        lambda k, task: planning.episode(k, task, model, config), compiler_options=USERS_FUSION
+    )
     for i in range(3):
         lone = lone_episode(plan_keys[i], jax.tree_util.tree_map(lambda x, i=i: x[i], tasks))
         for got, want in zip(jax.tree_util.tree_leaves(lone), jax.tree_util.tree_leaves(batch)):
