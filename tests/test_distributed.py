@@ -22,7 +22,7 @@ from jaxjepa import distributed, load_run
 from tests.conftest import cli_flags, users_fusion_env
 
 REPO = Path(__file__).resolve().parents[1]
-TINY = cli_flags()  # the tiny config: its 3-seed program is compiled once for the session (test_training)
+TINY = cli_flags()  # the tiny config
 SEEDS = ["--seeds", "0-2"]  # an odd count: process 1's device also trains a padding copy of seed 2
 
 
