@@ -31,9 +31,10 @@ USERS_FUSION = {"xla_cpu_use_fusion_emitters": True}
 
 
 def users_fusion_env() -> dict[str, str]:
-    """This process's environment, for a subprocess that compiles with XLA's CPU fusion emitters on (the last
-    of two settings of one XLA flag wins)."""
-    return {**os.environ, "XLA_FLAGS": f"{os.environ['XLA_FLAGS']} --xla_cpu_use_fusion_emitters=true"}
+    """This process's environment, for a subprocess that compiles with USERS_FUSION (the last of two settings
+    of one XLA flag wins)."""
+    flags = " ".join(f"--{name}={str(value).lower()}" for name, value in USERS_FUSION.items())
+    return {**os.environ, "XLA_FLAGS": f"{os.environ['XLA_FLAGS']} {flags}"}
 
 
 SESSION_CACHE_OWNER = "JAXJEPA_TEST_CACHE_OWNER"  # set in the process that made the folder
