@@ -472,11 +472,13 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "steer_no_cov": {**STEER, "cov_weight": 0.0},
     # EB-JEPA's Two Rooms recipe on a CPU budget: its anti-collapse terms (VICReg variance + covariance,
     # time-smoothness, inverse dynamics) on the two_rooms world with 48x48 frames (EB-JEPA: 65x65) and a
-    # small CNN. A 4-step unrolled prediction loss and 3000 steps: with the one-step loss and 1000 steps the
+    # small CNN. A 4-step unrolled prediction loss: with the one-step loss and 1000 steps the
     # imagined latents drifted off the encoded ones within a few steps and the planner failed even with no
     # wall in the way. A share of the walks heads into the wall (EB-JEPA's wall_bump_rate, 0 in its
-    # recipe): the predictor walked the dot through the wall, and stops are rare in random walks. MPPI's
-    # noise std is EB-JEPA's 2 (docs/findings.md, Two Rooms).
+    # recipe): the predictor walked the dot through the wall, and stops are rare in random walks. 8,000
+    # trajectories seen for 12,000 steps: with 1,000 the probe read the dot 4 times worse and the imagined
+    # paths drifted nearly twice as far at 8 steps; 8,000 at 3,000 steps learned less than 1,000 did.
+    # MPPI's noise std is EB-JEPA's 2 (docs/findings.md, Two Rooms).
     "two_rooms_ebjepa": {
         "world": "two_rooms",
         "action_dim": 2,
@@ -484,7 +486,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "sigma": 1.3,
         "seq_len": 17,
         "probe_seq_len": 17,
-        "train_sequences": 1000,
+        "train_sequences": 8000,
         "wall_bump_rate": 0.6,
         "encoder_kind": "cnn",
         "cnn_channels": (16, 32),
@@ -495,7 +497,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "time_smooth_weight": 0.1,
         "idm_weight": 1.0,
         "batch_size": 64,
-        "steps": 3000,
+        "steps": 12000,
         "rollout_steps": 4,
         "lr_schedule": "cosine",
         "decoder_steps": 0,
