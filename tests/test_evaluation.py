@@ -306,7 +306,7 @@ def test_cli_needs_something_to_evaluate(capsys):
 
 def test_cli_end_to_end_and_wrong_config(tmp_path, capsys):
     """Tiny runs: --seeds trains what is missing (4 variants), evaluates, writes every output; then a
-    saved run of another config is refused with one line naming it."""
+    saved run of another config is refused with one line naming it. Two seeds, the fewest that give a std."""
     runs, out, report_path, readme = (
         tmp_path / "runs",
         tmp_path / "results",
@@ -316,7 +316,7 @@ def test_cli_end_to_end_and_wrong_config(tmp_path, capsys):
     readme.write_text(f"# title\n\n{report.README_BEGIN}\nold numbers\n{report.README_END}\n\nkept\n")
     argv = [
         "--seeds",
-        "0-2",
+        "0-1",
         "--runs",
         str(runs),
         "--out",
@@ -331,10 +331,10 @@ def test_cli_end_to_end_and_wrong_config(tmp_path, capsys):
     ]
     assert eval_script.main(argv) == 0
     for name in ("default", "ema_only", "stopgrad_only", "no_stopgrad"):
-        for seed in (0, 1, 2):
+        for seed in (0, 1):
             assert checkpoint.is_finished(run_dir(runs, name, seed))
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["seeds"] == [0, 1, 2]
+    assert metrics["seeds"] == [0, 1]
     assert metrics["settings"]["forecast_trajectories"] == metrics["settings"]["anomaly_trajectories"] == 16
     assert metrics["representation"]["position_rmse_px"]["std"] is not None
     assert set(metrics["ablation"]) == {"default", "ema_only", "stopgrad_only", "no_stopgrad"}
@@ -348,7 +348,7 @@ def test_cli_end_to_end_and_wrong_config(tmp_path, capsys):
     ):
         assert (out / name).stat().st_size > 1000
     text = report_path.read_text()
-    assert "python eval.py --seeds 0-2" in text and "reference" in text and "±" in text
+    assert "python eval.py --seeds 0-1" in text and "reference" in text and "±" in text
     assert "](results/horizon.png)" in text  # figures linked relative to the report
     readme_text = readme.read_text()  # the generated block was replaced, the rest kept
     assert "old numbers" not in readme_text and "probe RMSE" in readme_text and readme_text.endswith("kept\n")
