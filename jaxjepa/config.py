@@ -475,10 +475,10 @@ VARIANTS: dict[str, dict[str, Any]] = {
     # small CNN. A 4-step unrolled prediction loss: with the one-step loss and 1000 steps the
     # imagined latents drifted off the encoded ones within a few steps and the planner failed even with no
     # wall in the way. A share of the walks heads into the wall (EB-JEPA's wall_bump_rate, 0 in its
-    # recipe): the predictor walked the dot through the wall, and stops are rare in random walks. 8,000
-    # trajectories seen for 12,000 steps: with 1,000 the probe read the dot 4 times worse and the imagined
-    # paths drifted nearly twice as far at 8 steps; 8,000 at 3,000 steps learned less than 1,000 did.
-    # MPPI's noise std is EB-JEPA's 2 (docs/findings.md, Two Rooms).
+    # recipe): the predictor walked the dot through the wall, and stops are rare in random walks. It trains
+    # on 8,000 trajectories for 12,000 steps: with 1,000 trajectories the probe read the dot 4 times worse
+    # and the imagined paths drifted nearly twice as far at 8 steps, and 8,000 trajectories at 3,000 steps
+    # learned less than 1,000 did. MPPI's noise std is EB-JEPA's 2 (docs/findings.md, Two Rooms).
     "two_rooms_ebjepa": {
         "world": "two_rooms",
         "action_dim": 2,
