@@ -346,7 +346,7 @@ def test_dream_steps_out_of_range_are_refused_visibly(demo, typed):
 def test_speed_label_shows_the_measured_rate_and_backend_the_frame_time(site):
     page = open_demo(site, "?seed=4&speed=30&backend=cpu")
     assert page.evaluate("window.jepa.backend") == "cpu" and "your choice" in page.inner_text("#backend-note")
-    assert page.evaluate("'cpu' in window.jepa.app.backendTimes")
+    assert page.evaluate("Object.keys(window.jepa.app.backendTimes)") == ["cpu"]  # only the backend asked for
     page.wait_for_timeout(800)
     start = page.evaluate("[window.jepa.app.frameIndex, performance.now()]")
     page.wait_for_timeout(1500)
@@ -358,10 +358,10 @@ def test_speed_label_shows_the_measured_rate_and_backend_the_frame_time(site):
     measured = 1000 * (end[0] - start[0]) / (end[1] - start[1])
     assert abs(float(shown) - measured) <= 0.3 * measured + 1, (shown, measured)
     assert 0 < float(frame_ms) <= 1.2 * 1000 / measured  # the work of a frame fits in its period
-    page.select_option("#backend", "auto")
-    fastest = min(page.evaluate("window.jepa.app.backendTimes").items(), key=lambda kv: kv[1])[0]
-    page.wait_for_function(f"window.jepa.backend === '{fastest}'")
-    assert "the fastest" in page.inner_text("#backend-note")
+    page.select_option("#backend", "auto")  # times the backends not timed yet, then keeps the fastest
+    page.wait_for_function("document.getElementById('backend-note').textContent.includes('the fastest')")
+    times = page.evaluate("window.jepa.app.backendTimes")
+    assert "webgl" in times and page.evaluate("window.jepa.backend") == min(times.items(), key=lambda kv: kv[1])[0]
     page.close()
 
 

@@ -790,9 +790,11 @@
   // ---------------------------------------------------------------- the backend
 
   /* Which TF.js backend is faster differs by machine (here cpu beat webgl tenfold at batch 1), so each one
-     that starts is timed on a few real steps at load and the fastest kept, unless the user picks one. */
-  async function measureBackends() {
-    for (const name of BACKENDS) {
+     that starts is timed on a few real steps and the fastest kept, unless the user picks one: then only
+     that one is timed, since starting a backend that is never used (webgl's shaders) costs seconds. */
+  async function measureBackends(names) {
+    for (const name of names) {
+      if (name in app.backendTimes) continue;
       if (tf.findBackendFactory(name) === null || !(await tf.setBackend(name))) continue;
       app.backendTimes[name] = medianTime(sampleStep(), BACKEND_TRIALS);
     }
@@ -804,6 +806,7 @@
   }
 
   async function chooseBackend(choice) {
+    await measureBackends(choice === "auto" ? BACKENDS : [choice]);
     const name = choice === "auto" ? fastestBackend() : choice;
     if (!(name in app.backendTimes) || !(await tf.setBackend(name))) {
       $("backend-note").textContent = `backend ${name} is not available in this browser; still on ${tf.getBackend()}`;
@@ -813,7 +816,7 @@
     app.tickMs = [];
     const times = Object.entries(app.backendTimes).map(([n, ms]) => `${n} ${ms.toFixed(1)} ms`).join(", ");
     $("backend-note").textContent = `running on ${name} (${choice === "auto" ? "the fastest" : "your choice"}; ` +
-      `one step at load: ${times})`;
+      `one step, timed: ${times})`;
   }
 
   // ---------------------------------------------------------------- start
@@ -835,7 +838,6 @@
       showProblem(problem);
       throw problem;
     }
-    await measureBackends();
     const wanted = query.get("backend") || "auto";
     $("backend").value = wanted;
     await chooseBackend(wanted);
