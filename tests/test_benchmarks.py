@@ -265,3 +265,29 @@ def test_update_replaces_the_sections_run_and_keeps_the_others(tmp_path, monkeyp
     with pytest.raises(SystemExit) as exit_info:
         bench_main.main(["--quick", "--sections", "peak", "--out", str(out), "--update"])
     assert exit_info.value.code == 2 and len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_gpu_block_is_rewritten_apart_from_the_cpu_block(tmp_path):
+    gpu_begin, gpu_end = report.markers("gpu")
+    readme = tmp_path / "README.md"
+    readme.write_text(f"{report.BEGIN}\ncpu figures\n{report.END}\n{gpu_begin}\nold\n{gpu_end}\n")
+    results = fake_results()
+    results = {k: results[k] for k in ("command", "machine", "seeds")}  # a seeds-only run, as on a GPU,
+    results["seeds"]["rows"] = [row for row in results["seeds"]["rows"] if row["seeds"] != 8]  # without 8 seeds
+    bench = tmp_path / "bench-gpu.json"
+    bench.write_text(json.dumps(results))
+    assert report.main(["--bench", str(bench), "--readme", str(readme), "--block", "gpu"]) == 0
+    text = readme.read_text()
+    assert "cpu figures" in text and "old" not in text and f"Figures: `{bench}`" in text
+    assert "| figure | measured |" not in text  # no headline rows: no empty table
+    assert "| seeds | compile, s |" in text
+
+
+def test_two_rooms_seconds_refuses_bad_input_in_one_line(tmp_path, capsys):
+    from benchmarks import two_rooms_seconds
+
+    for argv, code in (([str(tmp_path / "missing")], 1), ([str(tmp_path), "--episodes", "0"], 2)):
+        with pytest.raises(SystemExit) as exit_info:
+            two_rooms_seconds.main(argv)
+        assert exit_info.value.code == code
+        assert len(capsys.readouterr().err.strip().splitlines()) == 1

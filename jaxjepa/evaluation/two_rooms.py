@@ -39,6 +39,7 @@ PLANNERS = (
     ("search", "search", "sum"),
     ("random", "random", "sum"),
 )
+PLAN_KEY_FOLD = 16  # each seed's planning tasks come from its evaluation key folded with this
 # (row, the config changes that drop or replace the term, EB-JEPA's success %, its std; None where it has none)
 ABLATION = (
     ("no inverse dynamics", {"idm_weight": 0.0}, 1, 1),
@@ -105,7 +106,7 @@ def seed_figures(params: dict, eval_key: jax.Array, config: Config, programs: di
     figures = {
         "probe_rmse": float(jax.jit(lambda p, k: probe.probe_position(p, k, config)["probe_rmse"])(params, eval_key))
     }
-    plan_key = jax.random.fold_in(eval_key, 16)
+    plan_key = jax.random.fold_in(eval_key, PLAN_KEY_FOLD)
     for name, program in programs.items():
         result, seconds = timed(program, params, plan_key)
         count = result.success.shape[0]

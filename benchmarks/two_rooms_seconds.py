@@ -1,0 +1,69 @@
+"""`python -m benchmarks.two_rooms_seconds RUN_DIR [RUN_DIR ...] [--episodes 200] [--planners mppi,search]`
+
+Two Rooms planning on whatever device JAX picks, over finished Two Rooms runs (train.py --config
+two_rooms_ebjepa): each planner's success per run on the suite's own tasks (eval.py --two-rooms draws the
+same ones from each seed's evaluation key), and its seconds per episode. Why apart from the suite: the suite
+also trains its ablation rows, which a short session on a lent GPU has no time for; this times the planners
+of runs trained elsewhere, on the machine at hand. Each planner is compiled once and called twice on the
+first run, so the second call's time is free of any first-call cost; the other runs reuse the program.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import jax
+import numpy as np
+
+from jaxjepa import api, checkpoint, cli
+from jaxjepa.evaluation import two_rooms as suite
+from jaxjepa.evaluation.runs import seed_of
+from jaxjepa.runner import stacked_keys
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = cli.OneLineParser(prog="python -m benchmarks.two_rooms_seconds", description=__doc__.splitlines()[0])
+    parser.add_argument("runs", nargs="+", metavar="RUN_DIR", help="finished runs of one Two Rooms config")
+    parser.add_argument("--episodes", type=int, default=suite.EPISODES, help=f"per run (default {suite.EPISODES})")
+    parser.add_argument("--planners", default="mppi,search", help="comma list of the suite's planners and ceilings")
+    args = parser.parse_args(argv)
+    if args.episodes < 1:
+        cli.fail(f"{parser.prog}: --episodes must be 1 or more")
+    try:
+        runs = [api.load_run(path) for path in args.runs]
+        seeds = [seed_of(run.path) for run in runs]
+    except checkpoint.RunError as err:
+        cli.fail(f"{parser.prog}: {err}", 1)
+    if runs[0].config.world != "two_rooms" or any(r.config != runs[0].config for r in runs):
+        cli.fail(f"{parser.prog}: the runs must be Two Rooms runs of one config", 1)
+    _, eval_keys = stacked_keys(seeds)
+    plan_keys = [jax.random.fold_in(k, suite.PLAN_KEY_FOLD) for k in eval_keys]
+    programs = suite.episode_programs(runs[0].config, args.episodes)
+    planners = [p.strip() for p in args.planners.split(",") if p.strip()]
+    if not planners or set(planners) - set(programs):
+        cli.fail(f"{parser.prog}: --planners must name some of {', '.join(programs)}")
+    print(f"{jax.device_count()} x {jax.devices()[0].device_kind}, {args.episodes} episodes per run", flush=True)
+    for name in planners:
+        started = time.perf_counter()
+        compiled = programs[name].lower(runs[0].params, plan_keys[0]).compile()
+        compile_s = time.perf_counter() - started
+        calls, rates = [], []
+        for i, run in enumerate(runs):
+            for _ in range(2 if i == 0 else 1):
+                started = time.perf_counter()
+                result = jax.device_get(compiled(run.params, plan_keys[i]))
+                calls.append(time.perf_counter() - started)
+            rates.append(100.0 * float(np.mean(result.success)))
+        per_episode = calls[1] / args.episodes
+        spread = f" +- {np.std(rates, ddof=1):.1f}" if len(rates) > 1 else ""
+        print(
+            f"{name}: success {np.mean(rates):.1f}{spread} % (per run {', '.join(f'{r:.1f}' for r in rates)}); "
+            f"compile {compile_s:.1f} s; {per_episode:.4f} s per episode (second call on the first run)",
+            flush=True,
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
