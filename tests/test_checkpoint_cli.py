@@ -1,8 +1,5 @@
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import chex
@@ -107,20 +104,18 @@ def test_bad_cli_input_is_one_line_and_exit_2(argv, message, capsys):
     assert message in err and len(err.splitlines()) == 1, err
 
 
-def _run_train(args, cwd):
-    return subprocess.run(
-        [sys.executable, str(REPO / "train.py"), *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        env={
-            "PYTHONPATH": str(REPO),
-            "PATH": "/usr/bin:/bin",
-            "JAXJEPA_CACHE": os.environ["JAXJEPA_CACHE"],  # the session's
-            # These tests check files and messages, not figures: XLA's cheapest optimisation level compiles faster.
-            "JAX_DISABLE_MOST_OPTIMIZATIONS": "1",
-        },
-    )
+def _train(argv, cwd, monkeypatch, capsys):
+    """train.py's main in this process, run from `cwd`: (exit code, stdout, stderr). In process, not as a
+    subprocess: a new process would import JAX and load its programs again, which is most of such a test's
+    time. A traceback would fail the test here as it would reach the user there."""
+    monkeypatch.chdir(cwd)
+    capsys.readouterr()
+    try:
+        code = train_cli.main(argv)
+    except SystemExit as exit_info:
+        code = exit_info.code
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
 
 
 TINY_FLAGS = cli_flags(
@@ -128,22 +123,21 @@ TINY_FLAGS = cli_flags(
 )
 
 
-def test_train_cli_writes_runs_and_refuses_to_clobber(tmp_path):
-    done = _run_train(["--seeds", "0,1", "--out", "out", *TINY_FLAGS], tmp_path)
-    assert done.returncode == 0, done.stderr
-    assert "probe RMSE" in done.stdout and "+-" in done.stdout
+def test_train_cli_writes_runs_and_refuses_to_clobber(tmp_path, monkeypatch, capsys):
+    code, out, err = _train(["--seeds", "0,1", "--out", "out", *TINY_FLAGS], tmp_path, monkeypatch, capsys)
+    assert code == 0, err
+    assert "probe RMSE" in out and "+-" in out
     for seed in (0, 1):
         metrics = json.loads((tmp_path / "out" / f"seed{seed}" / "metrics.json").read_text())
         assert len(metrics["curves"]["loss"]) == 40 and metrics["final"]["probe_rmse_px"] > 0
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["seeds"] == [0, 1] and summary["figures"]["probe_rmse_px"]["std"] >= 0
-    again = _run_train(["--seed", "1", "--out", "out", *TINY_FLAGS], tmp_path)
-    assert again.returncode == 1 and "already holds a finished run" in again.stderr
-    assert "Traceback" not in again.stderr
+    code, _, err = _train(["--seed", "1", "--out", "out", *TINY_FLAGS], tmp_path, monkeypatch, capsys)
+    assert code == 1 and "already holds a finished run" in err and len(err.strip().splitlines()) == 1
 
 
-def test_nan_loss_stops_with_the_step_and_saves_nothing(tmp_path):
-    done = _run_train(["--seed", "0", "--out", "out", "--lr", "1e30", *TINY_FLAGS], tmp_path)
-    assert done.returncode == 1
-    assert "NaN/inf at step" in done.stderr and "Traceback" not in done.stderr
+def test_nan_loss_stops_with_the_step_and_saves_nothing(tmp_path, monkeypatch, capsys):
+    code, _, err = _train(["--seed", "0", "--out", "out", "--lr", "1e30", *TINY_FLAGS], tmp_path, monkeypatch, capsys)
+    assert code == 1
+    assert "NaN/inf at step" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "out" / "seed0").exists()
