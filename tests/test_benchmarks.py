@@ -291,3 +291,19 @@ def test_two_rooms_seconds_refuses_bad_input_in_one_line(tmp_path, capsys):
             two_rooms_seconds.main(argv)
         assert exit_info.value.code == code
         assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_planning_batches_refuses_bad_input_in_one_line(tmp_path, capsys):
+    from benchmarks import planning_batches
+
+    assert planning_batches.parse_widths("16, 64,all") == [16, 64, None]
+    for argv, code in (
+        ([str(tmp_path / "missing")], 1),
+        ([str(tmp_path), "--widths", "0,16"], 2),
+        ([str(tmp_path), "--widths", "x"], 2),
+        ([str(tmp_path), "--repeats", "0"], 2),
+    ):
+        with pytest.raises(SystemExit) as exit_info:
+            planning_batches.main(argv)
+        assert exit_info.value.code == code
+        assert len(capsys.readouterr().err.strip().splitlines()) == 1

@@ -1,0 +1,75 @@
+"""`python -m benchmarks.planning_batches RUN_DIR [--widths 16,32,64,128,all] [--repeats 3]`
+
+How many steer episodes to vmap together: 256 episodes of a finished `steer` run (the planning suite's
+count), planned with each width of `planning.episodes`' batches, the widths alternated over the repeats so
+that drift hits all alike; beside them the suite's own timing of lone episodes, so each width reads as a
+speed-up over 256 lone episodes one after another. Prints a table; the median of the repeats is reported.
+Why a benchmark of its own: the best width depends on the device (a CPU's caches, an accelerator's width),
+and `planning.EPISODES_PER_BATCH` is chosen from this table.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import jax
+import numpy as np
+
+from jaxjepa import api, checkpoint, cli, planning
+from jaxjepa.evaluation import planning as suite
+
+
+def parse_widths(text: str) -> list[int | None]:
+    """'16,64,all' -> [16, 64, None]; ValueError on anything else."""
+    widths = [None if w.strip() == "all" else int(w) for w in text.split(",") if w.strip()]
+    if not widths or any(w is not None and w < 1 for w in widths):
+        raise ValueError(text)
+    return widths
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = cli.OneLineParser(prog="python -m benchmarks.planning_batches", description=__doc__.splitlines()[0])
+    parser.add_argument("run", metavar="RUN_DIR", help="a finished steer run (train.py --config steer)")
+    parser.add_argument("--widths", default="16,32,64,128,all", help="episodes per batch; 'all' = every one at once")
+    parser.add_argument("--repeats", type=int, default=3, help="timed calls per width (median reported)")
+    args = parser.parse_args(argv)
+    try:
+        widths = parse_widths(args.widths)
+    except ValueError:
+        cli.fail(f"{parser.prog}: --widths must be positive integers or 'all', comma-separated")
+    if args.repeats < 1:
+        cli.fail(f"{parser.prog}: --repeats must be 1 or more")
+    try:
+        run = api.load_run(args.run)
+    except checkpoint.RunError as err:
+        cli.fail(f"{parser.prog}: {err}", 1)
+    if run.config.world != "steer":
+        cli.fail(f"{parser.prog}: {args.run} is not a steer run (its world is {run.config.world!r})", 1)
+    timing = suite.timing(run.params, run.config)
+    model, key = planning.learned_model(run.params, run.config), jax.random.key(0)
+    programs = {
+        w: jax.jit(lambda k, w=w: planning.episodes(k, suite.EPISODES, model, run.config, batch=w)).lower(key).compile()
+        for w in widths
+    }
+    seconds = {w: [] for w in widths}
+    for r in range(args.repeats):
+        for w in widths if r % 2 == 0 else widths[::-1]:
+            started = time.perf_counter()
+            jax.block_until_ready(programs[w](key))
+            seconds[w].append(time.perf_counter() - started)
+    print(
+        f"{jax.device_count()} x {jax.devices()[0].device_kind}; {suite.EPISODES} episodes; one lone episode "
+        f"{timing.episode_lone_s * 1e3:.1f} ms, so {suite.EPISODES * timing.episode_lone_s:.2f} s one after another"
+    )
+    print("| episodes vmapped at a time | seconds for all (median) | speed-up over lone episodes |")
+    print("|---|---|---|")
+    for w in widths:
+        median = float(np.median(seconds[w]))
+        label = f"all {suite.EPISODES}" if w is None else str(w)
+        print(f"| {label} | {median:.3f} | {suite.EPISODES * timing.episode_lone_s / median:.2f}x |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
