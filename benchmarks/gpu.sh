@@ -2,7 +2,7 @@
 # `bash benchmarks/gpu.sh OUT_DIR`: the figures worth taking on a machine with an accelerator, in one go,
 # each step under its own time limit so one that hangs leaves the rest measured. Writes logs and
 # bench-gpu.json into OUT_DIR. Steps: the whole `train.py --seed 0` process with a cold compilation cache,
-# then 3 with a warm one (the time a user waits); seeds per minute for 1 to 256 seeds in one program
+# then 3 with a warm one (the time a user waits); seeds per minute for 1 to 256 seeds in one program (8 among them, the count the CPU target names)
 # (python -m benchmarks --sections seeds); the Two Rooms recipe on 3 seeds; its planners' success and
 # seconds per episode on those runs; a steer run's planning batch widths (python -m benchmarks.planning_batches).
 # QUICK=1 shrinks every size, to check the script on a CPU. At most 8 files, as a lent machine returns.
@@ -18,7 +18,7 @@ if [ "${QUICK:-0}" = 1 ]; then
   small="--steps 50 --decoder-steps 20" counts=1,2 quick=--quick episodes=8
   rooms_small="--steps 30 --decoder-steps 10 --train-sequences 64"
 else
-  small="" counts=1,4,16,64,256 quick="" episodes=200 rooms_small=""
+  small="" counts=1,4,8,16,64,256 quick="" episodes=200 rooms_small=""
 fi
 $py -c "import jax; print('jax', jax.__version__, jax.devices())"
 echo "== train.py --seed 0, cold compilation cache"
