@@ -2,10 +2,11 @@
 # `bash benchmarks/gpu.sh OUT_DIR`: the figures worth taking on a machine with an accelerator, in one go,
 # each step under its own time limit so one that hangs leaves the rest measured. Writes logs and
 # bench-gpu.json into OUT_DIR. Steps: the whole `train.py --seed 0` process with a cold compilation cache,
-# then 3 with a warm one (the time a user waits); seeds per minute for 1 to 256 seeds in one program (8 among them, the count the CPU target names)
-# (python -m benchmarks --sections seeds); the Two Rooms recipe on 3 seeds; its planners' success and
-# seconds per episode on those runs; a steer run's planning batch widths (python -m benchmarks.planning_batches).
-# QUICK=1 shrinks every size, to check the script on a CPU. At most 8 files, as a lent machine returns.
+# then 3 with a warm one (the time a user waits); seeds per minute for 1 to 256 seeds in one program, 8
+# among them (python -m benchmarks --sections seeds); the Two Rooms recipe on 3 seeds; its planners'
+# success and seconds per episode on those runs; a steer run's planning batch widths
+# (python -m benchmarks.planning_batches). QUICK=1 shrinks every size, to check the script on a CPU.
+# It writes at most 8 files, as many as a lent machine returns.
 set -u
 out=${1:?usage: bash benchmarks/gpu.sh OUT_DIR}
 mkdir -p "$out"
