@@ -31,15 +31,20 @@ for i in 1 2 3; do
   tail -n 8 "$out/train_warm.log" | grep -E "wall time"
 done
 echo "== seeds per minute, $counts seeds"
-timeout 240 $py -m benchmarks --sections seeds --seed-counts $counts $quick --out "$out/bench-gpu.json" >"$out/bench.log" 2>&1
+timeout 240 $py -m benchmarks --sections seeds --seed-counts $counts $quick --out "$out/bench-gpu.json" \
+  >"$out/bench.log" 2>&1
 tail -8 "$out/bench.log"
 echo "== two_rooms_ebjepa, 3 seeds in one program"
-JAXJEPA_CACHE=$cache timeout 240 $py train.py --config two_rooms_ebjepa --seeds 0-2 --out "$scratch/rooms" $rooms_small \
+JAXJEPA_CACHE=$cache timeout 240 $py train.py --config two_rooms_ebjepa --seeds 0-2 --out "$scratch/rooms" \
+  $rooms_small \
   >"$out/two_rooms.log" 2>&1
 grep -E "wall time|probe" "$out/two_rooms.log"
 echo "== Two Rooms planning"
-timeout 180 $py -m benchmarks.two_rooms_seconds "$scratch"/rooms/seed{0,1,2} --episodes $episodes 2>&1 | tee "$out/plan.log"
+timeout 180 $py -m benchmarks.two_rooms_seconds "$scratch"/rooms/seed{0,1,2} --episodes $episodes 2>&1 \
+  | tee "$out/plan.log"
 echo "== steer planning, episodes vmapped at a time"
-JAXJEPA_CACHE=$cache timeout 120 $py train.py --config steer --seed 0 --out "$scratch/steer" $small >"$out/steer.log" 2>&1
-timeout 180 $py -m benchmarks.planning_batches "$scratch/steer/seed0" --widths 16,64,128,all 2>&1 | tee "$out/batches.log"
+JAXJEPA_CACHE=$cache timeout 120 $py train.py --config steer --seed 0 --out "$scratch/steer" $small \
+  >"$out/steer.log" 2>&1
+timeout 180 $py -m benchmarks.planning_batches "$scratch/steer/seed0" --widths 16,64,128,all 2>&1 \
+  | tee "$out/batches.log"
 rm -rf "$scratch"
