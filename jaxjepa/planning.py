@@ -33,9 +33,8 @@ from jaxjepa.steer import SteerState
 ACTION_DIM = 2
 UNIFORM_STD = 3.0**0.5  # U(-1, 1) times this has unit standard deviation
 CEM_MIN_STD = 0.05  # CEM's std never falls below this, so a converged plan can still move
-# Episodes vmapped together. On a CPU a batch this wide plans fastest per episode: narrower batches leave the
-# cores waiting between small products, and all episodes at once spill their intermediates out of the caches.
-# On an accelerator pass batch=None.
+# Episodes vmapped together. On a CPU, narrower batches leave the cores waiting between small products, and
+# wider ones plan no faster per episode while holding more in memory; on an accelerator pass batch=None.
 EPISODES_PER_BATCH = 128
 
 
@@ -337,6 +336,11 @@ def episodes(
     batch: int | None = EPISODES_PER_BATCH,
 ) -> Episode:
     """`count` random tasks, each planned in its own episode: [count, ...] leaves. Episodes are vmapped
-    `batch` at a time (`lax.map`), all at once with batch=None; the numbers do not depend on it."""
+    `batch` at a time (`lax.map`), all at once (`vmap`) with batch=None; the numbers depend on it only
+    through float rounding. Why the branch: `lax.map` without a batch size runs its items one after
+    another, not at once."""
     plan_keys, tasks = draw_tasks(key, count, config)
-    return jax.lax.map(lambda kt: episode(*kt, model, config, planner), (plan_keys, tasks), batch_size=batch)
+    run = lambda kt: episode(*kt, model, config, planner)
+    if batch is None:
+        return jax.vmap(run)((plan_keys, tasks))
+    return jax.lax.map(run, (plan_keys, tasks), batch_size=batch)
