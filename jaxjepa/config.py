@@ -82,6 +82,11 @@ class Config:
     decoder_batch_size: int = 256
     decoder_lr: float = 1e-3
 
+    # --- compilation (numbers agree up to float rounding; the time to a trained model does not) ---
+    # "full": XLA's defaults. "quick": its cheapest compilation on a CPU (no backend optimisation, no fusion
+    # emitters), for recipes so short that compiling would cost more than running.
+    compile_effort: str = "full"
+
     # --- latent planning in the steer world (jaxjepa/planning.py) ---
     planner: str = "mppi"  # "mppi" | "cem" | "search": how action sequences are refined (search: planning.search)
     plan_cost: str = "sum"  # "sum": sum_k ||z_k - z_goal|| over the horizon; "last": the last latent only
@@ -219,6 +224,7 @@ LATER_FIELDS = (
     "time_smooth_weight",
     "idm_weight",
     "idm_hidden",
+    "compile_effort",
 )
 
 ACTION_WORLDS = ("steer", "two_rooms")  # worlds whose every step is driven by a 2-D action
@@ -299,6 +305,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "regulariser": ("vicreg", "sigreg"),
     "planner": ("mppi", "cem", "search"),
     "plan_cost": ("sum", "last"),
+    "compile_effort": ("full", "quick"),
 }
 
 
@@ -385,7 +392,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
     # spreads the latent within ~50 steps, then the prediction loss reshapes it (worse, ~0.7 px, until
     # ~2000 steps). No decoder (the probe does not read it); the predictor is barely trained, so this
     # is a fast *representation*, not a forecaster. Probe protocol unchanged.
-    "fast": {"steps": 50, "train_sequences": 64, "decoder_steps": 0},
+    # Compiled quickly: at 50 steps XLA's full effort costs more time than it saves.
+    "fast": {"steps": 50, "train_sequences": 64, "decoder_steps": 0, "compile_effort": "quick"},
     # EMA target + stop-gradient, no variance term.
     "ema_only": {"var_weight": 0.0},
     # Stop-gradient copy of the online encoder (no averaging), no variance term.

@@ -69,18 +69,19 @@ def directory() -> Path | None:
     return Path(cache) / SUBDIR if cache else None
 
 
-def compiled(program: Callable, args: tuple[jax.Array, ...], what: str) -> Any:
-    """`program` (a jitted function) compiled for `args`: from its stored lowering when there is one,
-    else traced, lowered, stored and compiled. Without a compilation cache folder, nothing is stored."""
+def compiled(program: Callable, args: tuple[jax.Array, ...], what: str, options: dict | None = None) -> Any:
+    """`program` (a jitted function) compiled for `args` with XLA `options`: from its stored lowering when
+    there is one, else traced, lowered, stored and compiled. Without a compilation cache folder, nothing is
+    stored. The lowering does not depend on the options, so `what` need not name them."""
     folder = directory()
     if folder is None:
-        return program.lower(*args).compile()
+        return program.lower(*args).compile(compiler_options=options)
     path = folder / program_name(what, args)
     stored = _read(path)
     if stored is None:
         stored = export.export(program)(*args)
         _write(path, stored.serialize())
-    return jax.jit(stored.call).lower(*args).compile()
+    return jax.jit(stored.call).lower(*args).compile(compiler_options=options)
 
 
 def _read(path: Path) -> export.Exported | None:

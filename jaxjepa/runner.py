@@ -84,12 +84,23 @@ def seeds_program(config: Config, mesh: Mesh) -> Callable:
     return jax.jit(jax.shard_map(per_device, mesh=mesh, in_specs=(by_seed, by_seed), out_specs=by_seed))
 
 
+# XLA's cheapest compilation on a CPU (config.compile_effort "quick"): no backend optimisation, no fusion emitters.
+QUICK_COMPILE = {"xla_backend_optimization_level": 0, "xla_cpu_use_fusion_emitters": False}
+
+
+def compiler_options(config: Config) -> dict | None:
+    """The seeds program's XLA options: XLA's defaults (None) unless the recipe asks for a quick compile and
+    the program runs on a CPU (the options are the CPU backend's)."""
+    return QUICK_COMPILE if config.compile_effort == "quick" and jax.default_backend() == "cpu" else None
+
+
 def compile_program(program: Callable, args: tuple, config: Config, mesh: Mesh):
     """The seeds program compiled for `args`; on one device of one process its lowering is kept on disk
     (program_cache), the only layout where a stored program is sure to be called as it was exported."""
+    options = compiler_options(config)
     if mesh.size == 1 and not distributed.is_multiprocess():
-        return program_cache.compiled(program, args, f"seeds_program {config.to_json()}")
-    return program.lower(*args).compile()
+        return program_cache.compiled(program, args, f"seeds_program {config.to_json()}", options)
+    return program.lower(*args).compile(compiler_options=options)
 
 
 def seeds_runner(

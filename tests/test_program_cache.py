@@ -51,3 +51,18 @@ def test_config_and_shapes_name_the_file():
     assert name == program_cache.program_name(CONFIG.to_json(), keys)
     assert name != program_cache.program_name(CONFIG.replace(lr=2e-3).to_json(), keys)
     assert name != program_cache.program_name(CONFIG.to_json(), (jnp.zeros((3, 2), jnp.uint32),))
+
+
+def test_a_quick_compile_is_the_fast_recipes_and_its_options_reach_xla(tmp_path, monkeypatch):
+    from jaxjepa import get_config
+
+    assert runner.compiler_options(CONFIG) is None  # XLA's defaults
+    assert runner.compiler_options(get_config("fast")) == runner.QUICK_COMPILE  # the tests run on a CPU
+    seen = []
+    compile_for_real = program_cache.compiled
+    monkeypatch.setattr(program_cache, "directory", lambda: tmp_path)
+    monkeypatch.setattr(program_cache, "compiled", lambda *args: seen.append(args[3]) or compile_for_real(*args))
+    x = jnp.arange(4.0)
+    add = runner.compile_program(jax.jit(lambda a, b: a + b), (x, x), get_config("fast"), runner.seeds_mesh(None))
+    np.testing.assert_array_equal(add(x, x), 2 * x)
+    assert seen == [runner.QUICK_COMPILE] and len(list(tmp_path.iterdir())) == 1  # stored, compiled with them
