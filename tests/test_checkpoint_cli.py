@@ -1,6 +1,5 @@
 import json
 import shutil
-from pathlib import Path
 
 import chex
 import jax
@@ -10,8 +9,6 @@ import pytest
 import train as train_cli
 from jaxjepa import RunError, load_run, save_run, world
 from tests.conftest import cli_flags
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture()
