@@ -46,8 +46,8 @@ def main(argv: list[str] | None = None) -> int:
         cli.fail(f"{parser.prog}: {err}", 1)
     if run.config.world != "steer":
         cli.fail(f"{parser.prog}: {args.run} is not a steer run (its world is {run.config.world!r})", 1)
-    timing = suite.timing(run.params, run.config)
-    model, key = planning.learned_model(run.params, run.config), jax.random.key(0)
+    model, key = planning.learned_model(run.params, run.config), jax.random.key(suite.TIMING_KEY)
+    lone_s = suite.lone_episode_s(model, run.config)
     programs = {
         w: jax.jit(lambda k, w=w: planning.episodes(k, suite.EPISODES, model, run.config, batch=w)).lower(key).compile()
         for w in widths
@@ -60,14 +60,14 @@ def main(argv: list[str] | None = None) -> int:
             seconds[w].append(time.perf_counter() - started)
     print(
         f"{jax.device_count()} x {jax.devices()[0].device_kind}; {suite.EPISODES} episodes; one lone episode "
-        f"{timing.episode_lone_s * 1e3:.1f} ms, so {suite.EPISODES * timing.episode_lone_s:.2f} s one after another"
+        f"{lone_s * 1e3:.1f} ms, so {suite.EPISODES * lone_s:.2f} s one after another"
     )
     print("| episodes vmapped at a time | seconds for all (median) | speed-up over lone episodes |")
     print("|---|---|---|")
     for w in widths:
         median = float(np.median(seconds[w]))
         label = f"all {suite.EPISODES}" if w is None else str(w)
-        print(f"| {label} | {median:.3f} | {suite.EPISODES * timing.episode_lone_s / median:.2f}x |")
+        print(f"| {label} | {median:.3f} | {suite.EPISODES * lone_s / median:.2f}x |")
     return 0
 
 

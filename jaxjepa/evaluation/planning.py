@@ -129,18 +129,30 @@ def replan_step(model: planning.WorldModel, config: Config):
     return jax.jit(step)
 
 
+TIMING_KEY = 0  # the timed episodes' tasks are drawn from jax.random.key(TIMING_KEY)
+
+
+def timing_task(config: Config) -> tuple[jax.Array, planning.Task]:
+    """The planning key and task of the timed lone episode and replanning step: the first timed task."""
+    plan_keys, tasks = planning.draw_tasks(jax.random.key(TIMING_KEY), EPISODES, config)
+    return plan_keys[0], jax.tree_util.tree_map(lambda x: x[0], tasks)
+
+
+def lone_episode_s(model: planning.WorldModel, config: Config) -> float:
+    """Wall time of one episode planned alone, median of a few calls."""
+    plan_key, task = timing_task(config)
+    return timed(jax.jit(lambda k: planning.episode(k, task, model, config)), plan_key, repeats=3)
+
+
 def timing(params: dict, config: Config) -> Timing:
     """Replanning-step and per-episode wall times of one seed's model."""
-    model, key = planning.learned_model(params, config), jax.random.key(0)
-    plan_keys, tasks = planning.draw_tasks(key, EPISODES, config)
-    task = jax.tree_util.tree_map(lambda x: x[0], tasks)
+    model = planning.learned_model(params, config)
+    plan_key, task = timing_task(config)
     z_goal = model.encode(model.observe(steer.at_rest(task.goal), steer.at_rest(task.goal)))
     plan = jnp.zeros((config.plan_horizon, planning.ACTION_DIM))
-    step = replan_step(model, config)
-    step_s = timed(step, plan_keys[0], task.start, task.start, z_goal, plan, repeats=TIMING_REPEATS)
+    step_s = timed(replan_step(model, config), plan_key, task.start, task.start, z_goal, plan, repeats=TIMING_REPEATS)
     batch = jax.jit(lambda k: planning.episodes(k, EPISODES, model, config))
-    lone = jax.jit(lambda k: planning.episode(k, task, model, config))
-    batch_s, lone_s = timed(batch, key), timed(lone, plan_keys[0], repeats=3)
+    batch_s, lone_s = timed(batch, jax.random.key(TIMING_KEY)), lone_episode_s(model, config)
     return Timing(step_s, batch_s / EPISODES, lone_s, EPISODES * lone_s, EPISODES * lone_s / batch_s)
 
 
