@@ -19,6 +19,7 @@ import numpy as np
 from jaxjepa import api, checkpoint, cli
 from jaxjepa.evaluation import two_rooms as suite
 from jaxjepa.evaluation.runs import seed_of
+from jaxjepa.evaluation.settings import purpose_key
 from jaxjepa.runner import stacked_keys
 
 
@@ -38,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     if runs[0].config.world != "two_rooms" or any(r.config != runs[0].config for r in runs):
         cli.fail(f"{parser.prog}: the runs must be Two Rooms runs of one config", 1)
     _, eval_keys = stacked_keys(seeds)
-    plan_keys = [jax.random.fold_in(k, suite.PLAN_KEY_FOLD) for k in eval_keys]
+    plan_keys = [purpose_key(k, "two_rooms_planning") for k in eval_keys]
     programs = suite.episode_programs(runs[0].config, args.episodes)
     planners = [p.strip() for p in args.planners.split(",") if p.strip()]
     if not planners or set(planners) - set(programs):

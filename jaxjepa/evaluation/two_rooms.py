@@ -23,7 +23,7 @@ from jaxjepa.config import Config, get_config
 from jaxjepa.evaluation import figures
 from jaxjepa.evaluation.report import figure, fmt, made_by, table
 from jaxjepa.evaluation.runs import SeedRuns, train_seconds
-from jaxjepa.evaluation.settings import summarise
+from jaxjepa.evaluation.settings import purpose_key, summarise
 from jaxjepa.evaluation.suite import Context, Evaluated, Suite, overrides_json
 from jaxjepa.runner import stacked_keys
 from jaxjepa.two_rooms_planning import ACTIONS_PER_PLAN
@@ -39,7 +39,6 @@ PLANNERS = (
     ("search", "search", "sum"),
     ("random", "random", "sum"),
 )
-PLAN_KEY_FOLD = 16  # each seed's planning tasks come from its evaluation key folded with this
 # (row, the config changes that drop or replace the term, EB-JEPA's success %, its std; None where it has none)
 ABLATION = (
     ("no inverse dynamics", {"idm_weight": 0.0}, 1, 1),
@@ -106,9 +105,9 @@ def seed_figures(params: dict, eval_key: jax.Array, config: Config, programs: di
     figures = {
         "probe_rmse": float(jax.jit(lambda p, k: probe.probe_position(p, k, config)["probe_rmse"])(params, eval_key))
     }
-    plan_key = jax.random.fold_in(eval_key, PLAN_KEY_FOLD)
+    tasks_key = purpose_key(eval_key, "two_rooms_planning")
     for name, program in programs.items():
-        result, seconds = timed(program, params, plan_key)
+        result, seconds = timed(program, params, tasks_key)
         count = result.success.shape[0]
         figures[f"success_{name}"] = 100.0 * float(np.mean(result.success))
         figures[f"final_distance_{name}"] = float(np.mean(result.final_distance))
