@@ -138,9 +138,8 @@ def timing_task(config: Config) -> tuple[jax.Array, planning.Task]:
     return plan_keys[0], jax.tree_util.tree_map(lambda x: x[0], tasks)
 
 
-def lone_episode_s(model: planning.WorldModel, config: Config) -> float:
-    """Wall time of one episode planned alone, median of a few calls."""
-    plan_key, task = timing_task(config)
+def lone_episode_s(model: planning.WorldModel, config: Config, plan_key: jax.Array, task: planning.Task) -> float:
+    """Wall time of one episode (`task`, planned from `plan_key`) planned alone, median of a few calls."""
     return timed(jax.jit(lambda k: planning.episode(k, task, model, config)), plan_key, repeats=3)
 
 
@@ -152,7 +151,7 @@ def timing(params: dict, config: Config) -> Timing:
     plan = jnp.zeros((config.plan_horizon, planning.ACTION_DIM))
     step_s = timed(replan_step(model, config), plan_key, task.start, task.start, z_goal, plan, repeats=TIMING_REPEATS)
     batch = jax.jit(lambda k: planning.episodes(k, EPISODES, model, config))
-    batch_s, lone_s = timed(batch, jax.random.key(TIMING_KEY)), lone_episode_s(model, config)
+    batch_s, lone_s = timed(batch, jax.random.key(TIMING_KEY)), lone_episode_s(model, config, plan_key, task)
     return Timing(step_s, batch_s / EPISODES, lone_s, EPISODES * lone_s, EPISODES * lone_s / batch_s)
 
 
