@@ -6,6 +6,7 @@ compile (the tiny config's training, a CLI test's run) is then compiled once. Th
 session, so no test sees programs from an earlier session or from the user's own cache.
 """
 
+import gc
 import os
 import shutil
 import tempfile
@@ -58,6 +59,15 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         module = item.module.__name__.rpartition(".")[2]
         item.add_marker(pytest.mark.xdist_group("export" if module in SHARED_EXPORT_MODULES else module))
+
+
+def pytest_sessionfinish(session):
+    # After the last test, pytest's check for unraisable exceptions runs gc.collect five times, and the
+    # interpreter collects once more as it exits; with JAX's and TensorFlow's objects in the heap each pass
+    # takes a while, in every worker. One pass here finds the garbage (and any exception it raises); the
+    # objects that are left are frozen, which the later passes skip.
+    gc.collect()
+    gc.freeze()
 
 
 def pytest_unconfigure(config):
