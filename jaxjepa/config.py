@@ -100,8 +100,8 @@ class Config:
     search_beams: int = 32  # search: imagined latents kept per depth, spread by farthest-point sampling
     search_depth: int = 32  # search: moves per imagined path
     search_move_steps: int = 2  # search: actions per move (each move holds one corner or edge of the action box)
-    search_memory: int = 64  # search in Two Rooms: moves the world refused, remembered (0: none; planning.Memory)
-    search_memory_radius: float = 2.0  # search: a refused move is refused again within this many of its lengths
+    search_memory: int = 64  # search in Two Rooms: moves whose outcome surprised the model (0: none; planning.Memory)
+    search_memory_radius: float = 2.0  # search: a remembered move holds within this many of its lengths
     episode_steps: int = 60  # replanning steps per episode
     success_px: float = 1.0  # success: the logo's centre within this distance of the goal at any step
 

@@ -13,7 +13,7 @@ rescaled by their spread (so one temperature suits any latent's scale), average.
 best `plan_elites`, refit a mean and std. Both refine `plan_iterations` times per replanning step.
 Search (`search`): no sampling and no cost over a path; a breadth-first search over imagined moves keeps
 the latents that cover what the model says is reachable and returns the path that ends nearest the goal.
-In Two Rooms its episodes also keep a `Memory` of the moves the world refused, which corrects the model.
+In Two Rooms its episodes also keep a `Memory` of the moves whose outcome surprised the model, which corrects it.
 An episode is one `lax.scan` of plan -> apply the first action -> observe -> re-encode, warm-started
 from the previous plan shifted by one step; `episodes` vmaps it over tasks.
 """
@@ -221,58 +221,70 @@ def search(
     return jnp.concatenate([actions, jnp.zeros((max(horizon - len(actions), 0), ACTION_DIM))])[:horizon]
 
 
-# A move counts as refused when the world moved the latent less than this share of what the model predicted.
-REFUSED_SHARE = 0.5
+# A move is remembered when the world took the latent farther from the model's prediction than this share of the
+# predicted move's length: a move into a wall (the dot stopped) or along it (the dot slid), not rounding.
+SURPRISE_SHARE = 0.5
 
 
 class Memory(NamedTuple):
-    """Moves the world refused during an episode, a ring of fixed size. Why: a predictor that has not
-    learned a wall walks the search's paths through it, and the search then pushes into the wall for ever.
-    What the world did differently from the model's prediction is a fact about this episode; remembered,
-    it corrects the model where it was seen (`corrected`), so the next search goes another way."""
+    """Moves whose outcome surprised the model during an episode, a ring of fixed size. Why: a predictor that has
+    not learned a wall walks the search's paths through it, and the search then pushes into the wall for ever.
+    What the world did instead (the dot stopped at the wall, or slid along it) is a fact about this episode;
+    remembered, it corrects the model where it was seen (`corrected`), so the next search goes another way."""
 
-    latents: jax.Array  # [M, d] where each refused move started
+    latents: jax.Array  # [M, d] where each remembered move started
     actions: jax.Array  # [M, 2] the move (one of SEARCH_MOVES); NaN in unused slots, so nothing matches
-    lengths: jax.Array  # [M] how far the model said the move would take the latent
-    count: jax.Array  # [] int32: moves refused so far; the next one goes into slot count % M
+    # [M] the squared distance the model said the move would take the latent. Squared, so that the radius test
+    # is exact for the lattice of positions in the tests, in float32 here and float64 in the browser.
+    squared_lengths: jax.Array
+    steps: jax.Array  # [M, d] what the world did instead: the latent's displacement per action of the move
+    count: jax.Array  # [] int32: moves remembered so far; the next one goes into slot count % M
 
 
 def empty_memory(size: int, latent_dim: int) -> Memory:
     return Memory(
-        jnp.zeros((size, latent_dim)), jnp.full((size, ACTION_DIM), jnp.nan), jnp.zeros(size), jnp.zeros((), jnp.int32)
+        jnp.zeros((size, latent_dim)),
+        jnp.full((size, ACTION_DIM), jnp.nan),
+        jnp.zeros(size),
+        jnp.zeros((size, latent_dim)),
+        jnp.zeros((), jnp.int32),
     )
 
 
 def remember(memory: Memory, model: WorldModel, before: jax.Array, action: jax.Array, after: jax.Array, hold: int):
     """The memory with the move (`action` held `hold` steps from latent `before`, observed to end at `after`)
-    added if the world refused it: the latent moved less than REFUSED_SHARE of the predicted length."""
+    added if the world surprised the model: `after` lies farther than SURPRISE_SHARE of the predicted length
+    from where the model said the move would end."""
     predicted = before[None]
     for _ in range(hold):
         predicted = model.predict(predicted, action[None])
-    length = jnp.linalg.norm(predicted[0] - before)
-    refused = jnp.linalg.norm(after - before) < REFUSED_SHARE * length
-    slot = memory.count % memory.lengths.shape[0]
+    squared_length = jnp.sum((predicted[0] - before) ** 2)
+    surprised = jnp.sum((after - predicted[0]) ** 2) > SURPRISE_SHARE**2 * squared_length
+    slot = memory.count % memory.squared_lengths.shape[0]
     added = Memory(
         memory.latents.at[slot].set(before),
         memory.actions.at[slot].set(action),
-        memory.lengths.at[slot].set(length),
+        memory.squared_lengths.at[slot].set(squared_length),
+        memory.steps.at[slot].set((after - before) / hold),
         memory.count + 1,
     )
-    return jax.tree_util.tree_map(lambda new, old: jnp.where(refused, new, old), added, memory)
+    return jax.tree_util.tree_map(lambda new, old: jnp.where(surprised, new, old), added, memory)
 
 
 def corrected(model: WorldModel, memory: Memory, radius: float) -> WorldModel:
-    """The model, except that a remembered move from within `radius` of its lengths of where it was refused
-    leaves the latent where it is."""
+    """The model, except that a remembered move, made within `radius` of its lengths of where it was remembered,
+    moves the latent as the world moved it there (the nearest such memory's steps): not at all where the dot
+    was stopped, along the wall where it slid."""
 
     def predict(z: jax.Array, a: jax.Array) -> jax.Array:
         # Squared distances as one matrix product: the [N, M, d] difference tensor would dominate the search.
         squared = (
             jnp.sum(z**2, axis=-1)[:, None] + jnp.sum(memory.latents**2, axis=-1)[None] - 2.0 * z @ memory.latents.T
         )
-        near = squared < (radius * memory.lengths) ** 2  # [N, M]
-        same = jnp.all(a[:, None] == memory.actions, axis=-1)
-        return jnp.where(jnp.any(near & same, axis=-1, keepdims=True), z, model.predict(z, a))
+        near = squared < radius**2 * memory.squared_lengths  # [N, M]
+        matched = near & jnp.all(a[:, None] == memory.actions, axis=-1)
+        nearest = jnp.argmin(jnp.where(matched, squared, jnp.inf), axis=-1)
+        return jnp.where(jnp.any(matched, axis=-1, keepdims=True), z + memory.steps[nearest], model.predict(z, a))
 
     return model._replace(predict=predict)
 

@@ -1,8 +1,8 @@
 """Planning in Two Rooms: reach a goal in the other room, through the door, by planning in latent space.
 
 The planners are planning.py's (MPPI, CEM, the search, the random baseline) and see the world only through
-a `planning.WorldModel`. The search's episodes also keep a `planning.Memory` of the moves the world refused
-(config `search_memory`), which corrects the model where the dot met a wall the model did not see. What
+a `planning.WorldModel`. The search's episodes also keep a `planning.Memory` of the moves whose outcome
+surprised the model (config `search_memory`), which corrects the model where the dot met a wall it did not see. What
 differs from the steer world is the layout: a wall and a door drawn per episode, which the observation
 shows and the simulator obeys. So a model here is a factory, layout -> WorldModel, called inside each
 (vmapped) episode. The learned model observes two rendered frames (dot and walls) and encodes them with
@@ -171,7 +171,7 @@ def remember_moves(
     memory: planning.Memory, model: WorldModel, z0: jax.Array, trail: jax.Array, plan: jax.Array, config: Config
 ) -> planning.Memory:
     """Each whole move among the applied actions (`search_move_steps` actions of the plan each), remembered if
-    the world refused it. `trail` [2 + A, 2]: the dot's previous and current positions, then after each
+    its outcome surprised the model. `trail` [2 + A, 2]: the dot's previous and current positions, then after each
     applied action; the observation after action k is (trail[k], trail[k + 1])."""
     hold, before = config.search_move_steps, z0
     for end in range(hold, trail.shape[0] - 1, hold):

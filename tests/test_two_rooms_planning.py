@@ -1,6 +1,6 @@
 """Planning in Two Rooms: the simulator model reaches a goal through the door, vmapped episodes are lone ones,
 a dot a rounding error inside the wall is not stuck there, the path-length ceiling solves the suite's episodes,
-the latent search goes round a far door where MPPI stops at the wall, and its memory of refused moves finds a
+the latent search goes round a far door where MPPI stops at the wall, and its memory of surprising moves finds a
 door that a wall-blind model cannot see."""
 
 import chex
@@ -126,9 +126,9 @@ def test_the_search_finds_a_far_door_that_mppi_misses_with_the_true_physics():
         assert np.all(np.asarray(tr.in_wall(result.positions, DOOR_FAR_AWAY.layout)) == 0)
 
 
-def test_the_searchs_memory_of_refused_moves_finds_the_door_a_wall_blind_model_misses():
+def test_the_searchs_memory_of_surprising_moves_finds_the_door_a_wall_blind_model_misses():
     """Known answer: with a model that does not see the wall, the search without memory pushes into the wall at
-    the goal's row for the whole episode; with it, the moves the wall refused are remembered, the search stops
+    the goal's row for the whole episode; with it, the moves the wall stopped are remembered, the search stops
     making them, walks along the wall and through the door to the goal."""
     task = tr.Episode(jnp.array([40.0, 12.0]), jnp.array([40.0, 34.0]), tr.Layout(jnp.float32(24.0), jnp.float32(6.0)))
     model = wall_blind(trp.simulator_model(RECIPE))
@@ -140,20 +140,29 @@ def test_the_searchs_memory_of_refused_moves_finds_the_door_a_wall_blind_model_m
         assert crossed.any() == reaches  # without memory the dot never leaves its room
 
 
-def test_a_refused_move_is_remembered_and_then_predicted_to_stay():
-    """remember() keeps a move whose latent moved less than half the predicted length, not one that moved as
-    predicted; corrected() then predicts no motion for that move near where it was refused, and the model's
-    own prediction for another move or far away."""
+def test_a_surprising_move_is_remembered_and_then_predicted_as_the_world_made_it():
+    """remember() keeps a move that ended farther than half the predicted length from the predicted end (stopped
+    at a wall, or slid along it), not one that ended near it; corrected() then moves the latent as the world did
+    (per action: the move's displacement over its 2 actions) near where the nearest such move was remembered,
+    and leaves the model's own prediction for another move or far away."""
     model = trp.simulator_model(RECIPE)(THROUGH_THE_DOOR)
-    right, up = planning.SEARCH_MOVES[4], planning.SEARCH_MOVES[1]
-    chex.assert_trees_all_equal((right, up), (jnp.array([0.0, 1.0]), jnp.array([-1.0, 0.0])))
-    at = jnp.array([10.0, 10.0])
+    right, up, down_right = planning.SEARCH_MOVES[4], planning.SEARCH_MOVES[1], planning.SEARCH_MOVES[7]
+    chex.assert_trees_all_equal(
+        (right, up, down_right), (jnp.array([0.0, 1.0]), jnp.array([-1.0, 0.0]), jnp.array([1.0, 1.0]))
+    )
+    at, beside = jnp.array([10.0, 10.0]), jnp.array([13.0, 10.0])
     memory = planning.empty_memory(4, 2)
-    moved = planning.remember(memory, model, at, right, at + jnp.array([0.0, 2.0]), 2)
-    assert int(moved.count) == 0
-    memory = planning.remember(memory, model, at, right, at + jnp.array([0.0, 0.5]), 2)
-    assert int(memory.count) == 1 and float(memory.lengths[0]) == 2.0
+    for ended in ([10.0, 12.0], [10.0, 11.5]):  # as predicted, or 0.5 short of a 2.0 move: nothing to remember
+        memory = planning.remember(memory, model, at, right, jnp.array(ended), 2)
+    assert int(memory.count) == 0
+    memory = planning.remember(memory, model, at, right, at + jnp.array([0.0, 0.5]), 2)  # stopped after 0.5
+    memory = planning.remember(memory, model, beside, right, beside, 2)  # stopped at once
+    memory = planning.remember(memory, model, at, down_right, at + jnp.array([2.0, 0.0]), 2)  # slid down
+    assert int(memory.count) == 3 and float(memory.squared_lengths[0]) == 4.0
+    np.testing.assert_allclose(memory.steps[:3], [[0.0, 0.25], [0.0, 0.0], [1.0, 0.0]])
     seen = planning.corrected(model, memory, radius=2.0)
-    starts = jnp.array([[10.0, 10.0], [12.0, 11.0], [10.0, 10.0], [20.0, 10.0]])
-    moves = jnp.stack([right, right, up, right])
-    np.testing.assert_array_equal(seen.predict(starts, moves), [[10.0, 10.0], [12.0, 11.0], [9.0, 10.0], [20.0, 11.0]])
+    starts = jnp.array([[10.0, 10.0], [12.0, 11.0], [11.0, 10.0], [10.0, 10.0], [20.0, 10.0]])
+    moves = jnp.stack([right, right, down_right, up, right])
+    np.testing.assert_allclose(
+        seen.predict(starts, moves), [[10.0, 10.25], [12.0, 11.0], [12.0, 10.0], [9.0, 10.0], [20.0, 11.0]]
+    )

@@ -492,12 +492,12 @@
     const { samples, horizon, iterations, search } = app.meta.planner;
     $("plan-budget").textContent = name === "search"
       ? `latent search: ${search.beams} beams, ${search.depth} moves of ${search.move_steps} actions, a memory of ` +
-        `${search.memory} refused moves`
+        `${search.memory} surprising moves`
       : `MPPI: ${samples} sequences of ${horizon} actions, ${iterations} refinement${iterations === 1 ? "" : "s"}`;
   }
 
   /* The search's next action, as two_rooms_planning.episode runs it: at each move's end the newest
-     observation is encoded and the move remembered if the world refused it; every `actions_per_plan`
+     observation is encoded and the move remembered if its outcome surprised the model; every `actions_per_plan`
      steps a new search from that latent. */
   function searchAction() {
     const { steer, meta } = app, applied = meta.planner.actions_per_plan, hold = meta.planner.search.move_steps;

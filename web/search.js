@@ -1,8 +1,8 @@
 /*
  * The latent search in the browser, as jaxjepa/planning.py's `search` and `Memory`: the same moves, depth,
  * beams and farthest-point choice, around the exported predictor (any `predict(latents, actions)` of plain
- * arrays), and the same memory of the moves the world refused, which corrects the predictor where the dot
- * met a wall the model did not see.
+ * arrays), and the same memory of the moves whose outcome surprised the model, which corrects the predictor
+ * where the dot met a wall the model did not see.
  *
  * Search: every kept latent is expanded by each of the 8 moves (the corners and edge midpoints of the
  * action box, each held `move_steps` actions); of the expanded latents, `beams` spread by farthest-point
@@ -13,7 +13,7 @@
   "use strict";
   const MOVES = [];  // planning.SEARCH_MOVES, in its order
   for (const dy of [-1, 0, 1]) for (const dx of [-1, 0, 1]) if (dy || dx) MOVES.push([dy, dx]);
-  const REFUSED_SHARE = 0.5;  // planning.REFUSED_SHARE
+  const SURPRISE_SHARE = 0.5;  // planning.SURPRISE_SHARE
 
   const squaredDistance = (a, b) => a.reduce((sum, v, i) => sum + (v - b[i]) ** 2, 0);
   const distance = (a, b) => Math.sqrt(squaredDistance(a, b));
@@ -36,27 +36,36 @@
 
   const emptyMemory = (size) => ({ size, entries: [], count: 0 });
 
-  /* The predictor, except that a remembered move from within `radius` of its lengths of where it was
-     refused leaves the latent where it is. */
+  /* The predictor, except that a remembered move, made within `radius` of its lengths of where it was
+     remembered, moves the latent as the world moved it there (the nearest such memory's steps). */
   function corrected(predict, memory, radius) {
     return (latents, actions) => {
       const predicted = predict(latents, actions);
       return latents.map((z, i) => {
-        const refused = memory.entries.some((entry) => entry.action[0] === actions[i][0] &&
-          entry.action[1] === actions[i][1] && distance(z, entry.latent) < radius * entry.length);
-        return refused ? z : predicted[i];
+        let nearest = null, nearestSquared = Infinity;
+        for (const entry of memory.entries) {
+          if (entry.action[0] !== actions[i][0] || entry.action[1] !== actions[i][1]) continue;
+          const squared = squaredDistance(z, entry.latent);
+          if (squared < radius ** 2 * entry.squaredLength && squared < nearestSquared) {
+            nearest = entry;
+            nearestSquared = squared;
+          }
+        }
+        return nearest ? z.map((v, k) => v + nearest.steps[k]) : predicted[i];
       });
     };
   }
 
   /* Remember the move (`action` held `hold` steps from latent `before`, seen to end at `after`) if the world
-     refused it: the latent moved less than REFUSED_SHARE of the predicted length. A ring of memory.size. */
+     surprised the model: `after` lies farther than SURPRISE_SHARE of the predicted length from the predicted
+     end. A ring of memory.size. */
   function remember(memory, predict, before, action, after, hold) {
     let predicted = [before];
     for (let h = 0; h < hold; h++) predicted = predict(predicted, [action]);
-    const length = distance(predicted[0], before);
-    if (memory.size === 0 || !(distance(after, before) < REFUSED_SHARE * length)) return;
-    memory.entries[memory.count % memory.size] = { latent: before, action, length };
+    const squaredLength = squaredDistance(predicted[0], before);  // squared, as in Python: see Memory
+    if (memory.size === 0 || !(squaredDistance(after, predicted[0]) > SURPRISE_SHARE ** 2 * squaredLength)) return;
+    const steps = after.map((v, k) => (v - before[k]) / hold);
+    memory.entries[memory.count % memory.size] = { latent: before, action, squaredLength, steps };
     memory.count++;
   }
 
