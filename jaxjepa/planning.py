@@ -222,7 +222,8 @@ def search(
 
 
 # A move is remembered when the world took the latent farther from the model's prediction than this share of the
-# predicted move's length: a move into a wall (the dot stopped) or along it (the dot slid), not rounding.
+# predicted move's length. A wall does that (the dot stopped, or slid along it), and so does a learned predictor's
+# own error; either way, near a remembered move the search trusts what the world did over the model.
 SURPRISE_SHARE = 0.5
 
 
