@@ -143,5 +143,5 @@ def tiny_export(tmp_path_factory, tiny_run_dir):
 
 def wall_blind(factory):
     """A Two Rooms model factory whose layout has the wall moved out of the box: it walks the dot through walls
-    that stop it (the known answer of the search's memory of refused moves)."""
+    that stop it (the known answer of the search's memory of surprising moves)."""
     return lambda task: factory(task._replace(layout=two_rooms.Layout(jnp.float32(-100.0), task.layout.door_y)))
