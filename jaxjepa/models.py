@@ -37,17 +37,23 @@ class Linear(nn.Module):
 
 
 class MLP(nn.Module):
-    """Linear layers with GELU between them; `sigmoid_output` squashes the last layer to [0, 1]."""
+    """Linear layers with GELU between them; `sigmoid_output` squashes the last layer to [0, 1]; `residual`
+    adds the input's leading entries (as many as the output has) to the output, so the layers learn a change."""
 
     features: Sequence[int]
     sigmoid_output: bool = False
+    residual: bool = False
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
+        # lax.slice, not numpy indexing, which the exporter's symbolic batch turns into a gather
+        skipped = jax.lax.slice_in_dim(x, 0, self.features[-1], axis=-1) if self.residual else None
         for i, width in enumerate(self.features):
             x = Linear(width, name=f"layer{i}")(x)
             if i < len(self.features) - 1:
                 x = nn.gelu(x, approximate=True)
+        if skipped is not None:
+            x = x + skipped
         return nn.sigmoid(x) if self.sigmoid_output else x
 
 
@@ -179,8 +185,8 @@ def encoder(config: Config) -> nn.Module:
 def predictor(config: Config) -> MLP:
     """The world model: z_t -> z_{t+1}, one step forward in latent space. With `action_dim` > 0 it is
     P(z, a): the same MLP on the concatenation [z, a] (`predictor_input`), a plain layout that any
-    exporter can rebuild with one concatenation."""
-    return MLP((*config.predictor_hidden, config.latent_dim))
+    exporter can rebuild with one concatenation. With `predictor_kind` "residual" it is z + MLP([z, a])."""
+    return MLP((*config.predictor_hidden, config.latent_dim), residual=config.predictor_kind == "residual")
 
 
 def predictor_input(z: jax.Array, action: jax.Array | None = None) -> jax.Array:

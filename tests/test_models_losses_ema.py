@@ -160,3 +160,20 @@ def test_cnn_encoder_keeps_leading_batch_dims_and_is_finite():
     chex.assert_shape(z, (2, 3, config.latent_dim))
     chex.assert_tree_all_finite(z)
     np.testing.assert_allclose(z[1, 2], jax.jit(encoder.apply)(params, obs[1, 2]), atol=1e-5)
+
+
+def test_a_residual_predictor_adds_its_mlp_to_the_latent_it_was_given():
+    config = get_config("two_rooms_ebjepa", latent_dim=5, predictor_hidden=(7,))
+    assert config.predictor_kind == "residual"
+    plain = get_config("two_rooms_ebjepa", latent_dim=5, predictor_hidden=(7,), predictor_kind="mlp")
+    params = models.init_params(jax.random.key(2), config)["predictor"]
+    # The same parameter tree as the plain MLP's, so a saved run's shapes say nothing about the kind.
+    chex.assert_trees_all_equal_shapes(params, models.init_params(jax.random.key(2), plain)["predictor"])
+    z, a = jax.random.normal(jax.random.key(3), (4, 5)), jax.random.normal(jax.random.key(4), (4, 2))
+    x = models.predictor_input(z, a)
+    residual, mlp = models.predictor(config).apply(params, x), models.predictor(plain).apply(params, x)
+    np.testing.assert_allclose(residual, z + mlp, rtol=1e-6, atol=1e-6)
+    # A last layer of zeros changes nothing: the residual predictor then says the world stands still.
+    still = jax.tree_util.tree_map(jnp.zeros_like, params["params"]["layer1"])
+    stopped = {"params": {**params["params"], "layer1": still}}
+    np.testing.assert_array_equal(models.predictor(config).apply(stopped, x), z)
