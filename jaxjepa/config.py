@@ -45,7 +45,7 @@ class Config:
     cnn_head_hidden: tuple[int, ...] = (128,)  # cnn encoder: the MLP from the flattened feature map to z
     encoder_hidden: tuple[int, ...] = (256, 128)
     predictor_hidden: tuple[int, ...] = (64,)
-    # "mlp": z_t+1 = MLP(z_t) (the reference); "residual": z_t+1 = z_t + MLP(z_t), the MLP learning the change.
+    # "mlp": z_t+1 = MLP(z_t) (the reference; MLP([z_t, a_t]) with actions); "residual": z_t+1 = z_t + that MLP.
     # Why residual: where most of the latent is fixed over a sequence (Two Rooms' wall and door), a plain MLP
     # must rebuild it at every step and its error there outweighs the step itself.
     predictor_kind: str = "mlp"
