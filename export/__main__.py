@@ -45,15 +45,26 @@ def parse_args(argv: list[str] | None):
         metavar="I",
         help="action-conditioned runs: the page's refinements per step (default: the run's)",
     )
+    parser.add_argument(
+        "--search-beams",
+        type=int,
+        metavar="B",
+        help="Two Rooms runs: beams of the page's latent search (default: the run's)",
+    )
     args = parser.parse_args(argv)
-    for flag, value in (("--plan-samples", args.plan_samples), ("--plan-iterations", args.plan_iterations)):
+    flags = (
+        ("--plan-samples", args.plan_samples),
+        ("--plan-iterations", args.plan_iterations),
+        ("--search-beams", args.search_beams),
+    )
+    for flag, value in flags:
         if value is not None and value < 1:
             parser.error(f"{flag} must be >= 1, got {value}")
     return args
 
 
 def plan_budget(args) -> dict[str, int]:
-    budget = {"samples": args.plan_samples, "iterations": args.plan_iterations}
+    budget = {"samples": args.plan_samples, "iterations": args.plan_iterations, "beams": args.search_beams}
     return {k: v for k, v in budget.items() if v is not None}
 
 

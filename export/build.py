@@ -234,7 +234,7 @@ def export_run(
     log=print,
 ) -> dict:
     """Export a loaded `jaxjepa.api.Run` into `out_dir`. Returns meta.json's content. `plan_budget`
-    ({"samples": N, "iterations": I}, either optional) sets the page's planner budget where it should
+    ({"samples": N, "iterations": I, "beams": B}, each optional) sets the page's planner budget where it should
     differ from the run's."""
     config, params = run.config, run.params
     check_world_is_browsable(config)
@@ -324,9 +324,10 @@ PROBE_TRAJECTORIES, PROBE_FRAMES = 128, 64  # Two Rooms: its probe's own length,
 
 def planner_meta(config: Config, params: dict, plan_budget: dict[str, int]) -> dict:
     """What the page's planning modes (steer, Two Rooms) need besides the networks: the planner's settings
-    (the run's, as planning.py uses them, but for a `plan_budget` given to fit the browser's slower
-    arithmetic) and a linear probe latent -> (y, x) px, with which it draws the path the planner imagines.
-    In Two Rooms, the evaluation's protocol too: a plan refined every few actions, its success radius."""
+    (the run's, as planning.py uses them, but for a `plan_budget` given to fit the browser's slower arithmetic,
+    or to plan as an evaluation with other planning settings does: they are no part of the training) and a
+    linear probe latent -> (y, x) px, with which it draws the path the planner imagines. In Two Rooms, the
+    evaluation's protocol too: a plan refined every few actions, its success radius."""
     planner = {
         "method": "mppi",
         "cost": config.plan_cost,
@@ -343,11 +344,13 @@ def planner_meta(config: Config, params: dict, plan_budget: dict[str, int]) -> d
     if config.world == "two_rooms":
         planner.update(success_px=two_rooms.SUCCESS_RADIUS_PX, actions_per_plan=two_rooms_planning.ACTIONS_PER_PLAN)
         planner["search"] = {  # the page's latent search (web/search.js), as planning.search runs it
-            "beams": config.search_beams,
+            "beams": plan_budget.get("beams", config.search_beams),
+            "run_beams": config.search_beams,
             "depth": config.search_depth,
             "move_steps": config.search_move_steps,
             "memory": config.search_memory,
             "memory_radius": config.search_memory_radius,
+            "replan": config.search_replan,
         }
     return {"planner": planner, "probe": position_probe(config, params)}
 

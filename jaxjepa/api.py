@@ -127,6 +127,6 @@ class Run:
 
 def load_run(path: str | Path, expected: Config | None = None) -> Run:
     """Load a finished run directory written by train.py. Raises RunError if it is missing,
-    half-written, corrupt, or (when `expected` is given) trained with another config."""
+    half-written, corrupt, or (when `expected` is given) trained with another config (its planning fields aside)."""
     config, params, metrics = load_run_files(path, expected)
     return Run(config, params, metrics, Path(path))

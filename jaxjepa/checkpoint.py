@@ -35,7 +35,7 @@ import jax
 import numpy as np
 
 from jaxjepa import checksums, models
-from jaxjepa.config import Config
+from jaxjepa.config import PLANNING_FIELDS, Config
 
 REQUIRED = ("config.json", "metrics.json", "checkpoint")
 PARAMS_FILE = "params.npz"
@@ -322,14 +322,19 @@ def load_metrics(run_dir: Path) -> dict:
 
 
 def load_run_files(run_dir: str | os.PathLike, expected: Config | None = None) -> tuple[Config, dict, dict]:
-    """(config, params, metrics) of a finished run; RunError if it is not one, or not of `expected`.
+    """(config, params, metrics) of a finished run; RunError if it is not one, or not of `expected` (the planning
+    fields aside: they are the evaluation's settings, which training never reads; the saved config is returned).
 
     A run saved with a checksum.json has its checkpoint files checked before orbax reads them and its
     restored arrays after; a run saved without one still loads, checked for finiteness only."""
     run_dir = Path(run_dir).absolute()
     config = load_config(run_dir)
-    if expected is not None and config != expected:
-        diff = {k: (v, getattr(expected, k)) for k, v in config.to_dict().items() if getattr(expected, k) != v}
+    diff = {
+        k: (v, getattr(expected, k))
+        for k, v in config.to_dict().items()
+        if expected is not None and getattr(expected, k) != v and k not in PLANNING_FIELDS
+    }
+    if diff:
         raise RunError(f"{run_dir} was trained with another config (saved vs expected: {diff})")
     metrics = load_metrics(run_dir)
     record = load_checksums(run_dir)

@@ -106,6 +106,9 @@ class Config:
     search_move_steps: int = 2  # search: actions per move (each move holds one corner or edge of the action box)
     search_memory: int = 64  # search in Two Rooms: moves whose outcome surprised the model (0: none; planning.Memory)
     search_memory_radius: float = 2.0  # search: a remembered move holds within this many of its lengths
+    # search in Two Rooms: "keep": the rest of the last path stands unless a new search ends nearer the goal by a
+    # margin (planning.replanned_path); "fresh": every replanning takes the new search's path
+    search_replan: str = "keep"
     episode_steps: int = 60  # replanning steps per episode
     success_px: float = 1.0  # success: the logo's centre within this distance of the goal at any step
 
@@ -230,6 +233,28 @@ LATER_FIELDS = (
     "idm_hidden",
     "compile_effort",
     "predictor_kind",
+    "search_replan",
+)
+
+# Fields that only the planners read (planning.py, two_rooms_planning.py): training never does, so a saved run
+# evaluated with other values of them is the same trained model (checkpoint.load_run_files).
+PLANNING_FIELDS = (
+    "planner",
+    "plan_cost",
+    "plan_horizon",
+    "plan_samples",
+    "plan_iterations",
+    "plan_noise",
+    "plan_temperature",
+    "plan_elites",
+    "search_beams",
+    "search_depth",
+    "search_move_steps",
+    "search_memory",
+    "search_memory_radius",
+    "search_replan",
+    "episode_steps",
+    "success_px",
 )
 
 ACTION_WORLDS = ("steer", "two_rooms")  # worlds whose every step is driven by a 2-D action
@@ -310,6 +335,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "world": ("bounce", "steer", "two_rooms"),
     "regulariser": ("vicreg", "sigreg"),
     "planner": ("mppi", "cem", "search"),
+    "search_replan": ("keep", "fresh"),
     "plan_cost": ("sum", "last"),
     "compile_effort": ("full", "quick"),
 }
@@ -495,7 +521,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
     # on 8,000 trajectories for 12,000 steps: with 1,000 trajectories the probe read the dot 4 times worse
     # and the imagined paths drifted nearly twice as far at 8 steps, and 8,000 trajectories at 3,000 steps
     # learned less than 1,000 did. The predictor is residual: the plain one's error on the latent's fixed
-    # part (the wall and door) was larger than the dot's step. MPPI's noise std is EB-JEPA's 2 (docs/findings.md,
+    # part (the wall and door) was larger than the dot's step. MPPI's noise std is EB-JEPA's 2. The search keeps 64
+    # beams: with 32 it missed the door more often, and twice the beams cost twice the time (docs/findings.md,
     # Two Rooms).
     "two_rooms_ebjepa": {
         "world": "two_rooms",
@@ -524,6 +551,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "plan_samples": 64,
         "plan_iterations": 2,
         "plan_noise": 2.0,
+        "search_beams": 64,
     },
 }
 

@@ -13,7 +13,8 @@ rescaled by their spread (so one temperature suits any latent's scale), average.
 best `plan_elites`, refit a mean and std. Both refine `plan_iterations` times per replanning step.
 Search (`search`): no sampling and no cost over a path; a breadth-first search over imagined moves keeps
 the latents that cover what the model says is reachable and returns the path that ends nearest the goal.
-In Two Rooms its episodes also keep a `Memory` of the moves whose outcome surprised the model, which corrects it.
+In Two Rooms its episodes also keep a `Memory` of the moves whose outcome surprised the model, which corrects it,
+and the rest of their last path, which a new search replaces only when it is plainly better (`replanned_path`).
 An episode is one `lax.scan` of plan -> apply the first action -> observe -> re-encode, warm-started
 from the previous plan shifted by one step; `episodes` vmaps it over tasks.
 """
@@ -177,10 +178,9 @@ def farthest_points(points: jax.Array, first: jax.Array, count: int) -> jax.Arra
     return jnp.concatenate([first[None], rest])
 
 
-def search(
-    key: jax.Array, model: WorldModel, z0: jax.Array, z_goal: jax.Array, plan: jax.Array, config: Config
-) -> jax.Array:
-    """Breadth-first search in latent space; returns the first `plan_horizon` actions of the best path.
+def search_path(model: WorldModel, z0: jax.Array, z_goal: jax.Array, config: Config) -> tuple[jax.Array, jax.Array]:
+    """Breadth-first search in latent space: the best path [search_depth] of move indices (STAY after its
+    end) and the distance to the goal of its nearest latent, the one it ends at.
 
     Why: MPPI and CEM sample paths near the last plan and score them by their distance to the goal, so
     when the straight way is blocked (Two Rooms' wall) every nearby path looks worse than standing at the
@@ -189,8 +189,8 @@ def search(
     spread by farthest-point sampling (so the beams cover what the model says is reachable, door
     included, rather than crowd where the goal looks nearest), and remembers the path whose latent
     came nearest the goal at any depth. Staying put is a path too, the one to beat: a path never waits
-    then moves, so the search cannot put off reaching the goal. Deterministic: `key` and `plan` are not
-    read. The path is only as good as the predictor over `search_depth` * `search_move_steps` steps."""
+    then moves, so the search cannot put off reaching the goal. The path is only as good as the predictor
+    over `search_depth` * `search_move_steps` steps."""
     beams, depth, hold = config.search_beams, config.search_depth, config.search_move_steps
     moves = len(SEARCH_MOVES)
 
@@ -215,10 +215,73 @@ def search(
         jnp.linalg.norm(z0 - z_goal),
         stay,
     )
-    (*_, best_path), _ = jax.lax.scan(expand, start, jnp.arange(depth))
-    actions = jnp.repeat(PATH_ACTIONS[best_path], hold, axis=0)
-    horizon = plan.shape[0]
+    (*_, best_distance, best_path), _ = jax.lax.scan(expand, start, jnp.arange(depth))
+    return best_path, best_distance
+
+
+def path_plan(path: jax.Array, hold: int, horizon: int) -> jax.Array:
+    """[horizon, 2]: the path's actions, each move held `hold` steps, then staying put."""
+    actions = jnp.repeat(PATH_ACTIONS[path], hold, axis=0)
     return jnp.concatenate([actions, jnp.zeros((max(horizon - len(actions), 0), ACTION_DIM))])[:horizon]
+
+
+def search(
+    key: jax.Array, model: WorldModel, z0: jax.Array, z_goal: jax.Array, plan: jax.Array, config: Config
+) -> jax.Array:
+    """The first `plan_horizon` actions of `search_path`'s path. Deterministic: `key` and `plan` are not read."""
+    path, _ = search_path(model, z0, z_goal, config)
+    return path_plan(path, config.search_move_steps, plan.shape[0])
+
+
+# A replanning that keeps its path (config search_replan "keep") takes a new search's path only when it ends nearer
+# the goal than the kept one by more than this many move lengths. Why keep a path at all: the learned model's
+# imagined distances change from one observation to the next, so a fresh search each time can swap between ways
+# round the wall and follow neither. Why a margin: with none, any new path a hair better replaced the kept one,
+# and success fell below the fresh search's (docs/findings.md, Two Rooms).
+SWITCH_MARGIN = 0.5
+
+
+def move_length(model: WorldModel, z_goal: jax.Array, hold: int) -> jax.Array:
+    """The mean latent length of the SEARCH_MOVES from the goal: the scale of SWITCH_MARGIN."""
+    moved = jnp.broadcast_to(z_goal, (len(SEARCH_MOVES), z_goal.shape[-1]))
+    for _ in range(hold):
+        moved = model.predict(moved, SEARCH_MOVES)
+    return jnp.mean(jnp.linalg.norm(moved - z_goal, axis=-1))
+
+
+def nearest_approach(
+    model: WorldModel, z0: jax.Array, z_goal: jax.Array, path: jax.Array, hold: int
+) -> tuple[jax.Array, jax.Array]:
+    """(the distance to the goal of the path's nearest latent, z0 included; the path cut after it, STAY beyond):
+    what the path is worth now, imagined from z0 by the model as it stands. Its STAY tail is not imagined."""
+
+    def one(z, move):
+        moved = z[None]
+        for _ in range(hold):
+            moved = model.predict(moved, PATH_ACTIONS[move][None])
+        staying = move == STAY
+        return jnp.where(staying, z, moved[0]), jnp.where(staying, jnp.inf, jnp.linalg.norm(moved[0] - z_goal))
+
+    _, distances = jax.lax.scan(one, z0, path)
+    distances = jnp.concatenate([jnp.linalg.norm(z0 - z_goal)[None], distances])
+    nearest = jnp.argmin(distances)
+    return distances[nearest], jnp.where(jnp.arange(path.shape[0]) < nearest, path, STAY)
+
+
+def replanned_path(
+    model: WorldModel, z0: jax.Array, z_goal: jax.Array, kept: jax.Array, length: jax.Array, config: Config
+) -> jax.Array:
+    """The path [search_depth] to follow from z0: the kept one (the rest of the last path), cut after its nearest
+    approach, unless a new search's path ends nearer the goal by more than SWITCH_MARGIN * `length` (the move
+    length). Starting from a path of STAY, the first search is taken unless staying is within the margin."""
+    new, new_distance = search_path(model, z0, z_goal, config)
+    old_distance, old = nearest_approach(model, z0, z_goal, kept, config.search_move_steps)
+    return jnp.where(new_distance < old_distance - SWITCH_MARGIN * length, new, old)
+
+
+def advanced(path: jax.Array, moves: int) -> jax.Array:
+    """The path with its first `moves` moves done: the rest, then STAY."""
+    return jnp.concatenate([path[moves:], jnp.full((moves,), STAY)])[: path.shape[0]]
 
 
 # A move is remembered when the world took the latent farther from the model's prediction than this share of the

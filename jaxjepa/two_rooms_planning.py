@@ -2,12 +2,13 @@
 
 The planners are planning.py's (MPPI, CEM, the search, the random baseline) and see the world only through
 a `planning.WorldModel`. The search's episodes also keep a `planning.Memory` of the moves whose outcome
-surprised the model (config `search_memory`), which corrects the model where the dot met a wall it did not see. What
-differs from the steer world is the layout: a wall and a door drawn per episode, which the observation
-shows and the simulator obeys. So a model here is a factory, layout -> WorldModel, called inside each
-(vmapped) episode. The learned model observes two rendered frames (dot and walls) and encodes them with
-the trained target encoder; the ceiling observes the true position and predicts with the true physics
-(two_rooms.move), walls included.
+surprised the model (config `search_memory`), which corrects the model where the dot met a wall it did not
+see, and (config `search_replan` "keep") the rest of their last path, which a new search replaces only when
+it is plainly better (planning.replanned_path). What differs from the steer world is the layout: a wall and a
+door drawn per episode, which the observation shows and the simulator obeys. So a model here is a factory,
+layout -> WorldModel, called inside each (vmapped) episode. The learned model observes two rendered frames
+(dot and walls) and encodes them with the trained target encoder; the ceiling observes the true position and
+predicts with the true physics (two_rooms.move), walls included.
 
 Protocol (EB-JEPA's): start and goal uniform in different rooms (two_rooms.episodes), the goal given
 as the observation of the dot resting at the goal, at most EVAL_MAX_STEPS actions, success = the final
@@ -136,9 +137,17 @@ def episode(
     """One receding-horizon episode: ceil(steps / actions_per_plan) plans, each applying its first
     `actions_per_plan` actions in the true world, one `lax.scan`; the dot starts at rest."""
     planner = planner or config.planner
-    plan_fn, remembering = planning.PLANNERS[planner], planner == "search" and config.search_memory > 0
+    plan_fn, searching = planning.PLANNERS[planner], planner == "search"
+    remembering, keeping = searching and config.search_memory > 0, searching and config.search_replan == "keep"
+    hold = config.search_move_steps
+    if keeping and actions_per_plan % hold:
+        raise planning.PlanningError(
+            f"a kept search path needs whole moves per plan: actions_per_plan {actions_per_plan} is not a multiple "
+            f"of search_move_steps {hold}"
+        )
     model = factory(task)
     z_goal = model.encode(model.observe(task.goal, task.goal))
+    length = planning.move_length(model, z_goal, hold) if keeping else None
 
     def act(carry, action):
         previous, current = carry
@@ -146,20 +155,26 @@ def episode(
         return (current, nxt), (nxt, clip_action(action))
 
     def replan(carry, step_key):
-        previous, current, plan, memory = carry
+        previous, current, plan, memory, path = carry
         z0 = model.encode(model.observe(previous, current))
         seen = planning.corrected(model, memory, config.search_memory_radius) if remembering else model
-        plan = plan_fn(step_key, seen, z0, z_goal, plan, config)
+        if keeping:
+            path = planning.replanned_path(seen, z0, z_goal, path, length, config)
+            plan = planning.path_plan(path, hold, plan.shape[0])
+            path = planning.advanced(path, actions_per_plan // hold)
+        else:
+            plan = plan_fn(step_key, seen, z0, z_goal, plan, config)
         trail = jnp.stack([previous, current])
         (previous, current), (positions, actions) = jax.lax.scan(act, (previous, current), plan[:actions_per_plan])
         if remembering:
             memory = remember_moves(memory, model, z0, jnp.concatenate([trail, positions]), plan, config)
         tail = jnp.concatenate([plan[actions_per_plan:], jnp.repeat(plan[-1:], actions_per_plan, axis=0)])
-        return (previous, current, tail, memory), (positions, actions, plan)
+        return (previous, current, tail, memory, path), (positions, actions, plan)
 
     plans = math.ceil(steps / actions_per_plan)
     memory = planning.empty_memory(max(config.search_memory, 1), z_goal.shape[-1])
-    init = (task.start, task.start, jnp.zeros((config.plan_horizon, planning.ACTION_DIM)), memory)
+    no_path = jnp.full((config.search_depth,), planning.STAY)
+    init = (task.start, task.start, jnp.zeros((config.plan_horizon, planning.ACTION_DIM)), memory, no_path)
     _, (positions, actions, refined) = jax.lax.scan(replan, init, jax.random.split(key, plans))
     positions, actions = positions.reshape(-1, 2)[:steps], actions.reshape(-1, 2)[:steps]
     distances = jnp.linalg.norm(positions - task.goal, axis=-1)

@@ -78,6 +78,9 @@ def test_run_of_another_config_shape_is_refused(saved, tmp_path, tiny):
         load_run(other)
     with pytest.raises(RunError, match="another config"):
         load_run(run_dir, expected=tiny.replace(steps=tiny.steps + 1))
+    # a planning field is the evaluation's setting, not the run's: the run loads, with its saved config
+    replanned = tiny.replace(search_beams=tiny.search_beams + 1, plan_horizon=tiny.plan_horizon + 1)
+    assert load_run(run_dir, expected=replanned).config == tiny
 
 
 @pytest.mark.parametrize(

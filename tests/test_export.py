@@ -186,6 +186,7 @@ def test_export_never_overwrites_a_foreign_folder(exported, tmp_path):
         (["/no/such/run"], "cannot export: no run directory"),
         ([], "the following arguments are required: run"),
         (["/no/such/run", "--plan-samples", "0"], "--plan-samples must be >= 1, got 0"),
+        (["/no/such/run", "--search-beams", "-2"], "--search-beams must be >= 1, got -2"),
     ],
 )
 def test_cli_errors_are_one_line(argv, message, capsys):
@@ -222,13 +223,13 @@ def test_a_keypoint_encoder_is_refused_in_one_line():
         check_world_is_browsable(get_config("keypoints_long_horizon"))
 
 
-def train_and_export(root, config):
+def train_and_export(root, config, plan_budget=None):
     """(run folder, export folder, meta) of `config` trained on seed 0, saved under `root` and exported."""
     from jaxjepa import make_train, seed_keys
 
     result = jax.jit(make_train(config))(seed_keys(0)[0])
     run_dir = save_run(root / "seed0", config, result.params, {"final": {}})
-    meta = export_run(load_run(run_dir), root / "model", log=lambda *_: None)
+    meta = export_run(load_run(run_dir), root / "model", plan_budget=plan_budget, log=lambda *_: None)
     return run_dir, root / "model", meta
 
 
@@ -283,9 +284,12 @@ def test_a_world_the_page_cannot_simulate_is_refused_in_one_line(monkeypatch):
 CNN_OPS = {"PadV2", "StridedSlice", "ConcatV2", "Transpose", "Shape", "GatherV2", "Prod", "Pack", "_FusedMatMul"}
 
 
+PAGE_BEAMS = 5  # the export's --search-beams in the Two Rooms fixture
+
+
 @pytest.fixture(scope="module")
 def exported_two_rooms(tmp_path_factory):
-    """A tiny Two Rooms run (its CNN encoder, no decoder), saved and exported."""
+    """A tiny Two Rooms run (its CNN encoder, no decoder), saved and exported with a search of other beams."""
     config = get_config(
         "two_rooms_ebjepa",
         steps=8,
@@ -299,7 +303,7 @@ def exported_two_rooms(tmp_path_factory):
         probe_sequences=4,
         probe_seq_len=6,
     )
-    return train_and_export(tmp_path_factory.mktemp("export-two-rooms"), config)
+    return train_and_export(tmp_path_factory.mktemp("export-two-rooms"), config, {"beams": PAGE_BEAMS})
 
 
 def test_a_two_rooms_run_exports_its_cnn_encoder_and_predictor_with_parity(exported_two_rooms):
@@ -350,10 +354,13 @@ def test_two_rooms_meta_tells_the_page_its_world_planner_and_probe(exported_two_
         config.plan_noise,
     )
     assert planner["search"] == {
-        "beams": config.search_beams,
+        "beams": PAGE_BEAMS,
+        "run_beams": config.search_beams,
         "depth": config.search_depth,
         "move_steps": config.search_move_steps,
         "memory": config.search_memory,
         "memory_radius": config.search_memory_radius,
+        "replan": config.search_replan,
     }
+    assert PAGE_BEAMS != config.search_beams
     assert np.shape(meta["probe"]["weights"]) == (config.latent_dim, 2) and np.isfinite(meta["probe"]["rmse_px"])

@@ -126,18 +126,21 @@ def test_the_search_finds_a_far_door_that_mppi_misses_with_the_true_physics():
         assert np.all(np.asarray(tr.in_wall(result.positions, DOOR_FAR_AWAY.layout)) == 0)
 
 
-def test_the_searchs_memory_of_surprising_moves_finds_the_door_a_wall_blind_model_misses():
+def test_the_searchs_memory_and_kept_path_find_the_door_a_wall_blind_model_misses():
     """Known answer: with a model that does not see the wall, the search without memory pushes into the wall at
     the goal's row for the whole episode; with it, the moves the wall stopped are remembered, the search stops
-    making them, walks along the wall and through the door to the goal."""
+    making them, walks along the wall and through the door to the goal. Searching afresh at every plan instead
+    of keeping its path, it turns back and forth by the wall: each search undoes the last one's 2 moves."""
     task = tr.Episode(jnp.array([40.0, 12.0]), jnp.array([40.0, 34.0]), tr.Layout(jnp.float32(24.0), jnp.float32(6.0)))
     model = wall_blind(trp.simulator_model(RECIPE))
-    for memory, reaches in ((0, False), (RECIPE.search_memory, True)):
-        config = RECIPE.replace(search_memory=memory)
+    for memory, replan, reaches in ((0, "keep", False), (RECIPE.search_memory, "keep", True), (64, "fresh", False)):
+        config = RECIPE.replace(search_memory=memory, search_replan=replan)
         result = jax.jit(lambda k, c=config: trp.episode(k, task, model, c, "search", 4))(jax.random.key(0))
-        assert bool(result.success) == reaches, (memory, float(result.final_distance))
-        crossed = np.asarray(result.positions)[:, 1] > float(task.layout.wall_x)
-        assert crossed.any() == reaches  # without memory the dot never leaves its room
+        assert bool(result.success) == reaches, (memory, replan, float(result.final_distance))
+        positions = np.asarray(result.positions)
+        assert (positions[:, 1] > float(task.layout.wall_x)).any() == reaches  # else the dot never leaves its room
+        if replan == "fresh":
+            np.testing.assert_array_equal(positions[-8:], positions[-16:-8])  # a cycle of 8 actions
 
 
 def test_a_surprising_move_is_remembered_and_then_predicted_as_the_world_made_it():
@@ -166,3 +169,37 @@ def test_a_surprising_move_is_remembered_and_then_predicted_as_the_world_made_it
     np.testing.assert_allclose(
         seen.predict(starts, moves), [[10.0, 10.25], [12.0, 11.0], [12.0, 10.0], [9.0, 10.0], [20.0, 11.0]]
     )
+
+
+def test_a_kept_path_stands_unless_a_new_search_ends_nearer_by_the_margin():
+    """Known answer on free space (each action moves the latent by itself; moves of 2 px, so the move length is
+    1 + sqrt 2 and the margin 0.5 of it): from 0 toward a goal at (0.6, 8), the search's best ends at (0, 8),
+    0.6 away. A kept path ending 1.4 away stands (0.8 better is within the margin); one ending 2.09 away is
+    replaced; a kept path that walks on past its nearest approach is cut there."""
+    free = planning.WorldModel(None, None, lambda z, a: z + a)
+    z0, goal = jnp.zeros(2), jnp.array([0.6, 8.0])
+    length = planning.move_length(free, goal, RECIPE.search_move_steps)
+    np.testing.assert_allclose(float(length), 1.0 + 2.0**0.5, rtol=1e-6)
+    right, down_right, down = 4, 7, 6  # indices into SEARCH_MOVES
+    chex.assert_trees_all_equal(
+        planning.SEARCH_MOVES[jnp.array([right, down_right, down])], jnp.array([[0.0, 1.0], [1.0, 1.0], [1.0, 0.0]])
+    )
+
+    def path(*moves):
+        return jnp.array([*moves, *[planning.STAY] * (RECIPE.search_depth - len(moves))])
+
+    def replanned(kept):
+        return planning.replanned_path(free, z0, goal, kept, length, RECIPE)
+
+    near = path(down_right, right, right, right)  # ends at (2, 8), 1.4 from the goal
+    chex.assert_trees_all_equal(replanned(near), near)
+    far = path(right, right, right)  # ends at (0, 6), 2.09 from the goal
+    new = replanned(far)
+    distance, _ = planning.nearest_approach(free, z0, goal, new, RECIPE.search_move_steps)
+    np.testing.assert_allclose(float(distance), 0.6, rtol=1e-6)
+    overshoot = path(down_right, right, right, right, right, down)  # nearest after 4 moves, then away
+    distance, cut = planning.nearest_approach(free, z0, goal, overshoot, RECIPE.search_move_steps)
+    np.testing.assert_allclose(float(distance), 1.4, rtol=1e-6)
+    chex.assert_trees_all_equal(cut, near)
+    chex.assert_trees_all_equal(replanned(overshoot), near)
+    chex.assert_trees_all_equal(planning.advanced(near, 2), path(right, right))

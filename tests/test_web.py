@@ -652,9 +652,11 @@ SEARCH_EPISODE = """([start, goal, layout, world, settings, memorySize, steps, p
     const blind = { wall_x: -100, door_y: layout.door_y };  // the model's world: no wall
     const predict = (latents, actions) => latents.map((z, i) => RoomsWorld.move(z, actions[i], blind, world));
     const memory = RoomsSearch.emptyMemory(memorySize), hold = settings.move_steps, positions = [];
+    const kept = { path: [], length: RoomsSearch.moveLength(predict, goal, hold) };
     let position = start;
     for (let t = 0; t < steps; t += perPlan) {
-        const { plan } = RoomsSearch.plan(predict, position, goal, settings, memory);
+        const { plan, path } = RoomsSearch.plan(predict, position, goal, settings, memory, kept);
+        kept.path = path.slice(perPlan / hold);
         let before = position;
         for (let k = 0; k < perPlan; k++) {
             position = RoomsWorld.move(position, plan[k], layout, world);
@@ -670,9 +672,10 @@ SEARCH_EPISODE = """([start, goal, layout, world, settings, memorySize, steps, p
 
 
 def test_the_pages_search_and_memory_walk_the_pythons_path(demo):
-    """web/search.js against planning.search and its Memory, on a model blind to the wall (the true physics
-    with the wall moved out of the box), a far door: the page's episode takes Python's path position for
-    position, through the door with the memory, and stays at the wall without it."""
+    """web/search.js against planning.search, its Memory and its kept path, on a model blind to the wall (the true
+    physics with the wall moved out of the box), a far door: the page's episode takes Python's path position for
+    position: through the door with the memory and the kept path; without the memory, or searching afresh at every
+    plan, it stays at the wall (afresh, it turns back and forth there)."""
     page, _ = demo
     shown, config = rooms_world()
     meta = json.loads((ROOMS / "meta.json").read_text())
@@ -682,20 +685,25 @@ def test_the_pages_search_and_memory_walk_the_pythons_path(demo):
         config.search_depth,
         config.search_move_steps,
     )
-    assert (search["memory"], search["memory_radius"]) == (config.search_memory, config.search_memory_radius)
+    assert (search["memory"], search["memory_radius"], search["replan"]) == (
+        config.search_memory,
+        config.search_memory_radius,
+        config.search_replan,
+    )
     layout = two_rooms.Layout(np.float32(24.0), np.float32(6.0))
     task = two_rooms.Episode(np.float32([40.0, 12.0]), np.float32([40.0, 34.0]), layout)
     blind = wall_blind(two_rooms_planning.simulator_model(config))
-    for memory, crosses in ((config.search_memory, True), (0, False)):
-        cfg = config.replace(search_memory=memory, plan_horizon=search["horizon"])
+    for memory, replan, crosses in ((config.search_memory, "keep", True), (0, "keep", False), (64, "fresh", False)):
+        cfg = config.replace(search_memory=memory, search_replan=replan, plan_horizon=search["horizon"])
         expected = jax.jit(lambda k, c=cfg: two_rooms_planning.episode(k, task, blind, c, "search", 4))(
             jax.random.key(0)
         ).positions
         got = page.evaluate(
             SEARCH_EPISODE,
-            [[40.0, 12.0], [40.0, 34.0], {"wall_x": 24, "door_y": 6}, shown, search, memory, len(expected), 4],
-        )
-        np.testing.assert_array_equal(np.asarray(got, np.float32), np.asarray(expected))
+            [[40.0, 12.0], [40.0, 34.0], {"wall_x": 24, "door_y": 6}, shown, {**search, "replan": replan}, memory,
+             len(expected), 4],
+        )  # fmt: skip
+        np.testing.assert_array_equal(np.asarray(got, np.float32), np.asarray(expected), err_msg=replan)
         assert bool(np.any(np.asarray(got)[:, 1] > 24)) == crosses
 
 

@@ -473,8 +473,10 @@
     return steer.inForce[steer.steps % applied];
   }
 
-  /* An episode's start for the search: no move under way, nothing remembered (exports without the search: size 0). */
-  const freshMemory = () => ({ move: null, memory: RoomsSearch.emptyMemory(app.meta.planner.search?.memory || 0) });
+  /* An episode's start for the search: no move under way, nothing remembered (exports without the search: size 0),
+     no path kept (its move length is measured at the first plan, from the goal's latent). */
+  const freshMemory = () => ({ move: null, memory: RoomsSearch.emptyMemory(app.meta.planner.search?.memory || 0),
+    kept: { path: [], length: null } });
 
   /* Two Rooms' planner: the latent search (with its memory) or MPPI; an export made before the search
      existed offers MPPI only. The episode under way goes on with the new planner and an empty memory. */
@@ -512,7 +514,9 @@
     if (steer.steps % applied === 0) {
       const started = performance.now();
       const settings = { ...meta.planner.search, horizon: meta.planner.horizon };
-      const result = RoomsSearch.plan(predictArrays, app.latent, steer.goalLatent, settings, steer.memory);
+      if (steer.kept.length === null) steer.kept.length = RoomsSearch.moveLength(predictArrays, steer.goalLatent, hold);
+      const result = RoomsSearch.plan(predictArrays, app.latent, steer.goalLatent, settings, steer.memory, steer.kept);
+      steer.kept.path = result.path.slice(applied / hold);
       steer.planMs = [...steer.planMs.slice(1 - RATE_WINDOW), performance.now() - started];
       if (!checkFinite("planner", [...result.plan, ...result.imagined])) return null;
       steer.inForce = result.plan;

@@ -7,13 +7,15 @@
  * Search: every kept latent is expanded by each of the 8 moves (the corners and edge midpoints of the
  * action box, each held `move_steps` actions); of the expanded latents, `beams` spread by farthest-point
  * sampling are kept; the path whose latent came nearest the goal at any depth wins; an empty path (stay
- * put) is the one to beat.
+ * put) is the one to beat. With `replan` "keep" (planning.replanned_path), the rest of the last path stands
+ * unless the new search's path ends nearer the goal by more than SWITCH_MARGIN move lengths.
  */
 (function (root) {
   "use strict";
   const MOVES = [];  // planning.SEARCH_MOVES, in its order
   for (const dy of [-1, 0, 1]) for (const dx of [-1, 0, 1]) if (dy || dx) MOVES.push([dy, dx]);
   const SURPRISE_SHARE = 0.5;  // planning.SURPRISE_SHARE
+  const SWITCH_MARGIN = 0.5;  // planning.SWITCH_MARGIN
 
   const squaredDistance = (a, b) => a.reduce((sum, v, i) => sum + (v - b[i]) ** 2, 0);
   const distance = (a, b) => Math.sqrt(squaredDistance(a, b));
@@ -69,7 +71,8 @@
     memory.count++;
   }
 
-  /* The winning path as move indices (shorter than `depth` when it ends by staying put). */
+  /* { distance, path }: the winning path as move indices (shorter than `depth` when it ends by staying put) and
+     the distance to the goal of its nearest latent, the one it ends at. */
   function bestPath(predict, z0, zGoal, settings) {
     const { beams, depth, move_steps: hold } = settings;
     let latents = Array.from({ length: beams }, () => z0);
@@ -91,20 +94,46 @@
       latents = kept.map((i) => expanded[i]);
       paths = kept.map((i) => expandedPaths[i]);
     }
-    return best.path;
+    return best;
+  }
+
+  /* The mean latent length of the moves from the goal: the scale of SWITCH_MARGIN (planning.move_length). */
+  function moveLength(predict, zGoal, hold) {
+    let moved = MOVES.map(() => zGoal);
+    for (let h = 0; h < hold; h++) moved = predict(moved, MOVES);
+    return moved.reduce((sum, z) => sum + distance(z, zGoal), 0) / MOVES.length;
+  }
+
+  /* { distance, path }: the nearest the path's latents (z0 included) come to the goal, and the path cut after
+     that latent (planning.nearest_approach). */
+  function nearestApproach(predict, z0, zGoal, path, hold) {
+    let z = z0, best = { distance: distance(z0, zGoal), path: [] };
+    path.forEach((m, k) => {
+      for (let h = 0; h < hold; h++) z = predict([z], [MOVES[m]])[0];
+      const d = distance(z, zGoal);
+      if (d < best.distance) best = { distance: d, path: path.slice(0, k + 1) };
+    });
+    return best;
   }
 
   /* A path's actions, each move held `hold` steps. */
   const pathActions = (path, hold) => path.flatMap((m) => Array.from({ length: hold }, () => MOVES[m].slice()));
 
   /*
-   * One replanning step: the search from latent z0 with the memory's corrections.
+   * One replanning step: the search from latent z0 with the memory's corrections. With settings.replan "keep",
+   * `kept` is { path (the rest of the last path, [] at first), length (moveLength) }: the kept path stands unless
+   * the search's ends nearer the goal by more than SWITCH_MARGIN * length.
    * Returns { plan [horizon][2] (the path's first actions, then staying put), imagined [T][d] (the latents
-   * the corrected model imagines along the whole path) }.
+   * the corrected model imagines along the whole path), path (the move indices followed) }.
    */
-  function plan(predict, z0, zGoal, settings, memory) {
+  function plan(predict, z0, zGoal, settings, memory, kept) {
     const seen = corrected(predict, memory, settings.memory_radius);
-    const actions = pathActions(bestPath(seen, z0, zGoal, settings), settings.move_steps);
+    let best = bestPath(seen, z0, zGoal, settings);
+    if (settings.replan === "keep") {
+      const old = nearestApproach(seen, z0, zGoal, kept.path, settings.move_steps);
+      if (!(best.distance < old.distance - SWITCH_MARGIN * kept.length)) best = old;
+    }
+    const actions = pathActions(best.path, settings.move_steps);
     const imagined = [];
     let z = [z0];
     for (const action of actions) {
@@ -112,8 +141,8 @@
       imagined.push(z[0]);
     }
     const stay = Array.from({ length: Math.max(settings.horizon - actions.length, 0) }, () => [0, 0]);
-    return { plan: [...actions, ...stay].slice(0, settings.horizon), imagined };
+    return { plan: [...actions, ...stay].slice(0, settings.horizon), imagined, path: best.path };
   }
 
-  root.RoomsSearch = { MOVES, farthestPoints, emptyMemory, corrected, remember, bestPath, plan };
+  root.RoomsSearch = { MOVES, farthestPoints, emptyMemory, corrected, remember, bestPath, moveLength, nearestApproach, plan };
 })(typeof window !== "undefined" ? window : globalThis);
