@@ -237,7 +237,7 @@ def search(
 # the goal than the kept one by more than this many move lengths. Why keep a path at all: the learned model's
 # imagined distances change from one observation to the next, so a fresh search each time can swap between ways
 # round the wall and follow neither. Why a margin: with none, any new path a hair better replaced the kept one,
-# and success fell below the fresh search's (docs/findings.md, Two Rooms).
+# and one of the two seeds tried planned worse than with a fresh search (docs/findings.md, Two Rooms).
 SWITCH_MARGIN = 0.5
 
 
