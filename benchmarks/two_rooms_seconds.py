@@ -5,7 +5,8 @@ two_rooms_ebjepa): each planner's success per run on the suite's own tasks (eval
 same ones from each seed's evaluation key), and its seconds per episode. Why apart from the suite: the suite
 also trains its ablation rows, which a short session on a lent GPU has no time for; this times the planners
 of runs trained elsewhere, on the machine at hand. Each planner is compiled once and called twice on the
-first run, so the second call's time is free of any first-call cost; the other runs reuse the program.
+first run, so the second call's time is free of any first-call cost; the other runs reuse the program. The
+planners run with the recipe's planning settings, as the suite's do, whatever the runs were saved with.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import time
 import jax
 import numpy as np
 
-from jaxjepa import api, checkpoint, cli
+from jaxjepa import api, checkpoint, cli, get_config
+from jaxjepa.config import PLANNING_FIELDS
 from jaxjepa.evaluation import two_rooms as suite
 from jaxjepa.evaluation.runs import seed_of
 from jaxjepa.evaluation.settings import purpose_key
@@ -40,7 +42,9 @@ def main(argv: list[str] | None = None) -> int:
         cli.fail(f"{parser.prog}: the runs must be Two Rooms runs of one config", 1)
     _, eval_keys = stacked_keys(seeds)
     plan_keys = [purpose_key(k, "two_rooms_planning") for k in eval_keys]
-    programs = suite.episode_programs(runs[0].config, args.episodes)
+    recipe = get_config(suite.RECIPE)
+    config = runs[0].config.replace(**{name: getattr(recipe, name) for name in PLANNING_FIELDS})
+    programs = suite.episode_programs(config, args.episodes)
     planners = [p.strip() for p in args.planners.split(",") if p.strip()]
     if not planners or set(planners) - set(programs):
         cli.fail(f"{parser.prog}: --planners must name some of {', '.join(programs)}")

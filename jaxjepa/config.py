@@ -195,7 +195,8 @@ class Config:
 
 
 # Fields added after runs were first saved, whose defaults reproduce what those runs did: a config.json
-# without them still loads. Every other missing field is refused.
+# without them still loads. Every other missing field is refused. A planning field's default is the recipe's
+# planner instead (search_replan: older runs were planned with "fresh"): planning is no part of a run.
 LATER_FIELDS = (
     "world",
     "steer_gain",
@@ -522,7 +523,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     # and the imagined paths drifted nearly twice as far at 8 steps, and 8,000 trajectories at 3,000 steps
     # learned less than 1,000 did. The predictor is residual: the plain one's error on the latent's fixed
     # part (the wall and door) was larger than the dot's step. MPPI's noise std is EB-JEPA's 2. The search keeps 64
-    # beams: with 32 it missed the door more often, and twice the beams cost twice the time (docs/findings.md,
+    # beams: with 32 it missed the door more often, and 64 cost more than twice the time (docs/findings.md,
     # Two Rooms).
     "two_rooms_ebjepa": {
         "world": "two_rooms",

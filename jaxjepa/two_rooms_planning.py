@@ -135,7 +135,9 @@ def episode(
     steps: int = two_rooms.EVAL_MAX_STEPS,
 ) -> Episode:
     """One receding-horizon episode: ceil(steps / actions_per_plan) plans, each applying its first
-    `actions_per_plan` actions in the true world, one `lax.scan`; the dot starts at rest."""
+    `actions_per_plan` actions in the true world, one `lax.scan`; the dot starts at rest. A search that keeps its
+    path (search_replan "keep") needs whole moves per plan: PlanningError unless `actions_per_plan` is a multiple
+    of search_move_steps."""
     planner = planner or config.planner
     plan_fn, searching = planning.PLANNERS[planner], planner == "search"
     remembering, keeping = searching and config.search_memory > 0, searching and config.search_replan == "keep"

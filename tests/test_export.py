@@ -214,13 +214,16 @@ def test_parity_failure_stops_the_export_and_writes_nothing(exported, tmp_path, 
     assert not (tmp_path / "model").exists() and not list(tmp_path.glob(".model.*"))
 
 
-def test_a_keypoint_encoder_is_refused_in_one_line():
+def test_a_keypoint_encoder_and_a_page_search_of_part_moves_are_refused_in_one_line():
     from export.build import check_world_is_browsable
 
     check_world_is_browsable(get_config("default"))  # the default passes
     check_world_is_browsable(get_config("two_rooms_ebjepa"))  # and a CNN encoder
     with pytest.raises(ExportError, match="only MLP and CNN encoders can be exported"):
         check_world_is_browsable(get_config("keypoints_long_horizon"))
+    with pytest.raises(ExportError, match="kept search path needs whole moves per plan"):
+        check_world_is_browsable(get_config("two_rooms_ebjepa", search_move_steps=3))
+    check_world_is_browsable(get_config("two_rooms_ebjepa", search_move_steps=3, search_replan="fresh"))
 
 
 def train_and_export(root, config, plan_budget=None):

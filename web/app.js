@@ -500,7 +500,7 @@
 
   /* The search's next action, as two_rooms_planning.episode runs it: at each move's end the newest
      observation is encoded and the move remembered if its outcome surprised the model; every `actions_per_plan`
-     steps a new search from that latent. */
+     steps a new search from that latent, which replaces the rest of the kept path only when plainly better. */
   function searchAction() {
     const { steer, meta } = app, applied = meta.planner.actions_per_plan, hold = meta.planner.search.move_steps;
     const predictArrays = (latents, actions) => predict(latents.map((z, i) => [...z, ...actions[i]]));
@@ -515,6 +515,7 @@
       const started = performance.now();
       const settings = { ...meta.planner.search, horizon: meta.planner.horizon };
       if (steer.kept.length === null) steer.kept.length = RoomsSearch.moveLength(predictArrays, steer.goalLatent, hold);
+      if (!checkFinite("predictor", [[steer.kept.length]])) return null;
       const result = RoomsSearch.plan(predictArrays, app.latent, steer.goalLatent, settings, steer.memory, steer.kept);
       steer.kept.path = result.path.slice(applied / hold);
       steer.planMs = [...steer.planMs.slice(1 - RATE_WINDOW), performance.now() - started];

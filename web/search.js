@@ -126,7 +126,7 @@
    * Returns { plan [horizon][2] (the path's first actions, then staying put), imagined [T][d] (the latents
    * the corrected model imagines along the whole path), path (the move indices followed) }.
    */
-  function plan(predict, z0, zGoal, settings, memory, kept) {
+  function plan(predict, z0, zGoal, settings, memory, kept = { path: [], length: 0 }) {
     const seen = corrected(predict, memory, settings.memory_radius);
     let best = bestPath(seen, z0, zGoal, settings);
     if (settings.replan === "keep") {

@@ -188,7 +188,7 @@ def ebjepa(value: int | None, std: int | None) -> str:
 def planner_rows(entry: dict) -> list[list[str]]:
     """(figure, ours, EB-JEPA's) for the probe, each planner and the episode time."""
     rows = [["probe RMSE of the dot, px", fmt(entry["probe_rmse"], 2), "-"]]
-    recipe = get_config(RECIPE)  # the search's settings are Config defaults, so the overrides do not list them
+    recipe = get_config(RECIPE)  # every search setting in the row, defaults too, which the overrides do not list
     search = (f"{recipe.search_beams} farthest-point beams, {recipe.search_depth} moves of "
               f"{recipe.search_move_steps} actions, a memory of {recipe.search_memory} surprising moves")  # fmt: skip
     names = {"mppi": "MPPI", "cem": "CEM", "last_latent": "MPPI, last-latent cost",
