@@ -130,12 +130,14 @@ def test_the_searchs_memory_and_kept_path_find_the_door_a_wall_blind_model_misse
     """Known answer: with a model that does not see the wall, the search without memory pushes into the wall at
     the goal's row for the whole episode; with it, the moves the wall stopped are remembered, the search stops
     making them, walks along the wall and through the door to the goal. Searching afresh at every plan instead
-    of keeping its path, it turns back and forth by the wall: each search undoes the last one's 2 moves."""
+    of keeping its path, it turns back and forth by the wall: each search undoes the last one's 2 moves. The two
+    that fail are stuck well before 80 actions, so they run no longer."""
     task = tr.Episode(jnp.array([40.0, 12.0]), jnp.array([40.0, 34.0]), tr.Layout(jnp.float32(24.0), jnp.float32(6.0)))
     model = wall_blind(trp.simulator_model(RECIPE))
     for memory, replan, reaches in ((0, "keep", False), (RECIPE.search_memory, "keep", True), (64, "fresh", False)):
-        config = RECIPE.replace(search_memory=memory, search_replan=replan)
-        result = jax.jit(lambda k, c=config: trp.episode(k, task, model, c, "search", 4))(jax.random.key(0))
+        config, steps = RECIPE.replace(search_memory=memory, search_replan=replan), tr.EVAL_MAX_STEPS if reaches else 80
+        run = jax.jit(lambda k, c=config, s=steps: trp.episode(k, task, model, c, "search", 4, s))
+        result = run(jax.random.key(0))
         assert bool(result.success) == reaches, (memory, replan, float(result.final_distance))
         positions = np.asarray(result.positions)
         assert (positions[:, 1] > float(task.layout.wall_x)).any() == reaches  # else the dot never leaves its room
