@@ -117,32 +117,29 @@ def test_the_search_stays_put_at_the_goal_and_steps_straight_at_a_free_goal():
 
 def test_the_search_finds_a_far_door_that_mppi_misses_with_the_true_physics():
     """Known answer: with the true physics and the straight-line cost, MPPI walks to the wall at the goal's row
-    and stays there; the search (the recipe's settings) goes round through the door and reaches the goal."""
-    factory = trp.simulator_model(RECIPE)
+    and stays there; the search (the recipe's settings but 32 beams, to run faster) goes round through the door
+    and reaches the goal."""
+    factory, config = trp.simulator_model(RECIPE), RECIPE.replace(search_beams=32)
     for planner, reaches in (("search", True), ("mppi", False)):
-        run = jax.jit(lambda k, p=planner: trp.episode(k, DOOR_FAR_AWAY, factory, RECIPE, p, 4, 120))
+        run = jax.jit(lambda k, p=planner: trp.episode(k, DOOR_FAR_AWAY, factory, config, p, 4, 120))
         result = run(jax.random.key(0))
         assert bool(result.success) == reaches, (planner, float(result.final_distance))
         assert np.all(np.asarray(tr.in_wall(result.positions, DOOR_FAR_AWAY.layout)) == 0)
 
 
-def test_the_searchs_memory_and_kept_path_find_the_door_a_wall_blind_model_misses():
+def test_the_searchs_memory_finds_the_door_a_wall_blind_model_misses():
     """Known answer: with a model that does not see the wall, the search without memory pushes into the wall at
     the goal's row for the whole episode; with it, the moves the wall stopped are remembered, the search stops
-    making them, walks along the wall and through the door to the goal. Searching afresh at every plan instead
-    of keeping its path, it turns back and forth by the wall: each search undoes the last one's 2 moves. The two
-    that fail are stuck well before 80 actions, so they run no longer."""
+    making them, walks along the wall and through the door to the goal. 32 beams, half the recipe's: enough
+    here, and the test runs in half the time."""
     task = tr.Episode(jnp.array([40.0, 12.0]), jnp.array([40.0, 34.0]), tr.Layout(jnp.float32(24.0), jnp.float32(6.0)))
     model = wall_blind(trp.simulator_model(RECIPE))
-    for memory, replan, reaches in ((0, "keep", False), (RECIPE.search_memory, "keep", True), (64, "fresh", False)):
-        config, steps = RECIPE.replace(search_memory=memory, search_replan=replan), tr.EVAL_MAX_STEPS if reaches else 80
-        run = jax.jit(lambda k, c=config, s=steps: trp.episode(k, task, model, c, "search", 4, s))
-        result = run(jax.random.key(0))
-        assert bool(result.success) == reaches, (memory, replan, float(result.final_distance))
-        positions = np.asarray(result.positions)
-        assert (positions[:, 1] > float(task.layout.wall_x)).any() == reaches  # else the dot never leaves its room
-        if replan == "fresh":
-            np.testing.assert_array_equal(positions[-8:], positions[-16:-8])  # a cycle of 8 actions
+    for memory, reaches in ((0, False), (RECIPE.search_memory, True)):
+        config = RECIPE.replace(search_memory=memory, search_beams=32)
+        result = jax.jit(lambda k, c=config: trp.episode(k, task, model, c, "search", 4))(jax.random.key(0))
+        assert bool(result.success) == reaches, (memory, float(result.final_distance))
+        crossed = np.asarray(result.positions)[:, 1] > float(task.layout.wall_x)
+        assert crossed.any() == reaches  # without memory the dot never leaves its room
 
 
 def test_a_surprising_move_is_remembered_and_then_predicted_as_the_world_made_it():
