@@ -216,12 +216,9 @@ def check_world_is_browsable(config: Config) -> None:
         raise ExportError(
             f"the browser page simulates one logo at a fixed speed without noise; this run's world has {settings}"
         )
-    whole_moves = two_rooms_planning.ACTIONS_PER_PLAN % config.search_move_steps == 0
-    if config.world == "two_rooms" and config.search_replan == "keep" and not whole_moves:
-        raise ExportError(
-            f"the page's kept search path needs whole moves per plan: {two_rooms_planning.ACTIONS_PER_PLAN} actions "
-            f"per plan, search_move_steps {config.search_move_steps}"
-        )
+    problem = two_rooms_planning.kept_path_problem(two_rooms_planning.ACTIONS_PER_PLAN, config)
+    if config.world == "two_rooms" and problem:
+        raise ExportError(f"the page's {problem}")
     if config.encoder_kind not in BROWSABLE_ENCODERS:
         raise ExportError(
             f"only MLP and CNN encoders can be exported (the keypoint encoder's convolution does not lower); "

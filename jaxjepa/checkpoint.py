@@ -329,13 +329,14 @@ def load_run_files(run_dir: str | os.PathLike, expected: Config | None = None) -
     restored arrays after; a run saved without one still loads, checked for finiteness only."""
     run_dir = Path(run_dir).absolute()
     config = load_config(run_dir)
-    diff = {
-        k: (v, getattr(expected, k))
-        for k, v in config.to_dict().items()
-        if expected is not None and getattr(expected, k) != v and k not in PLANNING_FIELDS
-    }
-    if diff:
-        raise RunError(f"{run_dir} was trained with another config (saved vs expected: {diff})")
+    if expected is not None:
+        diff = {
+            k: (v, getattr(expected, k))
+            for k, v in config.to_dict().items()
+            if getattr(expected, k) != v and k not in PLANNING_FIELDS
+        }
+        if diff:
+            raise RunError(f"{run_dir} was trained with another config (saved vs expected: {diff})")
     metrics = load_metrics(run_dir)
     record = load_checksums(run_dir)
     abstract = jax.eval_shape(lambda: models.init_params(jax.random.key(0), config))

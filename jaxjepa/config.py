@@ -194,49 +194,6 @@ class Config:
         return self.from_dict({**self.to_dict(), **changes})
 
 
-# Fields added after runs were first saved, whose defaults reproduce what those runs did: a config.json
-# without them still loads. Every other missing field is refused. A planning field's default is the recipe's
-# planner instead (search_replan: older runs were planned with "fresh"): planning is no part of a run.
-LATER_FIELDS = (
-    "world",
-    "steer_gain",
-    "steer_max_speed",
-    "action_theta",
-    "action_sigma",
-    "action_damping",
-    "action_dim",
-    "planner",
-    "plan_cost",
-    "plan_horizon",
-    "plan_samples",
-    "plan_iterations",
-    "plan_noise",
-    "plan_temperature",
-    "plan_elites",
-    "search_beams",
-    "search_depth",
-    "search_move_steps",
-    "search_memory",
-    "search_memory_radius",
-    "episode_steps",
-    "success_px",
-    "cross_wall_rate",
-    "wall_bump_rate",
-    "cnn_channels",
-    "cnn_patch",
-    "cnn_head_hidden",
-    "regulariser",
-    "sigreg_weight",
-    "sigreg_projections",
-    "sigreg_knots",
-    "time_smooth_weight",
-    "idm_weight",
-    "idm_hidden",
-    "compile_effort",
-    "predictor_kind",
-    "search_replan",
-)
-
 # Fields that only the planners read (planning.py, two_rooms_planning.py): training never does, so a saved run
 # evaluated with other values of them is the same trained model (checkpoint.load_run_files).
 PLANNING_FIELDS = (
@@ -256,6 +213,35 @@ PLANNING_FIELDS = (
     "search_replan",
     "episode_steps",
     "success_px",
+)
+
+# Fields added after runs were first saved, whose defaults reproduce what those runs did: a config.json
+# without them still loads. Every other missing field is refused. Every planning field came later; a planning
+# field's default is the recipe's planner instead (search_replan: older runs were planned with "fresh"):
+# planning is no part of a run.
+LATER_FIELDS = (
+    "world",
+    "steer_gain",
+    "steer_max_speed",
+    "action_theta",
+    "action_sigma",
+    "action_damping",
+    "action_dim",
+    *PLANNING_FIELDS,
+    "cross_wall_rate",
+    "wall_bump_rate",
+    "cnn_channels",
+    "cnn_patch",
+    "cnn_head_hidden",
+    "regulariser",
+    "sigreg_weight",
+    "sigreg_projections",
+    "sigreg_knots",
+    "time_smooth_weight",
+    "idm_weight",
+    "idm_hidden",
+    "compile_effort",
+    "predictor_kind",
 )
 
 ACTION_WORLDS = ("steer", "two_rooms")  # worlds whose every step is driven by a 2-D action

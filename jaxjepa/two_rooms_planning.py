@@ -141,12 +141,9 @@ def episode(
     planner = planner or config.planner
     plan_fn, searching = planning.PLANNERS[planner], planner == "search"
     remembering, keeping = searching and config.search_memory > 0, searching and config.search_replan == "keep"
-    hold = config.search_move_steps
-    if keeping and actions_per_plan % hold:
-        raise planning.PlanningError(
-            f"a kept search path needs whole moves per plan: actions_per_plan {actions_per_plan} is not a multiple "
-            f"of search_move_steps {hold}"
-        )
+    hold, problem = config.search_move_steps, kept_path_problem(actions_per_plan, config)
+    if keeping and problem:
+        raise planning.PlanningError(problem)
     model = factory(task)
     z_goal = model.encode(model.observe(task.goal, task.goal))
     length = planning.move_length(model, z_goal, hold) if keeping else None
@@ -182,6 +179,17 @@ def episode(
     distances = jnp.linalg.norm(positions - task.goal, axis=-1)
     success = two_rooms.success(positions[-1], task.goal)
     return Episode(positions, actions, refined, distances, success, distances[-1])
+
+
+def kept_path_problem(actions_per_plan: int, config: Config) -> str | None:
+    """Why a search that keeps its path (search_replan "keep") cannot apply `actions_per_plan` actions per plan,
+    or None: the kept path advances by whole moves of search_move_steps actions."""
+    if config.search_replan == "keep" and actions_per_plan % config.search_move_steps:
+        return (
+            f"a kept search path needs whole moves per plan: {actions_per_plan} actions per plan, "
+            f"search_move_steps {config.search_move_steps}"
+        )
+    return None
 
 
 def remember_moves(
