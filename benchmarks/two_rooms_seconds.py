@@ -18,7 +18,6 @@ import jax
 import numpy as np
 
 from jaxjepa import api, checkpoint, cli, get_config
-from jaxjepa.config import PLANNING_FIELDS
 from jaxjepa.evaluation import two_rooms as suite
 from jaxjepa.evaluation.runs import seed_of
 from jaxjepa.evaluation.settings import purpose_key
@@ -43,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     _, eval_keys = stacked_keys(seeds)
     plan_keys = [purpose_key(k, "two_rooms_planning") for k in eval_keys]
     recipe = get_config(suite.RECIPE)
-    config = runs[0].config.replace(**{name: getattr(recipe, name) for name in PLANNING_FIELDS})
+    config = runs[0].config.planning_as(recipe)
     programs = suite.episode_programs(config, args.episodes)
     planners = [p.strip() for p in args.planners.split(",") if p.strip()]
     if not planners or set(planners) - set(programs):

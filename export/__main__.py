@@ -7,12 +7,14 @@ must end in one plain sentence with a non-zero exit.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import warnings
 from pathlib import Path
 
 from export.destination import ExportError, check_destination
 from jaxjepa.cli import OneLineParser, fail
+from jaxjepa.config import VARIANTS, get_config
 
 
 def parse_args(argv: list[str] | None):
@@ -51,6 +53,13 @@ def parse_args(argv: list[str] | None):
         metavar="B",
         help="Two Rooms runs: beams of the page's latent search (default: the run's)",
     )
+    parser.add_argument(
+        "--planning",
+        metavar="CONFIG",
+        choices=sorted(VARIANTS),
+        help="action-conditioned runs: plan in the page as this named config plans, as eval.py plans a recipe's "
+        "runs (default: the run's own planning settings)",
+    )
     args = parser.parse_args(argv)
     flags = (
         ("--plan-samples", args.plan_samples),
@@ -75,6 +84,8 @@ def main(argv: list[str] | None = None) -> None:
 
     try:
         run = load_run(args.run)
+        if args.planning:
+            run = dataclasses.replace(run, config=run.config.planning_as(get_config(args.planning)))
         check_destination(Path(args.out).absolute(), run.path, args.force)  # before TensorFlow's slow import
     except (RunError, ExportError) as err:
         fail(f"cannot export: {err}")

@@ -354,6 +354,7 @@ def planner_meta(config: Config, params: dict, plan_budget: dict[str, int]) -> d
             "memory": config.search_memory,
             "memory_radius": config.search_memory_radius,
             "replan": config.search_replan,
+            "reversals": config.search_reversals,
         }
     return {"planner": planner, "probe": position_probe(config, params)}
 

@@ -109,6 +109,9 @@ class Config:
     # search in Two Rooms: "keep": the rest of the last path stands unless a new search ends nearer the goal by a
     # margin (planning.replanned_path); "fresh": every replanning takes the new search's path
     search_replan: str = "keep"
+    # search: "pruned": no path takes a move right after its reverse, which brings it back where it was when actions
+    # are displacements (Two Rooms); "allowed": where a move changes a velocity (steer), the reverse brakes
+    search_reversals: str = "allowed"
     episode_steps: int = 60  # replanning steps per episode
     success_px: float = 1.0  # success: the logo's centre within this distance of the goal at any step
 
@@ -193,6 +196,10 @@ class Config:
     def replace(self, **changes: Any) -> Config:
         return self.from_dict({**self.to_dict(), **changes})
 
+    def planning_as(self, other: Config) -> Config:
+        """This config with `other`'s PLANNING_FIELDS: a saved run planned as another config (its recipe) plans."""
+        return self.replace(**{name: getattr(other, name) for name in PLANNING_FIELDS})
+
 
 # Fields that only the planners read (planning.py, two_rooms_planning.py): training never does, so a saved run
 # evaluated with other values of them is the same trained model (checkpoint.load_run_files).
@@ -211,6 +218,7 @@ PLANNING_FIELDS = (
     "search_memory",
     "search_memory_radius",
     "search_replan",
+    "search_reversals",
     "episode_steps",
     "success_px",
 )
@@ -323,6 +331,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "regulariser": ("vicreg", "sigreg"),
     "planner": ("mppi", "cem", "search"),
     "search_replan": ("keep", "fresh"),
+    "search_reversals": ("allowed", "pruned"),
     "plan_cost": ("sum", "last"),
     "compile_effort": ("full", "quick"),
 }
@@ -509,8 +518,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
     # and the imagined paths drifted nearly twice as far at 8 steps, and 8,000 trajectories at 3,000 steps
     # learned less than 1,000 did. The predictor is residual: the plain one's error on the latent's fixed
     # part (the wall and door) was larger than the dot's step. MPPI's noise std is EB-JEPA's 2. The search keeps 64
-    # beams: with 32 it missed the door more often, and 64 cost more than twice the time (docs/findings.md,
-    # Two Rooms).
+    # beams: with 32 it missed the door more often, and 64 cost more than twice the time. Its paths never take a move
+    # right after its reverse: the best path could otherwise start with a move and its undoing, which the dot
+    # followed back and forth for the rest of the episode (docs/findings.md, Two Rooms).
     "two_rooms_ebjepa": {
         "world": "two_rooms",
         "action_dim": 2,
@@ -539,6 +549,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "plan_iterations": 2,
         "plan_noise": 2.0,
         "search_beams": 64,
+        "search_reversals": "pruned",
     },
 }
 

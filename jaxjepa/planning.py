@@ -159,14 +159,17 @@ def random_actions(
 
 
 # The moves a search expands: the 8 corners and edge midpoints of the action box [-1, 1]^2.
-SEARCH_MOVES = jnp.array([[dy, dx] for dy in (-1.0, 0.0, 1.0) for dx in (-1.0, 0.0, 1.0) if dy or dx])
+_MOVES = [(dy, dx) for dy in (-1.0, 0.0, 1.0) for dx in (-1.0, 0.0, 1.0) if dy or dx]
+SEARCH_MOVES = jnp.array(_MOVES)
 STAY = len(SEARCH_MOVES)  # a path's index for "no move": a path shorter than the search's depth ends with it
 PATH_ACTIONS = jnp.concatenate([SEARCH_MOVES, jnp.zeros((1, ACTION_DIM))])  # a path's indices -> actions
+REVERSED = jnp.array([_MOVES.index((-dy, -dx)) for dy, dx in _MOVES] + [STAY])  # a path's index -> its reverse's
 
 
-def farthest_points(points: jax.Array, first: jax.Array, count: int) -> jax.Array:
-    """[count] indices into points [N, d]: `first`, then each time the point farthest from all chosen so far.
-    Greedy farthest-point sampling: the chosen points cover the set as evenly as `count` points can."""
+def farthest_points(points: jax.Array, first: jax.Array, count: int, allowed: jax.Array | None = None) -> jax.Array:
+    """[count] indices into points [N, d]: `first`, then each time the point farthest from all chosen so far, among
+    the `allowed` ones [N] (default: all) while any is left. Greedy farthest-point sampling: the chosen points
+    cover the set as evenly as `count` points can."""
 
     def pick(carry, _):
         nearest, last = carry  # squared distance of each point to its nearest chosen one; the newest chosen
@@ -174,7 +177,8 @@ def farthest_points(points: jax.Array, first: jax.Array, count: int) -> jax.Arra
         chosen = jnp.argmax(nearest)
         return (nearest, chosen), chosen
 
-    _, rest = jax.lax.scan(pick, (jnp.full(points.shape[0], jnp.inf), first), None, length=count - 1)
+    unchosen = jnp.full(points.shape[0], jnp.inf) if allowed is None else jnp.where(allowed, jnp.inf, -jnp.inf)
+    _, rest = jax.lax.scan(pick, (unchosen, first), None, length=count - 1)
     return jnp.concatenate([first[None], rest])
 
 
@@ -189,10 +193,11 @@ def search_path(model: WorldModel, z0: jax.Array, z_goal: jax.Array, config: Con
     spread by farthest-point sampling (so the beams cover what the model says is reachable, door
     included, rather than crowd where the goal looks nearest), and remembers the path whose latent
     came nearest the goal at any depth. Staying put is a path too, the one to beat: a path never waits
-    then moves, so the search cannot put off reaching the goal. The path is only as good as the predictor
-    over `search_depth` * `search_move_steps` steps."""
+    then moves, so the search cannot put off reaching the goal. With search_reversals "pruned" no path takes a
+    move right after its reverse (REVERSED), so no beam is spent going back where it was. The path is only as
+    good as the predictor over `search_depth` * `search_move_steps` steps."""
     beams, depth, hold = config.search_beams, config.search_depth, config.search_move_steps
-    moves = len(SEARCH_MOVES)
+    moves, pruning = len(SEARCH_MOVES), config.search_reversals == "pruned"
 
     def expand(carry, level):
         latents, paths, best_distance, best_path = carry  # [B, d], [B, depth] move indices, [], [depth]
@@ -200,12 +205,15 @@ def search_path(model: WorldModel, z0: jax.Array, z_goal: jax.Array, config: Con
         chosen = jnp.tile(jnp.arange(moves), beams)
         for _ in range(hold):
             latents = model.predict(latents, SEARCH_MOVES[chosen])
+        # Each beam's last move is at level - 1 (at level 0 that is the end of a path of STAY, which reverses none).
+        reverses = chosen == REVERSED[jnp.repeat(paths[:, level - 1], moves)]
+        allowed = ~reverses if pruning else jnp.ones_like(reverses)
         paths = jnp.repeat(paths, moves, axis=0).at[:, level].set(chosen)
-        distance = jnp.linalg.norm(latents - z_goal, axis=-1)
+        distance = jnp.where(allowed, jnp.linalg.norm(latents - z_goal, axis=-1), jnp.inf)
         nearest = jnp.argmin(distance)
         better = distance[nearest] < best_distance
         best = (jnp.where(better, distance[nearest], best_distance), jnp.where(better, paths[nearest], best_path))
-        kept = farthest_points(latents, nearest, beams)
+        kept = farthest_points(latents, nearest, beams, allowed)
         return (latents[kept], paths[kept], *best), None
 
     stay = jnp.full((depth,), STAY)

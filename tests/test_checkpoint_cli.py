@@ -81,6 +81,9 @@ def test_run_of_another_config_shape_is_refused(saved, tmp_path, tiny):
     # a planning field is the evaluation's setting, not the run's: the run loads, with its saved config
     replanned = tiny.replace(search_beams=tiny.search_beams + 1, plan_horizon=tiny.plan_horizon + 1)
     assert load_run(run_dir, expected=replanned).config == tiny
+    # ... and planned as another config plans: its planning fields, the run's own for the rest
+    assert tiny.planning_as(replanned) == replanned and replanned.planning_as(tiny) == tiny
+    assert tiny.planning_as(tiny.replace(steps=tiny.steps + 1)) == tiny
 
 
 @pytest.mark.parametrize(

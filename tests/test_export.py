@@ -187,6 +187,7 @@ def test_export_never_overwrites_a_foreign_folder(exported, tmp_path):
         ([], "the following arguments are required: run"),
         (["/no/such/run", "--plan-samples", "0"], "--plan-samples must be >= 1, got 0"),
         (["/no/such/run", "--search-beams", "-2"], "--search-beams must be >= 1, got -2"),
+        (["/no/such/run", "--planning", "no_such_recipe"], "argument --planning: invalid choice"),
     ],
 )
 def test_cli_errors_are_one_line(argv, message, capsys):
@@ -364,6 +365,7 @@ def test_two_rooms_meta_tells_the_page_its_world_planner_and_probe(exported_two_
         "memory": config.search_memory,
         "memory_radius": config.search_memory_radius,
         "replan": config.search_replan,
+        "reversals": config.search_reversals,
     }
     assert PAGE_BEAMS != config.search_beams
     assert np.shape(meta["probe"]["weights"]) == (config.latent_dim, 2) and np.isfinite(meta["probe"]["rmse_px"])

@@ -102,6 +102,32 @@ def test_farthest_points_start_at_the_given_point_and_spread():
     points = jnp.array([[0.0], [1.0], [2.0], [10.0]])
     np.testing.assert_array_equal(planning.farthest_points(points, jnp.array(0), 3), [0, 3, 2])
     np.testing.assert_array_equal(planning.farthest_points(points, jnp.array(3), 2), [3, 0])
+    allowed = jnp.array([True, True, True, False])  # 10 is farthest, but not allowed
+    np.testing.assert_array_equal(planning.farthest_points(points, jnp.array(0), 3, allowed), [0, 2, 1])
+
+
+def test_a_pruned_search_never_takes_a_move_right_after_its_reverse():
+    """Known answer: a model that imagines a reward for undoing a move, as a learned model may imagine a way
+    through the wall. Its latent is (y, x, the last action, undoings): each action moves (y, x) by itself and
+    counts an undoing when it is the last action reversed. The goal is the start with one undoing, reached
+    last by stepping down. Allowed, the best path is up then down, and reaches the goal; pruned, no path
+    undoes a move, none reaches an undoing, and the best comes no nearer than 1."""
+    chex.assert_trees_all_equal(planning.SEARCH_MOVES[planning.REVERSED[:-1]], -planning.SEARCH_MOVES)
+    assert int(planning.REVERSED[planning.STAY]) == planning.STAY
+
+    def predict(z, a):
+        undoes = jnp.all(a == -z[:, 2:4], axis=-1) & jnp.any(a != 0, axis=-1)
+        return jnp.concatenate([z[:, :2] + a, a, z[:, 4:] + undoes[:, None]], axis=-1)
+
+    looping = planning.WorldModel(None, None, predict)
+    z0, goal = jnp.zeros(5), jnp.array([0.0, 0.0, 1.0, 0.0, 1.0])
+    up, down = 1, 6  # indices into SEARCH_MOVES
+    chex.assert_trees_all_equal(planning.SEARCH_MOVES[jnp.array([up, down])], jnp.array([[-1.0, 0.0], [1.0, 0.0]]))
+    small = RECIPE.replace(search_beams=8, search_depth=4)
+    path, distance = planning.search_path(looping, z0, goal, small.replace(search_reversals="allowed"))
+    chex.assert_trees_all_equal((path[:2], float(distance)), (jnp.array([up, down]), 0.0))
+    _, distance = planning.search_path(looping, z0, goal, small.replace(search_reversals="pruned"))
+    assert float(distance) >= 1.0
 
 
 def test_the_search_stays_put_at_the_goal_and_steps_straight_at_a_free_goal():

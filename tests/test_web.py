@@ -682,10 +682,11 @@ def test_the_pages_search_and_memory_walk_the_pythons_path(demo):
     search = {**meta["planner"]["search"], "horizon": meta["planner"]["horizon"]}
     assert search["beams"] < config.search_beams  # the page's budget (README: export --search-beams)
     assert (search["depth"], search["move_steps"]) == (config.search_depth, config.search_move_steps)
-    assert (search["memory"], search["memory_radius"], search["replan"]) == (
+    assert (search["memory"], search["memory_radius"], search["replan"], search["reversals"]) == (
         config.search_memory,
         config.search_memory_radius,
         config.search_replan,
+        config.search_reversals,
     )
     layout = two_rooms.Layout(np.float32(24.0), np.float32(6.0))
     task = two_rooms.Episode(np.float32([40.0, 12.0]), np.float32([40.0, 34.0]), layout)

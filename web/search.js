@@ -7,8 +7,9 @@
  * Search: every kept latent is expanded by each of the 8 moves (the corners and edge midpoints of the
  * action box, each held `move_steps` actions); of the expanded latents, `beams` spread by farthest-point
  * sampling are kept; the path whose latent came nearest the goal at any depth wins; an empty path (stay
- * put) is the one to beat. With `replan` "keep" (planning.replanned_path), the rest of the last path stands
- * unless the new search's path ends nearer the goal by more than SWITCH_MARGIN move lengths.
+ * put) is the one to beat; with `reversals` "pruned", no path takes a move right after its reverse. With
+ * `replan` "keep" (planning.replanned_path), the rest of the last path stands unless the new search's path
+ * ends nearer the goal by more than SWITCH_MARGIN move lengths.
  */
 (function (root) {
   "use strict";
@@ -16,13 +17,15 @@
   for (const dy of [-1, 0, 1]) for (const dx of [-1, 0, 1]) if (dy || dx) MOVES.push([dy, dx]);
   const SURPRISE_SHARE = 0.5;  // planning.SURPRISE_SHARE
   const SWITCH_MARGIN = 0.5;  // planning.SWITCH_MARGIN
+  const REVERSED = MOVES.map(([dy, dx]) => MOVES.findIndex(([y, x]) => y === -dy && x === -dx));  // planning.REVERSED
 
   const squaredDistance = (a, b) => a.reduce((sum, v, i) => sum + (v - b[i]) ** 2, 0);
   const distance = (a, b) => Math.sqrt(squaredDistance(a, b));
 
-  /* Indices of `count` points: `first`, then each time the point farthest from all chosen so far. */
-  function farthestPoints(points, first, count) {
-    const nearest = new Float64Array(points.length).fill(Infinity);
+  /* Indices of `count` points: `first`, then each time the point farthest from all chosen so far, among the
+     `allowed` ones (default: all) while any is left. */
+  function farthestPoints(points, first, count, allowed = null) {
+    const nearest = Float64Array.from(points, (_, i) => (!allowed || allowed[i] ? Infinity : -Infinity));
     const chosen = [first];
     for (let k = 1; k < count; k++) {
       const last = chosen[chosen.length - 1];
@@ -74,7 +77,7 @@
   /* { distance, path }: the winning path as move indices (shorter than `depth` when it ends by staying put) and
      the distance to the goal of its nearest latent, the one it ends at. */
   function bestPath(predict, z0, zGoal, settings) {
-    const { beams, depth, move_steps: hold } = settings;
+    const { beams, depth, move_steps: hold } = settings, pruning = settings.reversals === "pruned";
     let latents = Array.from({ length: beams }, () => z0);
     let paths = Array.from({ length: beams }, () => []);
     let best = { distance: distance(z0, zGoal), path: [] };
@@ -87,10 +90,13 @@
         expandedPaths.push([...paths[b], m]);
       }));
       for (let h = 0; h < hold; h++) expanded = predict(expanded, moves);
-      const distances = expanded.map((z) => distance(z, zGoal));
+      // A move right after its reverse is no path's when pruning (settings.reversals, as planning.search_path).
+      const reverses = (p) => p.length > 1 && p[p.length - 1] === REVERSED[p[p.length - 2]];
+      const allowed = expandedPaths.map((p) => !pruning || !reverses(p));
+      const distances = expanded.map((z, i) => (allowed[i] ? distance(z, zGoal) : Infinity));
       const nearest = distances.indexOf(Math.min(...distances));
       if (distances[nearest] < best.distance) best = { distance: distances[nearest], path: expandedPaths[nearest] };
-      const kept = farthestPoints(expanded, nearest, beams);
+      const kept = farthestPoints(expanded, nearest, beams, allowed);
       latents = kept.map((i) => expanded[i]);
       paths = kept.map((i) => expandedPaths[i]);
     }

@@ -190,7 +190,8 @@ def planner_rows(entry: dict) -> list[list[str]]:
     rows = [["probe RMSE of the dot, px", fmt(entry["probe_rmse"], 2), "-"]]
     recipe = get_config(RECIPE)  # every search setting in the row, defaults too, which the overrides do not list
     search = (f"{recipe.search_beams} farthest-point beams, {recipe.search_depth} moves of "
-              f"{recipe.search_move_steps} actions, a memory of {recipe.search_memory} surprising moves")  # fmt: skip
+              f"{recipe.search_move_steps} actions, a memory of {recipe.search_memory} surprising moves, "
+              f"replanning: {recipe.search_replan}, reversals: {recipe.search_reversals}")  # fmt: skip
     names = {"mppi": "MPPI", "cem": "CEM", "last_latent": "MPPI, last-latent cost",
              "search": f"latent search ({search})", "random": "random actions",
              "ceiling": "ceiling: MPPI on the true position and physics, straight-line cost",
