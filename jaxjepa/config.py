@@ -224,9 +224,9 @@ PLANNING_FIELDS = (
 )
 
 # Fields added after runs were first saved, whose defaults reproduce what those runs did: a config.json
-# without them still loads. Every other missing field is refused. Every planning field came later; a planning
-# field's default is the recipe's planner instead (search_replan: older runs were planned with "fresh"):
-# planning is no part of a run.
+# without them still loads. Every other missing field is refused. The planning fields are among them, but their
+# defaults need not be how a run saved without them was planned (search_replan "keep" is not): planning is no part
+# of a run, and the evaluation plans a recipe's runs with the recipe's planning fields.
 LATER_FIELDS = (
     "world",
     "steer_gain",
