@@ -18,6 +18,8 @@
   const SURPRISE_SHARE = 0.5;  // planning.SURPRISE_SHARE
   const SWITCH_MARGIN = 0.5;  // planning.SWITCH_MARGIN
   const REVERSED = MOVES.map(([dy, dx]) => MOVES.findIndex(([y, x]) => y === -dy && x === -dx));  // planning.REVERSED
+  /* Whether a path's last move undoes the one before it. */
+  const endsByReversing = (path) => path.length > 1 && path[path.length - 1] === REVERSED[path[path.length - 2]];
 
   const squaredDistance = (a, b) => a.reduce((sum, v, i) => sum + (v - b[i]) ** 2, 0);
   const distance = (a, b) => Math.sqrt(squaredDistance(a, b));
@@ -91,8 +93,7 @@
       }));
       for (let h = 0; h < hold; h++) expanded = predict(expanded, moves);
       // A move right after its reverse is no path's when pruning (settings.reversals, as planning.search_path).
-      const reverses = (p) => p.length > 1 && p[p.length - 1] === REVERSED[p[p.length - 2]];
-      const allowed = expandedPaths.map((p) => !pruning || !reverses(p));
+      const allowed = expandedPaths.map((p) => !pruning || !endsByReversing(p));
       const distances = expanded.map((z, i) => (allowed[i] ? distance(z, zGoal) : Infinity));
       const nearest = distances.indexOf(Math.min(...distances));
       if (distances[nearest] < best.distance) best = { distance: distances[nearest], path: expandedPaths[nearest] };
