@@ -509,17 +509,18 @@ VARIANTS: dict[str, dict[str, Any]] = {
     # no covariance term
     "steer_no_cov": {**STEER, "cov_weight": 0.0},
     # EB-JEPA's Two Rooms recipe on a CPU budget: its anti-collapse terms (VICReg variance + covariance,
-    # time-smoothness, inverse dynamics) on the two_rooms world with 48x48 frames (EB-JEPA: 65x65) and a
-    # small CNN. A 4-step unrolled prediction loss: with the one-step loss and 1000 steps the
-    # imagined latents drifted off the encoded ones within a few steps and the planner failed even with no
-    # wall in the way. A share of the walks heads into the wall (EB-JEPA's wall_bump_rate, 0 in its
-    # recipe): the predictor walked the dot through the wall, and stops are rare in random walks. It trains
-    # on 8,000 trajectories for 12,000 steps: with 1,000 trajectories the probe read the dot 4 times worse
-    # and the imagined paths drifted nearly twice as far at 8 steps, and 8,000 trajectories at 3,000 steps
-    # learned less than 1,000 did. The predictor is residual: the plain one's error on the latent's fixed
-    # part (the wall and door) was larger than the dot's step. MPPI's noise std is EB-JEPA's 2. The search keeps 64
-    # beams: with 32 it missed the door more often, and 64 cost more than twice the time. Its paths never take a move
-    # right after its reverse: the best path could otherwise start with a move and its undoing, which the dot
+    # time-smoothness, inverse dynamics) on the two_rooms world with 48x48 frames (EB-JEPA: 65x65) and a small CNN.
+    # An 8-step unrolled prediction loss: with the one-step loss and 1000 steps the imagined latents drifted off the
+    # encoded ones within a few steps and the planner failed even with no wall in the way, and with 4 steps the
+    # search still lost the door behind paths that crossed the wall only in imagination, a long path's imagined end
+    # being further off than the gap between the two ways. A share of the walks heads into the wall (EB-JEPA's
+    # wall_bump_rate, 0 in its recipe): the predictor walked the dot through the wall, and stops are rare in random
+    # walks. It trains on 8,000 trajectories for 12,000 steps: with 1,000 trajectories the probe read the dot 4
+    # times worse and the imagined paths drifted nearly twice as far at 8 steps, and 8,000 trajectories at 3,000
+    # steps learned less than 1,000 did. The predictor is residual: the plain one's error on the latent's fixed part
+    # (the wall and door) was larger than the dot's step. MPPI's noise std is EB-JEPA's 2. The search keeps 64
+    # beams: with 32 it missed the door more often, and 64 cost more than twice the time. Its paths never take a
+    # move right after its reverse: the best path could otherwise start with a move and its undoing, which the dot
     # followed back and forth for the rest of the episode (docs/findings.md, Two Rooms).
     "two_rooms_ebjepa": {
         "world": "two_rooms",
@@ -541,7 +542,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "idm_weight": 1.0,
         "batch_size": 64,
         "steps": 12000,
-        "rollout_steps": 4,
+        "rollout_steps": 8,
         "lr_schedule": "cosine",
         "decoder_steps": 0,
         "plan_horizon": 12,

@@ -299,6 +299,7 @@ def exported_two_rooms(tmp_path_factory):
         steps=8,
         train_sequences=8,
         seq_len=7,
+        rollout_steps=4,  # at most seq_len - 2
         batch_size=8,
         cnn_channels=(4, 8),
         cnn_head_hidden=(16,),
