@@ -7,6 +7,8 @@ session, so no test sees programs from an earlier session or from the user's own
 """
 
 import gc
+import importlib
+import importlib.util
 import os
 import shutil
 import tempfile
@@ -105,6 +107,13 @@ def cli_flags(**values) -> list[str]:
     return [item for name, value in values.items() for item in (f"--{name.replace('_', '-')}", str(value))]
 
 
+# Smaller still, for the train.py and eval.py command lines, where the files are checked and not the numbers. The
+# modules that train with these flags share one program for the default variant (XLA's session cache).
+SMALL_CLI_FLAGS = cli_flags(
+    steps=40, train_sequences=8, seq_len=12, batch_size=32, decoder_steps=5, probe_sequences=8, probe_seq_len=12
+)
+
+
 @pytest.fixture(scope="session")
 def tiny():
     return tiny_config()
@@ -122,6 +131,26 @@ def tiny_run_dir(tmp_path_factory, tiny, tiny_result):
 
     root = tmp_path_factory.mktemp("tiny-run")
     return save_run(root / "seed0", tiny, tiny_result.params, {"final": {"probe_rmse_px": 1.5}})
+
+
+class Deferred:
+    """A module imported at the first use of one of its attributes, not when the test module naming it is
+    collected. Every pytest-xdist worker collects every test module, and TensorFlow takes seconds to import:
+    the worker that runs no export test never loads it."""
+
+    def __init__(self, name: str):
+        self._name = name
+
+    def __getattr__(self, attribute: str):
+        if attribute.startswith("__"):  # pytest's collector probes every global (__test__, __bases__): no import
+            raise AttributeError(attribute)
+        return getattr(importlib.import_module(self._name), attribute)
+
+
+NEEDS_TENSORFLOW = pytest.mark.skipif(
+    any(importlib.util.find_spec(name) is None for name in ("tensorflow", "tensorflowjs")),
+    reason="tensorflow or tensorflowjs is not installed (pip install -e '.[export]')",
+)
 
 
 @pytest.fixture(scope="session")

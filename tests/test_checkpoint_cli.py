@@ -8,7 +8,7 @@ import pytest
 
 import train as train_cli
 from jaxjepa import RunError, load_run, save_run, world
-from tests.conftest import cli_flags
+from tests.conftest import SMALL_CLI_FLAGS
 
 
 @pytest.fixture()
@@ -121,13 +121,8 @@ def _train(argv, cwd, monkeypatch, capsys):
     return code, captured.out, captured.err
 
 
-TINY_FLAGS = cli_flags(
-    steps=40, train_sequences=8, seq_len=12, batch_size=32, decoder_steps=5, probe_sequences=8, probe_seq_len=12
-)
-
-
 def test_train_cli_writes_runs_and_refuses_to_clobber(tmp_path, monkeypatch, capsys):
-    code, out, err = _train(["--seeds", "0,1", "--out", "out", *TINY_FLAGS], tmp_path, monkeypatch, capsys)
+    code, out, err = _train(["--seeds", "0,1", "--out", "out", *SMALL_CLI_FLAGS], tmp_path, monkeypatch, capsys)
     assert code == 0, err
     assert "probe RMSE" in out and "+-" in out
     for seed in (0, 1):
@@ -135,12 +130,14 @@ def test_train_cli_writes_runs_and_refuses_to_clobber(tmp_path, monkeypatch, cap
         assert len(metrics["curves"]["loss"]) == 40 and metrics["final"]["probe_rmse_px"] > 0
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["seeds"] == [0, 1] and summary["figures"]["probe_rmse_px"]["std"] >= 0
-    code, _, err = _train(["--seed", "1", "--out", "out", *TINY_FLAGS], tmp_path, monkeypatch, capsys)
+    code, _, err = _train(["--seed", "1", "--out", "out", *SMALL_CLI_FLAGS], tmp_path, monkeypatch, capsys)
     assert code == 1 and "already holds a finished run" in err and len(err.strip().splitlines()) == 1
 
 
 def test_nan_loss_stops_with_the_step_and_saves_nothing(tmp_path, monkeypatch, capsys):
-    code, _, err = _train(["--seed", "0", "--out", "out", "--lr", "1e30", *TINY_FLAGS], tmp_path, monkeypatch, capsys)
+    code, _, err = _train(
+        ["--seed", "0", "--out", "out", "--lr", "1e30", *SMALL_CLI_FLAGS], tmp_path, monkeypatch, capsys
+    )
     assert code == 1
     assert "NaN/inf at step" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "out" / "seed0").exists()

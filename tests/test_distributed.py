@@ -19,10 +19,10 @@ import pytest
 
 import train
 from jaxjepa import distributed, load_run
-from tests.conftest import cli_flags, users_fusion_env
+from tests.conftest import SMALL_CLI_FLAGS, users_fusion_env
 
 REPO = Path(__file__).resolve().parents[1]
-TINY = cli_flags()  # the tiny config
+
 SEEDS = ["--seeds", "0-2"]  # an odd count: process 1's device also trains a padding copy of seed 2
 
 
@@ -50,7 +50,7 @@ def launch_two_processes(out: Path, cache: Path) -> list[subprocess.CompletedPro
                 sys.executable,
                 "train.py",
                 *SEEDS,
-                *TINY,
+                *SMALL_CLI_FLAGS,
                 "--out",
                 str(out),
                 "--coordinator",
@@ -81,7 +81,7 @@ def two_runs(tmp_path_factory):
     # The one-process run starts beside the cluster: each process spends part of its time importing and waiting on
     # the others, and the three programs differ, so none waits for another's compilation.
     alone = subprocess.Popen(
-        [sys.executable, "train.py", *SEEDS, *TINY, "--out", str(root / "one")],
+        [sys.executable, "train.py", *SEEDS, *SMALL_CLI_FLAGS, "--out", str(root / "one")],
         cwd=REPO,
         env=subprocess_env(root / "cache"),
         stdout=subprocess.PIPE,

@@ -22,7 +22,7 @@ from jaxjepa import checkpoint, make_train, probe, trainer, world
 from jaxjepa.evaluation import ablation, anomaly, forecast, report, representation
 from jaxjepa.evaluation.runs import run_dir, train_seconds
 from jaxjepa.evaluation.settings import EvalSettings, TooFewSeeds, purpose_key, stack_trees, summarise
-from tests.conftest import cli_flags, tiny_config
+from tests.conftest import SMALL_CLI_FLAGS, tiny_config
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -269,10 +269,6 @@ def test_vmapped_evaluation_equals_one_seed(tiny, tiny_result):
 
 # ---------- eval.py ----------
 
-# 3 seeds of the tiny config: the default variant is then the very program that test_training and test_distributed
-# train, compiled once for the session
-TINY_FLAGS = cli_flags()
-
 
 def run_cli(capsys, argv):
     with pytest.raises(SystemExit) as exit_info:
@@ -327,7 +323,7 @@ def test_cli_end_to_end_and_wrong_config(tmp_path, capsys):
         str(readme),
         "--trajectories",
         "16",
-        *TINY_FLAGS,
+        *SMALL_CLI_FLAGS,
     ]
     assert eval_script.main(argv) == 0
     for name in ("default", "ema_only", "stopgrad_only", "no_stopgrad"):

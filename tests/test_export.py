@@ -11,15 +11,13 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import export  # noqa: F401,E402  (sets the environment TensorFlow reads at import)
+from export import __main__ as export_cli  # the package sets the environment TensorFlow reads at import
+from export.destination import FORMAT, ExportError
+from jaxjepa import get_config, load_run, models, save_run
+from tests.conftest import NEEDS_TENSORFLOW, Deferred
 
-tf = pytest.importorskip("tensorflow", reason="tensorflow is not installed (pip install -e '.[export]')")
-pytest.importorskip("tensorflowjs", reason="tensorflowjs is not installed (pip install -e '.[export]')")
-
-from export import __main__ as export_cli  # noqa: E402
-from export.build import FORMAT, PARITY_TOLERANCE, export_run, jax_outputs, networks  # noqa: E402
-from export.lower import ExportError, evaluate, trace  # noqa: E402
-from jaxjepa import get_config, load_run, models, save_run  # noqa: E402
+pytestmark = NEEDS_TENSORFLOW
+tf, build, lower = Deferred("tensorflow"), Deferred("export.build"), Deferred("export.lower")
 
 # Ops a TF.js graph model may contain for our networks; anything else might not run in the browser.
 BROWSER_OPS = {
@@ -46,9 +44,9 @@ BROWSER_OPS = {
 
 def lowered(fn, *args):
     """Evaluate fn's jaxpr with TF ops (eagerly) on the same arguments."""
-    closed = trace(fn, *args)
+    closed = lower.trace(fn, *args)
     flat = jax.tree_util.tree_leaves(args)
-    return [out.numpy() for out in evaluate(closed, *[tf.constant(np.asarray(a)) for a in flat])]
+    return [out.numpy() for out in lower.evaluate(closed, *[tf.constant(np.asarray(a)) for a in flat])]
 
 
 @pytest.mark.parametrize("which", ["encoder", "predictor", "decoder"])
@@ -56,7 +54,7 @@ def lowered(fn, *args):
 def test_lowered_networks_match_jax_on_random_inputs(tiny, which, recipe):
     config = tiny if recipe == "default" else get_config("koopman")
     params = models.init_params(jax.random.key(1), config)
-    network = {n.name: n for n in networks(config)}[which]
+    network = {n.name: n for n in build.networks(config)}[which]
     x = jax.random.normal(jax.random.key(2), (9, network.in_dim))
     expected = network.module.apply(params[network.params_key], x)
     (got,) = lowered(network.module.apply, params[network.params_key], x)
@@ -70,10 +68,10 @@ def test_the_cnn_encoder_lowers_to_the_same_numbers_with_a_free_batch():
     encoder = models.encoder(config)
     params = encoder.init(jax.random.key(1), jnp.zeros((1, config.obs_dim)))
     batch = jax.export.symbolic_shape("batch")
-    closed = trace(encoder.apply, params, jax.ShapeDtypeStruct((*batch, config.obs_dim), jnp.float32))
+    closed = lower.trace(encoder.apply, params, jax.ShapeDtypeStruct((*batch, config.obs_dim), jnp.float32))
     weights = [tf.constant(np.asarray(w)) for w in jax.tree_util.tree_leaves(params)]
     spec = [tf.TensorSpec([None, config.obs_dim], tf.float32)]
-    fn = tf.function(lambda obs: evaluate(closed, *weights, obs)[0], input_signature=spec)
+    fn = tf.function(lambda obs: lower.evaluate(closed, *weights, obs)[0], input_signature=spec)
     for n in (1, 3):
         obs = np.asarray(jax.random.uniform(jax.random.key(n), (n, config.obs_dim)))
         np.testing.assert_allclose(fn(obs).numpy(), np.asarray(encoder.apply(params, obs)), atol=1e-5, rtol=1e-5)
@@ -83,10 +81,11 @@ def test_symbolic_batch_becomes_a_free_tf_batch_dimension(tiny):
     params = models.init_params(jax.random.key(1), tiny)
     module = models.decoder(tiny)
     batch = jax.export.symbolic_shape("batch")
-    closed = trace(module.apply, params["decoder"], jax.ShapeDtypeStruct((*batch, tiny.latent_dim), jnp.float32))
+    closed = lower.trace(module.apply, params["decoder"], jax.ShapeDtypeStruct((*batch, tiny.latent_dim), jnp.float32))
     weights = [tf.constant(np.asarray(w)) for w in jax.tree_util.tree_leaves(params["decoder"])]
     fn = tf.function(
-        lambda z: evaluate(closed, *weights, z)[0], input_signature=[tf.TensorSpec([None, tiny.latent_dim], tf.float32)]
+        lambda z: lower.evaluate(closed, *weights, z)[0],
+        input_signature=[tf.TensorSpec([None, tiny.latent_dim], tf.float32)],
     )
     for n in (1, 5):
         z = np.asarray(jax.random.normal(jax.random.key(n), (n, tiny.latent_dim)))
@@ -99,8 +98,8 @@ def test_symbolic_batch_in_reshape_and_broadcast():
         return pairs + jnp.broadcast_to(pairs.sum(axis=1, keepdims=True), pairs.shape)
 
     batch = jax.export.symbolic_shape("batch")
-    closed = trace(fn, jax.ShapeDtypeStruct((*batch, 6), jnp.float32))
-    tf_fn = tf.function(lambda x: evaluate(closed, x)[0], input_signature=[tf.TensorSpec([None, 6], tf.float32)])
+    closed = lower.trace(fn, jax.ShapeDtypeStruct((*batch, 6), jnp.float32))
+    tf_fn = tf.function(lambda x: lower.evaluate(closed, x)[0], input_signature=[tf.TensorSpec([None, 6], tf.float32)])
     for n in (1, 4):
         x = np.asarray(jax.random.normal(jax.random.key(n), (n, 6)))
         np.testing.assert_allclose(tf_fn(x).numpy(), np.asarray(fn(x)), atol=1e-6)
@@ -144,7 +143,7 @@ def test_export_writes_three_graph_models_and_meta(exported, tiny):
         assert graph["format"] == "graph-model"
         ops = {node["op"] for node in graph["modelTopology"]["node"]}
         assert ops <= BROWSER_OPS, f"{name} uses ops the browser may not run: {ops - BROWSER_OPS}"
-        assert 0 <= meta["parity_jax_vs_tf_max_abs"][name] <= PARITY_TOLERANCE
+        assert 0 <= meta["parity_jax_vs_tf_max_abs"][name] <= build.PARITY_TOLERANCE
     fetched_by_page = [p for p in out.rglob("*") if p.is_file() and p.name != "reference_outputs.npz"]
     assert meta["download_bytes"] == sum(p.stat().st_size for p in fetched_by_page) > sum(meta["bytes"].values())
     assert not list(out.parent.glob(".model.*"))  # nothing half-written left behind
@@ -154,7 +153,7 @@ def test_reference_outputs_are_jax_of_the_run(exported):
     run_dir, out, _ = exported
     run = load_run(run_dir)
     stored = dict(np.load(out / "reference_outputs.npz"))
-    live = jax_outputs(run.config, run.params, stored["obs"])
+    live = build.jax_outputs(run.config, run.params, stored["obs"])
     for key in ("latent", "predicted", "decoded"):
         np.testing.assert_allclose(stored[key], live[key], atol=1e-5)  # batch 16 vs 128: other XLA tiling
     np.testing.assert_allclose(stored["latent"], run.encode(stored["obs"]), atol=1e-5)
@@ -162,7 +161,7 @@ def test_reference_outputs_are_jax_of_the_run(exported):
 
 def test_float16_halves_the_weights_and_reports_its_error(exported, tmp_path):
     run_dir, _, meta32 = exported
-    meta16 = export_run(load_run(run_dir), tmp_path / "model16", float16=True, log=lambda *_: None)
+    meta16 = build.export_run(load_run(run_dir), tmp_path / "model16", float16=True, log=lambda *_: None)
     assert meta16["weights_dtype"] == "float16"
     assert meta16["bytes"]["encoder"] < 0.6 * meta32["bytes"]["encoder"]
     errors = meta16["float16_error_max_abs"]
@@ -176,7 +175,7 @@ def test_export_never_overwrites_a_foreign_folder(exported, tmp_path):
     foreign.mkdir()
     (foreign / "notes.txt").write_text("keep me")
     with pytest.raises(ExportError, match="not a jaxjepa export"):
-        export_run(load_run(run_dir), foreign, log=lambda *_: None)
+        build.export_run(load_run(run_dir), foreign, log=lambda *_: None)
     assert (foreign / "notes.txt").read_text() == "keep me"
 
 
@@ -206,25 +205,21 @@ def test_cli_exports_a_run(exported, tmp_path, capsys):
 
 
 def test_parity_failure_stops_the_export_and_writes_nothing(exported, tmp_path, monkeypatch):
-    import export.build
-
     run_dir, _, _ = exported
-    monkeypatch.setattr(export.build, "PARITY_TOLERANCE", -1.0)  # no difference can pass now
+    monkeypatch.setattr("export.build.PARITY_TOLERANCE", -1.0)  # no difference can pass now
     with pytest.raises(ExportError, match="TF SavedModel differs from JAX"):
-        export_run(load_run(run_dir), tmp_path / "model", log=lambda *_: None)
+        build.export_run(load_run(run_dir), tmp_path / "model", log=lambda *_: None)
     assert not (tmp_path / "model").exists() and not list(tmp_path.glob(".model.*"))
 
 
 def test_a_keypoint_encoder_and_a_page_search_of_part_moves_are_refused_in_one_line():
-    from export.build import check_world_is_browsable
-
-    check_world_is_browsable(get_config("default"))  # the default passes
-    check_world_is_browsable(get_config("two_rooms_ebjepa"))  # and a CNN encoder
+    build.check_world_is_browsable(get_config("default"))  # the default passes
+    build.check_world_is_browsable(get_config("two_rooms_ebjepa"))  # and a CNN encoder
     with pytest.raises(ExportError, match="only MLP and CNN encoders can be exported"):
-        check_world_is_browsable(get_config("keypoints_long_horizon"))
+        build.check_world_is_browsable(get_config("keypoints_long_horizon"))
     with pytest.raises(ExportError, match="kept search path needs whole moves per plan"):
-        check_world_is_browsable(get_config("two_rooms_ebjepa", search_move_steps=3))
-    check_world_is_browsable(get_config("two_rooms_ebjepa", search_move_steps=3, search_replan="fresh"))
+        build.check_world_is_browsable(get_config("two_rooms_ebjepa", search_move_steps=3))
+    build.check_world_is_browsable(get_config("two_rooms_ebjepa", search_move_steps=3, search_replan="fresh"))
 
 
 def train_and_export(root, config, plan_budget=None):
@@ -233,7 +228,7 @@ def train_and_export(root, config, plan_budget=None):
 
     result = jax.jit(make_train(config))(seed_keys(0)[0])
     run_dir = save_run(root / "seed0", config, result.params, {"final": {}})
-    meta = export_run(load_run(run_dir), root / "model", plan_budget=plan_budget, log=lambda *_: None)
+    meta = build.export_run(load_run(run_dir), root / "model", plan_budget=plan_budget, log=lambda *_: None)
     return run_dir, root / "model", meta
 
 
@@ -250,7 +245,7 @@ def test_the_action_conditioned_predictor_is_exported_on_z_and_a(exported_steer)
     run = load_run(run_dir)
     latent_dim = run.config.latent_dim
     assert meta["model"]["action_dim"] == 2 and meta["model"]["predictor"][0] == latent_dim + 2
-    assert 0 <= meta["parity_jax_vs_tf_max_abs"]["predictor"] <= PARITY_TOLERANCE
+    assert 0 <= meta["parity_jax_vs_tf_max_abs"]["predictor"] <= build.PARITY_TOLERANCE
     stored = dict(np.load(out / "reference_outputs.npz"))
     assert stored["action"].shape == (len(stored["obs"]), 2) and np.abs(stored["action"]).max() <= 1.0
     live = models.predictor(run.config).apply(
@@ -275,13 +270,11 @@ def test_steer_meta_tells_the_page_its_physics_planner_and_probe(exported_steer)
 
 
 def test_a_world_the_page_cannot_simulate_is_refused_in_one_line(monkeypatch):
-    import export.build
-
-    monkeypatch.setattr(export.build, "BROWSABLE_WORLDS", ("bounce", "steer"))  # every world has its page today
+    monkeypatch.setattr("export.build.BROWSABLE_WORLDS", ("bounce", "steer"))  # every world has its page today
     with pytest.raises(ExportError, match="this run's world is 'two_rooms'"):
-        export.build.check_world_is_browsable(get_config("two_rooms_ebjepa"))
+        build.check_world_is_browsable(get_config("two_rooms_ebjepa"))
     with pytest.raises(ExportError, match="one logo at a fixed speed without noise; this run's world has pixel_noise"):
-        export.build.check_world_is_browsable(get_config("noisy"))
+        build.check_world_is_browsable(get_config("noisy"))
 
 
 # What the CNN encoder adds to BROWSER_OPS: its patch gathers, and the shape arithmetic of a free batch.
@@ -320,7 +313,7 @@ def test_a_two_rooms_run_exports_its_cnn_encoder_and_predictor_with_parity(expor
     assert set(meta["files"]) == {"encoder", "predictor"} and not (out / "decoder").exists()  # decoder_steps 0
     assert "decoder" not in meta["model"] and meta["model"]["encoder_kind"] == "cnn"
     for name in ("encoder", "predictor"):
-        assert 0 <= meta["parity_jax_vs_tf_max_abs"][name] <= PARITY_TOLERANCE
+        assert 0 <= meta["parity_jax_vs_tf_max_abs"][name] <= build.PARITY_TOLERANCE
         graph = json.loads((out / meta["files"][name]).read_text())
         ops = {node["op"] for node in graph["modelTopology"]["node"]}
         assert ops <= BROWSER_OPS | CNN_OPS, f"{name} uses ops the browser may not run: {ops - BROWSER_OPS - CNN_OPS}"
@@ -330,7 +323,7 @@ def test_a_two_rooms_run_exports_its_cnn_encoder_and_predictor_with_parity(expor
     layout = two_rooms.Layout(traj.layout.wall_x[0], traj.layout.door_y[0])
     first = two_rooms_planning.flat_observation(traj.positions[0, 0], traj.positions[0, 1], layout, config)
     np.testing.assert_allclose(stored["obs"][0].reshape(-1), np.asarray(first), atol=1e-6)
-    live = jax_outputs(config, load_run(run_dir).params, stored["obs"], stored["action"])
+    live = build.jax_outputs(config, load_run(run_dir).params, stored["obs"], stored["action"])
     for key in ("latent", "predicted"):
         np.testing.assert_allclose(stored[key], live[key], atol=1e-5)
 

@@ -12,14 +12,11 @@ import shutil
 
 import pytest
 
-import export  # sets the environment TensorFlow reads at import (before importorskip loads it)
-
-pytest.importorskip("tensorflow", reason="tensorflow is not installed (pip install -e '.[export]')")
-pytest.importorskip("tensorflowjs", reason="tensorflowjs is not installed (pip install -e '.[export]')")
-
-import export.build
-from export import __main__ as export_cli
+from export import __main__ as export_cli  # the package sets the environment TensorFlow reads at import
 from export.destination import FORMAT, MANIFEST_KEY, manifest_of
+from tests.conftest import NEEDS_TENSORFLOW
+
+pytestmark = NEEDS_TENSORFLOW
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +61,7 @@ def no_export_reached(monkeypatch):
     def reached(*args, **kwargs):
         raise AssertionError("export_run was called for a destination that must be refused")
 
-    monkeypatch.setattr(export.build, "export_run", reached)
+    monkeypatch.setattr("export.build.export_run", reached)
 
 
 @pytest.mark.parametrize(
@@ -153,7 +150,7 @@ def test_an_export_without_a_manifest_is_recognised_by_its_layout(
     assert cli([run_dir, "--out", out], capsys)[0] == 0
     assert MANIFEST_KEY in json.loads((out / "meta.json").read_text())
     (out / "NOTES_user.txt").write_text("mine")
-    monkeypatch.setattr(export.build, "export_run", None)  # refused before the exporter proper
+    monkeypatch.setattr("export.build.export_run", None)  # refused before the exporter proper
     code, err = cli([run_dir, "--out", out, "--force"], capsys)
     assert_one_line_refusal(code, err)
     assert (out / "NOTES_user.txt").read_text() == "mine"
