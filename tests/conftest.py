@@ -51,16 +51,17 @@ def pytest_configure(config):
 
 
 # Under pytest-xdist's `--dist loadgroup` (README's test command) each group runs on one worker. A module is a
-# group, so its module-scoped fixtures (a trained run, a subprocess cluster) are built once; the modules that
-# read the session's TensorFlow export share one group, so the export is made once.
-SHARED_EXPORT_MODULES = ("test_export", "test_export_safety", "test_web")
+# group, so its module-scoped fixtures (a trained run, a subprocess cluster) are built once. The modules that
+# read the session's TensorFlow export, or import TensorFlow or torch themselves, share one group: the export is
+# made once, and each of those libraries, seconds of CPU to import, is imported by one worker only.
+EXPORT_GROUP_MODULES = ("test_export", "test_export_safety", "test_web", "test_packaging", "test_benchmarks")
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the groups to name the work units
 def pytest_collection_modifyitems(config, items):
     for item in items:
         module = item.module.__name__.rpartition(".")[2]
-        item.add_marker(pytest.mark.xdist_group("export" if module in SHARED_EXPORT_MODULES else module))
+        item.add_marker(pytest.mark.xdist_group("export" if module in EXPORT_GROUP_MODULES else module))
 
 
 def pytest_sessionfinish(session):
