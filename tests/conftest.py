@@ -108,8 +108,9 @@ def cli_flags(**values) -> list[str]:
     return [item for name, value in values.items() for item in (f"--{name.replace('_', '-')}", str(value))]
 
 
-# Smaller still, for the train.py and eval.py command lines, where the files are checked and not the numbers. The
-# modules that train with these flags share one program for the default variant (XLA's session cache).
+# Smaller still, for the train.py and eval.py command lines, where files and refusals are checked, not numbers.
+# test_checkpoint_cli and test_evaluation's end-to-end test train the same default-variant program with them:
+# whichever runs second loads it from the session's cache.
 SMALL_CLI_FLAGS = cli_flags(
     steps=40, train_sequences=8, seq_len=12, batch_size=32, decoder_steps=5, probe_sequences=8, probe_seq_len=12
 )
