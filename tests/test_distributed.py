@@ -22,7 +22,6 @@ from jaxjepa import distributed, load_run
 from tests.conftest import SMALL_CLI_FLAGS, users_fusion_env
 
 REPO = Path(__file__).resolve().parents[1]
-
 SEEDS = ["--seeds", "0-2"]  # an odd count: process 1's device also trains a padding copy of seed 2
 
 
