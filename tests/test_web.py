@@ -347,6 +347,8 @@ def test_speed_label_shows_the_measured_rate_and_backend_the_frame_time(site):
     page = open_demo(site, "?seed=4&speed=30&backend=cpu")
     assert page.evaluate("window.jepa.backend") == "cpu" and "your choice" in page.inner_text("#backend-note")
     assert page.evaluate("Object.keys(window.jepa.app.backendTimes)") == ["cpu"]  # only the backend asked for
+    steps, timing = page.evaluate("[window.jepa.app.backendSteps.cpu, window.jepa.backendTiming]")
+    assert len(steps) == timing["trials"]  # a step of the logo model takes about a millisecond: every trial is run
     page.wait_for_timeout(800)
     start = page.evaluate("[window.jepa.app.frameIndex, performance.now()]")
     page.wait_for_timeout(1500)
@@ -599,6 +601,16 @@ def test_two_rooms_model_in_tfjs_matches_jax(rooms_demo):
     predicted = in_browser(page, "predict", np.concatenate([ref["latent"], ref["action"]], axis=-1))
     assert np.max(np.abs(predicted - ref["predicted"])) <= TOLERANCE
     assert console == []
+
+
+def test_a_slow_step_is_timed_fewer_times_at_load(rooms_demo):
+    """A Two Rooms step plans, which takes a good part of a second on a CPU: the page stops timing a backend once
+    its timed steps add up to the budget, and not before."""
+    page, _ = rooms_demo
+    steps, timing = page.evaluate("[window.jepa.app.backendSteps.cpu, window.jepa.backendTiming]")
+    assert np.isfinite(timing["budgetMs"])
+    assert 1 <= len(steps) <= timing["trials"] and sum(steps[:-1]) < timing["budgetMs"]
+    assert len(steps) == timing["trials"] or sum(steps) >= timing["budgetMs"]
 
 
 def click_cell(page, position, size):

@@ -30,7 +30,8 @@
   const TRACE_LENGTH = 160;     // frames shown in the surprise trace
   const DREAM_MAX = 200;        // longest dream offered: the koopman model stays sharp for most of it
   const RATE_WINDOW = 20;       // ticks over which the real frame rate and the per-frame time are measured
-  const BACKEND_TRIALS = 5;     // timed steps per backend when choosing one at load
+  const BACKEND_TRIALS = 5;     // timed steps per backend when choosing one at load, unless fewer add up to
+  const BACKEND_BUDGET_MS = 250;  // this: a Two Rooms planning step can take a quarter second on a CPU
   const BACKENDS = ["cpu", "webgl"];
   const ROOMS_PX_PER_CELL = 8;  // canvas pixels per Two Rooms pixel
   const $ = (id) => document.getElementById(id);
@@ -42,7 +43,7 @@
     state: null, frames: [], frameIndex: 0,
     latent: null, expectedLatent: null, expectedFrame: null,
     history: [], injected: [], alarmUntil: -1, timer: null, pendingTeleport: false,
-    tickStarts: [], tickMs: [], backendTimes: {}, stopped: false, steerMode: false, roomsMode: false,
+    tickStarts: [], tickMs: [], backendTimes: {}, backendSteps: {}, stopped: false, steerMode: false, roomsMode: false,
     steer: { goal: null, goalLatent: null, plan: null, inForce: null, path: [], planMs: [], seed: 1, steps: 0,
       reachedAt: null },
   };
@@ -725,15 +726,23 @@
 
   // ---------------------------------------------------------------- timing (for export.measure)
 
-  function medianTime(action, repeats) {
+  /* Milliseconds of `repeats` calls of `action` after one warm-up call, or of fewer: none is started once the
+     ones timed add up to `budgetMs`. */
+  function timedCalls(action, repeats, budgetMs = Infinity) {
     action();  // warm-up: first calls compile kernels and allocate
     const times = [];
-    for (let r = 0; r < repeats; r++) {
+    let spent = 0;
+    while (times.length < repeats && spent < budgetMs) {
       const start = performance.now();
       action();
       times.push(performance.now() - start);
+      spent += times[times.length - 1];
     }
-    return median(times);
+    return times;
+  }
+
+  function medianTime(action, repeats) {
+    return median(timedCalls(action, repeats));
   }
 
   /* A fixed layout, observation and goal, for timings: the wall and door in the middle, the dot in one corner,
@@ -801,7 +810,8 @@
     for (const name of names) {
       if (name in app.backendTimes) continue;
       if (tf.findBackendFactory(name) === null || !(await tf.setBackend(name))) continue;
-      app.backendTimes[name] = medianTime(sampleStep(), BACKEND_TRIALS);
+      app.backendSteps[name] = timedCalls(sampleStep(), BACKEND_TRIALS, BACKEND_BUDGET_MS);
+      app.backendTimes[name] = median(app.backendSteps[name]);
     }
   }
 
@@ -872,6 +882,7 @@
   ready.catch(() => {});  // the problem is on the page already; the tests read it from there
   window.jepa = {
     ready, app, encode, predict, decode, dream, tick, timings, setGoal,
+    backendTiming: { trials: BACKEND_TRIALS, budgetMs: BACKEND_BUDGET_MS },
     inject: () => setPendingTeleport(true),
     get backend() { return typeof tf === "undefined" ? null : tf.getBackend(); },
   };
