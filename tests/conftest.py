@@ -149,9 +149,9 @@ class Deferred:
         return getattr(importlib.import_module(self._name), attribute)
 
 
+TENSORFLOW_MISSING = any(importlib.util.find_spec(name) is None for name in ("tensorflow", "tensorflowjs"))
 NEEDS_TENSORFLOW = pytest.mark.skipif(
-    any(importlib.util.find_spec(name) is None for name in ("tensorflow", "tensorflowjs")),
-    reason="tensorflow or tensorflowjs is not installed (pip install -e '.[export]')",
+    TENSORFLOW_MISSING, reason="tensorflow or tensorflowjs is not installed (pip install -e '.[export]')"
 )
 
 
@@ -160,10 +160,7 @@ def tiny_export(tmp_path_factory, tiny_run_dir):
     """(run folder, export folder, meta) of the tiny run exported by the real exporter, or None without
     TensorFlow. One export serves the exporter's, the export-safety and the browser tests; they copy it
     before changing it."""
-    try:
-        import tensorflow  # noqa: F401
-        import tensorflowjs  # noqa: F401
-    except ImportError:
+    if TENSORFLOW_MISSING:
         return None
     from export.build import export_run
     from jaxjepa import load_run

@@ -305,7 +305,6 @@ def exported_two_rooms(tmp_path_factory):
 
 
 def test_a_two_rooms_run_exports_its_cnn_encoder_and_predictor_with_parity(exported_two_rooms):
-    from export.build import PARITY_FRAMES, PARITY_KEY, PARITY_TRAJECTORIES
     from jaxjepa import two_rooms, two_rooms_planning
 
     run_dir, out, meta = exported_two_rooms
@@ -319,7 +318,9 @@ def test_a_two_rooms_run_exports_its_cnn_encoder_and_predictor_with_parity(expor
         assert ops <= BROWSER_OPS | CNN_OPS, f"{name} uses ops the browser may not run: {ops - BROWSER_OPS - CNN_OPS}"
     # The stored observations are laid out as the planner's encoder reads them: (f_t, f_t+1), dot then walls each.
     stored = dict(np.load(out / "reference_outputs.npz"))
-    traj = two_rooms.trajectories(jax.random.key(PARITY_KEY), PARITY_TRAJECTORIES, PARITY_FRAMES + 1, config)
+    traj = two_rooms.trajectories(
+        jax.random.key(build.PARITY_KEY), build.PARITY_TRAJECTORIES, build.PARITY_FRAMES + 1, config
+    )
     layout = two_rooms.Layout(traj.layout.wall_x[0], traj.layout.door_y[0])
     first = two_rooms_planning.flat_observation(traj.positions[0, 0], traj.positions[0, 1], layout, config)
     np.testing.assert_allclose(stored["obs"][0].reshape(-1), np.asarray(first), atol=1e-6)
