@@ -53,7 +53,7 @@ def pytest_configure(config):
 # Under pytest-xdist's `--dist loadgroup` (README's test command) each group runs on one worker. A module is a
 # group, so its module-scoped fixtures (a trained run, a subprocess cluster) are built once. The modules that
 # read the session's TensorFlow export, or import TensorFlow or torch themselves, share one group: the export is
-# made once, and each of those libraries, seconds of CPU to import, is imported by one worker only.
+# made once, and each of those libraries, slow to import, is imported by one worker only.
 EXPORT_GROUP_MODULES = ("test_export", "test_export_safety", "test_web", "test_packaging", "test_benchmarks")
 
 
@@ -137,8 +137,8 @@ def tiny_run_dir(tmp_path_factory, tiny, tiny_result):
 
 class Deferred:
     """A module imported at the first use of one of its attributes, not when the test module naming it is
-    collected. Every pytest-xdist worker collects every test module, and TensorFlow takes seconds to import:
-    the worker that runs no export test never loads it."""
+    collected. Every pytest-xdist worker collects every test module, and TensorFlow is slow to import: the
+    worker that runs no export test never loads it."""
 
     def __init__(self, name: str):
         self._name = name

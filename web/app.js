@@ -31,7 +31,7 @@
   const DREAM_MAX = 200;        // longest dream offered: the koopman model stays sharp for most of it
   const RATE_WINDOW = 20;       // ticks over which the real frame rate and the per-frame time are measured
   const BACKEND_TRIALS = 5;     // timed steps per backend when choosing one at load, unless fewer add up to
-  const BACKEND_BUDGET_MS = 250;  // this: a Two Rooms planning step can take a quarter second on a CPU
+  const BACKEND_BUDGET_MS = 250;  // this: a Two Rooms step plans, and five of them would hold up the page
   const BACKENDS = ["cpu", "webgl"];
   const ROOMS_PX_PER_CELL = 8;  // canvas pixels per Two Rooms pixel
   const $ = (id) => document.getElementById(id);
