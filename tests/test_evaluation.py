@@ -19,7 +19,7 @@ import pytest
 
 import eval as eval_script  # noqa: E402  (the top-level eval.py)
 from jaxjepa import checkpoint, make_train, probe, trainer, world
-from jaxjepa.evaluation import ablation, anomaly, forecast, report, representation
+from jaxjepa.evaluation import ablation, anomaly, forecast, headline_report, report, representation
 from jaxjepa.evaluation.runs import run_dir, train_seconds
 from jaxjepa.evaluation.settings import EvalSettings, TooFewSeeds, purpose_key, stack_trees, summarise
 from tests.conftest import SMALL_CLI_FLAGS, tiny_config
@@ -363,6 +363,18 @@ def test_generated_block_is_replaced_between_markers_and_refused_without_them(tm
     with pytest.raises(report.MissingMarkers, match="no generated block"):
         report.replace_block(readme, report.README_BEGIN, report.README_END, "again")
     assert readme.read_text() == "top\nNEW\nkept\n"  # refused: nothing appended, nothing lost
+
+
+def test_a_difference_is_judged_against_the_larger_spread_over_seeds():
+    reference = [0.5, 0.7]  # mean 0.6, sample std 0.141
+    assert headline_report.difference({"mean": 0.7, "std": 0.05}, reference, 2) == "+0.10, within 0.14"
+    assert headline_report.difference({"mean": 0.2, "std": 0.3}, reference, 2) == "-0.40, **beyond** 0.30"
+    assert headline_report.difference({"mean": 0.6, "std": None}, [0.6, 0.6], 1) == "+0.0, within 0.0"
+
+
+def test_a_targets_table_marks_a_missed_target():
+    text = report.targets_table([("horizon >= 100", "181.8", True), ("probe <= 0.5", "0.6", False)])
+    assert text.splitlines()[2:] == ["| horizon >= 100 | 181.8 | yes |", "| probe <= 0.5 | 0.6 | **no** |"]
 
 
 BLOCK_MATPLOTLIB = """

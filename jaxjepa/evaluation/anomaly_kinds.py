@@ -14,7 +14,7 @@ import numpy as np
 
 from jaxjepa.config import ANOMALY_RECIPES, BEST_RECIPE
 from jaxjepa.evaluation import anomaly, figures
-from jaxjepa.evaluation.report import figure, fmt, made_by, mean_of, overrides_text, table
+from jaxjepa.evaluation.report import figure, fmt, made_by, mean_of, overrides_text, table, targets_table
 from jaxjepa.evaluation.runs import SeedRuns
 from jaxjepa.evaluation.settings import EvalSettings, summarise
 from jaxjepa.evaluation.suite import Context, Evaluated, Suite, named_configs, overrides_json
@@ -121,14 +121,15 @@ def config_table(entry: dict) -> str:
     return table(list(COLUMNS), rows)
 
 
-def target_verdict(best: dict) -> str:
-    verdicts = [
-        f"{kind} {fmt(best[kind]['latent']['roc_auc_all'], 4)} "
-        f"({'met' if (mean_of(best[kind]['latent']['roc_auc_all']) or 0) >= TARGET_AUC else 'NOT met'})"
-        for kind in TARGETED_KINDS
-        if kind in best
-    ]
-    return f"The target, per-frame latent ROC-AUC >= {TARGET_AUC} with `{BEST_RECIPE}`: " + "; ".join(verdicts) + "."
+def targets(best: dict) -> str:
+    auc = {kind: best[kind]["latent"]["roc_auc_all"] for kind in TARGETED_KINDS if kind in best}
+    return targets_table(
+        [
+            (f"`{BEST_RECIPE}`, {kind}: per-frame latent ROC-AUC >= {TARGET_AUC}", fmt(value, 4),
+             (mean_of(value) or 0) >= TARGET_AUC)
+            for kind, value in auc.items()
+        ]
+    )  # fmt: skip
 
 
 def section_anomalies(payload: dict) -> str | None:
@@ -143,7 +144,7 @@ def section_anomalies(payload: dict) -> str | None:
             figure(payload, f"roc_{name}", f"Per-frame ROC curves per anomaly kind, config {name}"),
         ]
     best = payload["configs"].get(BEST_RECIPE)
-    return "\n".join(text + (["", target_verdict(best)] if best else []))
+    return "\n".join(text + (["", targets(best)] if best else []))
 
 
 SUITE = Suite(

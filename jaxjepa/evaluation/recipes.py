@@ -18,7 +18,7 @@ import numpy as np
 
 from jaxjepa.config import BEST_RECIPE, RECIPES, Config
 from jaxjepa.evaluation import figures, forecast
-from jaxjepa.evaluation.report import FINDINGS, figure, fmt, made_by, mean_of, overrides_text, table
+from jaxjepa.evaluation.report import FINDINGS, figure, fmt, made_by, mean_of, overrides_text, table, targets_table
 from jaxjepa.evaluation.runs import SeedRuns
 from jaxjepa.evaluation.settings import EvalSettings, summarise
 from jaxjepa.evaluation.suite import Context, Evaluated, Suite, named_configs, overrides_json
@@ -115,6 +115,12 @@ COLUMNS = (("probe RMSE, px", "probe_rmse", 3), ("velocity RMSE, px/frame", "vel
            ("share inside 1 px for 100 steps", "within_100_fraction", 3),
            ("floor horizon, mean", "floor_horizon_mean", 1),
            ("floor: mean probe error on true latents, px", "probe_floor_mean", 3))
+ERROR_AT = (100, HORIZON_STEPS)  # rollout steps whose mean position error gets a column
+# (column, key in an entry's predictor_spectrum, digits)
+SPECTRUM_COLUMNS = (("persistent", "persistent_count", 1), ("smallest persistent modulus", "persistent_modulus_min", 4),
+                    ("largest modulus", "modulus_max", 4), ("fundamental angle", "fundamental_over_bounce", 4),
+                    ("highest harmonic", "highest_harmonic", 0),
+                    ("farthest persistent angle from a harmonic, in fundamentals", "off_harmonic_max", 3))
 # fmt: on
 
 
@@ -127,129 +133,73 @@ def method(payload: dict) -> str:
         f"{trajectories} fresh trajectories (the headline forecast's trajectories, continued). Horizon = rollout steps "
         f"before the position error first exceeds 1 px, per trajectory (capped at {steps}). *Floor horizon*: the same "
         "count for the probe read off the true latents, i.e. what a perfect world model would reach with this encoder "
-        "and probe."
+        "and probe. Mean error after k steps: the per-seed mean error curve at step k, mean ± std over seeds."
     )
+
+
+def error_at(entry: dict, step: int) -> dict | None:
+    """The per-seed mean error curves at `step` (their last step if shorter), over seeds; None without curves."""
+    curves = entry.get("curves_per_seed", {}).get("error_curve")
+    return summarise([c[min(step, len(c)) - 1] for c in curves], need_std=False) if curves else None
+
+
+def recipe_row(name: str, e: dict) -> list[str]:
+    return [f"`{name}`", overrides_text(e), *(fmt(e[key], digits) for _, key, digits in COLUMNS),
+            *(fmt(error_at(e, step), 2) for step in ERROR_AT)]  # fmt: skip
+
+
+def targets(configs: dict) -> str:
+    """The shipped best recipe's targets: a horizon of TARGET_HORIZON steps, a probe no worse than the default's."""
+    best, default = configs.get(BEST_RECIPE), configs.get("default")
+    if not (best and default):
+        return ""
+    rows = [
+        (f"`{BEST_RECIPE}` mean horizon >= {TARGET_HORIZON} steps", fmt(best["horizon_mean"], 1),
+         (mean_of(best["horizon_mean"]) or 0) >= TARGET_HORIZON),
+        (f"`{BEST_RECIPE}` probe RMSE <= the default's ({fmt(default['probe_rmse'])} px)", fmt(best["probe_rmse"]),
+         (mean_of(best["probe_rmse"]) or 9) <= (mean_of(default["probe_rmse"]) or 0)),
+    ]  # fmt: skip
+    return targets_table(rows)
+
+
+def spectrum_table(configs: dict) -> str:
+    """Per affine recipe, how its predictor's eigenvalues sit (predictor_spectrum): mean (seeds min to max)."""
+    spread = lambda values, digits: (
+        f"{sum(values) / len(values):.{digits}f} ({min(values):.{digits}f} to {max(values):.{digits}f})"
+    )
+    rows = [
+        [f"`{name}`", str(e["predictor_spectrum"]["latent_dim"])]
+        + [spread(e["predictor_spectrum"][key], digits) for _, key, digits in SPECTRUM_COLUMNS]
+        for name, e in configs.items()
+        if "predictor_spectrum" in e
+    ]
+    return table(["recipe", "eigenvalues"] + [column for column, _, _ in SPECTRUM_COLUMNS], rows) if rows else ""
 
 
 def section_recipes(payload: dict) -> str | None:
     configs = payload["configs"]
-    rows = [
-        [f"`{name}`", overrides_text(e)] + [fmt(e[key], digits) for _, key, digits in COLUMNS]
-        for name, e in configs.items()
+    header = [
+        "recipe",
+        "overrides",
+        *(c for c, _, _ in COLUMNS),
+        *(f"mean error after {k} steps, px" for k in ERROR_AT),
     ]
-    caption = "Position error of the dream per rollout step, every recipe; band = ± std over seeds"
     text = [
         "## Beyond the reference: the horizon of every recipe",
-        "",
         method(payload),
-        "",
-        table(["recipe", "overrides"] + [column for column, _, _ in COLUMNS], rows),
-        "",
-        figure(payload, "horizon_recipes", caption),
-        "",
-        recipe_verdict(configs),
-    ]
-    for name, e in configs.items():
-        if "predictor_spectrum" in e:
-            text += [
-                "",
-                spectrum_finding(name, e["predictor_spectrum"]),
-                "",
-                figure(payload, f"spectrum_{name}", f"Eigenvalues of the affine predictor of `{name}`, every seed"),
-            ]
-    return "\n".join(text)
-
-
-def spectrum_finding(name: str, spectrum: dict) -> str:
-    """What the eigenvalues of an affine predictor measure (predictor_spectrum), in one paragraph of numbers."""
-    spread = lambda values, digits: (
-        f"{sum(values) / len(values):.{digits}f} (seeds {min(values):.{digits}f} to {max(values):.{digits}f})"
-    )
-    return (
-        f"The spectrum of `{name}`'s predictor matrix (eigenvalues per seed, computed by the same command): "
-        f"of its {spectrum['latent_dim']} eigenvalues, {spread(spectrum['persistent_count'], 1)} are persistent "
-        f"(|λ| >= {PERSISTENT_MODULUS}): the smallest of those has |λ| = "
-        f"{spread(spectrum['persistent_modulus_min'], 4)} and the largest eigenvalue "
-        f"{spread(spectrum['modulus_max'], 4)}. Their angles are whole multiples, up to "
-        f"{max(spectrum['highest_harmonic'])}, of one fundamental, {spread(spectrum['fundamental_over_bounce'], 4)} "
-        "times the idealised bounce frequency 2π v(H-1) / (2(H-3)) rad/frame; the farthest persistent angle is "
-        f"{max(spectrum['off_harmonic_max']):.3f} of a harmonic from its multiple. What this says about the "
-        f"world model: [{FINDINGS}]({FINDINGS}#the-affine-predictors-spectrum)."
-    )
-
-
-def against_default(configs: dict, default: dict) -> list[str]:
-    lines = []
-    for name, e in configs.items():
-        if name == "default":
-            continue
-        better_h = (mean_of(e["horizon_mean"]) or 0) > (mean_of(default["horizon_mean"]) or 0)
-        better_p = (mean_of(e["probe_rmse"]) or 9) <= (mean_of(default["probe_rmse"]) or 0)
-        lines.append(
-            f"- `{name}` ({overrides_text(e)}): horizon {fmt(e['horizon_mean'], 1)} vs the default's "
-            f"{fmt(default['horizon_mean'], 1)} ({'longer' if better_h else 'NOT longer'}); probe "
-            f"{fmt(e['probe_rmse'])} vs {fmt(default['probe_rmse'])} px ({'no worse' if better_p else 'worse'})."
-        )
-    return lines
-
-
-def best_recipe_lines(best: dict, default: dict) -> list[str]:
-    h, p = mean_of(best["horizon_mean"]) or 0, mean_of(best["probe_rmse"]) or 9
-    return [
-        f"- The targets for the shipped `{BEST_RECIPE}`: horizon >= {TARGET_HORIZON} steps: "
-        f"{'MET' if h >= TARGET_HORIZON else 'NOT MET'} ({fmt(best['horizon_mean'], 1)}); probe RMSE <= the "
-        f"default's: {'MET' if p <= (mean_of(default['probe_rmse']) or 0) else 'NOT MET'} "
-        f"({fmt(best['probe_rmse'])} vs {fmt(default['probe_rmse'])} px).",
-        f"- A 1 px band tests the probe as much as the dream: even a perfect world model is read through the "
-        f"linear probe, whose error on the true latents alone averages {fmt(best['probe_floor_mean'], 2)} px "
-        f"(Euclidean) for `{BEST_RECIPE}` and {fmt(default['probe_floor_mean'], 2)} px for the default; the floor "
-        f"horizon ({fmt(best['floor_horizon_mean'], 1)} and {fmt(default['floor_horizon_mean'], 1)} steps) bounds "
-        "what any predictor on these encoders can score by this measure.",
-    ]
-
-
-def mean_error_at(entry: dict, step: int) -> float:
-    """Mean over seeds of the per-seed mean error curve at `step` (its last step if shorter)."""
-    curves = entry["curves_per_seed"]["error_curve"]
-    return sum(c[min(step, len(c)) - 1] for c in curves) / len(curves)
-
-
-def multistep_lines(deep: dict, k1: dict) -> list[str]:
-    """The multi-step loss, measured on the deep predictor: `long_horizon` (k = 8) against its k = 1 twin."""
-    helped = (mean_of(deep["horizon_mean"]) or 0) > (mean_of(k1["horizon_mean"]) or 0)
-    last = len(deep["curves_per_seed"]["error_curve"][0])
-    return [
-        "- The multi-step loss itself, on these seeds: `long_horizon` against the very same recipe with k = 1: "
-        f"horizon {fmt(deep['horizon_mean'], 1)} with k = 8 vs {fmt(k1['horizon_mean'], 1)} with k = 1: it "
-        f"{'helped.' if helped else 'did NOT help by this measure.'}",
-        "- But the multi-step loss is what keeps the dream stable far out: mean position error after 100 and "
-        f"{last} steps, {mean_error_at(deep, 100):.2f} and {mean_error_at(deep, last):.2f} px with k = 8 against "
-        f"{mean_error_at(k1, 100):.2f} and {mean_error_at(k1, last):.2f} px with k = 1 (mean over seeds of the "
-        "per-seed mean curves; see the figure).",
-    ]
-
-
-def recipe_verdict(configs: dict) -> str:
-    """What worked and what did not, against the default and the targets; numbers from `configs`."""
-    default, best, deep = configs.get("default"), configs.get(BEST_RECIPE), configs.get("long_horizon")
-    k1 = configs.get("long_horizon_k1")
-    lines = against_default(configs, default) if default else []
-    if best and default:
-        lines += best_recipe_lines(best, default)
-    if best and deep and best is not deep:
-        lines.append(
-            f"- What made the difference: `{BEST_RECIPE}` is `long_horizon` with an affine predictor (no hidden "
-            f"layer) and the VICReg covariance term, trained twice as long: horizon {fmt(best['horizon_mean'], 1)} "
-            f"against {fmt(deep['horizon_mean'], 1)}, floor horizon {fmt(best['floor_horizon_mean'], 1)} against "
-            f"{fmt(deep['floor_horizon_mean'], 1)}."
-        )
-    if deep and k1:
-        lines += multistep_lines(deep, k1)
-    lines.append(
-        f"- What was tried on one seed and not regenerated here, and why the affine predictor works: "
-        f"[{FINDINGS}]({FINDINGS}#recipes)."
-    )
-    return "What worked, what did not (each against the default):\n\n" + "\n".join(lines)
+        table(header, [recipe_row(name, e) for name, e in configs.items()]),
+        figure(payload, "horizon_recipes", "Position error of the dream per rollout step, every recipe; band = ± std "
+               "over seeds"),
+        targets(configs),
+        "The eigenvalues of each affine predictor's matrix, from the same command: mean over seeds (seeds min to max). "
+        f"Persistent: modulus >= {PERSISTENT_MODULUS}. Angles in units of the idealised bounce frequency "
+        "2π v(H-1) / (2(H-3)) rad/frame; a harmonic is a whole multiple of the fundamental.",
+        spectrum_table(configs),
+        *(figure(payload, f"spectrum_{name}", f"Eigenvalues of the affine predictor of `{name}`, every seed")
+          for name in configs),
+        f"What worked, what did not, and why the affine predictor works: [{FINDINGS}]({FINDINGS}#recipes).",
+    ]  # fmt: skip
+    return "\n\n".join(part for part in text if part)
 
 
 SUITE = Suite(

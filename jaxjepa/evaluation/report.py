@@ -48,6 +48,14 @@ def table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
+def targets_table(rows: list[tuple[str, str, bool]]) -> str:
+    """A table of targets: (what must hold, the measured figure, whether it holds)."""
+    return table(
+        ["target", "measured", "met"],
+        [[target, measured, "yes" if met else "**no**"] for target, measured, met in rows],
+    )
+
+
 def figure(metrics: dict, name: str, caption: str) -> str:
     """An embedded figure whose caption names the command that made it."""
     path = metrics.get("figures", {}).get(name)

@@ -144,53 +144,9 @@ def section_worlds(payload: dict) -> str | None:
             "",
             table(header, rows),
             "",
-            "Where the toy domain stops telling the truth:",
-            "",
-            *world_comparison(payload["configs"]),
-            *one_frequency_limit(payload["configs"]),
-            f"- What these rows say about the toy domain's limits: [{FINDINGS}]({FINDINGS}#harder-worlds).",
+            f"Where the toy domain stops telling the truth: [{FINDINGS}]({FINDINGS}#harder-worlds).",
         ]
     )
-
-
-def world_comparison(configs: dict) -> list[str]:
-    """One bullet per harder world: its figures beside the reference world's, same recipe, from `configs`."""
-    base = configs.get("default")
-    if not base:
-        return []
-    bullets = []
-    for name, e in configs.items():
-        if name in ("default", BEST_RECIPE) or "+" in name:
-            continue
-        best = configs.get(f"{name}+{BEST_RECIPE}")
-        mlp_twin = configs.get(name.removesuffix("_cnn")) if name.endswith("_cnn") else None
-        twin = f", MLP encoder in the same world {fmt(mlp_twin['probe_rmse'], 2)}" if mlp_twin else ""
-        text = (
-            f"- `{name}`, reference recipe: probe {fmt(e['probe_rmse'], 2)} px (reference world "
-            f"{fmt(base['probe_rmse'], 2)}{twin}), horizon {fmt(e['horizon_mean'], 1)} "
-            f"({fmt(base['horizon_mean'], 1)}), "
-            f"teleport hit rate (latent, ±1) {fmt(e['teleport_hit_rate_latent'], 2)} "
-            f"({fmt(base['teleport_hit_rate_latent'], 2)})"
-        )
-        if best:
-            text += (
-                f"; with `{BEST_RECIPE}`: probe {fmt(best['probe_rmse'], 2)} px, horizon "
-                f"{fmt(best['horizon_mean'], 1)}, "
-                f"teleport hit rate {fmt(best['teleport_hit_rate_latent'], 2)}"
-            )
-        bullets.append(text + ".")
-    return bullets
-
-
-def one_frequency_limit(configs: dict) -> list[str]:
-    """The best recipe's horizon in the reference world against random speeds, if both were run."""
-    home, varied = configs.get(BEST_RECIPE), configs.get(f"random_speed+{BEST_RECIPE}")
-    if not (home and varied) or home["overrides"].get("predictor_hidden") != []:  # only for an affine predictor
-        return []
-    return [
-        f"- `{BEST_RECIPE}`'s long dream is a property of this toy physics: horizon {fmt(home['horizon_mean'], 1)} "
-        f"in the reference world, {fmt(varied['horizon_mean'], 1)} with a random speed per sequence."
-    ]
 
 
 SUITE = Suite(
