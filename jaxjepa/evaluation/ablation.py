@@ -131,20 +131,11 @@ def section_ablation(m: dict) -> str | None:
     ]
     header = ["variant", "defences", *(column for column, _, _ in COLUMNS), f"collapsed (std < {COLLAPSED_STD})"]
     caption = "Embedding std over training per variant; band = ± std over seeds"
-    return "\n".join(
-        [
-            "## Collapse ablation",
-            "",
-            METHOD,
-            f"Reference claims ({REFERENCE['source']}): {REFERENCE['ablation_claims']}.",
-            "",
-            table(header, rows),
-            "",
-            figure(m, "collapse_curves", caption),
-            "",
-            f"What the ablation shows, beside the reference's claims: [{FINDINGS}]({FINDINGS}#collapse-ablation).",
-        ]
-    )
+    claims = f"Reference claims ({REFERENCE['source']}): {REFERENCE['ablation_claims']}."
+    return "\n\n".join(
+        ["## Collapse ablation", f"{METHOD}\n{claims}", table(header, rows), figure(m, "collapse_curves", caption),
+         f"What the ablation shows, beside the reference's claims: [{FINDINGS}]({FINDINGS}#collapse-ablation)."]
+    )  # fmt: skip
 
 
 def summary_lines(payload: dict) -> list[str]:

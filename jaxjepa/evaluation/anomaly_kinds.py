@@ -133,18 +133,16 @@ def targets(best: dict) -> str:
 
 
 def section_anomalies(payload: dict) -> str | None:
-    text = ["## Beyond the reference: subtle anomalies", "", method(payload)]
+    text = ["## Beyond the reference: subtle anomalies", method(payload)]
     for name, entry in payload["configs"].items():
+        caption = f"Per-frame ROC curves per anomaly kind, config {name}"
         text += [
-            "",
             f"### config `{name}`: {overrides_text(entry)}",
-            "",
             config_table(entry),
-            "",
-            figure(payload, f"roc_{name}", f"Per-frame ROC curves per anomaly kind, config {name}"),
+            figure(payload, f"roc_{name}", caption),
         ]
     best = payload["configs"].get(BEST_RECIPE)
-    return "\n".join(text + (["", targets(best)] if best else []))
+    return "\n\n".join(text + ([targets(best)] if best else []))
 
 
 SUITE = Suite(

@@ -142,15 +142,12 @@ def section_representation(m: dict) -> str:
     ]
     rows.append(["position, the same probe on the forecast's true latents: mean error (a perfect world model's)",
                  fmt(m["forecast"]["probe_floor_mean"], 2), "-", "-"])  # fmt: skip
-    return "\n".join(
+    return "\n\n".join(
         [
             "## Representation: what a linear probe reads from the target-encoder latent",
-            "",
             table(["probe", "RMSE pooled", "y", "x"], rows),
-            "",
             f"Embedding std of the target latents on fresh trajectories: {fmt(r['embedding_std'], 2)} (collapse would "
             "be 0).",
-            "",
             figure(m, "probe_scatter", "Probe scatter: predicted vs true position, seed 0"),
         ]
     )
@@ -237,7 +234,6 @@ def section_anomaly(m: dict) -> str | None:
     s = m["settings"]
     parts = [
         "## Anomaly detection by surprise",
-        "",
         "Latent surprise `||P(E_ema(o_t)) - E_ema(o_t+1)||^2` and pixel surprise `MSE(D(P(E_ema(o_t))), f_t+2)`, each "
         "indexed by the frame it scores (the newest frame of o_t+1), so an anomaly injected at frame t_a is caught AT "
         "frame t_a. The context is encoded by the target encoder E_ema (the encoder the decoder and probe use); the "
@@ -250,9 +246,9 @@ def section_anomaly(m: dict) -> str | None:
         "invisible ones are reported apart.",
     ]
     for name, case in cases.items():
-        parts += ["", f"### {name}: {case['description']}", "", anomaly_table(case)]
-    parts += ["", figure(m, "surprise_trace", "Surprise per frame on one teleport trajectory, seed 0")]
-    return "\n".join(parts)
+        parts += [f"### {name}: {case['description']}", anomaly_table(case)]
+    parts += [figure(m, "surprise_trace", "Surprise per frame on one teleport trajectory, seed 0")]
+    return "\n\n".join(parts)
 
 
 SECTIONS = (section_header, section_headline, section_representation, section_forecast, section_anomaly)

@@ -12,7 +12,6 @@ Its payload is results/planning.json; figures results/planning.gif and results/p
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import NamedTuple
 
@@ -25,7 +24,7 @@ from jaxjepa.config import PLANNING, Config
 from jaxjepa.evaluation import figures
 from jaxjepa.evaluation.report import FINDINGS, figure, fmt, made_by, table
 from jaxjepa.evaluation.runs import SeedRuns, train_seconds
-from jaxjepa.evaluation.settings import summarise
+from jaxjepa.evaluation.settings import summarise, timed
 from jaxjepa.evaluation.suite import Context, Evaluated, Suite, named_configs, overrides_json
 from jaxjepa.runner import stacked_keys
 
@@ -104,21 +103,6 @@ def summary_of(outcomes: Outcome, need_std: bool) -> dict:
     return {name: summarise(value, need_std=need_std) for name, value in outcomes._asdict().items()}
 
 
-def seed_params(runs: SeedRuns, i: int = 0) -> dict:
-    return jax.tree_util.tree_map(lambda x: x[i], runs.params)
-
-
-def timed(fn, *args, repeats: int = 1) -> float:
-    """Median wall time of the jitted `fn(*args)`, compiled ahead (compilation excluded, no warm-up run)."""
-    fn = fn.lower(*args).compile()
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        jax.block_until_ready(fn(*args))
-        times.append(time.perf_counter() - started)
-    return float(np.median(times))
-
-
 def replan_step(model: planning.WorldModel, config: Config):
     """One replanning step of one episode, as the episode's scan runs it: encode the observation, plan."""
     plan_fn = planning.PLANNERS[config.planner]
@@ -140,7 +124,7 @@ def timing_task(config: Config) -> tuple[jax.Array, planning.Task]:
 
 def lone_episode_s(model: planning.WorldModel, config: Config, plan_key: jax.Array, task: planning.Task) -> float:
     """Wall time of one episode (`task`, planned from `plan_key`) planned alone, median of a few calls."""
-    return timed(jax.jit(lambda k: planning.episode(k, task, model, config)), plan_key, repeats=3)
+    return timed(jax.jit(lambda k: planning.episode(k, task, model, config)), plan_key, repeats=3)[1]
 
 
 def timing(params: dict, config: Config) -> Timing:
@@ -149,9 +133,11 @@ def timing(params: dict, config: Config) -> Timing:
     plan_key, task = timing_task(config)
     z_goal = model.encode(model.observe(steer.at_rest(task.goal), steer.at_rest(task.goal)))
     plan = jnp.zeros((config.plan_horizon, planning.ACTION_DIM))
-    step_s = timed(replan_step(model, config), plan_key, task.start, task.start, z_goal, plan, repeats=TIMING_REPEATS)
+    _, step_s = timed(
+        replan_step(model, config), plan_key, task.start, task.start, z_goal, plan, repeats=TIMING_REPEATS
+    )
     batch = jax.jit(lambda k: planning.episodes(k, EPISODES, model, config))
-    batch_s, lone_s = timed(batch, jax.random.key(TIMING_KEY)), lone_episode_s(model, config, plan_key, task)
+    batch_s, lone_s = timed(batch, jax.random.key(TIMING_KEY))[1], lone_episode_s(model, config, plan_key, task)
     return Timing(step_s, batch_s / EPISODES, lone_s, EPISODES * lone_s, EPISODES * lone_s / batch_s)
 
 
@@ -200,7 +186,7 @@ def evaluate(loaded: dict[str, SeedRuns], context: Context) -> Evaluated:
         for name, runs in loaded.items()
         if name != PLANNING[0]
     }
-    params = seed_params(main)
+    params = main.params_of(0)
     payload = {
         "config": PLANNING[0],
         "overrides": overrides_json(main.config),
@@ -282,24 +268,18 @@ def section_planning(payload: dict) -> str:
         outcome_row(f"MPPI, `{name}`: {ABLATION_ROWS.get(name, name)}", e) for name, e in payload["ablation"].items()
     ]
     budget = [[f"{b['samples']} x {b['iterations']}", fmt(b["success"], 1, scale=100)] for b in payload["budget"]]
-    return "\n".join(
+    return "\n\n".join(
         [
             "## Planning: steering the logo by latent planning",
-            "",
             method(payload),
-            "",
             table(["planner", "success, %", "median steps to success"], rows),
-            "",
             table(["MPPI samples x iterations", "success, %"], budget),
-            "",
             figure(
                 payload,
                 "planning_gif",
                 "Planned episodes: the logo, the goal (cross) and the imagined path read by a linear probe (dots)",
             ),
-            "",
             figure(payload, "planning_budget", "MPPI success against planning budget"),
-            "",
             f"- What these rows say: [{FINDINGS}]({FINDINGS}#planning).",
         ]
     )

@@ -33,6 +33,10 @@ class SeedRuns(NamedTuple):
     params: Any  # every leaf has a leading [n_seeds] axis
     run_metrics: list[dict]  # each run's saved metrics.json
 
+    def params_of(self, i: int) -> Any:
+        """The params of the i-th seed (row i of every leaf)."""
+        return jax.tree_util.tree_map(operator.itemgetter(i), self.params)
+
 
 Plan = dict[str, PlannedRuns]
 Found = dict[str, dict[Path, tuple[int, dict, dict]]]  # config name -> run dir -> (seed, params, metrics)

@@ -14,6 +14,7 @@ that key, so adding a purpose never changes the trajectories of another.
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -58,6 +59,17 @@ def purpose_key(eval_key: jax.Array, purpose: str) -> jax.Array:
 def stack_trees(trees: Sequence[Any]) -> Any:
     """Per-seed pytrees (params of each run) -> one pytree with a leading [n_seeds] axis, to vmap over."""
     return jax.tree_util.tree_map(lambda *leaves: jax.numpy.stack(leaves), *trees)
+
+
+def timed(fn, *args, repeats: int = 1) -> tuple[Any, float]:
+    """(output, median wall seconds of `repeats` calls) of the jitted `fn(*args)`, compiled first, so that
+    compilation is never timed; no warm-up call is needed on a CPU."""
+    compiled, seconds = fn.lower(*args).compile(), []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        out = jax.block_until_ready(compiled(*args))
+        seconds.append(time.perf_counter() - started)
+    return out, float(np.median(seconds))
 
 
 class TooFewSeeds(ValueError):

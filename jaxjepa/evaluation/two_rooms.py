@@ -11,7 +11,6 @@ time; a term whose config was not evaluated shows as "not run". Its payload is r
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import jax
@@ -23,7 +22,7 @@ from jaxjepa.config import Config, get_config
 from jaxjepa.evaluation import figures
 from jaxjepa.evaluation.report import figure, fmt, made_by, table
 from jaxjepa.evaluation.runs import SeedRuns, train_seconds
-from jaxjepa.evaluation.settings import purpose_key, summarise
+from jaxjepa.evaluation.settings import purpose_key, summarise, timed
 from jaxjepa.evaluation.suite import Context, Evaluated, Suite, overrides_json
 from jaxjepa.runner import stacked_keys
 from jaxjepa.two_rooms_planning import ACTIONS_PER_PLAN
@@ -59,14 +58,6 @@ def suite_configs(*_) -> dict[str, Config]:
     return {RECIPE: get_config(RECIPE)} | {
         ablation_name(row): get_config(RECIPE, **changes) for row, changes, *_ in ABLATION
     }
-
-
-def timed(fn, *args) -> tuple[dict, float]:
-    """(host arrays of fn(*args), seconds of the compiled call alone: compilation is done first)."""
-    compiled = fn.lower(*args).compile()
-    start = time.perf_counter()
-    out = jax.device_get(compiled(*args))
-    return out, time.perf_counter() - start
 
 
 def episode_programs(config: Config, count: int, full: bool = True) -> dict:
@@ -118,10 +109,7 @@ def seed_figures(params: dict, eval_key: jax.Array, config: Config, programs: di
 def config_entry(runs: SeedRuns, count: int, need_std: bool, full: bool) -> dict:
     _, eval_keys = stacked_keys(runs.seeds)
     programs = episode_programs(runs.config, count, full)
-    per_seed = [
-        seed_figures(jax.tree.map(lambda a, i=i: a[i], runs.params), eval_keys[i], runs.config, programs)
-        for i in range(len(runs.seeds))
-    ]
+    per_seed = [seed_figures(runs.params_of(i), eval_keys[i], runs.config, programs) for i in range(len(runs.seeds))]
     figures = {k: summarise([s[k] for s in per_seed], need_std=need_std) for k in per_seed[0]}
     figures["train_s"] = summarise([train_seconds(m) for m in runs.run_metrics], need_std=need_std)
     return {"overrides": overrides_json(runs.config), "episodes_per_seed": count, **figures}
@@ -166,7 +154,7 @@ def evaluate(loaded: dict[str, SeedRuns], context: Context) -> Evaluated:
     arrays = {}
     if RECIPE in loaded:
         runs = loaded[RECIPE]
-        params = jax.tree.map(lambda a: a[0], runs.params)
+        params = runs.params_of(0)
         arrays["gif"] = gif_arrays(params, stacked_keys(runs.seeds[:1])[1][0], runs.config)
     return Evaluated({"configs": configs, "actions_per_plan": ACTIONS_PER_PLAN}, arrays)
 
@@ -221,22 +209,17 @@ def section_two_rooms(payload: dict) -> str | None:
     entry = payload["configs"].get(RECIPE)
     if entry is None:
         return None
-    return "\n".join(
+    return "\n\n".join(
         [
             "## Two Rooms: EB-JEPA's planning benchmark",
-            "",
             made_by(payload) + f" Recipe `{RECIPE}` ({', '.join(f'{k}={v}' for k, v in entry['overrides'].items())})"
             f"; {entry['episodes_per_seed']} episodes per seed and planner, a plan refined every "
             f"{payload['actions_per_plan']} actions, actions clipped to [-1, 1] px per axis. Frames are 48x48 "
             "(EB-JEPA: 65x65); EB-JEPA: 20 episodes x 3 seeds x 3 checkpoints, GPU training for hours.",
-            "",
             table(["figure", "this run", "EB-JEPA"], planner_rows(entry)),
-            "",
             "Ablation: MPPI success %, one term removed (or replaced) at a time, each row trained and planned like "
             "the recipe:",
-            "",
             table(["removed", "this run", "EB-JEPA"], ablation_rows(payload["configs"])),
-            "",
             figure(
                 payload,
                 "two_rooms_gif",

@@ -136,14 +136,11 @@ def section_worlds(payload: dict) -> str | None:
         for name, e in payload["configs"].items()
     ]
     header = ["world", "recipe"] + [column for column, _, _ in COLUMNS]
-    return "\n".join(
+    return "\n\n".join(
         [
             "## Beyond the reference: harder worlds",
-            "",
             method(payload),
-            "",
             table(header, rows),
-            "",
             f"Where the toy domain stops telling the truth: [{FINDINGS}]({FINDINGS}#harder-worlds).",
         ]
     )
