@@ -40,6 +40,14 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
+def _save_gif(images: list, path: Path, frame_ms: int) -> Path:
+    """RGB images as a looping GIF, each frame on its own 64-colour palette, undithered (flat plots stay flat)."""
+    frames = [image.convert("P", palette=Image.ADAPTIVE, colors=64, dither=Image.Dither.NONE) for image in images]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=frame_ms, loop=0)
+    return path
+
+
 def _band(ax, x, per_seed: np.ndarray, colour, label: str, spread: str = "std") -> None:
     """Mean over seeds as a line, each seed as a faint line, and a band: mean +- std over seeds
     (spread="std"), or the seeds' min to max (spread="range", for log axes where mean - std < 0)."""
@@ -55,27 +63,16 @@ def _band(ax, x, per_seed: np.ndarray, colour, label: str, spread: str = "std") 
     ax.plot(x, mean, color=colour, lw=2, label=label)
 
 
-def horizon_curve(
-    position_error: np.ndarray,
-    decoded_mse: np.ndarray,
-    persistence_mse: np.ndarray,
-    horizon_px: float,
-    path: Path,
-    *,
-    reference: dict | None = None,
-    probe_floor: np.ndarray | None = None,
-    persistence_error: np.ndarray | None = None,
-) -> Path:
+def horizon_curve(curves: dict[str, np.ndarray], horizon_px: float, path: Path, reference: dict | None = None) -> Path:
     """Left: position error of the dream per rollout step (mean over trajectories; line = mean over
-    seeds, band = +- std over seeds); right: decoded-frame MSE against persistence."""
-    steps = np.arange(1, position_error.shape[1] + 1)
-    n_seeds = position_error.shape[0]
+    seeds, band = +- std over seeds), beside the probe's floor and persistence; right: decoded-frame MSE
+    against persistence. `curves`: forecast.forecast's curves, each [n_seeds, steps]."""
+    n_seeds, n_steps = curves["position_error"].shape[:2]
+    steps = np.arange(1, n_steps + 1)
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
-    _band(left, steps, position_error, "tab:blue", f"jaxjepa dream (mean ± std, {n_seeds} seeds)")
-    if probe_floor is not None:
-        _band(left, steps, probe_floor, "tab:green", "same probe on the true latents (floor)")
-    if persistence_error is not None:
-        _band(left, steps, persistence_error, "tab:gray", "persistence (the last seen position)")
+    _band(left, steps, curves["position_error"], "tab:blue", f"jaxjepa dream (mean ± std, {n_seeds} seeds)")
+    _band(left, steps, curves["probe_floor"], "tab:green", "same probe on the true latents (floor)")
+    _band(left, steps, curves["persistence_position_error"], "tab:gray", "persistence (the last seen position)")
     if reference:
         ref_steps, ref_error = zip(*sorted(reference.items()))
         left.plot(ref_steps, ref_error, "s--", color="tab:red", label="reference (REFERENCE.md, 5-seed mean)")
@@ -87,8 +84,8 @@ def horizon_curve(
         title="Probe on the dreamed latent vs true position",
     )
     left.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)  # below: the curves fill the axes
-    _band(right, steps, decoded_mse, "tab:blue", "decoded dream")
-    _band(right, steps, persistence_mse, "tab:gray", "persistence (hold last frame)")
+    _band(right, steps, curves["decoded_mse"], "tab:blue", "decoded dream")
+    _band(right, steps, curves["persistence_mse"], "tab:gray", "persistence (hold last frame)")
     right.set(xlabel="rollout step k", ylabel="frame MSE (log)", yscale="log", title="Decoded dream vs persistence")
     right.legend(fontsize=8, loc="lower right")
     for ax in (left, right):
@@ -149,28 +146,20 @@ def dream_gif(
             fill="black",
             font=font,
         )
-        images.append(canvas.convert("P", palette=Image.ADAPTIVE, colors=64, dither=Image.Dither.NONE))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    images[0].save(path, save_all=True, append_images=images[1:], duration=frame_ms, loop=0)
-    return path
+        images.append(canvas)
+    return _save_gif(images, path, frame_ms)
 
 
-def surprise_trace(
-    latent: np.ndarray,
-    pixel: np.ndarray,
-    anomaly_frame: int,
-    latent_threshold: float,
-    pixel_threshold: float,
-    first_scored_frame: int,
-    path: Path,
-    kind: str = "teleport",
-) -> Path:
-    """Surprise per scored frame, latent and pixel, with the threshold and the injected frame."""
+def surprise_trace(example: dict[str, np.ndarray], first_scored_frame: int, path: Path, kind: str = "teleport") -> Path:
+    """Surprise per scored frame, latent and pixel, with the threshold and the injected frame, on the first
+    trajectory of `example` (anomaly.examples of one seed) whose anomaly is visible."""
+    shown = int(np.argmax(example["visible"])) if example["visible"].any() else 0
+    latent, pixel, anomaly_frame = example["latent"][shown], example["pixel"][shown], int(example["frame"][shown])
     frames = np.arange(first_scored_frame, first_scored_frame + latent.shape[0])
     fig, axes = plt.subplots(2, 1, figsize=(9, 5.2), sharex=True)
     for ax, scores, threshold, name in (
-        (axes[0], latent, latent_threshold, "latent ||P(E_ema(o_t)) - E_ema(o_t+1)||^2"),
-        (axes[1], pixel, pixel_threshold, "pixel MSE(D(P(E_ema(o_t))), f_t+2)"),
+        (axes[0], latent, float(example["latent_threshold"]), "latent ||P(E_ema(o_t)) - E_ema(o_t+1)||^2"),
+        (axes[1], pixel, float(example["pixel_threshold"]), "pixel MSE(D(P(E_ema(o_t))), f_t+2)"),
     ):
         ax.plot(frames, scores, "o-", ms=3, color="tab:blue", label="surprise, indexed by the frame it scores")
         ax.axhline(threshold, color="tab:orange", ls="--", label="threshold: median + 5 MAD of normal frames")
@@ -365,7 +354,5 @@ def planning_gif(
         ImageDraw.Draw(canvas).text(
             (4, 3), f"step {step + 1:2d}: {caption}, goal (cross), imagined path (dots)", fill="black", font=font
         )
-        images.append(canvas.convert("P", palette=Image.ADAPTIVE, colors=64, dither=Image.Dither.NONE))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    images[0].save(path, save_all=True, append_images=images[1:], duration=frame_ms, loop=0)
-    return path
+        images.append(canvas)
+    return _save_gif(images, path, frame_ms)

@@ -134,27 +134,10 @@ def draw(evaluated: Evaluated, out: Path) -> dict[str, Path]:
         "dream_filmstrip": figures.dream_filmstrip(true0, dream0, errors0, out / "dream_filmstrip.png"),
     }
     measured_at = REFERENCE["measured"]["position_error_at_px"]
-    made["horizon_curve"] = figures.horizon_curve(
-        fc["curves"]["position_error"],
-        fc["curves"]["decoded_mse"],
-        fc["curves"]["persistence_mse"],
-        settings.horizon_px,
-        out / "horizon.png",
-        reference={k: float(np.mean(v)) for k, v in measured_at.items()},
-        probe_floor=fc["curves"]["probe_floor"],
-        persistence_error=fc["curves"]["persistence_position_error"],
-    )
-    example = evaluated.arrays["anomaly"]["teleport"]["example"]
-    shown = int(np.argmax(example["visible"][0])) if example["visible"][0].any() else 0
-    made["surprise_trace"] = figures.surprise_trace(
-        example["latent"][0, shown],
-        example["pixel"][0, shown],
-        int(example["frame"][0, shown]),
-        float(example["latent_threshold"][0]),
-        float(example["pixel_threshold"][0]),
-        anomaly.FIRST_SCORED_FRAME,
-        out / "surprise.png",
-    )
+    reference = {k: float(np.mean(v)) for k, v in measured_at.items()}
+    made["horizon_curve"] = figures.horizon_curve(fc["curves"], settings.horizon_px, out / "horizon.png", reference)
+    seed0 = {k: v[0] for k, v in evaluated.arrays["anomaly"]["teleport"]["example"].items()}
+    made["surprise_trace"] = figures.surprise_trace(seed0, anomaly.FIRST_SCORED_FRAME, out / "surprise.png")
     true, predicted = lin["example_true"][0].reshape(-1, 2), lin["example_predicted"][0].reshape(-1, 2)
     made["probe_scatter"] = figures.probe_scatter(
         true, predicted, lin["position_rmse_yx"], out / "probe_scatter.png", evaluated.payload["config"]["frame_size"]
