@@ -135,8 +135,7 @@ def detection_figures(
     """Scores [n, S] per trajectory and scored frame (entry i scores frame i + 2), the frame where each
     anomaly first shows [n], and which anomalies are visible [n] -> the detection figures of one seed.
     With `normal_near_bounce` [n, S], also the share of false alarms that sit next to a wall bounce."""
-    index = anomaly_frames - FIRST_SCORED_FRAME  # where the anomaly's frame sits
-    at_anomaly = jnp.take_along_axis(anomalous, index[:, None], axis=1)[:, 0]
+    at_anomaly = at_frames(anomalous, anomaly_frames)
     peak_frame = jnp.argmax(anomalous, axis=1) + FIRST_SCORED_FRAME
     hit_exact = peak_frame == anomaly_frames
     hit_near = jnp.abs(peak_frame - anomaly_frames) <= 1
@@ -234,22 +233,17 @@ def detect(
     trajectory, the reference's fixed-frame protocol), latent and pixel surprise side by side."""
     key = jax.random.fold_in(purpose_key(eval_key, "anomaly"), 0 if frame is None else 1 + frame)
     case = scenario(key, config, settings, kind, frame)
+    # in the order detection_figures takes their scores
     trajectories = {"anomalous": case.broken, "normal": case.normal, "calibration": case.calibration}
     scores = {name: jax.vmap(lambda f: surprise(params, f, config))(t.frames) for name, t in trajectories.items()}
     online_latent = jax.vmap(lambda f: surprise(params, f, config, context="online")["latent"])
     online = {name: online_latent(trajectories[name].frames) for name in ("anomalous", "normal")}
+    bounces = near_bounce(case.normal.velocities)
     figures = {
-        space: detection_figures(
-            scores["anomalous"][space],
-            scores["normal"][space],
-            scores["calibration"][space],
-            case.frames_at,
-            case.visible,
-            settings.threshold_mads,
-            near_bounce(case.normal.velocities),
-        )
+        space: detection_figures(*(scores[name][space] for name in trajectories), case.frames_at, case.visible,
+                                 settings.threshold_mads, bounces)
         for space in ("latent", "pixel")
-    }
+    }  # fmt: skip
     online_at = at_frames(online["anomalous"], case.frames_at)
     figures["latent_online_context"] = {"roc_auc": roc_auc(online_at, online["normal"], case.visible)}
     figures["roc_curve"] = {
