@@ -64,6 +64,11 @@ def test_the_figures_and_the_report_section_render_a_payload(tmp_path):
     text = suite.section_planning(payload)
     assert "## Planning" in text and "no variance term" in text and "90.0 ± 0.0" in text
     assert "16 sequences x 10 actions x 1 refinement(s)" in text
+    # the synthetic payload misses the success and speed-up targets and meets the others
+    assert "| MPPI success with the learned model >= 99 % | 90.0 ± 0.0 | **no** |" in text
+    assert "| one replanning step <= 20 ms | 10.0 ms | yes |" in text
+    assert "| 256 episodes vmapped >= 50x faster than one after another | 12.0x | **no** |" in text
+    assert "| training one seed <= 2 min | 100 ± 0 s | yes |" in text
     assert any("MPPI" in line for line in suite.summary(payload))
 
 

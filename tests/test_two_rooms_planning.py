@@ -80,6 +80,9 @@ def test_the_suite_evaluates_every_ablation_row_and_draws_its_gif(tmp_path):
         ) == recipe
     rows = two_rooms_suite.ablation_rows({two_rooms_suite.RECIPE: {"success_mppi": {"mean": 40.0, "std": 2.0}}})
     assert rows[0][1] == "40.0 ± 2.0" and all(r[1] == "not run" for r in rows[1:])
+    search = {"success_search": {"mean": 98.5, "std": 0.5}, "episode_s_search": {"mean": 2.5, "std": None}}
+    targets = two_rooms_suite.targets(search).splitlines()[2:]  # no training time: that target is missed too
+    assert [row.rsplit(" | ", 1)[1] for row in targets] == ["yes |", "**no** |", "**no** |"]
     gif = {
         "positions": np.zeros((2, 3, 2)),
         "goals": np.full((2, 2), 5.0),

@@ -20,7 +20,7 @@ import numpy as np
 from jaxjepa import planning, probe, two_rooms, two_rooms_planning
 from jaxjepa.config import Config, get_config
 from jaxjepa.evaluation import figures
-from jaxjepa.evaluation.report import figure, fmt, made_by, table
+from jaxjepa.evaluation.report import figure, fmt, made_by, mean_of, table, targets_table
 from jaxjepa.evaluation.runs import SeedRuns, train_seconds
 from jaxjepa.evaluation.settings import purpose_key, summarise, timed
 from jaxjepa.evaluation.suite import Context, Evaluated, Suite, overrides_json
@@ -47,6 +47,8 @@ ABLATION = (
     ("SIGReg in place of VICReg", {"regulariser": "sigreg"}, None, None),
 )
 EBJEPA = {"mppi": (97, 2), "cem": (96, None), "last_latent": (89, None), "episode_s": 37}
+# the targets: success %, seconds per vmapped episode (both of the latent search), training seconds per seed
+TARGET_SUCCESS, TARGET_EPISODE_S, TARGET_TRAIN_S = 98.0, 2.0, 1800
 
 
 def ablation_name(row: str) -> str:
@@ -196,6 +198,18 @@ def planner_rows(entry: dict) -> list[list[str]]:
     return rows
 
 
+def targets(entry: dict) -> str:
+    search, seconds, train = entry["success_search"], entry["episode_s_search"], entry.get("train_s")
+    return targets_table([
+        (f"success, latent search, >= {TARGET_SUCCESS:g} % (EB-JEPA: {ebjepa(*EBJEPA['mppi'])} with MPPI)",
+         fmt(search, 1), (mean_of(search) or 0) >= TARGET_SUCCESS),
+        (f"seconds per episode, latent search, vmapped, <= {TARGET_EPISODE_S:g}", fmt(seconds, 3),
+         (mean_of(seconds) or float("inf")) <= TARGET_EPISODE_S),
+        (f"training seconds per seed <= {TARGET_TRAIN_S} (30 min)", fmt(train, 0),
+         (mean_of(train) or float("inf")) <= TARGET_TRAIN_S),
+    ])  # fmt: skip
+
+
 def ablation_rows(configs: dict) -> list[list[str]]:
     rows = [["none (the recipe)", fmt(configs[RECIPE]["success_mppi"], 1) if RECIPE in configs else "not run",
              ebjepa(*EBJEPA["mppi"])]]  # fmt: skip
@@ -217,6 +231,7 @@ def section_two_rooms(payload: dict) -> str | None:
             f"{payload['actions_per_plan']} actions, actions clipped to [-1, 1] px per axis. Frames are 48x48 "
             "(EB-JEPA: 65x65); EB-JEPA: 20 episodes x 3 seeds x 3 checkpoints, GPU training for hours.",
             table(["figure", "this run", "EB-JEPA"], planner_rows(entry)),
+            targets(entry),
             "Ablation: MPPI success %, one term removed (or replaced) at a time, each row trained and planned like "
             "the recipe:",
             table(["removed", "this run", "EB-JEPA"], ablation_rows(payload["configs"])),
