@@ -413,6 +413,51 @@ STEER: dict[str, Any] = {
     "decoder_steps": 0,
 }
 
+# EB-JEPA's Two Rooms recipe on a CPU budget: its anti-collapse terms (VICReg variance + covariance,
+# time-smoothness, inverse dynamics) on the two_rooms world with 48x48 frames (EB-JEPA: 65x65) and a small CNN.
+# An 8-step unrolled prediction loss: with the one-step loss and 1000 steps the imagined latents drifted off the
+# encoded ones within a few steps and the planner failed even with no wall in the way, and with 4 steps the
+# search still lost the door behind paths that crossed the wall only in imagination, a long path's imagined end
+# being further off than the gap between the two ways. A share of the walks heads into the wall (EB-JEPA's
+# wall_bump_rate, 0 in its recipe): the predictor walked the dot through the wall, and stops are rare in random
+# walks. It trains on 8,000 trajectories for 12,000 steps: with 1,000 trajectories the probe read the dot 4
+# times worse and the imagined paths drifted nearly twice as far at 8 steps, and 8,000 trajectories at 3,000
+# steps learned less than 1,000 did. The predictor is residual: the plain one's error on the latent's fixed part
+# (the wall and door) was larger than the dot's step. MPPI's noise std is EB-JEPA's 2. The search keeps 64
+# beams: with 32 it missed the door more often, and 64 cost more than twice the time. Its paths never take a
+# move right after its reverse: the best path could otherwise start with a move and its undoing, which the dot
+# followed back and forth for the rest of the episode (docs/findings.md, Two Rooms).
+TWO_ROOMS_EBJEPA: dict[str, Any] = {
+    "world": "two_rooms",
+    "action_dim": 2,
+    "frame_size": 48,
+    "sigma": 1.3,
+    "seq_len": 17,
+    "probe_seq_len": 17,
+    "train_sequences": 8000,
+    "wall_bump_rate": 0.6,
+    "encoder_kind": "cnn",
+    "cnn_channels": (16, 32),
+    "cnn_patch": 4,
+    "latent_dim": 32,
+    "predictor_hidden": (128, 128),
+    "predictor_kind": "residual",
+    "cov_weight": 0.04,
+    "time_smooth_weight": 0.1,
+    "idm_weight": 1.0,
+    "batch_size": 64,
+    "steps": 12000,
+    "rollout_steps": 8,
+    "lr_schedule": "cosine",
+    "decoder_steps": 0,
+    "plan_horizon": 12,
+    "plan_samples": 64,
+    "plan_iterations": 2,
+    "plan_noise": 2.0,
+    "search_beams": 64,
+    "search_reversals": "pruned",
+}
+
 # Named variants live next to the default so that every recipe in RESULTS.md has a name.
 # The collapse ablation removes one defence at a time:
 VARIANTS: dict[str, dict[str, Any]] = {
@@ -508,50 +553,13 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "steer_no_var": {**STEER, "var_weight": 0.0},
     # no covariance term
     "steer_no_cov": {**STEER, "cov_weight": 0.0},
-    # EB-JEPA's Two Rooms recipe on a CPU budget: its anti-collapse terms (VICReg variance + covariance,
-    # time-smoothness, inverse dynamics) on the two_rooms world with 48x48 frames (EB-JEPA: 65x65) and a small CNN.
-    # An 8-step unrolled prediction loss: with the one-step loss and 1000 steps the imagined latents drifted off the
-    # encoded ones within a few steps and the planner failed even with no wall in the way, and with 4 steps the
-    # search still lost the door behind paths that crossed the wall only in imagination, a long path's imagined end
-    # being further off than the gap between the two ways. A share of the walks heads into the wall (EB-JEPA's
-    # wall_bump_rate, 0 in its recipe): the predictor walked the dot through the wall, and stops are rare in random
-    # walks. It trains on 8,000 trajectories for 12,000 steps: with 1,000 trajectories the probe read the dot 4
-    # times worse and the imagined paths drifted nearly twice as far at 8 steps, and 8,000 trajectories at 3,000
-    # steps learned less than 1,000 did. The predictor is residual: the plain one's error on the latent's fixed part
-    # (the wall and door) was larger than the dot's step. MPPI's noise std is EB-JEPA's 2. The search keeps 64
-    # beams: with 32 it missed the door more often, and 64 cost more than twice the time. Its paths never take a
-    # move right after its reverse: the best path could otherwise start with a move and its undoing, which the dot
-    # followed back and forth for the rest of the episode (docs/findings.md, Two Rooms).
-    "two_rooms_ebjepa": {
-        "world": "two_rooms",
-        "action_dim": 2,
-        "frame_size": 48,
-        "sigma": 1.3,
-        "seq_len": 17,
-        "probe_seq_len": 17,
-        "train_sequences": 8000,
-        "wall_bump_rate": 0.6,
-        "encoder_kind": "cnn",
-        "cnn_channels": (16, 32),
-        "cnn_patch": 4,
-        "latent_dim": 32,
-        "predictor_hidden": (128, 128),
-        "predictor_kind": "residual",
-        "cov_weight": 0.04,
-        "time_smooth_weight": 0.1,
-        "idm_weight": 1.0,
-        "batch_size": 64,
-        "steps": 12000,
-        "rollout_steps": 8,
-        "lr_schedule": "cosine",
-        "decoder_steps": 0,
-        "plan_horizon": 12,
-        "plan_samples": 64,
-        "plan_iterations": 2,
-        "plan_noise": 2.0,
-        "search_beams": 64,
-        "search_reversals": "pruned",
-    },
+    "two_rooms_ebjepa": TWO_ROOMS_EBJEPA,
+    # EB-JEPA's ablation of it, one anti-collapse term removed (or replaced) at a time
+    "two_rooms_ebjepa-no_inverse_dynamics": {**TWO_ROOMS_EBJEPA, "idm_weight": 0.0},
+    "two_rooms_ebjepa-no_variance": {**TWO_ROOMS_EBJEPA, "var_weight": 0.0},
+    "two_rooms_ebjepa-no_covariance": {**TWO_ROOMS_EBJEPA, "cov_weight": 0.0},
+    "two_rooms_ebjepa-no_time_smoothness": {**TWO_ROOMS_EBJEPA, "time_smooth_weight": 0.0},
+    "two_rooms_ebjepa-sigreg_in_place_of_vicreg": {**TWO_ROOMS_EBJEPA, "regulariser": "sigreg"},
 }
 
 # The named lists the evaluation suites run, beside the configs they name.
@@ -560,6 +568,9 @@ RECIPES = ("default", "koopman", "long_horizon", "multistep_k4", "long_horizon_k
 BEST_RECIPE = "koopman"  # the shipped recipe
 ANOMALY_RECIPES = ("default", BEST_RECIPE)
 PLANNING = ("steer", "steer_no_ema", "steer_no_var", "steer_no_cov")  # the planning model first, then its ablation
+TWO_ROOMS = ("two_rooms_ebjepa", "two_rooms_ebjepa-no_inverse_dynamics", "two_rooms_ebjepa-no_variance",
+             "two_rooms_ebjepa-no_covariance", "two_rooms_ebjepa-no_time_smoothness",
+             "two_rooms_ebjepa-sigreg_in_place_of_vicreg")  # the Two Rooms recipe first, then its ablation  # fmt: skip
 # "default": the reference world; a "_cnn" world is its namesake with the convolutional encoder
 WORLDS = ("default", "world32", "world64", "two_logos", "random_speed", "noisy", "world32_cnn", "world64_cnn")
 

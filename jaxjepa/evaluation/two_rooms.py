@@ -18,16 +18,16 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxjepa import planning, probe, two_rooms, two_rooms_planning
-from jaxjepa.config import Config, get_config
+from jaxjepa.config import TWO_ROOMS, Config, get_config
 from jaxjepa.evaluation import figures
 from jaxjepa.evaluation.report import figure, fmt, made_by, mean_of, table, targets_table
 from jaxjepa.evaluation.runs import SeedRuns, train_seconds
 from jaxjepa.evaluation.settings import purpose_key, summarise, timed
-from jaxjepa.evaluation.suite import Context, Evaluated, Suite, overrides_json
+from jaxjepa.evaluation.suite import Context, Evaluated, Suite, named_configs, overrides_json
 from jaxjepa.runner import stacked_keys
 from jaxjepa.two_rooms_planning import ACTIONS_PER_PLAN
 
-RECIPE = "two_rooms_ebjepa"
+RECIPE = TWO_ROOMS[0]
 EPISODES = 200  # per seed and planner (Context.trajectories lowers it)
 GIF_EPISODES = 4  # MPPI episodes of seed 0 drawn in two_rooms.gif
 # (name in the payload, planner, plan cost)
@@ -38,28 +38,18 @@ PLANNERS = (
     ("search", "search", "sum"),
     ("random", "random", "sum"),
 )
-# (row, the config changes that drop or replace the term, EB-JEPA's success %, its std; None where it has none)
-ABLATION = (
-    ("no inverse dynamics", {"idm_weight": 0.0}, 1, 1),
-    ("no variance", {"var_weight": 0.0}, 47, 3),
-    ("no covariance", {"cov_weight": 0.0}, 46, 3),
-    ("no time-smoothness", {"time_smooth_weight": 0.0}, 61, 2),
-    ("SIGReg in place of VICReg", {"regulariser": "sigreg"}, None, None),
-)
+# EB-JEPA's ablation rows, one per config of the ablation: {config: (row, EB-JEPA's success %, its std; None
+# where it has none)}
+ABLATION = {
+    "two_rooms_ebjepa-no_inverse_dynamics": ("no inverse dynamics", 1, 1),
+    "two_rooms_ebjepa-no_variance": ("no variance", 47, 3),
+    "two_rooms_ebjepa-no_covariance": ("no covariance", 46, 3),
+    "two_rooms_ebjepa-no_time_smoothness": ("no time-smoothness", 61, 2),
+    "two_rooms_ebjepa-sigreg_in_place_of_vicreg": ("SIGReg in place of VICReg", None, None),
+}
 EBJEPA = {"mppi": (97, 2), "cem": (96, None), "last_latent": (89, None), "episode_s": 37}
 # the targets: success %, seconds per vmapped episode (both of the latent search), training seconds per seed
 TARGET_SUCCESS, TARGET_EPISODE_S, TARGET_TRAIN_S = 98.0, 2.0, 1800
-
-
-def ablation_name(row: str) -> str:
-    return f"{RECIPE}-{row.lower().replace(' ', '_').replace('-', '_')}"
-
-
-def suite_configs(*_) -> dict[str, Config]:
-    """The recipe, and each ablation row as the recipe with one term removed or replaced."""
-    return {RECIPE: get_config(RECIPE)} | {
-        ablation_name(row): get_config(RECIPE, **changes) for row, changes, *_ in ABLATION
-    }
 
 
 def episode_programs(config: Config, count: int, full: bool = True) -> dict:
@@ -213,8 +203,8 @@ def targets(entry: dict) -> str:
 def ablation_rows(configs: dict) -> list[list[str]]:
     rows = [["none (the recipe)", fmt(configs[RECIPE]["success_mppi"], 1) if RECIPE in configs else "not run",
              ebjepa(*EBJEPA["mppi"])]]  # fmt: skip
-    for row, _, theirs, std in ABLATION:
-        entry = configs.get(ablation_name(row))  # None: not in this payload
+    for name, (row, theirs, std) in ABLATION.items():
+        entry = configs.get(name)  # None: not in this payload
         rows.append([row, fmt(entry["success_mppi"], 1) if entry else "not run", ebjepa(theirs, std)])
     return rows
 
@@ -257,7 +247,7 @@ def summary(payload: dict) -> list[str]:
 SUITE = Suite(
     name="two-rooms",
     result_file="two_rooms.json",
-    configs=suite_configs,
+    configs=named_configs(TWO_ROOMS),
     evaluate=evaluate,
     figures=draw,
     sections=(section_two_rooms,),
