@@ -22,7 +22,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import NamedTuple, TypeVar
+from typing import NamedTuple, TypedDict, TypeVar
 
 import jax
 import jax.numpy as jnp
@@ -180,20 +180,35 @@ def per_seed_numpy(output: SeedsOutput) -> dict:
     }
 
 
-def final_figures(m: dict, output: SeedsOutput, n_seeds: int) -> dict:
+class FinalFigures(TypedDict):
+    """The 'final' block of a saved run's metrics.json (train.py writes it; eval.py's suites read it)."""
+
+    loss: float  # the JEPA loss at the last step, and its terms
+    pred_loss: float
+    var_loss: float
+    emb_std: float  # embedding std of the online latents at the last step
+    decoder_loss: float | None  # None: no decoder was trained
+    probe_rmse_px: float  # the least-squares position probe on fresh trajectories
+    probe_rmse_yx_px: list[float]
+    compile_s: float  # of the program that trained the run, shared by the seeds in it
+    run_s: float
+    seeds_in_program: int
+
+
+def final_figures(m: dict, output: SeedsOutput, n_seeds: int) -> FinalFigures:
     """The 'final' block of a saved run's metrics.json, from one seed's `per_seed_numpy` slice."""
-    return {
-        "loss": float(m["loss"][-1]),
-        "pred_loss": float(m["pred_loss"][-1]),
-        "var_loss": float(m["var_loss"][-1]),
-        "emb_std": float(m["emb_std"][-1]),
-        "decoder_loss": float(m["decoder_loss"][-1]) if m["decoder_loss"].size else None,
-        "probe_rmse_px": float(m["probe_rmse"]),
-        "probe_rmse_yx_px": [float(v) for v in m["probe_rmse_yx"]],
-        "compile_s": output.compile_s,
-        "run_s": output.run_s,
-        "seeds_in_program": n_seeds,
-    }
+    return FinalFigures(
+        loss=float(m["loss"][-1]),
+        pred_loss=float(m["pred_loss"][-1]),
+        var_loss=float(m["var_loss"][-1]),
+        emb_std=float(m["emb_std"][-1]),
+        decoder_loss=float(m["decoder_loss"][-1]) if m["decoder_loss"].size else None,
+        probe_rmse_px=float(m["probe_rmse"]),
+        probe_rmse_yx_px=[float(v) for v in m["probe_rmse_yx"]],
+        compile_s=output.compile_s,
+        run_s=output.run_s,
+        seeds_in_program=n_seeds,
+    )
 
 
 def local_rows(per_program: int, devices: Sequence[jax.Device] | None = None) -> set[int]:

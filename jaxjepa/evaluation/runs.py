@@ -17,6 +17,7 @@ import jax
 from jaxjepa import checkpoint, runner
 from jaxjepa.config import Config, is_number
 from jaxjepa.evaluation.settings import stack_trees
+from jaxjepa.runner import FinalFigures
 
 
 class PlannedRuns(NamedTuple):
@@ -102,7 +103,7 @@ def check_metrics(path: Path, metrics: dict, config: Config, metrics_read: tuple
 
 def train_seconds(run_metrics: dict) -> float:
     """One seed's share of the run time of the training program that made it (compilation excluded)."""
-    final = run_metrics["final"]
+    final: FinalFigures = run_metrics["final"]
     return final["run_s"] / final["seeds_in_program"]
 
 
