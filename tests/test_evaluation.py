@@ -370,6 +370,7 @@ def test_a_difference_is_judged_against_the_larger_spread_over_seeds():
     assert headline_report.difference({"mean": 0.7, "std": 0.05}, reference, 2) == "+0.10, within 0.14"
     assert headline_report.difference({"mean": 0.2, "std": 0.3}, reference, 2) == "-0.40, **beyond** 0.30"
     assert headline_report.difference({"mean": 0.6, "std": None}, [0.6, 0.6], 1) == "+0.0, within 0.0"
+    assert headline_report.difference({"mean": None, "std": None}, reference, 2) == "-"  # every seed non-finite
 
 
 def test_a_targets_table_marks_a_missed_target():

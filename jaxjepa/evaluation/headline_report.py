@@ -81,7 +81,10 @@ def lookup(tree: dict, path: str):
 
 
 def difference(ours: dict, reference: list, digits: int) -> str:
-    """Ours minus the reference's mean, and whether it is within the larger of the two stds over seeds."""
+    """Ours minus the reference's mean, and whether it is within the larger of the two stds over seeds; '-' when
+    no seed of ours gave a finite figure."""
+    if ours.get("mean") is None:
+        return "-"
     theirs = np.asarray(reference, dtype=float)
     gap, spread = ours["mean"] - theirs.mean(), max(ours.get("std") or 0.0, theirs.std(ddof=1))
     return f"{gap:+.{digits}f}, {'within' if abs(gap) <= spread else '**beyond**'} {spread:.{digits}f}"
