@@ -348,7 +348,15 @@ def test_cli_end_to_end_and_wrong_config(tmp_path, capsys):
     assert "](results/horizon.png)" in text  # figures linked relative to the report
     readme_text = readme.read_text()  # the generated block was replaced, the rest kept
     assert "old numbers" not in readme_text and "probe RMSE" in readme_text and readme_text.endswith("kept\n")
+    # --report-only writes both again from the stored JSON alone, byte for byte, and evaluates nothing
+    report_path.unlink()
+    readme.write_text(readme_text.replace("probe RMSE", "stale"))
+    outputs = ["--out", str(out), "--report", str(report_path), "--readme", str(readme)]
+    assert eval_script.main(["--report-only", *outputs]) == 0
+    assert report_path.read_text() == text and readme.read_text() == readme_text
     capsys.readouterr()
+    code, err = run_cli(capsys, ["--report-only", "--seeds", "0-1", *outputs])
+    assert code == 2 and len(err.splitlines()) == 1 and "--report-only evaluates nothing" in err
 
     # the same runs asked for with another config: one line naming the run directory
     code, err = run_cli(capsys, [*argv[:-2], "--probe-seq-len", "32"])

@@ -61,6 +61,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         help="README whose generated Results block (between eval.py's markers) is rewritten; "
         "a README without the markers is refused (default README.md)",
     )
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="evaluate nothing: write the report and README's block again from the JSON already under --out",
+    )
     parser.add_argument("--no-ablation", action="store_true", help="skip the collapse ablation with --seeds")
     parser.add_argument("--no-std", action="store_true", help="allow a single seed: report values without a std")
     parser.add_argument(
@@ -90,6 +95,10 @@ def positive_int(text: str) -> int:
 
 
 def check_args(args: argparse.Namespace) -> None:
+    if args.report_only:
+        if args.run_dirs or args.seeds or args.seed or extra_suites(args) or config_flags_given(args):
+            cli.fail("eval.py: --report-only evaluates nothing; give it no RUN_DIRs, seeds, suites or config flags")
+        return
     if extra_suites(args) and (args.run_dirs or config_flags_given(args)):
         cli.fail(
             f"eval.py: {'/'.join('--' + suite.name for suite in EXTRA_SUITES)} train and evaluate their own named "
@@ -167,6 +176,8 @@ def run_job(job: Job, found: Found, context: Context, out: Path, bar) -> Outcome
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = parse(argv)
+    if args.report_only:
+        return report_only(args)
     check_outputs(args)
     runner.enable_compilation_cache()
     jobs = jobs_of(args)
@@ -180,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
         outcomes = [run_job(job, found_runs, context, out, bar) for job, found_runs in zip(jobs, found)]
     files = store(outcomes, args, context)
     write_report(args)
-    update_readme(args, files, outcomes)
+    update_readme(args, files, [o.suite for o in outcomes], {f: path for o in outcomes for f, path in o.made.items()})
     print_summary(outcomes, files, args)
     return 0
 
@@ -228,19 +239,33 @@ def write_report(args: argparse.Namespace) -> Path:
     return report.write_text(args.report, "\n\n".join(p for p in parts if p) + "\n")
 
 
-def update_readme(args: argparse.Namespace, files: dict[str, dict], outcomes: list[Outcome]) -> None:
-    """README.md's generated block of each suite that has one; a README without the markers is left
-    alone and said so on stderr (the results are written by then)."""
+def update_readme(args: argparse.Namespace, files: dict[str, dict], suites: list[Suite], made: dict[str, Path]) -> None:
+    """README.md's generated block of each suite that has one (`made`: figure name -> path); a README without
+    the markers is left alone and said so on stderr (the results are written by then)."""
     rel = relative_to(Path(args.readme).absolute().parent)
-    made = {figure: rel(path) for o in outcomes for figure, path in o.made.items()}
-    for suite in {o.suite.result_file: o.suite for o in outcomes if o.suite.readme_block}.values():
+    paths = {figure: rel(path) for figure, path in made.items()}
+    for suite in {suite.result_file: suite for suite in suites if suite.readme_block}.values():
         block = suite.readme_block(
-            files[suite.result_file], made, rel(args.report), rel(Path(args.out) / suite.result_file)
+            files[suite.result_file], paths, rel(args.report), rel(Path(args.out) / suite.result_file)
         )
         try:
             report.replace_block(args.readme, report.README_BEGIN, report.README_END, block)
         except (OSError, report.MissingMarkers) as err:
             print(f"eval.py: {args.readme} not updated: {err}", file=sys.stderr)
+
+
+def report_only(args: argparse.Namespace) -> int:
+    """The report and README's block again from the stored JSON, evaluating nothing: after an edit to the
+    report code or to the findings it links. Its figures are those the stored JSON names."""
+    files = report.load_json_files(args.out, [suite.result_file for suite in REPORT_ORDER])
+    if not files:
+        cli.fail(f"eval.py: no stored results under {args.out}; run an evaluation first (python eval.py --seeds 0-7)")
+    report_dir = Path(args.report).absolute().parent
+    made = {name: report_dir / path for content in files.values() for name, path in content.get("figures", {}).items()}
+    write_report(args)
+    update_readme(args, files, [suite for suite in REPORT_ORDER if suite.result_file in files], made)
+    print(f"  wrote {args.report} from {', '.join(str(Path(args.out) / name) for name in files)}")
+    return 0
 
 
 def print_summary(outcomes: list[Outcome], files: dict[str, dict], args: argparse.Namespace) -> None:

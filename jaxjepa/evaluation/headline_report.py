@@ -270,7 +270,7 @@ def readme_block(metrics: dict, figure_paths: dict[str, str], report_path: str, 
     lines = [
         README_BEGIN,
         "",
-        f"Made by {command} ({len(metrics['seeds'])} seeds; full tables and notes: [{report_path}]({report_path}), "
+        f"Made by {command} ({len(metrics['seeds'])} seeds; full tables: [{report_path}]({report_path}), "
         f"numbers: `{metrics_path}`).",
         "",
         section_headline(metrics).split("\n", 2)[2],
