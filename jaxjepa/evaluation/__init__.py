@@ -11,13 +11,14 @@ disk or trained and saved as train.py saves them), calls the suite, stores its J
     anomaly_kinds  teleport and the subtle anomalies, per-frame ROC        -> results/anomalies.json
     worlds         harder worlds with the reference and the best recipe    -> results/worlds.json
     planning       latent planning in steer: planners, baselines, ablation -> results/planning.json
+    two_rooms      EB-JEPA's Two Rooms benchmark, its planners and ablation -> results/two_rooms.json
 
 Measures shared by the suites: representation (least-squares and the reference's Adam probes),
 forecast (latent rollouts, horizon), anomaly (surprise, detection figures); figures draws PNG/GIF,
 report holds the markdown building blocks, reference the reference's figures, settings the
-measurement's constants and mean +- std over seeds.
+measurement's constants, mean +- std over seeds and the timing of a compiled call.
 
-Adding a suite (a planning suite, say) takes one module and one line:
+Adding a suite (a new benchmark, say) takes one module and one line:
 1. In jaxjepa/evaluation/NAME.py write
    - `configs(config_name, config) -> {run name: Config}`: the named configs to train or find
      (runs/NAME/seed{i}, as train.py --config NAME keeps them);
@@ -29,5 +30,6 @@ Adding a suite (a planning suite, say) takes one module and one line:
      sections=(...,), description=...)`.
 2. Register it in command.py: `EXTRA_SUITES` for a suite with its own `--NAME` flag (it then also
    appears in RESULTS.md, in REPORT_ORDER). Nothing else in the command changes.
-Sections render numbers only; findings in prose belong in docs/findings.md.
+Sections render numbers only (a target is a row of `report.targets_table`); findings in prose belong in
+docs/findings.md. `eval.py --report-only` renders every stored payload again without evaluating.
 """
