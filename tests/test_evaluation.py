@@ -384,6 +384,12 @@ def test_a_difference_is_judged_against_the_larger_spread_over_seeds():
 def test_a_targets_table_marks_a_missed_target():
     text = report.targets_table([("horizon >= 100", "181.8", True), ("probe <= 0.5", "0.6", False)])
     assert text.splitlines()[2:] == ["| horizon >= 100 | 181.8 | yes |", "| probe <= 0.5 | 0.6 | **no** |"]
+    zero = {"mean": 0.0, "std": 0.0}
+    assert report.at_least(zero, 0.0) and report.at_most(zero, 0.0)  # a mean of 0 is a figure, not a missing one
+    assert not report.at_least(zero, 0.5) and not report.at_most({"mean": 0.6}, 0.5)
+    for missing in (None, {"mean": None, "std": None}):  # a figure no seed gave never meets a target
+        assert not report.at_least(missing, 0.0) and not report.at_most(missing, 1e9)
+    assert not report.at_most(zero, None)  # nor does a figure against a missing bound
 
 
 BLOCK_MATPLOTLIB = """

@@ -14,7 +14,7 @@ import numpy as np
 
 from jaxjepa.config import ANOMALY_RECIPES, BEST_RECIPE
 from jaxjepa.evaluation import anomaly, figures
-from jaxjepa.evaluation.report import figure, fmt, made_by, mean_of, overrides_text, table, targets_table
+from jaxjepa.evaluation.report import at_least, figure, fmt, made_by, overrides_text, table, targets_table
 from jaxjepa.evaluation.runs import SeedRuns
 from jaxjepa.evaluation.settings import EvalSettings, summarise
 from jaxjepa.evaluation.suite import Context, Evaluated, Suite, named_configs, overrides_json
@@ -126,7 +126,7 @@ def targets(best: dict) -> str:
     return targets_table(
         [
             (f"`{BEST_RECIPE}`, {kind}: per-frame latent ROC-AUC >= {TARGET_AUC}", fmt(value, 4),
-             (mean_of(value) or 0) >= TARGET_AUC)
+             at_least(value, TARGET_AUC))
             for kind, value in auc.items()
         ]
     )  # fmt: skip

@@ -18,7 +18,18 @@ import numpy as np
 
 from jaxjepa.config import BEST_RECIPE, RECIPES, Config
 from jaxjepa.evaluation import figures, forecast
-from jaxjepa.evaluation.report import FINDINGS, figure, fmt, made_by, mean_of, overrides_text, table, targets_table
+from jaxjepa.evaluation.report import (
+    FINDINGS,
+    at_least,
+    at_most,
+    figure,
+    fmt,
+    made_by,
+    mean_of,
+    overrides_text,
+    table,
+    targets_table,
+)
 from jaxjepa.evaluation.runs import SeedRuns
 from jaxjepa.evaluation.settings import EvalSettings, summarise
 from jaxjepa.evaluation.suite import Context, Evaluated, Suite, named_configs, overrides_json
@@ -155,9 +166,9 @@ def targets(configs: dict) -> str:
         return ""
     rows = [
         (f"`{BEST_RECIPE}` mean horizon >= {TARGET_HORIZON} steps", fmt(best["horizon_mean"], 1),
-         (mean_of(best["horizon_mean"]) or 0) >= TARGET_HORIZON),
+         at_least(best["horizon_mean"], TARGET_HORIZON)),
         (f"`{BEST_RECIPE}` probe RMSE <= the default's ({fmt(default['probe_rmse'])} px)", fmt(best["probe_rmse"]),
-         (mean_of(best["probe_rmse"]) or 9) <= (mean_of(default["probe_rmse"]) or 0)),
+         at_most(best["probe_rmse"], mean_of(default["probe_rmse"]))),
     ]  # fmt: skip
     return targets_table(rows)
 

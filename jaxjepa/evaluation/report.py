@@ -66,6 +66,18 @@ def mean_of(summary: dict | None) -> float | None:
     return None if not summary else summary.get("mean")
 
 
+def at_least(summary: dict | None, bound: float | None) -> bool:
+    """Whether a summary's mean reaches `bound`: a target row's verdict. A missing figure or bound never does."""
+    mean = mean_of(summary)
+    return mean is not None and bound is not None and mean >= bound
+
+
+def at_most(summary: dict | None, bound: float | None) -> bool:
+    """Whether a summary's mean stays within `bound`; a missing figure or bound never does."""
+    mean = mean_of(summary)
+    return mean is not None and bound is not None and mean <= bound
+
+
 def overrides_text(entry: dict) -> str:
     """A stored config entry's overrides of the reference recipe, as k=v, ..."""
     return ", ".join(f"{k}={v}" for k, v in entry["overrides"].items()) or "(reference recipe)"
