@@ -233,15 +233,14 @@ def detect(
     trajectory, the reference's fixed-frame protocol), latent and pixel surprise side by side."""
     key = jax.random.fold_in(purpose_key(eval_key, "anomaly"), 0 if frame is None else 1 + frame)
     case = scenario(key, config, settings, kind, frame)
-    # in the order detection_figures takes their scores
     trajectories = {"anomalous": case.broken, "normal": case.normal, "calibration": case.calibration}
     scores = {name: jax.vmap(lambda f: surprise(params, f, config))(t.frames) for name, t in trajectories.items()}
     online_latent = jax.vmap(lambda f: surprise(params, f, config, context="online")["latent"])
     online = {name: online_latent(trajectories[name].frames) for name in ("anomalous", "normal")}
     bounces = near_bounce(case.normal.velocities)
     figures = {
-        space: detection_figures(*(scores[name][space] for name in trajectories), case.frames_at, case.visible,
-                                 settings.threshold_mads, bounces)
+        space: detection_figures(scores["anomalous"][space], scores["normal"][space], scores["calibration"][space],
+                                 case.frames_at, case.visible, settings.threshold_mads, bounces)
         for space in ("latent", "pixel")
     }  # fmt: skip
     online_at = at_frames(online["anomalous"], case.frames_at)

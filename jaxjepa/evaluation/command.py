@@ -219,9 +219,14 @@ def store(outcomes: list[Outcome], args: argparse.Namespace, context: Context) -
     return files
 
 
-def write_report(args: argparse.Namespace) -> Path:
-    """RESULTS.md from every suite's stored JSON that exists under --out, in REPORT_ORDER."""
-    files = report.load_json_files(args.out, list(dict.fromkeys(suite.result_file for suite in REPORT_ORDER)))
+def stored_files(out: str | Path) -> dict[str, dict]:
+    """Every suite's stored JSON that exists under `out`: {file name: content}, in REPORT_ORDER."""
+    return report.load_json_files(out, list(dict.fromkeys(suite.result_file for suite in REPORT_ORDER)))
+
+
+def write_report(args: argparse.Namespace, files: dict[str, dict] | None = None) -> Path:
+    """RESULTS.md from every suite's stored JSON under --out (`files`, when already read), in REPORT_ORDER."""
+    files = stored_files(args.out) if files is None else files
     parts = (
         []
         if REPORT_ORDER[0].result_file in files
@@ -257,12 +262,12 @@ def update_readme(args: argparse.Namespace, files: dict[str, dict], suites: list
 def report_only(args: argparse.Namespace) -> int:
     """The report and README's block again from the stored JSON, evaluating nothing: after an edit to the
     report code or to the findings it links. Its figures are those the stored JSON names."""
-    files = report.load_json_files(args.out, [suite.result_file for suite in REPORT_ORDER])
+    files = stored_files(args.out)
     if not files:
         cli.fail(f"eval.py: no stored results under {args.out}; run an evaluation first (python eval.py --seeds 0-7)")
     report_dir = Path(args.report).absolute().parent
     made = {name: report_dir / path for content in files.values() for name, path in content.get("figures", {}).items()}
-    write_report(args)
+    write_report(args, files)
     update_readme(args, files, [suite for suite in REPORT_ORDER if suite.result_file in files], made)
     print(f"  wrote {args.report} from {', '.join(str(Path(args.out) / name) for name in files)}")
     return 0

@@ -92,10 +92,11 @@ def difference(ours: dict, reference: list, digits: int) -> str:
 
 def headline_row(m: dict, path: str, digits: int, measured: str | None, ref_digits: int) -> list[str]:
     """Ours, the reference measured, the difference against the spread, for one figure of HEADLINE_ROWS."""
+    ours = lookup(m, path)
     if not measured:
-        return [fmt(lookup(m, path), digits), "-", "-"]
+        return [fmt(ours, digits), "-", "-"]
     theirs = lookup(REFERENCE["measured"], measured)
-    return [fmt(lookup(m, path), digits), ref(theirs, ref_digits), difference(lookup(m, path), theirs, ref_digits)]
+    return [fmt(ours, digits), ref(theirs, ref_digits), difference(ours, theirs, ref_digits)]
 
 
 def section_headline(m: dict) -> str:
