@@ -1,8 +1,8 @@
 """Plan with a trained steer run: `python plan.py runs/steer/seed0 --episodes 256` plans random tasks.
 
 `--goal Y X` plans episodes from random starts to that one goal (px, each in [1, H - 2]). Planner
-settings default to the run's config; `--planner`, `--samples`, `--iterations`, `--horizon` override
-them. Prints the success rate, the median steps to success and the planning time per episode.
+settings default to the run's config; `--planner`, `--samples`, `--iterations`, `--horizon`, `--noise`
+override them. Prints the success rate, the median steps to success and the planning time per episode.
 """
 
 from __future__ import annotations
@@ -10,8 +10,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-
-PLANNER_FLAGS = {"samples": "plan_samples", "iterations": "plan_iterations", "horizon": "plan_horizon"}
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -23,8 +21,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--episodes", type=int, default=256, help="episodes planned at once (default 256)")
     parser.add_argument("--goal", type=float, nargs=2, metavar=("Y", "X"), help="one goal for every episode, px")
     parser.add_argument("--planner", choices=(*CHOICES["planner"], "random"), help="default: the run's planner")
-    for flag in PLANNER_FLAGS:
-        parser.add_argument(f"--{flag}", type=int, help="default: the run's config")
+    cli.add_planner_flags(parser, "the run's config")
     parser.add_argument("--seed", type=int, default=0, help="the tasks' and the planner's key (default 0)")
     args = parser.parse_args(argv)
     if args.episodes < 1:
@@ -34,7 +31,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 
 def planning_config(config, args: argparse.Namespace):
     """The run's config with the planner flags given on the command line."""
-    changes = {field: getattr(args, flag) for flag, field in PLANNER_FLAGS.items() if getattr(args, flag) is not None}
+    from jaxjepa import cli
+
+    changes = cli.planner_changes(args)
     if args.planner not in (None, "random"):  # the random baseline is no config's planner
         changes["planner"] = args.planner
     return config.replace(**changes)

@@ -1,4 +1,4 @@
-"""`python -m benchmarks.two_rooms_seconds RUN_DIR [RUN_DIR ...] [--episodes 200] [--planners mppi,search]`
+"""`python -m benchmarks.two_rooms_seconds RUN_DIR [RUN_DIR ...] [--planners mppi,search] [--horizon 48 ...]`
 
 Two Rooms planning on whatever device JAX picks, over finished Two Rooms runs (train.py --config
 two_rooms_ebjepa): each planner's success per run on the suite's own tasks (eval.py --two-rooms draws the
@@ -6,7 +6,8 @@ same ones from each seed's evaluation key), and its seconds per episode. Why apa
 also trains its ablation rows, which a short session on a lent GPU has no time for; this times the planners
 of runs trained elsewhere, on the machine at hand. Each planner is compiled once and called twice on the
 first run, so the second call's time is free of any first-call cost; the other runs reuse the program. The
-planners run with the recipe's planning settings, as the suite's do, whatever the runs were saved with.
+planners run with the recipe's planning settings, as the suite's do, whatever the runs were saved with;
+`--samples`, `--iterations`, `--horizon` and `--noise` change those of MPPI and CEM (the search reads none).
 """
 
 from __future__ import annotations
@@ -29,9 +30,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("runs", nargs="+", metavar="RUN_DIR", help="finished runs of one Two Rooms config")
     parser.add_argument("--episodes", type=int, default=suite.EPISODES, help=f"per run (default {suite.EPISODES})")
     parser.add_argument("--planners", default="mppi,search", help="comma list of the suite's planners and ceilings")
+    cli.add_planner_flags(parser, "the recipe's")
     args = parser.parse_args(argv)
     if args.episodes < 1:
         cli.fail(f"{parser.prog}: --episodes must be 1 or more")
+    try:
+        planning = get_config(suite.RECIPE).replace(**cli.planner_changes(args))
+    except (TypeError, ValueError) as err:
+        cli.fail(f"{parser.prog}: {err}")
     try:
         runs = [api.load_run(path) for path in args.runs]
         seeds = [seed_of(run.path) for run in runs]
@@ -41,13 +47,16 @@ def main(argv: list[str] | None = None) -> int:
         cli.fail(f"{parser.prog}: the runs must be Two Rooms runs of one config", 1)
     _, eval_keys = stacked_keys(seeds)
     plan_keys = [purpose_key(k, "two_rooms_planning") for k in eval_keys]
-    recipe = get_config(suite.RECIPE)
-    config = runs[0].config.planning_as(recipe)
+    config = runs[0].config.planning_as(planning)
     programs = suite.episode_programs(config, args.episodes)
     planners = [p.strip() for p in args.planners.split(",") if p.strip()]
     if not planners or set(planners) - set(programs):
         cli.fail(f"{parser.prog}: --planners must name some of {', '.join(programs)}")
-    print(f"{jax.device_count()} x {jax.devices()[0].device_kind}, {args.episodes} episodes per run", flush=True)
+    settings = ", ".join(f"{field} {getattr(config, field)}" for field, _ in cli.PLANNER_FLAGS.values())
+    print(
+        f"{jax.device_count()} x {jax.devices()[0].device_kind}, {args.episodes} episodes per run; {settings}",
+        flush=True,
+    )
     for name in planners:
         started = time.perf_counter()
         compiled = programs[name].lower(runs[0].params, plan_keys[0]).compile()

@@ -151,6 +151,26 @@ def config_from(args: argparse.Namespace) -> Config:
     return config
 
 
+# Flags that override a saved run's planning settings (plan.py, benchmarks.two_rooms_seconds): flag -> field, type.
+PLANNER_FLAGS = {
+    "samples": ("plan_samples", int),
+    "iterations": ("plan_iterations", int),
+    "horizon": ("plan_horizon", int),
+    "noise": ("plan_noise", float),
+}
+
+
+def add_planner_flags(parser: argparse.ArgumentParser, default: str) -> None:
+    """--samples, --iterations, --horizon and --noise, each defaulting to None; `default` says what None means."""
+    for flag, (field, kind) in PLANNER_FLAGS.items():
+        parser.add_argument(f"--{flag}", type=kind, help=f"{field} (default: {default})")
+
+
+def planner_changes(args: argparse.Namespace) -> dict[str, Any]:
+    """The planning fields the planner flags set, for Config.replace (which validates them)."""
+    return {field: getattr(args, flag) for flag, (field, _) in PLANNER_FLAGS.items() if getattr(args, flag) is not None}
+
+
 def overrides_of(config: Config) -> dict[str, Any]:
     """The fields where `config` departs from the reference recipe."""
     base = Config()

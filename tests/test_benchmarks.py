@@ -286,11 +286,17 @@ def test_gpu_block_is_rewritten_apart_from_the_cpu_block(tmp_path):
 def test_two_rooms_seconds_refuses_bad_input_in_one_line(tmp_path, capsys):
     from benchmarks import two_rooms_seconds
 
-    for argv, code in (([str(tmp_path / "missing")], 1), ([str(tmp_path), "--episodes", "0"], 2)):
+    for argv, code, says in (
+        ([str(tmp_path / "missing")], 1, "missing"),
+        ([str(tmp_path), "--episodes", "0"], 2, "--episodes"),
+        ([str(tmp_path), "--horizon", "0"], 2, "plan_horizon must be"),  # refused before any run is read
+        ([str(tmp_path), "--noise", "inf"], 2, "plan_noise must be a finite number"),
+    ):
         with pytest.raises(SystemExit) as exit_info:
             two_rooms_seconds.main(argv)
         assert exit_info.value.code == code
-        assert len(capsys.readouterr().err.strip().splitlines()) == 1
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and says in err, err
 
 
 def test_planning_batches_refuses_bad_input_in_one_line(tmp_path, capsys):

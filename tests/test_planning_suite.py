@@ -86,8 +86,15 @@ def test_plan_py_refuses_bad_requests_with_one_line(steer_run, tmp_path, capsys)
     run = str(steer_run)
     assert "takes no actions" in refused([str(tmp_path / "seed0"), "--episodes", "2"], capsys)
     assert "plan_samples must be positive" in refused([run, "--samples", "0"], capsys)
+    assert "plan_noise must be a finite number" in refused([run, "--noise", "nan"], capsys)
     assert "outside the box" in refused([run, "--goal", "0.2", "7"], capsys)
     assert "--episodes" in refused([run, "--episodes", "0"], capsys)
+
+
+def test_plan_py_planner_flags_set_only_the_fields_given():
+    args = plan.parse(["RUN", "--horizon", "48", "--noise", "1.5"])
+    config = plan.planning_config(tiny_steer_config(**FAST), args)
+    assert (config.plan_horizon, config.plan_noise, config.plan_samples) == (48, 1.5, FAST["plan_samples"])
 
 
 def test_plan_py_plans_a_tiny_run(steer_run, capsys):
