@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.episodes < 1:
         cli.fail(f"{parser.prog}: --episodes must be 1 or more")
     try:
-        planning = get_config(suite.RECIPE).replace(**cli.planner_changes(args))
+        recipe = get_config(suite.RECIPE).replace(**cli.planner_changes(args))
     except (TypeError, ValueError) as err:
         cli.fail(f"{parser.prog}: {err}")
     try:
@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         cli.fail(f"{parser.prog}: the runs must be Two Rooms runs of one config", 1)
     _, eval_keys = stacked_keys(seeds)
     plan_keys = [purpose_key(k, "two_rooms_planning") for k in eval_keys]
-    config = runs[0].config.planning_as(planning)
+    config = runs[0].config.planning_as(recipe)
     programs = suite.episode_programs(config, args.episodes)
     planners = [p.strip() for p in args.planners.split(",") if p.strip()]
     if not planners or set(planners) - set(programs):
