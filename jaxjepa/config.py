@@ -423,7 +423,9 @@ STEER: dict[str, Any] = {
 # walks. It trains on 8,000 trajectories for 12,000 steps: with 1,000 trajectories the probe read the dot 4
 # times worse and the imagined paths drifted nearly twice as far at 8 steps, and 8,000 trajectories at 3,000
 # steps learned less than 1,000 did. The predictor is residual: the plain one's error on the latent's fixed part
-# (the wall and door) was larger than the dot's step. MPPI's noise std is EB-JEPA's 2. The search keeps 64
+# (the wall and door) was larger than the dot's step. MPPI's noise std is EB-JEPA's 2, and it imagines 48
+# actions ahead: with 12 it planned half the tasks, with 48 three in four, within 3 points of MPPI on the true
+# physics, and 90 gained a point for nearly twice the time (docs/findings.md). The search keeps 64
 # beams: with 32 it missed the door more often, and 64 cost more than twice the time. Its paths never take a
 # move right after its reverse: the best path could otherwise start with a move and its undoing, which the dot
 # followed back and forth for the rest of the episode (docs/findings.md, Two Rooms).
@@ -450,7 +452,7 @@ TWO_ROOMS_EBJEPA: dict[str, Any] = {
     "rollout_steps": 8,
     "lr_schedule": "cosine",
     "decoder_steps": 0,
-    "plan_horizon": 12,
+    "plan_horizon": 48,
     "plan_samples": 64,
     "plan_iterations": 2,
     "plan_noise": 2.0,
