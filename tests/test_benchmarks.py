@@ -137,13 +137,14 @@ def test_breakdown_lists_each_part_of_the_warm_process():
     warm = {
         "compile_s": 0.5,
         "run_s": 4.0,
-        "wall_s": 6.0,
+        "wall_s": 10.5,
         "probe_rmse_px": [0.6],
         "import_s": 1.25,
         "jepa_run_s": 3.0,
         "decoder_run_s": 0.75,
         "probe_run_s": 0.2,
         "save_s": 0.01,
+        "breakdown_s": 4.5,  # the parts timed alone after the run: not the process's own time
     }
     results["single"] = {"default": {"config": {"steps": 2500, "decoder_steps": 2000}, "cold": warm, "warm": warm}}
     text = report.markdown(results)
@@ -156,6 +157,7 @@ def test_breakdown_lists_each_part_of_the_warm_process():
         ("the whole process", "6.00"),
     ):
         assert any(line.startswith(f"| {part}") and line.endswith(f"| {value} |") for line in text.splitlines()), part
+    assert any(line.startswith("| `default`") and "| 6.0 / 6.0 |" in line for line in text.splitlines())
 
 
 def test_seeds_table_gives_seeds_per_minute_and_names_the_device():
