@@ -213,7 +213,7 @@ def process_rows(process: dict | None) -> list[tuple[str, str, str, str]]:
     ]
 
 
-def process_s(child: dict) -> float:
+def own_process_s(child: dict) -> float:
     """A child's whole wall time as a process that only trains would spend it: without the breakdown's
     parts, which the child timed one by one after its run."""
     return child["wall_s"] - child.get("breakdown_s", 0.0)
@@ -231,7 +231,7 @@ def breakdown_lines(single: dict) -> list[str]:
         ("decoder phase alone", warm["decoder_run_s"]),
         ("probe alone", warm["probe_run_s"]),
         ("saving the run", warm["save_s"]),
-        ("the whole process (python start to exit, the breakdown's own time left out)", process_s(warm)),
+        ("the whole process (python start to exit, the breakdown's own time left out)", own_process_s(warm)),
     ]
     return [
         "",
@@ -276,7 +276,7 @@ def markdown(r: dict, figures_path: str | None = None) -> str:
             lines.append(
                 f"| `{name}` ({s['config']['steps']} + {s['config']['decoder_steps']} decoder steps) | "
                 f"{cold['compile_s']:.2f} / {warm['compile_s']:.2f} | {cold['run_s']:.2f} | "
-                f"{_num(cold.get('decoder_run_s'))} | {process_s(cold):.1f} / {process_s(warm):.1f} | "
+                f"{_num(cold.get('decoder_run_s'))} | {own_process_s(cold):.1f} / {own_process_s(warm):.1f} | "
                 f"{cold['probe_rmse_px'][0]:.3f} |"
             )
         lines += breakdown_lines(single)
