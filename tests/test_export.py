@@ -49,14 +49,18 @@ def lowered(fn, *args):
     return [out.numpy() for out in lower.evaluate(closed, *[tf.constant(np.asarray(a)) for a in flat])]
 
 
+# Compiled whole: run eagerly, every operation of a model's initialisation is compiled on its own.
+jitted_init = jax.jit(models.init_params, static_argnums=1)
+
+
 @pytest.mark.parametrize("which", ["encoder", "predictor", "decoder"])
 @pytest.mark.parametrize("recipe", ["default", "koopman"])  # koopman: 64-d latent, affine predictor
 def test_lowered_networks_match_jax_on_random_inputs(tiny, which, recipe):
     config = tiny if recipe == "default" else get_config("koopman")
-    params = models.init_params(jax.random.key(1), config)
+    params = jitted_init(jax.random.key(1), config)
     network = {n.name: n for n in build.networks(config)}[which]
     x = jax.random.normal(jax.random.key(2), (9, network.in_dim))
-    expected = network.module.apply(params[network.params_key], x)
+    expected = jax.jit(network.module.apply)(params[network.params_key], x)
     (got,) = lowered(network.module.apply, params[network.params_key], x)
     chex.assert_shape(got, (9, network.out_dim))
     np.testing.assert_allclose(got, np.asarray(expected), atol=1e-5, rtol=1e-5)
@@ -66,7 +70,7 @@ def test_the_cnn_encoder_lowers_to_the_same_numbers_with_a_free_batch():
     """Its patch gathers (pad, strided slices, reshapes) and matmuls, on a symbolic batch of any size."""
     config = get_config("two_rooms_ebjepa")
     encoder = models.encoder(config)
-    params = encoder.init(jax.random.key(1), jnp.zeros((1, config.obs_dim)))
+    params = jax.jit(encoder.init)(jax.random.key(1), jnp.zeros((1, config.obs_dim)))
     batch = jax.export.symbolic_shape("batch")
     closed = lower.trace(encoder.apply, params, jax.ShapeDtypeStruct((*batch, config.obs_dim), jnp.float32))
     weights = [tf.constant(np.asarray(w)) for w in jax.tree_util.tree_leaves(params)]
@@ -74,11 +78,13 @@ def test_the_cnn_encoder_lowers_to_the_same_numbers_with_a_free_batch():
     fn = tf.function(lambda obs: lower.evaluate(closed, *weights, obs)[0], input_signature=spec)
     for n in (1, 3):
         obs = np.asarray(jax.random.uniform(jax.random.key(n), (n, config.obs_dim)))
-        np.testing.assert_allclose(fn(obs).numpy(), np.asarray(encoder.apply(params, obs)), atol=1e-5, rtol=1e-5)
+        np.testing.assert_allclose(
+            fn(obs).numpy(), np.asarray(jax.jit(encoder.apply)(params, obs)), atol=1e-5, rtol=1e-5
+        )
 
 
 def test_symbolic_batch_becomes_a_free_tf_batch_dimension(tiny):
-    params = models.init_params(jax.random.key(1), tiny)
+    params = jitted_init(jax.random.key(1), tiny)
     module = models.decoder(tiny)
     batch = jax.export.symbolic_shape("batch")
     closed = lower.trace(module.apply, params["decoder"], jax.ShapeDtypeStruct((*batch, tiny.latent_dim), jnp.float32))

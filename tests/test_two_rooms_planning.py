@@ -187,20 +187,22 @@ def test_a_surprising_move_is_remembered_and_then_predicted_as_the_world_made_it
         (right, up, down_right), (jnp.array([0.0, 1.0]), jnp.array([-1.0, 0.0]), jnp.array([1.0, 1.0]))
     )
     at, beside = jnp.array([10.0, 10.0]), jnp.array([13.0, 10.0])
+    # each compiled whole, as inside the search's episode, rather than one operation at a time
+    remember = jax.jit(lambda memory, before, action, after: planning.remember(memory, model, before, action, after, 2))
     memory = planning.empty_memory(4, 2)
     for ended in ([10.0, 12.0], [10.0, 11.5]):  # as predicted, or 0.5 short of a 2.0 move: nothing to remember
-        memory = planning.remember(memory, model, at, right, jnp.array(ended), 2)
+        memory = remember(memory, at, right, jnp.array(ended))
     assert int(memory.count) == 0
-    memory = planning.remember(memory, model, at, right, at + jnp.array([0.0, 0.5]), 2)  # stopped after 0.5
-    memory = planning.remember(memory, model, beside, right, beside, 2)  # stopped at once
-    memory = planning.remember(memory, model, at, down_right, at + jnp.array([2.0, 0.0]), 2)  # slid down
+    memory = remember(memory, at, right, at + jnp.array([0.0, 0.5]))  # stopped after 0.5
+    memory = remember(memory, beside, right, beside)  # stopped at once
+    memory = remember(memory, at, down_right, at + jnp.array([2.0, 0.0]))  # slid down
     assert int(memory.count) == 3 and float(memory.squared_lengths[0]) == 4.0
     np.testing.assert_allclose(memory.steps[:3], [[0.0, 0.25], [0.0, 0.0], [1.0, 0.0]])
-    seen = planning.corrected(model, memory, radius=2.0)
+    seen = jax.jit(lambda memory, z, a: planning.corrected(model, memory, radius=2.0).predict(z, a))
     starts = jnp.array([[10.0, 10.0], [12.0, 11.0], [11.0, 10.0], [10.0, 10.0], [20.0, 10.0]])
     moves = jnp.stack([right, right, down_right, up, right])
     np.testing.assert_allclose(
-        seen.predict(starts, moves), [[10.0, 10.25], [12.0, 11.0], [12.0, 10.0], [9.0, 10.0], [20.0, 11.0]]
+        seen(memory, starts, moves), [[10.0, 10.25], [12.0, 11.0], [12.0, 10.0], [9.0, 10.0], [20.0, 11.0]]
     )
 
 
