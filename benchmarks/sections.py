@@ -220,22 +220,37 @@ def single_seed(sizes: Sizes) -> dict:
     return figures
 
 
+HOST_DEVICES = 2  # the split row: XLA's CPU client made to show this many devices, each taking its share of the seeds
+
+
+def host_devices_env(count: int) -> dict[str, str]:
+    """The environment under which XLA's CPU client shows `count` devices (the last of two settings wins)."""
+    flag = f"--xla_force_host_platform_device_count={count}"
+    return {"XLA_FLAGS": f"{os.environ.get('XLA_FLAGS', '')} {flag}".strip()}
+
+
+def seeds_row(config: Config, n: int, extra_env: dict | None = None) -> dict:
+    out = child({"task": "train", "config": config.to_dict(), "seeds": list(range(n)), "cache": None}, extra_env)
+    return {
+        "seeds": n,
+        **{k: out[k] for k in ("compile_s", "run_s", "wall_s", "peak_rss_mib", "devices", "device_kind")},
+        "run_per_seed_s": out["run_s"] / n,
+    }
+
+
 def seeds_scaling(sizes: Sizes) -> dict:
+    """Each seed count in one program on the default devices; on a CPU also the largest count that they
+    divide evenly split over HOST_DEVICES devices of the CPU client (`split`), the same program sharded."""
     config = get_config("default", **sizes.seeds_config)
-    rows = []
-    for n in sizes.seed_counts:
-        out = child({"task": "train", "config": config.to_dict(), "seeds": list(range(n)), "cache": None})
-        rows.append(
-            {
-                "seeds": n,
-                **{k: out[k] for k in ("compile_s", "run_s", "wall_s", "peak_rss_mib", "devices", "device_kind")},
-                "run_per_seed_s": out["run_s"] / n,
-            }
-        )
+    rows = [seeds_row(config, n) for n in sizes.seed_counts]
+    even = [n for n in sizes.seed_counts if n % HOST_DEVICES == 0]
+    split = None
+    if jax.default_backend() == "cpu" and even:
+        split = seeds_row(config, max(even), host_devices_env(HOST_DEVICES))
     one = rows[0]["run_s"] if rows[0]["seeds"] == 1 else None
-    for row in rows:
+    for row in [*rows, split] if split else rows:
         row["run_vs_one_seed"] = row["run_s"] / one if one else None
-    return {"config": config.to_dict(), "rows": rows}
+    return {"config": config.to_dict(), "rows": rows, "split": split}
 
 
 # --- jaxjepa against PyTorch, same recipe ------------------------------------------------------------

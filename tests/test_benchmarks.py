@@ -194,6 +194,23 @@ def test_seeds_table_gives_seeds_per_minute_and_names_the_device():
     assert caption(report.markdown(results).splitlines()).endswith("on 1 x cpu:")
 
 
+def test_seeds_split_over_cpu_devices_is_a_row_of_its_own_and_counts_for_the_target():
+    results = fake_results()
+    one, eight = ({"seeds": n, "compile_s": 3.0, "peak_rss_mib": 700.0, "devices": 1} for n in (1, 8))
+    results["seeds"]["rows"] = [
+        {**one, "run_s": 2.0, "run_per_seed_s": 2.0, "run_vs_one_seed": 1.0},
+        {**eight, "run_s": 12.0, "run_per_seed_s": 1.5, "run_vs_one_seed": 6.0},  # 1.33x one seed's rate
+    ]
+    target = lambda text: next(line for line in text.splitlines() if line.startswith("| 8 seeds in one"))
+    assert "| 1.33x | >= 1.5x | **no** |" in target(report.markdown(results))
+    results["seeds"]["split"] = {**eight, "devices": 2, "run_s": 10.0, "run_per_seed_s": 1.25, "run_vs_one_seed": 5.0}
+    text = report.markdown(results)
+    assert "| 1.33x; 1.60x over 2 CPU devices | >= 1.5x | yes |" in target(text)
+    (row,) = [line for line in text.splitlines() if line.startswith("| 8 over 2 CPU devices |")]
+    assert "| 48.0 | 5.00x |" in row  # 60 * 8 / 10 s; against one seed's run
+    assert "XLA_FLAGS=--xla_force_host_platform_device_count=2 python train.py --seeds 0-7" in text
+
+
 def test_readme_block_is_replaced_and_the_rest_kept(tmp_path):
     readme = tmp_path / "README.md"
     readme.write_text(f"# title\nbefore\n{report.BEGIN}\nold figures\n{report.END}\nafter\n")
