@@ -23,9 +23,10 @@ os.environ["XLA_FLAGS"] = (
 
 import jax  # noqa: E402
 import jax.numpy as jnp
+import numpy as np
 import pytest
 
-from jaxjepa import get_config, make_train, runner, seed_keys, two_rooms
+from jaxjepa import get_config, make_train, models, runner, seed_keys, two_rooms
 
 # Without the fusion emitters a batched (vmapped, sharded) program may round differently from a lone one. A
 # test that two such programs agree bit for bit checks what a user's runs do: it compiles with the emitters
@@ -111,9 +112,18 @@ def cli_flags(**values) -> list[str]:
 # Smaller still, for the train.py and eval.py command lines, where files and refusals are checked, not numbers.
 # test_checkpoint_cli and test_evaluation's end-to-end test train the same default-variant program with them:
 # whichever runs second loads it from the session's cache.
-SMALL_CLI_FLAGS = cli_flags(
+SMALL = dict(
     steps=40, train_sequences=8, seq_len=12, batch_size=32, decoder_steps=5, probe_sequences=8, probe_seq_len=12
 )
+SMALL_CLI_FLAGS = cli_flags(**SMALL)
+
+
+def random_params(config) -> dict:
+    """Parameters of the right shapes drawn by NumPy (no compilation): loading never looks at how well
+    a run was trained."""
+    rng = np.random.default_rng(0)
+    shapes = jax.eval_shape(lambda: models.init_params(jax.random.key(0), config))
+    return jax.tree_util.tree_map(lambda leaf: rng.normal(0, 0.1, leaf.shape).astype(leaf.dtype), shapes)
 
 
 @pytest.fixture(scope="session")

@@ -18,11 +18,11 @@ import numpy as np
 import pytest
 
 import eval as eval_script  # noqa: E402  (the top-level eval.py)
-from jaxjepa import checkpoint, make_train, probe, trainer, world
+from jaxjepa import checkpoint, make_train, probe, save_run, trainer, world
 from jaxjepa.evaluation import ablation, anomaly, forecast, headline_report, report, representation
 from jaxjepa.evaluation.runs import run_dir, train_seconds
 from jaxjepa.evaluation.settings import EvalSettings, TooFewSeeds, purpose_key, stack_trees, summarise
-from tests.conftest import SMALL_CLI_FLAGS, tiny_config
+from tests.conftest import SMALL, SMALL_CLI_FLAGS, random_params, tiny_config
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -303,9 +303,25 @@ def test_cli_needs_something_to_evaluate(capsys):
     assert code == 2 and len(err.splitlines()) == 1
 
 
+def saved_variant_runs(runs: Path, names: tuple[str, ...], seeds: tuple[int, ...]) -> dict[Path, bytes]:
+    """Runs of the ablation variants `names` as --seeds would find them (parameters of the right shapes, a
+    falling training curve), with every file's bytes, to show later that nothing trained over them."""
+    base, saved = tiny_config(**SMALL), {}
+    for name in names:
+        config = ablation.variant_config(base, name)
+        for seed in seeds:
+            curves = {"emb_std": np.geomspace(1.0, 0.01, base.steps).tolist()}
+            directory = save_run(
+                run_dir(runs, name, seed), config, random_params(config), {"final": {}, "curves": curves}
+            )
+            saved.update({path: path.read_bytes() for path in directory.rglob("*") if path.is_file()})
+    return saved
+
+
 def test_cli_end_to_end_and_wrong_config(tmp_path, capsys):
-    """Tiny runs: --seeds trains what is missing (4 variants), evaluates, writes every output; then a
-    saved run of another config is refused with one line naming it. Two seeds, the fewest that give a std."""
+    """Tiny runs: --seeds trains what is missing (the reference recipe's runs; the three other ablation
+    variants' are on disk already and are used as they are), evaluates, writes every output; then a saved
+    run of another config is refused with one line naming it. Two seeds, the fewest that give a std."""
     runs, out, report_path, readme = (
         tmp_path / "runs",
         tmp_path / "results",
@@ -313,6 +329,7 @@ def test_cli_end_to_end_and_wrong_config(tmp_path, capsys):
         tmp_path / "README.md",
     )
     readme.write_text(f"# title\n\n{report.README_BEGIN}\nold numbers\n{report.README_END}\n\nkept\n")
+    found = saved_variant_runs(runs, ("ema_only", "stopgrad_only", "no_stopgrad"), (0, 1))
     argv = [
         "--seeds",
         "0-1",
@@ -332,6 +349,7 @@ def test_cli_end_to_end_and_wrong_config(tmp_path, capsys):
     for name in ("default", "ema_only", "stopgrad_only", "no_stopgrad"):
         for seed in (0, 1):
             assert checkpoint.is_finished(run_dir(runs, name, seed))
+    assert {path: path.read_bytes() for path in found} == found  # found, not trained again
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["seeds"] == [0, 1]
     assert metrics["settings"]["forecast_trajectories"] == metrics["settings"]["anomaly_trajectories"] == 16

@@ -12,18 +12,10 @@ import numpy as np
 import pytest
 
 import train as train_cli
-from jaxjepa import RunError, load_run, models, runner, save_run
+from jaxjepa import RunError, load_run, runner, save_run
 from jaxjepa.api import MAX_ROLLOUT_STEPS
 from jaxjepa.config import RANGES, Config
-from tests.conftest import cli_flags, tiny_config
-
-
-def random_params(config: Config) -> dict:
-    """Parameters of the right shapes drawn by NumPy (no compilation): loading never looks at how well
-    a run was trained."""
-    rng = np.random.default_rng(0)
-    shapes = jax.eval_shape(lambda: models.init_params(jax.random.key(0), config))
-    return jax.tree_util.tree_map(lambda leaf: rng.normal(0, 0.1, leaf.shape).astype(leaf.dtype), shapes)
+from tests.conftest import cli_flags, random_params, tiny_config
 
 
 def saved_run(root: Path) -> Path:
