@@ -228,14 +228,18 @@ def test_a_keypoint_encoder_and_a_page_search_of_part_moves_are_refused_in_one_l
     build.check_world_is_browsable(get_config("two_rooms_ebjepa", search_move_steps=3, search_replan="fresh"))
 
 
-def train_and_export(root, config, plan_budget=None):
-    """(run folder, export folder, meta) of `config` trained on seed 0, saved under `root` and exported."""
-    from jaxjepa import make_train, seed_keys
-
-    result = jax.jit(make_train(config))(seed_keys(0)[0])
-    run_dir = save_run(root / "seed0", config, result.params, {"final": {}})
+def save_and_export(root, config, params, plan_budget=None):
+    """(run folder, export folder, meta) of a run of `config` with `params`, saved under `root` and exported."""
+    run_dir = save_run(root / "seed0", config, params, {"final": {}})
     meta = build.export_run(load_run(run_dir), root / "model", plan_budget=plan_budget, log=lambda *_: None)
     return run_dir, root / "model", meta
+
+
+def train_and_export(root, config):
+    """save_and_export of `config` trained on seed 0."""
+    from jaxjepa import make_train, seed_keys
+
+    return save_and_export(root, config, jax.jit(make_train(config))(seed_keys(0)[0]).params)
 
 
 @pytest.fixture(scope="module")
@@ -292,7 +296,9 @@ PAGE_BEAMS = 5  # the export's --search-beams in the Two Rooms fixture
 
 @pytest.fixture(scope="module")
 def exported_two_rooms(tmp_path_factory):
-    """A tiny Two Rooms run (its CNN encoder, no decoder), saved and exported with a search of other beams."""
+    """A tiny Two Rooms run (its CNN encoder, no decoder), saved and exported with a search of other beams. Its
+    parameters are the initial ones: what is checked (the graphs, their parity, the meta) holds for any
+    parameters, and compiling the CNN's training program would take most of this module's time."""
     config = get_config(
         "two_rooms_ebjepa",
         steps=8,
@@ -307,7 +313,8 @@ def exported_two_rooms(tmp_path_factory):
         probe_sequences=4,
         probe_seq_len=6,
     )
-    return train_and_export(tmp_path_factory.mktemp("export-two-rooms"), config, {"beams": PAGE_BEAMS})
+    params = jitted_init(jax.random.key(0), config)
+    return save_and_export(tmp_path_factory.mktemp("export-two-rooms"), config, params, {"beams": PAGE_BEAMS})
 
 
 def test_a_two_rooms_run_exports_its_cnn_encoder_and_predictor_with_parity(exported_two_rooms):
