@@ -8,18 +8,20 @@ import numpy as np
 import pytest
 
 from jaxjepa import program_cache, runner
-from tests.conftest import tiny_config
+from tests.conftest import SMALL, tiny_config
 
-CONFIG = tiny_config(steps=20, decoder_steps=5)
+# The small command-line config's two-seed program, which test_checkpoint_cli and the end-to-end evaluation
+# train too: XLA's compilation of it comes from the session's cache when one of them ran first.
+CONFIG = tiny_config(**SMALL)
 
 
 @pytest.fixture(scope="module")
 def cache_dir(tmp_path_factory):
-    before = jax.config.jax_compilation_cache_dir
-    root = tmp_path_factory.mktemp("xla")
-    runner.enable_compilation_cache(str(root))
-    yield root / program_cache.SUBDIR
-    jax.config.update("jax_compilation_cache_dir", before)
+    """A folder of stored programs of this module's own, beside the session's XLA cache."""
+    root = tmp_path_factory.mktemp("stored") / program_cache.SUBDIR
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(program_cache, "directory", lambda: root)
+        yield root
 
 
 def outputs():
