@@ -110,8 +110,8 @@ def cli_flags(**values) -> list[str]:
 
 
 # Smaller still, for the train.py and eval.py command lines, where files and refusals are checked, not numbers.
-# test_checkpoint_cli and test_evaluation's end-to-end test train the same default-variant program with them:
-# whichever runs second loads it from the session's cache.
+# test_checkpoint_cli, test_evaluation's end-to-end test and test_program_cache train the same two-seed program
+# with them: whichever runs first compiles it, and the others find it in the session's cache.
 SMALL = dict(
     steps=40, train_sequences=8, seq_len=12, batch_size=32, decoder_steps=5, probe_sequences=8, probe_seq_len=12
 )

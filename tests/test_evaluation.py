@@ -307,10 +307,10 @@ def saved_variant_runs(runs: Path, names: tuple[str, ...], seeds: tuple[int, ...
     """Runs of the ablation variants `names` as --seeds would find them (parameters of the right shapes, a
     falling training curve), with every file's bytes, to show later that nothing trained over them."""
     base, saved = tiny_config(**SMALL), {}
+    curves = {"emb_std": np.geomspace(1.0, 0.01, base.steps).tolist()}
     for name in names:
         config = ablation.variant_config(base, name)
         for seed in seeds:
-            curves = {"emb_std": np.geomspace(1.0, 0.01, base.steps).tolist()}
             directory = save_run(
                 run_dir(runs, name, seed), config, random_params(config), {"final": {}, "curves": curves}
             )

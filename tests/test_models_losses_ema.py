@@ -166,7 +166,7 @@ def test_a_residual_predictor_adds_its_mlp_to_the_latent_it_was_given():
     config = get_config("two_rooms_ebjepa", latent_dim=5, predictor_hidden=(7,))
     assert config.predictor_kind == "residual"
     plain = get_config("two_rooms_ebjepa", latent_dim=5, predictor_hidden=(7,), predictor_kind="mlp")
-    params = models.predictor(config).init(jax.random.key(2), jnp.zeros((1, 5 + config.action_dim)))
+    params = models.predictor(config).init(jax.random.key(2), jnp.zeros((1, config.latent_dim + config.action_dim)))
     # The same parameter tree as the plain MLP's, so a saved run's shapes say nothing about the kind.
     # (eval_shape: the shapes without building the rest of the model)
     shapes = [jax.eval_shape(lambda k, c=c: models.init_params(k, c), jax.random.key(2)) for c in (config, plain)]

@@ -10,9 +10,7 @@ import pytest
 from jaxjepa import program_cache, runner
 from tests.conftest import SMALL, tiny_config
 
-# The small command-line config's two-seed program, which test_checkpoint_cli and the end-to-end evaluation
-# train too: XLA's compilation of it comes from the session's cache when one of them ran first.
-CONFIG = tiny_config(**SMALL)
+CONFIG = tiny_config(**SMALL)  # a program other tests train too (conftest.SMALL): XLA compiles it once a session
 
 
 @pytest.fixture(scope="module")
