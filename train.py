@@ -23,7 +23,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     from jaxjepa import cli, distributed
 
     parser = cli.OneLineParser(prog="train.py", description=__doc__.splitlines()[0])
-    cli.add_seed_flags(parser)
+    cli.add_seed_flags(parser, " (default 0)")
     parser.add_argument("--out", default="runs", type=cli.output_dir, help="root directory of the runs (default runs/)")
     parser.add_argument("--force", action="store_true", help="replace finished runs")
     parser.add_argument(
@@ -56,15 +56,19 @@ def main(argv: list[str] | None = None) -> int:
 def train(args: argparse.Namespace) -> int:
     from jaxjepa import cli, distributed, runner
 
-    seeds, config = cli.seeds_from(args), cli.config_from(args)
+    seeds = cli.seeds_from(args, "train.py")
+    config = cli.config_from(args, "train.py", seeds=min(len(seeds), args.seeds_per_program))
     try:
         cluster = distributed.cluster_from(args)
     except ValueError as err:
         cli.fail(f"train.py: {err}")
-    out = Path(args.out) if args.config == "default" or args.out != "runs" else Path("runs") / args.config
+    out = runs_root(args.out, args.config)
     run_dirs = [out / f"seed{s}" for s in seeds]
     if cluster:  # before any other JAX call: afterwards jax.devices() lists every process's devices
-        distributed.initialize(cluster)
+        try:
+            distributed.initialize(cluster)
+        except ConnectionError as err:
+            cli.fail(f"train.py: {err}", 1)
     per_program = min(len(seeds), args.seeds_per_program)
     mine = runner.local_rows(per_program)  # the rows of each chunk that this process trains and saves
     earlier = prepare_outputs(
@@ -87,6 +91,14 @@ def train(args: argparse.Namespace) -> int:
     return 0
 
 
+def runs_root(out: str, config_name: str) -> Path:
+    """Where the runs go: --out, except that in runs/ (train.py's own root, however spelled) a named config's runs
+    go under its name, where eval.py --seeds looks for them."""
+    if config_name != "default" and Path(out) == Path("runs"):
+        return Path("runs") / config_name
+    return Path(out)
+
+
 def prepare_outputs(out: Path, run_dirs: list[Path], config, force: bool, summary: bool = True) -> dict:
     """Before any compute: hold every run's lock for the rest of the process, tidy what killed saves left,
     and refuse runs that may not or cannot be written (one line, exit 1). Returns the per-seed figures of
@@ -102,11 +114,11 @@ def prepare_outputs(out: Path, run_dirs: list[Path], config, force: bool, summar
         if not summary:
             return {}
         if len(run_dirs) > 1:
-            return earlier_summary(out / "summary.json", config, replace=force)
+            return earlier_summary(out / "summary.json", config, force=force)
     except checkpoint.RunError as err:
         cli.fail(f"train.py: {err}", 1)
     try:  # one seed joins a summary of its config, and leaves any other summary alone
-        return earlier_summary(out / "summary.json", config, replace=False)
+        return earlier_summary(out / "summary.json", config, force=False)
     except checkpoint.RunError:
         return {}
 
@@ -196,13 +208,17 @@ def print_summary(config, seeds, saved, timing, cache) -> None:
 SUMMARY_KEYS = ("loss", "pred_loss", "emb_std", "probe_rmse_px")
 
 
-def earlier_summary(path: Path, config, replace: bool) -> dict:
-    """{seed: final figures} of an existing summary.json of the same config ({} if none, or if `replace`).
-    One of another config, or unreadable, is never overwritten unasked: RunError."""
+def earlier_summary(path: Path, config, force: bool) -> dict:
+    """{seed: final figures} of an existing summary.json of the same config ({} if none): its seeds stay in the
+    summary, forced or not, since --force replaces runs, not the record of others. One of another config, or
+    unreadable, is never overwritten unasked: RunError, or {} with `force`. Something that is not a file there is
+    never replaced: RunError."""
     from jaxjepa import checkpoint
 
-    if replace or not path.exists():
+    if not path.exists() and not path.is_symlink():
         return {}
+    if not path.is_file():
+        raise checkpoint.RunError(f"{path} is not a file; move it away or choose another --out")
     try:
         earlier = json.loads(path.read_text())
         same = earlier["config"] == json.loads(config.to_json())
@@ -211,12 +227,14 @@ def earlier_summary(path: Path, config, replace: bool) -> dict:
             for seed in map(str, earlier["seeds"])
         }
     except (OSError, ValueError, TypeError, KeyError) as err:
+        if force:
+            return {}
         raise checkpoint.RunError(f"{path} is unreadable ({type(err).__name__}); pass --force to replace it") from None
-    if not same:
+    if not same and not force:
         raise checkpoint.RunError(
             f"{path} summarises runs of another config; pass --force to replace it, or choose another --out"
         )
-    return per_seed
+    return per_seed if same else {}
 
 
 def write_seed_summary(path: Path, config, saved, force: bool) -> None:
@@ -226,7 +244,7 @@ def write_seed_summary(path: Path, config, saved, force: bool) -> None:
 
     with checkpoint.locked(path):
         try:
-            per_seed = earlier_summary(path, config, replace=force)
+            per_seed = earlier_summary(path, config, force=force)
         except checkpoint.RunError as err:  # checked before training: another process wrote it since
             cli.fail(f"train.py: {err}; the runs are saved", 1)
         per_seed.update({seed: {k: s[k] for k in SUMMARY_KEYS} for seed, _, s in saved})

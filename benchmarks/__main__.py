@@ -16,7 +16,8 @@ import sys
 import time
 from pathlib import Path
 
-SECTIONS = ("peak", "step", "single", "process", "seeds", "torch", "ttq")
+from benchmarks.report import SECTIONS, shape_problem
+from jaxjepa.evaluation.report import write_text
 
 
 def parse_args(argv):
@@ -42,13 +43,19 @@ def parse_args(argv):
         if not seed_counts or min(seed_counts) < 1:
             cli.fail("python -m benchmarks: --seed-counts must be positive")
     out = Path(args.out or ("results/bench-quick.json" if args.quick else "results/bench.json"))
+    problem = cli.output_file_problem(out)
+    if problem:
+        cli.fail(f"python -m benchmarks: cannot write --out {out}: {problem}")
     earlier = {}
     if args.update and out.exists():
         try:
             earlier = json.loads(out.read_text())
         except (OSError, ValueError) as err:
             cli.fail(f"python -m benchmarks: --update cannot read {out}: {err}")
-        if not isinstance(earlier, dict) or earlier.get("quick", args.quick) != args.quick:
+        problem = shape_problem(earlier)
+        if problem:
+            cli.fail(f"python -m benchmarks: --update: {out} {problem}; write a new file instead")
+        if earlier.get("quick", args.quick) != args.quick:
             cli.fail(f"python -m benchmarks: --update: {out} is not a benchmark file of the same kind (--quick or not)")
     return args.quick, sections, seed_counts, out, earlier
 
@@ -105,11 +112,12 @@ def main(argv: list[str] | None = None) -> int:
             results.setdefault("measured_utc", {})[name] = utc_now()
             print(f"[bench] {name} done in {time.perf_counter() - began:.0f} s", file=sys.stderr, flush=True)
     results["total_s"] = time.perf_counter() - start
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(out.suffix + ".tmp")
-    tmp.write_text(json.dumps(results, indent=2, default=report.json_default))
-    tmp.replace(out)
-    print(report.markdown(results))
+    print(report.markdown(results))  # first: the figures are on screen even if the write below fails
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        write_text(out, json.dumps(results, indent=2, default=report.json_default))
+    except OSError as err:
+        cli.fail(f"python -m benchmarks: cannot write {out}: {err}", 1)
     print(f"\nwrote {out}")
     return 0
 

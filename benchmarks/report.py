@@ -17,6 +17,9 @@ from pathlib import Path
 from jaxjepa.evaluation.report import replace_block
 
 BLOCKS = ("performance", "gpu")
+BLOCK_BACKENDS = {"performance": "cpu", "gpu": "gpu"}  # jax.default_backend() of the machine each block shows
+SECTIONS = ("peak", "step", "single", "process", "seeds", "torch", "ttq")
+FIELDS = {"command": str, "started_utc": str, "machine": dict}  # in every file `python -m benchmarks` writes
 
 
 def markers(block: str = "performance") -> tuple[str, str]:
@@ -348,6 +351,49 @@ def _loads(m: dict) -> str:
     return " / ".join(f"{v:.1f}" for v in loads) if loads else "?"
 
 
+def shape_problem(results) -> str | None:
+    """Why `results` is not a benchmark file as `python -m benchmarks` writes it, or None when it is one:
+    the fields and sections the table reads, each of the type it reads, and the table renders from it.
+    Checked before a README block is rewritten from a file or a run merges its figures into one, so a
+    wrong file is refused in one line instead of ending in a traceback or a block of "None"."""
+    if not isinstance(results, dict):
+        return f"holds a JSON {type(results).__name__}, not a benchmark file's object"
+    for key, kind in FIELDS.items():
+        if not isinstance(results.get(key), kind):
+            return f"has no {key!r} ({kind.__name__}), which every benchmark file has"
+    if not isinstance(results["machine"].get("backend"), str):
+        return "names no machine backend ('machine': {'backend': ...})"
+    for key, kind in (("quick", bool), ("measured_utc", dict)):
+        if key in results and not isinstance(results[key], kind):
+            return f"has a {key!r} that is not a {kind.__name__}"
+    wrong = [name for name in SECTIONS if name in results and not isinstance(results[name], dict)]
+    if wrong:
+        return f"has section(s) {', '.join(wrong)} that are not objects"
+    try:
+        markdown(results)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, ZeroDivisionError) as err:
+        return f"has a section the table cannot read ({type(err).__name__}: {err})"
+    return None
+
+
+def block_problem(results, block: str) -> str | None:
+    """Why `results` must not fill README's `block`, or None: a benchmark file with figures, taken on the
+    block's kind of machine (the GPU figures never replace the CPU ones, nor the reverse) and at full
+    sizes (a --quick run only checks the benchmark itself)."""
+    problem = shape_problem(results)
+    if problem:
+        return problem
+    if not any(name in results for name in SECTIONS):
+        return f"has no figures (none of the sections {', '.join(SECTIONS)})"
+    backend, wanted = results["machine"]["backend"], BLOCK_BACKENDS[block]
+    if backend != wanted:
+        other = [f" (--block {name})" for name, kind in BLOCK_BACKENDS.items() if kind == backend]
+        return f"holds {backend} figures, and the {block} block shows {wanted} ones{''.join(other)}"
+    if results.get("quick"):
+        return "is a --quick run (small sizes that check the benchmark, not the machine's figures)"
+    return None
+
+
 def rewrite_readme(readme: Path, text: str, block: str = "performance") -> None:
     """The text between the block's markers; MissingMarkers (a ValueError) when the README lacks them."""
     begin, end = markers(block)
@@ -364,8 +410,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         results = json.loads(Path(args.bench).read_text())
-    except (OSError, json.JSONDecodeError) as err:
+    except (OSError, ValueError) as err:  # ValueError: not JSON, or not UTF-8
         cli.fail(f"python -m benchmarks.report: cannot read {args.bench}: {err}", 1)
+    problem = block_problem(results, args.block)
+    if problem:
+        cli.fail(f"python -m benchmarks.report: {args.bench} {problem}; {args.readme} left as it was", 1)
     try:
         rewrite_readme(Path(args.readme), markdown(results, args.bench), args.block)
     except (OSError, ValueError) as err:

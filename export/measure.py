@@ -19,22 +19,57 @@ import json
 import os
 import platform
 import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from export import browser
-from jaxjepa.cli import OneLineParser, fail
-from jaxjepa.evaluation.report import MissingMarkers, replace_block
+from jaxjepa.cli import OneLineParser, fail, output_file_problem
+from jaxjepa.evaluation.report import MissingMarkers, replace_block, write_text
 
 REPO = Path(__file__).resolve().parent.parent
+PROG = "python -m export.measure"
 BEGIN, END = "<!-- export.measure:begin", "<!-- export.measure:end -->"
 REFERENCE_DOWNLOAD_MB = 1.37  # REFERENCE.md: its weights as base64 float32 JSON
 BACKENDS = ("webgl", "cpu")
 
 
-def measure_folder(chromium, url: str, mount: str, folder: Path, repeats: int) -> dict:
-    meta = json.loads((folder / "meta.json").read_text())
+def read_export(given: str, folder: Path) -> tuple[dict, dict[str, np.ndarray]]:
+    """An export folder's meta.json and reference outputs, read before the browser starts: a damaged
+    file is refused in one line, not met in the middle of the measurement."""
+    remake = f"make it again: python -m export RUN --out {given}"
+    if not (folder / "meta.json").is_file() or not (folder / "reference_outputs.npz").is_file():
+        fail(f"{PROG}: cannot measure: {folder} is not an export folder (make it: python -m export RUN --out {given})")
+    try:
+        meta = json.loads((folder / "meta.json").read_text())
+    except (OSError, ValueError) as err:  # ValueError: not JSON, or not UTF-8
+        fail(f"{PROG}: cannot measure: {folder / 'meta.json'} is not readable JSON ({err}); {remake}")
+    if not isinstance(meta, dict) or "weights_dtype" not in meta or not meta.get("parity_jax_vs_tf_max_abs"):
+        fail(f"{PROG}: cannot measure: {folder / 'meta.json'} lacks weights_dtype or the parity figures; {remake}")
+    try:
+        reference = load_reference(folder / "reference_outputs.npz")
+    except ValueError as err:
+        fail(f"{PROG}: cannot measure: {folder / 'reference_outputs.npz'} is damaged ({err}); {remake}")
+    missing = [key for key in ("obs", "latent", "predicted") if key not in reference]
+    if missing:
+        fail(f"{PROG}: cannot measure: {folder / 'reference_outputs.npz'} lacks {', '.join(missing)}; {remake}")
+    return meta, reference
+
+
+def load_reference(path: Path) -> dict[str, np.ndarray]:
+    """The stored JAX outputs; ValueError when the file is not an .npz archive or a member is damaged."""
+    try:
+        stored = np.load(path)
+        if not isinstance(stored, np.lib.npyio.NpzFile):
+            raise ValueError("a lone array, not an .npz archive")
+        with stored:
+            return dict(stored)
+    except (OSError, EOFError, zipfile.BadZipFile) as err:
+        raise ValueError(str(err)) from None
+
+
+def measure_folder(chromium, url: str, mount: str, folder: Path, repeats: int, meta: dict, reference: dict) -> dict:
     fetched: dict[str, int] = {}
 
     def count(response):
@@ -49,8 +84,7 @@ def measure_folder(chromium, url: str, mount: str, folder: Path, repeats: int) -
     page.goto(f"{url}index.html?model={mount}&paused=1")
     browser.wait_ready(page)
     if not page.is_hidden("#error"):
-        fail(f"the page could not load {folder}: {page.inner_text('#error')}")
-    reference = dict(np.load(folder / "reference_outputs.npz"))
+        fail(f"{PROG}: the page could not load {folder}: {page.inner_text('#error')}")
     inputs = {"encode": reference["obs"].reshape(len(reference["obs"]), -1), "predict": predictor_rows(reference)}
     if "decoded" in reference:
         inputs["decode"] = reference["latent"]
@@ -147,7 +181,9 @@ def update_readme(block: str, readme: Path) -> None:
     try:
         replace_block(readme, BEGIN, END, block)
     except MissingMarkers as err:
-        fail(str(err))
+        fail(f"{PROG}: {err}")
+    except OSError as err:
+        fail(f"{PROG}: cannot rewrite {readme}: {err}", 1)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -164,19 +200,24 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-readme", action="store_true", help="do not rewrite README.md's block")
     args = parser.parse_args(argv)
     if args.repeats < 1:
-        fail("--repeats must be >= 1")
-    reason = browser.missing_browser_reason()
-    if reason:
-        fail(f"cannot measure: {reason}")
+        fail(f"{PROG}: --repeats must be >= 1")
     given_folders = [args.model, *args.also]
     folders = [Path(p).resolve() for p in given_folders]
-    for given, folder in zip(given_folders, folders, strict=True):
-        if not (folder / "meta.json").is_file() or not (folder / "reference_outputs.npz").is_file():
-            fail(f"cannot measure: {folder} is not an export folder (make it: python -m export RUN --out {given})")
+    exports = [read_export(given, folder) for given, folder in zip(given_folders, folders, strict=True)]
+    out = Path(args.out)
+    problem = output_file_problem(out)
+    if problem:
+        fail(f"{PROG}: cannot write --out {out}: {problem}")
+    reason = browser.missing_browser_reason()
+    if reason:
+        fail(f"{PROG}: cannot measure: {reason}")
     load_average = os.getloadavg()[0]
     mounts = {f"measured{i}": folder for i, folder in enumerate(folders)}
     with browser.serve(mounts=mounts) as url, browser.chromium() as chromium:
-        models = [measure_folder(chromium, url, mount, folder, args.repeats) for mount, folder in mounts.items()]
+        models = [
+            measure_folder(chromium, url, mount, folder, args.repeats, *export)
+            for (mount, folder), export in zip(mounts.items(), exports, strict=True)
+        ]
         version = chromium.version
     tfjs_bytes = (browser.WEB_DIR / "vendor/tfjs/tf.min.js").stat().st_size
     results = {
@@ -190,10 +231,13 @@ def main(argv: list[str] | None = None) -> None:
         "reference_download_mb": REFERENCE_DOWNLOAD_MB,
         "models": models,
     }
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2) + "\n")
     block = readme_block(results)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        write_text(out, json.dumps(results, indent=2) + "\n")
+    except OSError as err:
+        print(block)  # the figures are on screen even though the file could not be written
+        fail(f"{PROG}: cannot write {out}: {err}", 1)
     if not args.no_readme:
         update_readme(block, REPO / "README.md")
     print(block)

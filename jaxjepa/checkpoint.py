@@ -18,6 +18,7 @@ import dataclasses
 import errno
 import fcntl
 import glob
+import io
 import json
 import math
 import os
@@ -130,8 +131,19 @@ def check_writable(run_dir: str | os.PathLike, force: bool) -> None:
     if run_dir.exists() and not is_finished(run_dir):
         raise RunError(f"{run_dir} holds something that is not a finished run; it is never replaced, move it away")
     if run_dir.exists() and not force:
-        raise RunError(f"{run_dir} already holds a finished run; pass --force (force=True) to replace it")
+        raise RunError(f"{run_dir} already holds a finished run; pass --force to replace it")
+    foreign = foreign_entries(run_dir) if run_dir.exists() else []
+    if foreign:
+        raise RunError(
+            f"{run_dir} holds a finished run and files a save did not write ({', '.join(foreign[:3])}"
+            f"{', ...' if len(foreign) > 3 else ''}); replacing it would delete them, so move them away first"
+        )
     _check_parent(run_dir.absolute().parent)
+
+
+def foreign_entries(run_dir: Path) -> list[str]:
+    """The names in a run directory that no save writes (a user's notes or plots): a forced save keeps away."""
+    return sorted(p.name for p in run_dir.iterdir() if not _RUN_ENTRIES.match(p.name))
 
 
 def _pid_alive(pid: int) -> bool:
@@ -145,7 +157,7 @@ def _pid_alive(pid: int) -> bool:
 
 
 def _written_by_save(path: Path) -> bool:
-    return path.is_dir() and not path.is_symlink() and all(_RUN_ENTRIES.match(p.name) for p in path.iterdir())
+    return path.is_dir() and not path.is_symlink() and not foreign_entries(path)
 
 
 def tidy_leftovers(run_dir: str | os.PathLike) -> list[str]:
@@ -214,12 +226,19 @@ def atomic_write_text(path: Path, text: str) -> None:
     """Write `path` so that readers see the old or the new text, never half of it."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 would hide the file from the other users of a shared --out
         with os.fdopen(fd, "w") as file:
             file.write(text)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _jsonable(tree: Any) -> Any:
@@ -240,7 +259,11 @@ def write_params(directory: Path, params: dict) -> None:
     only the seeds it trained."""
     directory.mkdir()
     leaves = jax.tree_util.tree_leaves_with_path(jax.device_get(params))
-    np.savez(directory / PARAMS_FILE, **{jax.tree_util.keystr(path): np.asarray(leaf) for path, leaf in leaves})
+    # Built in memory, then written in one call: np.savez straight to a file that fails midway (a full disk)
+    # leaves its zip writer open, and the writer's finaliser then prints a second traceback.
+    archive = io.BytesIO()
+    np.savez(archive, **{jax.tree_util.keystr(path): np.asarray(leaf) for path, leaf in leaves})
+    (directory / PARAMS_FILE).write_bytes(archive.getbuffer())
 
 
 def read_params(directory: Path, abstract: Any) -> Any:
@@ -396,6 +419,13 @@ def _restore_npz(checkpoint: Path, abstract: Any) -> dict:
     wanted = jax.tree_util.tree_map(lambda a: tuple(a.shape), abstract)
     if wanted != jax.tree_util.tree_map(lambda a: tuple(np.shape(a)), params):
         raise RunError(f"{checkpoint.parent}: checkpoint does not match its config.json (parameter shapes differ)")
+    dtypes = {str(np.asarray(a).dtype) for a in jax.tree_util.tree_leaves(params)}
+    expected = {str(a.dtype) for a in jax.tree_util.tree_leaves(abstract)}
+    if not dtypes <= expected:
+        raise RunError(
+            f"{checkpoint.parent}: checkpoint holds {', '.join(sorted(dtypes - expected))} parameters, "
+            f"where its config.json implies {', '.join(sorted(expected))}"
+        )
     return params
 
 

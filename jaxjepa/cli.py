@@ -9,7 +9,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import re
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -45,7 +47,10 @@ PATH_HEADROOM = 200  # bytes a run directory adds below --out (seedN/.seedN.part
 
 
 def output_dir(text: str) -> str:
-    """argparse type of an output directory: refuse a path the filesystem cannot hold before any compute."""
+    """argparse type of an output directory: refuse a path the filesystem cannot hold before any compute, and an
+    empty one, which would quietly mean the current folder."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty path; name a folder (. for the current one)")
     try:
         name_max = os.pathconf("/", "PC_NAME_MAX")
         path_max = os.pathconf("/", "PC_PATH_MAX")
@@ -61,12 +66,33 @@ def output_dir(text: str) -> str:
     return text
 
 
+def output_file_problem(out: str | Path) -> str | None:
+    """Why a file could not be written at `out`, or None: checked before the work whose result it holds, so a
+    wrong path costs no minutes. Creates the missing folders, as the write would."""
+    out = Path(out)
+    folder = out.absolute().parent
+    try:
+        if out.is_dir():
+            return "it is a directory; name a file"
+        existing = next(p for p in (folder, *folder.parents) if p.exists())
+        if not existing.is_dir():
+            return f"{existing} is a file, not a folder"
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".probe", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        return f"{folder}: {err.strerror or err}"
+    return None
+
+
 def fail(message: str, code: int = 2) -> NoReturn:
     print(message, file=sys.stderr)
     raise SystemExit(code)
 
 
 MAX_SEEDS = 4096  # a larger count is a typo rather than a plan: refuse it before building the list
+ASCII_DIGITS = re.compile(r"[0-9]+")
 SEED_LIMIT = 2**32  # jax.random.key keeps 32 bits of a seed without x64: seed 2**32 would silently be seed 0
 
 
@@ -77,12 +103,12 @@ def parse_seeds(text: str) -> list[int]:
     for part in text.split(","):
         part = part.strip()
         lo, sep, hi = part.partition("-")
-        try:
-            bounds = (int(lo), int(hi)) if sep else (int(part), int(part))
-        except ValueError:
-            raise ValueError(f"bad seed spec {text!r}: use N, A-B or a comma list of non-negative integers") from None
-        if bounds[0] < 0 or bounds[1] < 0:
+        numbers = (lo, hi) if sep else (part, part)
+        if part.startswith("-"):
             raise ValueError(f"seeds must be non-negative, got {part!r}")
+        if not all(ASCII_DIGITS.fullmatch(n) for n in numbers):  # int() would also take "+5", "1_000" and "٣"
+            raise ValueError(f"bad seed spec {text!r}: use N, A-B or a comma list of non-negative integers")
+        bounds = (int(numbers[0]), int(numbers[1]))
         if max(bounds) >= SEED_LIMIT:
             raise ValueError(f"seeds must be below {SEED_LIMIT} (2**32), got {part[:40]!r}")
         if bounds[0] > bounds[1]:
@@ -93,6 +119,14 @@ def parse_seeds(text: str) -> list[int]:
     if len(set(seeds)) != len(seeds):
         raise ValueError(f"seed spec {text!r} names a seed twice")
     return seeds
+
+
+def one_seed(text: str) -> int:
+    """argparse type of a single seed: what --seed takes, refused the same way."""
+    seeds = _seed_spec(text)
+    if len(seeds) != 1:
+        raise argparse.ArgumentTypeError(f"one seed, got {text!r}")
+    return seeds[0]
 
 
 def _seed_spec(text: str) -> list[int]:
@@ -126,28 +160,30 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
         )
 
 
-def add_seed_flags(parser: argparse.ArgumentParser) -> None:
+def add_seed_flags(parser: argparse.ArgumentParser, seed_default: str = "") -> None:
     group = parser.add_mutually_exclusive_group()
-    group.add_argument("--seed", type=_seed_spec, help="one seed (default 0)")
+    group.add_argument("--seed", type=_seed_spec, help=f"one seed{seed_default}")
     group.add_argument("--seeds", type=_seed_spec, help="several seeds in one vmapped program: 0-7 or 0,3,5")
 
 
-def seeds_from(args: argparse.Namespace) -> list[int]:
+def seeds_from(args: argparse.Namespace, prog: str) -> list[int]:
     chosen = args.seeds or args.seed or [0]
     if args.seed is not None and len(args.seed) != 1:
-        fail("--seed takes one seed; use --seeds for several")
+        fail(f"{prog}: --seed takes one seed; use --seeds for several")
     return chosen
 
 
-def config_from(args: argparse.Namespace) -> Config:
+def config_from(args: argparse.Namespace, prog: str, seeds: int = 1) -> Config:
+    """The config the flags name; one line and exit 2 if it is invalid, or if `seeds` of it trained in one program
+    cannot fit in this machine's memory."""
     overrides = {k[4:]: v for k, v in vars(args).items() if k.startswith("cfg_") and v is not None}
     try:
         config = get_config(args.config, **overrides)
     except (TypeError, ValueError) as err:
-        fail(f"bad config: {err}")
-    problem = resources.memory_problem(config)
+        fail(f"{prog}: bad config: {err}")
+    problem = resources.memory_problem(config, seeds)
     if problem:
-        fail(f"bad config: {problem}")
+        fail(f"{prog}: bad config: {problem}")
     return config
 
 

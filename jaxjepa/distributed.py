@@ -18,6 +18,9 @@ from __future__ import annotations
 import argparse
 import itertools
 import os
+import socket
+import sys
+import time
 from typing import Any, NamedTuple
 
 import jax
@@ -49,7 +52,11 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
     )
     for name in ("num_processes", "process_id"):
         group.add_argument(
-            f"--{name.replace('_', '-')}", type=int, default=_env_int(ENV[name]), metavar="INT", help=f"env {ENV[name]}"
+            f"--{name.replace('_', '-')}",
+            type=int,
+            default=_env_int_or_fail(ENV[name]),
+            metavar="INT",
+            help=f"env {ENV[name]}",
         )
 
 
@@ -58,7 +65,17 @@ def _env_int(name: str) -> int | None:
     try:
         return None if text is None else int(text)
     except ValueError:
-        return -1  # rejected with one clear line by cluster_from
+        raise ValueError(f"{name}={text!r} is not an integer") from None
+
+
+def _env_int_or_fail(name: str) -> int | None:
+    """The integer in environment variable `name` (None if unset); a non-integer ends the program in one line."""
+    try:
+        return _env_int(name)
+    except ValueError as err:
+        from jaxjepa import cli
+
+        cli.fail(f"{os.path.basename(sys.argv[0]) or 'jaxjepa'}: {err}")
 
 
 def cluster_from(args: argparse.Namespace) -> Cluster | None:
@@ -81,14 +98,34 @@ def cluster_from(args: argparse.Namespace) -> Cluster | None:
 
 
 def initialize(cluster: Cluster) -> None:
-    """Join the cluster; afterwards jax.devices() lists every process's devices."""
+    """Join the cluster; afterwards jax.devices() lists every process's devices. ConnectionError when a process
+    other than 0 cannot reach the coordinator: JAX would abort the process with a C++ stack trace instead."""
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    if cluster.coordinator != "auto" and cluster.process_id != 0:
+        wait_for_coordinator(cluster.coordinator, INIT_TIMEOUT_S)
     if cluster.coordinator == "auto":
         jax.distributed.initialize(initialization_timeout=INIT_TIMEOUT_S)
     else:
         jax.distributed.initialize(
             cluster.coordinator, cluster.num_processes, cluster.process_id, initialization_timeout=INIT_TIMEOUT_S
         )
+
+
+def wait_for_coordinator(address: str, timeout_s: float, retry_s: float = 1.0) -> None:
+    """Return once a TCP connection to `address` (host:port) opens; ConnectionError after `timeout_s` without one."""
+    host, _, port = address.rpartition(":")
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            socket.create_connection((host, int(port)), timeout=retry_s).close()
+            return
+        except OSError as err:
+            if time.monotonic() >= deadline:
+                raise ConnectionError(
+                    f"no coordinator answered at {address} within {timeout_s:.0f} s ({err.strerror or err}); "
+                    "start process 0 there, or check the address"
+                ) from None
+            time.sleep(retry_s)
 
 
 def is_multiprocess() -> bool:

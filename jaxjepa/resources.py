@@ -52,12 +52,15 @@ def machine_bytes() -> int:
         return 0
 
 
-def memory_problem(config: Config) -> str | None:
-    """One line if one seed of `config` cannot fit in this machine's memory, else None."""
-    needed, available = minimum_bytes(config), machine_bytes()
+def memory_problem(config: Config, seeds: int = 1) -> str | None:
+    """One line if `seeds` seeds of `config` trained in one program cannot fit in this machine's memory, else
+    None. Each seed of a vmapped program holds its own copy of everything counted."""
+    needed, available = seeds * minimum_bytes(config), machine_bytes()
     if available and needed > available:
+        who = "one seed of this config needs" if seeds == 1 else f"{seeds} seeds of this config in one program need"
+        fewer = "" if seeds == 1 else "; train fewer at once"
         return (
-            f"one seed of this config needs at least {needed / 2**30:,.1f} GiB "
-            f"(training set, batches, parameters), more than this machine's {available / 2**30:,.1f} GiB"
+            f"{who} at least {needed / 2**30:,.1f} GiB (training set, batches, parameters), more than this "
+            f"machine's {available / 2**30:,.1f} GiB{fewer}"
         )
     return None

@@ -19,6 +19,7 @@ unbatched, it runs. The probe is a small share of a run, and each seed's numbers
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -37,8 +38,19 @@ T = TypeVar("T")
 
 
 def enable_compilation_cache(path: str | None = None) -> str:
-    """Persist compiled programs so a second `train.py` skips XLA compilation."""
-    path = path or os.environ.get("JAXJEPA_CACHE", os.path.join(os.path.expanduser("~"), ".cache", "jaxjepa", "xla"))
+    """Persist compiled programs so a second `train.py` skips XLA compilation. A folder that cannot be written
+    (JAXJEPA_CACHE naming a file or a read-only place) costs only the cache: one line on stderr, and the
+    returned text says the cache is off."""
+    default = os.path.join(os.path.expanduser("~"), ".cache", "jaxjepa", "xla")
+    path = path or os.environ.get("JAXJEPA_CACHE") or default
+    try:
+        os.makedirs(path, exist_ok=True)
+        if not os.access(path, os.W_OK | os.X_OK):
+            raise PermissionError(f"{path} is not writable")
+    except OSError as err:
+        print(f"jaxjepa: the XLA cache at {path} cannot be used ({err.strerror or err}); compiling without it",
+              file=sys.stderr)  # fmt: skip
+        return f"off ({path} cannot be written)"
     jax.config.update("jax_compilation_cache_dir", path)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)

@@ -7,7 +7,7 @@ import pytest
 
 from benchmarks import __main__ as bench_main
 from benchmarks import flops, report
-from jaxjepa import get_config
+from jaxjepa import cli, get_config
 
 
 def test_step_flops_match_the_reference_count():
@@ -50,6 +50,7 @@ def fake_results():
     }
     return {
         "command": "python -m benchmarks",
+        "started_utc": "2026-01-01T00:00:00+00:00",
         "machine": {"cpu_count": 2, "backend": "cpu"},
         "peak": {
             "matmul_size": 2048,
@@ -291,7 +292,8 @@ def test_gpu_block_is_rewritten_apart_from_the_cpu_block(tmp_path):
     readme = tmp_path / "README.md"
     readme.write_text(f"{report.BEGIN}\ncpu figures\n{report.END}\n{gpu_begin}\nold\n{gpu_end}\n")
     results = fake_results()
-    results = {k: results[k] for k in ("command", "machine", "seeds")}  # a seeds-only run, as on a GPU,
+    results = {k: results[k] for k in ("command", "started_utc", "machine", "seeds")}  # a seeds-only run, as on a GPU,
+    results["machine"]["backend"] = "gpu"
     results["seeds"]["rows"] = [row for row in results["seeds"]["rows"] if row["seeds"] != 8]  # without 8 seeds
     bench = tmp_path / "bench-gpu.json"
     bench.write_text(json.dumps(results))
@@ -332,3 +334,236 @@ def test_planning_batches_refuses_bad_input_in_one_line(tmp_path, capsys):
             planning_batches.main(argv)
         assert exit_info.value.code == code
         assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def refusal(capsys, call) -> tuple[int, str]:
+    """The exit status and the one line on stderr of a call that must refuse its input."""
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_info:
+        call()
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    return exit_info.value.code, err
+
+
+def no_section_may_run(monkeypatch):
+    from benchmarks import sections
+
+    def ran(sizes):
+        raise AssertionError("a section ran before --out was checked")
+
+    monkeypatch.setattr(sections, "matmul_peak", ran)
+
+
+def test_out_that_cannot_be_written_is_refused_before_any_section_runs(tmp_path, monkeypatch, capsys):
+    no_section_may_run(monkeypatch)
+    (tmp_path / "a-file").write_text("")
+    (tmp_path / "a-folder").mkdir()
+    run = lambda out: lambda: bench_main.main(["--quick", "--sections", "peak", "--out", str(out)])
+    below_a_file = tmp_path / "a-file" / "b.json"
+    assert refusal(capsys, run(below_a_file)) == (
+        2,
+        f"python -m benchmarks: cannot write --out {below_a_file}: {tmp_path / 'a-file'} is a file, not a folder",
+    )
+    assert refusal(capsys, run(tmp_path / "a-folder")) == (
+        2,
+        f"python -m benchmarks: cannot write --out {tmp_path / 'a-folder'}: it is a directory; name a file",
+    )
+
+    def read_only(*args, **kwargs):  # what a read-only folder answers (root writes through a chmod)
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(cli.tempfile, "mkstemp", read_only)
+    new = tmp_path / "new"
+    assert refusal(capsys, run(new / "b.json")) == (
+        2,
+        f"python -m benchmarks: cannot write --out {new / 'b.json'}: {new}: Permission denied",
+    )
+
+
+def test_figures_are_written_through_a_temp_file_of_this_process(tmp_path, monkeypatch, capsys):
+    from benchmarks import sections
+
+    out = tmp_path / "bench.json"
+    (tmp_path / "bench.json.tmp").write_text("another run's")  # a fixed temp name would be taken from it
+    here = {"cpu_model": "this CPU", "cpu_count": 2, "jax": "0.10.2", "backend": "cpu", "device_kind": "cpu"}
+    monkeypatch.setattr(sections, "matmul_peak", lambda sizes: {"peak_gflops": 9.0})
+    monkeypatch.setattr(sections, "machine", lambda: here)
+    monkeypatch.setattr(report, "markdown", lambda results: "table")
+    assert bench_main.main(["--quick", "--sections", "peak", "--out", str(out)]) == 0
+    assert json.loads(out.read_text())["peak"] == {"peak_gflops": 9.0}
+    assert (tmp_path / "bench.json.tmp").read_text() == "another run's"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bench.json", "bench.json.tmp"]  # no temp file left
+
+
+@pytest.mark.parametrize(
+    "content, says",
+    [
+        ({"quick": True, "machine": []}, "has no 'command' (str), which every benchmark file has"),
+        (
+            {"command": "c", "started_utc": "t", "machine": []},
+            "has no 'machine' (dict), which every benchmark file has",
+        ),
+        ({"command": "c", "started_utc": "t", "machine": {}}, "names no machine backend ('machine': {'backend': ...})"),
+        (
+            {"command": "c", "started_utc": "t", "machine": {"backend": "cpu"}, "measured_utc": []},
+            "has a 'measured_utc' that is not a dict",
+        ),
+        (
+            {"command": "c", "started_utc": "t", "machine": {"backend": "cpu"}, "peak": 1},
+            "has section(s) peak that are not objects",
+        ),
+        (
+            {"command": "c", "started_utc": "t", "machine": {"backend": "cpu"}, "peak": {"matmul_size": 64}},
+            "has a section the table cannot read (KeyError: 'peak_gflops')",
+        ),
+    ],
+)
+def test_update_refuses_a_file_of_the_wrong_shape_in_one_line(content, says, tmp_path, monkeypatch, capsys):
+    no_section_may_run(monkeypatch)
+    out = tmp_path / "bench.json"
+    out.write_text(json.dumps(content))
+    argv = ["--quick", "--sections", "peak", "--out", str(out), "--update"]
+    assert refusal(capsys, lambda: bench_main.main(argv)) == (
+        2,
+        f"python -m benchmarks: --update: {out} {says}; write a new file instead",
+    )
+
+
+def readme_with_both_blocks(tmp_path):
+    gpu_begin, gpu_end = report.markers("gpu")
+    readme = tmp_path / "README.md"
+    readme.write_text(f"{report.BEGIN}\ncpu figures\n{report.END}\n{gpu_begin}\ngpu figures\n{gpu_end}\n")
+    return readme
+
+
+@pytest.mark.parametrize(
+    "content, says",
+    [
+        ({}, "has no 'command' (str), which every benchmark file has"),
+        ([], "holds a JSON list, not a benchmark file's object"),
+        (
+            {"command": "c", "started_utc": "t", "machine": {"backend": "cpu"}},
+            "has no figures (none of the sections peak, step, single, process, seeds, torch, ttq)",
+        ),
+        ({**fake_results(), "seeds": {"rows": []}}, "has a section the table cannot read (KeyError: 'config')"),
+    ],
+)
+def test_report_refuses_a_file_without_the_blocks_figures(content, says, tmp_path, capsys):
+    readme = readme_with_both_blocks(tmp_path)
+    before = readme.read_text()
+    bench = tmp_path / "bench.json"
+    bench.write_text(json.dumps(content))
+    assert refusal(capsys, lambda: report.main(["--bench", str(bench), "--readme", str(readme)])) == (
+        1,
+        f"python -m benchmarks.report: {bench} {says}; {readme} left as it was",
+    )
+    assert readme.read_text() == before
+
+
+@pytest.mark.parametrize(
+    "backend, quick, block, says",
+    [
+        ("gpu", False, "performance", "holds gpu figures, and the performance block shows cpu ones (--block gpu)"),
+        ("cpu", False, "gpu", "holds cpu figures, and the gpu block shows gpu ones (--block performance)"),
+        (
+            "cpu",
+            True,
+            "performance",
+            "is a --quick run (small sizes that check the benchmark, not the machine's figures)",
+        ),
+    ],
+)
+def test_report_refuses_figures_of_another_machine_or_of_quick_sizes(backend, quick, block, says, tmp_path, capsys):
+    readme = readme_with_both_blocks(tmp_path)
+    before = readme.read_text()
+    results = fake_results()
+    results["machine"]["backend"], results["quick"] = backend, quick
+    bench = tmp_path / "bench.json"
+    bench.write_text(json.dumps(results))
+    argv = ["--bench", str(bench), "--readme", str(readme), "--block", block]
+    assert refusal(capsys, lambda: report.main(argv)) == (
+        1,
+        f"python -m benchmarks.report: {bench} {says}; {readme} left as it was",
+    )
+    assert readme.read_text() == before
+
+
+def export_folder(folder):
+    """The two files `python -m export.measure` reads from an export folder, with made-up figures."""
+    folder.mkdir()
+    meta = {"weights_dtype": "float32", "parity_jax_vs_tf_max_abs": {"encoder": 1e-6}}
+    (folder / "meta.json").write_text(json.dumps(meta))
+    arrays = {"obs": np.zeros((2, 4)), "latent": np.zeros((2, 3)), "predicted": np.zeros((2, 3))}
+    np.savez(folder / "reference_outputs.npz", **arrays)
+    return folder
+
+
+def no_browser_may_start(monkeypatch):
+    from export import browser
+
+    def started(*args, **kwargs):
+        raise AssertionError("the browser started before the input was checked")
+
+    monkeypatch.setattr(browser, "serve", started)
+    monkeypatch.setattr(browser, "chromium", started)
+
+
+def test_measure_refuses_a_damaged_export_before_the_browser_starts(tmp_path, monkeypatch, capsys):
+    from export import measure
+
+    no_browser_may_start(monkeypatch)
+    model = export_folder(tmp_path / "model")
+    (model / "meta.json").write_text('{"weights_dtype": "flo')  # truncated
+    argv = ["--model", str(model), "--out", str(tmp_path / "web.json"), "--no-readme"]
+    code, err = refusal(capsys, lambda: measure.main(argv))
+    assert code == 2 and err.startswith(f"python -m export.measure: cannot measure: {model / 'meta.json'} is not ")
+    assert err.endswith(f"; make it again: python -m export RUN --out {model}")
+    (model / "meta.json").write_text("{}")
+    assert refusal(capsys, lambda: measure.main(argv)) == (
+        2,
+        f"python -m export.measure: cannot measure: {model / 'meta.json'} lacks weights_dtype or the parity figures; "
+        f"make it again: python -m export RUN --out {model}",
+    )
+
+
+def test_measure_refuses_an_out_it_cannot_write_before_the_browser_starts(tmp_path, monkeypatch, capsys):
+    from export import measure
+
+    no_browser_may_start(monkeypatch)
+    model = export_folder(tmp_path / "model")
+    argv = ["--model", str(model), "--out", str(model), "--no-readme"]
+    assert refusal(capsys, lambda: measure.main(argv)) == (
+        2,
+        f"python -m export.measure: cannot write --out {model}: it is a directory; name a file",
+    )
+
+
+def test_measure_writes_its_figures_through_a_temp_file_beside_them(tmp_path, monkeypatch, capsys):
+    import contextlib
+    import os
+
+    from export import browser, measure
+
+    model = export_folder(tmp_path / "model")
+    figures = {"jax_vs_tfjs_max_abs": {"latent": 1e-6}, "step_ms": 1.0, "dream_ms": 2.0}
+    measured = {
+        "folder": str(model),
+        "weights_dtype": "float32",
+        "model_download_bytes": 1000,
+        "jax_vs_tf_max_abs": {"encoder": 1e-6},
+        "default_backend": "cpu",
+        "backends": {"cpu": figures},
+    }
+    monkeypatch.setattr(browser, "missing_browser_reason", lambda: None)
+    monkeypatch.setattr(browser, "serve", lambda mounts: contextlib.nullcontext("http://fake/"))
+    monkeypatch.setattr(browser, "chromium", lambda: contextlib.nullcontext(type("Chromium", (), {"version": "1"})))
+    monkeypatch.setattr(measure, "measure_folder", lambda *args: measured)
+    replaced = []
+    real_replace = os.replace
+    monkeypatch.setattr(measure.os, "replace", lambda src, dst: (replaced.append((src, dst)), real_replace(src, dst)))
+    out = tmp_path / "results" / "web.json"
+    measure.main(["--model", str(model), "--out", str(out), "--no-readme"])
+    assert json.loads(out.read_text())["models"] == [measured]
+    assert replaced == [(out.with_name(f".web.json.{os.getpid()}.tmp"), out)]
+    assert [p.name for p in out.parent.iterdir()] == ["web.json"]

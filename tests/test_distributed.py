@@ -158,3 +158,20 @@ def test_bad_cluster_flags_are_one_line_and_exit_2(capsys):
     assert exit_info.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--process-id" in err[0]
+
+
+def test_an_unreachable_coordinator_is_one_line_not_an_abort(capsys):
+    with pytest.raises(ConnectionError, match=r"no coordinator answered at 127\.0\.0\.1:\d+ within 0 s"):
+        distributed.wait_for_coordinator(f"127.0.0.1:{free_port()}", timeout_s=0.2, retry_s=0.05)
+    with socket.socket() as listening:  # one that listens is found
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        distributed.wait_for_coordinator(f"127.0.0.1:{listening.getsockname()[1]}", timeout_s=1)
+
+
+def test_a_non_integer_cluster_variable_is_named(monkeypatch, capsys):
+    monkeypatch.setenv(distributed.ENV["num_processes"], "abc")
+    with pytest.raises(SystemExit) as exit_info:
+        train.main(["--seed", "0"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exit_info.value.code == 2 and len(err) == 1 and "JAXJEPA_NUM_PROCESSES='abc' is not an integer" in err[0]

@@ -2,7 +2,9 @@
 outputs, seed-count bounds, merged seed summaries, and sentinel files around --out that train.py and
 eval.py must leave as they were. Kills are real signals sent to real processes."""
 
+import errno
 import fcntl
+import gc
 import hashlib
 import json
 import os
@@ -18,7 +20,7 @@ import numpy as np
 import pytest
 
 import train as train_cli
-from jaxjepa import RunError, checkpoint, cli
+from jaxjepa import RunError, checkpoint, cli, load_run
 from tests.conftest import cli_flags, tiny_config
 
 REPO = Path(__file__).resolve().parents[1]
@@ -373,3 +375,63 @@ def test_sandbox_eval_leaves_every_file_around_its_outputs(trained, monkeypatch)
     assert eval_script.main([*argv, "--readme", "README.md"]) == 0
     assert (sandbox / "results" / "metrics.json").is_file()
     _assert_sentinels_kept(sandbox, before, rewritten=(sandbox / "runs" / "seed0",))
+
+
+def test_a_forced_save_keeps_away_from_a_run_holding_a_users_files(tiny_run_dir, tmp_path, tiny):
+    """--force replaces a finished run, not the notes and plots a user keeps inside it."""
+    run_dir = Path(shutil.copytree(tiny_run_dir, tmp_path / "seed0"))
+    (run_dir / "NOTES.txt").write_text("mine")
+    (run_dir / "plots").mkdir()
+    before = _digests(run_dir)
+    params = load_run(tiny_run_dir).params
+    with pytest.raises(RunError, match=r"files a save did not write \(NOTES.txt, plots\)"):
+        checkpoint.save_run(run_dir, tiny, params, {"final": {}}, force=True)
+    assert _digests(run_dir) == before and (run_dir / "plots").is_dir()
+
+
+@pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")
+def test_a_full_disk_is_one_line_and_leaves_no_run(tiny_run_dir, tmp_path, tiny, monkeypatch, capfd):
+    def disk_full(self, data):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self))
+
+    params = load_run(tiny_run_dir).params
+    monkeypatch.setattr(Path, "write_bytes", disk_full)
+    with pytest.raises(RunError, match="No space left on device") as refusal:
+        checkpoint.save_run(tmp_path / "seed0", tiny, params, {"final": {}})
+    gc.collect()  # a zip writer left open would report its own failure when collected
+    assert len(str(refusal.value).splitlines()) == 1 and capfd.readouterr().err == ""
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".seed0.lock"]
+
+
+def test_a_forced_call_on_some_seeds_keeps_the_others_in_the_summary(tmp_path):
+    path, config = tmp_path / "summary.json", tiny_config()
+    mask = os.umask(0o022)
+    try:
+        train_cli.write_seed_summary(path, config, [(s, None, _figures(s + 1.0)) for s in range(3)], force=False)
+        train_cli.write_seed_summary(path, config, [(0, None, _figures(9.0)), (1, None, _figures(9.0))], force=True)
+    finally:
+        os.umask(mask)
+    summary = json.loads(path.read_text())
+    assert summary["seeds"] == [0, 1, 2]
+    assert summary["figures"]["loss"]["per_seed"] == {"0": 9.0, "1": 9.0, "2": 3.0}
+    assert path.stat().st_mode & 0o777 == 0o644  # readable by the other hosts of a shared --out, as every run file
+    other = config.replace(steps=config.steps + 1)  # --force replaces a summary of another config
+    train_cli.write_seed_summary(path, other, [(5, None, _figures(1.0)), (6, None, _figures(2.0))], force=True)
+    assert json.loads(path.read_text())["seeds"] == [5, 6]
+
+
+@pytest.mark.parametrize("force", [[], ["--force"]], ids=["plain", "forced"])
+def test_a_summary_path_that_is_a_folder_is_refused_before_training(tmp_path, capsys, force):
+    (tmp_path / "runs" / "summary.json").mkdir(parents=True)
+    with pytest.raises(SystemExit) as exit_info:
+        train_cli.main(["--seeds", "5-6", "--out", str(tmp_path / "runs"), *force, *TINY])
+    err = capsys.readouterr().err.strip()
+    assert exit_info.value.code == 1 and "is not a file" in err and len(err.splitlines()) == 1, err
+    assert not (tmp_path / "runs" / "seed5").exists()
+
+
+def test_runs_spelled_any_way_keeps_a_named_configs_runs_under_its_name():
+    for spelling in ("runs", "runs/", "./runs"):
+        assert train_cli.runs_root(spelling, "fast") == Path("runs") / "fast"
+        assert train_cli.runs_root(spelling, "default") == Path("runs")
+    assert train_cli.runs_root("elsewhere", "fast") == Path("elsewhere")

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import train as train_cli
-from jaxjepa import RunError, load_run, runner, save_run
+from jaxjepa import RunError, load_run, resources, runner, save_run
 from jaxjepa.api import MAX_ROLLOUT_STEPS
 from jaxjepa.config import RANGES, Config
 from tests.conftest import cli_flags, random_params, tiny_config
@@ -252,8 +252,37 @@ def test_rollout_takes_numpy_integers(run):
 # ---------- flags: refused in one line before any compute ----------
 
 
+def test_parameters_of_another_dtype_are_refused(tmp_path, capfd):
+    config = tiny_config()
+    params = jax.tree_util.tree_map(lambda leaf: np.zeros(leaf.shape, np.int32), random_params(config))
+    saved = save_run(tmp_path / "seed0", config, params, {"final": {}})
+    (saved / "checksum.json").unlink()  # the checksum would vouch for these bytes: the dtype itself is wrong
+    assert "float32" in _refused(saved, capfd, "holds int32 parameters")
+
+
 def _no_compute(*args, **kwargs):
     raise AssertionError("training started")
+
+
+def test_seeds_of_one_program_are_counted_in_the_memory_check(monkeypatch, capsys):
+    config = tiny_config()
+    monkeypatch.setattr(resources, "machine_bytes", lambda: 3 * resources.minimum_bytes(config))
+    assert resources.memory_problem(config, seeds=3) is None
+    assert "4 seeds of this config in one program need" in resources.memory_problem(config, seeds=4)
+    monkeypatch.setattr(runner, "seeds_runner", _no_compute)
+    with pytest.raises(SystemExit) as exit_info:
+        train_cli.main(["--seeds", "0-3", *cli_flags()])
+    err = capsys.readouterr().err.strip()
+    assert exit_info.value.code == 2 and "train fewer at once" in err and len(err.splitlines()) == 1, err
+
+
+def test_an_unusable_cache_folder_costs_the_cache_in_one_line(tmp_path, capfd):
+    (tmp_path / "file").write_text("")
+    before = jax.config.jax_compilation_cache_dir
+    assert runner.enable_compilation_cache(str(tmp_path / "file")).startswith("off")
+    err = capfd.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "compiling without it" in err, err
+    assert jax.config.jax_compilation_cache_dir == before
 
 
 @pytest.mark.parametrize(
@@ -275,6 +304,10 @@ def _no_compute(*args, **kwargs):
         (["--out", "x" * 300], "longer than"),
         (["--out", "/tmp/" + "/".join(["d" * 200] * 25)], "too long"),
         (["--out", "runs\udcff"], "not valid UTF-8"),
+        (["--out", ""], "an empty path"),
+        (["--seed", "+5"], "bad seed spec"),
+        (["--seed", "1_000"], "bad seed spec"),
+        (["--seed", "\u0663"], "bad seed spec"),  # an Arabic-Indic 3, which int() reads
     ],
 )
 def test_bad_flags_are_one_line_before_any_compute(argv, message, capsys, monkeypatch):
@@ -283,3 +316,57 @@ def test_bad_flags_are_one_line_before_any_compute(argv, message, capsys, monkey
         train_cli.main(argv)
     err = capsys.readouterr().err.strip()
     assert exit_info.value.code == 2 and message in err and len(err.splitlines()) == 1, err
+
+
+# ---------- eval.py: its runs and outputs, checked before it evaluates ----------
+
+
+def _eval_refused(argv, capsys, monkeypatch, code: int) -> str:
+    import eval as eval_cli
+
+    monkeypatch.setattr(runner, "enable_compilation_cache", lambda *args: "off")
+    monkeypatch.setattr(runner, "train_seeds", _no_compute)
+    monkeypatch.setattr(runner, "seeds_runner", _no_compute)
+    with pytest.raises(SystemExit) as exit_info:
+        eval_cli.main(argv)
+    err = capsys.readouterr().err.strip()
+    assert exit_info.value.code == code and len(err.splitlines()) == 1 and "Traceback" not in err, err
+    return err
+
+
+def test_eval_refuses_one_seed_given_twice(run_dir, tmp_path, capsys, monkeypatch):
+    other = Path(shutil.copytree(run_dir, tmp_path / "elsewhere" / "seed0"))
+    outputs = ["--out", str(tmp_path / "results"), "--report", str(tmp_path / "R.md")]
+    for twice in ([run_dir, run_dir], [run_dir, other]):
+        err = _eval_refused([*map(str, twice), *outputs], capsys, monkeypatch, code=2)
+        assert "seed 0 is given twice" in err
+    assert not (tmp_path / "results").exists() or not any((tmp_path / "results").iterdir())
+
+
+def test_eval_refuses_outputs_it_cannot_write_before_training(tmp_path, capsys, monkeypatch):
+    (tmp_path / "afile").write_text("keep")
+    seeds = ["--seeds", "0-1", "--no-ablation", *cli_flags()]
+    runs_a_file = ["--runs", str(tmp_path / "afile"), "--out", str(tmp_path / "results")]
+    assert "is a file" in _eval_refused([*seeds, *runs_a_file], capsys, monkeypatch, code=1)
+    report_a_folder = ["--out", str(tmp_path / "results"), "--report", str(tmp_path)]
+    assert "is a directory" in _eval_refused([*seeds, *report_a_folder], capsys, monkeypatch, code=1)
+    assert "is a directory" in _eval_refused(["--report-only", *report_a_folder], capsys, monkeypatch, code=1)
+    assert (tmp_path / "afile").read_text() == "keep"
+
+
+@pytest.mark.parametrize(
+    "content,match",
+    [
+        ('{"command": "eval.py", "seeds": [0', "metrics.json is unreadable"),
+        ("[]", "is not a result eval.py stores"),
+        ("{}", "is not a result eval.py stores"),
+        ('{"command": "eval.py", "seeds": [0, 1], "timing_s": {}}', "lacks what the headline report reads"),
+    ],
+    ids=["truncated", "a-list", "empty", "lacking-figures"],
+)
+def test_report_only_names_a_damaged_result_file(tmp_path, capsys, monkeypatch, content, match):
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "metrics.json").write_text(content)
+    argv = ["--report-only", "--out", str(tmp_path / "results"), "--report", str(tmp_path / "R.md")]
+    assert match in _eval_refused([*argv, "--readme", str(tmp_path / "README.md")], capsys, monkeypatch, code=1)
+    assert not (tmp_path / "R.md").exists()

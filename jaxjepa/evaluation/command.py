@@ -20,7 +20,15 @@ from tqdm import tqdm
 
 from jaxjepa import checkpoint, cli, runner
 from jaxjepa.evaluation import ablation, anomaly_kinds, figures, headline, planning, recipes, report, two_rooms, worlds
-from jaxjepa.evaluation.runs import Found, Plan, PlannedRuns, load_existing, seeds_plan, train_missing
+from jaxjepa.evaluation.runs import (
+    Found,
+    Plan,
+    PlannedRuns,
+    check_missing_writable,
+    load_existing,
+    seeds_plan,
+    train_missing,
+)
 from jaxjepa.evaluation.suite import Context, Suite
 
 HEADLINE_SUITES = (headline.SUITE, ablation.SUITE)
@@ -59,7 +67,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "--readme",
         default="README.md",
         help="README whose generated Results block (between eval.py's markers) is rewritten; "
-        "a README without the markers is refused (default README.md)",
+        "a README without the markers is left as it is, and said so (default README.md)",
     )
     parser.add_argument(
         "--report-only",
@@ -130,17 +138,32 @@ def config_flags_given(args: argparse.Namespace) -> bool:
 def run_dirs_plan(args: argparse.Namespace) -> Plan:
     """The given runs, their config taken from the flags or else from the first run."""
     try:
-        config = cli.config_from(args) if config_flags_given(args) else checkpoint.load_config(args.run_dirs[0])
+        config = (
+            cli.config_from(args, "eval.py") if config_flags_given(args) else checkpoint.load_config(args.run_dirs[0])
+        )
     except checkpoint.RunError as err:
         cli.fail(f"eval.py: {err}", 1)
     return {args.config: PlannedRuns(config, [(None, Path(d)) for d in args.run_dirs])}
+
+
+def check_each_seed_once(plan: Plan, found: Found) -> None:
+    """One line and exit 2 if the loaded runs hold a seed twice: the same run given twice, or two runs of one
+    seed, would count as seeds that agree."""
+    for name, (_, runs) in plan.items():
+        loaded = [(found[name][path][0], path) for _, path in runs if path in found[name]]
+        seeds = [seed for seed, _ in loaded]
+        twice = [seed for seed in dict.fromkeys(seeds) if seeds.count(seed) > 1]
+        if twice:
+            dirs = [str(path) for seed, path in loaded if seed == twice[0]]
+            cli.fail(f"eval.py: seed {twice[0]} is given twice ({' and '.join(dirs[:2])}); give each seed's run once")
 
 
 def jobs_of(args: argparse.Namespace) -> list[Job]:
     """Which suites run on which runs: the extra suites asked for, or the headline (and ablation)."""
     if args.run_dirs:
         return [Job(headline.SUITE, run_dirs_plan(args))]
-    seeds, config = args.seeds or args.seed, cli.config_from(args)
+    seeds = args.seeds or args.seed
+    config = cli.config_from(args, "eval.py", seeds=len(seeds))
     suites = extra_suites(args) or [headline.SUITE] + (
         [ablation.SUITE] if args.config == "default" and not args.no_ablation else []
     )
@@ -153,10 +176,21 @@ def check_outputs(args: argparse.Namespace) -> None:
         cli.fail(f"eval.py: the figures need {figures.MISSING}, which is not installed; run: {figures.PLOTS_INSTALL}")
     try:
         Path(args.out).mkdir(parents=True, exist_ok=True)
-        if not Path(args.report).absolute().parent.is_dir():
-            raise OSError(f"no directory for the report {args.report}")
     except OSError as err:
         cli.fail(f"eval.py: cannot write the outputs: {err}", 1)
+    problem = cli.output_file_problem(Path(args.out) / "metrics.json")
+    if problem:
+        cli.fail(f"eval.py: cannot write the outputs: {problem}", 1)
+    check_report_path(args)
+
+
+def check_report_path(args: argparse.Namespace) -> None:
+    """The report must be a file (or nothing yet) in an existing folder this process can write."""
+    if not Path(args.report).absolute().parent.is_dir():
+        cli.fail(f"eval.py: cannot write the report: no directory for the report {args.report}", 1)
+    problem = cli.output_file_problem(args.report)
+    if problem:
+        cli.fail(f"eval.py: cannot write the report: {problem}", 1)
 
 
 def run_job(job: Job, found: Found, context: Context, out: Path, bar) -> Outcome:
@@ -181,14 +215,22 @@ def main(argv: list[str] | None = None) -> int:
     check_outputs(args)
     runner.enable_compilation_cache()
     jobs = jobs_of(args)
-    try:  # refuse a bad run directory before any time is spent
+    try:  # refuse a bad run directory, or one that cannot be saved, before any time is spent
         found = [load_existing(job.plan, job.suite.metrics_read) for job in jobs]
+        for job, found_runs in zip(jobs, found, strict=True):
+            check_missing_writable(job.plan, found_runs)
+            check_each_seed_once(job.plan, found_runs)
     except checkpoint.RunError as err:
         cli.fail(f"eval.py: {err}", 1)
+    kept = {suite.result_file for suite in REPORT_ORDER} - {job.suite.result_file for job in jobs}
+    stored_files(args.out, only=kept)  # the payloads this command keeps must render, checked before it trains
     context = Context(argv, args.config, not args.no_std, args.trajectories)
     out = Path(args.out)
-    with tqdm(total=len(jobs), desc="eval", unit="suite") as bar:
-        outcomes = [run_job(job, found_runs, context, out, bar) for job, found_runs in zip(jobs, found)]
+    try:
+        with tqdm(total=len(jobs), desc="eval", unit="suite") as bar:
+            outcomes = [run_job(job, found_runs, context, out, bar) for job, found_runs in zip(jobs, found)]
+    except checkpoint.RunError as err:  # a save that failed midway (a full disk): the runs saved before it stay
+        cli.fail(f"eval.py: {err}", 1)
     files = store(outcomes, args, context)
     write_report(args)
     update_readme(args, files, [o.suite for o in outcomes], {f: path for o in outcomes for f, path in o.made.items()})
@@ -219,9 +261,19 @@ def store(outcomes: list[Outcome], args: argparse.Namespace, context: Context) -
     return files
 
 
-def stored_files(out: str | Path) -> dict[str, dict]:
-    """Every suite's stored JSON that exists under `out`: {file name: content}, in REPORT_ORDER."""
-    return report.load_json_files(out, list(dict.fromkeys(suite.result_file for suite in REPORT_ORDER)))
+def stored_files(out: str | Path, only: set[str] | None = None) -> dict[str, dict]:
+    """Every suite's stored JSON that exists under `out` (or those of them named in `only`): {file name: content},
+    in REPORT_ORDER. One that is not what eval.py stores is refused in one line naming it."""
+    names = list(dict.fromkeys(suite.result_file for suite in REPORT_ORDER))
+    names = names if only is None else [name for name in names if name in only]
+    try:
+        files = report.load_json_files(out, names)
+    except ValueError as err:
+        cli.fail(f"eval.py: {err}; run its evaluation again", 1)
+    for name, content in files.items():
+        if not report.is_payload(content):
+            cli.fail(f"eval.py: {Path(out) / name} is not a result eval.py stores; run its evaluation again", 1)
+    return files
 
 
 def write_report(args: argparse.Namespace, files: dict[str, dict] | None = None) -> Path:
@@ -235,13 +287,18 @@ def write_report(args: argparse.Namespace, files: dict[str, dict] | None = None)
             "the sections below come from the extra evaluations named in each. Do not edit by hand."
         ]
     )
-    parts += [
-        section(files[suite.result_file])
-        for suite in REPORT_ORDER
-        if suite.result_file in files
-        for section in suite.sections
-    ]
+    parts += [part for suite in REPORT_ORDER if suite.result_file in files for part in rendered(suite, files, args)]
     return report.write_text(args.report, "\n\n".join(p for p in parts if p) + "\n")
+
+
+def rendered(suite: Suite, files: dict[str, dict], args: argparse.Namespace) -> list[str]:
+    """A suite's report sections; one line naming its stored file where that lacks what they read (damaged, or
+    written by hand)."""
+    try:
+        return [section(files[suite.result_file]) for section in suite.sections]
+    except (KeyError, IndexError, TypeError, AttributeError, ValueError) as err:
+        path = Path(args.out) / suite.result_file
+        cli.fail(f"eval.py: {path} lacks what the {suite.name} report reads ({err!r}); run its evaluation again", 1)
 
 
 def update_readme(args: argparse.Namespace, files: dict[str, dict], suites: list[Suite], made: dict[str, Path]) -> None:
@@ -262,6 +319,7 @@ def update_readme(args: argparse.Namespace, files: dict[str, dict], suites: list
 def report_only(args: argparse.Namespace) -> int:
     """The report and README's block again from the stored JSON, evaluating nothing: after an edit to the
     report code or to the findings it links. Its figures are those the stored JSON names."""
+    check_report_path(args)
     files = stored_files(args.out)
     if not files:
         cli.fail(f"eval.py: no stored results under {args.out}; run an evaluation first (python eval.py --seeds 0-7)")

@@ -109,9 +109,12 @@ def write_text(path: str | Path, text: str) -> Path:
     """Atomic: a half-written file never replaces a good one."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # the process id: two writers never share one
+    try:
+        tmp.write_text(text)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return path
 
 
@@ -119,11 +122,25 @@ def write_json(payload: Any, path: str | Path) -> Path:
     return write_text(path, json.dumps(payload, indent=1))
 
 
+def is_payload(content: Any) -> bool:
+    """Whether a stored JSON file has what every suite's payload has: a dict naming its command and seeds."""
+    return (
+        isinstance(content, dict)
+        and isinstance(content.get("command"), str)
+        and isinstance(content.get("seeds"), list)
+        and isinstance(content.get("timing_s"), dict)
+    )
+
+
 def load_json_files(out_dir: str | Path, names: list[str]) -> dict[str, Any]:
-    """{file name: content} of those of `names` that exist under out_dir."""
+    """{file name: content} of those of `names` that exist under out_dir; ValueError naming a file that is not
+    readable JSON."""
     found = {}
     for name in names:
         path = Path(out_dir) / name
-        if path.is_file():
-            found[name] = json.loads(path.read_text())
+        if path.exists():
+            try:
+                found[name] = json.loads(path.read_text())
+            except (OSError, ValueError) as err:
+                raise ValueError(f"{path} is unreadable ({type(err).__name__}: {err})") from None
     return found

@@ -76,6 +76,14 @@ def load_existing(plan: Plan, metrics_read: tuple[str, ...] = ()) -> Found:
     return found
 
 
+def check_missing_writable(plan: Plan, found: Found) -> None:
+    """RunError unless every run the plan lacks can be saved where it goes: checked before training them."""
+    for name, (_, runs) in plan.items():
+        for _, path in runs:
+            if path not in found[name]:
+                checkpoint.check_writable(path, force=False)
+
+
 def load_into(found: dict, seed: int, path: Path, config: Config) -> None:
     _, params, run_metrics = checkpoint.load_run_files(path, expected=config)
     found[path] = (seed, params, run_metrics)
