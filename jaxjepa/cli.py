@@ -129,6 +129,20 @@ def one_seed(text: str) -> int:
     return seeds[0]
 
 
+MAX_BATCH = 65536  # episodes or trajectories evaluated at once: more is a typo, and would not fit in memory
+
+
+def batch_count(text: str) -> int:
+    """argparse type of how many episodes or trajectories run at once: 1 to MAX_BATCH."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if not 1 <= value <= MAX_BATCH:
+        raise argparse.ArgumentTypeError(f"must be 1 to {MAX_BATCH}, got {value}")
+    return value
+
+
 def _seed_spec(text: str) -> list[int]:
     try:
         return parse_seeds(text)

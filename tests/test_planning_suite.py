@@ -89,6 +89,7 @@ def test_plan_py_refuses_bad_requests_with_one_line(steer_run, tmp_path, capsys)
     assert "plan_noise must be a finite number" in refused([run, "--noise", "nan"], capsys)
     assert "outside the box" in refused([run, "--goal", "0.2", "7"], capsys)
     assert "--episodes" in refused([run, "--episodes", "0"], capsys)
+    assert "must be 1 to 65536" in refused([run, "--episodes", "100000000"], capsys)
     for seed, why in [("99999999999999999999", "below"), ("-1", "non-negative"), ("+5", "bad seed spec")]:
         assert why in refused([run, "--seed", seed], capsys)  # as train.py refuses them
 

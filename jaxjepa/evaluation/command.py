@@ -78,7 +78,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-std", action="store_true", help="allow a single seed: report values without a std")
     parser.add_argument(
         "--trajectories",
-        type=positive_int,
+        type=cli.batch_count,
         metavar="N",
         help="fresh trajectories per forecast and anomaly measure of the headline (default 256); "
         "fewer for a quick smoke run",
@@ -93,13 +93,6 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     check_args(args)
     return args
-
-
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise ValueError(text)
-    return value
 
 
 def check_args(args: argparse.Namespace) -> None:
