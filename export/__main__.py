@@ -7,14 +7,18 @@ must end in one plain sentence with a non-zero exit.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import os
 import sys
 import warnings
 from pathlib import Path
 
-from export.destination import ExportError, check_destination
+from export import USER_TF_LOG_LEVEL
+from export.destination import ExportError, check_destination, check_saved_model_destination, listing
+from export.page import check_page_can_run
 from jaxjepa.cli import OneLineParser, fail
-from jaxjepa.config import VARIANTS, get_config
+from jaxjepa.config import ACTION_WORLDS, VARIANTS, Config, get_config
 
 
 def parse_args(argv: list[str] | None):
@@ -31,7 +35,11 @@ def parse_args(argv: list[str] | None):
     parser.add_argument(
         "--float16", action="store_true", help="store weights as float16 (half the download); prints the error it costs"
     )
-    parser.add_argument("--saved-model", metavar="DIR", help="also keep the TF SavedModels in DIR")
+    parser.add_argument(
+        "--saved-model",
+        metavar="DIR",
+        help="also keep the TF SavedModels in DIR, a new or empty folder outside the run",
+    )
     parser.add_argument(
         "--force", action="store_true", help="replace a previous export even where its files were edited since"
     )
@@ -84,32 +92,105 @@ def main(argv: list[str] | None = None) -> None:
 
     try:
         run = load_run(args.run)
-        if args.planning:
-            run = dataclasses.replace(run, config=run.config.planning_as(get_config(args.planning)))
-        check_destination(Path(args.out).absolute(), run.path, args.force)  # before TensorFlow's slow import
+        run = dataclasses.replace(run, config=planned_as(args, run.config))
+        check_before_tensorflow(args, run)
     except (RunError, ExportError) as err:
         fail(f"cannot export: {err}")
     except OSError as err:
         fail(f"cannot export: {err.strerror or err}: {err.filename or args.out}")
-    problem = missing_dependency()
-    if problem:
-        fail(f"cannot export: {problem}")
-    from export.build import export_run
+    with native_logs_hidden():
+        problem = missing_dependency()
+        if problem:
+            fail(f"cannot export: {problem}")
+        from export.build import export_run
 
-    try:
-        meta = export_run(
-            run,
-            args.out,
-            float16=args.float16,
-            force=args.force,
-            saved_model_dir=args.saved_model,
-            plan_budget=plan_budget(args),
-        )
-    except ExportError as err:
-        fail(f"cannot export: {err}")
-    except OSError as err:
-        fail(f"cannot export: {err.strerror or err}: {err.filename or args.out}")
+        try:
+            meta = export_run(
+                run,
+                args.out,
+                float16=args.float16,
+                force=args.force,
+                saved_model_dir=args.saved_model,
+                plan_budget=plan_budget(args),
+            )
+        except ExportError as err:
+            fail(f"cannot export: {err}")
+        except OSError as err:
+            fail(f"cannot export: {err.strerror or err}: {err.filename or args.out}")
     report(args, meta)
+
+
+PLANNING_FLAGS = ("--planning", "--plan-samples", "--plan-iterations", "--search-beams")
+SEARCH_WORLD = "two_rooms"  # the one world the page plans by latent search too (export.build.planner_meta)
+
+
+def planned_as(args, config: Config) -> Config:
+    """The run's config with the planning settings the page gets. A planning flag the run cannot use is refused:
+    the export would ignore it silently, or give the page another world's planner."""
+    values = {flag: getattr(args, flag[2:].replace("-", "_")) for flag in PLANNING_FLAGS}
+    given = [f"{flag} {value}" for flag, value in values.items() if value is not None]
+    if given and not config.action_dim:
+        raise ExportError(
+            f"{given[0]} is for runs that plan, and this run cannot: its world {config.world} has no actions, its "
+            f"predictor takes none (the page plans in the worlds {', '.join(ACTION_WORLDS)})"
+        )
+    if args.search_beams is not None and config.world != SEARCH_WORLD:
+        raise ExportError(
+            f"--search-beams sets the page's latent search, which only {SEARCH_WORLD} runs have; this run's world "
+            f"is {config.world}: set its planner with --plan-samples and --plan-iterations"
+        )
+    if args.planning is None:
+        return config
+    preset = get_config(args.planning)
+    if preset.world != config.world:
+        same_world = [name for name in VARIANTS if get_config(name).world == config.world]
+        raise ExportError(
+            f"--planning {args.planning} plans in the {preset.world} world; this run's world is {config.world}: "
+            f"give a config of its world ({listing(same_world)})"
+        )
+    return config.planning_as(preset)
+
+
+def check_before_tensorflow(args, run) -> None:
+    """Everything the run and the flags decide, refused before TensorFlow's slow import and the lowering and
+    parity checks: what the page can show, where the export and the SavedModels go."""
+    check_page_can_run(run.config)
+    out = Path(args.out).absolute()
+    check_destination(out, run.path, args.force)
+    if args.saved_model is not None:
+        check_saved_model_destination(Path(args.saved_model).absolute(), out, run.path)
+
+
+@contextlib.contextmanager
+def native_logs_hidden():
+    """TensorFlow's and XLA's C++ code writes log lines to file descriptor 2 as it loads and works (duplicate
+    cuDNN factories, no CUDA driver, Grappler sessions), many through absl, which TF_CPP_MIN_LOG_LEVEL does not
+    reach: they would bury the one-line refusal or the summary. Meanwhile descriptor 2 goes to /dev/null and
+    Python's sys.stderr (refusals, warnings, tracebacks) to the real stderr. A user who set TF_CPP_MIN_LOG_LEVEL
+    asked for TensorFlow's logs and sees them; a sys.stderr that is not descriptor 2 (a test's capture) is left
+    as it is. The price: a C++ abort inside TensorFlow exits non-zero without its message, which a rerun with
+    TF_CPP_MIN_LOG_LEVEL=0 shows."""
+    stream = sys.stderr
+    try:
+        on_descriptor_2 = stream.fileno() == 2
+    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is both of the last two
+        on_descriptor_2 = False
+    if USER_TF_LOG_LEVEL is not None or not on_descriptor_2:
+        yield
+        return
+    stream.flush()
+    real_stderr = os.dup(2)
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 2)
+    os.close(null)
+    sys.stderr = open(real_stderr, "w", encoding=stream.encoding, errors=stream.errors, buffering=1, closefd=False)
+    try:
+        yield
+    finally:
+        sys.stderr.close()
+        sys.stderr = stream
+        os.dup2(real_stderr, 2)
+        os.close(real_stderr)
 
 
 def report(args, meta: dict) -> None:

@@ -25,8 +25,9 @@ import jax.numpy as jnp
 import numpy as np
 import tensorflow as tf
 
-from export.destination import FORMAT, MANIFEST_KEY, check_destination, check_saved_model_dir, manifest_of
+from export.destination import FORMAT, MANIFEST_KEY, check_destination, check_saved_model_destination, manifest_of
 from export.lower import ExportError, evaluate, trace
+from export.page import check_page_can_run
 from jaxjepa import models, probe, steer, two_rooms, two_rooms_planning, world
 from jaxjepa.config import Config
 
@@ -195,35 +196,18 @@ def folder_bytes(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
 
 
-# World features web/world.js does not simulate, with the value that means "off" (the reference world).
-PAGE_WORLD_DEFAULTS = {"logos": 1, "speed_jitter": 0.0, "pixel_noise": 0.0}
-
-
 BROWSABLE_WORLDS = ("bounce", "steer", "two_rooms")  # what web/world.js, steer.js and rooms.js simulate
-BROWSABLE_ENCODERS = ("mlp", "cnn")  # what export.lower lowers
 
 
 def check_world_is_browsable(config: Config) -> None:
     """The page re-creates the world in JavaScript; a run of a world it cannot simulate would show
-    surprise everywhere, so refuse it plainly instead."""
+    surprise everywhere, so refuse it plainly instead. Then what else the page needs of the run
+    (`export.page`, which the command line checks before TensorFlow's import)."""
     if config.world not in BROWSABLE_WORLDS:
         raise ExportError(
             f"the browser page simulates the worlds {', '.join(BROWSABLE_WORLDS)}; this run's world is {config.world!r}"
         )
-    differs = {k: getattr(config, k) for k, off in PAGE_WORLD_DEFAULTS.items() if getattr(config, k, off) != off}
-    if differs:
-        settings = ", ".join(f"{k}={v}" for k, v in differs.items())
-        raise ExportError(
-            f"the browser page simulates one logo at a fixed speed without noise; this run's world has {settings}"
-        )
-    problem = two_rooms_planning.kept_path_problem(two_rooms_planning.ACTIONS_PER_PLAN, config)
-    if config.world == "two_rooms" and problem:
-        raise ExportError(f"the page's {problem}")
-    if config.encoder_kind not in BROWSABLE_ENCODERS:
-        raise ExportError(
-            f"only MLP and CNN encoders can be exported (the keypoint encoder's convolution does not lower); "
-            f"this run's encoder_kind is {config.encoder_kind!r}"
-        )
+    check_page_can_run(config)
 
 
 def export_run(
@@ -244,7 +228,7 @@ def export_run(
     out_dir = Path(out_dir).absolute()
     check_destination(out_dir, run.path, force)
     if saved_model_dir is not None:
-        check_saved_model_dir(Path(saved_model_dir), out_dir, [n.name for n in networks(config)])
+        check_saved_model_destination(Path(saved_model_dir).absolute(), out_dir, run.path)
     reference = jax_outputs(config, params, *parity_observations(config))
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     partial = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))

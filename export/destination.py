@@ -10,6 +10,8 @@ removes files it wrote itself, whatever the flags:
   (notes, images) is refused, --force or not: move it out first, nothing of the user's is deleted;
 - a file of a previous export that was edited since (its sha256 differs) is the user's work too:
   replaced only with --force, which allows nothing else.
+--saved-model DIR is written into, not replaced, so it must be a new or empty folder, held by the same rules
+of places, and apart from --out.
 """
 
 from __future__ import annotations
@@ -43,43 +45,65 @@ def manifest_of(folder: Path) -> dict[str, str]:
     return {p.relative_to(folder).as_posix(): file_digest(p) for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
+EXAMPLE = {"--out": "web/model", "--saved-model": "build/saved-model"}  # a fine place, named in refusals
+
+
 def check_destination(out_dir: Path, run_dir: Path | None, force: bool) -> None:
     """Raise ExportError (one sentence) unless writing the export to out_dir loses nothing of the user's."""
-    check_not_a_protected_place(out_dir, run_dir)
-    if out_dir.is_symlink():
-        raise ExportError(f"--out {out_dir} is a symbolic link; give the folder it points to, or a new folder")
-    if not out_dir.exists():
-        check_creatable(out_dir)
+    if not check_place(out_dir, run_dir):
         return
-    if not out_dir.is_dir():
-        raise ExportError(f"--out {out_dir} is a file, not a folder; the exporter never replaces it")
     check_previous_export(out_dir, force)
+    # The new export is built beside out_dir and renamed into place, then the old one is removed: all are written
+    folders = [out_dir.parent, out_dir, *(p for p in out_dir.rglob("*") if p.is_dir())]
+    for folder in folders:
+        check_writable(folder, f"--out {out_dir} cannot be written (the export is built beside it, then renamed)")
 
 
-def check_not_a_protected_place(out_dir: Path, run_dir: Path | None) -> None:
+def check_place(path: Path, run_dir: Path | None, flag: str = "--out") -> bool:
+    """The checks every destination gets: not a protected place, not a symbolic link, not a file; a new one
+    must be creatable. True if the folder exists (what it holds is the caller's to check)."""
+    check_not_a_protected_place(path, run_dir, flag)
+    if path.is_symlink():
+        raise ExportError(f"{flag} {path} is a symbolic link; give the folder it points to, or a new folder")
+    if not path.exists():
+        check_creatable(path, flag)
+        return False
+    if not path.is_dir():
+        raise ExportError(f"{flag} {path} is a file, not a folder; the exporter never replaces it")
+    return True
+
+
+def check_not_a_protected_place(out_dir: Path, run_dir: Path | None, flag: str = "--out") -> None:
     target = out_dir.resolve()
     protected = {"the current folder": Path.cwd().resolve(), "your home folder": Path.home().resolve()}
     for what, place in protected.items():
         if place.is_relative_to(target):
             relation = "is" if place == target else "holds"
-            raise ExportError(f"--out {out_dir} {relation} {what}; give a folder of its own, e.g. web/model")
+            raise ExportError(f"{flag} {out_dir} {relation} {what}; give a folder of its own, e.g. {EXAMPLE[flag]}")
     if run_dir is not None:
         source = Path(run_dir).resolve()
         if source.is_relative_to(target) or target.is_relative_to(source):
             raise ExportError(
-                f"--out {out_dir} holds or is inside the source run {run_dir}; give a folder outside it, e.g. web/model"
+                f"{flag} {out_dir} holds or is inside the source run {run_dir}; give a folder outside it, "
+                f"e.g. {EXAMPLE[flag]}"
             )
 
 
-def check_creatable(out_dir: Path) -> None:
+def check_creatable(out_dir: Path, flag: str = "--out") -> None:
     """Before the minutes of parity checks: the nearest existing folder above out_dir must be a writable folder."""
     above = out_dir.parent
     while not above.exists() and above != above.parent:
         above = above.parent
     if not above.is_dir():
-        raise ExportError(f"--out {out_dir} cannot be created: {above} is a file, not a folder")
-    if not os.access(above, os.W_OK | os.X_OK):
-        raise ExportError(f"--out {out_dir} cannot be created: {above} is not writable")
+        raise ExportError(f"{flag} {out_dir} cannot be created: {above} is a file, not a folder")
+    check_writable(above, f"{flag} {out_dir} cannot be created")
+
+
+def check_writable(folder: Path, refusal: str) -> None:
+    """`refusal: folder is not writable` unless files can be made and removed in folder (a read-only filesystem
+    makes any folder unwritable, root's too)."""
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ExportError(f"{refusal}: {folder} is not writable")
 
 
 def check_previous_export(out_dir: Path, force: bool) -> None:
@@ -98,12 +122,12 @@ def check_previous_export(out_dir: Path, force: bool) -> None:
     if foreign:
         raise ExportError(
             f"--out {out_dir} is an earlier export but also holds files it did not write "
-            f"({_listing(foreign)}); move them out first, the exporter never deletes them"
+            f"({listing(foreign)}); move them out first, the exporter never deletes them"
         )
     edited = sorted(name for name, digest in present.items() if written[name] not in (digest, None))
     if edited and not force:
         raise ExportError(
-            f"--out {out_dir}: {_listing(edited)} changed since the export wrote it; pass --force to replace it anyway"
+            f"--out {out_dir}: {listing(edited)} changed since the export wrote it; pass --force to replace it anyway"
         )
 
 
@@ -123,16 +147,25 @@ def previous_manifest(out_dir: Path) -> dict[str, str | None] | None:
     return {name: None for name in legacy if LEGACY_FILE.fullmatch(name)}
 
 
-def _listing(names: list[str], shown: int = 3) -> str:
+def listing(names: list[str], shown: int = 3) -> str:
     more = f" and {len(names) - shown} more" if len(names) > shown else ""
     return ", ".join(names[:shown]) + more
 
 
-def check_saved_model_dir(saved_dir: Path, out_dir: Path, names: list[str]) -> None:
-    """--saved-model DIR gets DIR/<network>/: refuse where one exists already (never overwritten) or where
-    DIR is inside --out (which the export replaces as a whole)."""
-    if saved_dir.resolve().is_relative_to(out_dir.resolve()):
-        raise ExportError(f"--saved-model {saved_dir} is inside --out {out_dir}; give a folder outside it")
-    taken = [name for name in names if os.path.lexists(saved_dir / name)]
-    if taken:
-        raise ExportError(f"--saved-model {saved_dir} already holds {_listing(taken)}; give a new folder")
+def check_saved_model_destination(saved_dir: Path, out_dir: Path, run_dir: Path | None) -> None:
+    """--saved-model DIR gets DIR/<network>/ SavedModels written among whatever DIR holds: refuse unless DIR is a
+    new or empty, writable folder away from the protected places, and apart from --out (which the export replaces
+    as a whole, and which would otherwise hold the SavedModels or be held by their folder)."""
+    flag = "--saved-model"
+    target, out = saved_dir.resolve(), out_dir.resolve()
+    if target.is_relative_to(out) or out.is_relative_to(target):
+        raise ExportError(f"{flag} {saved_dir} and --out {out_dir} lie one inside the other; give folders apart")
+    if not check_place(saved_dir, run_dir, flag):
+        return
+    held = sorted(p.name for p in saved_dir.iterdir())
+    if held:
+        raise ExportError(
+            f"{flag} {saved_dir} is not empty (it holds {listing(held)}); the exporter never writes among your "
+            "files: give a new or empty folder"
+        )
+    check_writable(saved_dir, f"{flag} {saved_dir} cannot be written")

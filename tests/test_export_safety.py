@@ -7,14 +7,19 @@ would pay TensorFlow's import for every call.
 """
 
 import json
+import os
 import random
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from export import __main__ as export_cli  # the package sets the environment TensorFlow reads at import
-from export.destination import FORMAT, MANIFEST_KEY, manifest_of
-from tests.conftest import NEEDS_TENSORFLOW
+from export.destination import FORMAT, MANIFEST_KEY, ExportError, manifest_of
+from jaxjepa import save_run
+from tests.conftest import NEEDS_TENSORFLOW, random_params, tiny_config, tiny_steer_config
 
 pytestmark = NEEDS_TENSORFLOW
 
@@ -62,6 +67,16 @@ def no_export_reached(monkeypatch):
         raise AssertionError("export_run was called for a destination that must be refused")
 
     monkeypatch.setattr("export.build.export_run", reached)
+
+
+@pytest.fixture
+def no_tensorflow_reached(monkeypatch):
+    """For refusals that need no TensorFlow: they must come before its slow import (missing_dependency's)."""
+
+    def reached():
+        raise AssertionError("TensorFlow would be imported for an export that must be refused before it")
+
+    monkeypatch.setattr(export_cli, "missing_dependency", reached)
 
 
 @pytest.mark.parametrize(
@@ -212,3 +227,173 @@ def test_seeded_fuzz_of_destinations_and_flags(sandbox, previous_export, run_dir
             assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, (argv, err)
         after = manifest_of(sandbox)
         assert all(after.get(k) == v for k, v in before.items() if not k.startswith("home/work/saved")), argv
+
+
+@pytest.mark.parametrize(
+    "saved, words",
+    [
+        ("a-file", "--saved-model WORK/a-file is a file, not a folder; the exporter never replaces it"),
+        ("a-file/saved", "--saved-model WORK/a-file/saved cannot be created: WORK/a-file is a file, not a folder"),
+        ("RUN", "--saved-model RUN holds or is inside the source run RUN; give a folder outside it"),
+        ("RUN/saved", "--saved-model RUN/saved holds or is inside the source run RUN; give a folder outside it"),
+        ("RUNS", "--saved-model RUNS holds or is inside the source run RUN; give a folder outside it"),
+        ("mine", "--saved-model WORK/mine is not empty (it holds notes.txt); the exporter never writes among your"),
+        ("fresh/saved", "--saved-model WORK/fresh/saved and --out WORK/fresh lie one inside the other; give folders"),
+    ],
+)
+def test_saved_model_destinations_are_refused_before_tensorflow(
+    sandbox, run_dir, saved, words, capsys, no_export_reached, no_tensorflow_reached
+):
+    """--saved-model DIR is written into: a file, the source run, a folder holding it, a folder of the user's or one
+    inside --out is refused in one line before TensorFlow's import, and nothing changes."""
+    work = sandbox / "home" / "work"
+    saved, words = (text.replace("RUNS", str(run_dir.parent)).replace("RUN", str(run_dir)) for text in (saved, words))
+    before, run_before = manifest_of(sandbox), manifest_of(run_dir.parent)
+    code, err = cli([run_dir, "--out", "fresh", "--saved-model", saved], capsys)
+    assert_one_line_refusal(code, err)
+    assert words.replace("WORK", str(work)) in err
+    assert manifest_of(sandbox) == before and manifest_of(run_dir.parent) == run_before
+    assert not (work / "fresh").exists()
+
+
+def saved_tiny_run(root, config):
+    """A run of `config` saved with random parameters: the refusals below never look at how it was trained."""
+    return save_run(root / "seed0", config, random_params(config), {"final": {}})
+
+
+@pytest.mark.parametrize(
+    "world, flags, refusal",
+    [
+        (
+            "steer",
+            ["--planning", "two_rooms_ebjepa"],
+            "--planning two_rooms_ebjepa plans in the two_rooms world; this run's world is steer: give a config of "
+            "its world (steer, steer_no_ema, steer_no_var and 1 more)",
+        ),
+        (
+            "steer",
+            ["--planning", "koopman"],
+            "--planning koopman plans in the bounce world; this run's world is steer: give a config of its world "
+            "(steer, steer_no_ema, steer_no_var and 1 more)",
+        ),
+        (
+            "bounce",
+            ["--planning", "steer"],
+            "--planning steer is for runs that plan, and this run cannot: its world bounce has no actions, its "
+            "predictor takes none (the page plans in the worlds steer, two_rooms)",
+        ),
+        (
+            "bounce",
+            ["--plan-iterations", "2"],
+            "--plan-iterations 2 is for runs that plan, and this run cannot: its world bounce has no actions, its "
+            "predictor takes none (the page plans in the worlds steer, two_rooms)",
+        ),
+        (
+            "steer",
+            ["--search-beams", "8"],
+            "--search-beams sets the page's latent search, which only two_rooms runs have; this run's world is "
+            "steer: set its planner with --plan-samples and --plan-iterations",
+        ),
+    ],
+)
+def test_planning_flags_a_run_cannot_use_are_refused_before_tensorflow(
+    tmp_path, world, flags, refusal, capsys, no_export_reached, no_tensorflow_reached
+):
+    """A planner of another world would go into meta.json, and a planning flag for a run without actions would be
+    ignored: both are one line before TensorFlow's import."""
+    config = tiny_steer_config() if world == "steer" else tiny_config()
+    run = saved_tiny_run(tmp_path / world, config)
+    code, err = cli([run, "--out", tmp_path / "model", *flags], capsys)
+    assert_one_line_refusal(code, err)
+    assert err == f"cannot export: {refusal}\n"
+    assert not (tmp_path / "model").exists()
+
+
+def test_a_planning_config_of_the_runs_world_is_what_the_exporter_gets(tmp_path, capsys, monkeypatch):
+    exported = []
+
+    def export_run(run, *args, **kwargs):
+        exported.append(run.config)
+        raise ExportError("stopped before the lowering")
+
+    monkeypatch.setattr("export.build.export_run", export_run)
+    run = saved_tiny_run(tmp_path / "steer", tiny_steer_config(plan_noise=0.25))
+    code, err = cli([run, "--out", tmp_path / "model", "--planning", "steer_no_cov", "--plan-samples", "4"], capsys)
+    assert (code, err) == (2, "cannot export: stopped before the lowering\n")
+    assert exported[0].plan_noise == export_cli.get_config("steer_no_cov").plan_noise != 0.25
+
+
+def test_a_keypoint_run_is_refused_before_tensorflow(tmp_path, capsys, no_export_reached, no_tensorflow_reached):
+    run = saved_tiny_run(tmp_path / "keypoints", tiny_config(encoder_kind="keypoints", keypoints=4))
+    code, err = cli([run, "--out", tmp_path / "model"], capsys)
+    assert_one_line_refusal(code, err)
+    assert err == (
+        "cannot export: only MLP and CNN encoders can be exported (the keypoint encoder's convolution does not "
+        "lower); this run's encoder_kind is 'keypoints'\n"
+    )
+
+
+@pytest.fixture
+def read_only(monkeypatch):
+    """Make folders under a root read-only as a read-only filesystem does (for root too, whom modes do not stop):
+    os.access answers that nothing there is writable. Returns the function taking that root."""
+    real_access = os.access
+
+    def seal(root: Path) -> None:
+        def access(path, mode, *args, **kwargs):
+            if mode & os.W_OK and Path(path).resolve().is_relative_to(root.resolve()):
+                return False
+            return real_access(path, mode, *args, **kwargs)
+
+        monkeypatch.setattr(os, "access", access)
+
+    return seal
+
+
+@pytest.mark.parametrize("flag", ["--out", "--saved-model"])
+def test_an_empty_folder_on_a_read_only_filesystem_is_refused_before_tensorflow(
+    tmp_path, run_dir, flag, read_only, capsys, no_export_reached, no_tensorflow_reached
+):
+    """An existing empty --out is replaced by a folder built beside it, an empty --saved-model is written into:
+    on a read-only filesystem both are refused in one line before TensorFlow's import, not after the parity
+    checks with the error of a .partial folder."""
+    sealed = tmp_path / "sealed"
+    (sealed / "empty").mkdir(parents=True)
+    read_only(sealed)
+    argv = [run_dir, "--out", sealed / "empty"] if flag == "--out" else [run_dir, "--out", tmp_path / "model"]
+    code, err = cli(argv + (["--saved-model", sealed / "empty"] if flag == "--saved-model" else []), capsys)
+    assert_one_line_refusal(code, err)
+    refusal = {
+        "--out": f"--out {sealed / 'empty'} cannot be written (the export is built beside it, then renamed): "
+        f"{sealed} is not writable",
+        "--saved-model": f"--saved-model {sealed / 'empty'} cannot be written: {sealed / 'empty'} is not writable",
+    }[flag]
+    assert err == f"cannot export: {refusal}\n"
+    assert list(sealed.rglob("*")) == [sealed / "empty"] and not (tmp_path / "model").exists()
+
+
+@pytest.mark.parametrize("user_level", [None, "0"])
+def test_tensorflows_native_log_lines_are_hidden_unless_the_user_asked_for_them(tmp_path, user_level):
+    """TensorFlow's C++ code writes its log lines (duplicate cuDNN factories, no CUDA driver) to descriptor 2, where
+    TF_CPP_MIN_LOG_LEVEL does not reach all of them: while the export runs they go nowhere, and the refusal still
+    reaches stderr alone. Here a native write stands for them, without TensorFlow's slow import."""
+    script = (
+        "import os, sys\n"
+        "from export.__main__ import native_logs_hidden\n"
+        "with native_logs_hidden():\n"
+        "    os.write(2, b'E0000 cuda_dnn.cc:8579] Unable to register cuDNN factory\\n')\n"
+        "    print('cannot export: the refusal', file=sys.stderr)\n"
+        "os.write(2, b'after the export\\n')\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    if user_level is not None:
+        env["TF_CPP_MIN_LOG_LEVEL"] = user_level
+    repo = Path(__file__).resolve().parents[1]
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=repo, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    native = "E0000 cuda_dnn.cc:8579] Unable to register cuDNN factory\n"
+    # what JAX logs as it loads, before the export, is JAX's (and TF_CPP_MIN_LOG_LEVEL 0 asks for all of it)
+    assert done.stderr.endswith(f"{native if user_level else ''}cannot export: the refusal\nafter the export\n")
+    assert (native in done.stderr) == (user_level is not None)

@@ -1,0 +1,37 @@
+"""What the browser page can show, read from a run's config alone.
+
+Why a module without TensorFlow: these refusals depend on the run only, so `python -m export` gives them
+before TensorFlow's slow import and the lowering and parity checks, and `export.build` gives them again to
+callers that skip the command line.
+"""
+
+from __future__ import annotations
+
+from export.destination import ExportError
+from jaxjepa import two_rooms_planning
+from jaxjepa.config import Config
+
+# World features web/world.js does not simulate, with the value that means "off" (the reference world).
+PAGE_WORLD_DEFAULTS = {"logos": 1, "speed_jitter": 0.0, "pixel_noise": 0.0}
+
+BROWSABLE_ENCODERS = ("mlp", "cnn")  # what export.lower lowers
+
+
+def check_page_can_run(config: Config) -> None:
+    """Raise ExportError (one sentence) where the page could not show this run faithfully: world features its
+    JavaScript worlds do not simulate (the page would show surprise everywhere), a Two Rooms search it cannot
+    replan, an encoder that does not lower to TF ops."""
+    differs = {k: getattr(config, k) for k, off in PAGE_WORLD_DEFAULTS.items() if getattr(config, k, off) != off}
+    if differs:
+        settings = ", ".join(f"{k}={v}" for k, v in differs.items())
+        raise ExportError(
+            f"the browser page simulates one logo at a fixed speed without noise; this run's world has {settings}"
+        )
+    problem = two_rooms_planning.kept_path_problem(two_rooms_planning.ACTIONS_PER_PLAN, config)
+    if config.world == "two_rooms" and problem:
+        raise ExportError(f"the page's {problem}")
+    if config.encoder_kind not in BROWSABLE_ENCODERS:
+        raise ExportError(
+            f"only MLP and CNN encoders can be exported (the keypoint encoder's convolution does not lower); "
+            f"this run's encoder_kind is {config.encoder_kind!r}"
+        )
