@@ -276,6 +276,7 @@ def save_run(run_dir: str | os.PathLike, config: Config, params: dict, metrics: 
     """Write a run atomically: build it in a hidden sibling directory, then swap it into place, holding
     the run's lock throughout. Leftovers of killed saves are tidied first (a restored run is said on stderr).
     RunError (one line) when the run may not or cannot be written."""
+    check_savable(config, params, metrics)
     run_dir = Path(run_dir).absolute()
     took_lock = lock_run(run_dir)
     try:
@@ -297,6 +298,33 @@ def save_run(run_dir: str | os.PathLike, config: Config, params: dict, metrics: 
         if took_lock:
             release_run(run_dir)
     return run_dir
+
+
+def check_savable(config: Config, params: dict, metrics: dict) -> None:
+    """RunError (one line) unless load_run could read back what save_run would write: a Config, the parameters
+    of its networks (every array its config implies, of that shape and dtype, nothing else) and a dict of
+    metrics. Finiteness is not asked: a diverged seed is a result that an evaluation saves."""
+    if not isinstance(config, Config):
+        raise RunError(f"a run is saved with its Config, got a {type(config).__name__} (Config.from_dict reads one)")
+    if not isinstance(metrics, dict):
+        raise RunError(f"a run's metrics are a dict (of figures and curves), got a {type(metrics).__name__}")
+    abstract = jax.eval_shape(lambda: models.init_params(jax.random.key(0), config))
+    wanted = {jax.tree_util.keystr(k): v for k, v in jax.tree_util.tree_leaves_with_path(abstract)}
+    try:
+        given = {jax.tree_util.keystr(k): v for k, v in jax.tree_util.tree_leaves_with_path(params)}
+    except TypeError as err:
+        raise RunError(f"the parameters are not a tree of arrays: {err}") from None
+    missing, extra = sorted(wanted.keys() - given.keys()), sorted(given.keys() - wanted.keys())
+    if missing or extra:
+        what = f"lack {missing[0]}" if missing else f"hold {extra[0]}, which the config implies nowhere"
+        raise RunError(f"the parameters do not match the config: they {what}")
+    for path, leaf in given.items():
+        shape, dtype = tuple(np.shape(leaf)), np.asarray(leaf).dtype if not hasattr(leaf, "dtype") else leaf.dtype
+        if shape != wanted[path].shape or dtype != wanted[path].dtype:
+            raise RunError(
+                f"the parameters do not match the config: {path} is {dtype}{list(shape)}, where the config implies "
+                f"{wanted[path].dtype}{list(wanted[path].shape)}"
+            )
 
 
 def _read_json(path: Path, what: str) -> Any:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from jaxjepa import resources
-from jaxjepa.config import VARIANTS, Config, get_config
+from jaxjepa.config import SEED_LIMIT, VARIANTS, Config, get_config
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -93,7 +93,6 @@ def fail(message: str, code: int = 2) -> NoReturn:
 
 MAX_SEEDS = 4096  # a larger count is a typo rather than a plan: refuse it before building the list
 ASCII_DIGITS = re.compile(r"[0-9]+")
-SEED_LIMIT = 2**32  # jax.random.key keeps 32 bits of a seed without x64: seed 2**32 would silently be seed 0
 
 
 def parse_seeds(text: str) -> list[int]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import operator
 from typing import Any
 
 
@@ -119,6 +120,14 @@ class Config:
     probe_sequences: int = 256  # fit on this many, test on as many others
     probe_seq_len: int = 64
 
+    def __post_init__(self) -> None:
+        """Every Config is valid however it was built (Config(...), replace, config.json): ValueError otherwise.
+        NumPy scalars become Python numbers and lists of integers tuples, so that a config hashes, compares and
+        serialises the same whichever the caller gave."""
+        for field in dataclasses.fields(self):
+            object.__setattr__(self, field.name, _plain(field.type, getattr(self, field.name)))
+        self.validate()
+
     @property
     def frame_channels(self) -> int:
         """Channels of one frame: the logo alone; in two_rooms the dot and the walls."""
@@ -152,7 +161,7 @@ class Config:
             raise ValueError(f"warmup_steps must be in [0, steps), got {self.warmup_steps}")
         if not self.rollout_steps <= self.seq_len - 2:
             raise ValueError(f"rollout_steps must be in [1, seq_len - 2], got {self.rollout_steps}")
-        if (self.world in ACTION_WORLDS) != (self.action_dim == 2):
+        if self.action_dim != (2 if self.world in ACTION_WORLDS else 0):
             raise ValueError(
                 f"action_dim must be 2 in the worlds driven by actions ({', '.join(ACTION_WORLDS)}) "
                 f"and 0 otherwise, got {self.action_dim}"
@@ -161,10 +170,17 @@ class Config:
             raise ValueError(f"two_rooms needs frame_size >= 48 (its wall and door layout), got {self.frame_size}")
         if self.idm_weight and not self.action_dim:
             raise ValueError("idm_weight needs actions: the inverse-dynamics term exists only in the action worlds")
-        if self.world == "steer" and self.logos != 1:
-            raise ValueError("the steer world has one logo")
+        bounce_only = [name for name in BOUNCE_ONLY_FIELDS if getattr(self, name) != getattr(Config, name)]
+        if self.world != "bounce" and bounce_only:
+            raise ValueError(
+                f"{bounce_only[0]} is a setting of the bounce world, which the {self.world} world does not read; "
+                f"leave it at {getattr(Config, bounce_only[0])}"
+            )
         if not self.plan_elites <= self.plan_samples:
-            raise ValueError(f"plan_elites must be in [1, plan_samples], got {self.plan_elites}")
+            raise ValueError(
+                f"plan_elites ({self.plan_elites}) must not exceed plan_samples ({self.plan_samples}): "
+                "give fewer elites or more samples"
+            )
         return self
 
     # --- (de)serialisation: config.json is the source of truth of a saved run ---
@@ -191,7 +207,7 @@ class Config:
         fixed = {
             k: tuple(v) if isinstance(v, list) and known[k].type.startswith("tuple") else v for k, v in values.items()
         }
-        return cls(**fixed).validate()
+        return cls(**fixed)
 
     def replace(self, **changes: Any) -> Config:
         return self.from_dict({**self.to_dict(), **changes})
@@ -200,6 +216,10 @@ class Config:
         """This config with `other`'s PLANNING_FIELDS: a saved run planned as another config (its recipe) plans."""
         return self.replace(**{name: getattr(other, name) for name in PLANNING_FIELDS})
 
+
+# The bounce world's variations (world.py): the steer and two_rooms worlds draw one logo or dot, unjittered and
+# noiseless, so another value there would be silently ignored.
+BOUNCE_ONLY_FIELDS = ("logos", "speed_jitter", "pixel_noise")
 
 # Fields that only the planners read (planning.py, two_rooms_planning.py): training never does, so a saved run
 # evaluated with other values of them is the same trained model (checkpoint.load_run_files).
@@ -375,6 +395,35 @@ def _type_problem(kind: str, value: Any) -> str | None:
     if kind.startswith("tuple") and not (isinstance(value, tuple) and all(map(_is_int, value))):
         return "a list of integers"
     return None
+
+
+SEED_LIMIT = 2**32  # jax.random.key keeps 32 bits of a seed without x64: seed 2**32 would silently be seed 0
+
+
+def whole_number(value: Any, what: str, least: int = 0, below: int | None = None) -> int:
+    """`value` (a Python or NumPy integer) as an int in [least, below); ValueError (one line) for anything else, a
+    bool or a float included: a count or seed checked here never reaches an array shape or a key as garbage."""
+    try:
+        number = None if isinstance(value, bool) else operator.index(value)
+    except TypeError:
+        number = None
+    if number is None or number < least or (below is not None and number >= below):
+        bounds = f"in [{least}, {below})" if below is not None else f"of at least {least}"
+        raise ValueError(f"{what} must be a whole number {bounds}, got {value!r}")
+    return number
+
+
+def check_seed(seed: Any) -> int:
+    return whole_number(seed, "a seed", below=SEED_LIMIT)
+
+
+def _plain(kind: str, value: Any) -> Any:
+    """A NumPy scalar as the Python number it holds; a list for a tuple field as a tuple."""
+    if type(value).__module__ == "numpy" and getattr(value, "ndim", None) == 0:
+        value = value.item()
+    if kind.startswith("tuple") and isinstance(value, list):
+        value = tuple(value)
+    return value
 
 
 def check_field(name: str, kind: str, value: Any) -> None:

@@ -28,7 +28,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxjepa import models, steer
-from jaxjepa.config import Config
+from jaxjepa.config import Config, whole_number
 from jaxjepa.steer import SteerState
 
 ACTION_DIM = 2
@@ -364,6 +364,13 @@ def corrected(model: WorldModel, memory: Memory, radius: float) -> WorldModel:
 PLANNERS = {"mppi": mppi, "cem": cem, "search": search, "random": random_actions}
 
 
+def planner_named(name: str) -> Callable:
+    """The planner called `name`; PlanningError naming the planners there are for any other name."""
+    if name not in PLANNERS:
+        raise PlanningError(f"no planner {name!r}: the planners are {', '.join(PLANNERS)}")
+    return PLANNERS[name]
+
+
 def shifted(plan: jax.Array) -> jax.Array:
     """The warm start: the plan's tail, with its last action repeated."""
     return jnp.concatenate([plan[1:], plan[-1:]], axis=0)
@@ -371,7 +378,7 @@ def shifted(plan: jax.Array) -> jax.Array:
 
 def episode(key: jax.Array, task: Task, model: WorldModel, config: Config, planner: str | None = None) -> Episode:
     """One receding-horizon episode of `episode_steps` replanning steps, one `lax.scan`."""
-    plan_fn = PLANNERS[planner or config.planner]
+    plan_fn = planner_named(planner or config.planner)
     z_goal = model.encode(model.observe(steer.at_rest(task.goal), steer.at_rest(task.goal)))
     first = steer.step(task.start, jnp.zeros(ACTION_DIM), config)
 
@@ -423,6 +430,9 @@ def episodes(
     `batch` at a time (`lax.map`), all at once (`vmap`) with batch=None; the numbers depend on it only
     through float rounding. Why the branch: `lax.map` without a batch size runs its items one after
     another, not at once."""
+    count = whole_number(count, "the number of episodes")
+    if batch is not None:
+        whole_number(batch, "batch", least=1)
     plan_keys, tasks = draw_tasks(key, count, config)
     run = lambda kt: episode(*kt, model, config, planner)
     if batch is None:

@@ -13,13 +13,17 @@ from jaxjepa import models
 from jaxjepa.config import Config
 
 
-def rollout_latents(config: Config, params: dict, z0: jax.Array, steps: int) -> jax.Array:
-    """[..., d] -> [..., steps, d]. Entry k is the dream of the latent k + 1 observations ahead."""
+def rollout_latents(
+    config: Config, params: dict, z0: jax.Array, steps: int, actions: jax.Array | None = None
+) -> jax.Array:
+    """[..., d] -> [..., steps, d]. Entry k is the dream of the latent k + 1 observations ahead; an
+    action-conditioned predictor reads action k of `actions` [..., steps, a] on the way there."""
     predict = models.predictor(config).apply
 
-    def one_step(z, _):
-        z = predict(params["predictor"], z)
+    def one_step(z, action):
+        z = predict(params["predictor"], models.predictor_input(z, action))
         return z, z
 
-    _, dream = jax.lax.scan(one_step, z0, None, length=steps)
+    xs = None if actions is None else jnp.moveaxis(actions, -2, 0)
+    _, dream = jax.lax.scan(one_step, z0, xs, length=steps)
     return jnp.moveaxis(dream, 0, -2)

@@ -31,7 +31,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from jaxjepa import distributed, probe, program_cache
-from jaxjepa.config import Config
+from jaxjepa.config import Config, check_seed
 from jaxjepa.trainer import TrainResult, make_train, seed_keys
 
 T = TypeVar("T")
@@ -73,6 +73,8 @@ class SeedsOutput(NamedTuple):
 def seeds_mesh(devices: Sequence[jax.Device] | None = None) -> Mesh:
     """A 1-D mesh over `devices` (default: all of them) whose one axis, 'seeds', splits the seed batch."""
     devices = list(jax.devices() if devices is None else devices)
+    if not devices:
+        raise ValueError("no devices to train on: give at least one (default: every device JAX sees)")
     return Mesh(devices, ("seeds",))
 
 
@@ -158,6 +160,9 @@ def seeds_runner(
 def train_seeds(config: Config, seeds: Sequence[int], devices: Sequence[jax.Device] | None = None) -> SeedsOutput:
     """Train and probe `seeds` in one vmapped program sharded over `devices` (default: all);
     compile and run timed apart."""
+    if isinstance(seeds, (str, bytes)) or not hasattr(seeds, "__iter__"):
+        raise ValueError(f"seeds must be a list of whole numbers, got {seeds!r}")
+    seeds = [check_seed(seed) for seed in seeds]
     return seeds_runner(config, len(padded_seeds(seeds, 1)), devices)(seeds)
 
 

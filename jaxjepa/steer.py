@@ -21,7 +21,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxjepa import world
-from jaxjepa.config import Config
+from jaxjepa.config import Config, whole_number
 
 SLOW_PX, FAST_PX = 0.25, 1.0  # coverage bins: a logo slower than SLOW_PX px/frame (per axis max) is "nearly
 # stopped"; faster than FAST_PX it moves faster than the bouncing world's 0.75
@@ -40,7 +40,8 @@ class SteerTrajectory(NamedTuple):
 
 
 def clip_action(action: jax.Array) -> jax.Array:
-    return jnp.clip(action, -1.0, 1.0)
+    """The action within [-1, 1]^2; a NaN entry pushes nothing (it would otherwise poison the state for good)."""
+    return jnp.clip(jnp.nan_to_num(action, nan=0.0), -1.0, 1.0)
 
 
 def step(state: SteerState, action: jax.Array, config: Config) -> SteerState:
@@ -115,6 +116,7 @@ def trajectories(
     key: jax.Array, count: int, length: int, config: Config, *, margin: int | None = None
 ) -> SteerTrajectory:
     """`count` independent trajectories, [count, length, ...]."""
+    count, length = whole_number(count, "count"), whole_number(length, "length")
     return jax.vmap(lambda k: trajectory(k, length, config, margin=margin))(jax.random.split(key, count))
 
 

@@ -31,7 +31,7 @@ import jax.numpy as jnp
 import optax
 
 from jaxjepa import losses, models, steer, two_rooms, world
-from jaxjepa.config import Config
+from jaxjepa.config import Config, check_seed
 from jaxjepa.ema import EmaState, ema_target
 
 
@@ -50,8 +50,9 @@ class JepaState(NamedTuple):
 
 
 def seed_keys(seed: int) -> tuple[jax.Array, jax.Array]:
-    """The two independent keys of a seed: one for training, one for evaluation (never seen in training)."""
-    train_key, eval_key = jax.random.split(jax.random.key(seed))
+    """The two independent keys of a seed: one for training, one for evaluation (never seen in training).
+    ValueError for a seed that is not a whole number in [0, 2**32)."""
+    train_key, eval_key = jax.random.split(jax.random.key(check_seed(seed)))
     return train_key, eval_key
 
 

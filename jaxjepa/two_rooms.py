@@ -29,7 +29,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxjepa.config import Config
+from jaxjepa.config import Config, whole_number
 
 BORDER_PX = 4  # the border wall's row and column (and H - 1 - BORDER_PX)
 WALL_HALF_WIDTH = 1  # the wall covers columns wall_x - 1 .. wall_x + 1
@@ -136,7 +136,10 @@ def onto_the_wall(position: jax.Array, layout: Layout) -> jax.Array:
 
 
 def move(position: jax.Array, action: jax.Array, layout: Layout, config: Config) -> jax.Array:
-    """One step of physics: position + action, stopped at the first wall the segment touches."""
+    """One step of physics: position + action, stopped at the first wall the segment touches. A NaN entry of the
+    action moves nothing along its axis, and an infinite one runs into the wall, as a very long step does."""
+    far = 4.0 * config.frame_size  # longer than any segment inside the box
+    action = jnp.nan_to_num(action, nan=0.0, posinf=far, neginf=-far)
     position = onto_the_wall(position, layout)
     lo, hi = box(config)
     t_box = _box_exit_time(position, action, config)
@@ -281,7 +284,8 @@ def trajectory(key: jax.Array, length: int, config: Config) -> Trajectory:
 # Jitted: called eagerly (the exporter, the probe, the tests) it would dispatch and compile op by op.
 @functools.partial(jax.jit, static_argnames=("count", "length", "config"))
 def trajectories(key: jax.Array, count: int, length: int, config: Config) -> Trajectory:
-    """`count` independent trajectories, [count, length, ...]."""
+    """`count` independent trajectories, [count, length, ...]; a trajectory holds at least its start and one move."""
+    count, length = whole_number(count, "count"), whole_number(length, "length", least=2)
     return jax.vmap(lambda k: trajectory(k, length, config))(jax.random.split(key, count))
 
 
@@ -302,7 +306,7 @@ def episode(key: jax.Array, config: Config) -> Episode:
 
 
 def episodes(key: jax.Array, count: int, config: Config) -> Episode:
-    return jax.vmap(lambda k: episode(k, config))(jax.random.split(key, count))
+    return jax.vmap(lambda k: episode(k, config))(jax.random.split(key, whole_number(count, "count")))
 
 
 def success(final_position: jax.Array, goal: jax.Array) -> jax.Array:

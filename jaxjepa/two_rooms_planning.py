@@ -34,7 +34,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxjepa import models, planning, two_rooms
-from jaxjepa.config import Config
+from jaxjepa.config import Config, whole_number
 from jaxjepa.planning import WorldModel
 from jaxjepa.two_rooms import Layout
 
@@ -70,6 +70,8 @@ def flat_observation(previous: jax.Array, current: jax.Array, layout: Layout, co
 
 def learned_model(params: dict, config: Config) -> ModelFactory:
     """The trained JEPA: the target encoder on rendered frames of this layout, the action-conditioned predictor."""
+    if config.action_dim == 0:
+        raise planning.PlanningError("this run's predictor takes no actions; train one with --config two_rooms_ebjepa")
     encoder, predictor = models.encoder(config), models.predictor(config)
 
     def factory(task: two_rooms.Episode) -> WorldModel:
@@ -139,7 +141,9 @@ def episode(
     path (search_replan "keep") needs whole moves per plan: PlanningError unless `actions_per_plan` is a multiple
     of search_move_steps."""
     planner = planner or config.planner
-    plan_fn, searching = planning.PLANNERS[planner], planner == "search"
+    plan_fn, searching = planning.planner_named(planner), planner == "search"
+    whole_number(actions_per_plan, "actions_per_plan", least=1)
+    whole_number(steps, "steps", least=1)
     remembering, keeping = searching and config.search_memory > 0, searching and config.search_replan == "keep"
     hold, problem = config.search_move_steps, kept_path_problem(actions_per_plan, config)
     if keeping and problem:
@@ -222,6 +226,6 @@ def episodes(
     steps: int = two_rooms.EVAL_MAX_STEPS,
 ) -> Episode:
     """`count` evaluation tasks, each planned in its own episode, all vmapped: [count, ...] leaves."""
-    plan_keys, tasks = draw_tasks(key, count, config)
+    plan_keys, tasks = draw_tasks(key, whole_number(count, "the number of episodes"), config)
     run = lambda k, t: episode(k, t, factory, config, planner, actions_per_plan, steps)
     return jax.vmap(run)(plan_keys, tasks)

@@ -23,7 +23,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxjepa.config import Config
+from jaxjepa.config import Config, whole_number
 
 NO_ANOMALY = -1  # anomaly_frame value meaning "nothing happens"
 
@@ -170,6 +170,7 @@ def trajectories(
     anomaly: str = "teleport",
 ) -> Trajectory:
     """`count` independent trajectories, [count, length, ...]; anomaly_frames is a scalar or [count]."""
+    count, length = whole_number(count, "count"), whole_number(length, "length")
     keys = jax.random.split(key, count)
     anomaly_frames = jnp.broadcast_to(jnp.asarray(anomaly_frames), (count,))
     return jax.vmap(lambda k, a: trajectory(k, length, config, margin=margin, anomaly_frame=a, anomaly=anomaly))(

@@ -12,10 +12,22 @@ import numpy as np
 import pytest
 
 import train as train_cli
-from jaxjepa import RunError, load_run, resources, runner, save_run
+from jaxjepa import (
+    RunError,
+    get_config,
+    load_run,
+    models,
+    planning,
+    resources,
+    runner,
+    save_run,
+    seed_keys,
+    steer,
+    world,
+)
 from jaxjepa.api import MAX_ROLLOUT_STEPS
 from jaxjepa.config import RANGES, Config
-from tests.conftest import cli_flags, random_params, tiny_config
+from tests.conftest import cli_flags, random_params, tiny_config, tiny_steer_config
 
 
 def saved_run(root: Path) -> Path:
@@ -252,12 +264,37 @@ def test_rollout_takes_numpy_integers(run):
 # ---------- flags: refused in one line before any compute ----------
 
 
-def test_parameters_of_another_dtype_are_refused(tmp_path, capfd):
+def test_parameters_of_another_dtype_are_refused_by_save_and_load(tmp_path, capfd):
     config = tiny_config()
     params = jax.tree_util.tree_map(lambda leaf: np.zeros(leaf.shape, np.int32), random_params(config))
-    saved = save_run(tmp_path / "seed0", config, params, {"final": {}})
-    (saved / "checksum.json").unlink()  # the checksum would vouch for these bytes: the dtype itself is wrong
+    with pytest.raises(RunError, match=r"\['bias'\] is int32\[64\], where the config implies float32\[64\]"):
+        save_run(tmp_path / "seed0", config, params, {"final": {}})
+    saved = save_run(tmp_path / "seed0", config, random_params(config), {"final": {}})
+    stored = dict(np.load(saved / "checkpoint" / "params.npz"))
+    np.savez(saved / "checkpoint" / "params.npz", **{k: v.astype(np.int32) for k, v in stored.items()})
+    (saved / "checksum.json").unlink()  # the checksum would name the changed file: the dtype check is asked here
     assert "float32" in _refused(saved, capfd, "holds int32 parameters")
+
+
+@pytest.mark.parametrize(
+    "damage,match",
+    [
+        (lambda c, p, m: (c.to_dict(), p, m), "saved with its Config, got a dict"),
+        (lambda c, p, m: (c, p, [1, 2]), "metrics are a dict"),
+        (lambda c, p, m: (c, {k: v for k, v in p.items() if k != "decoder"}, m), r"they lack \['decoder'\]"),
+        (lambda c, p, m: (c, {**p, "extra": {"w": np.zeros(2, np.float32)}}, m), r"hold \['extra'\]"),
+        (
+            lambda c, p, m: (c.replace(world="steer", action_dim=2), p, m),  # its predictor also reads 2 actions
+            r"kernel.\] is float32\[32, 64\], where the config implies float32\[34, 64\]",
+        ),
+    ],
+    ids=["config-dict", "metrics-list", "no-decoder", "extra-network", "another-config"],
+)
+def test_save_run_refuses_what_load_run_could_not_read(tmp_path, damage, match):
+    config = tiny_config()
+    with pytest.raises(RunError, match=match):
+        save_run(tmp_path / "seed0", *damage(config, random_params(config), {"final": {}}))
+    assert not (tmp_path / "seed0").exists()
 
 
 def _no_compute(*args, **kwargs):
@@ -372,3 +409,67 @@ def test_report_only_names_a_damaged_result_file(tmp_path, capsys, monkeypatch, 
     argv = ["--report-only", "--out", str(tmp_path / "results"), "--report", str(tmp_path / "R.md")]
     assert match in _eval_refused([*argv, "--readme", str(tmp_path / "README.md")], capsys, monkeypatch, code=1)
     assert not (tmp_path / "R.md").exists()
+
+
+# ---------- Run on every kind of run; a Config however it is built ----------
+
+
+def test_run_takes_the_actions_an_action_conditioned_predictor_reads(tmp_path):
+    config = tiny_steer_config()
+    run = load_run(save_run(tmp_path / "seed0", config, random_params(config), {"final": {}}))
+    obs = np.random.default_rng(0).random((3, *run.obs_shape), np.float32)
+    z, push = run.encode(obs), np.full((3, 2), 0.5, np.float32)
+    with pytest.raises(ValueError, match=r"takes actions: give action \[\.\.\., 2\]"):
+        run.predict(z)
+    with pytest.raises(ValueError, match=r"action must have shape \(3, 2\)"):
+        run.predict(z, push[:2])
+    dream = run.rollout(obs, 4, np.repeat(push[:, None], 4, axis=1))
+    np.testing.assert_allclose(dream[:, 0], run.predict(z, push), rtol=1e-5, atol=1e-6)  # step 1 is one prediction
+    assert dream.shape == (3, 4, config.latent_dim)
+    with pytest.raises(ValueError, match="takes no actions"):
+        load_run(saved_run(tmp_path / "bounce")).predict(z, push)
+
+
+def test_run_reads_two_rooms_observations_and_refuses_a_missing_decoder(tmp_path):
+    config = get_config("two_rooms_ebjepa")
+    run = load_run(save_run(tmp_path / "seed0", config, random_params(config), {"final": {}}))
+    assert run.obs_shape == (2, 2, config.frame_size, config.frame_size)  # two frames of (dot, walls)
+    obs = np.random.default_rng(0).random((2, *run.obs_shape), np.float32)
+    flat = np.asarray(jax.jit(models.encoder(config).apply)(run.params["target"], obs.reshape(2, -1)))
+    np.testing.assert_allclose(run.encode(obs), flat, rtol=1e-6)  # the layout the planners feed the encoder
+    with pytest.raises(ValueError, match="trained no decoder"):
+        run.decode(run.encode(obs))
+
+
+def test_a_config_is_checked_however_it_is_built():
+    for bad, match in [
+        (dict(steps="x"), "steps must be an integer"),
+        (dict(lr=math.nan), "lr must be a finite number"),
+        (dict(action_dim=1), "action_dim must be 2 in the worlds driven by actions"),
+        (dict(world="steer", action_dim=2, pixel_noise=0.5), "pixel_noise is a setting of the bounce world"),
+        (dict(plan_samples=4), r"plan_elites \(8\) must not exceed plan_samples \(4\)"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            Config(**bad)
+    same = Config(steps=np.int64(5), lr=np.float32(0.5), encoder_hidden=[256, 128])
+    assert same == Config(steps=5, lr=0.5, encoder_hidden=(256, 128)) and type(same.steps) is int
+    assert Config.from_dict(json.loads(same.to_json())) == same
+
+
+def test_counts_seeds_and_planner_names_are_checked_before_they_become_shapes_or_keys():
+    config, steer_config = tiny_config(), tiny_steer_config()
+    key = jax.random.key(0)
+    for call, match in [
+        (lambda: world.trajectories(key, -1, 5, config), r"count must be a whole number of at least 0, got -1"),
+        (lambda: world.trajectories(key, 2.0, 5, config), r"count must be a whole number .* got 2\.0"),
+        (lambda: steer.trajectories(key, 2, -3, steer_config), r"length must be a whole number of at least 0"),
+        (lambda: runner.train_seeds(config, [1.5]), r"a seed must be a whole number in \[0, 4294967296\)"),
+        (lambda: runner.train_seeds(config, [2**64]), r"a seed must be a whole number"),
+        (lambda: runner.train_seeds(config, 3), r"seeds must be a list of whole numbers"),
+        (lambda: runner.train_seeds(config, [0], devices=[]), r"no devices to train on"),
+        (lambda: planning.episodes(key, -1, None, steer_config), r"number of episodes must be a whole number"),
+        (lambda: planning.planner_named("nope"), r"no planner 'nope': the planners are mppi, cem, search, random"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            call()
+    assert seed_keys(np.int64(3))[0].shape == seed_keys(3)[0].shape  # a NumPy integer is a seed too

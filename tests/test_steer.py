@@ -32,6 +32,13 @@ def test_actions_are_clipped_to_the_unit_box():
     np.testing.assert_allclose(unit.position, [7.25, 6.75])
 
 
+def test_a_nan_action_pushes_nothing_along_its_axis():
+    config = steer_config()
+    state = SteerState(jnp.array([7.0, 7.0]), jnp.array([0.5, 0.5]))
+    nan = steer.step(state, jnp.array([jnp.nan, 1.0]), config)
+    np.testing.assert_array_equal(nan.position, steer.step(state, jnp.array([0.0, 1.0]), config).position)
+
+
 def test_speed_is_clipped_per_axis_at_the_limit():
     config = steer_config()
     state = SteerState(jnp.array([7.0, 7.0]), jnp.array([1.4, -0.5]))

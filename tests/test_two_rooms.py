@@ -112,6 +112,14 @@ def test_a_diagonal_push_stops_at_the_door_edge():
     np.testing.assert_allclose(end, [LAYOUT.door_y + tr.DOOR_HALF_HEIGHT, LAYOUT.wall_x - 0.5 + 1.0 / 6.0], atol=1e-5)
 
 
+def test_a_nan_push_moves_nothing_along_its_axis_and_an_infinite_one_stops_at_the_box():
+    start = jnp.array([10.0, 10.0])
+    nan = tr.move(start, jnp.array([jnp.nan, 1.0]), LAYOUT, CONFIG)
+    np.testing.assert_array_equal(nan, tr.move(start, jnp.array([0.0, 1.0]), LAYOUT, CONFIG))
+    endless = np.asarray(tr.move(start, jnp.array([jnp.inf, 0.0]), LAYOUT, CONFIG))
+    np.testing.assert_array_equal(endless, [tr.box(CONFIG)[1], 10.0])
+
+
 def test_render_draws_the_dot_the_border_and_the_wall_with_its_door():
     frame = tr.render(jnp.array([20.0, 12.0]), LAYOUT, CONFIG)
     chex.assert_shape(frame, (2, 65, 65))
