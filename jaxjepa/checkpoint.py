@@ -319,11 +319,11 @@ def check_savable(config: Config, params: dict, metrics: dict) -> None:
         what = f"lack {missing[0]}" if missing else f"hold {extra[0]}, which the config implies nowhere"
         raise RunError(f"the parameters do not match the config: they {what}")
     for path, leaf in given.items():
-        shape, dtype = tuple(np.shape(leaf)), np.asarray(leaf).dtype if not hasattr(leaf, "dtype") else leaf.dtype
-        if shape != wanted[path].shape or dtype != wanted[path].dtype:
+        array = np.asarray(leaf)
+        if array.shape != wanted[path].shape or array.dtype != wanted[path].dtype:
             raise RunError(
-                f"the parameters do not match the config: {path} is {dtype}{list(shape)}, where the config implies "
-                f"{wanted[path].dtype}{list(wanted[path].shape)}"
+                f"the parameters do not match the config: {path} is {array.dtype}{list(array.shape)}, where the "
+                f"config implies {wanted[path].dtype}{list(wanted[path].shape)}"
             )
 
 

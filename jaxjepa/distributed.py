@@ -26,6 +26,8 @@ from typing import Any, NamedTuple
 import jax
 import numpy as np
 
+from jaxjepa import cli
+
 ENV = {
     "coordinator": "JAXJEPA_COORDINATOR",
     "num_processes": "JAXJEPA_NUM_PROCESSES",
@@ -73,8 +75,6 @@ def _env_int_or_fail(name: str) -> int | None:
     try:
         return _env_int(name)
     except ValueError as err:
-        from jaxjepa import cli
-
         cli.fail(f"{os.path.basename(sys.argv[0]) or 'jaxjepa'}: {err}")
 
 
