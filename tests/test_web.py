@@ -75,6 +75,29 @@ def nan_copy(model: Path, weights: str, folder: Path) -> Path:
     return folder
 
 
+META_LACKING = {  # a mounted folder: the model, the field its meta.json lacks
+    "steer-no-planner": (STEER, "planner"),
+    "no-encoder": (MODEL, "files.encoder"),
+    "no-latent-dim": (MODEL, "model.latent_dim"),
+}
+
+
+def meta_lacking(root: Path) -> dict[str, Path]:
+    """meta.json files each without one field the page needs (the page reads no other file before it checks)."""
+    folders = {}
+    for name, (model, field) in META_LACKING.items():
+        meta = json.loads((model / "meta.json").read_text())
+        *parents, last = field.split(".")
+        node = meta
+        for key in parents:
+            node = node[key]
+        del node[last]
+        folders[name] = root / name
+        folders[name].mkdir()
+        (folders[name] / "meta.json").write_text(json.dumps(meta))
+    return folders
+
+
 @pytest.fixture(scope="module")
 def site(tmp_path_factory, tiny_export):
     broken = tmp_path_factory.mktemp("broken")
@@ -83,6 +106,7 @@ def site(tmp_path_factory, tiny_export):
     (broken / "encoder").mkdir()
     (broken / "encoder" / "model.json").write_text("{ this is not a model")
     mounts = {"broken-model": broken, **damaged_copies(tmp_path_factory.mktemp("damaged"))}
+    mounts.update(meta_lacking(tmp_path_factory.mktemp("meta")))
     if tiny_export is not None:
         mounts["tiny-model"] = tiny_export[1]
     with browser.serve(mounts=mounts) as url, browser.chromium() as chromium:
@@ -724,4 +748,151 @@ def test_a_planner_the_model_does_not_offer_is_refused_in_plain_words(site):
     message = page.inner_text("#planner-message")
     assert page.is_visible("#planner-message") and 'planner "dijkstra" is not offered' in message
     assert page.evaluate("window.jepa.app.roomsPlanner") == "search"
+    page.close()
+
+
+def test_clicks_and_keys_on_the_view_while_the_page_loads_are_ignored(site):
+    """Between the model's load and the first world (the backends are being timed) the view shows already."""
+    url, chromium = site
+    console = []
+    page = chromium.new_page()
+    page.on("pageerror", lambda error: console.append(f"uncaught: {error}"))
+    page.on("console", lambda message: console.append(message.text) if message.type == "error" else None)
+    page.add_init_script(
+        """new MutationObserver((_, observer) => {
+            if (!document.body || !document.body.classList.contains('steer-mode')) return;
+            observer.disconnect();
+            const view = document.getElementById('steer-view');
+            view.dispatchEvent(new MouseEvent('click', { clientX: 20, clientY: 20, bubbles: true }));
+            view.dispatchEvent(new KeyboardEvent('keydown', { key: 'Enter', bubbles: true }));
+            window.clickedWhileLoading = window.jepa.app.state === null;
+        }).observe(document, { subtree: true, attributes: true, childList: true });"""
+    )
+    page.goto(url + "index.html?model=model-steer&seed=3&paused=1&backend=cpu")
+    browser.wait_ready(page)
+    assert page.evaluate("window.clickedWhileLoading") and page.evaluate("window.jepa.app.steer.goal") is None
+    click_goal(page, (8.0, 8.0))
+    np.testing.assert_allclose(page.evaluate("window.jepa.app.steer.goal"), (8.0, 8.0), atol=0.05)
+    assert console == [] and page.is_hidden("#error")
+    page.close()
+
+
+def test_an_error_in_a_frame_stops_the_demo_with_a_plain_message(site):
+    console = []
+    page = open_demo(site, "?model=model-steer&seed=2&speed=30&backend=cpu", console)
+    page.evaluate("() => { SteerPlanner.plan = () => { throw new TypeError('the planner broke'); }; }")
+    click_goal(page, (8.0, 8.0))
+    wait_for(page, "!document.getElementById('error').hidden")
+    assert "The demo stopped" in page.inner_text("#error") and "the planner broke" in page.inner_text("#error")
+    assert "Stopped" in page.inner_text("#status") and all(page.evaluate(CONTROLS_DISABLED))
+    assert console == []
+    page.close()
+
+
+@pytest.mark.parametrize("name", list(META_LACKING))
+def test_a_meta_json_without_a_needed_field_is_named_in_plain_words(site, name):
+    console = []
+    page = open_demo(site, f"?model={name}", console)
+    wait_for(page, "!document.getElementById('error').hidden")
+    text = page.inner_text("#error")
+    assert f"meta.json has no {META_LACKING[name][1]}" in text and "re-export the run (python -m export RUN)" in text
+    assert "undefined" not in page.inner_text("body") and "Cannot read" not in text
+    assert "Not running" in page.inner_text("#status") and all(page.evaluate(CONTROLS_DISABLED))
+    assert console == []
+    page.close()
+
+
+def test_two_rooms_work_a_frame_counts_the_planning_ticks(site):
+    """One tick in actions_per_plan plans: the work a frame shown is the mean, what the frame rate pays."""
+    page = open_demo(site, "?model=model-two-rooms&seed=3&paused=1&backend=cpu&planner=mppi")
+    state = page.evaluate("window.jepa.app.state")
+    wall_x, door_y = state["layout"]["wall_x"], state["layout"]["door_y"]
+    page.evaluate(f"window.jepa.setGoal([{door_y}, {wall_x - 10 if state['position'][1] > wall_x else wall_x + 10}])")
+    advance(page, 4)  # one plan, then three actions of it
+    shown, ticks, plans = page.evaluate(
+        "[document.getElementById('frame-ms').textContent, window.jepa.app.tickMs, window.jepa.app.steer.planMs]"
+    )
+    assert len(plans) == 1 and abs(float(shown) - np.mean(ticks)) <= 0.1
+    assert float(shown) >= 0.9 * plans[0] / len(ticks)
+    page.close()
+
+
+@pytest.mark.parametrize("speed", ["-5", "1e9", "0.001"])
+def test_a_speed_outside_the_slider_falls_back_to_the_default_visibly(site, speed):
+    page = open_demo(site, f"?seed=1&paused=1&backend=cpu&speed={speed}")
+    assert page.evaluate("window.jepa.app.fps") == 10 and page.input_value("#speed") == "10"
+    assert page.inner_text("#speed-value") == "10"
+    assert page.is_visible("#query-note") and f'speed "{speed}" is not a whole number' in page.inner_text("#query-note")
+    page.close()
+
+
+def test_an_unknown_backend_is_named_and_auto_used(site):
+    page = open_demo(site, "?seed=1&paused=1&backend=foo")
+    assert 'backend "foo" is unknown' in page.inner_text("#backend-note")
+    assert page.input_value("#backend") == "auto" and "the fastest" in page.inner_text("#backend-note")
+    times = page.evaluate("window.jepa.app.backendTimes")
+    assert page.evaluate("window.jepa.backend") == min(times.items(), key=lambda kv: kv[1])[0]
+    page.close()
+
+
+def test_dream_with_no_latent_yet_says_why(site):
+    page = open_demo(site, "?seed=2&paused=true&backend=cpu")
+    assert not page.evaluate("window.jepa.app.playing")  # paused=true means paused too
+    page.click("#dream")
+    assert page.is_visible("#dream-message") and "nothing to dream from yet" in page.inner_text("#dream-message")
+    advance(page, 2)
+    assert page.is_hidden("#dream-message")
+    page.click("#dream")
+    wait_for(page, "document.querySelectorAll('#dream-strip canvas').length === 30")
+    page.close()
+
+
+def test_the_keyboard_browses_the_models_and_enter_loads_one(site):
+    page = open_demo(site, "?seed=8&paused=1&backend=cpu")
+    page.focus("#model-choice")
+    page.keyboard.press("ArrowDown")
+    page.wait_for_timeout(300)
+    assert "model-koopman" not in page.url and page.input_value("#model-choice") == "model-koopman"
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    browser.wait_ready(page)
+    assert "model=model-koopman" in page.url and "Model loaded" in page.inner_text("#status")
+    page.close()
+
+
+def test_a_goal_can_be_set_from_the_keyboard(steer_demo):
+    page, console = steer_demo
+    page.click("#new-world")
+    start = np.round(page.evaluate("window.jepa.app.state.position"))
+    page.focus("#steer-view")
+    for key in ("ArrowRight", "ArrowRight", "ArrowUp", "Enter"):
+        page.keyboard.press(key)
+    want = np.clip(start + [-1, 2], 0, 15)
+    np.testing.assert_allclose(page.evaluate("window.jepa.app.steer.goal"), want, atol=0.05)
+    advance(page, 1)
+    assert "after 1 step;" in page.inner_text("#steer-readout")  # one step, not "1 steps"
+    assert console == []
+
+
+def test_two_rooms_fits_a_320_px_screen(rooms_demo):
+    page, _ = rooms_demo
+    size = page.viewport_size
+    page.set_viewport_size({"width": 320, "height": size["height"]})
+    try:
+        widest = page.evaluate(
+            "Math.max(document.documentElement.scrollWidth, "
+            "...[...document.querySelectorAll('body *')].map(el => el.getBoundingClientRect().right))"
+        )
+    finally:
+        page.set_viewport_size(size)
+    assert widest <= 320, widest
+
+
+def test_an_unknown_model_or_seed_is_named(site):
+    page = open_demo(site, "?model=nope&seed=abc")
+    text = page.inner_text("#error")
+    assert 'There is no model "nope" here' in text and "model-koopman" in text
+    assert text.count("could not be loaded") == 1
+    assert page.input_value("#model-choice") == "nope"
+    assert 'seed "abc" is not a whole number' in page.inner_text("#query-note")
     page.close()

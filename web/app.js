@@ -35,20 +35,46 @@
   const BACKENDS = ["cpu", "webgl"];
   const ROOMS_PX_PER_CELL = 8;  // canvas pixels per Two Rooms pixel
   const $ = (id) => document.getElementById(id);
+  const MODELS_OFFERED = [...document.querySelectorAll("#model-choice option")].map((option) => option.value);
+  const SPEED_DEFAULT = 10, SPEED_MIN = 1, SPEED_MAX = 30;  // the speed slider's range, frames a second
+  const BACKEND_CHOICES = ["auto", ...BACKENDS];
+
+  /* Address options are checked as typed: a value the page cannot use falls back to the default, and
+     says so, rather than running unthrottled, never ticking or silently meaning something else. */
+  const notes = [];
+  function speedAsked() {
+    const text = query.get("speed");
+    if (text === null) return SPEED_DEFAULT;
+    const fps = /^\d+$/.test(text.trim()) ? Number(text) : NaN;
+    if (fps >= SPEED_MIN && fps <= SPEED_MAX) return fps;
+    notes.push(`speed "${text}" is not a whole number of frames/s from ${SPEED_MIN} to ${SPEED_MAX}; ` +
+      `running at ${SPEED_DEFAULT}.`);
+    return SPEED_DEFAULT;
+  }
+  function seedAsked() {
+    const text = query.get("seed");
+    if (text === null || text.trim() === "") return null;
+    const seed = /^\d+$/.test(text.trim()) ? Number(text) : NaN;
+    if (Number.isSafeInteger(seed)) return seed;
+    notes.push(`seed "${text}" is not a whole number from 0 to ${Number.MAX_SAFE_INTEGER}; using a random seed.`);
+    return null;
+  }
+  const pausedAsked = () => ["1", "true", "yes"].includes((query.get("paused") || "").trim().toLowerCase());
 
   const app = {
     meta: null, world: null, models: null, random: null,
-    playing: query.get("paused") !== "1", decoderOn: true,
-    fps: Number(query.get("speed")) || 10,
+    playing: !pausedAsked(), decoderOn: true, fps: speedAsked(), seed: seedAsked(),
     state: null, frames: [], frameIndex: 0,
     latent: null, expectedLatent: null, expectedFrame: null,
     history: [], injected: [], alarmUntil: -1, timer: null, pendingTeleport: false,
     tickStarts: [], tickMs: [], backendTimes: {}, backendSteps: {}, stopped: false, steerMode: false, roomsMode: false,
     steer: { goal: null, goalLatent: null, plan: null, inForce: null, path: [], planMs: [], seed: 1, steps: 0,
-      reachedAt: null },
+      reachedAt: null, cursor: null },
   };
 
   class ModelProblem extends Error {}
+  /* A problem the model's meta.json names itself: its message says how to fix it, no general advice added. */
+  class MetaProblem extends ModelProblem {}
 
   // ---------------------------------------------------------------- checked downloads
 
@@ -99,6 +125,7 @@
     if (!meta || meta.format !== FORMAT || !meta.files || !meta.world || !meta.model || !meta.manifest) {
       throw new ModelProblem(`${MODEL_DIR}meta.json is not a jaxjepa export with a manifest (re-export it).`);
     }
+    checkMetaFields(meta);
     if (!(window.crypto && crypto.subtle)) {
       throw new ModelProblem("this browser cannot check the model's sha256 here (no WebCrypto on a page " +
         "served over plain http from another machine); open it via http://localhost instead.");
@@ -116,6 +143,32 @@
     return { meta, models };
   }
 
+  /* The fields of meta.json each mode reads: one missing would otherwise surface as a TypeError mid-load or
+     mid-run, or as "undefined" on the page. */
+  function checkMetaFields(meta) {
+    const steering = (meta.model.action_dim || 0) > 0, rooms = meta.world.name === "two_rooms";
+    const fields = ["files.encoder", "files.predictor", "model.obs_dim", "model.latent_dim", "model.predictor.0",
+      "world.frame_size", "world.sigma", "weights_dtype"];
+    if (!steering && "decoder" in meta.files) fields.push("model.decoder.0");
+    if (!rooms) fields.push("world.eval_start_margin");
+    if (!steering) fields.push("world.speed");
+    if (steering) {
+      fields.push("probe.weights", "probe.bias", ...["horizon", "samples", "iterations", "noise", "temperature",
+        "cost", "success_px"].map((name) => `planner.${name}`));
+    }
+    if (steering && !rooms) fields.push("world.steer_gain", "world.steer_max_speed");
+    if (rooms) {
+      fields.push("planner.actions_per_plan", ...["border_px", "wall_half_width", "door_half_height", "wall_padding",
+        "door_padding"].map((name) => `world.${name}`));
+    }
+    const missing = fields.find((path) => path.split(".").reduce(
+      (value, key) => (value === undefined || value === null ? undefined : value[key]), meta) == null);
+    if (missing !== undefined) {
+      throw new MetaProblem(`${MODEL_DIR}meta.json has no ${missing}, which this page needs; it comes from an ` +
+        "older or damaged export: re-export the run (python -m export RUN).");
+    }
+  }
+
   /* A model folder from another config would give silently wrong pictures: check every shape once. */
   function checkShapes(models, shapes) {
     const expect = { encoder: [shapes.obs_dim, shapes.latent_dim], predictor: [shapes.predictor[0], shapes.latent_dim] };
@@ -131,7 +184,15 @@
   }
 
   function showProblem(problem) {
-    stop("The model could not be loaded: " + problem.message +
+    if (problem instanceof MetaProblem) {
+      stop("The model could not be loaded: " + problem.message, "Not running: no usable model.");
+      return;
+    }
+    const offered = MODEL_DIR.replace(/\/$/, "");
+    const unknown = /could not be read/.test(problem.message) && !MODELS_OFFERED.includes(offered)
+      ? ` There is no model "${offered}" here: the models this page offers are ${MODELS_OFFERED.join(", ")} ` +
+        "(choose one above, or fix ?model= in the address)." : "";
+    stop("The model could not be loaded: " + problem.message + unknown +
       " To create the model files, run: python -m export runs/seed0 (after python train.py --seed 0), " +
       "then serve this folder with: python -m http.server -d web", "Not running: no usable model.");
   }
@@ -157,6 +218,24 @@
       $("decoder-toggle").disabled = !hasDecoder();
     }
   }
+
+  /* Anything a frame or a control throws stops the demo with a plain message: an uncaught error would end the
+     loop for good and leave the page looking alive. */
+  function failed(error) {
+    if (app.stopped) return;
+    const what = error && error.message ? error.message : String(error);
+    stop(`The demo stopped: something went wrong at frame ${app.frameIndex} (${what}). Reload the page; if it ` +
+      "happens again, re-export the model: python -m export RUN", "Stopped: an unexpected error.");
+  }
+
+  const guarded = (action) => (...args) => {
+    try {
+      return action(...args);
+    } catch (error) {
+      failed(error);
+      return undefined;
+    }
+  };
 
   /* A NaN or an infinity anywhere means the weights or the backend are broken: stop rather than show it. */
   function checkFinite(what, rows) {
@@ -203,7 +282,7 @@
   // ---------------------------------------------------------------- the world and the loop
 
   function newWorld() {
-    const seed = app.random ? Math.floor(app.random() * 2 ** 32) : Number(query.get("seed") || Date.now());
+    const seed = app.random ? Math.floor(app.random() * 2 ** 32) : (app.seed ?? Date.now());
     app.random = JepaWorld.randomSource(seed);
     if (app.steerMode) {
       app.roomsMode ? newRoomsWorld() : newSteerWorld();
@@ -232,6 +311,7 @@
   }
 
   /* Advance the world one frame and let the model look at it. */
+  const safeTick = guarded(() => tick());
   function tick() {
     if (app.stopped) return;
     if (app.steerMode) {
@@ -271,11 +351,13 @@
   }
 
   /* The frame rate shown is measured from when ticks really started, and the per-frame time is the
-     model's and the drawing's own work, so a slow backend shows as such. */
+     model's and the drawing's own work, so a slow backend shows as such. It is the mean over the window, not
+     the median: in Two Rooms one tick in `actions_per_plan` plans and the others only apply an action, and
+     the mean is what the frame rate pays. */
   function recordTiming(started) {
     app.tickStarts = [...app.tickStarts.slice(1 - RATE_WINDOW), started];
     app.tickMs = [...app.tickMs.slice(1 - RATE_WINDOW), performance.now() - started];
-    $("frame-ms").textContent = median(app.tickMs).toFixed(1);
+    $("frame-ms").textContent = (app.tickMs.reduce((sum, ms) => sum + ms, 0) / app.tickMs.length).toFixed(1);
     $("real-fps").textContent = realFps() === null ? "–" : realFps().toFixed(1);
   }
 
@@ -308,7 +390,7 @@
     const last = app.tickStarts[app.tickStarts.length - 1];
     const wait = app.playing && last !== undefined ? last + 1000 / app.fps - performance.now() : 1000 / app.fps;
     app.timer = setTimeout(() => {
-      if (app.playing) tick();
+      if (app.playing) safeTick();
       schedule();
     }, Math.max(wait, 0));
   }
@@ -388,11 +470,39 @@
     return Math.hypot(dy, dx);
   }
 
+  /* Clicks before the world exists (the backends are still being timed) are ignored. */
+  const canSetGoal = () => Boolean(app.models && app.state && !app.stopped);
+
   function steerClick(event) {
-    if (!app.models || app.stopped) return;
+    if (!canSetGoal()) return;
     const canvas = event.currentTarget, size = app.world.frame_size;
     // Pixel i is drawn over [i, i + 1) of the canvas grid, so its centre, position i, is at i + 0.5.
     setGoal([(event.offsetY / canvas.clientHeight) * size - 0.5, (event.offsetX / canvas.clientWidth) * size - 0.5]);
+  }
+
+  /* The keyboard's way to a goal: the arrow keys move a cursor (a pixel a press, 4 with shift), Enter or space
+     sets the goal there. */
+  function steerKey(event) {
+    const moves = { ArrowUp: [-1, 0], ArrowDown: [1, 0], ArrowLeft: [0, -1], ArrowRight: [0, 1] };
+    if (!canSetGoal() || !(event.key in moves || event.key === "Enter" || event.key === " ")) return;
+    event.preventDefault();  // the arrows and space would scroll the page
+    const size = app.world.frame_size, steer = app.steer;
+    if (!steer.cursor) steer.cursor = (steer.goal || app.state.position).map((v) => Math.round(v));
+    if (event.key in moves) {
+      const step = event.shiftKey ? 4 : 1;
+      steer.cursor = steer.cursor.map((v, axis) => Math.min(Math.max(v + step * moves[event.key][axis], 0), size - 1));
+      drawSteer();
+      return;
+    }
+    setGoal([...steer.cursor]);
+  }
+
+  function drawCursor(context, at, scale) {
+    const { cursor } = app.steer;
+    if (!cursor || document.activeElement !== $("steer-view")) return;
+    context.strokeStyle = "#2ecc71";
+    context.lineWidth = 2;
+    context.strokeRect(at(cursor[1]) - scale, at(cursor[0]) - scale, 2 * scale, 2 * scale);
   }
 
   function drawSteer() {
@@ -400,6 +510,7 @@
     const scale = canvas.width / app.world.frame_size;
     const at = (p) => (p + 0.5) * scale;
     app.roomsMode ? drawRooms(canvas) : drawFrame(canvas, app.frames[1]);
+    drawCursor(context, at, scale);
     const { goal, path, reachedAt } = app.steer;
     $("frame-index").textContent = String(app.frameIndex);
     if (!goal) {
@@ -418,9 +529,10 @@
     path.forEach(([y, x]) => context.lineTo(at(x), at(y)));
     context.stroke();
     path.forEach(([y, x]) => context.fillRect(at(x) - 2, at(y) - 2, 4, 4));
-    const reached = reachedAt === null ? "not reached yet" : `reached after ${reachedAt} steps`;
+    const plural = (n) => `${n} step${n === 1 ? "" : "s"}`;
+    const reached = reachedAt === null ? "not reached yet" : `reached after ${plural(reachedAt)}`;
     $("steer-readout").textContent = `goal (${goal.map((v) => v.toFixed(1)).join(", ")}) px: the ` +
-      `${app.roomsMode ? "dot" : "logo"} is ${goalDistance().toFixed(2)} px away after ${app.steer.steps} steps; ` +
+      `${app.roomsMode ? "dot" : "logo"} is ${goalDistance().toFixed(2)} px away after ${plural(app.steer.steps)}; ` +
       `${reached}.`;
     if (app.steer.planMs.length) {
       $("plan-ms").textContent = median(app.steer.planMs).toFixed(1);
@@ -638,6 +750,7 @@
     drawFrame($("expectation"), app.decoderOn ? expectation : null);
     drawBars(app.latent);
     drawSurprise();
+    if (app.latent) $("dream-message").hidden = true;
     $("frame-index").textContent = String(app.frameIndex - 1);
   }
 
@@ -658,7 +771,10 @@
   }
 
   function showDream() {
-    if (!app.latent || !app.decoderOn) return;
+    if (!app.decoderOn) return;
+    // Paused at load or after "new world", the model has not seen two frames yet: nothing to dream from.
+    $("dream-message").hidden = Boolean(app.latent);
+    if (!app.latent) return;
     const steps = dreamSteps();
     if (steps === null) return;
     const { latents, frames } = dream(app.latent, steps, true);
@@ -697,20 +813,20 @@
       $("real-fps").textContent = "–";
     });
     $("play-pause").textContent = app.playing ? "pause" : "play";
-    $("new-world").addEventListener("click", () => { newWorld(); tick(); });
+    $("new-world").addEventListener("click", guarded(() => { newWorld(); tick(); }));
     $("inject-anomaly").addEventListener("click", () => setPendingTeleport(true));
-    $("dream").addEventListener("click", showDream);
+    $("dream").addEventListener("click", guarded(showDream));
     $("dream-steps").max = String(DREAM_MAX);
     $("dream-steps").addEventListener("input", dreamSteps);
-    $("backend").addEventListener("change", (event) => chooseBackend(event.target.value));
-    $("rooms-planner").addEventListener("change", (event) => chooseRoomsPlanner(event.target.value));
-    $("model-choice").value = MODEL_DIR.replace(/\/$/, "");
-    $("model-choice").addEventListener("change", (event) => {
-      query.set("model", event.target.value);
-      window.location.search = query.toString();
-    });
-    $("decoder-toggle").addEventListener("change", (event) => setDecoder(event.target.checked));
-    $("steer-view").addEventListener("click", steerClick);
+    $("backend").addEventListener("change", (event) => chooseBackend(event.target.value).catch(failed));
+    $("rooms-planner").addEventListener("change", guarded((event) => chooseRoomsPlanner(event.target.value)));
+    wireModelChoice();
+    $("decoder-toggle").addEventListener("change", guarded((event) => setDecoder(event.target.checked)));
+    $("steer-view").addEventListener("click", guarded(steerClick));
+    $("steer-view").addEventListener("keydown", guarded(steerKey));
+    ["focus", "blur"].forEach((type) => $("steer-view").addEventListener(type, guarded(() => {
+      if (app.state && app.steerMode) drawSteer();  // the cursor shows while the view has the focus
+    })));
     const speed = $("speed");
     speed.value = String(app.fps);
     $("speed-value").textContent = String(app.fps);
@@ -722,6 +838,28 @@
     });
     $("threshold-factor").textContent = String(THRESHOLD_FACTOR);
     $("threshold-window").textContent = String(THRESHOLD_WINDOW);
+  }
+
+  /* Another model is a page load away. The mouse commits a choice at once; the keyboard's arrows only browse
+     (a select's `change` fires on each), and Enter or leaving the select commits. */
+  function wireModelChoice() {
+    const choice = $("model-choice"), current = MODEL_DIR.replace(/\/$/, "");
+    if (!MODELS_OFFERED.includes(current)) choice.add(new Option(current, current));  // not a blank select
+    choice.value = current;
+    let browsing = false;
+    const go = () => {
+      browsing = false;
+      if (choice.value === current) return;
+      query.set("model", choice.value);
+      window.location.search = query.toString();
+    };
+    choice.addEventListener("mousedown", () => { browsing = false; });
+    choice.addEventListener("keydown", (event) => {
+      if (event.key === "Enter") go();
+      else if (event.key !== "Tab") browsing = true;
+    });
+    choice.addEventListener("change", () => { if (!browsing) go(); });
+    choice.addEventListener("blur", () => { if (browsing) go(); });
   }
 
   // ---------------------------------------------------------------- timing (for export.measure)
@@ -821,6 +959,12 @@
   }
 
   async function chooseBackend(choice) {
+    let unknown = "";
+    if (!BACKEND_CHOICES.includes(choice)) {
+      unknown = `backend "${choice}" is unknown (this page offers ${BACKEND_CHOICES.join(", ")}), so auto: `;
+      choice = "auto";
+      $("backend").value = choice;
+    }
     await measureBackends(choice === "auto" ? BACKENDS : [choice]);
     const name = choice === "auto" ? fastestBackend() : choice;
     if (!(name in app.backendTimes) || !(await tf.setBackend(name))) {
@@ -830,29 +974,51 @@
     }
     app.tickMs = [];
     const times = Object.entries(app.backendTimes).map(([n, ms]) => `${n} ${ms.toFixed(1)} ms`).join(", ");
-    $("backend-note").textContent = `running on ${name} (${choice === "auto" ? "the fastest" : "your choice"}; ` +
+    $("backend-note").textContent = `${unknown}running on ${name} (${choice === "auto" ? "the fastest" : "your choice"}; ` +
       `one step, timed: ${times})`;
   }
 
   // ---------------------------------------------------------------- start
 
+  /* Any error on the way to a running page reaches #error: a TypeError after the load would otherwise leave
+     "Loading the model…" up for good. */
   async function start() {
     setControlsEnabled(false);
     wireControls();
+    showNotes();
+    let loaded = false;
     try {
-      const loaded = await loadModels();
-      app.meta = loaded.meta;
-      app.models = loaded.models;
-      app.world = loaded.meta.world;
-      app.steerMode = actionDim() > 0;
-      app.roomsMode = app.world.name === "two_rooms";
-      document.body.classList.toggle("steer-mode", app.steerMode);
-      document.body.classList.toggle("rooms-mode", app.roomsMode);
+      await load();
+      loaded = true;
+      await begin();
     } catch (problem) {
-      if (!(problem instanceof ModelProblem)) problem = new ModelProblem(String(problem && problem.message || problem));
-      showProblem(problem);
+      if (!loaded) {
+        if (!(problem instanceof ModelProblem)) problem = new ModelProblem(String(problem && problem.message || problem));
+        showProblem(problem);
+      } else {
+        failed(problem);
+      }
       throw problem;
     }
+  }
+
+  function showNotes() {
+    $("query-note").textContent = notes.join(" ");
+    $("query-note").hidden = notes.length === 0;
+  }
+
+  async function load() {
+    const loaded = await loadModels();
+    app.meta = loaded.meta;
+    app.models = loaded.models;
+    app.world = loaded.meta.world;
+    app.steerMode = actionDim() > 0;
+    app.roomsMode = app.world.name === "two_rooms";
+    document.body.classList.toggle("steer-mode", app.steerMode);
+    document.body.classList.toggle("rooms-mode", app.roomsMode);
+  }
+
+  async function begin() {
     const wanted = query.get("backend") || "auto";
     $("backend").value = wanted;
     await chooseBackend(wanted);
@@ -881,7 +1047,7 @@
   const ready = start();
   ready.catch(() => {});  // the problem is on the page already; the tests read it from there
   window.jepa = {
-    ready, app, encode, predict, decode, dream, tick, timings, setGoal,
+    ready, app, encode, predict, decode, dream, tick: safeTick, timings, setGoal,
     backendTiming: { trials: BACKEND_TRIALS, budgetMs: BACKEND_BUDGET_MS },
     inject: () => setPendingTeleport(true),
     get backend() { return typeof tf === "undefined" ? null : tf.getBackend(); },
