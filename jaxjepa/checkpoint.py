@@ -378,6 +378,8 @@ def load_run_files(run_dir: str | os.PathLike, expected: Config | None = None) -
 
     A run saved with a checksum.json has its checkpoint files checked before orbax reads them and its
     restored arrays after; a run saved without one still loads, checked for finiteness only."""
+    if expected is not None and not isinstance(expected, Config):
+        raise TypeError(f"expected is a Config (get_config(...) makes one), got a {type(expected).__name__}")
     run_dir = Path(run_dir).absolute()
     config = load_config(run_dir)
     if expected is not None:

@@ -627,6 +627,6 @@ WORLDS = ("default", "world32", "world64", "two_logos", "random_speed", "noisy",
 
 
 def get_config(name: str = "default", **overrides: Any) -> Config:
-    if name not in VARIANTS:
+    if not isinstance(name, str) or name not in VARIANTS:
         raise ValueError(f"unknown config {name!r}; known: {', '.join(sorted(VARIANTS))}")
     return Config().replace(**{**VARIANTS[name], **overrides})

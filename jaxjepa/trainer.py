@@ -323,7 +323,8 @@ def make_decoder_phase(config: Config) -> Callable[[jax.Array, jax.Array, dict],
 
 def make_train(config: Config) -> Callable[[jax.Array], TrainResult]:
     """The whole run as one pure function of a key: data, init, JEPA steps, decoder steps."""
-    config.validate()
+    if not isinstance(config, Config):
+        raise TypeError(f"make_train takes a Config (get_config(...) makes one), got a {type(config).__name__}")
     jepa_phase, decoder_phase = make_jepa_phase(config), make_decoder_phase(config)
 
     def train(key: jax.Array) -> TrainResult:

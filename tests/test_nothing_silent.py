@@ -16,6 +16,7 @@ from jaxjepa import (
     RunError,
     get_config,
     load_run,
+    make_train,
     models,
     planning,
     resources,
@@ -451,6 +452,10 @@ def test_a_config_is_checked_however_it_is_built():
     ]:
         with pytest.raises(ValueError, match=match):
             Config(**bad)
+    with pytest.raises(ValueError, match=r"unknown config \[\]"):
+        get_config([])
+    with pytest.raises(TypeError, match="make_train takes a Config"):
+        make_train(tiny_config().to_dict())
     same = Config(steps=np.int64(5), lr=np.float32(0.5), encoder_hidden=[256, 128])
     assert same == Config(steps=5, lr=0.5, encoder_hidden=(256, 128)) and type(same.steps) is int
     assert Config.from_dict(json.loads(same.to_json())) == same
