@@ -258,7 +258,7 @@ def write_seed_summary(path: Path, config, saved, force: bool) -> None:
             for k in SUMMARY_KEYS
         }
         payload = {"config": config.to_dict(), "seeds": seeds, "figures": table}
-        checkpoint.atomic_write_text(path, json.dumps(payload, indent=2))
+        cli.write_text(path, json.dumps(payload, indent=2))
     print(f"  wrote {path} ({len(seeds)} seeds)")
 
 

@@ -17,7 +17,6 @@ import time
 from pathlib import Path
 
 from benchmarks.report import SECTIONS, shape_problem
-from jaxjepa.evaluation.report import write_text
 
 
 def parse_args(argv):
@@ -114,8 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     results["total_s"] = time.perf_counter() - start
     print(report.markdown(results))  # first: the figures are on screen even if the write below fails
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        write_text(out, json.dumps(results, indent=2, default=report.json_default))
+        cli.write_text(out, json.dumps(results, indent=2, default=report.json_default))
     except OSError as err:
         cli.fail(f"python -m benchmarks: cannot write {out}: {err}", 1)
     print(f"\nwrote {out}")

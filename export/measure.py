@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from export import browser
-from jaxjepa.cli import OneLineParser, fail, output_file_problem
-from jaxjepa.evaluation.report import MissingMarkers, replace_block, write_text
+from jaxjepa.cli import OneLineParser, fail, output_file_problem, write_text
+from jaxjepa.evaluation.report import MissingMarkers, replace_block
 
 REPO = Path(__file__).resolve().parent.parent
 PROG = "python -m export.measure"
@@ -233,7 +233,6 @@ def main(argv: list[str] | None = None) -> None:
     }
     block = readme_block(results)
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
         write_text(out, json.dumps(results, indent=2) + "\n")
     except OSError as err:
         print(block)  # the figures are on screen even though the file could not be written

@@ -17,6 +17,7 @@ import ctypes
 import dataclasses
 import errno
 import fcntl
+import functools
 import glob
 import io
 import json
@@ -222,25 +223,6 @@ def swap_into_place(partial: Path, target: Path) -> None:
         shutil.rmtree(old)
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write `path` so that readers see the old or the new text, never half of it."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 would hide the file from the other users of a shared --out
-        with os.fdopen(fd, "w") as file:
-            file.write(text)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def _jsonable(tree: Any) -> Any:
     return jax.tree_util.tree_map(lambda x: np.asarray(x).tolist(), tree)
 
@@ -300,6 +282,13 @@ def save_run(run_dir: str | os.PathLike, config: Config, params: dict, metrics: 
     return run_dir
 
 
+@functools.lru_cache(maxsize=16)
+def abstract_params(config: Config) -> Any:
+    """The shapes and dtypes of a run's parameters, as its config implies them (traced once per config: every seed
+    of a chunk is saved, and every run loaded, against the same tree)."""
+    return jax.eval_shape(lambda: models.init_params(jax.random.key(0), config))
+
+
 def check_savable(config: Config, params: dict, metrics: dict) -> None:
     """RunError (one line) unless load_run could read back what save_run would write: a Config, the parameters
     of its networks (every array its config implies, of that shape and dtype, nothing else) and a dict of
@@ -308,7 +297,7 @@ def check_savable(config: Config, params: dict, metrics: dict) -> None:
         raise RunError(f"a run is saved with its Config, got a {type(config).__name__} (Config.from_dict reads one)")
     if not isinstance(metrics, dict):
         raise RunError(f"a run's metrics are a dict (of figures and curves), got a {type(metrics).__name__}")
-    abstract = jax.eval_shape(lambda: models.init_params(jax.random.key(0), config))
+    abstract = abstract_params(config)
     wanted = {jax.tree_util.keystr(k): v for k, v in jax.tree_util.tree_leaves_with_path(abstract)}
     try:
         given = {jax.tree_util.keystr(k): v for k, v in jax.tree_util.tree_leaves_with_path(params)}
@@ -392,7 +381,7 @@ def load_run_files(run_dir: str | os.PathLike, expected: Config | None = None) -
             raise RunError(f"{run_dir} was trained with another config (saved vs expected: {diff})")
     metrics = load_metrics(run_dir)
     record = load_checksums(run_dir)
-    abstract = jax.eval_shape(lambda: models.init_params(jax.random.key(0), config))
+    abstract = abstract_params(config)
     with quiet_stderr():
         params = _restore(run_dir / "checkpoint", abstract)
     problem = checksums.params_problem(params, record)

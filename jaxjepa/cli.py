@@ -86,6 +86,21 @@ def output_file_problem(out: str | Path) -> str | None:
     return None
 
 
+def write_text(path: str | Path, text: str) -> Path:
+    """Write an output file atomically: a half-written file never replaces a good one. The temp file carries
+    the process id, so two processes writing the same output never share one; it gets the umask's mode, as any
+    new file does."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(text)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
 def fail(message: str, code: int = 2) -> NoReturn:
     print(message, file=sys.stderr)
     raise SystemExit(code)

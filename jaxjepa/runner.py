@@ -31,7 +31,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from jaxjepa import distributed, probe, program_cache
-from jaxjepa.config import Config, check_seed
+from jaxjepa.config import Config
 from jaxjepa.trainer import TrainResult, make_train, seed_keys
 
 T = TypeVar("T")
@@ -162,7 +162,7 @@ def train_seeds(config: Config, seeds: Sequence[int], devices: Sequence[jax.Devi
     compile and run timed apart."""
     if isinstance(seeds, (str, bytes)) or not hasattr(seeds, "__iter__"):
         raise ValueError(f"seeds must be a list of whole numbers, got {seeds!r}")
-    seeds = [check_seed(seed) for seed in seeds]
+    seeds = list(seeds)  # each is checked where it becomes a key (trainer.seed_keys)
     return seeds_runner(config, len(padded_seeds(seeds, 1)), devices)(seeds)
 
 

@@ -167,11 +167,7 @@ def check_outputs(args: argparse.Namespace) -> None:
     """Where the outputs go must be writable, and the plots extra installed, before anything is trained."""
     if figures.MISSING:
         cli.fail(f"eval.py: the figures need {figures.MISSING}, which is not installed; run: {figures.PLOTS_INSTALL}")
-    try:
-        Path(args.out).mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        cli.fail(f"eval.py: cannot write the outputs: {err}", 1)
-    problem = cli.output_file_problem(Path(args.out) / "metrics.json")
+    problem = cli.output_file_problem(Path(args.out) / "metrics.json")  # creates --out, as the write would
     if problem:
         cli.fail(f"eval.py: cannot write the outputs: {problem}", 1)
     check_report_path(args)

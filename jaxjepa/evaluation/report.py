@@ -1,4 +1,5 @@
-"""RESULTS.md's building blocks: number formatting, tables, figures, generated blocks, atomic JSON.
+"""RESULTS.md's building blocks: number formatting, tables, figures, generated blocks, atomic JSON (written by
+`cli.write_text`, every command line's atomic output writer).
 
 Why generated: every number in RESULTS.md must come from a command in the repo. Each suite stores a
 JSON payload and renders its own sections from it (jaxjepa/evaluation/suite.py); this module only
@@ -9,11 +10,12 @@ those live in docs/findings.md, which RESULTS.md links.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from jaxjepa.cli import write_text
 
 FINDINGS = "docs/findings.md"  # the hand-written findings beside the generated numbers
 # README.md's block that eval.py rewrites
@@ -103,19 +105,6 @@ def replace_block(path: str | Path, begin: str, end: str, block: str) -> Path:
             f"{path}: no generated block between {begin!r} and {end!r}; add both markers where the block belongs"
         )
     return write_text(path, text[:start] + block + text[stop + len(end) :])
-
-
-def write_text(path: str | Path, text: str) -> Path:
-    """Atomic: a half-written file never replaces a good one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # the process id: two writers never share one
-    try:
-        tmp.write_text(text)
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
 
 
 def write_json(payload: Any, path: str | Path) -> Path:
