@@ -1,11 +1,11 @@
 """The browser demo in real headless Chromium (Debian's, driven by Playwright).
 
-What the page must do: load the committed web/model with no console errors; give the same latents
-and frames as JAX (TF.js on its default backend, max abs difference <= 1e-4); run the same physics
-as jaxjepa/world.py; raise the alarm a few frames after "inject anomaly"; hide the dream but keep the
-bars when the decoder is off; say in plain words when the model is missing or broken. In steer mode
-(web/model-steer): run the same physics as jaxjepa/steer.py, give JAX's predictions under actions, and
-plan the logo onto a clicked goal within the evaluation's 60 steps. In Two Rooms mode
+What the page must do: load the committed web/model with no console errors; give the same latents and frames
+as JAX (TF.js on the cpu backend, max abs difference <= 1e-4; `python -m export.measure` checks every
+backend); run the same physics as jaxjepa/world.py; raise the alarm a few frames after "inject anomaly";
+hide the dream but keep the bars when the decoder is off; say in plain words when the model is missing or
+broken. In steer mode (web/model-steer): run the same physics as jaxjepa/steer.py, give JAX's predictions
+under actions, and plan the logo onto a clicked goal within the evaluation's 60 steps. In Two Rooms mode
 (web/model-two-rooms): run the same physics and rendering as jaxjepa/two_rooms.py, give JAX's latents and
 predictions, take a goal from a click in free space (none from a click in a wall) and plan towards it.
 
@@ -114,7 +114,12 @@ def site(tmp_path_factory, tiny_export):
 
 
 def open_demo(site, query="", console=None, width=1100):
+    """The page at `query`, loaded, on the cpu backend unless the query names one: the page then never starts
+    webgl, which headless Chromium emulates in software at a second or more per page; only the tests of the
+    backend choice need it."""
     url, chromium = site
+    if "backend=" not in query:
+        query += ("&" if query else "?") + "backend=cpu"
     page = browser.open_page(chromium, url + "index.html" + query, console, width)
     browser.wait_ready(page)
     return page
@@ -321,7 +326,7 @@ def test_controls_stay_disabled_until_the_model_is_loaded(site):
     page = chromium.new_page()
     page.on("pageerror", lambda error: console.append(str(error)))
     page.route("**/model/decoder/group1-shard1of1.bin", lambda route: held.append(route))  # held until we say
-    page.goto(url + "index.html?seed=2")
+    page.goto(url + "index.html?seed=2&backend=cpu")
     page.wait_for_function("window.jepa !== undefined")
     assert all(page.evaluate(CONTROLS_DISABLED))
     page.evaluate(
@@ -371,6 +376,7 @@ def test_speed_label_shows_the_measured_rate_and_backend_the_frame_time(site):
     page = open_demo(site, "?seed=4&speed=30&backend=cpu")
     assert page.evaluate("window.jepa.backend") == "cpu" and "your choice" in page.inner_text("#backend-note")
     assert page.evaluate("Object.keys(window.jepa.app.backendTimes)") == ["cpu"]  # only the backend asked for
+    assert page.evaluate("Object.keys(tf.engine().registry)") == ["cpu"]  # webgl not even started to load the model
     steps, timing = page.evaluate("[window.jepa.app.backendSteps.cpu, window.jepa.backendTiming]")
     assert len(steps) == timing["trials"]  # a logo model's step is far inside the budget: every trial is run
     page.wait_for_timeout(800)
@@ -440,7 +446,7 @@ def test_the_koopman_model_is_one_switch_away_and_matches_jax(site):
 def steer_demo(site):
     """The committed steer model, paused (the test advances it), with its console errors recorded."""
     console = []
-    page = open_demo(site, "?model=model-steer&seed=3&paused=1&backend=cpu", console)
+    page = open_demo(site, "?model=model-steer&seed=3&paused=1", console)
     yield page, console
     page.close()
 
@@ -516,7 +522,7 @@ def test_steer_mode_plans_the_logo_onto_a_clicked_goal(steer_demo, goal):
 
 
 def test_a_non_finite_planner_stops_the_steer_mode_with_a_plain_message(site):
-    page = open_demo(site, "?model=nan-steer-model&seed=2&paused=1&backend=cpu")
+    page = open_demo(site, "?model=nan-steer-model&seed=2&paused=1")
     assert "Model loaded" in page.inner_text("#status")
     click_goal(page, (8.0, 8.0))
     advance(page, 1)
@@ -529,7 +535,7 @@ def test_a_non_finite_planner_stops_the_steer_mode_with_a_plain_message(site):
 def rooms_demo(site):
     """The committed Two Rooms model, paused (the test advances it), with its console errors recorded."""
     console = []
-    page = open_demo(site, "?model=model-two-rooms&seed=3&paused=1&backend=cpu", console)
+    page = open_demo(site, "?model=model-two-rooms&seed=3&paused=1", console)
     yield page, console
     page.close()
 
@@ -744,7 +750,7 @@ def test_the_pages_search_and_memory_walk_the_pythons_path(demo):
 
 
 def test_a_planner_the_model_does_not_offer_is_refused_in_plain_words(site):
-    page = open_demo(site, "?model=model-two-rooms&seed=3&paused=1&backend=cpu&planner=dijkstra")
+    page = open_demo(site, "?model=model-two-rooms&seed=3&paused=1&planner=dijkstra")
     message = page.inner_text("#planner-message")
     assert page.is_visible("#planner-message") and 'planner "dijkstra" is not offered' in message
     assert page.evaluate("window.jepa.app.roomsPlanner") == "search"
@@ -779,7 +785,7 @@ def test_clicks_and_keys_on_the_view_while_the_page_loads_are_ignored(site):
 
 def test_an_error_in_a_frame_stops_the_demo_with_a_plain_message(site):
     console = []
-    page = open_demo(site, "?model=model-steer&seed=2&speed=30&backend=cpu", console)
+    page = open_demo(site, "?model=model-steer&seed=2&speed=30", console)
     page.evaluate("() => { SteerPlanner.plan = () => { throw new TypeError('the planner broke'); }; }")
     click_goal(page, (8.0, 8.0))
     wait_for(page, "!document.getElementById('error').hidden")
@@ -823,7 +829,7 @@ def test_two_rooms_work_a_frame_counts_the_planning_ticks(rooms_demo):
 
 @pytest.mark.parametrize("speed", ["-5", "1e9", "0.001"])
 def test_a_speed_outside_the_slider_falls_back_to_the_default_visibly(site, speed):
-    page = open_demo(site, f"?seed=1&paused=1&backend=cpu&speed={speed}")
+    page = open_demo(site, f"?seed=1&paused=1&speed={speed}")
     assert page.evaluate("window.jepa.app.fps") == 10 and page.input_value("#speed") == "10"
     assert page.inner_text("#speed-value") == "10"
     assert page.is_visible("#query-note") and f'speed "{speed}" is not a whole number' in page.inner_text("#query-note")
@@ -840,7 +846,7 @@ def test_an_unknown_backend_is_named_and_auto_used(site):
 
 
 def test_dream_with_no_latent_yet_says_why(site):
-    page = open_demo(site, "?seed=2&paused=true&backend=cpu")
+    page = open_demo(site, "?seed=2&paused=true")
     assert not page.evaluate("window.jepa.app.playing")  # paused=true means paused too
     page.click("#dream")
     assert page.is_visible("#dream-message") and "nothing to dream from yet" in page.inner_text("#dream-message")
@@ -852,7 +858,7 @@ def test_dream_with_no_latent_yet_says_why(site):
 
 
 def test_the_keyboard_browses_the_models_and_enter_loads_one(site):
-    page = open_demo(site, "?seed=8&paused=1&backend=cpu")
+    page = open_demo(site, "?seed=8&paused=1")
     page.focus("#model-choice")
     page.keyboard.press("ArrowDown")
     page.wait_for_timeout(300)

@@ -988,6 +988,10 @@
     showNotes();
     let loaded = false;
     try {
+      // The weights load into the backend that is set: the one asked for, else cpu, which every browser has and
+      // which starts at once. Loading into TF.js's own default (webgl) would start webgl's shaders, seconds
+      // where it is emulated, even for a user who asked for cpu.
+      await tf.setBackend(query.get("backend") === "webgl" ? "webgl" : "cpu");
       await load();
       loaded = true;
       await begin();
