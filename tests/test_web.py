@@ -903,5 +903,7 @@ def test_an_unknown_model_or_seed_is_named(site):
     assert 'There is no model "nope" here' in text and "model-koopman" in text
     assert text.count("could not be loaded") == 1
     assert page.input_value("#model-choice") == "nope"
-    assert 'seed "abc" is not a whole number' in page.inner_text("#query-note")
+    note = page.inner_text("#query-note")
+    assert 'seed "abc" is not a whole number' in note
+    assert f"using seed {page.evaluate('window.jepa.app.seed')}, drawn at random" in note  # said, to replay it
     page.close()

@@ -56,8 +56,10 @@
     if (text === null || text.trim() === "") return null;
     const seed = /^\d+$/.test(text.trim()) ? Number(text) : NaN;
     if (Number.isSafeInteger(seed)) return seed;
-    notes.push(`seed "${text}" is not a whole number from 0 to ${Number.MAX_SAFE_INTEGER}; using a random seed.`);
-    return null;
+    const drawn = Date.now() % 1000000;  // shown, so that the world it gives can be asked for again
+    notes.push(`seed "${text}" is not a whole number from 0 to ${Number.MAX_SAFE_INTEGER}; using seed ${drawn}, ` +
+      `drawn at random (?seed=${drawn} gives this world again).`);
+    return drawn;
   }
   const pausedAsked = () => ["1", "true", "yes"].includes((query.get("paused") || "").trim().toLowerCase());
 
