@@ -37,6 +37,7 @@ import jax
 import numpy as np
 
 from jaxjepa import checksums, models
+from jaxjepa.cli import folder_problem
 from jaxjepa.config import PLANNING_FIELDS, Config
 
 REQUIRED = ("config.json", "metrics.json", "checkpoint")
@@ -108,17 +109,10 @@ def release_run(run_dir: str | os.PathLike) -> None:
 
 
 def _check_parent(parent: Path) -> None:
-    """Create `parent` if needed and prove it writable by creating and removing a probe file."""
-    existing = next(p for p in (parent, *parent.parents) if p.exists())
-    if not existing.is_dir():
-        raise RunError(f"{existing} is a file, not a directory; choose another --out")
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=".write-probe-", dir=parent)
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as err:
-        raise RunError(f"cannot write into {parent}: {err.strerror or err}") from None
+    """Create `parent` if needed and prove it writable (cli.folder_problem), or RunError saying why not."""
+    problem = folder_problem(parent)
+    if problem:
+        raise RunError(f"cannot save a run there: {problem}; choose another --out")
 
 
 def check_writable(run_dir: str | os.PathLike, force: bool) -> None:

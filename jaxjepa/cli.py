@@ -70,15 +70,25 @@ def output_file_problem(out: str | Path) -> str | None:
     """Why a file could not be written at `out`, or None: checked before the work whose result it holds, so a
     wrong path costs no minutes. Creates the missing folders, as the write would."""
     out = Path(out)
-    folder = out.absolute().parent
     try:
         if out.is_dir():
             return "it is a directory; name a file"
+    except OSError as err:
+        return f"{out}: {err.strerror or err}"
+    return folder_problem(out.absolute().parent)
+
+
+def folder_problem(folder: str | Path) -> str | None:
+    """Why files could not be written into `folder`, or None. Creates the missing folders, as a write would, and
+    proves the folder writable with a probe file: permissions, a read-only mount or a full inode table all show
+    here, before any work, and not in the write after it."""
+    folder = Path(folder)
+    try:
         existing = next(p for p in (folder, *folder.parents) if p.exists())
         if not existing.is_dir():
             return f"{existing} is a file, not a folder"
         folder.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".probe", dir=folder)
+        fd, probe = tempfile.mkstemp(prefix=".write-probe-", dir=folder)
         os.close(fd)
         os.unlink(probe)
     except OSError as err:
