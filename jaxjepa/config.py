@@ -280,7 +280,7 @@ MAX_COUNT = 10_000_000  # generous cap on steps and sizes: far beyond any run he
 # ends. Finite values only: inf and NaN are refused before the interval is read.
 RANGES: dict[str, str] = {
     "frame_size": f"[1, {MAX_COUNT}]",
-    "sigma": "(0, inf)",
+    "sigma": "[0.1, inf)",  # narrower, the blob falls between grid pixels (and sigma^2 underflows below 1e-19)
     "speed": "[0, 1]",
     "train_sequences": f"[1, {MAX_COUNT}]",
     "seq_len": f"[3, {MAX_COUNT}]",
@@ -562,7 +562,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "latent_dim": 64,
         "cov_weight": 0.04,
     },
-    # exploratory (one seed, not in eval.py --recipes: costly per seed on a CPU): long_horizon with
+    # exploratory (seeds 0 to 2, not in eval.py --recipes: costly per seed on a CPU): long_horizon with
     # the spatial soft-argmax keypoint encoder, whose latent is close to affine in position, so the linear
     # probe's floor falls from ~0.5 px to ~0.2 px (models.KeypointEncoder)
     "keypoints_long_horizon": {

@@ -330,6 +330,7 @@ def test_an_unusable_cache_folder_costs_the_cache_in_one_line(tmp_path, capfd):
         (["--speed", "inf"], "speed must be a finite number"),
         (["--lr", "nan"], "lr must be a finite number"),
         (["--sigma", "nan"], "sigma must be a finite number"),
+        (["--sigma", "1e-30"], "sigma must be in [0.1, inf)"),
         (["--var-eps", "-1"], "var_eps must be positive"),
         (["--speed-jitter", "1"], "speed_jitter must be in [0, 1)"),
         (["--pixel-noise", "-0.5"], "pixel_noise must be in [0, 1]"),

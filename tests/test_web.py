@@ -115,8 +115,7 @@ def site(tmp_path_factory, tiny_export):
 
 def open_demo(site, query="", console=None, width=1100):
     """The page at `query`, loaded, on the cpu backend unless the query names one: the page then never starts
-    webgl, which headless Chromium emulates in software at a second or more per page; only the tests of the
-    backend choice need it."""
+    webgl, which headless Chromium emulates in software, slowly; only the tests of the backend choice need it."""
     url, chromium = site
     if "backend=" not in query:
         query += ("&" if query else "?") + "backend=cpu"
@@ -668,9 +667,9 @@ def test_two_rooms_mode_takes_a_goal_in_free_space_and_plans_towards_it(rooms_de
     click_cell(page, goal, size)
     np.testing.assert_allclose(page.evaluate("window.jepa.app.steer.goal"), goal, atol=0.1)
     assert page.is_hidden("#goal-message")
-    advance(page, 9)  # three plans: every 4 actions
+    advance(page, 5)  # two plans: every 4 actions
     steps = page.evaluate("window.jepa.app.steer.steps")
-    assert steps == 9 or page.evaluate("window.jepa.app.steer.reachedAt") == steps
+    assert steps == 5 or page.evaluate("window.jepa.app.steer.reachedAt") == steps
     assert page.evaluate("window.jepa.app.state.position") != start
     readout = page.inner_text("#steer-readout") + " " + page.inner_text("#plan-ms")
     numbers = [float(n) for n in re.findall(r"-?\d+(?:\.\d+)?", readout)]

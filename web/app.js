@@ -991,8 +991,8 @@
     let loaded = false;
     try {
       // The weights load into the backend that is set: the one asked for, else cpu, which every browser has and
-      // which starts at once. Loading into TF.js's own default (webgl) would start webgl's shaders, seconds
-      // where it is emulated, even for a user who asked for cpu.
+      // which starts at once. Loading into TF.js's own default (webgl) would start webgl, slow where the browser
+      // emulates it without a GPU, even for a user who asked for cpu.
       await tf.setBackend(query.get("backend") === "webgl" ? "webgl" : "cpu");
       await load();
       loaded = true;
