@@ -47,8 +47,9 @@ def compile_and_run(function, *args) -> tuple[float, float]:
 
 
 def phase_seconds(config, output, seed: int = 0) -> dict:
-    """Each part of a default run alone, compile and run timed apart: the JEPA phase, the decoder phase
-    (from the trained parameters) and the probe; then saving the run as train.py does."""
+    """Each part of a default run alone, compile and run timed apart: the JEPA phase, the decoder phase and the
+    probe, each from the initial parameters (the arithmetic per step does not depend on their values); then
+    saving the run as train.py does."""
     import jax
 
     from jaxjepa import checkpoint, models, probe, runner, trainer

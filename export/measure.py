@@ -9,8 +9,8 @@ given with --also, e.g. a float16 one):
   stored JAX outputs of web/model/reference_outputs.npz against the page's), on each TF.js backend;
 - time: median of one encode+predict+decode step (batch 1) and of a 30-step dream (predictor 30 times,
   then the 30 latents decoded; without a decoder, encode+predict and the predictor alone), per backend;
-  for a planning export (web/model-steer, web/model-two-rooms) also one replanning step of the page's
-  planner (encode the observation, then MPPI with meta.json's planner settings).
+  for a planning export (web/model-steer, web/model-two-rooms) also one MPPI replanning step (encode the
+  observation, then MPPI with meta.json's planner settings; the Two Rooms page's latent search is not timed).
 """
 
 from __future__ import annotations

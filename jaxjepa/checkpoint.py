@@ -230,7 +230,7 @@ def _write_run_files(folder: Path, config: Config, params: dict, metrics: dict) 
 
 def write_params(directory: Path, params: dict) -> None:
     """One .npz of every parameter, keyed by its path in the tree. Why not orbax: a synchronous NumPy write
-    of these few arrays takes milliseconds against orbax's tenth of a second plus its import, and orbax
+    of these few arrays costs far less than orbax's machinery and its import, and orbax
     synchronises all processes of a jax.distributed run on every save, while here each process saves
     only the seeds it trained."""
     directory.mkdir()
@@ -359,8 +359,8 @@ def load_run_files(run_dir: str | os.PathLike, expected: Config | None = None) -
     """(config, params, metrics) of a finished run; RunError if it is not one, or not of `expected` (the planning
     fields aside: they are the evaluation's settings, which training never reads; the saved config is returned).
 
-    A run saved with a checksum.json has its checkpoint files checked before orbax reads them and its
-    restored arrays after; a run saved without one still loads, checked for finiteness only."""
+    A run saved with a checksum.json has its checkpoint files checked before they are read and its restored
+    arrays after; a run saved without one still loads, checked for finiteness only."""
     if expected is not None and not isinstance(expected, Config):
         raise TypeError(f"expected is a Config (get_config(...) makes one), got a {type(expected).__name__}")
     run_dir = Path(run_dir).absolute()

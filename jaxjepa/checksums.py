@@ -1,7 +1,8 @@
 """Checksums of a saved run, so that a flipped bit or a truncated file is named instead of loaded.
 
-`checksum.json` beside `checkpoint/` holds the sha256 of every file orbax wrote (checked before orbax
-reads them, so a damaged file never reaches tensorstore) and of the parameter arrays themselves (path,
+`checksum.json` beside `checkpoint/` holds the sha256 of every file under `checkpoint/` (`params.npz`, or
+the files of a run saved by orbax; checked before they are read, so a damaged file never reaches the
+decoder of its format) and of the parameter arrays themselves (path,
 dtype, shape and bytes of each leaf; checked after the restore, so a decoding that differs from what
 was saved is caught too). Each check returns what is wrong as one line, or None.
 """

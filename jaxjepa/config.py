@@ -464,20 +464,19 @@ STEER: dict[str, Any] = {
 
 # EB-JEPA's Two Rooms recipe on a CPU budget: its anti-collapse terms (VICReg variance + covariance,
 # time-smoothness, inverse dynamics) on the two_rooms world with 48x48 frames (EB-JEPA: 65x65) and a small CNN.
-# An 8-step unrolled prediction loss: with the one-step loss and 1000 steps the imagined latents drifted off the
-# encoded ones within a few steps and the planner failed even with no wall in the way, and with 4 steps the
-# search still lost the door behind paths that crossed the wall only in imagination, a long path's imagined end
-# being further off than the gap between the two ways. A share of the walks heads into the wall (EB-JEPA's
-# wall_bump_rate, 0 in its recipe): the predictor walked the dot through the wall, and stops are rare in random
-# walks. It trains on 8,000 trajectories for 12,000 steps: with 1,000 trajectories the probe read the dot 4
-# times worse and the imagined paths drifted nearly twice as far at 8 steps, and 8,000 trajectories at 3,000
-# steps learned less than 1,000 did. The predictor is residual: the plain one's error on the latent's fixed part
-# (the wall and door) was larger than the dot's step. MPPI's noise std is EB-JEPA's 2, and it imagines 48
-# actions ahead: with 12 it planned half the tasks, with 48 three in four, within 3 points of MPPI on the true
-# physics, and 90 gained a point for nearly twice the time (docs/findings.md). The search keeps 64
-# beams: with 32 it missed the door more often, and 64 cost more than twice the time. Its paths never take a
-# move right after its reverse: the best path could otherwise start with a move and its undoing, which the dot
-# followed back and forth for the rest of the episode (docs/findings.md, Two Rooms).
+# Why each setting (the runs that showed it: docs/findings.md, "Two Rooms: why the learned model planned at 4 %"):
+# - an 8-step unrolled prediction loss, so that the imagined latents stay near the encoded ones over a long
+#   imagined path, and a path that crosses the wall only in imagination does not hide the door;
+# - a share of the walks heads into the wall (EB-JEPA's wall_bump_rate, 0 in its recipe): random walks rarely
+#   stop at a wall, and without such walks the predictor walks the dot through it;
+# - 8,000 trajectories and 12,000 steps: fewer trajectories read the dot worse and drift further, and more
+#   trajectories need the longer training;
+# - a residual predictor, whose error on the latent's fixed part (the wall and door) stays below the dot's step;
+# - MPPI with EB-JEPA's noise std of 2, imagining 48 actions ahead: a short imagined path cannot see that the way
+#   through the door ends nearer the goal;
+# - a search of 64 beams (with fewer it misses the door more often), whose paths never take a move right after
+#   its reverse: the best path could otherwise start with a move and its undoing, which the dot then follows
+#   back and forth.
 TWO_ROOMS_EBJEPA: dict[str, Any] = {
     "world": "two_rooms",
     "action_dim": 2,

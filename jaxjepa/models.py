@@ -1,9 +1,11 @@
-"""The three networks, as small `flax.linen` MLPs.
+"""The networks, as small `flax.linen` modules: encoder, predictor, decoder and the inverse-dynamics head.
 
-Encoder 512 -> 256 -> 128 -> 32, predictor 32 -> 64 -> 32, decoder 32 -> 64 -> 256 -> 256 (sigmoid),
-GELU (tanh approximation) between layers, as in the reference. Layers are initialised like PyTorch's
-`nn.Linear` (uniform in +-1/sqrt(fan_in), bias too) so training starts from the same distribution as
-the reference and our numbers compare.
+The reference's are MLPs: encoder 512 -> 256 -> 128 -> 32, predictor 32 -> 64 -> 32, decoder 32 -> 64 ->
+256 -> 256 (sigmoid), GELU (tanh approximation) between layers, as in the reference. Layers are
+initialised like PyTorch's `nn.Linear` (uniform in +-1/sqrt(fan_in), bias too) so training starts from
+the same distribution as the reference and our numbers compare. Other encoders, for other worlds and
+recipes: a convolutional one (ConvEncoder: convolutions as matmuls over patches, which the exporter
+lowers) and spatial soft-argmax keypoints (KeypointEncoder).
 """
 
 from __future__ import annotations

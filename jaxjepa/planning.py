@@ -112,7 +112,7 @@ def sequence_costs(
 def candidates(key: jax.Array, mean: jax.Array, std: jax.Array | float, config: Config) -> jax.Array:
     """[N, H, 2]: the mean itself first (so refining never loses the current plan), then noisy copies.
     The noise is uniform with standard deviation `std`: on a CPU a normal draw (an inverse error
-    function per number) costs about six times a uniform one and dominated the replanning time."""
+    function per number) costs several times a uniform one, and the draws are much of a replanning step."""
     noise = jax.random.uniform(key, (config.plan_samples, *mean.shape), minval=-1.0, maxval=1.0) * UNIFORM_STD * std
     return steer.clip_action(mean + noise.at[0].set(0.0))
 

@@ -1,9 +1,9 @@
 """Lowered programs kept on disk with `jax.export`, so that a warm `train.py` skips tracing and lowering.
 
 Why: XLA's persistent cache (runner.enable_compilation_cache) skips compilation, but only after Python
-has traced `make_train` and lowered it to StableHLO, which is what the cache is keyed by: seconds of a
-run that trains in a few. `jax.export` serialises the lowered program; reading it back takes
-milliseconds, and compiling it then hits XLA's cache. A stored program is named by everything that
+has traced `make_train` and lowered it to StableHLO, which is what the cache is keyed by: a large share
+of a short run. `jax.export` serialises the lowered program; reading it back is cheap, and compiling it
+then hits XLA's cache. A stored program is named by everything that
 shapes it: the config, the argument shapes, the devices, the versions of jax and jaxlib, and the
 source of this package, so an edited line or another config never loads a stale program. A file that
 cannot be read is traced again and replaced, never trusted.

@@ -24,7 +24,8 @@ def mlp_params(sizes: list[int]) -> int:
 
 
 def parameter_count(config: Config) -> int:
-    """Parameters of the MLP encoder (0 for the keypoint encoder: a lower bound), predictor and decoder."""
+    """Parameters of the MLP encoder (0 for the keypoint and CNN encoders: a lower bound), predictor and
+    decoder."""
     hw, d = config.frame_size**2, config.latent_dim
     encoder = mlp_params([2 * hw, *config.encoder_hidden, d]) if config.encoder_kind == "mlp" else 0
     return encoder + mlp_params([d, *config.predictor_hidden, d]) + mlp_params([d, *config.decoder_hidden, hw])

@@ -76,8 +76,8 @@ def training_frames(key: jax.Array, config: Config) -> jax.Array:
 
 
 def training_data(key: jax.Array, config: Config) -> tuple[jax.Array, jax.Array | None]:
-    """(frames [N, T, H*W], actions [N, T, 2] in the steer world, else None): actions[n, t] is applied
-    before frame t, so the step from o_t = (f_t, f_t+1) to o_t+1 is driven by actions[n, t + 2]."""
+    """(frames [N, T, H*W], actions [N, T, 2] in the worlds driven by actions, else None): actions[n, t] is
+    applied before frame t, so the step from o_t = (f_t, f_t+1) to o_t+1 is driven by actions[n, t + 2]."""
     shape = (config.train_sequences, config.seq_len, -1)
     if config.world == "steer":
         traj = steer.trajectories(key, config.train_sequences, config.seq_len, config)
@@ -183,8 +183,10 @@ def regularised(
 ):
     """The prediction loss plus the anti-collapse terms on the batch of context latents z: (total, metrics).
     VICReg (variance + covariance), or SIGReg in its place (regulariser "sigreg", fresh random directions
-    each step); time-smoothness on (z, z_next = E(o_t+1)) when its weight is on. A term whose weight is 0
-    adds nothing and no metric, so the reference recipe's numbers stay as they were."""
+    each step); time-smoothness on (z, z_next = E(o_t+1)) when its weight is on. A term whose weight is 0 adds
+    nothing to the total: the covariance term is then not computed (its metric reads 0) and time-smoothness
+    reports no metric; the variance term is computed and reported whatever its weight, so the ablation's
+    variants without it still show the spread it would have held."""
     if config.regulariser == "sigreg":
         directions_key = jax.random.fold_in(jax.random.key(0), step)
         anti_collapse = losses.sigreg_loss(z, directions_key, config.sigreg_projections, config.sigreg_knots)
@@ -217,7 +219,7 @@ def with_inverse_dynamics(
     config: Config,
 ) -> tuple[jax.Array, dict]:
     """(total + idm_weight * MSE(IDM(z_t, z_t+1), a_t), metrics with idm_loss) when the weight is on and the
-    true actions [B, 2] are known; else (total, metrics) unchanged, so the reference recipe stays as it was.
+    true actions [B, 2] are known; else (total, metrics) unchanged, so the reference recipe is bit for bit its own.
     Both latents are the online encoder's, so the gradient teaches E to keep what the actions move."""
     if not config.idm_weight or actions is None:
         return total, metrics

@@ -21,7 +21,8 @@ Where EB-JEPA's planner differs (its `planning/mppi.yaml` and `MPPIPlanner`): ac
 [-2.45, 2.45] px per axis; a horizon of 90 actions, 200 samples, 20 iterations refitting mean and std to
 the 20 cheapest, a cold start from N(0, 2^2) at every step, one action applied per plan. A 90-step
 imagined path crosses the whole box, so the straight-line cost can see that the way through the door
-ends nearer the goal than the wall does; a 12-step one, as here, cannot when the door is far.
+ends nearer the goal than the wall does; a short one (the default horizon, 10) cannot when the door is far,
+which is why the recipe plans 48 ahead and searches in latent space (`planning.search`).
 """
 
 from __future__ import annotations

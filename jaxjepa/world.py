@@ -12,7 +12,7 @@ and p is clipped back. The frame is rendered after the update, so frame 0 alread
 Anomalies (`ANOMALIES`) change the state once, at a chosen frame: the reference's teleport, and the
 subtle ones (mid-air velocity flip, speed change, freeze, small jump). Harder worlds are
 config fields (`logos`, `speed_jitter`, `pixel_noise`, `frame_size`) whose defaults leave every
-draw of the reference world as it was: their extra randomness comes from keys folded in apart.
+draw of the reference world untouched: their extra randomness comes from keys folded in apart.
 """
 
 from __future__ import annotations

@@ -13,8 +13,9 @@
  * With a model whose predictor takes actions (meta.json `model.action_dim`, e.g. web/model-steer) the page
  * is in steer mode instead: the logo is pushed by actions (steer.js), a click sets a goal, and an MPPI
  * planner (steer.js) steers the logo there, replanning every frame from a warm start. With a Two Rooms model
- * (meta.json `world.name` "two_rooms", web/model-two-rooms) the same planner moves a dot through the door
- * of a wall (rooms.js), replanning every `planner.actions_per_plan` actions as Python's evaluation does.
+ * (meta.json `world.name` "two_rooms", web/model-two-rooms) a latent search (search.js; MPPI on the switch)
+ * moves a dot through the door of a wall (rooms.js), replanning every `planner.actions_per_plan` actions as
+ * Python's evaluation does.
  *
  * `window.jepa` exposes the model and the state to the browser tests and to `python -m export.measure`.
  */
@@ -918,7 +919,8 @@
     return hasDecoder() ? decode(predicted) : predicted;
   }
 
-  /* What a frame of the page's mode costs: the bounce loop's step, or a replanning step. */
+  /* What a frame of the page's mode costs: the bounce loop's step, or an MPPI replanning step (in Two Rooms
+     too, whichever planner runs: MPPI is the one every action model offers). */
   function sampleStep() {
     const observation = sampleObservation();
     return app.steerMode ? samplePlanning() : () => modelStep(observation);
@@ -943,9 +945,10 @@
 
   // ---------------------------------------------------------------- the backend
 
-  /* Which TF.js backend is faster differs by machine (here cpu beat webgl tenfold at batch 1), so each one
-     that starts is timed on a few real steps and the fastest kept, unless the user picks one: then only
-     that one is timed, since starting a backend that is never used (webgl's shaders) costs seconds. */
+  /* Which TF.js backend is faster differs by machine (at batch 1, webgl's transfers can cost more than the cpu
+     backend's work), so each one that starts is timed on a few real steps and the fastest kept, unless the user
+     picks one: then only that one is timed, since starting a backend that is never used (webgl's shaders) is
+     slow where the browser emulates it. */
   async function measureBackends(names) {
     for (const name of names) {
       if (name in app.backendTimes) continue;

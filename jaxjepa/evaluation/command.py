@@ -1,10 +1,10 @@
 """eval.py's command: plan the suites asked for, load or train their runs, evaluate, store, report.
 
-`python eval.py --seeds 0-7` runs the headline suite on the chosen config and, for the reference
-recipe, the collapse ablation; `python eval.py RUN_DIR [RUN_DIR ...]` runs the headline suite on saved
-runs of one config; `--recipes`, `--anomalies`, `--worlds`, `--planning` run those suites on their own named configs.
-Every suite stores its payload as JSON under --out; RESULTS.md is then regenerated from every stored
-payload, so suites run apart still share one report.
+`python eval.py --seeds 0-7` runs the headline suite on the chosen config and, for the reference recipe,
+the collapse ablation; `python eval.py RUN_DIR [RUN_DIR ...]` runs the headline suite on saved runs of
+one config; `--recipes`, `--anomalies`, `--worlds`, `--planning`, `--two-rooms` run those suites on
+their own named configs. Every suite stores its payload as JSON under --out; RESULTS.md is then
+regenerated from every stored payload, so suites run apart still share one report.
 """
 
 from __future__ import annotations

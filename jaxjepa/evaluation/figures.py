@@ -1,11 +1,13 @@
 """The figures of RESULTS.md, drawn from host arrays that the evaluations returned.
 
-Why these five: each shows one claim at a glance. The dream GIF and filmstrip show what "the world
-model stays on track" looks like; the horizon curve shows for how long, against doing nothing
-(persistence), with the spread over seeds; the surprise trace shows a detection at the very frame of
-the anomaly, against the threshold; the collapse curves show which defence keeps the latent alive;
-the probe scatter shows the position is linearly in the latent. Every function takes plain NumPy
-arrays and a path, writes one file, and returns the path. Matplotlib runs headless (Agg).
+Each shows one claim at a glance. The headline's: the dream GIF and filmstrip show what "the world model
+stays on track" looks like; the horizon curve shows for how long, against doing nothing (persistence),
+with the spread over seeds; the surprise trace shows a detection at the very frame of the anomaly,
+against the threshold; the collapse curves show which defence keeps the latent alive; the probe scatter
+shows the position is linearly in the latent. The other suites': every recipe's horizon, an affine
+predictor's spectrum, ROC curves per anomaly kind, planning success against budget, and planned episodes
+as GIFs. Every function takes plain NumPy arrays and a path, writes one file, and returns the path.
+Matplotlib runs headless (Agg).
 """
 
 from __future__ import annotations

@@ -39,7 +39,7 @@ def fmt(summary: dict | None, digits: int = 3, scale: float = 1.0) -> str:
 
 
 def ref(values, digits: int = 2) -> str:
-    """The reference's per-seed list as 'mean ± std (5 seeds)'."""
+    """The reference's per-seed list as 'mean ± std' (sample std over its seeds)."""
     values = np.asarray(values, dtype=float)
     return f"{values.mean():.{digits}f} ± {values.std(ddof=1):.{digits}f}"
 

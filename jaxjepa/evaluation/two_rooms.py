@@ -1,12 +1,13 @@
 """The Two Rooms suite: EB-JEPA's planning benchmark on its own task, every figure beside EB-JEPA's.
 
-Per seed: the linear probe of the dot's position, then planning episodes (two_rooms_planning: start and
-goal in different rooms, a fresh wall and door each, at most 200 actions, success = final distance under
-4.5 px) with MPPI, CEM, MPPI on the last latent's cost, the random baseline, and the simulator ceiling
-(MPPI on the true position and physics, the same straight-line cost; and with the path length
-through the door as its cost). Episodes are vmapped; the seconds per episode are
-the wall time of one compiled batch divided by its episodes. The ablation drops one of EB-JEPA's terms at a
-time; a term whose config was not evaluated shows as "not run". Its payload is results/two_rooms.json.
+Per seed: the linear probe of the dot's position, then planning episodes (two_rooms_planning: start and goal
+in different rooms, a fresh wall and door each, at most 200 actions, success = final distance under 4.5 px)
+with MPPI, CEM, MPPI on the last latent's cost, the latent search (planning.search: the suite's target), the
+random baseline, and the simulator ceilings (MPPI and the search on the true position and physics, the same
+straight-line cost; and MPPI with the path length through the door as its cost). Episodes are vmapped; the
+seconds per episode are the wall time of one compiled batch divided by its episodes. The ablation drops one
+of EB-JEPA's terms at a time; a term whose config was not evaluated shows as "not run". Its payload is
+results/two_rooms.json.
 """
 
 from __future__ import annotations
