@@ -20,6 +20,7 @@ import itertools
 import os
 import socket
 import sys
+import threading
 import time
 from typing import Any, NamedTuple
 
@@ -33,7 +34,10 @@ ENV = {
     "num_processes": "JAXJEPA_NUM_PROCESSES",
     "process_id": "JAXJEPA_PROCESS_ID",
 }
-INIT_TIMEOUT_S = 120
+INIT_TIMEOUT_S = 120  # how long the processes have to find each other
+# JAX's own limit, later than ours: when it passes it aborts the process with a C++ stack trace, so the watchdog in
+# `initialize` has said what went wrong in one line and exited before it.
+JAX_INIT_TIMEOUT_S = INIT_TIMEOUT_S + 60
 BARRIER_TIMEOUT_MS = 6 * 3600 * 1000  # how far behind the slowest process may finish its seeds
 _barriers = itertools.count()  # barrier ids must be unique; every process counts alike
 
@@ -99,16 +103,46 @@ def cluster_from(args: argparse.Namespace) -> Cluster | None:
 
 def initialize(cluster: Cluster) -> None:
     """Join the cluster; afterwards jax.devices() lists every process's devices. ConnectionError when a process
-    other than 0 cannot reach the coordinator: JAX would abort the process with a C++ stack trace instead."""
+    other than 0 cannot reach the coordinator, and one line and exit 1 when the cluster does not form within
+    INIT_TIMEOUT_S (process 0 whose peers never join, say): JAX would abort the process with a C++ stack trace."""
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
     if cluster.coordinator != "auto" and cluster.process_id != 0:
         wait_for_coordinator(cluster.coordinator, INIT_TIMEOUT_S)
-    if cluster.coordinator == "auto":
-        jax.distributed.initialize(initialization_timeout=INIT_TIMEOUT_S)
-    else:
-        jax.distributed.initialize(
-            cluster.coordinator, cluster.num_processes, cluster.process_id, initialization_timeout=INIT_TIMEOUT_S
+    watchdog = threading.Timer(INIT_TIMEOUT_S, _never_formed, (cluster,))
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        if cluster.coordinator == "auto":
+            jax.distributed.initialize(initialization_timeout=JAX_INIT_TIMEOUT_S)
+        else:
+            jax.distributed.initialize(
+                cluster.coordinator,
+                cluster.num_processes,
+                cluster.process_id,
+                initialization_timeout=JAX_INIT_TIMEOUT_S,
+            )
+    finally:
+        watchdog.cancel()
+
+
+def _never_formed(cluster: Cluster) -> None:
+    """The watchdog's line: JAX blocks in C++ while the cluster forms, so only another thread can speak, and only
+    an immediate exit ends the blocked call."""
+    who = (
+        "the scheduler's cluster"
+        if cluster.coordinator == "auto"
+        else (
+            f"the cluster of {cluster.num_processes} processes at {cluster.coordinator} (this is process "
+            f"{cluster.process_id})"
         )
+    )
+    print(
+        f"{os.path.basename(sys.argv[0]) or 'jaxjepa'}: {who} did not form within {INIT_TIMEOUT_S:.0f} s: start "
+        "every process, each with the same --coordinator and --num-processes and its own --process-id",
+        file=sys.stderr,
+        flush=True,
+    )
+    os._exit(1)
 
 
 def wait_for_coordinator(address: str, timeout_s: float, retry_s: float = 1.0) -> None:

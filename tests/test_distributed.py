@@ -169,6 +169,32 @@ def test_an_unreachable_coordinator_is_one_line_not_an_abort(capsys):
         distributed.wait_for_coordinator(f"127.0.0.1:{listening.getsockname()[1]}", timeout_s=1)
 
 
+LONELY_PROCESS_0 = """
+import sys
+from jaxjepa import distributed
+distributed.INIT_TIMEOUT_S = 1
+distributed.initialize(distributed.Cluster(sys.argv[1], 2, 0))
+print("the cluster formed")
+"""
+
+
+def test_process_0_whose_peers_never_join_says_so_in_one_line():
+    """Process 0 cannot check for its peers beforehand, as the others check for it: JAX blocks until they join, and
+    aborts with a C++ stack trace at its own limit; the watchdog says why in one line and exits first."""
+    done = subprocess.run(
+        [sys.executable, "-c", LONELY_PROCESS_0, f"127.0.0.1:{free_port()}"],
+        cwd=REPO,
+        env={**os.environ, "JAX_PLATFORMS": "cpu", "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1 and "the cluster formed" not in done.stdout
+    err = done.stderr.strip().splitlines()
+    assert len(err) == 1 and "the cluster of 2 processes at 127.0.0.1:" in err[0], done.stderr
+    assert "(this is process 0) did not form within 1 s" in err[0]
+
+
 def test_a_non_integer_cluster_variable_is_named(monkeypatch, capsys):
     monkeypatch.setenv(distributed.ENV["num_processes"], "abc")
     with pytest.raises(SystemExit) as exit_info:
