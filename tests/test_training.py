@@ -47,12 +47,11 @@ def test_same_seed_same_numbers_other_seed_other_numbers(tiny, tiny_result):
     assert not np.allclose(tiny_result.metrics["loss"], other.metrics["loss"])
 
 
-def test_vmapped_seed_equals_a_lone_run(tiny):
+def test_vmapped_seed_equals_a_lone_run(tiny, tiny_result):
     seeds = [3, 0, 5]
     out = runner.train_seeds(tiny, seeds)
-    train_key, eval_key = seed_keys(0)
-    lone_result = jax.jit(make_train(tiny))(train_key)
-    lone = lone_result, jax.jit(probe.probe_position, static_argnums=2)(lone_result.params, eval_key, tiny)
+    _, eval_key = seed_keys(0)
+    lone = tiny_result, jax.jit(probe.probe_position, static_argnums=2)(tiny_result.params, eval_key, tiny)
     seed0 = jax.tree_util.tree_map(lambda x: x[1], (out.result, out.probe))
     chex.assert_trees_all_close(
         seed0, lone, rtol=1e-4, atol=1e-5
