@@ -112,7 +112,7 @@ def _check_parent(parent: Path) -> None:
     """Create `parent` if needed and prove it writable (cli.folder_problem), or RunError saying why not."""
     problem = folder_problem(parent)
     if problem:
-        raise RunError(f"cannot save a run there: {problem}; choose another --out")
+        raise RunError(f"cannot save a run there: {problem}")
 
 
 def check_writable(run_dir: str | os.PathLike, force: bool) -> None:

@@ -280,7 +280,7 @@ MAX_COUNT = 10_000_000  # generous cap on steps and sizes: far beyond any run he
 # ends. Finite values only: inf and NaN are refused before the interval is read.
 RANGES: dict[str, str] = {
     "frame_size": f"[1, {MAX_COUNT}]",
-    "sigma": "[0.1, inf)",  # narrower, the blob falls between grid pixels (and sigma^2 underflows below 1e-19)
+    "sigma": "[0.1, inf)",  # narrower, the logo is one pixel at best; far narrower, sigma^2 underflows: NaN frames
     "speed": "[0, 1]",
     "train_sequences": f"[1, {MAX_COUNT}]",
     "seq_len": f"[3, {MAX_COUNT}]",

@@ -108,7 +108,9 @@ def initialize(cluster: Cluster) -> None:
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
     if cluster.coordinator != "auto" and cluster.process_id != 0:
         wait_for_coordinator(cluster.coordinator, INIT_TIMEOUT_S)
-    watchdog = threading.Timer(INIT_TIMEOUT_S, _never_formed, (cluster,))
+    formed = threading.Event()
+    deciding = threading.Lock()  # the watchdog's verdict and the cluster's forming exclude each other
+    watchdog = threading.Timer(INIT_TIMEOUT_S, _never_formed, (cluster, formed, deciding))
     watchdog.daemon = True
     watchdog.start()
     try:
@@ -123,26 +125,27 @@ def initialize(cluster: Cluster) -> None:
             )
     finally:
         watchdog.cancel()
+    with deciding:  # a watchdog that has begun its verdict exits the process before this returns
+        formed.set()
 
 
-def _never_formed(cluster: Cluster) -> None:
+def _never_formed(cluster: Cluster, formed: threading.Event, deciding: threading.Lock) -> None:
     """The watchdog's line: JAX blocks in C++ while the cluster forms, so only another thread can speak, and only
-    an immediate exit ends the blocked call."""
-    who = (
-        "the scheduler's cluster"
-        if cluster.coordinator == "auto"
-        else (
-            f"the cluster of {cluster.num_processes} processes at {cluster.coordinator} (this is process "
-            f"{cluster.process_id})"
-        )
-    )
-    print(
-        f"{os.path.basename(sys.argv[0]) or 'jaxjepa'}: {who} did not form within {INIT_TIMEOUT_S:.0f} s: start "
-        "every process, each with the same --coordinator and --num-processes and its own --process-id",
-        file=sys.stderr,
-        flush=True,
-    )
-    os._exit(1)
+    an immediate exit ends the blocked call. A cluster that formed meanwhile is left alone."""
+    with deciding:
+        if formed.is_set():
+            return
+        if cluster.coordinator == "auto":
+            who, advice = "the scheduler's cluster", "check that every task of the job started"
+        else:
+            who = f"the cluster of {cluster.num_processes} processes at {cluster.coordinator} (this is process "
+            who += f"{cluster.process_id})"
+            advice = (
+                "start every process, each with the same --coordinator and --num-processes and its own --process-id"
+            )
+        prog = os.path.basename(sys.argv[0]) or "jaxjepa"
+        print(f"{prog}: {who} did not form within {INIT_TIMEOUT_S:.0f} s: {advice}", file=sys.stderr, flush=True)
+        os._exit(1)
 
 
 def wait_for_coordinator(address: str, timeout_s: float, retry_s: float = 1.0) -> None:

@@ -185,8 +185,8 @@ def regularised(
     VICReg (variance + covariance), or SIGReg in its place (regulariser "sigreg", fresh random directions
     each step); time-smoothness on (z, z_next = E(o_t+1)) when its weight is on. A term whose weight is 0 adds
     nothing to the total: the covariance term is then not computed (its metric reads 0) and time-smoothness
-    reports no metric; the variance term is computed and reported whatever its weight, so the ablation's
-    variants without it still show the spread it would have held."""
+    reports no metric; with VICReg the variance term is computed and reported whatever its weight, so the
+    ablation's variants without it still show the spread it would have held."""
     if config.regulariser == "sigreg":
         directions_key = jax.random.fold_in(jax.random.key(0), step)
         anti_collapse = losses.sigreg_loss(z, directions_key, config.sigreg_projections, config.sigreg_knots)

@@ -844,6 +844,41 @@ def test_an_unknown_backend_is_named_and_auto_used(site):
     page.close()
 
 
+# A browser whose canvases give no WebGL context (no GPU, or WebGL turned off): TF.js's webgl backend cannot start.
+NO_WEBGL = """
+for (const Canvas of [HTMLCanvasElement, self.OffscreenCanvas].filter(Boolean)) {
+    const getContext = Canvas.prototype.getContext;
+    Canvas.prototype.getContext = function (kind, ...rest) {
+        return /webgl/.test(kind) ? null : getContext.call(this, kind, ...rest);
+    };
+}
+"""
+
+
+@pytest.mark.parametrize("asked", ["webgl", "auto"])
+def test_a_browser_without_webgl_runs_on_cpu_and_says_so(site, asked):
+    url, chromium = site
+    console = []
+    page = chromium.new_page()
+    page.on("pageerror", lambda error: console.append(f"uncaught: {error}"))
+    page.on("console", lambda message: console.append(message.text) if message.type == "error" else None)
+    page.add_init_script(NO_WEBGL)
+    page.goto(url + f"index.html?seed=1&paused=1&backend={asked}")
+    browser.wait_ready(page)
+    assert "Model loaded" in page.inner_text("#status") and page.evaluate("window.jepa.backend") == "cpu"
+    note = page.inner_text("#backend-note")
+    if asked == "webgl":
+        assert (
+            "backend webgl is not available in this browser; still on cpu" in note
+            and page.input_value("#backend") == "cpu"
+        )
+    else:
+        assert "running on cpu (the fastest" in note and "webgl" not in note
+    advance(page, 3)
+    assert page.evaluate("window.jepa.app.history.length") >= 1 and console == []
+    page.close()
+
+
 def test_dream_with_no_latent_yet_says_why(site):
     page = open_demo(site, "?seed=2&paused=true")
     assert not page.evaluate("window.jepa.app.playing")  # paused=true means paused too

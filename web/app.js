@@ -129,6 +129,10 @@
       throw new ModelProblem(`${MODEL_DIR}meta.json is not a jaxjepa export with a manifest (re-export it).`);
     }
     checkMetaFields(meta);
+    // The weights load into the backend that is set: the one asked for, else cpu, which every browser has and
+    // which starts at once. Loading into TF.js's own default (webgl) would start webgl, slow where the browser
+    // emulates it without a GPU, even for a user who asked for cpu.
+    await useBackend(query.get("backend") === "webgl" ? "webgl" : "cpu");
     if (!(window.crypto && crypto.subtle)) {
       throw new ModelProblem("this browser cannot check the model's sha256 here (no WebCrypto on a page " +
         "served over plain http from another machine); open it via http://localhost instead.");
@@ -952,10 +956,18 @@
   async function measureBackends(names) {
     for (const name of names) {
       if (name in app.backendTimes) continue;
-      if (tf.findBackendFactory(name) === null || !(await tf.setBackend(name))) continue;
+      if (!(await useBackend(name))) continue;
       app.backendSteps[name] = timedCalls(sampleStep(), BACKEND_TRIALS, BACKEND_BUDGET_MS);
       app.backendTimes[name] = median(app.backendSteps[name]);
     }
+  }
+
+  /* Switch to backend `name`, or back to cpu where it cannot start (a failed tf.setBackend leaves TF.js naming
+     the backend that failed). Whether `name` is in use now. */
+  async function useBackend(name) {
+    if (tf.findBackendFactory(name) !== null && await tf.setBackend(name)) return true;
+    await tf.setBackend("cpu");
+    return false;
   }
 
   function fastestBackend() {
@@ -972,7 +984,7 @@
     }
     await measureBackends(choice === "auto" ? BACKENDS : [choice]);
     const name = choice === "auto" ? fastestBackend() : choice;
-    if (!(name in app.backendTimes) || !(await tf.setBackend(name))) {
+    if (!(name in app.backendTimes) || !(await useBackend(name))) {
       $("backend-note").textContent = `backend ${name} is not available in this browser; still on ${tf.getBackend()}`;
       $("backend").value = tf.getBackend();
       return;
@@ -993,10 +1005,6 @@
     showNotes();
     let loaded = false;
     try {
-      // The weights load into the backend that is set: the one asked for, else cpu, which every browser has and
-      // which starts at once. Loading into TF.js's own default (webgl) would start webgl, slow where the browser
-      // emulates it without a GPU, even for a user who asked for cpu.
-      await tf.setBackend(query.get("backend") === "webgl" ? "webgl" : "cpu");
       await load();
       loaded = true;
       await begin();
