@@ -45,6 +45,8 @@ SESSION_CACHE_OWNER = "JAXJEPA_TEST_CACHE_OWNER"  # set in the process that made
 
 
 def pytest_configure(config):
+    if hasattr(config.option, "loadscopereorder"):  # xdist is installed: hand out groups in LONGEST_GROUPS' order
+        config.option.loadscopereorder = False
     if os.environ.get("PYTEST_XDIST_WORKER") is None:  # the main process; xdist workers inherit its folder
         os.environ["JAXJEPA_CACHE"] = tempfile.mkdtemp(prefix="jaxjepa-test-xla-")
         os.environ[SESSION_CACHE_OWNER] = str(os.getpid())
@@ -56,13 +58,37 @@ def pytest_configure(config):
 # read the session's TensorFlow export, or import TensorFlow or torch themselves, share one group: the export is
 # made once, and each of those libraries, slow to import, is imported by one worker only.
 EXPORT_GROUP_MODULES = ("test_export", "test_export_safety", "test_web", "test_packaging", "test_benchmarks")
+# The groups that take longest, longest first, are handed out first: a long group started last would leave the other
+# worker idle at the end. (xdist's own order, by number of tests, starts many quick tests first; it is turned off in
+# pytest_configure.) Groups not named follow in collection order.
+LONGEST_GROUPS = (
+    "export",
+    "test_evaluation",
+    "test_distributed",
+    "test_nothing_lost",
+    "test_two_rooms_planning",
+    "test_anomalies",
+    "test_training",
+    "test_long_horizon",
+    "test_sharding",
+    "test_inverse_dynamics",
+    "test_two_rooms",
+    "test_planning",
+    "test_models_losses_ema",
+)
+
+
+def group_of(item) -> str:
+    module = item.module.__name__.rpartition(".")[2]
+    return "export" if module in EXPORT_GROUP_MODULES else module
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the groups to name the work units
 def pytest_collection_modifyitems(config, items):
     for item in items:
-        module = item.module.__name__.rpartition(".")[2]
-        item.add_marker(pytest.mark.xdist_group("export" if module in EXPORT_GROUP_MODULES else module))
+        item.add_marker(pytest.mark.xdist_group(group_of(item)))
+    rank = {group: i for i, group in enumerate(LONGEST_GROUPS)}
+    items.sort(key=lambda item: rank.get(group_of(item), len(rank)))  # stable: each module keeps its order
 
 
 def pytest_sessionfinish(session):
