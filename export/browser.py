@@ -89,12 +89,15 @@ def chromium() -> Iterator:
             browser.close()
 
 
-def open_page(browser, url: str, console: list[str] | None = None, width: int = 1100):
-    """A new page at `url`, `width` CSS pixels wide, recording console errors and uncaught exceptions."""
+def open_page(browser, url: str, console: list[str] | None = None, width: int = 1100, init_script: str = ""):
+    """A new page at `url`, `width` CSS pixels wide, recording console errors and uncaught exceptions; with
+    `init_script`, JavaScript run in the page before any of its own."""
     page = browser.new_page(viewport={"width": width, "height": 1000})
     if console is not None:
         page.on("console", lambda message: console.append(message.text) if message.type == "error" else None)
         page.on("pageerror", lambda error: console.append(f"uncaught: {error}"))
+    if init_script:
+        page.add_init_script(init_script)
     page.goto(url)
     return page
 

@@ -760,20 +760,16 @@ def test_clicks_and_keys_on_the_view_while_the_page_loads_are_ignored(site):
     """Between the model's load and the first world (the backends are being timed) the view shows already."""
     url, chromium = site
     console = []
-    page = chromium.new_page()
-    page.on("pageerror", lambda error: console.append(f"uncaught: {error}"))
-    page.on("console", lambda message: console.append(message.text) if message.type == "error" else None)
-    page.add_init_script(
-        """new MutationObserver((_, observer) => {
-            if (!document.body || !document.body.classList.contains('steer-mode')) return;
-            observer.disconnect();
-            const view = document.getElementById('steer-view');
-            view.dispatchEvent(new MouseEvent('click', { clientX: 20, clientY: 20, bubbles: true }));
-            view.dispatchEvent(new KeyboardEvent('keydown', { key: 'Enter', bubbles: true }));
-            window.clickedWhileLoading = window.jepa.app.state === null;
-        }).observe(document, { subtree: true, attributes: true, childList: true });"""
-    )
-    page.goto(url + "index.html?model=model-steer&seed=3&paused=1&backend=cpu")
+    click_while_loading = """new MutationObserver((_, observer) => {
+        if (!document.body || !document.body.classList.contains('steer-mode')) return;
+        observer.disconnect();
+        const view = document.getElementById('steer-view');
+        view.dispatchEvent(new MouseEvent('click', { clientX: 20, clientY: 20, bubbles: true }));
+        view.dispatchEvent(new KeyboardEvent('keydown', { key: 'Enter', bubbles: true }));
+        window.clickedWhileLoading = window.jepa.app.state === null;
+    }).observe(document, { subtree: true, attributes: true, childList: true });"""
+    query = "index.html?model=model-steer&seed=3&paused=1&backend=cpu"
+    page = browser.open_page(chromium, url + query, console, init_script=click_while_loading)
     browser.wait_ready(page)
     assert page.evaluate("window.clickedWhileLoading") and page.evaluate("window.jepa.app.steer.goal") is None
     click_goal(page, (8.0, 8.0))
@@ -859,11 +855,7 @@ def test_a_browser_without_webgl_runs_on_cpu_and_says_so(site):
     """Asked for webgl where it cannot start, the page loads and runs on cpu, and names both."""
     url, chromium = site
     console = []
-    page = chromium.new_page()
-    page.on("pageerror", lambda error: console.append(f"uncaught: {error}"))
-    page.on("console", lambda message: console.append(message.text) if message.type == "error" else None)
-    page.add_init_script(NO_WEBGL)
-    page.goto(url + "index.html?seed=1&paused=1&backend=webgl")
+    page = browser.open_page(chromium, url + "index.html?seed=1&paused=1&backend=webgl", console, init_script=NO_WEBGL)
     browser.wait_ready(page)
     assert "Model loaded" in page.inner_text("#status") and "backend cpu" in page.inner_text("#status")
     assert page.evaluate("window.jepa.backend") == "cpu" and page.input_value("#backend") == "cpu"
