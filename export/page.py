@@ -9,10 +9,7 @@ from __future__ import annotations
 
 from export.destination import ExportError
 from jaxjepa import two_rooms_planning
-from jaxjepa.config import Config
-
-# World features web/world.js does not simulate, with the value that means "off" (the reference world).
-PAGE_WORLD_DEFAULTS = {"logos": 1, "speed_jitter": 0.0, "pixel_noise": 0.0}
+from jaxjepa.config import BOUNCE_ONLY_FIELDS, Config
 
 BROWSABLE_ENCODERS = ("mlp", "cnn")  # what export.lower lowers
 
@@ -21,7 +18,9 @@ def check_page_can_run(config: Config) -> None:
     """Raise ExportError (one sentence) where the page could not show this run faithfully: world features its
     JavaScript worlds do not simulate (the page would show surprise everywhere), a Two Rooms search it cannot
     replan, an encoder that does not lower to TF ops."""
-    differs = {k: getattr(config, k) for k, off in PAGE_WORLD_DEFAULTS.items() if getattr(config, k, off) != off}
+    # The bounce world's variations (web/world.js simulates none): each must keep its default, the value that
+    # turns it off.
+    differs = {k: getattr(config, k) for k in BOUNCE_ONLY_FIELDS if getattr(config, k) != getattr(Config, k)}
     if differs:
         settings = ", ".join(f"{k}={v}" for k, v in differs.items())
         raise ExportError(

@@ -203,11 +203,7 @@ class Config:
         missing = [name for name in known if name not in values and name not in LATER_FIELDS]
         if missing:
             raise ValueError(f"missing config field(s): {', '.join(missing)}")
-        values = {**{name: getattr(cls, name) for name in LATER_FIELDS}, **values}
-        fixed = {
-            k: tuple(v) if isinstance(v, list) and known[k].type.startswith("tuple") else v for k, v in values.items()
-        }
-        return cls(**fixed)
+        return cls(**{**{name: getattr(cls, name) for name in LATER_FIELDS}, **values})  # lists: see __post_init__
 
     def replace(self, **changes: Any) -> Config:
         return self.from_dict({**self.to_dict(), **changes})

@@ -30,7 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from jaxjepa import distributed, probe, program_cache
+from jaxjepa import cli, distributed, probe, program_cache
 from jaxjepa.config import Config
 from jaxjepa.trainer import TrainResult, make_train, seed_keys
 
@@ -43,13 +43,9 @@ def enable_compilation_cache(path: str | None = None) -> str:
     returned text says the cache is off."""
     default = os.path.join(os.path.expanduser("~"), ".cache", "jaxjepa", "xla")
     path = path or os.environ.get("JAXJEPA_CACHE") or default
-    try:
-        os.makedirs(path, exist_ok=True)
-        if not os.access(path, os.W_OK | os.X_OK):
-            raise PermissionError(f"{path} is not writable")
-    except OSError as err:
-        print(f"jaxjepa: the XLA cache at {path} cannot be used ({err.strerror or err}); compiling without it",
-              file=sys.stderr)  # fmt: skip
+    problem = cli.folder_problem(path)
+    if problem:
+        print(f"jaxjepa: the XLA cache at {path} cannot be used ({problem}); compiling without it", file=sys.stderr)
         return f"off ({path} cannot be written)"
     jax.config.update("jax_compilation_cache_dir", path)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)

@@ -397,3 +397,13 @@ def test_tensorflows_native_log_lines_are_hidden_unless_the_user_asked_for_them(
     # what JAX logs as it loads, before the export, is JAX's (and TF_CPP_MIN_LOG_LEVEL 0 asks for all of it)
     assert done.stderr.endswith(f"{native if user_level else ''}cannot export: the refusal\nafter the export\n")
     assert (native in done.stderr) == (user_level is not None)
+
+
+@pytest.mark.parametrize("name, setting", [("two_logos", "logos=2"), ("random_speed", "speed_jitter=0.5")])
+def test_a_world_variation_the_page_does_not_simulate_is_refused(name, setting):
+    from export.page import check_page_can_run
+    from jaxjepa.config import get_config
+
+    with pytest.raises(ExportError, match=f"this run's world has {setting}"):
+        check_page_can_run(get_config(name))
+    check_page_can_run(get_config("default"))  # the reference world passes
