@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
 def train(args: argparse.Namespace) -> int:
     from jaxjepa import cli, distributed, runner
 
-    seeds = cli.seeds_from(args, "train.py")
+    seeds = cli.seeds_from(args)
     config = cli.config_from(args, "train.py", seeds=min(len(seeds), args.seeds_per_program))
     try:
         cluster = distributed.cluster_from(args)

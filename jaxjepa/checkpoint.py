@@ -291,23 +291,31 @@ def check_savable(config: Config, params: dict, metrics: dict) -> None:
         raise RunError(f"a run is saved with its Config, got a {type(config).__name__} (Config.from_dict reads one)")
     if not isinstance(metrics, dict):
         raise RunError(f"a run's metrics are a dict (of figures and curves), got a {type(metrics).__name__}")
-    abstract = abstract_params(config)
-    wanted = {jax.tree_util.keystr(k): v for k, v in jax.tree_util.tree_leaves_with_path(abstract)}
     try:
-        given = {jax.tree_util.keystr(k): v for k, v in jax.tree_util.tree_leaves_with_path(params)}
+        problem = params_mismatch(params, abstract_params(config))
     except TypeError as err:
         raise RunError(f"the parameters are not a tree of arrays: {err}") from None
+    if problem:
+        raise RunError(f"the parameters do not match the config: {problem}")
+
+
+def params_mismatch(params: Any, abstract: Any) -> str | None:
+    """How `params` differ from the arrays their config implies (`abstract`, a tree of ShapeDtypeStruct), said
+    of the first that differs: one lacking, one the config implies nowhere, or one of another shape or dtype;
+    None when they match."""
+    wanted = {jax.tree_util.keystr(k): v for k, v in jax.tree_util.tree_leaves_with_path(abstract)}
+    given = {jax.tree_util.keystr(k): v for k, v in jax.tree_util.tree_leaves_with_path(params)}
     missing, extra = sorted(wanted.keys() - given.keys()), sorted(given.keys() - wanted.keys())
     if missing or extra:
-        what = f"lack {missing[0]}" if missing else f"hold {extra[0]}, which the config implies nowhere"
-        raise RunError(f"the parameters do not match the config: they {what}")
+        return f"{missing[0]} is lacking" if missing else f"{extra[0]} is there, which the config implies nowhere"
     for path, leaf in given.items():
         array = np.asarray(leaf)
         if array.shape != wanted[path].shape or array.dtype != wanted[path].dtype:
-            raise RunError(
-                f"the parameters do not match the config: {path} is {array.dtype}{list(array.shape)}, where the "
-                f"config implies {wanted[path].dtype}{list(wanted[path].shape)}"
+            return (
+                f"{path} is {array.dtype}{list(array.shape)}, where the config implies "
+                f"{wanted[path].dtype}{list(wanted[path].shape)}"
             )
+    return None
 
 
 def _read_json(path: Path, what: str) -> Any:
@@ -429,16 +437,9 @@ def _restore_npz(checkpoint: Path, abstract: Any) -> dict:
         raise RunError(f"{checkpoint.parent}: checkpoint does not match its config.json (no {err})") from None
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
         raise RunError(f"{checkpoint} is unreadable ({_first_line(err)})") from None
-    wanted = jax.tree_util.tree_map(lambda a: tuple(a.shape), abstract)
-    if wanted != jax.tree_util.tree_map(lambda a: tuple(np.shape(a)), params):
-        raise RunError(f"{checkpoint.parent}: checkpoint does not match its config.json (parameter shapes differ)")
-    dtypes = {str(np.asarray(a).dtype) for a in jax.tree_util.tree_leaves(params)}
-    expected = {str(a.dtype) for a in jax.tree_util.tree_leaves(abstract)}
-    if not dtypes <= expected:
-        raise RunError(
-            f"{checkpoint.parent}: checkpoint holds {', '.join(sorted(dtypes - expected))} parameters, "
-            f"where its config.json implies {', '.join(sorted(expected))}"
-        )
+    problem = params_mismatch(params, abstract)
+    if problem:
+        raise RunError(f"{checkpoint.parent}: checkpoint does not match its config.json: {problem}")
     return params
 
 

@@ -174,6 +174,13 @@ def _seed_spec(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(str(err)) from None
 
 
+def _one_seed(text: str) -> list[int]:
+    seeds = _seed_spec(text)
+    if len(seeds) != 1:
+        raise argparse.ArgumentTypeError(f"takes one seed, got {text!r}; use --seeds for several")
+    return seeds
+
+
 def _tuple_of_ints(text: str) -> tuple[int, ...]:
     try:
         return tuple(int(v) for v in text.split(",") if v.strip())
@@ -200,15 +207,13 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
 
 def add_seed_flags(parser: argparse.ArgumentParser, seed_default: str = "") -> None:
     group = parser.add_mutually_exclusive_group()
-    group.add_argument("--seed", type=_seed_spec, help=f"one seed{seed_default}")
+    group.add_argument("--seed", type=_one_seed, help=f"one seed{seed_default}")
     group.add_argument("--seeds", type=_seed_spec, help="several seeds in one vmapped program: 0-7 or 0,3,5")
 
 
-def seeds_from(args: argparse.Namespace, prog: str) -> list[int]:
-    chosen = args.seeds or args.seed or [0]
-    if args.seed is not None and len(args.seed) != 1:
-        fail(f"{prog}: --seed takes one seed; use --seeds for several")
-    return chosen
+def seeds_from(args: argparse.Namespace) -> list[int]:
+    """The seeds of add_seed_flags' flags (a list either way), seed 0 when neither is given."""
+    return args.seeds or args.seed or [0]
 
 
 def config_from(args: argparse.Namespace, prog: str, seeds: int = 1) -> Config:

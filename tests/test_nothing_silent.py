@@ -274,7 +274,12 @@ def test_parameters_of_another_dtype_are_refused_by_save_and_load(tmp_path, capf
     stored = dict(np.load(saved / "checkpoint" / "params.npz"))
     np.savez(saved / "checkpoint" / "params.npz", **{k: v.astype(np.int32) for k, v in stored.items()})
     (saved / "checksum.json").unlink()  # the checksum would name the changed file: the dtype check is asked here
-    assert "float32" in _refused(saved, capfd, "holds int32 parameters")
+    _refused(
+        saved,
+        capfd,
+        r"checkpoint does not match its config.json: .*\['bias'\] is int32\[64\], "
+        r"where the config implies float32\[64\]",
+    )
 
 
 @pytest.mark.parametrize(
@@ -282,8 +287,11 @@ def test_parameters_of_another_dtype_are_refused_by_save_and_load(tmp_path, capf
     [
         (lambda c, p, m: (c.to_dict(), p, m), "saved with its Config, got a dict"),
         (lambda c, p, m: (c, p, [1, 2]), "metrics are a dict"),
-        (lambda c, p, m: (c, {k: v for k, v in p.items() if k != "decoder"}, m), r"they lack \['decoder'\]"),
-        (lambda c, p, m: (c, {**p, "extra": {"w": np.zeros(2, np.float32)}}, m), r"hold \['extra'\]"),
+        (lambda c, p, m: (c, {k: v for k, v in p.items() if k != "decoder"}, m), r"\['decoder'\].* is lacking"),
+        (
+            lambda c, p, m: (c, {**p, "extra": {"w": np.zeros(2, np.float32)}}, m),
+            r"\['extra'\].* is there, which the config implies nowhere",
+        ),
         (
             lambda c, p, m: (c.replace(world="steer", action_dim=2), p, m),  # its predictor also reads 2 actions
             r"kernel.\] is float32\[32, 64\], where the config implies float32\[34, 64\]",
@@ -347,6 +355,7 @@ def test_an_unusable_cache_folder_costs_the_cache_in_one_line(tmp_path, capfd):
         (["--seed", "+5"], "bad seed spec"),
         (["--seed", "1_000"], "bad seed spec"),
         (["--seed", "\u0663"], "bad seed spec"),  # an Arabic-Indic 3, which int() reads
+        (["--seed", "0-2"], "--seed: takes one seed, got '0-2'; use --seeds for several"),
     ],
 )
 def test_bad_flags_are_one_line_before_any_compute(argv, message, capsys, monkeypatch):
@@ -392,6 +401,7 @@ def test_eval_refuses_outputs_it_cannot_write_before_training(tmp_path, capsys, 
     assert "is a directory" in _eval_refused(["--report-only", *report_a_folder], capsys, monkeypatch, code=1)
     too_many = ["--trajectories", "100000000", "--out", str(tmp_path / "results")]
     assert "must be 1 to 65536" in _eval_refused([*seeds, *too_many], capsys, monkeypatch, code=2)
+    assert "use --seeds for several" in _eval_refused(["--seed", "0,1"], capsys, monkeypatch, code=2)
     assert (tmp_path / "afile").read_text() == "keep"
 
 

@@ -74,7 +74,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="evaluate nothing: write the report and README's block again from the JSON already under --out",
     )
-    parser.add_argument("--no-ablation", action="store_true", help="skip the collapse ablation with --seeds")
+    parser.add_argument(
+        "--no-ablation",
+        action="store_true",
+        help="skip the collapse ablation with --seeds: the new metrics.json holds none, and RESULTS.md says so "
+        "(its runs are kept, and a later run finds them)",
+    )
     parser.add_argument("--no-std", action="store_true", help="allow a single seed: report values without a std")
     parser.add_argument(
         "--trajectories",
@@ -110,8 +115,6 @@ def check_args(args: argparse.Namespace) -> None:
         cli.fail("eval.py: give RUN_DIRs or --seeds/--seed, not both")
     if not args.run_dirs and not (args.seeds or args.seed):
         cli.fail("eval.py: nothing to evaluate: give RUN_DIRs, or --seeds 0-7 to train what is missing and evaluate")
-    if args.seed and len(args.seed) != 1:
-        cli.fail("eval.py: --seed takes one seed; use --seeds for several")
     n_runs = len(args.run_dirs) or len(args.seeds or args.seed)
     if n_runs < 2 and not args.no_std:
         cli.fail(
