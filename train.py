@@ -7,6 +7,7 @@ summary.json with mean +- std. A finished run is never replaced unless --force i
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -71,24 +72,26 @@ def train(args: argparse.Namespace) -> int:
             cli.fail(f"train.py: {err}", 1)
     per_program = min(len(seeds), args.seeds_per_program)
     mine = runner.local_rows(per_program)  # the rows of each chunk that this process trains and saves
-    earlier = prepare_outputs(
-        out,
-        [d for i, d in enumerate(run_dirs) if i % per_program in mine],
-        config,
-        args.force,
-        summary=distributed.is_main_process(),
-    )
-    cache = runner.enable_compilation_cache()
-    saved, failed, bad, timing = train_in_chunks(config, seeds, run_dirs, per_program, args.force)
-    distributed.wait_for_all("runs saved")  # every process's runs are on disk before process 0 reports them
-    if not distributed.is_main_process():
+    with contextlib.ExitStack() as held:  # the runs' locks, released when this call ends
+        earlier = prepare_outputs(
+            out,
+            [d for i, d in enumerate(run_dirs) if i % per_program in mine],
+            config,
+            args.force,
+            held,
+            summary=distributed.is_main_process(),
+        )
+        cache = runner.enable_compilation_cache()
+        saved, failed, bad, timing = train_in_chunks(config, seeds, run_dirs, per_program, args.force)
+        distributed.wait_for_all("runs saved")  # every process's runs are on disk before process 0 reports them
+        if not distributed.is_main_process():
+            return 0
+        print_summary(config, seeds, saved, timing, cache)
+        if len(saved) > 1 or (saved and earlier):
+            write_seed_summary(out / "summary.json", config, saved, args.force and len(seeds) > 1)
+        if failed:
+            cli.fail(f"train.py: loss became NaN/inf at step {bad} for seed(s) {failed}; nothing saved for them", 1)
         return 0
-    print_summary(config, seeds, saved, timing, cache)
-    if len(saved) > 1 or (saved and earlier):
-        write_seed_summary(out / "summary.json", config, saved, args.force and len(seeds) > 1)
-    if failed:
-        cli.fail(f"train.py: loss became NaN/inf at step {bad} for seed(s) {failed}; nothing saved for them", 1)
-    return 0
 
 
 def runs_root(out: str, config_name: str) -> Path:
@@ -99,15 +102,18 @@ def runs_root(out: str, config_name: str) -> Path:
     return Path(out)
 
 
-def prepare_outputs(out: Path, run_dirs: list[Path], config, force: bool, summary: bool = True) -> dict:
-    """Before any compute: hold every run's lock for the rest of the process, tidy what killed saves left,
-    and refuse runs that may not or cannot be written (one line, exit 1). Returns the per-seed figures of
-    an existing summary.json of the same config, which this run's seeds are merged into."""
+def prepare_outputs(
+    out: Path, run_dirs: list[Path], config, force: bool, held: contextlib.ExitStack, summary: bool = True
+) -> dict:
+    """Before any compute: take every run's lock until `held` closes, tidy what killed saves left, and refuse
+    runs that may not or cannot be written (one line, exit 1). Returns the per-seed figures of an existing
+    summary.json of the same config, which this run's seeds are merged into."""
     from jaxjepa import checkpoint, cli
 
     try:
         for run_dir in run_dirs:
-            checkpoint.lock_run(run_dir)
+            if checkpoint.lock_run(run_dir):  # False: this process held it already, and keeps it
+                held.callback(checkpoint.release_run, run_dir)
             for note in checkpoint.tidy_leftovers(run_dir):
                 print(f"train.py: {note}", file=sys.stderr)
             checkpoint.check_writable(run_dir, force)

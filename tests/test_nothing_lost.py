@@ -2,10 +2,12 @@
 outputs, seed-count bounds, merged seed summaries, and sentinel files around --out that train.py and
 eval.py must leave as they were. Kills are real signals sent to real processes."""
 
+import contextlib
 import errno
 import fcntl
 import gc
 import hashlib
+import io
 import json
 import os
 import shutil
@@ -29,12 +31,13 @@ TINY = cli_flags(steps=20, **SHAPES)
 
 
 def _env(cache: Path, **extra: str) -> dict:
-    # These tests check files, not figures: XLA's cheapest optimisation level halves the compile time.
+    # The tests' XLA flags (tests/conftest.py): a program that this worker compiled, in the session's cache, is
+    # found there by a train.py process too.
     return {
         "PYTHONPATH": str(REPO),
         "PATH": "/usr/bin:/bin",
         "JAXJEPA_CACHE": str(cache),
-        "JAX_DISABLE_MOST_OPTIMIZATIONS": "1",
+        "XLA_FLAGS": os.environ["XLA_FLAGS"],
         **extra,
     }
 
@@ -91,8 +94,13 @@ def trained(tmp_path_factory):
     sandbox = root / "sandbox"
     _sentinels(sandbox)
     before = _digests(root)
-    done = _run("train.py", ["--seed", "0", "--out", "runs", *TINY], sandbox, cache)
-    assert done.returncode == 0, done.stderr
+    # train.py's main in this process, from the sandbox: its files do not depend on being a process of its own
+    with (
+        contextlib.chdir(sandbox),
+        contextlib.redirect_stdout(io.StringIO()),
+        contextlib.redirect_stderr(io.StringIO()),
+    ):
+        assert train_cli.main(["--seed", "0", "--out", "runs", *TINY]) == 0
     return sandbox, cache, before
 
 
@@ -228,6 +236,16 @@ def test_a_second_writer_of_the_same_run_is_refused_before_training(trained, tmp
     assert done.returncode == 1 and "jaxjepa:" not in done.stdout, done.stderr
     assert len(done.stderr.strip().splitlines()) == 1 and "being written by another process" in done.stderr
     assert _digests(run_dir) == before
+
+
+def test_train_py_lets_go_of_its_runs_when_main_returns(trained):
+    """The trained fixture ran train.py's main in this process: a later writer (another process, or this one
+    through a new file) may take the run's lock now, as it may once a train.py process has exited."""
+    fd = os.open(trained[0] / "runs" / ".seed0.lock", os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # BlockingIOError while main's lock is held
+    finally:
+        os.close(fd)
 
 
 # Root writes into any folder whatever its mode, through CAP_DAC_OVERRIDE (CI runs as root). To meet a
