@@ -355,16 +355,52 @@ def test_a_teleport_queued_while_paused_is_shown_and_cleared_by_a_new_world(demo
     assert page.is_hidden("#teleport-queued") and len(page.evaluate("window.jepa.app.injected")) == 1
 
 
+# The truth strip's first frame as the 16x16 frame it was drawn from (each pixel a 2x2 block of its 32x32 canvas).
+TRUTH_FRAME = """() => {
+    const data = document.querySelector('#truth-strip canvas').getContext('2d').getImageData(0, 0, 32, 32).data;
+    return Array.from({length: 256}, (_, i) => data[4 * (64 * Math.floor(i / 16) + 2 * (i % 16))] / 255);
+}"""
+
+
+def test_the_dream_shows_the_reality_of_a_teleport_already_queued(demo):
+    page, console = demo
+    page.click("#new-world")
+    advance(page, 3)
+    page.click("#inject-anomaly")
+    page.fill("#dream-steps", "3")
+    page.click("#dream")
+    shown = np.array(page.evaluate(TRUTH_FRAME))
+    advance(page, 1)  # the teleport lands on this frame
+    assert len(page.evaluate("window.jepa.app.injected")) == 1
+    real = np.array(
+        page.evaluate("Array.from(JepaWorld.render(window.jepa.app.state.position, window.jepa.app.world))")
+    )
+    assert np.max(np.abs(shown - np.clip(real, 0, 1))) <= 1 / 255 + 1e-6 and console == []
+
+
+def test_the_surprise_meter_stays_empty_until_there_is_a_threshold(demo):
+    page, _ = demo
+    page.click("#new-world")
+    advance(page, 4)
+    assert page.evaluate("window.jepa.app.history.every(h => h.threshold === null)")
+    assert page.evaluate("document.getElementById('meter-fill').style.width") == "0px"
+    advance(page, 12)
+    assert page.evaluate("window.jepa.app.history.at(-1).threshold") is not None
+    assert page.evaluate("document.getElementById('meter-fill').style.width") != "0px"
+
+
 @pytest.mark.parametrize("typed", ["0", "-3", "201", "2.5", ""])
 def test_dream_steps_out_of_range_are_refused_visibly(demo, typed):
     page, _ = demo
     advance(page, 2)  # the model dreams from what it has seen: two frames, whichever test ran before
-    page.evaluate("document.getElementById('dream-strip').replaceChildren()")
+    page.fill("#dream-steps", "3")
+    page.click("#dream")
     page.fill("#dream-steps", typed)
     page.click("#dream")
     assert page.is_visible("#dream-steps-message")
     assert "whole number from 1 to 200" in page.inner_text("#dream-steps-message")
-    assert page.evaluate("document.querySelectorAll('#dream-strip canvas').length") == 0
+    # "no dream shown": the dream shown before, and its reality, are gone
+    assert page.evaluate("document.querySelectorAll('#dream-strip canvas, #truth-strip canvas').length") == 0
     page.fill("#dream-steps", "45")
     page.click("#dream")
     assert page.is_hidden("#dream-steps-message")
@@ -393,6 +429,24 @@ def test_speed_label_shows_the_measured_rate_and_backend_the_frame_time(site):
     page.wait_for_function("document.getElementById('backend-note').textContent.includes('the fastest')")
     times = page.evaluate("window.jepa.app.backendTimes")
     assert "webgl" in times and page.evaluate("window.jepa.backend") == min(times.items(), key=lambda kv: kv[1])[0]
+    assert f"backend {page.evaluate('window.jepa.backend')})" in page.inner_text("#status")  # the one in use now
+    page.close()
+
+
+def test_the_backend_chosen_last_is_the_one_in_use(site):
+    """Two choices at once (the second while the first still starts webgl): the page ends on the second, and
+    its select, note and status all say so."""
+    page = open_demo(site, "?seed=6&paused=1")
+    page.evaluate(
+        "() => { const select = document.getElementById('backend');"
+        " for (const name of ['webgl', 'cpu']) { select.value = name; select.dispatchEvent(new Event('change')); } }"
+    )
+    assert page.evaluate("window.jepa.switching.then(() => tf.getBackend())") == "cpu"
+    assert page.input_value("#backend") == "cpu" and "running on cpu" in page.inner_text("#backend-note")
+    assert "backend cpu)" in page.inner_text("#status")
+    page.select_option("#backend", "webgl")  # timed already: a switch, and the status follows it
+    assert page.evaluate("window.jepa.switching.then(() => tf.getBackend())") == "webgl"
+    assert "backend webgl)" in page.inner_text("#status") and "running on webgl" in page.inner_text("#backend-note")
     page.close()
 
 
@@ -831,6 +885,16 @@ def test_a_speed_outside_the_slider_falls_back_to_the_default_visibly(site, spee
     page.close()
 
 
+def test_a_paused_or_planner_option_the_page_cannot_use_is_named(site):
+    page = open_demo(site, "?seed=1&paused=on&planner=mppi")
+    note = page.inner_text("#query-note")
+    assert 'paused "on" is not 1, true, yes, 0, false or no; playing.' in note and page.evaluate(
+        "window.jepa.app.playing"
+    )
+    assert 'planner "mppi" is chosen in Two Rooms mode only; this model does not plan.' in note
+    page.close()
+
+
 def test_an_unknown_backend_is_named_and_auto_used(site):
     page = open_demo(site, "?seed=1&paused=1&backend=foo")
     assert 'backend "foo" is unknown' in page.inner_text("#backend-note")
@@ -889,6 +953,20 @@ def test_the_keyboard_browses_the_models_and_enter_loads_one(site):
     page.close()
 
 
+def test_back_to_a_page_shows_the_model_it_runs(site):
+    """The browser restores a form's values on Back unless told not to: the model choice would show the model
+    left, not the one running, and choosing the running one again would do nothing."""
+    page = open_demo(site, "?seed=8&paused=1")
+    with page.expect_navigation():
+        page.select_option("#model-choice", "model-koopman")
+    browser.wait_ready(page)
+    page.go_back()
+    browser.wait_ready(page)
+    assert "model=" not in page.url and page.evaluate("window.jepa.app.meta.model.latent_dim") == 32
+    assert page.input_value("#model-choice") == "model"
+    page.close()
+
+
 def test_a_goal_can_be_set_from_the_keyboard(steer_demo):
     page, console = steer_demo
     page.click("#new-world")
@@ -896,11 +974,26 @@ def test_a_goal_can_be_set_from_the_keyboard(steer_demo):
     page.focus("#steer-view")
     for key in ("ArrowRight", "ArrowRight", "ArrowUp", "Enter"):
         page.keyboard.press(key)
-    want = np.clip(start + [-1, 2], 0, 15)
+    want = np.clip(start + [-1, 2], 1, 14)  # where a goal can be: the logo's box
     np.testing.assert_allclose(page.evaluate("window.jepa.app.steer.goal"), want, atol=0.05)
     advance(page, 1)
     assert "after 1 step;" in page.inner_text("#steer-readout")  # one step, not "1 steps"
+    for key in ("Shift+ArrowUp",) * 5 + ("Shift+ArrowLeft",) * 5 + ("Enter",):  # far past the corner
+        page.keyboard.press(key)
+    assert page.evaluate("[window.jepa.app.steer.cursor, window.jepa.app.steer.goal]") == [[1, 1], [1, 1]]
+    click_goal(page, (8.0, 8.0))
+    page.focus("#steer-view")
+    page.keyboard.press("Enter")  # from the clicked goal, not from the cursor before the click
+    np.testing.assert_allclose(page.evaluate("window.jepa.app.steer.goal"), (8.0, 8.0), atol=0.05)
     assert console == []
+
+
+def test_a_goal_set_on_the_logo_is_reached_at_once(steer_demo):
+    page, console = steer_demo
+    page.click("#new-world")
+    page.evaluate("window.jepa.setGoal(window.jepa.app.state.position.map(v => v + 0.3))")
+    assert "reached after 0 steps" in page.inner_text("#steer-readout")
+    assert page.evaluate("window.jepa.app.steer.reachedAt") == 0 and console == []
 
 
 def test_two_rooms_fits_a_320_px_screen(rooms_demo):

@@ -62,14 +62,23 @@
       `drawn at random (?seed=${drawn} gives this world again).`);
     return drawn;
   }
-  const pausedAsked = () => ["1", "true", "yes"].includes((query.get("paused") || "").trim().toLowerCase());
+  function pausedAsked() {
+    const text = query.get("paused");
+    if (text === null) return false;
+    const word = text.trim().toLowerCase();
+    if (["1", "true", "yes"].includes(word)) return true;
+    if (!["", "0", "false", "no"].includes(word)) {
+      notes.push(`paused "${text}" is not 1, true, yes, 0, false or no; playing.`);
+    }
+    return false;
+  }
 
   const app = {
     meta: null, world: null, models: null, random: null,
     playing: !pausedAsked(), decoderOn: true, fps: speedAsked(), seed: seedAsked(),
     state: null, frames: [], frameIndex: 0,
     latent: null, expectedLatent: null, expectedFrame: null,
-    history: [], injected: [], alarmUntil: -1, timer: null, pendingTeleport: false,
+    history: [], injected: [], alarmUntil: -1, timer: null, pendingTeleport: null,
     tickStarts: [], tickMs: [], backendTimes: {}, backendSteps: {}, stopped: false, steerMode: false, roomsMode: false,
     steer: { goal: null, goalLatent: null, plan: null, inForce: null, path: [], planMs: [], seed: 1, steps: 0,
       reachedAt: null, cursor: null },
@@ -306,9 +315,19 @@
     clearStrips();
   }
 
+  /* A teleport queued lands on the next frame. Where it lands is drawn now (from the same random stream, so a
+     seeded page replays it), so that a dream shown meanwhile can show what really happens next. */
   function setPendingTeleport(on) {
-    app.pendingTeleport = on;
+    if (on && !app.state) return;  // no world yet
+    app.pendingTeleport = on ? app.pendingTeleport || JepaWorld.teleport(app.random, app.state, app.world).position
+      : null;
     $("teleport-queued").hidden = !on;
+  }
+
+  /* The world's next state: the queued teleport, if any, then one step of the physics. */
+  function nextState(state, teleportTo) {
+    const moved = teleportTo ? { position: teleportTo.slice(), velocity: state.velocity.slice() } : state;
+    return JepaWorld.step(moved, app.world);
   }
 
   function median(values) {
@@ -326,12 +345,12 @@
       return;
     }
     const started = performance.now();
-    if (app.pendingTeleport) {
-      app.state = JepaWorld.teleport(app.random, app.state, app.world);
+    const teleportTo = app.pendingTeleport;
+    if (teleportTo) {
       setPendingTeleport(false);
       app.injected.push(app.frameIndex);
     }
-    app.state = JepaWorld.step(app.state, app.world);
+    app.state = nextState(app.state, teleportTo);
     app.frames.push(JepaWorld.render(app.state.position, app.world));
     if (app.frames.length > 2) app.frames.shift();
     const frameIndex = app.frameIndex++;
@@ -412,7 +431,7 @@
     app.frames = [frame, frame];
     app.frameIndex = 0;
     app.latent = null;
-    Object.assign(app.steer, { goal: null, goalLatent: null, path: [], steps: 0, reachedAt: null });
+    Object.assign(app.steer, { goal: null, goalLatent: null, path: [], steps: 0, reachedAt: null, cursor: null });
     app.steer.plan = SteerPlanner.zeroPlan(app.meta.planner.horizon);
     drawSteer();
   }
@@ -429,6 +448,7 @@
     const latents = encode([SteerWorld.observe(rest, rest, app.world)]);
     if (!checkFinite("encoder", latents)) return;
     Object.assign(app.steer, { goal, goalLatent: latents[0], steps: 0, reachedAt: null, path: [] });
+    if (goalDistance() <= app.meta.planner.success_px) app.steer.reachedAt = 0;
     drawSteer();
   }
 
@@ -483,6 +503,7 @@
   function steerClick(event) {
     if (!canSetGoal()) return;
     const canvas = event.currentTarget, size = app.world.frame_size;
+    app.steer.cursor = null;  // the keyboard's next move starts from this goal
     // Pixel i is drawn over [i, i + 1) of the canvas grid, so its centre, position i, is at i + 0.5.
     setGoal([(event.offsetY / canvas.clientHeight) * size - 0.5, (event.offsetX / canvas.clientWidth) * size - 0.5]);
   }
@@ -493,11 +514,14 @@
     const moves = { ArrowUp: [-1, 0], ArrowDown: [1, 0], ArrowLeft: [0, -1], ArrowRight: [0, 1] };
     if (!canSetGoal() || !(event.key in moves || event.key === "Enter" || event.key === " ")) return;
     event.preventDefault();  // the arrows and space would scroll the page
-    const size = app.world.frame_size, steer = app.steer;
-    if (!steer.cursor) steer.cursor = (steer.goal || app.state.position).map((v) => Math.round(v));
+    const steer = app.steer;
+    // Where a goal can be: the logo's box in steer mode (setGoal clamps to it), any pixel in Two Rooms.
+    const [lo, hi] = app.roomsMode ? [0, app.world.frame_size - 1] : JepaWorld.bounds(app.world);
+    const inside = (v) => Math.min(Math.max(v, lo), hi);
+    if (!steer.cursor) steer.cursor = (steer.goal || app.state.position).map((v) => inside(Math.round(v)));
     if (event.key in moves) {
       const step = event.shiftKey ? 4 : 1;
-      steer.cursor = steer.cursor.map((v, axis) => Math.min(Math.max(v + step * moves[event.key][axis], 0), size - 1));
+      steer.cursor = steer.cursor.map((v, axis) => inside(v + step * moves[event.key][axis]));
       drawSteer();
       return;
     }
@@ -555,7 +579,7 @@
     app.state = RoomsWorld.atRest(RoomsWorld.randomStart(app.random, layout, app.world), layout);
     app.frameIndex = 0;
     app.latent = null;
-    Object.assign(app.steer, { goal: null, goalLatent: null, path: [], steps: 0, reachedAt: null });
+    Object.assign(app.steer, { goal: null, goalLatent: null, path: [], steps: 0, reachedAt: null, cursor: null });
     $("goal-message").hidden = true;
     drawSteer();
   }
@@ -722,9 +746,10 @@
     $("alarm").hidden = !alarmOn;
     $("surprise-value").textContent = last ? last.surprise.toExponential(2) : "–";
     $("pixel-surprise").textContent = last && last.pixel !== null ? last.pixel.toExponential(2) : "–";
-    // The meter is logarithmic: the threshold sits in the middle, a spike fills it.
-    const fraction = (value) => Math.min(Math.max(0.5 + Math.log10(value / (last.threshold || value)) / 4, 0), 1);
-    $("meter-fill").style.width = last ? `${100 * fraction(last.surprise)}%` : "0";
+    // The meter is logarithmic: the threshold sits in the middle, a spike fills it. Before the first threshold
+    // (the warm-up) there is nothing to measure against, and it stays empty.
+    const fraction = (value) => Math.min(Math.max(0.5 + Math.log10(value / last.threshold) / 4, 0), 1);
+    $("meter-fill").style.width = last && last.threshold ? `${100 * fraction(last.surprise)}%` : "0";
     $("meter-fill").style.background = alarmOn ? "#c0392b" : "#2e86c1";
 
     const canvas = $("surprise-trace"), context = canvas.getContext("2d");
@@ -774,6 +799,7 @@
     $("dream-steps-message").textContent = ok ? "" :
       `steps ahead must be a whole number from 1 to ${DREAM_MAX} (got "${text}"); no dream shown`;
     $("dream-steps-message").hidden = ok;
+    if (!ok) clearStrips();  // "no dream shown" is then true
     return ok ? steps : null;
   }
 
@@ -790,7 +816,7 @@
     let state = app.state;
     const truth = [];
     for (let k = 0; k < steps; k++) {
-      state = JepaWorld.step(state, app.world);
+      state = nextState(state, k === 0 ? app.pendingTeleport : null);
       truth.push(JepaWorld.render(state.position, app.world));
     }
     const strip = (id, images) => $(id).replaceChildren(...images.map((pixels) => {
@@ -975,7 +1001,17 @@
     return measured.sort((a, b) => app.backendTimes[a] - app.backendTimes[b])[0] || tf.getBackend();
   }
 
-  async function chooseBackend(choice) {
+  /* Choices run one after another, and one that a newer choice finds still waiting is dropped: two switches at
+     once would each time and set backends, and the one that finished last would win, not the one chosen last. */
+  let backendChoices = 0, backendSwitching = Promise.resolve();
+  function chooseBackend(choice) {
+    const mine = ++backendChoices;
+    const run = () => (mine === backendChoices ? switchBackend(choice) : null);
+    backendSwitching = backendSwitching.catch(() => {}).then(run);
+    return backendSwitching;
+  }
+
+  async function switchBackend(choice) {
     let unknown = "";
     if (!BACKEND_CHOICES.includes(choice)) {
       unknown = `backend "${choice}" is unknown (this page offers ${BACKEND_CHOICES.join(", ")}), so auto: `;
@@ -987,12 +1023,19 @@
     if (!(name in app.backendTimes) || !(await useBackend(name))) {
       $("backend-note").textContent = `backend ${name} is not available in this browser; still on ${tf.getBackend()}`;
       $("backend").value = tf.getBackend();
+      showLoaded();
       return;
     }
+    showLoaded();
     app.tickMs = [];
     const times = Object.entries(app.backendTimes).map(([n, ms]) => `${n} ${ms.toFixed(1)} ms`).join(", ");
     $("backend-note").textContent = `${unknown}running on ${name} (${choice === "auto" ? "the fastest" : "your choice"}; ` +
       `one step, timed: ${times})`;
+  }
+
+  function showLoaded() {
+    $("status").textContent = `Model loaded (${app.meta.weights_dtype} weights, sha256 checked, ` +
+      `TF.js ${tf.version.tfjs}, backend ${tf.getBackend()}).`;
   }
 
   // ---------------------------------------------------------------- start
@@ -1039,13 +1082,16 @@
     const wanted = query.get("backend") || "auto";
     $("backend").value = wanted;
     await chooseBackend(wanted);
-    $("status").textContent = `Model loaded (${app.meta.weights_dtype} weights, sha256 checked, ` +
-      `TF.js ${tf.version.tfjs}, backend ${tf.getBackend()}).`;
     document.querySelectorAll(".latent-dim").forEach((el) => { el.textContent = String(app.meta.model.latent_dim); });
     if (app.steerMode) {
       const { samples, horizon, iterations } = app.meta.planner;
       const refinements = `${iterations} refinement${iterations === 1 ? "" : "s"}`;
       $("plan-budget").textContent = `MPPI: ${samples} sequences of ${horizon} actions, ${refinements}`;
+    }
+    if (query.has("planner") && !app.roomsMode) {
+      notes.push(`planner "${query.get("planner")}" is chosen in Two Rooms mode only; this model ` +
+        `${app.steerMode ? "plans with MPPI" : "does not plan"}.`);
+      showNotes();
     }
     if (app.roomsMode) {
       chooseRoomsPlanner(query.get("planner") || (app.meta.planner.search ? "search" : "mppi"));
@@ -1068,5 +1114,6 @@
     backendTiming: { trials: BACKEND_TRIALS, budgetMs: BACKEND_BUDGET_MS },
     inject: () => setPendingTeleport(true),
     get backend() { return typeof tf === "undefined" ? null : tf.getBackend(); },
+    get switching() { return backendSwitching; },  // settles once every backend choice made so far has run
   };
 })();
