@@ -73,6 +73,7 @@ def one_goal_episodes(key, goal, count, model, config, planner):
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(sys.argv[1:] if argv is None else argv)
+    import jax
     import numpy as np
 
     from jaxjepa import checkpoint, cli, planning
@@ -81,6 +82,14 @@ def main(argv: list[str] | None = None) -> int:
         episodes, seconds = plan(args)
     except (checkpoint.RunError, planning.PlanningError, ValueError) as err:
         cli.fail(f"plan.py: {err}")
+    except jax.errors.JaxRuntimeError as err:  # XLA refuses the buffers up front: nothing has run
+        if "RESOURCE_EXHAUSTED" not in str(err):
+            raise
+        cli.fail(
+            f"plan.py: {args.episodes} episodes of this planner's budget need more memory than this machine has "
+            f"({str(err).strip().splitlines()[0][:160]}); plan fewer episodes at once, or fewer samples",
+            1,
+        )
     success = np.asarray(episodes.success)
     steps = np.asarray(episodes.steps)[success]
     median = f"{np.median(steps):.0f}" if steps.size else "-"

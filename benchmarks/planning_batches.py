@@ -44,9 +44,10 @@ def main(argv: list[str] | None = None) -> int:
         run = api.load_run(args.run)
     except checkpoint.RunError as err:
         cli.fail(f"{parser.prog}: {err}", 1)
-    if run.config.world != "steer":
-        cli.fail(f"{parser.prog}: {args.run} is not a steer run (its world is {run.config.world!r})", 1)
-    model, key = planning.learned_model(run.params, run.config), jax.random.key(suite.TIMING_KEY)
+    try:
+        model, key = planning.learned_model(run.params, run.config), jax.random.key(suite.TIMING_KEY)
+    except planning.PlanningError as err:
+        cli.fail(f"{parser.prog}: {args.run}: {err}", 1)
     lone_s = suite.lone_episode_s(model, run.config, *suite.timing_task(run.config))
     programs = {
         w: jax.jit(lambda k, w=w: planning.episodes(k, suite.EPISODES, model, run.config, batch=w)).lower(key).compile()

@@ -68,6 +68,11 @@ def learned_model(params: dict, config: Config) -> WorldModel:
     to predict, and the action-conditioned predictor."""
     if config.action_dim == 0:
         raise PlanningError("this run's predictor takes no actions; train one with --config steer")
+    if config.world != "steer":  # its encoder reads another world's observations
+        raise PlanningError(
+            f"this run's world is {config.world!r}; steer runs plan here (a Two Rooms run plans through "
+            "python eval.py --two-rooms)"
+        )
     encoder, predictor = models.encoder(config), models.predictor(config)
     return WorldModel(
         observe=lambda prev, cur: steer.observe(prev, cur, config),

@@ -391,6 +391,19 @@ def test_eval_refuses_one_seed_given_twice(run_dir, tmp_path, capsys, monkeypatc
     assert not (tmp_path / "results").exists() or not any((tmp_path / "results").iterdir())
 
 
+def test_eval_refuses_runs_with_actions_before_making_any_output(tmp_path, capsys, monkeypatch):
+    steer = tiny_steer_config()
+    run = save_run(tmp_path / "runs" / "steer" / "seed0", steer, random_params(steer), {"final": {}})
+    outputs = ["--out", str(tmp_path / "results"), "--report", str(tmp_path / "R.md")]
+    for argv in (
+        [str(run), "--no-std"],
+        ["--config", "steer", "--seed", "0", "--no-std", "--runs", str(tmp_path / "runs")],
+    ):
+        err = _eval_refused([*argv, *outputs], capsys, monkeypatch, code=2)
+        assert "predictor takes actions (world 'steer'); evaluate steer runs with --planning" in err
+    assert not (tmp_path / "results").exists() and not (tmp_path / "R.md").exists()
+
+
 def test_eval_refuses_outputs_it_cannot_write_before_training(tmp_path, capsys, monkeypatch):
     (tmp_path / "afile").write_text("keep")
     seeds = ["--seeds", "0-1", "--no-ablation", *cli_flags()]

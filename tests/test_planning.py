@@ -83,6 +83,8 @@ def test_success_is_reaching_within_the_radius_at_any_step():
 def test_refused_requests_say_why():
     with pytest.raises(planning.PlanningError, match="takes no actions"):
         planning.learned_model({}, tiny_config())  # refused from the config alone, before any parameter is read
+    with pytest.raises(planning.PlanningError, match="world is 'two_rooms'; steer runs plan here"):
+        planning.learned_model({}, get_config("two_rooms_ebjepa"))  # its encoder reads Two Rooms' observations
     with pytest.raises(planning.PlanningError, match="outside the box"):
         planning.check_goal(jnp.array([[5.0, 5.0], [0.2, 7.0]]), steer_config())
     planning.check_goal(jnp.array([1.0, 14.0]), steer_config())

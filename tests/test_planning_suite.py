@@ -3,7 +3,7 @@
 import jax
 import numpy as np
 import pytest
-from conftest import tiny_config, tiny_steer_config
+from conftest import random_params, tiny_config, tiny_steer_config
 
 import plan
 from jaxjepa import checkpoint, get_config, make_train, models, planning, seed_keys
@@ -85,9 +85,16 @@ def test_plan_py_refuses_bad_requests_with_one_line(steer_run, tmp_path, capsys)
     checkpoint.save_run(tmp_path / "seed0", bounce, models.init_params(jax.random.key(0), bounce), {"final": {}})
     run = str(steer_run)
     assert "takes no actions" in refused([str(tmp_path / "seed0"), "--episodes", "2"], capsys)
+    rooms = get_config("two_rooms_ebjepa")  # actions, but another world's observations
+    checkpoint.save_run(tmp_path / "rooms" / "seed0", rooms, random_params(rooms), {"final": {}})
+    assert "world is 'two_rooms'" in refused([str(tmp_path / "rooms" / "seed0"), "--episodes", "2"], capsys)
     assert "plan_samples must be positive" in refused([run, "--samples", "0"], capsys)
     assert "plan_noise must be a finite number" in refused([run, "--noise", "nan"], capsys)
     assert "outside the box" in refused([run, "--goal", "0.2", "7"], capsys)
+    # terabytes of sampled sequences: XLA refuses the buffers, and plan.py says so in one line
+    assert "need more memory than this machine has" in refused(
+        [run, "--episodes", "65536", "--samples", "10000000"], capsys
+    )
     assert "--episodes" in refused([run, "--episodes", "0"], capsys)
     assert "must be 1 to 65536" in refused([run, "--episodes", "100000000"], capsys)
     for seed, why in [("99999999999999999999", "below"), ("-1", "non-negative"), ("+5", "bad seed spec")]:

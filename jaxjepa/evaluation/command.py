@@ -166,6 +166,15 @@ def jobs_of(args: argparse.Namespace) -> list[Job]:
     return [Job(suite, seeds_plan(suite.configs(args.config, config), seeds, args.runs)) for suite in suites]
 
 
+def check_configs(jobs: list[Job]) -> None:
+    """One line and exit 2 for a config that its suite cannot measure, before any output is made."""
+    for job in jobs:
+        for planned in job.plan.values():
+            problem = job.suite.config_problem(planned.config)
+            if problem:
+                cli.fail(f"eval.py: {problem}")
+
+
 def check_outputs(args: argparse.Namespace) -> None:
     """Where the outputs go must be writable, and the plots extra installed, before anything is trained."""
     if figures.MISSING:
@@ -204,9 +213,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     if args.report_only:
         return report_only(args)
+    jobs = jobs_of(args)
+    check_configs(jobs)
     check_outputs(args)
     runner.enable_compilation_cache()
-    jobs = jobs_of(args)
     try:  # refuse a bad run directory, or one that cannot be saved, before any time is spent
         found = [load_existing(job.plan, job.suite.metrics_read) for job in jobs]
         for job, found_runs in zip(jobs, found, strict=True):

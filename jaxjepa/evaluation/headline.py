@@ -164,6 +164,16 @@ def own_config(name: str, config: Config) -> dict[str, Config]:
     return {name: config}
 
 
+def action_free_only(config: Config) -> str | None:
+    """The headline's measures roll an action-free predictor through the bouncing logo's worlds."""
+    if config.action_dim:
+        return (
+            f"the headline evaluation measures models without actions, and this config's predictor takes actions "
+            f"(world {config.world!r}); evaluate steer runs with --planning and Two Rooms runs with --two-rooms"
+        )
+    return None
+
+
 SUITE = Suite(
     name="headline",
     result_file="metrics.json",
@@ -173,5 +183,6 @@ SUITE = Suite(
     sections=headline_report.SECTIONS,
     summary=summary_lines,
     readme_block=headline_report.readme_block,
+    config_problem=action_free_only,
     description="probes, forecast horizon and teleport detection of the chosen config",
 )

@@ -58,6 +58,8 @@ class Suite:
     # what it reads from each run's metrics.json ("final.NAME" numbers, "curves.NAME" per-step lists),
     # checked when the runs are loaded, before anything is trained
     metrics_read: tuple[str, ...] = ()
+    # why the suite cannot measure runs of a config (None: it can), asked before anything is loaded or trained
+    config_problem: Callable[[Config], str | None] = lambda config: None
 
 
 def stored(suite: Suite, files: dict[str, Any]) -> Any:
