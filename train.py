@@ -203,12 +203,26 @@ def print_summary(config, seeds, saved, timing, cache) -> None:
     print(f"  embedding std {mean_std([f['emb_std'] for f in finals])}  (collapse would be 0)")
     print(
         f"  probe RMSE    {mean_std([f['probe_rmse_px'] for f in finals])} px  "
-        f"(least squares, fresh trajectories; reference: 0.73 published, 0.64 mean of 5 seeds)"
+        f"(least squares, fresh trajectories{reference_probe(config)})"
     )
     for _, run_dir, _ in saved[:8]:
         print(f"  wrote {run_dir}")
     if len(saved) > 8:
         print(f"  ... and {len(saved) - 8} more")
+
+
+def reference_probe(config) -> str:
+    """The reference's probe figures, for a run in its world (the bouncing logo in a box of its size)."""
+    from jaxjepa.config import Config
+    from jaxjepa.evaluation.reference import REFERENCE
+
+    if config.world != "bounce" or config.frame_size != Config.frame_size:
+        return ""
+    measured = REFERENCE["measured"]["probe_lstsq_fresh_px"]
+    return (
+        f"; reference: {REFERENCE['published']['probe_px']:.2f} published, {np.mean(measured):.2f} mean of "
+        f"{len(measured)} seeds"
+    )
 
 
 SUMMARY_KEYS = ("loss", "pred_loss", "emb_std", "probe_rmse_px")

@@ -296,7 +296,7 @@ RANGES: dict[str, str] = {
     "var_eps": "(0, inf)",
     "cov_weight": "[0, inf)",
     "steps": f"[1, {MAX_COUNT}]",
-    "batch_size": f"[1, {MAX_COUNT}]",
+    "batch_size": f"[2, {MAX_COUNT}]",  # the variance term's std over the batch needs two latents
     "lr": "(0, inf)",
     "warmup_steps": f"[0, {MAX_COUNT}]",
     "rollout_steps": f"[1, {MAX_COUNT}]",

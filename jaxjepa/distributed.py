@@ -91,7 +91,7 @@ def cluster_from(args: argparse.Namespace) -> Cluster | None:
     if args.coordinator == "auto":
         return Cluster("auto", None, None)
     host, _, port = args.coordinator.rpartition(":")
-    if not host or not port.isdigit():
+    if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
         raise ValueError(f"--coordinator wants HOST:PORT or auto, got {args.coordinator!r}")
     n, rank = args.num_processes, args.process_id
     if n is None or rank is None or n < 1 or not 0 <= rank < n:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import train as train_cli
-from jaxjepa import RunError, load_run, save_run, world
+from jaxjepa import RunError, get_config, load_run, save_run, world
 from tests.conftest import SMALL_CLI_FLAGS
 
 
@@ -84,6 +84,13 @@ def test_run_of_another_config_shape_is_refused(saved, tmp_path, tiny):
     # ... and planned as another config plans: its planning fields, the run's own for the rest
     assert tiny.planning_as(replanned) == replanned and replanned.planning_as(tiny) == tiny
     assert tiny.planning_as(tiny.replace(steps=tiny.steps + 1)) == tiny
+
+
+def test_the_reference_probe_is_quoted_for_runs_in_its_world_only():
+    assert train_cli.reference_probe(get_config("default")) == "; reference: 0.73 published, 0.64 mean of 5 seeds"
+    assert train_cli.reference_probe(get_config("noisy")).startswith("; reference:")  # its box, with noise
+    for name in ("steer", "two_rooms_ebjepa", "world32"):
+        assert train_cli.reference_probe(get_config(name)) == ""
 
 
 @pytest.mark.parametrize(

@@ -146,6 +146,7 @@ def test_cluster_flags_are_checked():
         flags(coordinator="h:1", num_processes=2),
         flags(coordinator="h:1", num_processes=2, process_id=2),
         flags(coordinator="h:x", num_processes=1, process_id=0),
+        flags(coordinator="h:99999", num_processes=1, process_id=0),  # no such port
     ]
     for args in bad:
         with pytest.raises(ValueError):

@@ -355,6 +355,7 @@ def test_an_unusable_cache_folder_costs_the_cache_in_one_line(tmp_path, capfd):
         (["--seed", "+5"], "bad seed spec"),
         (["--seed", "1_000"], "bad seed spec"),
         (["--seed", "\u0663"], "bad seed spec"),  # an Arabic-Indic 3, which int() reads
+        (["--batch-size", "1"], "batch_size must be in [2, "),
         (["--seed", "0-2"], "--seed: takes one seed, got '0-2'; use --seeds for several"),
     ],
 )
