@@ -7,6 +7,7 @@ GELU(x) - GELU(-x) = x (also for the tanh approximation): layer 0 = [I, -I], lay
 """
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -378,6 +379,16 @@ def test_cli_end_to_end_and_wrong_config(tmp_path, capsys):
     capsys.readouterr()
     code, err = run_cli(capsys, ["--report-only", "--seeds", "0-1", *outputs])
     assert code == 2 and len(err.splitlines()) == 1 and "--report-only evaluates nothing" in err
+    # ... and a report written elsewhere links the figures and the JSON where they are, under --out
+    elsewhere = tmp_path / "elsewhere" / "sub" / "R.md"
+    elsewhere.parent.mkdir(parents=True)
+    assert (
+        eval_script.main(["--report-only", "--out", str(out), "--report", str(elsewhere), "--readme", str(readme)]) == 0
+    )
+    links = re.findall(r"\]\(([^)]+\.(?:png|gif|json))\)|from `([^`]+\.json)`", elsewhere.read_text())
+    paths = [elsewhere.parent / (figure or json_file) for figure, json_file in links]
+    assert len(paths) >= 6 and all(path.is_file() for path in paths), paths
+    capsys.readouterr()
 
     # the same runs asked for with another config: one line naming the run directory
     code, err = run_cli(capsys, [*argv[:-2], "--probe-seq-len", "32"])

@@ -278,9 +278,23 @@ def stored_files(out: str | Path, only: set[str] | None = None) -> dict[str, dic
     return files
 
 
+def located(files: dict[str, dict], args: argparse.Namespace) -> dict[str, dict]:
+    """The stored files with their figures' and their own paths relative to the report: every figure is written
+    under --out, so they are found from there, wherever the report that stored them was."""
+    rel = relative_to(Path(args.report).absolute().parent)
+    return {
+        name: {
+            **content,
+            "figures": {f: rel(Path(args.out) / Path(path).name) for f, path in content.get("figures", {}).items()},
+            "metrics_json": rel(Path(args.out) / name),
+        }
+        for name, content in files.items()
+    }
+
+
 def write_report(args: argparse.Namespace, files: dict[str, dict] | None = None) -> Path:
     """RESULTS.md from every suite's stored JSON under --out (`files`, when already read), in REPORT_ORDER."""
-    files = stored_files(args.out) if files is None else files
+    files = located(stored_files(args.out) if files is None else files, args)
     parts = (
         []
         if REPORT_ORDER[0].result_file in files
@@ -325,8 +339,11 @@ def report_only(args: argparse.Namespace) -> int:
     files = stored_files(args.out)
     if not files:
         cli.fail(f"eval.py: no stored results under {args.out}; run an evaluation first (python eval.py --seeds 0-7)")
-    report_dir = Path(args.report).absolute().parent
-    made = {name: report_dir / path for content in files.values() for name, path in content.get("figures", {}).items()}
+    made = {
+        f: Path(args.out) / Path(path).name
+        for content in files.values()
+        for f, path in content.get("figures", {}).items()
+    }
     write_report(args, files)
     update_readme(args, files, [suite for suite in REPORT_ORDER if suite.result_file in files], made)
     print(f"  wrote {args.report} from {', '.join(str(Path(args.out) / name) for name in files)}")

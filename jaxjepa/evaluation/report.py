@@ -112,12 +112,16 @@ def write_json(payload: Any, path: str | Path) -> Path:
 
 
 def is_payload(content: Any) -> bool:
-    """Whether a stored JSON file has what every suite's payload has: a dict naming its command and seeds."""
+    """Whether a stored JSON file has what every suite's payload has: a dict naming its command and seeds, and its
+    figures' paths (if any) as text."""
+    figures = content.get("figures", {}) if isinstance(content, dict) else None
     return (
         isinstance(content, dict)
         and isinstance(content.get("command"), str)
         and isinstance(content.get("seeds"), list)
         and isinstance(content.get("timing_s"), dict)
+        and isinstance(figures, dict)
+        and all(isinstance(path, str) for path in figures.values())
     )
 
 
