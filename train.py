@@ -97,8 +97,8 @@ def train(args: argparse.Namespace) -> int:
 def runs_root(out: str, config_name: str) -> Path:
     """Where the runs go: --out, except that in runs/ (train.py's own root, however spelled) a named config's runs
     go under its name, where eval.py --seeds looks for them."""
-    if config_name != "default" and Path(out) == Path("runs"):
-        return Path("runs") / config_name
+    if config_name != "default" and os.path.realpath(out) == os.path.realpath("runs"):
+        return Path(out) / config_name
     return Path(out)
 
 

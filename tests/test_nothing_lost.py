@@ -449,7 +449,7 @@ def test_a_summary_path_that_is_a_folder_is_refused_before_training(tmp_path, ca
 
 
 def test_runs_spelled_any_way_keeps_a_named_configs_runs_under_its_name():
-    for spelling in ("runs", "runs/", "./runs"):
-        assert train_cli.runs_root(spelling, "fast") == Path("runs") / "fast"
-        assert train_cli.runs_root(spelling, "default") == Path("runs")
+    for spelling in ("runs", "runs/", "./runs", os.path.abspath("runs")):
+        assert os.path.realpath(train_cli.runs_root(spelling, "fast")) == os.path.realpath(Path("runs") / "fast")
+        assert os.path.realpath(train_cli.runs_root(spelling, "default")) == os.path.realpath("runs")
     assert train_cli.runs_root("elsewhere", "fast") == Path("elsewhere")

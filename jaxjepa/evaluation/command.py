@@ -58,7 +58,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = cli.OneLineParser(prog="eval.py", description=__doc__.splitlines()[0])
     parser.add_argument("run_dirs", nargs="*", metavar="RUN_DIR", help="finished runs of one config to evaluate")
     cli.add_seed_flags(parser)
-    parser.add_argument("--runs", default="runs", help="where --seeds finds and saves runs (default runs/)")
+    parser.add_argument(
+        "--runs",
+        default="runs",
+        help="where --seeds finds and saves runs, as train.py keeps them in runs/: RUNS/seed<i> for the default "
+        "config, RUNS/NAME/seed<i> for a named one (train.py --config NAME --out RUNS/NAME; default runs/)",
+    )
     parser.add_argument(
         "--out", default="results", help="directory for the JSON results and figures (default results/)"
     )
