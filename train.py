@@ -89,6 +89,8 @@ def train(args: argparse.Namespace) -> int:
         print_summary(config, seeds, saved, timing, cache)
         if len(saved) > 1 or (saved and earlier):
             write_seed_summary(out / "summary.json", config, saved, args.force and len(seeds) > 1)
+        elif saved and (out / "summary.json").exists():  # one seed, and a summary it may not join
+            print(f"train.py: {unjoined_summary(out / 'summary.json', saved[0][0])}", file=sys.stderr)
         if failed:
             cli.fail(f"train.py: loss became NaN/inf at step {bad} for seed(s) {failed}; nothing saved for them", 1)
         return 0
@@ -255,6 +257,17 @@ def earlier_summary(path: Path, config, force: bool) -> dict:
             f"{path} summarises runs of another config; pass --force to replace it, or choose another --out"
         )
     return per_seed if same else {}
+
+
+def unjoined_summary(path: Path, seed: int) -> str:
+    """What a one-seed run says of a summary.json it did not join (of another config, or unreadable): left as it
+    is, and, where it lists this seed, that those figures are not this run's."""
+    try:
+        listed = seed in json.loads(path.read_text())["seeds"]
+    except (OSError, ValueError, TypeError, KeyError):
+        listed = False
+    stale = f"; the seed {seed} it lists is not this run" if listed else ""
+    return f"{path} summarises other runs (another config, or unreadable): left as it is, without seed {seed}{stale}"
 
 
 def write_seed_summary(path: Path, config, saved, force: bool) -> None:

@@ -357,6 +357,18 @@ def test_a_summary_of_another_config_is_not_overwritten_unasked(tmp_path, capsys
     assert path.read_bytes() == before and not (path.parent / "seed5").exists()
 
 
+def test_a_one_seed_run_says_it_left_a_summary_of_another_config_alone(tmp_path, capsys):
+    path = tmp_path / "runs" / "summary.json"
+    path.parent.mkdir()
+    train_cli.write_seed_summary(path, tiny_config(), [(0, None, _figures(1.0)), (1, None, _figures(2.0))], False)
+    before = path.read_bytes()
+    capsys.readouterr()
+    assert train_cli.main(["--seed", "0", "--out", str(path.parent), *TINY]) == 0
+    err = capsys.readouterr().err.strip()
+    assert err.endswith("left as it is, without seed 0; the seed 0 it lists is not this run") and "\n" not in err
+    assert path.read_bytes() == before and checkpoint.is_finished(path.parent / "seed0")
+
+
 def _assert_sentinels_kept(sandbox: Path, before: dict, rewritten: tuple) -> None:
     root = sandbox.parent
     after = _digests(root)
