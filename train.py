@@ -171,7 +171,7 @@ def save_chunk(config, output, seeds: list[int], run_dirs: list[Path], force: bo
         if not np.isfinite(seed_metrics["loss"]).all():
             failed.append(seed)
             continue
-        summary = runner.final_figures(seed_metrics, output, len(seeds))
+        summary = runner.final_figures(seed_metrics, output, len(seeds), seed)
         params = runner.seed_params(output, i)  # None: another process trained and saves this seed
         try:
             if params is not None:

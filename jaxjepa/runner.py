@@ -206,9 +206,10 @@ class FinalFigures(TypedDict):
     compile_s: float  # of the program that trained the run, shared by the seeds in it
     run_s: float
     seeds_in_program: int
+    seed: int  # the seed trained: eval.py checks it against the folder's name (seed<i>), which it reads it from
 
 
-def final_figures(m: dict, output: SeedsOutput, n_seeds: int) -> FinalFigures:
+def final_figures(m: dict, output: SeedsOutput, n_seeds: int, seed: int) -> FinalFigures:
     """The 'final' block of a saved run's metrics.json, from one seed's `per_seed_numpy` slice."""
     return FinalFigures(
         loss=float(m["loss"][-1]),
@@ -221,6 +222,7 @@ def final_figures(m: dict, output: SeedsOutput, n_seeds: int) -> FinalFigures:
         compile_s=output.compile_s,
         run_s=output.run_s,
         seeds_in_program=n_seeds,
+        seed=seed,
     )
 
 

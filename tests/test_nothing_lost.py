@@ -388,7 +388,7 @@ def test_sandbox_forced_train_in_chunks_leaves_every_file_around_out(trained):
     runs = sandbox / "runs"
     assert json.loads((runs / "seed0" / "metrics.json").read_text())["curves"] == lone["curves"]
     second = json.loads((runs / "seed2" / "metrics.json").read_text())["final"]
-    assert second["compile_s"] == 0.0 and second["seeds_in_program"] == 1
+    assert second["compile_s"] == 0.0 and second["seeds_in_program"] == 1 and second["seed"] == 2
     assert json.loads((runs / "summary.json").read_text())["seeds"] == [0, 2]
     _assert_sentinels_kept(sandbox, before, rewritten=(runs / "seed0",))
 

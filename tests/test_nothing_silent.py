@@ -383,6 +383,15 @@ def _eval_refused(argv, capsys, monkeypatch, code: int) -> str:
     return err
 
 
+def test_eval_refuses_a_run_whose_folder_names_another_seed(tmp_path, capsys, monkeypatch):
+    """A renamed or copied run would be measured on the fresh trajectories of the seed its folder names."""
+    config = tiny_config()
+    renamed = save_run(tmp_path / "seed3", config, random_params(config), {"final": {"seed": 0}})
+    outputs = ["--out", str(tmp_path / "results"), "--report", str(tmp_path / "R.md")]
+    err = _eval_refused([str(renamed), "--no-std", *outputs], capsys, monkeypatch, code=1)
+    assert "its metrics.json says it trained seed 0, not seed 3; name its folder seed0" in err
+
+
 def test_eval_refuses_one_seed_given_twice(run_dir, tmp_path, capsys, monkeypatch):
     other = Path(shutil.copytree(run_dir, tmp_path / "elsewhere" / "seed0"))
     outputs = ["--out", str(tmp_path / "results"), "--report", str(tmp_path / "R.md")]

@@ -85,7 +85,16 @@ def check_missing_writable(plan: Plan, found: Found) -> None:
 
 
 def load_into(found: dict, seed: int, path: Path, config: Config) -> None:
+    """The run at `path` as seed `seed`. RunError where its metrics.json names another seed (a renamed or copied
+    folder): it would be measured on that seed's fresh trajectories, and counted as a seed it is not."""
     _, params, run_metrics = checkpoint.load_run_files(path, expected=config)
+    final = run_metrics.get("final")
+    trained = final.get("seed", seed) if isinstance(final, dict) else seed  # runs saved before the field: as named
+    if trained != seed:
+        raise checkpoint.RunError(
+            f"{path}: its metrics.json says it trained seed {trained!r}, not seed {seed}; name its folder "
+            f"seed{trained}, or train seed {seed}"
+        )
     found[path] = (seed, params, run_metrics)
 
 
@@ -121,10 +130,10 @@ def train_and_save(config: Config, missing: list[tuple[int, Path]]) -> None:
     seeds = [s for s, _ in missing]
     output = runner.train_seeds(config, seeds)
     per_seed = runner.per_seed_numpy(output)
-    for i, (_, path) in enumerate(missing):
+    for i, (seed, path) in enumerate(missing):
         seed_metrics = {k: v[i] for k, v in per_seed.items()}
         params = jax.tree_util.tree_map(operator.itemgetter(i), output.result.params)
-        final = runner.final_figures(seed_metrics, output, len(seeds))
+        final = runner.final_figures(seed_metrics, output, len(seeds), seed)
         checkpoint.save_run(path, config, params, {"final": final, "curves": seed_metrics})
 
 
