@@ -70,8 +70,8 @@ def learned_model(params: dict, config: Config) -> WorldModel:
         raise PlanningError("this run's predictor takes no actions; train one with --config steer")
     if config.world != "steer":  # its encoder reads another world's observations
         raise PlanningError(
-            f"this run's world is {config.world!r}; steer runs plan here (a Two Rooms run plans through "
-            "python eval.py --two-rooms)"
+            f"this run's world is {config.world!r}; steer runs plan here (a Two Rooms run plans in "
+            "python -m benchmarks.two_rooms_seconds RUN_DIR)"
         )
     encoder, predictor = models.encoder(config), models.predictor(config)
     return WorldModel(

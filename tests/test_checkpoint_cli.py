@@ -88,8 +88,8 @@ def test_run_of_another_config_shape_is_refused(saved, tmp_path, tiny):
 
 def test_the_reference_probe_is_quoted_for_runs_in_its_world_only():
     assert train_cli.reference_probe(get_config("default")) == "; reference: 0.73 published, 0.64 mean of 5 seeds"
-    assert train_cli.reference_probe(get_config("noisy")).startswith("; reference:")  # its box, with noise
-    for name in ("steer", "two_rooms_ebjepa", "world32"):
+    assert train_cli.reference_probe(get_config("fast")).startswith("; reference:")  # another recipe, its world
+    for name in ("steer", "two_rooms_ebjepa", "world32", "noisy", "two_logos", "random_speed"):
         assert train_cli.reference_probe(get_config(name)) == ""
 
 

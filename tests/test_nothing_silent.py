@@ -410,7 +410,7 @@ def test_eval_refuses_runs_with_actions_before_making_any_output(tmp_path, capsy
         ["--config", "steer", "--seed", "0", "--no-std", "--runs", str(tmp_path / "runs")],
     ):
         err = _eval_refused([*argv, *outputs], capsys, monkeypatch, code=2)
-        assert "predictor takes actions (world 'steer'); evaluate steer runs with --planning" in err
+        assert "predictor takes actions (world 'steer'); steer and Two Rooms models are evaluated by --planning" in err
     assert not (tmp_path / "results").exists() and not (tmp_path / "R.md").exists()
 
 

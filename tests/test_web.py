@@ -396,8 +396,9 @@ def test_dream_steps_out_of_range_are_refused_visibly(demo, typed):
     page.fill("#dream-steps", "3")
     page.click("#dream")
     page.fill("#dream-steps", typed)
+    assert page.evaluate("document.querySelectorAll('#dream-strip canvas').length") == 3  # kept while typing
     page.click("#dream")
-    assert page.is_visible("#dream-steps-message")
+    assert page.is_visible("#dream-steps-message") and "no dream shown" in page.inner_text("#dream-steps-message")
     assert "whole number from 1 to 200" in page.inner_text("#dream-steps-message")
     # "no dream shown": the dream shown before, and its reality, are gone
     assert page.evaluate("document.querySelectorAll('#dream-strip canvas, #truth-strip canvas').length") == 0
@@ -840,7 +841,12 @@ def test_an_error_in_a_frame_stops_the_demo_with_a_plain_message(site):
     wait_for(page, "!document.getElementById('error').hidden")
     assert "The demo stopped" in page.inner_text("#error") and "the planner broke" in page.inner_text("#error")
     assert "Stopped" in page.inner_text("#status") and all(page.evaluate(CONTROLS_DISABLED))
-    assert console == []
+    # a backend choice that comes after the stop (made just before it) changes nothing and says nothing
+    page.evaluate(
+        "() => { const select = document.getElementById('backend');"
+        " select.value = 'cpu'; select.dispatchEvent(new Event('change')); return window.jepa.switching; }"
+    )
+    assert "Stopped" in page.inner_text("#status") and console == []
     page.close()
 
 
@@ -964,6 +970,13 @@ def test_back_to_a_page_shows_the_model_it_runs(site):
     browser.wait_ready(page)
     assert "model=" not in page.url and page.evaluate("window.jepa.app.meta.model.latent_dim") == 32
     assert page.input_value("#model-choice") == "model"
+    # a browser may instead keep the page whole (its back/forward cache, which Playwright turns off): shown again,
+    # the select is set back to the model that runs
+    page.evaluate(
+        "document.getElementById('model-choice').value = 'model-koopman';"
+        " window.dispatchEvent(new PageTransitionEvent('pageshow', {persisted: true}))"
+    )
+    assert page.input_value("#model-choice") == "model" and "model=" not in page.url
     page.close()
 
 

@@ -797,9 +797,8 @@
     const steps = Number(text);
     const ok = text !== "" && Number.isInteger(steps) && steps >= 1 && steps <= DREAM_MAX;
     $("dream-steps-message").textContent = ok ? "" :
-      `steps ahead must be a whole number from 1 to ${DREAM_MAX} (got "${text}"); no dream shown`;
+      `steps ahead must be a whole number from 1 to ${DREAM_MAX} (got "${text}")`;
     $("dream-steps-message").hidden = ok;
-    if (!ok) clearStrips();  // "no dream shown" is then true
     return ok ? steps : null;
   }
 
@@ -809,7 +808,11 @@
     $("dream-message").hidden = Boolean(app.latent);
     if (!app.latent) return;
     const steps = dreamSteps();
-    if (steps === null) return;
+    if (steps === null) {
+      clearStrips();
+      $("dream-steps-message").textContent += "; no dream shown";
+      return;
+    }
     const { latents, frames } = dream(app.latent, steps, true);
     if (!checkFinite("dream", latents) || !checkFinite("decoder", frames)) return;
     // Dream step k is the model's picture of frame n + k; reality's is the world stepped k times.
@@ -893,6 +896,10 @@
     });
     choice.addEventListener("change", () => { if (!browsing) go(); });
     choice.addEventListener("blur", () => { if (browsing) go(); });
+    // Back to a page kept whole in the browser's back/forward cache: its select still shows the model left for.
+    window.addEventListener("pageshow", (event) => {
+      if (event.persisted) [choice.value, browsing] = [current, false];
+    });
   }
 
   // ---------------------------------------------------------------- timing (for export.measure)
@@ -1006,12 +1013,14 @@
   let backendChoices = 0, backendSwitching = Promise.resolve();
   function chooseBackend(choice) {
     const mine = ++backendChoices;
-    const run = () => (mine === backendChoices ? switchBackend(choice) : null);
+    const run = () => (mine === backendChoices ? switchBackend(choice, () => mine === backendChoices) : null);
     backendSwitching = backendSwitching.catch(() => {}).then(run);
     return backendSwitching;
   }
 
-  async function switchBackend(choice) {
+  /* `latest()`: whether no newer choice has been made since this one. */
+  async function switchBackend(choice, latest) {
+    if (app.stopped) return;
     let unknown = "";
     if (!BACKEND_CHOICES.includes(choice)) {
       unknown = `backend "${choice}" is unknown (this page offers ${BACKEND_CHOICES.join(", ")}), so auto: `;
@@ -1022,7 +1031,7 @@
     const name = choice === "auto" ? fastestBackend() : choice;
     if (!(name in app.backendTimes) || !(await useBackend(name))) {
       $("backend-note").textContent = `backend ${name} is not available in this browser; still on ${tf.getBackend()}`;
-      $("backend").value = tf.getBackend();
+      if (latest()) $("backend").value = tf.getBackend();
       showLoaded();
       return;
     }
@@ -1034,6 +1043,7 @@
   }
 
   function showLoaded() {
+    if (app.stopped) return;  // the status says why the demo stopped
     $("status").textContent = `Model loaded (${app.meta.weights_dtype} weights, sha256 checked, ` +
       `TF.js ${tf.version.tfjs}, backend ${tf.getBackend()}).`;
   }

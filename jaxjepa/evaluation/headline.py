@@ -169,7 +169,8 @@ def action_free_only(config: Config) -> str | None:
     if config.action_dim:
         return (
             f"the headline evaluation measures models without actions, and this config's predictor takes actions "
-            f"(world {config.world!r}); evaluate steer runs with --planning and Two Rooms runs with --two-rooms"
+            f"(world {config.world!r}); steer and Two Rooms models are evaluated by --planning and --two-rooms, "
+            "which train and evaluate their own named configs"
         )
     return None
 
