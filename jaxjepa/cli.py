@@ -145,11 +145,11 @@ def parse_seeds(text: str) -> list[int]:
     return seeds
 
 
-def one_seed(text: str) -> int:
-    """argparse type of a single seed: what --seed takes, refused the same way."""
+def one_seed(text: str, hint: str = "") -> int:
+    """argparse type of a single seed, refused as a seed list is; `hint` ends the refusal of several."""
     seeds = _seed_spec(text)
     if len(seeds) != 1:
-        raise argparse.ArgumentTypeError(f"one seed, got {text!r}")
+        raise argparse.ArgumentTypeError(f"takes one seed, got {text!r}{hint}")
     return seeds[0]
 
 
@@ -174,11 +174,9 @@ def _seed_spec(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(str(err)) from None
 
 
-def _one_seed(text: str) -> list[int]:
-    seeds = _seed_spec(text)
-    if len(seeds) != 1:
-        raise argparse.ArgumentTypeError(f"takes one seed, got {text!r}; use --seeds for several")
-    return seeds
+def _one_seed_listed(text: str) -> list[int]:
+    """--seed beside --seeds: one seed, as the list --seeds gives."""
+    return [one_seed(text, hint="; use --seeds for several")]
 
 
 def _tuple_of_ints(text: str) -> tuple[int, ...]:
@@ -207,7 +205,7 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
 
 def add_seed_flags(parser: argparse.ArgumentParser, seed_default: str = "") -> None:
     group = parser.add_mutually_exclusive_group()
-    group.add_argument("--seed", type=_one_seed, help=f"one seed{seed_default}")
+    group.add_argument("--seed", type=_one_seed_listed, help=f"one seed{seed_default}")
     group.add_argument("--seeds", type=_seed_spec, help="several seeds in one vmapped program: 0-7 or 0,3,5")
 
 
