@@ -39,12 +39,14 @@ def parse_args(argv):
             seed_counts = tuple(int(n) for n in args.seed_counts.split(","))
         except ValueError:
             cli.fail(f"python -m benchmarks: --seed-counts wants integers like 1,2,4,8, got {args.seed_counts!r}")
-        if not seed_counts or min(seed_counts) < 1:
-            cli.fail("python -m benchmarks: --seed-counts must be positive")
+        if not seed_counts or min(seed_counts) < 1 or max(seed_counts) > cli.MAX_SEEDS:
+            cli.fail(f"python -m benchmarks: --seed-counts must be from 1 to {cli.MAX_SEEDS}")
     out = Path(args.out or ("results/bench-quick.json" if args.quick else "results/bench.json"))
     problem = cli.output_file_problem(out)
     if problem:
         cli.fail(f"python -m benchmarks: cannot write --out {out}: {problem}")
+    if not args.update:
+        check_nothing_dropped(out, sections)
     earlier = {}
     if args.update and out.exists():
         try:
@@ -57,6 +59,22 @@ def parse_args(argv):
         if earlier.get("quick", args.quick) != args.quick:
             cli.fail(f"python -m benchmarks: --update: {out} is not a benchmark file of the same kind (--quick or not)")
     return args.quick, sections, seed_counts, out, earlier
+
+
+def check_nothing_dropped(out: Path, sections: list[str]) -> None:
+    """One line and exit 2 where --out holds figures of sections this run would drop (it writes only its own)."""
+    from jaxjepa import cli
+
+    try:
+        held = [name for name in SECTIONS if name in json.loads(out.read_text())]
+    except (OSError, ValueError, TypeError):  # nothing there, or not a benchmark file: nothing of ours to keep
+        return
+    dropped = [name for name in held if name not in sections]
+    if dropped:
+        cli.fail(
+            f"python -m benchmarks: {out} holds the {', '.join(dropped)} figures, which this run does not measure; "
+            "pass --update to keep them beside the new ones, or --out another file"
+        )
 
 
 def utc_now() -> str:
@@ -103,13 +121,18 @@ def main(argv: list[str] | None = None) -> int:
         "torch": lambda: bench.torch_pairs(sizes),
         "ttq": lambda: bench.time_to_quality(sizes),
     }
-    for name in SECTIONS:
-        if name in sections:
-            began = time.perf_counter()
-            print(f"[bench] {name} ...", file=sys.stderr, flush=True)
+    ordered = [name for name in SECTIONS if name in sections]
+    for i, name in enumerate(ordered):
+        began = time.perf_counter()
+        print(f"[bench] {name} ...", file=sys.stderr, flush=True)
+        try:
             results[name] = steps[name]()
-            results.setdefault("measured_utc", {})[name] = utc_now()
-            print(f"[bench] {name} done in {time.perf_counter() - began:.0f} s", file=sys.stderr, flush=True)
+        except RuntimeError as err:  # a benchmark child that failed: its last line says why
+            done = ", ".join(ordered[:i]) or "none"
+            cli.fail(f"python -m benchmarks: the {name} section failed ({err}); nothing written (measured before it: "
+                     f"{done})", 1)  # fmt: skip
+        results.setdefault("measured_utc", {})[name] = utc_now()
+        print(f"[bench] {name} done in {time.perf_counter() - began:.0f} s", file=sys.stderr, flush=True)
     results["total_s"] = time.perf_counter() - start
     print(report.markdown(results))  # first: the figures are on screen even if the write below fails
     try:

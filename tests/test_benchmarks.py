@@ -235,7 +235,9 @@ def test_readme_without_markers_is_a_one_line_error(tmp_path, capsys):
     assert readme.read_text() == "no markers here\n"
 
 
-@pytest.mark.parametrize("argv", [["--sections", "nope"], ["--seed-counts", "1,x"], ["--seed-counts", "0"]])
+@pytest.mark.parametrize(
+    "argv", [["--sections", "nope"], ["--seed-counts", "1,x"], ["--seed-counts", "0"], ["--seed-counts", "1,100000"]]
+)
 def test_bad_flags_are_one_line_errors(argv, capsys):
     with pytest.raises(SystemExit) as exit_info:
         bench_main.main(argv)
@@ -285,6 +287,36 @@ def test_update_replaces_the_sections_run_and_keeps_the_others(tmp_path, monkeyp
     with pytest.raises(SystemExit) as exit_info:
         bench_main.main(["--quick", "--sections", "peak", "--out", str(out), "--update"])
     assert exit_info.value.code == 2 and len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_a_run_that_would_drop_sections_of_its_out_is_refused_without_update(tmp_path, monkeypatch, capsys):
+    no_section_may_run(monkeypatch)
+    out = tmp_path / "bench.json"
+    out.write_text(json.dumps({"quick": True, "peak": {"kept": 1}, "torch": {"kept": 2}}))
+    before = out.read_bytes()
+    code, err = refusal(capsys, lambda: bench_main.main(["--quick", "--sections", "peak", "--out", str(out)]))
+    assert code == 2 and f"{out} holds the torch figures, which this run does not measure; pass --update" in err
+    assert out.read_bytes() == before
+
+
+def test_a_failed_benchmark_child_is_one_line_naming_what_ran(tmp_path, monkeypatch, capsys):
+    from benchmarks import sections
+
+    monkeypatch.setattr(sections, "matmul_peak", lambda sizes: {"peak_gflops": 9.0})
+    monkeypatch.setattr(
+        sections, "train_step", lambda *args: (_ for _ in ()).throw(RuntimeError("child: out of memory"))
+    )
+    monkeypatch.setattr(sections, "machine", lambda: {"cpu_model": "this CPU"})
+    out = tmp_path / "bench.json"
+    with pytest.raises(SystemExit) as exit_info:
+        bench_main.main(["--quick", "--sections", "peak,step", "--out", str(out)])
+    err = capsys.readouterr().err.strip().splitlines()  # the sections' progress lines, then why it stopped
+    assert exit_info.value.code == 1 and "Traceback" not in "\n".join(err)
+    assert err[-1] == (
+        "python -m benchmarks: the step section failed (child: out of memory); nothing written (measured before "
+        "it: peak)"
+    )
+    assert not out.exists()
 
 
 def test_gpu_block_is_rewritten_apart_from_the_cpu_block(tmp_path):
