@@ -139,16 +139,38 @@ def planned_as(args, config: Config) -> Config:
             f"--search-beams sets the page's latent search, which only {SEARCH_WORLD} runs have; this run's world "
             f"is {config.world}: set its planner with --plan-samples and --plan-iterations"
         )
-    if args.planning is None:
-        return config
-    preset = get_config(args.planning)
-    if preset.world != config.world:
-        same_world = [name for name in VARIANTS if get_config(name).world == config.world]
+    if args.planning is not None:
+        preset = get_config(args.planning)
+        if preset.world != config.world:
+            same_world = [name for name in VARIANTS if get_config(name).world == config.world]
+            raise ExportError(
+                f"--planning {args.planning} plans in the {preset.world} world; this run's world is {config.world}: "
+                f"give a config of its world ({listing(same_world)})"
+            )
+        config = config.planning_as(preset)
+    check_page_budget(config, plan_budget(args))
+    return config
+
+
+PAGE_MAX_SAMPLED_ACTIONS = 1_000_000  # samples x horizon: the page holds them at once, and plans each frame
+
+
+def check_page_budget(config: Config, budget: dict[str, int]) -> None:
+    """ExportError unless the page's planner budget is one its config allows and the page can hold."""
+    fields = {"samples": "plan_samples", "iterations": "plan_iterations", "beams": "search_beams"}
+    changes = {fields[name]: value for name, value in budget.items()}
+    if "plan_samples" in changes:  # the page plans by MPPI, which keeps no elites: CEM's may not outnumber them
+        changes["plan_elites"] = min(config.plan_elites, changes["plan_samples"])
+    try:
+        planned = config.replace(**changes)
+    except ValueError as err:
+        raise ExportError(f"the page's planner: {err}") from None
+    if config.action_dim and planned.plan_samples * planned.plan_horizon > PAGE_MAX_SAMPLED_ACTIONS:
         raise ExportError(
-            f"--planning {args.planning} plans in the {preset.world} world; this run's world is {config.world}: "
-            f"give a config of its world ({listing(same_world)})"
+            f"the page's planner would sample {planned.plan_samples} sequences of {planned.plan_horizon} actions at "
+            f"once, more than the {PAGE_MAX_SAMPLED_ACTIONS:,} a browser page can hold and plan with each frame; "
+            "give fewer --plan-samples"
         )
-    return config.planning_as(preset)
 
 
 def check_before_tensorflow(args, run) -> None:

@@ -294,6 +294,17 @@ def saved_tiny_run(root, config):
             "--search-beams sets the page's latent search, which only two_rooms runs have; this run's world is "
             "steer: set its planner with --plan-samples and --plan-iterations",
         ),
+        (
+            "steer",
+            ["--plan-iterations", "1000000000"],
+            "the page's planner: plan_iterations must be positive and at most 10000000, got 1000000000",
+        ),
+        (
+            "steer",
+            ["--plan-samples", "500000"],  # x the run's 10 actions: a page could not hold them, nor plan each frame
+            "the page's planner would sample 500000 sequences of 10 actions at once, more than the 1,000,000 a "
+            "browser page can hold and plan with each frame; give fewer --plan-samples",
+        ),
     ],
 )
 def test_planning_flags_a_run_cannot_use_are_refused_before_tensorflow(
