@@ -20,7 +20,7 @@ import numpy as np
 
 from jaxjepa import api, checkpoint, cli, get_config
 from jaxjepa.evaluation import two_rooms as suite
-from jaxjepa.evaluation.runs import seed_of
+from jaxjepa.evaluation.runs import check_seed, seed_of
 from jaxjepa.evaluation.settings import purpose_key
 from jaxjepa.runner import stacked_keys
 
@@ -28,12 +28,12 @@ from jaxjepa.runner import stacked_keys
 def main(argv: list[str] | None = None) -> int:
     parser = cli.OneLineParser(prog="python -m benchmarks.two_rooms_seconds", description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="+", metavar="RUN_DIR", help="finished runs of one Two Rooms config")
-    parser.add_argument("--episodes", type=int, default=suite.EPISODES, help=f"per run (default {suite.EPISODES})")
+    parser.add_argument(
+        "--episodes", type=cli.batch_count, default=suite.EPISODES, help=f"per run (default {suite.EPISODES})"
+    )
     parser.add_argument("--planners", default="mppi,search", help="comma list of the suite's planners and ceilings")
     cli.add_planner_flags(parser, "the recipe's")
     args = parser.parse_args(argv)
-    if args.episodes < 1:
-        cli.fail(f"{parser.prog}: --episodes must be 1 or more")
     try:
         recipe = get_config(suite.RECIPE).replace(**cli.planner_changes(args))
     except (TypeError, ValueError) as err:
@@ -41,8 +41,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         runs = [api.load_run(path) for path in args.runs]
         seeds = [seed_of(run.path) for run in runs]
+        for run, seed in zip(runs, seeds, strict=True):
+            check_seed(run.path, seed, run.metrics)
     except checkpoint.RunError as err:
         cli.fail(f"{parser.prog}: {err}", 1)
+    twice = [seed for seed in dict.fromkeys(seeds) if seeds.count(seed) > 1]
+    if twice:  # one run counted twice would pass for two seeds that agree
+        cli.fail(f"{parser.prog}: seed {twice[0]} is given twice; give each seed's run once", 1)
     if runs[0].config.world != "two_rooms" or any(r.config != runs[0].config for r in runs):
         cli.fail(f"{parser.prog}: the runs must be Two Rooms runs of one config", 1)
     _, eval_keys = stacked_keys(seeds)

@@ -7,7 +7,8 @@ import pytest
 
 from benchmarks import __main__ as bench_main
 from benchmarks import flops, report
-from jaxjepa import cli, get_config
+from jaxjepa import cli, get_config, save_run
+from tests.conftest import random_params
 
 
 def test_step_flops_match_the_reference_count():
@@ -339,9 +340,15 @@ def test_gpu_block_is_rewritten_apart_from_the_cpu_block(tmp_path):
 def test_two_rooms_seconds_refuses_bad_input_in_one_line(tmp_path, capsys):
     from benchmarks import two_rooms_seconds
 
+    rooms = get_config("two_rooms_ebjepa")
+    run = save_run(tmp_path / "runs" / "seed0", rooms, random_params(rooms), {"final": {"seed": 0}})
+    renamed = save_run(tmp_path / "copy" / "seed3", rooms, random_params(rooms), {"final": {"seed": 0}})
     for argv, code, says in (
         ([str(tmp_path / "missing")], 1, "missing"),
         ([str(tmp_path), "--episodes", "0"], 2, "--episodes"),
+        ([str(tmp_path), "--episodes", "1000000000"], 2, "must be 1 to 65536"),
+        ([str(renamed)], 1, "its metrics.json says it trained seed 0, not seed 3"),
+        ([str(run), str(run)], 1, "seed 0 is given twice"),
         ([str(tmp_path), "--horizon", "0"], 2, "plan_horizon must be"),  # refused before any run is read
         ([str(tmp_path), "--noise", "inf"], 2, "plan_noise must be a finite number"),
     ):

@@ -85,9 +85,15 @@ def check_missing_writable(plan: Plan, found: Found) -> None:
 
 
 def load_into(found: dict, seed: int, path: Path, config: Config) -> None:
-    """The run at `path` as seed `seed`. RunError where its metrics.json names another seed (a renamed or copied
-    folder): it would be measured on that seed's fresh trajectories, and counted as a seed it is not."""
+    """The run at `path` as seed `seed` (RunError where it trained another: check_seed)."""
     _, params, run_metrics = checkpoint.load_run_files(path, expected=config)
+    check_seed(path, seed, run_metrics)
+    found[path] = (seed, params, run_metrics)
+
+
+def check_seed(path: Path, seed: int, run_metrics: dict) -> None:
+    """RunError where the run's metrics.json names another seed than `seed` (read off its folder's name): a renamed
+    or copied run would be measured on that seed's fresh trajectories, and counted as a seed it is not."""
     final = run_metrics.get("final")
     trained = final.get("seed", seed) if isinstance(final, dict) else seed  # runs saved before the field: as named
     if trained != seed:
@@ -95,7 +101,6 @@ def load_into(found: dict, seed: int, path: Path, config: Config) -> None:
             f"{path}: its metrics.json says it trained seed {trained!r}, not seed {seed}; name its folder "
             f"seed{trained}, or train seed {seed}"
         )
-    found[path] = (seed, params, run_metrics)
 
 
 def check_metrics(path: Path, metrics: dict, config: Config, metrics_read: tuple[str, ...]) -> None:
