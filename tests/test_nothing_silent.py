@@ -446,6 +446,32 @@ def test_report_only_names_a_damaged_result_file(tmp_path, capsys, monkeypatch, 
     assert not (tmp_path / "R.md").exists()
 
 
+def test_a_readme_is_rewritten_only_where_asked_and_only_if_it_is_text(tmp_path, capsys, monkeypatch):
+    """README.md follows the report: a report written elsewhere leaves it alone. A README that is not UTF-8 text
+    is left as it is and said so in one line, as one without the markers is (the report is written by then)."""
+    import eval as eval_cli
+    from jaxjepa.evaluation import report
+
+    shutil.copytree(
+        Path(eval_cli.__file__).parent / "results",
+        tmp_path / "results",
+        ignore=shutil.ignore_patterns("*.png", "*.gif"),
+    )
+    readme = tmp_path / "README.md"
+    readme.write_text(f"top\n{report.README_BEGIN}\nold\n{report.README_END}\n")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sub").mkdir()
+    assert eval_cli.main(["--report-only", "--report", "sub/R.md"]) == 0
+    assert (tmp_path / "sub" / "R.md").is_file() and "\nold\n" in readme.read_text()
+    binary = tmp_path / "binary.md"
+    binary.write_bytes(b"\xff\xfe not text")
+    capsys.readouterr()
+    assert eval_cli.main(["--report-only", "--report", "sub/R.md", "--readme", str(binary)]) == 0
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith(f"eval.py: {binary} not updated:"), err
+    assert binary.read_bytes() == b"\xff\xfe not text"
+
+
 # ---------- Run on every kind of run; a Config however it is built ----------
 
 

@@ -282,11 +282,14 @@ def test_missing_or_broken_model_is_explained_in_plain_words(site, query, words)
 
 
 def test_measure_command_writes_its_figures(tmp_path):
-    """`python -m export.measure` (README's figures) runs end to end; here with few repeats and no README
-    edit. A subprocess: Playwright's sync API allows one running instance per thread, and `site` holds one."""
-    out = tmp_path / "web.json"
+    """`python -m export.measure` (README's figures) runs end to end; here with few repeats, into a README of its
+    own, whose block names the JSON where it is. A subprocess: Playwright's sync API allows one running instance
+    per thread, and `site` holds one."""
+    out, readme = tmp_path / "web.json", tmp_path / "docs" / "README.md"
+    readme.parent.mkdir()
+    readme.write_text("top\n<!-- export.measure:begin -->\nstale figures\n<!-- export.measure:end -->\nkept\n")
     done = subprocess.run(
-        [sys.executable, "-m", "export.measure", "--repeats", "2", "--out", str(out), "--no-readme"],
+        [sys.executable, "-m", "export.measure", "--repeats", "2", "--out", str(out), "--readme", str(readme)],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -305,6 +308,9 @@ def test_measure_command_writes_its_figures(tmp_path):
         assert max(figures["jax_vs_tfjs_max_abs"].values()) <= TOLERANCE
         assert figures["step_ms"] > 0 and figures["dream_ms"] > 0
     assert "export.measure:begin" in done.stdout
+    text = readme.read_text()
+    assert "numbers: `../web.json`" in text and "stale figures" not in text
+    assert text.startswith("top\n") and text.endswith("kept\n")
 
 
 def test_weights_that_give_nan_stop_the_demo_with_a_plain_message(site):

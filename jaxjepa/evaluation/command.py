@@ -70,9 +70,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--report", default="RESULTS.md", help="the markdown report to write (default RESULTS.md)")
     parser.add_argument(
         "--readme",
-        default="README.md",
-        help="README whose generated Results block (between eval.py's markers) is rewritten; "
-        "a README without the markers is left as it is, and said so (default README.md)",
+        default=None,
+        help="README whose generated Results block (between eval.py's markers) is rewritten; a README without the "
+        "markers is left as it is, and said so (default README.md where --report is the default, none otherwise: "
+        "a report written elsewhere leaves README.md alone)",
     )
     parser.add_argument(
         "--report-only",
@@ -102,6 +103,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     cli.add_config_flags(parser)
     args = parser.parse_args(argv)
     check_args(args)
+    if args.readme is None and args.report == parser.get_default("report"):
+        args.readme = "README.md"
     return args
 
 
@@ -324,7 +327,9 @@ def rendered(suite: Suite, files: dict[str, dict], args: argparse.Namespace) -> 
 
 def update_readme(args: argparse.Namespace, files: dict[str, dict], suites: list[Suite], made: dict[str, Path]) -> None:
     """README.md's generated block of each suite that has one (`made`: figure name -> path); a README without
-    the markers is left alone and said so on stderr (the results are written by then)."""
+    the markers, or not UTF-8 text, is left alone and said so on stderr (the results are written by then)."""
+    if args.readme is None:
+        return
     rel = relative_to(Path(args.readme).absolute().parent)
     paths = {figure: rel(path) for figure, path in made.items()}
     for suite in {suite.result_file: suite for suite in suites if suite.readme_block}.values():
@@ -333,7 +338,7 @@ def update_readme(args: argparse.Namespace, files: dict[str, dict], suites: list
         )
         try:
             report.replace_block(args.readme, report.README_BEGIN, report.README_END, block)
-        except (OSError, report.MissingMarkers) as err:
+        except (OSError, ValueError) as err:  # ValueError: no markers (report.MissingMarkers), or not UTF-8
             print(f"eval.py: {args.readme} not updated: {err}", file=sys.stderr)
 
 
