@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     results["total_s"] = time.perf_counter() - start
     print(report.markdown(results))  # first: the figures are on screen even if the write below fails
     try:
-        cli.write_text(out, json.dumps(results, indent=2, default=report.json_default))
+        cli.write_text(out, json.dumps(report.json_safe(results), indent=2, allow_nan=False))
     except OSError as err:
         cli.fail(f"python -m benchmarks: cannot write {out}: {err}", 1)
     print(f"\nwrote {out}")

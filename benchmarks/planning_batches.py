@@ -20,12 +20,13 @@ from jaxjepa import api, checkpoint, cli, planning
 from jaxjepa.evaluation import planning as suite
 
 
-def parse_widths(text: str) -> list[int | None]:
-    """'16,64,all' -> [16, 64, None]; ValueError on anything else."""
+def parse_widths(text: str, episodes: int = suite.EPISODES) -> list[int | None]:
+    """'16,64,all' -> [16, 64, None], each once; a width of `episodes` or more is all of them (None). ValueError on
+    anything else."""
     widths = [None if w.strip() == "all" else int(w) for w in text.split(",") if w.strip()]
     if not widths or any(w is not None and w < 1 for w in widths):
         raise ValueError(text)
-    return widths
+    return list(dict.fromkeys(None if w is not None and w >= episodes else w for w in widths))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -42,17 +42,20 @@ TARGETS = {
 }
 
 
-def json_default(value):
-    """Make NumPy scalars and infinities JSON-safe (inf -> null)."""
+def json_safe(value):
+    """The figures as strict JSON: NumPy scalars as Python numbers, and a NaN or an infinity (a ratio over a zero
+    time, say) as null, which the report shows as missing; json.dumps would write NaN, which no JSON reader takes."""
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
     if hasattr(value, "item"):
         value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
+    return None if isinstance(value, float) and not math.isfinite(value) else value
 
 
 def _num(value, fmt="{:.2f}", missing="-"):
-    return missing if value is None else fmt.format(value)
+    return missing if value is None or (isinstance(value, float) and not math.isfinite(value)) else fmt.format(value)
 
 
 def _met(ok):

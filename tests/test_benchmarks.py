@@ -246,6 +246,13 @@ def test_bad_flags_are_one_line_errors(argv, capsys):
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
 
 
+def test_figures_are_strict_json_and_a_missing_one_shows_as_missing():
+    figures = {"a": np.float64("inf"), "b": [float("nan"), np.int64(3)], "c": (1.5, np.float32(0.25))}
+    assert report.json_safe(figures) == {"a": None, "b": [None, 3], "c": [1.5, 0.25]}
+    json.dumps(report.json_safe(figures), allow_nan=False)
+    assert report._num(float("nan"), "{:.1f} ms") == report._num(None, "{:.1f} ms") == "-"
+
+
 def test_torch_baseline_trains_the_same_recipe():
     torch_baseline = pytest.importorskip("benchmarks.torch_baseline")
     torch = pytest.importorskip("torch")
@@ -363,6 +370,7 @@ def test_planning_batches_refuses_bad_input_in_one_line(tmp_path, capsys):
     from benchmarks import planning_batches
 
     assert planning_batches.parse_widths("16, 64,all") == [16, 64, None]
+    assert planning_batches.parse_widths("300,all,16,300,99999999999999999999", episodes=256) == [None, 16]
     for argv, code in (
         ([str(tmp_path / "missing")], 1),
         ([str(tmp_path), "--widths", "0,16"], 2),
