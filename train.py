@@ -80,6 +80,7 @@ def train(args: argparse.Namespace) -> int:
             args.force,
             held,
             summary=distributed.is_main_process(),
+            seeds=len(seeds),
         )
         cache = runner.enable_compilation_cache()
         saved, failed, bad, timing = train_in_chunks(config, seeds, run_dirs, per_program, args.force)
@@ -105,11 +106,19 @@ def runs_root(out: str, config_name: str) -> Path:
 
 
 def prepare_outputs(
-    out: Path, run_dirs: list[Path], config, force: bool, held: contextlib.ExitStack, summary: bool = True
+    out: Path,
+    run_dirs: list[Path],
+    config,
+    force: bool,
+    held: contextlib.ExitStack,
+    summary: bool = True,
+    seeds: int = 1,
 ) -> dict:
     """Before any compute: take every run's lock until `held` closes, tidy what killed saves left, and refuse
     runs that may not or cannot be written (one line, exit 1). Returns the per-seed figures of an existing
-    summary.json of the same config, which this run's seeds are merged into."""
+    summary.json of the same config, which this run's seeds are merged into. `seeds`: how many the whole call
+    trains (a process of a cluster holds only its own `run_dirs`): a call of several writes the summary, so one of
+    another config is refused here, before training."""
     from jaxjepa import checkpoint, cli
 
     try:
@@ -121,7 +130,7 @@ def prepare_outputs(
             checkpoint.check_writable(run_dir, force)
         if not summary:
             return {}
-        if len(run_dirs) > 1:
+        if seeds > 1:
             return earlier_summary(out / "summary.json", config, force=force)
     except checkpoint.RunError as err:
         cli.fail(f"train.py: {err}", 1)

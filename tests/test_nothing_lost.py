@@ -357,6 +357,22 @@ def test_a_summary_of_another_config_is_not_overwritten_unasked(tmp_path, capsys
     assert path.read_bytes() == before and not (path.parent / "seed5").exists()
 
 
+def test_a_cluster_process_holding_one_seed_of_several_refuses_another_configs_summary_before_training(
+    tmp_path, capsys
+):
+    """Process 0 of a cluster trains only its own rows, one here, of a call of two seeds that will write the
+    summary: another config's summary is refused before any training, as a one-process call refuses it."""
+    path = tmp_path / "runs" / "summary.json"
+    path.parent.mkdir()
+    train_cli.write_seed_summary(path, tiny_config(), [(0, None, _figures(1.0)), (1, None, _figures(2.0))], False)
+    with contextlib.ExitStack() as held, pytest.raises(SystemExit) as exit_info:
+        train_cli.prepare_outputs(path.parent, [path.parent / "seed0"], tiny_config(steps=7), False, held, seeds=2)
+    assert exit_info.value.code == 1 and "summarises runs of another config" in capsys.readouterr().err
+    capsys.readouterr()
+    with contextlib.ExitStack() as held:  # a one-seed call leaves it alone, and says so after training
+        assert train_cli.prepare_outputs(path.parent, [path.parent / "seed0"], tiny_config(steps=7), False, held) == {}
+
+
 def test_a_one_seed_run_says_it_left_a_summary_of_another_config_alone(tmp_path, capsys):
     path = tmp_path / "runs" / "summary.json"
     path.parent.mkdir()
