@@ -222,15 +222,12 @@ def print_summary(config, seeds, saved, timing, cache) -> None:
         print(f"  ... and {len(saved) - 8} more")
 
 
-WORLD_FIELDS = ("world", "frame_size", "sigma", "speed")  # with config.BOUNCE_ONLY_FIELDS: what the logo's world is
-
-
 def reference_probe(config) -> str:
     """The reference's probe figures, for a run in its world (the bouncing logo in a box of its size)."""
-    from jaxjepa.config import BOUNCE_ONLY_FIELDS, Config
+    from jaxjepa.config import WORLD_FIELDS, Config
     from jaxjepa.evaluation.reference import REFERENCE
 
-    if any(getattr(config, name) != getattr(Config, name) for name in WORLD_FIELDS + BOUNCE_ONLY_FIELDS):
+    if any(getattr(config, name) != getattr(Config, name) for name in WORLD_FIELDS):
         return ""
     measured = REFERENCE["measured"]["probe_lstsq_fresh_px"]
     return (

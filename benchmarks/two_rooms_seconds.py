@@ -20,7 +20,7 @@ import numpy as np
 
 from jaxjepa import api, checkpoint, cli, get_config
 from jaxjepa.evaluation import two_rooms as suite
-from jaxjepa.evaluation.runs import check_seed, seed_of
+from jaxjepa.evaluation.runs import check_seed, repeated_seed, seed_of
 from jaxjepa.evaluation.settings import purpose_key
 from jaxjepa.runner import stacked_keys
 
@@ -45,9 +45,9 @@ def main(argv: list[str] | None = None) -> int:
             check_seed(run.path, seed, run.metrics)
     except checkpoint.RunError as err:
         cli.fail(f"{parser.prog}: {err}", 1)
-    twice = [seed for seed in dict.fromkeys(seeds) if seeds.count(seed) > 1]
-    if twice:  # one run counted twice would pass for two seeds that agree
-        cli.fail(f"{parser.prog}: seed {twice[0]} is given twice; give each seed's run once", 1)
+    twice = repeated_seed(seeds)
+    if twice is not None:
+        cli.fail(f"{parser.prog}: seed {twice} is given twice; give each seed's run once", 1)
     if runs[0].config.world != "two_rooms" or any(r.config != runs[0].config for r in runs):
         cli.fail(f"{parser.prog}: the runs must be Two Rooms runs of one config", 1)
     _, eval_keys = stacked_keys(seeds)

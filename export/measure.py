@@ -206,9 +206,12 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--no-readme", action="store_true", help="do not rewrite a README's block")
     args = parser.parse_args(argv)
-    readme = None if args.no_readme else Path(args.readme) if args.readme else None
-    if readme is None and not args.no_readme and args.out == default_out:
-        readme = REPO / "README.md"
+    if args.no_readme:
+        readme = None
+    elif args.readme:
+        readme = Path(args.readme)
+    else:  # the repo's README shows the repo's figures: a measurement written elsewhere leaves it alone
+        readme = REPO / "README.md" if args.out == default_out else None
     if args.repeats < 1:
         fail(f"{PROG}: --repeats must be >= 1")
     given_folders = [args.model, *args.also]

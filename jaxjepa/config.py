@@ -216,6 +216,8 @@ class Config:
 # The bounce world's variations (world.py): the steer and two_rooms worlds draw one logo or dot, unjittered and
 # noiseless, so another value there would be silently ignored.
 BOUNCE_ONLY_FIELDS = ("logos", "speed_jitter", "pixel_noise")
+# What a run's world is: with every one of these at its default, the reference's world (the logo's box of its size).
+WORLD_FIELDS = ("world", "frame_size", "sigma", "speed", *BOUNCE_ONLY_FIELDS)
 
 # Fields that only the planners read (planning.py, two_rooms_planning.py): training never does, so a saved run
 # evaluated with other values of them is the same trained model (checkpoint.load_run_files).

@@ -206,7 +206,7 @@ class FinalFigures(TypedDict):
     compile_s: float  # of the program that trained the run, shared by the seeds in it
     run_s: float
     seeds_in_program: int
-    seed: int  # the seed trained: eval.py checks it against the folder's name (seed<i>), which it reads it from
+    seed: int  # the seed trained: checked against the folder's name (seed<i>), which evaluations read seeds from
 
 
 def final_figures(m: dict, output: SeedsOutput, n_seeds: int, seed: int) -> FinalFigures:

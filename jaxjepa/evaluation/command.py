@@ -26,6 +26,7 @@ from jaxjepa.evaluation.runs import (
     PlannedRuns,
     check_missing_writable,
     load_existing,
+    repeated_seed,
     seeds_plan,
     train_missing,
 )
@@ -155,11 +156,10 @@ def check_each_seed_once(plan: Plan, found: Found) -> None:
     seed, would count as seeds that agree."""
     for name, (_, runs) in plan.items():
         loaded = [(found[name][path][0], path) for _, path in runs if path in found[name]]
-        seeds = [seed for seed, _ in loaded]
-        twice = [seed for seed in dict.fromkeys(seeds) if seeds.count(seed) > 1]
-        if twice:
-            dirs = [str(path) for seed, path in loaded if seed == twice[0]]
-            cli.fail(f"eval.py: seed {twice[0]} is given twice ({' and '.join(dirs[:2])}); give each seed's run once")
+        twice = repeated_seed([seed for seed, _ in loaded])
+        if twice is not None:
+            dirs = [str(path) for seed, path in loaded if seed == twice]
+            cli.fail(f"eval.py: seed {twice} is given twice ({' and '.join(dirs[:2])}); give each seed's run once")
 
 
 def jobs_of(args: argparse.Namespace) -> list[Job]:
@@ -286,14 +286,19 @@ def stored_files(out: str | Path, only: set[str] | None = None) -> dict[str, dic
     return files
 
 
+def figure_files(content: dict, out: str | Path) -> dict[str, Path]:
+    """A stored file's figures where they are: every suite writes them under --out, so they are found there by
+    name, wherever the report that stored their paths was."""
+    return {figure: Path(out) / Path(path).name for figure, path in content.get("figures", {}).items()}
+
+
 def located(files: dict[str, dict], args: argparse.Namespace) -> dict[str, dict]:
-    """The stored files with their figures' and their own paths relative to the report: every figure is written
-    under --out, so they are found from there, wherever the report that stored them was."""
+    """The stored files with their figures' and their own paths relative to the report (figure_files)."""
     rel = relative_to(Path(args.report).absolute().parent)
     return {
         name: {
             **content,
-            "figures": {f: rel(Path(args.out) / Path(path).name) for f, path in content.get("figures", {}).items()},
+            "figures": {figure: rel(path) for figure, path in figure_files(content, args.out).items()},
             "metrics_json": rel(Path(args.out) / name),
         }
         for name, content in files.items()
@@ -349,11 +354,7 @@ def report_only(args: argparse.Namespace) -> int:
     files = stored_files(args.out)
     if not files:
         cli.fail(f"eval.py: no stored results under {args.out}; run an evaluation first (python eval.py --seeds 0-7)")
-    made = {
-        f: Path(args.out) / Path(path).name
-        for content in files.values()
-        for f, path in content.get("figures", {}).items()
-    }
+    made = {figure: path for content in files.values() for figure, path in figure_files(content, args.out).items()}
     write_report(args, files)
     update_readme(args, files, [suite for suite in REPORT_ORDER if suite.result_file in files], made)
     print(f"  wrote {args.report} from {', '.join(str(Path(args.out) / name) for name in files)}")

@@ -91,6 +91,11 @@ def load_into(found: dict, seed: int, path: Path, config: Config) -> None:
     found[path] = (seed, params, run_metrics)
 
 
+def repeated_seed(seeds: list[int]) -> int | None:
+    """The first seed given more than once, or None: one run counted twice would pass for two seeds that agree."""
+    return next((seed for seed in dict.fromkeys(seeds) if seeds.count(seed) > 1), None)
+
+
 def check_seed(path: Path, seed: int, run_metrics: dict) -> None:
     """RunError where the run's metrics.json names another seed than `seed` (read off its folder's name): a renamed
     or copied run would be measured on that seed's fresh trajectories, and counted as a seed it is not."""
