@@ -315,8 +315,8 @@
     clearStrips();
   }
 
-  /* A teleport queued lands on the next frame. Where it lands is drawn now (from the same random stream, so a
-     seeded page replays it), so that a dream shown meanwhile can show what really happens next. */
+  /* A teleport queued lands on the next frame. Where it lands is drawn as it is queued (from the same random
+     stream, so a seeded page replays it), so that a dream shown meanwhile can show what really happens next. */
   function setPendingTeleport(on) {
     if (on && !app.state) return;  // no world yet
     app.pendingTeleport = on ? app.pendingTeleport || JepaWorld.teleport(app.random, app.state, app.world).position

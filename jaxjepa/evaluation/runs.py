@@ -100,7 +100,7 @@ def check_seed(path: Path, seed: int, run_metrics: dict) -> None:
     """RunError where the run's metrics.json names another seed than `seed` (read off its folder's name): a renamed
     or copied run would be measured on that seed's fresh trajectories, and counted as a seed it is not."""
     final = run_metrics.get("final")
-    trained = final.get("seed", seed) if isinstance(final, dict) else seed  # runs saved before the field: as named
+    trained = final.get("seed", seed) if isinstance(final, dict) else seed  # no seed recorded: as its folder names it
     if trained != seed:
         raise checkpoint.RunError(
             f"{path}: its metrics.json says it trained seed {trained!r}, not seed {seed}; name its folder "
