@@ -201,7 +201,10 @@ def test_predictor_spectrum_finds_the_harmonics_of_a_known_rotation():
     decaying pair. The spectrum must find 6 persistent modes, fundamental 1, highest harmonic 3."""
     config = tiny_config(predictor_hidden=(), latent_dim=8)
     omega = recipes.bounce_frequency(config)
-    rotation = lambda angle, r=1.0: r * np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])  # noqa: E731
+
+    def rotation(angle, r=1.0):
+        return r * np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+
     blocks = [rotation(omega), rotation(2 * omega), rotation(3 * omega), rotation(0.3, r=0.5)]
     kernel = np.zeros((8, 8))
     for i, block in enumerate(blocks):

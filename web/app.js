@@ -149,10 +149,12 @@
     const models = {};
     for (const name of ["encoder", "predictor", "decoder"].filter((n) => n in meta.files)) {
       try {
-        models[name] = await tf.loadGraphModel(MODEL_DIR + meta.files[name], { fetchFunc: checkedFetch(meta.manifest) });
+        const fetchFunc = checkedFetch(meta.manifest);
+        models[name] = await tf.loadGraphModel(MODEL_DIR + meta.files[name], { fetchFunc });
       } catch (error) {
         if (error instanceof ModelProblem) throw error;
-        throw new ModelProblem(`the ${name} (${MODEL_DIR}${meta.files[name]}) is missing or broken (${error.message}).`);
+        const where = MODEL_DIR + meta.files[name];
+        throw new ModelProblem(`the ${name} (${where}) is missing or broken (${error.message}).`);
       }
     }
     checkShapes(models, meta.model);
@@ -187,7 +189,10 @@
 
   /* A model folder from another config would give silently wrong pictures: check every shape once. */
   function checkShapes(models, shapes) {
-    const expect = { encoder: [shapes.obs_dim, shapes.latent_dim], predictor: [shapes.predictor[0], shapes.latent_dim] };
+    const expect = {
+      encoder: [shapes.obs_dim, shapes.latent_dim],
+      predictor: [shapes.predictor[0], shapes.latent_dim],
+    };
     if (models.decoder) expect.decoder = [shapes.latent_dim, shapes.decoder[shapes.decoder.length - 1]];
     for (const [name, [inDim, outDim]] of Object.entries(expect)) {
       const out = tf.tidy(() => models[name].execute(tf.zeros([1, inDim])));
@@ -291,7 +296,8 @@
         latents.push(current);
       }
       const stacked = tf.concat(latents, 0);
-      return { latents: stacked.arraySync(), frames: withFrames ? app.models.decoder.execute(stacked).arraySync() : null };
+      const frames = withFrames ? app.models.decoder.execute(stacked).arraySync() : null;
+      return { latents: stacked.arraySync(), frames };
     });
   }
 
@@ -1038,8 +1044,8 @@
     showLoaded();
     app.tickMs = [];
     const times = Object.entries(app.backendTimes).map(([n, ms]) => `${n} ${ms.toFixed(1)} ms`).join(", ");
-    $("backend-note").textContent = `${unknown}running on ${name} (${choice === "auto" ? "the fastest" : "your choice"}; ` +
-      `one step, timed: ${times})`;
+    const why = choice === "auto" ? "the fastest" : "your choice";
+    $("backend-note").textContent = `${unknown}running on ${name} (${why}; one step, timed: ${times})`;
   }
 
   function showLoaded() {
@@ -1063,7 +1069,9 @@
       await begin();
     } catch (problem) {
       if (!loaded) {
-        if (!(problem instanceof ModelProblem)) problem = new ModelProblem(String(problem && problem.message || problem));
+        if (!(problem instanceof ModelProblem)) {
+          problem = new ModelProblem(String((problem && problem.message) || problem));
+        }
         showProblem(problem);
       } else {
         failed(problem);

@@ -34,7 +34,10 @@
     return position.every((p) => p >= lo && p <= hi) && !inWall(position, layout, world);
   }
 
-  const faces = (layout, world) => [f32(layout.wall_x - world.wall_half_width), f32(layout.wall_x + world.wall_half_width)];
+  const faces = (layout, world) => [
+    f32(layout.wall_x - world.wall_half_width),
+    f32(layout.wall_x + world.wall_half_width),
+  ];
   const doorEdge = (above, layout, world) =>
     f32(above ? layout.door_y + world.door_half_height : layout.door_y - world.door_half_height);
 
@@ -93,7 +96,8 @@
   /* One action of the planner: clipped to [-1, 1] px per axis, then the move. */
   function step(state, action, world) {
     const clipped = action.map((a) => f32(clip(a, -1, 1)));
-    return { previous: state.position, position: move(state.position, clipped, state.layout, world), layout: state.layout };
+    const position = move(state.position, clipped, state.layout, world);
+    return { previous: state.position, position, layout: state.layout };
   }
 
   /* The positions that `actions` (each clipped) drive from `start` (two_rooms.rollout, clip_action first). */
@@ -113,7 +117,8 @@
     for (let row = 0; row < size; row++) {
       for (let col = 0; col < size; col++) {
         const border = row === lo || row === hi || col === lo || col === hi;
-        const wall = abs(col - layout.wall_x) <= world.wall_half_width && abs(row - layout.door_y) > world.door_half_height;
+        const wall =
+          abs(col - layout.wall_x) <= world.wall_half_width && abs(row - layout.door_y) > world.door_half_height;
         frame[size * size + row * size + col] = border || wall ? 1 : 0;
       }
     }

@@ -151,5 +151,7 @@
     return { plan: [...actions, ...stay].slice(0, settings.horizon), imagined, path: best.path };
   }
 
-  root.RoomsSearch = { MOVES, farthestPoints, emptyMemory, corrected, remember, bestPath, moveLength, nearestApproach, plan };
+  root.RoomsSearch = {
+    MOVES, farthestPoints, emptyMemory, corrected, remember, bestPath, moveLength, nearestApproach, plan,
+  };
 })(typeof window !== "undefined" ? window : globalThis);

@@ -111,7 +111,8 @@
 
   /* (y, x) px read from latents by the exported linear probe. */
   function probe(latents, fitted) {
-    return latents.map((z) => fitted.bias.map((b, out) => z.reduce((sum, v, i) => sum + v * fitted.weights[i][out], b)));
+    const read = (z, out, bias) => z.reduce((sum, v, i) => sum + v * fitted.weights[i][out], bias);
+    return latents.map((z) => fitted.bias.map((bias, out) => read(z, out, bias)));
   }
 
   root.SteerWorld = { clipAction, step, rollout, atRest, observe };

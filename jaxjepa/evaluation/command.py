@@ -55,7 +55,7 @@ class Outcome(NamedTuple):
     timing_s: dict
 
 
-def parse(argv: list[str] | None) -> argparse.Namespace:
+def make_parser() -> argparse.ArgumentParser:
     parser = cli.OneLineParser(prog="eval.py", description=__doc__.splitlines()[0])
     parser.add_argument("run_dirs", nargs="*", metavar="RUN_DIR", help="finished runs of one config to evaluate")
     cli.add_seed_flags(parser)
@@ -102,6 +102,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     for suite in EXTRA_SUITES:
         extra.add_argument(f"--{suite.name}", action="store_true", help=suite.description)
     cli.add_config_flags(parser)
+    return parser
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = make_parser()
     args = parser.parse_args(argv)
     check_args(args)
     if args.readme is None and args.report == parser.get_default("report"):
