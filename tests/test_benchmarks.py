@@ -614,3 +614,34 @@ def test_measure_writes_its_figures_through_a_temp_file_beside_them(tmp_path, mo
     assert json.loads(out.read_text())["models"] == [measured]
     assert replaced == [(out.with_name(f".web.json.{os.getpid()}.tmp"), out)]
     assert [p.name for p in out.parent.iterdir()] == ["web.json"]
+
+
+def test_measure_report_only_writes_the_block_again_from_the_stored_figures(tmp_path, monkeypatch, capsys):
+    """README's browser block is what results/web.json renders, and its first line names the command that
+    measured those folders; --report-only rewrites it from the JSON alone, without a browser."""
+    from export import measure
+
+    no_browser_may_start(monkeypatch)
+    stored = json.loads((measure.REPO / "results" / "web.json").read_text())
+    block = measure.readme_block(stored)
+    assert block in (measure.REPO / "README.md").read_text()
+    folders = [model["folder"] for model in stored["models"]]
+    assert f"Made by `python -m export.measure --also {' '.join(folders[1:])}` in" in block
+    one_folder = {**stored, "models": stored["models"][:1], "repeats": 3}
+    assert "Made by `python -m export.measure --repeats 3` in" in measure.readme_block(one_folder)
+    readme, out = tmp_path / "docs" / "README.md", tmp_path / "web.json"
+    readme.parent.mkdir()
+    readme.write_text(f"top\n{measure.BEGIN} -->\nstale\n{measure.END}\nkept\n")
+    out.write_text(json.dumps(one_folder))
+    measure.main(["--report-only", "--out", str(out), "--readme", str(readme)])
+    assert readme.read_text() == f"top\n{measure.readme_block(one_folder, '../web.json')}\nkept\n"
+    out.write_text('{"models": []}')
+    code, err = refusal(capsys, lambda: measure.main(["--report-only", "--out", str(out), "--readme", str(readme)]))
+    assert code == 1 and f"{out} does not hold this command's figures" in err
+    code, err = refusal(capsys, lambda: measure.main(["--report-only", "--out", str(out)]))
+    assert code == 2 and "--readme" in err
+    code, err = refusal(
+        capsys, lambda: measure.main(["--report-only", "--out", str(tmp_path / "no.json"), "--readme", str(readme)])
+    )
+    assert code == 1 and "cannot read" in err
+    assert readme.read_text().endswith("kept\n") and "stale" not in readme.read_text()
