@@ -55,7 +55,7 @@ def phase_seconds(config, output, seed: int = 0) -> dict:
     from jaxjepa import checkpoint, models, probe, runner, trainer
 
     train_key, eval_key = trainer.seed_keys(seed)
-    data_key, init_key, jepa_key, decoder_key = jax.random.split(train_key, 4)
+    data_key, init_key, jepa_key, decoder_key = trainer.train_keys(train_key)
     frames = jax.jit(lambda k: trainer.training_frames(k, config))(data_key)
     params = models.init_params(init_key, config)
     figures = {}

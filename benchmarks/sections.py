@@ -101,9 +101,10 @@ class JepaProgram:
 
     def __init__(self, config: Config, seed: int = 0):
         self.config = config
-        data_key, init_key, self.key = jax.random.split(trainer.seed_keys(seed)[0], 3)
-        self.frames = jax.jit(lambda k: trainer.training_frames(k, config))(data_key)
-        self.params = models.init_params(init_key, config)
+        keys = trainer.train_keys(trainer.seed_keys(seed)[0])
+        self.key = keys.jepa
+        self.frames = jax.jit(lambda k: trainer.training_frames(k, config))(keys.data)
+        self.params = models.init_params(keys.init, config)
         start = time.perf_counter()
         self.compiled = jax.jit(trainer.make_jepa_phase(config)).lower(self.key, self.frames, self.params).compile()
         self.compile_s = time.perf_counter() - start
@@ -320,7 +321,7 @@ def world_file(config: Config, path: Path) -> Path:
     from jaxjepa import world
 
     traj = world.trajectories(
-        jax.random.split(trainer.seed_keys(0)[0], 4)[0], config.train_sequences, config.seq_len, config
+        trainer.train_keys(trainer.seed_keys(0)[0]).data, config.train_sequences, config.seq_len, config
     )
     np.savez(
         path,

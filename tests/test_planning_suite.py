@@ -33,6 +33,19 @@ def steer_run(tmp_path_factory):
     return path
 
 
+def test_the_gif_shows_the_frames_the_world_rendered_at_the_planned_positions(steer_run):
+    """The GIF's reality is the world's own logo (its sigma), drawn where each episode took it."""
+    config, params, _ = checkpoint.load_run_files(steer_run)
+    arrays = suite.gif_arrays(params, config)
+    episodes, steps = arrays["positions"].shape[:2]
+    assert arrays["frames"].shape == (episodes, steps, config.frame_size, config.frame_size)
+    yy, xx = np.mgrid[: config.frame_size, : config.frame_size]
+    y, x = arrays["positions"][1, 3]
+    blob = np.exp(-((yy - y) ** 2 + (xx - x) ** 2) / (2 * config.sigma**2))
+    np.testing.assert_allclose(arrays["frames"][1, 3], blob, atol=1e-5)
+    assert arrays["imagined"].shape[:2] == (episodes, steps)
+
+
 def synthetic_payload(seeds: int = 2) -> dict:
     """A stored payload of the suite's shape, with made-up numbers."""
     summary = lambda value: summarise([value] * seeds)
@@ -55,6 +68,7 @@ def test_the_figures_and_the_report_section_render_a_payload(tmp_path):
     payload = synthetic_payload()
     steps, horizon = 6, 10
     arrays = {
+        "frames": np.zeros((suite.GIF_EPISODES, steps, 16, 16)),
         "positions": np.full((suite.GIF_EPISODES, steps, 2), 7.0),
         "goals": np.full((suite.GIF_EPISODES, 2), 3.0),
         "imagined": np.full((suite.GIF_EPISODES, steps, horizon - 1, 2), 5.0),

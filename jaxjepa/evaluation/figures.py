@@ -328,30 +328,19 @@ def _planning_tile(frame: np.ndarray, goal, imagined, step: int, size: int, scal
     return tile
 
 
-def _render_logo(position, size: int) -> np.ndarray:
-    """A Gaussian blob at `position` (y, x), peak 1: the logo as the figures draw it."""
-    yy, xx = np.mgrid[0:size, 0:size]
-    return np.exp(-((yy - position[0]) ** 2 + (xx - position[1]) ** 2) / (2 * 1.2**2))
-
-
-def planning_gif(
-    arrays: dict, path: Path, size: int = 16, scale: int = 12, frame_ms: int = 150, caption: str = "logo"
-) -> Path:
-    """Animated GIF of planned episodes side by side: the world, the goal and the imagined path. The world is
-    arrays["frames"] [E, T, size, size] where given, else the logo drawn at arrays["positions"]."""
-    positions, goals, imagined = (np.asarray(arrays[k]) for k in ("positions", "goals", "imagined"))
-    frames = arrays.get("frames")
-    if frames is None:
-        frames = [[_render_logo(p, size) for p in episode] for episode in positions]
+def planning_gif(arrays: dict, path: Path, scale: int = 12, frame_ms: int = 150, caption: str = "logo") -> Path:
+    """Animated GIF of planned episodes side by side: the world (arrays["frames"] [E, T, size, size] in [0, 1]),
+    the goal and the imagined path."""
+    frames, goals, imagined = (np.asarray(arrays[k]) for k in ("frames", "goals", "imagined"))
+    size = frames.shape[-1]
     font = ImageFont.load_default(size=14)
     tile, gap, header = size * scale, 8, 22
     images = []
-    for step in range(positions.shape[1]):
+    for step in range(frames.shape[1]):
         canvas = Image.new("RGB", (len(goals) * (tile + gap) - gap, tile + header), "white")
         for e in range(len(goals)):
             canvas.paste(
-                _planning_tile(np.asarray(frames[e][step]), goals[e], imagined[e], step, size, scale),
-                (e * (tile + gap), header),
+                _planning_tile(frames[e, step], goals[e], imagined[e], step, size, scale), (e * (tile + gap), header)
             )
         ImageDraw.Draw(canvas).text(
             (4, 3), f"step {step + 1:2d}: {caption}, goal (cross), imagined path (dots)", fill="black", font=font

@@ -144,8 +144,8 @@ def timing(params: dict, config: Config) -> Timing:
 
 
 def gif_arrays(params: dict, config: Config) -> dict:
-    """A few MPPI episodes of seed 0's model, and at each step the positions the rest of the plan imagines
-    from the current observation (a linear probe reads them off the imagined latents)."""
+    """A few MPPI episodes of seed 0's model: the frames the world shows, and at each step the positions the rest
+    of the plan imagines from the current observation (a linear probe reads them off the imagined latents)."""
     model = planning.learned_model(params, config)
     plan_keys, tasks = planning.draw_tasks(jax.random.key(1), GIF_EPISODES, config)
     eps = jax.jit(jax.vmap(lambda k, t: planning.episode(k, t, model, config)))(plan_keys, tasks)
@@ -153,7 +153,10 @@ def gif_arrays(params: dict, config: Config) -> dict:
     previous = previous_positions(tasks, eps.positions, config)
     read = jax.vmap(jax.vmap(lambda *a: imagined_path(model, fitted, *a)))
     imagined = jax.jit(read)(previous, eps.positions, eps.plans)
-    return jax.device_get({"positions": eps.positions, "goals": tasks.goal, "imagined": imagined, "steps": eps.steps})
+    frames = jax.jit(jax.vmap(jax.vmap(lambda p: world.render(p, config))))(eps.positions)
+    return jax.device_get(
+        {"frames": frames, "positions": eps.positions, "goals": tasks.goal, "imagined": imagined, "steps": eps.steps}
+    )
 
 
 def previous_positions(tasks: planning.Task, positions: jax.Array, config: Config) -> jax.Array:

@@ -156,8 +156,7 @@ def draw(evaluated: Evaluated, out: Path) -> dict[str, Path]:
     gif = evaluated.arrays.get("gif")
     if gif is None:
         return {}
-    size = gif["frames"].shape[-1]
-    return {"two_rooms_gif": figures.planning_gif(gif, out / "two_rooms.gif", size, 4, 60, "reality (dot, walls)")}
+    return {"two_rooms_gif": figures.planning_gif(gif, out / "two_rooms.gif", 4, 60, "reality (dot, walls)")}
 
 
 def ebjepa(value: int | None, std: int | None) -> str:
