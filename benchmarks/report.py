@@ -254,7 +254,7 @@ def breakdown_lines(single: dict) -> list[str]:
 
 
 def markdown(r: dict, figures_path: str | None = None) -> str:
-    """The block's text; `figures_path` is where the JSON lives now (default: where the run wrote it)."""
+    """The block's text; `figures_path` is where the JSON is (default: where the run wrote it)."""
     m = r.get("machine", {})
     headline = headline_rows(r)
     lines = [
@@ -263,7 +263,8 @@ def markdown(r: dict, figures_path: str | None = None) -> str:
         f"{' (QUICK sizes: not the real figures)' if r.get('quick') else ''} "
         f"on {m.get('cpu_model') or m.get('processor')} ({m.get('cpu_count')} cores, {m.get('backend')}, jax "
         f"{m.get('jax')}), "
-        f"{r.get('started_utc', '?')}; load average at start {_loads(m)}. Figures: "
+        f"{r.get('started_utc', '?')}; load average at start {_loads(m, 'load_average_at_start')}"
+        f"{_update_loads(m)}. Figures: "
         f"`{figures_path or r.get('out', 'results/bench.json')}`."
     ]
     if headline:
@@ -349,9 +350,18 @@ def _devices(row: dict, m: dict) -> str:
     return f"{row.get('devices') or len(m.get('devices', [])) or 1} x {kind}"
 
 
-def _loads(m: dict) -> str:
-    loads = m.get("load_average_at_start")
+def _loads(m: dict, key: str) -> str:
+    loads = m.get(key)
     return " / ".join(f"{v:.1f}" for v in loads) if loads else "?"
+
+
+def _update_loads(m: dict) -> str:
+    """The load average when an `--update` run replaced some sections, where one did."""
+    return (
+        f", at the start of the --update run {_loads(m, 'load_average_at_update')}"
+        if m.get("load_average_at_update")
+        else ""
+    )
 
 
 def shape_problem(results) -> str | None:

@@ -236,8 +236,8 @@ def report(args, meta: dict) -> None:
 
 def missing_dependency() -> str | None:
     """Why tensorflow / tensorflowjs cannot be imported, naming the real cause, or None if they can.
-    tensorflow_hub (imported by tensorflowjs) needs pkg_resources, which setuptools 81 and later no longer
-    ship: then the extra IS installed and reinstalling it would not help."""
+    tensorflow_hub (imported by tensorflowjs) needs pkg_resources, which setuptools>=81 does not ship:
+    then the extra IS installed and reinstalling it would not help."""
     try:
         with warnings.catch_warnings():  # setuptools 80 warns on every pkg_resources import, on stderr
             warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)

@@ -306,7 +306,8 @@ def _meta(run, reference, parity, sizes, float16) -> dict:
 
 
 PROBE_KEY = 20260602  # fixed PRNG key of the probe's trajectories (train) and its held-out ones (check)
-PROBE_TRAJECTORIES, PROBE_FRAMES = 128, 64  # Two Rooms: its probe's own length, config.probe_seq_len
+# trajectories, and frames of each in the steer world; Two Rooms trajectories take the config's probe_seq_len
+PROBE_TRAJECTORIES, PROBE_FRAMES = 128, 64
 
 
 def planner_meta(config: Config, params: dict, plan_budget: dict[str, int]) -> dict:

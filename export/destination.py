@@ -32,7 +32,7 @@ class ExportError(Exception):
 
 FORMAT = "jaxjepa-web-model"
 MANIFEST_KEY = "manifest"  # in meta.json: {relative path: sha256 hex} of every file the export wrote
-# What exports written before the manifest existed hold: meta.json, the parity reference, and per
+# What an export without a manifest holds: meta.json, the parity reference, and per
 # network a TF.js model.json with its weight shards.
 LEGACY_FILE = re.compile(
     r"(meta\.json|reference_outputs\.npz|(encoder|predictor|decoder)/"

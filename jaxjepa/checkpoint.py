@@ -1,7 +1,7 @@
 """Saving and loading runs, so that nothing a user trained is lost and nothing half-written is trusted.
 
 A run directory holds `checkpoint/` (encoder, target, predictor, decoder params in one NumPy
-`params.npz`, one array per parameter path; directories written by orbax are still read),
+`params.npz`, one array per parameter path; directories in orbax's format are read too),
 `config.json` (the source of truth: the checkpoint is restored into the shapes it implies) and
 `metrics.json` (final figures and training curves) and `checksum.json` (sha256 of the checkpoint's
 files and arrays: jaxjepa.checksums). Everything is written into a hidden sibling directory first and
@@ -409,7 +409,7 @@ def _restore(checkpoint: Path, abstract: Any) -> dict:
     unreadable file."""
     if (checkpoint / PARAMS_FILE).exists() or not (checkpoint / "_CHECKPOINT_METADATA").exists():
         return _restore_npz(checkpoint, abstract)
-    import orbax.checkpoint as ocp  # only for runs saved before params.npz: its import is slow
+    import orbax.checkpoint as ocp  # only for runs in orbax's format: its import is slow
 
     try:
         stored = ocp.StandardCheckpointer().metadata(checkpoint).item_metadata

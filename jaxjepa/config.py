@@ -241,10 +241,10 @@ PLANNING_FIELDS = (
     "success_px",
 )
 
-# Fields added after runs were first saved, whose defaults reproduce what those runs did: a config.json
-# without them still loads. Every other missing field is refused. The planning fields are among them, but their
-# defaults need not be how a run saved without them was planned (search_replan "keep" is not): planning is no part
-# of a run, and the evaluation plans a recipe's runs with the recipe's planning fields.
+# Fields whose defaults reproduce what a run saved without them did: a config.json that lacks them loads. Every
+# other missing field is refused. The planning fields are among them, but their defaults need not be how a run
+# saved without them was planned (search_replan "keep" is not): planning is no part of a run, and the evaluation
+# plans a recipe's runs with the recipe's planning fields.
 LATER_FIELDS = (
     "world",
     "steer_gain",

@@ -1,8 +1,8 @@
 """Running seeds: one compiled program trains and probes any number of seeds at once.
 
-`train_and_probe(config)` is the pure function of (train key, eval key) that train.py, eval.py and
-the benchmarks all run; a single seed is the same function on a batch of one, vmapped, so "seed i of
-a vmapped run equals a lone run of seed i" holds by construction (and is tested).
+`seeds_program(config, mesh)` is the pure function of (train keys, eval keys) that train.py, eval.py and
+the benchmarks all run (`train_seeds` calls it); a single seed is the same function on a batch of one,
+vmapped, so "seed i of a vmapped run equals a lone run of seed i" holds by construction (and is tested).
 
 Scale: the stacked seeds are laid out over every available device (a 1-D mesh with a 'seeds' axis)
 and each device trains its own slice with `shard_map`; seeds never talk to each other, so the program

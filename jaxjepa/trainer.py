@@ -37,7 +37,8 @@ from jaxjepa.ema import EmaState, ema_target
 
 class TrainResult(NamedTuple):
     params: dict  # {'encoder', 'target', 'predictor', 'decoder'}, each a flax variables dict
-    metrics: dict  # per-step curves: loss, pred_loss, var_loss, cov_loss, emb_std [steps]; decoder_loss [decoder_steps]
+    metrics: dict  # per-step curves [steps] (`regularised`'s terms, and a rollout's or an inverse-dynamics head's
+    # where the config has them); decoder_loss [decoder_steps]
 
 
 ONLINE_NETWORKS = ("encoder", "predictor", "idm")  # what the optimiser trains, those present in params
@@ -253,8 +254,9 @@ def jepa_loss(
     return with_inverse_dynamics(total, metrics, online, z, z_next, actions, config)
 
 
-def make_jepa_phase(config: Config) -> Callable[[jax.Array, jax.Array, dict], tuple[dict, dict]]:
-    """(key, frames, params) -> (params with trained encoder/target/predictor, per-step metrics)."""
+def make_jepa_phase(config: Config) -> Callable[..., tuple[dict, dict]]:
+    """(key, frames, params, actions=None) -> (params with trained encoder/target/predictor, per-step metrics);
+    actions [N, T, action_dim] in the worlds driven by actions."""
     optimiser = optax.adam(learning_rate(config))
     ema = ema_target(config.ema_decay)
     loss_and_grad = jax.value_and_grad(functools.partial(jepa_loss, config=config), has_aux=True)

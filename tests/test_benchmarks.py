@@ -286,6 +286,7 @@ def test_update_replaces_the_sections_run_and_keeps_the_others(tmp_path, monkeyp
     merged = json.loads(out.read_text())
     assert merged["peak"] == fresh and merged["torch"] == {"kept": 1} and merged["started_utc"] == "then"
     assert merged["command"].startswith("python -m benchmarks --quick && ") and "peak" in merged["measured_utc"]
+    assert merged["machine"]["load_average_at_update"] == [1.0, 1.0, 1.0]
     out.write_text(json.dumps({**earlier, "machine": {**here, "cpu_model": "another CPU"}}))
     capsys.readouterr()
     with pytest.raises(SystemExit) as exit_info:
@@ -645,3 +646,14 @@ def test_measure_report_only_writes_the_block_again_from_the_stored_figures(tmp_
     )
     assert code == 1 and "cannot read" in err
     assert readme.read_text().endswith("kept\n") and "stale" not in readme.read_text()
+
+
+def test_the_block_names_the_load_at_the_start_of_each_run():
+    machine = {"cpu_model": "this CPU", "cpu_count": 2, "backend": "cpu", "jax": "0.10.2"}
+    once = {"command": "c", "started_utc": "t", "machine": {**machine, "load_average_at_start": [0.5, 0.25, 2.0]}}
+    first_line = report.markdown(once).splitlines()[0]
+    assert first_line.endswith("load average at start 0.5 / 0.2 / 2.0. Figures: `results/bench.json`.")
+    updated = {**once, "machine": {**once["machine"], "load_average_at_update": [1.0, 1.5, 3.25]}}
+    assert "load average at start 0.5 / 0.2 / 2.0, at the start of the --update run 1.0 / 1.5 / 3.2." in (
+        report.markdown(updated)
+    )

@@ -151,12 +151,16 @@ def test_report_merges_the_extra_results_that_exist(tmp_path):
         "seeds": [0, 1],
         "timing_s": {"train": 1.0, "total": 2.0},
         "configs": {
-            "default": {**entry, "overrides": {}, "settings": {"forecast_steps": 300, "forecast_trajectories": 256}},
+            "default": {
+                **entry,
+                "overrides": {},
+                "settings": {"forecast_steps": 300, "forecast_trajectories": 256, "horizon_px": 1.0},
+            },
             BEST_RECIPE: {
                 **entry,
                 "horizon_mean": summary(123.0),
                 "overrides": {"rollout_steps": 16},
-                "settings": {"forecast_steps": 300, "forecast_trajectories": 256},
+                "settings": {"forecast_steps": 300, "forecast_trajectories": 256, "horizon_px": 1.0},
             },
         },
     }

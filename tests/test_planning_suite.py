@@ -78,6 +78,9 @@ def test_the_figures_and_the_report_section_render_a_payload(tmp_path):
     text = suite.section_planning(payload)
     assert "## Planning" in text and "no variance term" in text and "90.0 ± 0.0" in text
     assert "16 sequences x 10 actions x 1 refinement(s)" in text
+    assert "within 1 px of the goal at some step of 60." in text  # the reference recipe's task, as overridden
+    wider = suite.section_planning({**payload, "overrides": {"success_px": 2.5, "episode_steps": 40}})
+    assert "within 2.5 px of the goal at some step of 40." in wider
     # the synthetic payload misses the success and speed-up targets and meets the others
     assert "| MPPI success with the learned model >= 99 % | 90.0 ± 0.0 | **no** |" in text
     assert "| one replanning step <= 20 ms | 10.0 ms | yes |" in text

@@ -4,6 +4,8 @@ the latent search goes round a far door where MPPI stops at the wall, and its me
 door that a wall-blind model cannot see."""
 
 import dataclasses
+import json
+from pathlib import Path
 
 import chex
 import jax
@@ -97,6 +99,16 @@ def test_the_suite_evaluates_every_ablation_row_and_draws_its_gif(tmp_path):
     made = two_rooms_suite.draw(Evaluated({}, {"gif": gif}), tmp_path)
     with Image.open(made["two_rooms_gif"]) as image:
         assert image.n_frames == 3 and image.size == (2 * 40 + 8, 40 + 22)
+
+
+def test_the_section_states_the_task_from_the_worlds_constants():
+    payload = json.loads((Path(__file__).resolve().parents[1] / "results" / "two_rooms.json").read_text())
+    text = two_rooms_suite.section_two_rooms(payload)
+    rule = f"within {tr.SUCCESS_RADIUS_PX:g} px of the goal after at most {tr.EVAL_MAX_STEPS} actions"
+    assert rule in text and "Frames are 48x48" in text and "examples/ac_video_jepa" in text
+    entry = payload["configs"][two_rooms_suite.RECIPE]
+    small = {**payload, "configs": {two_rooms_suite.RECIPE: {**entry, "overrides": {}}}}
+    assert "Frames are 16x16" in two_rooms_suite.section_two_rooms(small)
 
 
 # The door at the top, start and goal level with each other near the bottom: the straight line runs into the

@@ -278,7 +278,7 @@
   const encode = (observations) => run("encoder", observations, app.meta.model.obs_dim);
   const predict = (rows) => run("predictor", rows, app.meta.model.predictor[0]);
   const decode = (latents) => run("decoder", latents, app.meta.model.latent_dim);
-  const actionDim = () => app.meta.model.action_dim || 0;  // exports made before actions existed lack it
+  const actionDim = () => app.meta.model.action_dim || 0;  // a meta.json without it is an action-free model's
   const hasDecoder = () => Boolean(app.models && app.models.decoder);  // a run that trained none has none
 
   /* Latents as the predictor reads them: with a zero action appended where it takes actions. */
@@ -628,8 +628,8 @@
   const freshMemory = () => ({ move: null, memory: RoomsSearch.emptyMemory(app.meta.planner.search?.memory || 0),
     kept: { path: [], length: null } });
 
-  /* Two Rooms' planner: the latent search (with its memory) or MPPI; an export made before the search
-     existed offers MPPI only. The episode under way goes on with the new planner and an empty memory. */
+  /* Two Rooms' planner: the latent search (with its memory) or MPPI; an export whose meta.json
+     has no search settings offers MPPI only. The episode under way goes on with the new planner and an empty memory. */
   function chooseRoomsPlanner(name) {
     const offered = app.meta.planner.search ? ["search", "mppi"] : ["mppi"];
     $("rooms-planner").querySelector('option[value="search"]').disabled = !offered.includes("search");

@@ -87,6 +87,13 @@ def make_parser() -> argparse.ArgumentParser:
         help="skip the collapse ablation with --seeds: the new metrics.json holds none, and RESULTS.md says so "
         "(its runs are kept, and a later run finds them)",
     )
+    add_suite_flags(parser)
+    cli.add_config_flags(parser)
+    return parser
+
+
+def add_suite_flags(parser: argparse.ArgumentParser) -> None:
+    """What the headline measures, and one --NAME flag per suite of its own named configs."""
     parser.add_argument("--no-std", action="store_true", help="allow a single seed: report values without a std")
     parser.add_argument(
         "--trajectories",
@@ -101,8 +108,6 @@ def make_parser() -> argparse.ArgumentParser:
     )
     for suite in EXTRA_SUITES:
         extra.add_argument(f"--{suite.name}", action="store_true", help=suite.description)
-    cli.add_config_flags(parser)
-    return parser
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:

@@ -49,10 +49,10 @@ HEADLINE_ROWS = (
     ("velocity probe RMSE, least squares, px/frame", "representation.velocity_rmse", 3, None, 0, "-"),
     *((f"rollout position error after {k} step(s), px (mean curve)", f"forecast.position_error_at.{k}", 2,
        f"position_error_at_px.{k}", 2, "-") for k in (1, 10, 20, 60)),
-    ("horizon: steps before position error > 1 px, per trajectory, mean (headline)", "forecast.horizon_mean", 2,
-     None, 0, "-"),
-    ("horizon: steps before the mean error curve > 1 px", "forecast.horizon_of_mean_curve", 2, "horizon_steps", 2,
-     '{steps_before_drift} ("before drift")'),
+    ("horizon: steps before position error > {horizon_px:g} px, per trajectory, mean (headline)",
+     "forecast.horizon_mean", 2, None, 0, "-"),
+    ("horizon: steps before the mean error curve > {horizon_px:g} px", "forecast.horizon_of_mean_curve", 2,
+     "horizon_steps", 2, '{steps_before_drift} ("before drift")'),
     ("steps until decoded MSE > half of persistence's (mean curve)", "forecast.half_persistence_steps_of_mean_curve",
      1, "half_persistence_steps", 1, "-"),
     ("decoded-frame MSE after 1 step", "forecast.decoded_mse_at.1", 4, None, 0, "{decoded_mse_step1}"),
@@ -101,7 +101,11 @@ def headline_row(m: dict, path: str, digits: int, measured: str | None, ref_digi
 
 def section_headline(m: dict) -> str:
     rows = [
-        [name, *headline_row(m, path, digits, measured, ref_digits), published.format(**REFERENCE["published"])]
+        [
+            name.format(**m["settings"]),
+            *headline_row(m, path, digits, measured, ref_digits),
+            published.format(**REFERENCE["published"]),
+        ]
         for name, path, digits, measured, ref_digits, published in HEADLINE_ROWS
         if lookup(m, path)
     ]
@@ -161,7 +165,7 @@ def section_representation(m: dict) -> str:
 HORIZON_ROWS = (
     ("per trajectory, mean over trajectories (headline)", "horizon_mean", 2),
     ("per trajectory, median over trajectories", "horizon_median", 2),
-    ("where the mean error curve crosses 1 px (the reference's way)", "horizon_of_mean_curve", 2),
+    ("where the mean error curve crosses {horizon_px:g} px (the reference's way)", "horizon_of_mean_curve", 2),
     ("fraction of trajectories that never left the band", "never_left_fraction", 3),
     ("steps until decoded MSE > half of persistence's, per trajectory, mean", "half_persistence_steps_mean", 2),
     ("the same on the mean curves (the reference's way)", "half_persistence_steps_of_mean_curve", 2),
@@ -191,7 +195,10 @@ def section_forecast(m: dict) -> str:
     parts = [
         "## Forecast: how long the latent rollout stays on track",
         forecast_method(m["settings"]),
-        table(["horizon", "steps"], [[name, fmt(f[key], digits)] for name, key, digits in HORIZON_ROWS]),
+        table(
+            ["horizon", "steps"],
+            [[name.format(**m["settings"]), fmt(f[key], digits)] for name, key, digits in HORIZON_ROWS],
+        ),
         table(list(STEP_COLUMNS), steps),
         figure(m, "horizon_curve", "Position error and decoded MSE per rollout step; band = ± std over seeds"),
         figure(m, "dream_filmstrip", "Reality vs decoded dream, seed 0"),
@@ -207,21 +214,21 @@ ANOMALY_ROWS = [
     ("peak/median ratio, worst trajectory", "peak_median_ratio_worst", 2),
     ("per-frame ROC-AUC (anomaly frame vs every normal frame)", "roc_auc", 4),
     ("per-frame ROC-AUC, including invisible ones", "roc_auc_all", 4),
-    ("detected at the threshold (median + 5 MAD of normal frames)", "detected_at_threshold", 3),
+    ("detected at the threshold (median + {threshold_mads:g} MAD of normal frames)", "detected_at_threshold", 3),
     ("false alarms per 1000 normal frames at that threshold", "false_alarms_per_1000", 2),
     ("share of those false alarms within 1 frame of a wall bounce", "false_alarms_near_bounce_share", 3),
     ("(share of all normal frames within 1 frame of a bounce)", "normal_frames_near_bounce_share", 3),
-    ("detected, each trace's own median + 5 MAD (the reference's way)", "detected_own_threshold", 3),
+    ("detected, each trace's own median + {threshold_mads:g} MAD (the reference's way)", "detected_own_threshold", 3),
     ("false alarms per 1000 normal frames, own-trace threshold", "false_alarms_per_1000_own_threshold", 2),
-    ("invisible ones (< 1 px from where the logo would be): hit rate", "invisible_hit_rate", 3),
+    ("invisible ones (< {invisible_px:g} px from where the logo would be): hit rate", "invisible_hit_rate", 3),
     ("invisible ones: hit rate within ±1", "invisible_hit_rate_within_1", 3),
     ("invisible ones: ROC-AUC", "invisible_roc_auc", 3),
 ]
 
 
-def anomaly_table(case: dict) -> str:
+def anomaly_table(case: dict, settings: dict) -> str:
     rows = [
-        [name, fmt(case["latent"].get(key), digits), fmt(case["pixel"].get(key), digits)]
+        [name.format(**settings), fmt(case["latent"].get(key), digits), fmt(case["pixel"].get(key), digits)]
         for name, key, digits in ANOMALY_ROWS
     ]
     online = fmt(case["latent_online_context"]["roc_auc"], 4)
@@ -250,7 +257,7 @@ def section_anomaly(m: dict) -> str | None:
         "invisible ones are reported apart.",
     ]
     for name, case in cases.items():
-        parts += [f"### {name}: {case['description']}", anomaly_table(case)]
+        parts += [f"### {name}: {case['description']}", anomaly_table(case, s)]
     parts += [figure(m, "surprise_trace", "Surprise per frame on one teleport trajectory, seed 0")]
     return "\n\n".join(parts)
 

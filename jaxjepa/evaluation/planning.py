@@ -20,10 +20,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxjepa import models, planning, probe, steer, world
-from jaxjepa.config import PLANNING, Config
+from jaxjepa.config import PLANNING, Config, get_config
 from jaxjepa.evaluation import figures
 from jaxjepa.evaluation.report import FINDINGS, at_least, at_most, figure, fmt, made_by, table, targets_table
-from jaxjepa.evaluation.runs import SeedRuns, train_seconds
+from jaxjepa.evaluation.runs import TRAIN_SECONDS_READ, SeedRuns, train_seconds
 from jaxjepa.evaluation.settings import summarise, timed
 from jaxjepa.evaluation.suite import Context, Evaluated, Suite, named_configs, overrides_json
 from jaxjepa.runner import stacked_keys
@@ -248,12 +248,18 @@ def outcome_row(label: str, entry: dict) -> list[str]:
     return [label, fmt(entry["success"], 1, scale=100), fmt(entry["median_steps"], 1)]
 
 
+def config_of(payload: dict) -> Config:
+    """The config the payload's runs were trained and planned with: the reference recipe and its overrides."""
+    return get_config("default", **{k: tuple(v) if isinstance(v, list) else v for k, v in payload["overrides"].items()})
+
+
 def method(payload: dict) -> str:
-    n, b = payload["episodes"], payload["planner_budget"]
+    n, b, config = payload["episodes"], payload["planner_budget"], config_of(payload)
     return (
         made_by(payload) + f" Config `{payload['config']}`; {n} episodes per seed, start and goal "
         "uniform in the evaluation box, the goal given as two frames of the logo at rest; success: the centre within "
-        f"1 px of the goal at some step of 60. MPPI and CEM plan {b['samples']} sequences x {b['horizon']} actions x "
+        f"{config.success_px:g} px of the goal at some step of {config.episode_steps}. MPPI and CEM plan "
+        f"{b['samples']} sequences x {b['horizon']} actions x "
         f"{b['iterations']} refinement(s) per replanning step. The budget curve plans {payload['budget_episodes']} "
         "episodes per seed and point."
     )
@@ -337,7 +343,7 @@ SUITE = Suite(
     evaluate=evaluate,
     figures=draw,
     sections=(section_planning,),
-    metrics_read=("final.run_s", "final.seeds_in_program", "final.probe_rmse_px"),
+    metrics_read=(*TRAIN_SECONDS_READ, "final.probe_rmse_px"),
     description="latent planning in the steer world: MPPI, CEM, baselines, the anti-collapse ablation, "
     "timing and budget: results/planning.json",
     summary=summary,

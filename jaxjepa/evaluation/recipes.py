@@ -124,7 +124,7 @@ def draw(evaluated: Evaluated, out: Path) -> dict[str, Path]:
 # (column, key in a recipe's entry, digits)
 COLUMNS = (("probe RMSE, px", "probe_rmse", 3), ("velocity RMSE, px/frame", "velocity_rmse", 3),
            ("horizon, mean", "horizon_mean", 1), ("horizon, median", "horizon_median", 1),
-           ("share inside 1 px for 100 steps", "within_100_fraction", 3),
+           (f"share inside {{horizon_px:g}} px for {forecast.WITHIN_STEPS} steps", "within_100_fraction", 3),
            ("floor horizon, mean", "floor_horizon_mean", 1),
            ("floor: mean probe error on true latents, px", "probe_floor_mean", 3))
 ERROR_AT = (100, HORIZON_STEPS)  # rollout steps whose mean position error gets a column
@@ -136,16 +136,22 @@ SPECTRUM_COLUMNS = (("persistent", "persistent_count", 1), ("smallest persistent
 # fmt: on
 
 
+def settings_of(payload: dict) -> dict:
+    """The measurement settings, which every recipe of one payload shares."""
+    return next(iter(payload["configs"].values()))["settings"]
+
+
 def method(payload: dict) -> str:
-    settings = next(iter(payload["configs"].values()))["settings"]
+    settings = settings_of(payload)
     steps, trajectories = settings["forecast_steps"], settings["forecast_trajectories"]
     return (
         made_by(payload) + " Each recipe is a named config (`jaxjepa/config.py: VARIANTS`). Per seed: the "
         f"least-squares position probe on fresh trajectories, then {steps}-step latent rollouts from o_0 on "
         f"{trajectories} fresh trajectories (the headline forecast's trajectories, continued). Horizon = rollout steps "
-        f"before the position error first exceeds 1 px, per trajectory (capped at {steps}). *Floor horizon*: the same "
-        "count for the probe read off the true latents, i.e. what a perfect world model would reach with this encoder "
-        "and probe. Mean error after k steps: the per-seed mean error curve at step k, mean ± std over seeds."
+        f"before the position error first exceeds {settings['horizon_px']:g} px, per trajectory (capped at {steps}). "
+        "*Floor horizon*: the same count for the probe read off the true latents, i.e. what a perfect world model "
+        "would reach with this encoder and probe. Mean error after k steps: the per-seed mean error curve at step k, "
+        "mean ± std over seeds."
     )
 
 
@@ -193,7 +199,7 @@ def section_recipes(payload: dict) -> str | None:
     header = [
         "recipe",
         "overrides",
-        *(c for c, _, _ in COLUMNS),
+        *(c.format(**settings_of(payload)) for c, _, _ in COLUMNS),
         *(f"mean error after {k} steps, px" for k in ERROR_AT),
     ]
     text = [

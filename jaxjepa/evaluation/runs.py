@@ -128,6 +128,9 @@ def check_metrics(path: Path, metrics: dict, config: Config, metrics_read: tuple
             )
 
 
+TRAIN_SECONDS_READ = ("final.run_s", "final.seeds_in_program")  # what train_seconds reads
+
+
 def train_seconds(run_metrics: dict) -> float:
     """One seed's share of the run time of the training program that made it (compilation excluded)."""
     final: FinalFigures = run_metrics["final"]

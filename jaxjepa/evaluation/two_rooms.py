@@ -22,7 +22,7 @@ from jaxjepa import planning, probe, two_rooms, two_rooms_planning
 from jaxjepa.config import TWO_ROOMS, Config, get_config
 from jaxjepa.evaluation import figures
 from jaxjepa.evaluation.report import at_least, at_most, figure, fmt, made_by, table, targets_table
-from jaxjepa.evaluation.runs import SeedRuns, train_seconds
+from jaxjepa.evaluation.runs import TRAIN_SECONDS_READ, SeedRuns, train_seconds
 from jaxjepa.evaluation.settings import purpose_key, summarise, timed
 from jaxjepa.evaluation.suite import Context, Evaluated, Suite, named_configs, overrides_json
 from jaxjepa.runner import stacked_keys
@@ -86,26 +86,26 @@ def episode_programs(config: Config, count: int, full: bool = True) -> dict:
 def seed_figures(params: dict, eval_key: jax.Array, config: Config, programs: dict) -> dict:
     """One seed: the probe's RMSE, and success rate, final distance and seconds per episode of each planner.
     Every planner sees the same tasks (one key)."""
-    figures = {
+    measured = {
         "probe_rmse": float(jax.jit(lambda p, k: probe.probe_position(p, k, config)["probe_rmse"])(params, eval_key))
     }
     tasks_key = purpose_key(eval_key, "two_rooms_planning")
     for name, program in programs.items():
         result, seconds = timed(program, params, tasks_key)
         count = result.success.shape[0]
-        figures[f"success_{name}"] = 100.0 * float(np.mean(result.success))
-        figures[f"final_distance_{name}"] = float(np.mean(result.final_distance))
-        figures[f"episode_s_{name}"] = seconds / count
-    return figures
+        measured[f"success_{name}"] = 100.0 * float(np.mean(result.success))
+        measured[f"final_distance_{name}"] = float(np.mean(result.final_distance))
+        measured[f"episode_s_{name}"] = seconds / count
+    return measured
 
 
 def config_entry(runs: SeedRuns, count: int, need_std: bool, full: bool) -> dict:
     _, eval_keys = stacked_keys(runs.seeds)
     programs = episode_programs(runs.config, count, full)
     per_seed = [seed_figures(runs.params_of(i), eval_keys[i], runs.config, programs) for i in range(len(runs.seeds))]
-    figures = {k: summarise([s[k] for s in per_seed], need_std=need_std) for k in per_seed[0]}
-    figures["train_s"] = summarise([train_seconds(m) for m in runs.run_metrics], need_std=need_std)
-    return {"overrides": overrides_json(runs.config), "episodes_per_seed": count, **figures}
+    summaries = {k: summarise([s[k] for s in per_seed], need_std=need_std) for k in per_seed[0]}
+    summaries["train_s"] = summarise([train_seconds(m) for m in runs.run_metrics], need_std=need_std)
+    return {"overrides": overrides_json(runs.config), "episodes_per_seed": count, **summaries}
 
 
 def gif_arrays(params: dict, eval_key: jax.Array, config: Config) -> dict:
@@ -213,13 +213,18 @@ def section_two_rooms(payload: dict) -> str | None:
     entry = payload["configs"].get(RECIPE)
     if entry is None:
         return None
+    size = entry["overrides"].get("frame_size", Config.frame_size)
     return "\n\n".join(
         [
             "## Two Rooms: EB-JEPA's planning benchmark",
             made_by(payload) + f" Recipe `{RECIPE}` ({', '.join(f'{k}={v}' for k, v in entry['overrides'].items())})"
-            f"; {entry['episodes_per_seed']} episodes per seed and planner, a plan refined every "
-            f"{payload['actions_per_plan']} actions, actions clipped to [-1, 1] px per axis. Frames are 48x48 "
-            "(EB-JEPA: 65x65); EB-JEPA: 20 episodes x 3 seeds x 3 checkpoints, GPU training for hours.",
+            f"; {entry['episodes_per_seed']} episodes per seed and planner, start and goal in different rooms; "
+            f"success: the dot ends within {two_rooms.SUCCESS_RADIUS_PX:g} px of the goal after at most "
+            f"{two_rooms.EVAL_MAX_STEPS} actions. A plan is refined every {payload['actions_per_plan']} actions, "
+            f"actions clipped to [-1, 1] px per axis. Frames are {size}x{size} (EB-JEPA: 65x65). The EB-JEPA "
+            "column: the figures published for EB-JEPA's action-conditioned Two Rooms example "
+            "(facebookresearch/eb_jepa, examples/ac_video_jepa): 20 episodes x 3 seeds x 3 checkpoints, GPU "
+            "training for hours.",
             table(["figure", "this run", "EB-JEPA"], planner_rows(entry)),
             targets(entry),
             "Ablation: MPPI success %, one term removed (or replaced) at a time, each row trained and planned like "
@@ -254,4 +259,5 @@ SUITE = Suite(
     description="EB-JEPA's Two Rooms planning benchmark (probe, MPPI, CEM, last-latent, search, random, ceilings, "
     "ablation): results/two_rooms.json",
     summary=summary,
+    metrics_read=TRAIN_SECONDS_READ,
 )

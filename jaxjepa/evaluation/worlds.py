@@ -117,8 +117,7 @@ def skipped_note(configs: dict) -> str:
 def method(payload: dict) -> str:
     settings, n = next(iter(payload["configs"].values()))["settings"], len(payload["seeds"])
     few = (
-        f" Only {n} seed{'s' if n > 1 else ''} per config: training all of them (the 64x64 world has 16 times the "
-        "encoder input) with 8 seeds did not fit this 2-core machine's budget."
+        f" {n} seed{'s' if n > 1 else ''} per config, not 8 (why: [{FINDINGS}]({FINDINGS}#harder-worlds))."
         if n < 8
         else ""
     )
