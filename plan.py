@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
             1,
         )
     success = np.asarray(episodes.success)
-    steps = np.asarray(episodes.steps)[success]
+    steps = np.asarray(episodes.steps_to_success)[success]
     median = f"{np.median(steps):.0f}" if steps.size else "-"
     print(
         f"success {100 * success.mean():.1f}% of {success.size} episodes, median steps to success {median}, "

@@ -55,7 +55,7 @@ class Episode(NamedTuple):
     plans: jax.Array  # [T, H, 2] the plan each action came from
     distances: jax.Array  # [T] px to the goal
     success: jax.Array  # bool: within success_px at some step
-    steps: jax.Array  # 1-based step of the first success; episode_steps + 1 when never
+    steps_to_success: jax.Array  # 1-based step of the first success; episode_steps + 1 when never
 
 
 class Task(NamedTuple):
@@ -314,7 +314,7 @@ class Memory(NamedTuple):
     # [M] the squared distance the model said the move would take the latent. Squared, so that the radius test
     # is exact for the lattice of positions in the tests, in float32 here and float64 in the browser.
     squared_lengths: jax.Array
-    steps: jax.Array  # [M, d] what the world did instead: the latent's displacement per action of the move
+    displacements: jax.Array  # [M, d] what the world did instead: the latent's displacement per action of the move
     count: jax.Array  # [] int32: moves remembered so far; the next one goes into slot count % M
 
 
@@ -342,7 +342,7 @@ def remember(memory: Memory, model: WorldModel, before: jax.Array, action: jax.A
         memory.latents.at[slot].set(before),
         memory.actions.at[slot].set(action),
         memory.squared_lengths.at[slot].set(squared_length),
-        memory.steps.at[slot].set((after - before) / hold),
+        memory.displacements.at[slot].set((after - before) / hold),
         memory.count + 1,
     )
     return jax.tree_util.tree_map(lambda new, old: jnp.where(surprised, new, old), added, memory)
@@ -350,7 +350,7 @@ def remember(memory: Memory, model: WorldModel, before: jax.Array, action: jax.A
 
 def corrected(model: WorldModel, memory: Memory, radius: float) -> WorldModel:
     """The model, except that a remembered move, made within `radius` of its lengths of where it was remembered,
-    moves the latent as the world moved it there (the nearest such memory's steps): not at all where the dot
+    moves the latent as the world moved it there (the nearest such memory's displacements): not at all where the dot
     was stopped, along the wall where it slid."""
 
     def predict(z: jax.Array, a: jax.Array) -> jax.Array:
@@ -361,7 +361,8 @@ def corrected(model: WorldModel, memory: Memory, radius: float) -> WorldModel:
         near = squared < radius**2 * memory.squared_lengths  # [N, M]
         matched = near & jnp.all(a[:, None] == memory.actions, axis=-1)
         nearest = jnp.argmin(jnp.where(matched, squared, jnp.inf), axis=-1)
-        return jnp.where(jnp.any(matched, axis=-1, keepdims=True), z + memory.steps[nearest], model.predict(z, a))
+        remembered = z + memory.displacements[nearest]
+        return jnp.where(jnp.any(matched, axis=-1, keepdims=True), remembered, model.predict(z, a))
 
     return model._replace(predict=predict)
 

@@ -56,7 +56,7 @@ class Trajectory(NamedTuple):
     layout: Layout  # wall and door of this trajectory
 
 
-class Episode(NamedTuple):
+class Task(NamedTuple):
     start: jax.Array  # [2] (y, x) px
     goal: jax.Array  # [2] (y, x) px, in the other room
     layout: Layout
@@ -295,18 +295,18 @@ def crossed(traj: Trajectory) -> jax.Array:
     return jnp.any(sides != sides[..., :1], axis=-1)
 
 
-def episode(key: jax.Array, config: Config) -> Episode:
-    """An evaluation episode: a fresh layout, start and goal uniform in different rooms."""
+def task(key: jax.Array, config: Config) -> Task:
+    """An evaluation task: a fresh layout, start and goal uniform in different rooms."""
     layout_key, side_key, start_key, goal_key = jax.random.split(key, 4)
     layout = random_layout(layout_key, config)
     side = jax.random.bernoulli(side_key).astype(jnp.int32)
-    return Episode(
+    return Task(
         uniform_in_room(start_key, side, layout, config), uniform_in_room(goal_key, 1 - side, layout, config), layout
     )
 
 
-def episodes(key: jax.Array, count: int, config: Config) -> Episode:
-    return jax.vmap(lambda k: episode(k, config))(jax.random.split(key, whole_number(count, "count")))
+def tasks(key: jax.Array, count: int, config: Config) -> Task:
+    return jax.vmap(lambda k: task(k, config))(jax.random.split(key, whole_number(count, "count")))
 
 
 def success(final_position: jax.Array, goal: jax.Array) -> jax.Array:

@@ -10,7 +10,7 @@ layout -> WorldModel, called inside each (vmapped) episode. The learned model ob
 (dot and walls) and encodes them with the trained target encoder; the ceiling observes the true position and
 predicts with the true physics (two_rooms.move), walls included.
 
-Protocol (EB-JEPA's): start and goal uniform in different rooms (two_rooms.episodes), the goal given
+Protocol (EB-JEPA's): start and goal uniform in different rooms (two_rooms.tasks), the goal given
 as the observation of the dot resting at the goal, at most EVAL_MAX_STEPS actions, success = the final
 position within SUCCESS_RADIUS_PX of the goal. Actions are displacements clipped to [-1, 1] px per axis
 (planning.candidates' clip): the training walks' steps (1 +- 0.4 px, at most 1.8), at most 1.41 px on a
@@ -39,7 +39,7 @@ from jaxjepa.config import Config, whole_number
 from jaxjepa.planning import WorldModel
 from jaxjepa.two_rooms import Layout
 
-ModelFactory = Callable[[two_rooms.Episode], WorldModel]  # the task -> a model whose observe reads positions
+ModelFactory = Callable[[two_rooms.Task], WorldModel]  # the task -> a model whose observe reads positions
 ACTIONS_PER_PLAN = 4  # the evaluation's protocol: each plan's first 4 actions run, then it is refined anew
 DOOR_POINTS = 9  # points of the door's opening the path-length oracle tries
 POSITION_SCALE = 1e-3  # the path-length oracle carries the position in its latent at this scale
@@ -75,7 +75,7 @@ def learned_model(params: dict, config: Config) -> ModelFactory:
         raise planning.PlanningError("this run's predictor takes no actions; train one with --config two_rooms_ebjepa")
     encoder, predictor = models.encoder(config), models.predictor(config)
 
-    def factory(task: two_rooms.Episode) -> WorldModel:
+    def factory(task: two_rooms.Task) -> WorldModel:
         return WorldModel(
             observe=lambda prev, cur: flat_observation(prev, cur, task.layout, config),
             encode=lambda obs: encoder.apply(params["target"], obs),
@@ -88,7 +88,7 @@ def learned_model(params: dict, config: Config) -> ModelFactory:
 def simulator_model(config: Config) -> ModelFactory:
     """The ceiling: the planner's latent is the true position and its predictor the true physics."""
 
-    def factory(task: two_rooms.Episode) -> WorldModel:
+    def factory(task: two_rooms.Task) -> WorldModel:
         step = jax.vmap(lambda p, a: two_rooms.move(p, clip_action(a), task.layout, config))
         return WorldModel(observe=lambda prev, cur: cur, encode=lambda s: s, predict=step)
 
@@ -114,7 +114,7 @@ def path_oracle_model(config: Config) -> ModelFactory:
     down to not count, only lets the predictor step). Beside `simulator_model`, it separates what the
     straight-line cost loses from what the learned model loses."""
 
-    def factory(task: two_rooms.Episode) -> WorldModel:
+    def factory(task: two_rooms.Task) -> WorldModel:
         def encode(position: jax.Array) -> jax.Array:
             length = path_length(position, task.goal, task.layout)
             return jnp.concatenate([POSITION_SCALE * position, length[None]])
@@ -130,7 +130,7 @@ def path_oracle_model(config: Config) -> ModelFactory:
 
 def episode(
     key: jax.Array,
-    task: two_rooms.Episode,
+    task: two_rooms.Task,
     factory: ModelFactory,
     config: Config,
     planner: str | None = None,
@@ -211,10 +211,10 @@ def remember_moves(
     return memory
 
 
-def draw_tasks(key: jax.Array, count: int, config: Config) -> tuple[jax.Array, two_rooms.Episode]:
-    """`count` planning keys and evaluation tasks [count, ...] (two_rooms.episodes), both from one key."""
+def draw_tasks(key: jax.Array, count: int, config: Config) -> tuple[jax.Array, two_rooms.Task]:
+    """`count` planning keys and evaluation tasks [count, ...] (two_rooms.tasks), both from one key."""
     task_key, plan_key = jax.random.split(key)
-    return jax.random.split(plan_key, count), two_rooms.episodes(task_key, count, config)
+    return jax.random.split(plan_key, count), two_rooms.tasks(task_key, count, config)
 
 
 def episodes(

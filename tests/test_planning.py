@@ -76,8 +76,8 @@ def test_success_is_reaching_within_the_radius_at_any_step():
     episode = planning.episode(
         jax.random.key(0), Task(start, jnp.array([10.0, 7.0])), planning.simulator_model(config), config
     )
-    assert bool(episode.success) and 1 <= int(episode.steps) <= 30
-    assert float(episode.distances[int(episode.steps) - 1]) <= 1.0
+    assert bool(episode.success) and 1 <= int(episode.steps_to_success) <= 30
+    assert float(episode.distances[int(episode.steps_to_success) - 1]) <= 1.0
 
 
 def test_refused_requests_say_why():

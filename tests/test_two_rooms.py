@@ -130,7 +130,7 @@ def test_render_draws_the_dot_the_border_and_the_wall_with_its_door():
 
 
 def test_evaluation_starts_and_goals_are_in_different_rooms():
-    eps = jax.jit(lambda k: tr.episodes(k, 512, CONFIG))(jax.random.key(2))
+    eps = jax.jit(lambda k: tr.tasks(k, 512, CONFIG))(jax.random.key(2))
     assert bool(jnp.all(tr.room(eps.start, eps.layout) != tr.room(eps.goal, eps.layout)))
     assert not bool(tr.in_wall(eps.start, eps.layout).any() | tr.in_wall(eps.goal, eps.layout).any())
     assert 0.4 < float(tr.room(eps.start, eps.layout).mean()) < 0.6

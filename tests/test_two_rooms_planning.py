@@ -22,7 +22,7 @@ from tests.conftest import tiny_config, wall_blind
 
 CONFIG = get_config("two_rooms_ebjepa", plan_samples=16, plan_horizon=8, plan_iterations=1)
 LAYOUT = tr.Layout(jnp.float32(24.0), jnp.float32(20.0))
-THROUGH_THE_DOOR = tr.Episode(jnp.array([20.0, 12.0]), jnp.array([20.0, 34.0]), LAYOUT)
+THROUGH_THE_DOOR = tr.Task(jnp.array([20.0, 12.0]), jnp.array([20.0, 34.0]), LAYOUT)
 RECIPE = get_config("two_rooms_ebjepa")
 
 
@@ -113,7 +113,7 @@ def test_the_section_states_the_task_from_the_worlds_constants():
 
 # The door at the top, start and goal level with each other near the bottom: the straight line runs into the
 # wall, and the way round is about three times longer.
-DOOR_FAR_AWAY = tr.Episode(
+DOOR_FAR_AWAY = tr.Task(
     jnp.array([38.0, 14.0]), jnp.array([38.0, 34.0]), tr.Layout(jnp.float32(24.0), jnp.float32(10.0))
 )
 
@@ -178,7 +178,7 @@ def test_the_searchs_memory_finds_the_door_a_wall_blind_model_misses():
     the goal's row for the whole episode; with it, the moves the wall stopped are remembered, the search stops
     making them, walks along the wall and through the door to the goal. 32 beams, half the recipe's: enough
     here, and the test runs in half the time."""
-    task = tr.Episode(jnp.array([40.0, 12.0]), jnp.array([40.0, 34.0]), tr.Layout(jnp.float32(24.0), jnp.float32(6.0)))
+    task = tr.Task(jnp.array([40.0, 12.0]), jnp.array([40.0, 34.0]), tr.Layout(jnp.float32(24.0), jnp.float32(6.0)))
     model = wall_blind(trp.simulator_model(RECIPE))
     for memory, reaches in ((0, False), (RECIPE.search_memory, True)):
         config = RECIPE.replace(search_memory=memory, search_beams=32)
@@ -209,7 +209,7 @@ def test_a_surprising_move_is_remembered_and_then_predicted_as_the_world_made_it
     memory = remember(memory, beside, right, beside)  # stopped at once
     memory = remember(memory, at, down_right, at + jnp.array([2.0, 0.0]))  # slid down
     assert int(memory.count) == 3 and float(memory.squared_lengths[0]) == 4.0
-    np.testing.assert_allclose(memory.steps[:3], [[0.0, 0.25], [0.0, 0.0], [1.0, 0.0]])
+    np.testing.assert_allclose(memory.displacements[:3], [[0.0, 0.25], [0.0, 0.0], [1.0, 0.0]])
     seen = jax.jit(lambda memory, z, a: planning.corrected(model, memory, radius=2.0).predict(z, a))
     starts = jnp.array([[10.0, 10.0], [12.0, 11.0], [11.0, 10.0], [10.0, 10.0], [20.0, 10.0]])
     moves = jnp.stack([right, right, down_right, up, right])

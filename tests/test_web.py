@@ -791,7 +791,7 @@ def test_the_pages_search_and_memory_walk_the_pythons_path(demo):
         config.search_reversals,
     )
     layout = two_rooms.Layout(np.float32(24.0), np.float32(6.0))
-    task = two_rooms.Episode(np.float32([40.0, 12.0]), np.float32([40.0, 34.0]), layout)
+    task = two_rooms.Task(np.float32([40.0, 12.0]), np.float32([40.0, 34.0]), layout)
     blind = wall_blind(two_rooms_planning.simulator_model(config))
     for memory, replan, crosses in ((config.search_memory, "keep", True), (0, "fresh", False)):
         cfg = config.replace(

@@ -44,7 +44,7 @@
   const emptyMemory = (size) => ({ size, entries: [], count: 0 });
 
   /* The predictor, except that a remembered move, made within `radius` of its lengths of where it was
-     remembered, moves the latent as the world moved it there (the nearest such memory's steps). */
+     remembered, moves the latent as the world moved it there (the nearest such memory's displacements). */
   function corrected(predict, memory, radius) {
     return (latents, actions) => {
       const predicted = predict(latents, actions);
@@ -58,7 +58,7 @@
             nearestSquared = squared;
           }
         }
-        return nearest ? z.map((v, k) => v + nearest.steps[k]) : predicted[i];
+        return nearest ? z.map((v, k) => v + nearest.displacements[k]) : predicted[i];
       });
     };
   }
@@ -71,8 +71,8 @@
     for (let h = 0; h < hold; h++) predicted = predict(predicted, [action]);
     const squaredLength = squaredDistance(predicted[0], before);  // squared, as in Python: see Memory
     if (memory.size === 0 || !(squaredDistance(after, predicted[0]) > SURPRISE_SHARE ** 2 * squaredLength)) return;
-    const steps = after.map((v, k) => (v - before[k]) / hold);
-    memory.entries[memory.count % memory.size] = { latent: before, action, squaredLength, steps };
+    const displacements = after.map((v, k) => (v - before[k]) / hold);
+    memory.entries[memory.count % memory.size] = { latent: before, action, squaredLength, displacements };
     memory.count++;
   }
 

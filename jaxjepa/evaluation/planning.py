@@ -58,7 +58,7 @@ class Timing(NamedTuple):
 
 
 def outcome(episodes: planning.Episode) -> Outcome:
-    steps = jnp.where(episodes.success, episodes.steps.astype(jnp.float32), jnp.nan)
+    steps = jnp.where(episodes.success, episodes.steps_to_success.astype(jnp.float32), jnp.nan)
     return Outcome(jnp.mean(episodes.success.astype(jnp.float32)), jnp.nanmedian(steps))
 
 
@@ -154,9 +154,8 @@ def gif_arrays(params: dict, config: Config) -> dict:
     read = jax.vmap(jax.vmap(lambda *a: imagined_path(model, fitted, *a)))
     imagined = jax.jit(read)(previous, eps.positions, eps.plans)
     frames = jax.jit(jax.vmap(jax.vmap(lambda p: world.render(p, config))))(eps.positions)
-    return jax.device_get(
-        {"frames": frames, "positions": eps.positions, "goals": tasks.goal, "imagined": imagined, "steps": eps.steps}
-    )
+    arrays = {"frames": frames, "positions": eps.positions, "goals": tasks.goal, "imagined": imagined}
+    return jax.device_get({**arrays, "steps": eps.steps_to_success})
 
 
 def previous_positions(tasks: planning.Task, positions: jax.Array, config: Config) -> jax.Array:
