@@ -47,37 +47,50 @@ def clean_env(unpacked: Path) -> dict:
     return {**{k: v for k, v in os.environ.items() if k != "PYTHONPATH"}, "PYTHONPATH": str(unpacked)}
 
 
-def test_wheel_holds_every_module_and_each_imports(unpacked_wheel, tmp_path):
-    assert modules_in(REPO) - {str(m) for m in modules_in(unpacked_wheel)} == set()
+# One interpreter for both checks of the wheel (each would import JAX): it imports every module of the
+# package from the unpacked wheel, then runs the copied eval.py's --help; the two results are printed apart.
+FROM_THE_WHEEL = """
+import contextlib, importlib, io, runpy, sys
+import jaxjepa
+assert jaxjepa.__file__.startswith(sys.argv[1]), jaxjepa.__file__
+for name in sys.argv[2:]:
+    importlib.import_module(name)
+print("IMPORTED")
+sys.argv = ["eval.py", "--help"]
+help_text = io.StringIO()
+with contextlib.redirect_stdout(help_text), contextlib.suppress(SystemExit):
+    runpy.run_path("eval.py", run_name="__main__")
+print("HELP:" + help_text.getvalue())
+"""
+
+
+@pytest.fixture(scope="module")
+def from_the_wheel(unpacked_wheel, tmp_path_factory) -> subprocess.CompletedProcess:
+    """The script above, in a folder holding only eval.py, so that eval.py's code must come from the wheel."""
+    folder = tmp_path_factory.mktemp("script-alone")
+    shutil.copy(REPO / "eval.py", folder / "eval.py")
     names = sorted(
         str(Path(m).with_suffix("")).replace(os.sep, ".").removesuffix(".__init__")
         for m in modules_in(unpacked_wheel)
         if m.startswith("jaxjepa") and not m.endswith("__main__.py")
     )
-    script = (
-        "import importlib, jaxjepa, sys; assert jaxjepa.__file__.startswith(sys.argv[1]), jaxjepa.__file__; "
-        "[importlib.import_module(n) for n in sys.argv[2:]]"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", script, str(unpacked_wheel), *names],
-        cwd=tmp_path,
+    return subprocess.run(
+        [sys.executable, "-c", FROM_THE_WHEEL, str(unpacked_wheel), *names],
+        cwd=folder,
         env=clean_env(unpacked_wheel),
         capture_output=True,
         text=True,
     )
-    assert done.returncode == 0, done.stderr[-2000:]
 
 
-def test_eval_py_help_runs_from_the_wheel(unpacked_wheel, tmp_path):
-    shutil.copy(REPO / "eval.py", tmp_path / "eval.py")  # the script alone: its code must come from the wheel
-    done = subprocess.run(
-        [sys.executable, "eval.py", "--help"],
-        cwd=tmp_path,
-        env=clean_env(unpacked_wheel),
-        capture_output=True,
-        text=True,
-    )
-    assert done.returncode == 0 and "--recipes" in done.stdout, done.stderr[-2000:]
+def test_wheel_holds_every_module_and_each_imports(unpacked_wheel, from_the_wheel):
+    assert modules_in(REPO) - {str(m) for m in modules_in(unpacked_wheel)} == set()
+    assert "IMPORTED" in from_the_wheel.stdout, from_the_wheel.stderr[-2000:]
+
+
+def test_eval_py_help_runs_from_the_wheel(from_the_wheel):
+    assert from_the_wheel.returncode == 0, from_the_wheel.stderr[-2000:]
+    assert "--recipes" in from_the_wheel.stdout.partition("HELP:")[2]
 
 
 # What each extra must make importable: its packages, and pkg_resources, which tensorflowjs imports through
