@@ -181,19 +181,20 @@ class Scenario(NamedTuple):
     visible: jax.Array  # [n] bool: counted among the visible anomalies
 
 
-def scenario(key: jax.Array, config: Config, settings: EvalSettings, kind: str, frame: int | None) -> Scenario:
+def scenario(key: jax.Array, config: Config, settings: EvalSettings, kind: str, frame: jax.Array | int) -> Scenario:
+    """`frame` < 0: each trajectory's anomaly at a random frame (mid-air for the subtle kinds); else at `frame`.
+    A traced `frame` lets one compiled program serve both protocols."""
     n, length, first = settings.anomaly_trajectories, settings.anomaly_length, settings.anomaly_first_frame
     traj_key, frame_key, normal_key, calibration_key = jax.random.split(key, 4)
-    if frame is None:
-        frames_at = jax.random.randint(frame_key, (n,), first, length - first)
-    else:
-        frames_at = jnp.full((n,), frame)
     traj_keys = jax.random.split(traj_key, n)
     margin = config.eval_start_margin
     # the same trajectories, left alone: where the logo would have been at the anomaly frame
     untouched = jax.vmap(lambda k: world.trajectory(k, length, config, margin=margin))(traj_keys)
-    if kind in SUBTLE_KINDS and frame is None:
-        frames_at = mid_air_frames(frame_key, untouched.velocities, first, length - first)
+    if kind in SUBTLE_KINDS:
+        random_frames = mid_air_frames(frame_key, untouched.velocities, first, length - first)
+    else:
+        random_frames = jax.random.randint(frame_key, (n,), first, length - first)
+    frames_at = jnp.where(frame < 0, random_frames, frame)
     make = trajectory_fn(kind)
     broken = jax.vmap(lambda k, t: make(k, length, config, margin=margin, anomaly_frame=t))(traj_keys, frames_at)
     at = lambda positions: jnp.take_along_axis(positions, frames_at[:, None, None], axis=1)[:, 0]
@@ -227,11 +228,13 @@ def detect(
     config: Config,
     settings: EvalSettings,
     kind: str = "teleport",
-    frame: int | None = None,
+    frame: jax.Array | int | None = None,
 ) -> dict:
     """One seed's anomaly figures for anomaly `kind` at a random frame (or at `frame` for every
-    trajectory, the reference's fixed-frame protocol), latent and pixel surprise side by side."""
-    key = jax.random.fold_in(purpose_key(eval_key, "anomaly"), 0 if frame is None else 1 + frame)
+    trajectory, the reference's fixed-frame protocol), latent and pixel surprise side by side. `frame`
+    may be traced (-1: random frames), so that both protocols share one compiled program."""
+    frame = -1 if frame is None else frame
+    key = jax.random.fold_in(purpose_key(eval_key, "anomaly"), frame + 1)  # 0 for random frames
     case = scenario(key, config, settings, kind, frame)
     trajectories = {"anomalous": case.broken, "normal": case.normal, "calibration": case.calibration}
     scores = {name: jax.vmap(lambda f: surprise(params, f, config))(t.frames) for name, t in trajectories.items()}

@@ -13,6 +13,7 @@ import functools
 from pathlib import Path
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from jaxjepa import cli
@@ -50,10 +51,14 @@ def measure(runs: SeedRuns, settings: EvalSettings) -> dict:
             params, eval_keys, linear["position_probe"]
         )
     )
-    anomalies = {}
+    anomalies, programs = {}, {}
     for name, kind, frame, description in ANOMALY_CASES:
-        detect = functools.partial(anomaly.detect, config=config, settings=settings, kind=kind, frame=frame)
-        anomalies[name] = {"description": description, **host(jax.jit(jax.vmap(detect))(params, eval_keys))}
+        if kind not in programs:  # the frame is an argument: one program per kind serves every frame
+            detect = functools.partial(anomaly.detect, config=config, settings=settings, kind=kind)
+            per_seed = lambda p, k, f, detect=detect: detect(p, k, frame=f)  # noqa: E731
+            programs[kind] = jax.jit(jax.vmap(per_seed, in_axes=(0, 0, None)))
+        fixed = jnp.int32(-1 if frame is None else frame)
+        anomalies[name] = {"description": description, **host(programs[kind](params, eval_keys, fixed))}
     return {"linear": linear, "published": published, "forecast": rollout, "anomaly": anomalies}
 
 
