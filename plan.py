@@ -33,7 +33,7 @@ def planning_config(config, args: argparse.Namespace):
     changes = cli.planner_changes(args)
     if args.planner not in (None, "random"):  # the random baseline is no config's planner
         changes["planner"] = args.planner
-    return config.replace(**changes)
+    return config.planning_with(**changes)
 
 
 def plan(args: argparse.Namespace):

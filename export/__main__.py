@@ -159,10 +159,8 @@ def check_page_budget(config: Config, budget: dict[str, int]) -> None:
     """ExportError unless the page's planner budget is one its config allows and the page can hold."""
     fields = {"samples": "plan_samples", "iterations": "plan_iterations", "beams": "search_beams"}
     changes = {fields[name]: value for name, value in budget.items()}
-    if "plan_samples" in changes:  # the page plans by MPPI, which keeps no elites: CEM's may not outnumber them
-        changes["plan_elites"] = min(config.plan_elites, changes["plan_samples"])
     try:
-        planned = config.replace(**changes)
+        planned = config.planning_with(**changes)
     except ValueError as err:
         raise ExportError(f"the page's planner: {err}") from None
     if config.action_dim and planned.plan_samples * planned.plan_horizon > PAGE_MAX_SAMPLED_ACTIONS:

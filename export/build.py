@@ -28,7 +28,7 @@ import tensorflow as tf
 from export.destination import FORMAT, MANIFEST_KEY, check_destination, check_saved_model_destination, manifest_of
 from export.lower import ExportError, evaluate, trace
 from export.page import check_page_can_run
-from jaxjepa import models, probe, steer, two_rooms, two_rooms_planning, world
+from jaxjepa import checkpoint, models, probe, steer, two_rooms, two_rooms_planning, world
 from jaxjepa.config import Config
 
 PARITY_TOLERANCE = 1e-5  # max abs difference JAX vs the TF SavedModel that export accepts
@@ -259,7 +259,7 @@ def export_run(
             meta["download_bytes"] = sum(sizes.values()) + len(text.encode())
         (partial / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
         check_destination(out_dir, run.path, force)  # again: the user may have added files meanwhile
-        _swap_into_place(partial, out_dir)
+        checkpoint.swap_into_place(partial, out_dir)  # out_dir is a folder or nothing (destination.check_place)
     finally:
         shutil.rmtree(partial, ignore_errors=True)
     return meta
@@ -390,13 +390,3 @@ def _tfjs_version() -> str:
     import tensorflowjs
 
     return tensorflowjs.__version__
-
-
-def _swap_into_place(partial: Path, out_dir: Path) -> None:
-    if out_dir.exists():
-        old = out_dir.parent / f".{out_dir.name}.old-{os.getpid()}"
-        os.rename(out_dir, old)
-        os.rename(partial, out_dir)
-        shutil.rmtree(old) if old.is_dir() else old.unlink()
-    else:
-        os.rename(partial, out_dir)

@@ -7,11 +7,14 @@ list of hyperparameter names to keep in step. Bad input ends in one line on stde
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
+import errno
 import os
 import re
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -73,6 +76,8 @@ def output_file_problem(out: str | Path) -> str | None:
     try:
         if out.is_dir():
             return "it is a directory; name a file"
+        if out.exists() and not out.is_file():
+            return f"it is {NOT_A_FILE}; name a file"
     except OSError as err:
         return f"{out}: {err.strerror or err}"
     return folder_problem(out.absolute().parent)
@@ -96,19 +101,39 @@ def folder_problem(folder: str | Path) -> str | None:
     return None
 
 
-def write_text(path: str | Path, text: str) -> Path:
-    """Write an output file atomically: a half-written file never replaces a good one. The temp file carries
-    the process id, so two processes writing the same output never share one; it gets the umask's mode, as any
-    new file does."""
-    path = Path(path)
+NOT_A_FILE = "not a regular file but a device, a pipe or a socket"
+
+
+def check_not_special(path: Path) -> None:
+    """OSError if `path` is a device, a pipe or a socket: reading one may block forever, and an output written
+    over one would replace it."""
+    if path.exists() and not path.is_file() and not path.is_dir():
+        raise OSError(errno.EINVAL, f"it is {NOT_A_FILE}", str(path))
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | Path) -> Iterator[Path]:
+    """A temp path beside `path`: write the whole output there, and on success it replaces `path` in one rename,
+    so a half-written file (a full disk, Ctrl-C) never replaces a good one. The temp file carries the process id,
+    so two processes writing the same output never share one; it gets the umask's mode, as any new file does. A
+    symbolic link is written through (its target is replaced, the link kept); a device or a pipe is refused with
+    an OSError, as a rename would put a file in its place."""
+    path = Path(os.path.realpath(path)) if Path(path).is_symlink() else Path(path)
+    check_not_special(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        tmp.write_text(text)
+        yield tmp
         tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)
-    return path
+
+
+def write_text(path: str | Path, text: str) -> Path:
+    """Write an output file atomically (`atomic_output`)."""
+    with atomic_output(path) as tmp:
+        tmp.write_text(text)
+    return Path(path)
 
 
 def fail(message: str, code: int = 2) -> NoReturn:

@@ -208,6 +208,13 @@ class Config:
     def replace(self, **changes: Any) -> Config:
         return self.from_dict({**self.to_dict(), **changes})
 
+    def planning_with(self, **changes: Any) -> Config:
+        """This config with planning fields changed; a sample count below CEM's elites caps the elites to it (MPPI
+        and the search keep none), as a budget curve or a smaller planner asks."""
+        if "plan_samples" in changes and "plan_elites" not in changes:
+            changes["plan_elites"] = min(self.plan_elites, changes["plan_samples"])
+        return self.replace(**changes)
+
     def planning_as(self, other: Config) -> Config:
         """This config with `other`'s PLANNING_FIELDS: a saved run planned as another config (its recipe) plans."""
         return self.replace(**{name: getattr(other, name) for name in PLANNING_FIELDS})

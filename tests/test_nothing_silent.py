@@ -4,7 +4,9 @@ naming what is wrong (RunError / ValueError / exit 2), never a traceback, a hang
 import dataclasses
 import json
 import math
+import os
 import shutil
+import stat
 from pathlib import Path
 
 import jax
@@ -14,6 +16,7 @@ import pytest
 import train as train_cli
 from jaxjepa import (
     RunError,
+    cli,
     get_config,
     load_run,
     make_train,
@@ -28,6 +31,7 @@ from jaxjepa import (
 )
 from jaxjepa.api import MAX_ROLLOUT_STEPS
 from jaxjepa.config import RANGES, Config
+from jaxjepa.evaluation import report
 from tests.conftest import cli_flags, random_params, tiny_config, tiny_steer_config
 
 
@@ -450,7 +454,6 @@ def test_a_readme_is_rewritten_only_where_asked_and_only_if_it_is_text(tmp_path,
     """README.md follows the report: a report written elsewhere leaves it alone. A README that is not UTF-8 text
     is left as it is and said so in one line, as one without the markers is (the report is written by then)."""
     import eval as eval_cli
-    from jaxjepa.evaluation import report
 
     shutil.copytree(
         Path(eval_cli.__file__).parent / "results",
@@ -538,3 +541,41 @@ def test_counts_seeds_and_planner_names_are_checked_before_they_become_shapes_or
         with pytest.raises(ValueError, match=match):
             call()
     assert seed_keys(np.int64(3))[0].shape == seed_keys(3)[0].shape  # a NumPy integer is a seed too
+
+
+def test_outputs_never_replace_a_device_a_pipe_or_a_link(tmp_path):
+    """A write renames a finished temp file over its target: over a pipe (or a device such as /dev/null) that
+    would put a plain file in its place, so it is refused; reading a pipe would block, so a README that is one is
+    refused before it is read. A link is written through, and stays a link."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    assert cli.output_file_problem(fifo) == f"it is {cli.NOT_A_FILE}; name a file"
+    with pytest.raises(OSError, match="not a regular file"):
+        cli.write_text(fifo, "text")
+    with pytest.raises(OSError, match="not a regular file"):
+        report.replace_block(fifo, "<!-- a -->", "<!-- b -->", "block")
+    assert stat.S_ISFIFO(fifo.stat().st_mode) and sorted(p.name for p in tmp_path.iterdir()) == ["fifo"]
+    target, link = tmp_path / "kept" / "report.md", tmp_path / "link.md"
+    target.parent.mkdir()
+    target.write_text("old")
+    link.symlink_to(target)
+    cli.write_text(link, "new")
+    assert link.is_symlink() and target.read_text() == "new"
+
+
+def test_a_figure_that_fails_to_write_leaves_the_one_before(tmp_path, monkeypatch):
+    """Figures are written whole beside their place, then renamed: a full disk mid-write keeps the old file."""
+    from jaxjepa.evaluation import figures
+
+    path = tmp_path / "curve.png"
+    figures.budget_curve([1, 2], np.array([[0.5, 0.9]]), ["1x1", "2x1"], path)
+    before = path.read_bytes()
+
+    def full_disk(self, target, **kwargs):
+        Path(target).write_bytes(b"half a png")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(figures.plt.Figure, "savefig", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        figures.budget_curve([1, 2], np.array([[0.1, 0.2]]), ["1x1", "2x1"], path)
+    assert path.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["curve.png"]

@@ -122,6 +122,9 @@ def test_plan_py_planner_flags_set_only_the_fields_given():
     args = plan.parse(["RUN", "--horizon", "48", "--noise", "1.5"])
     config = plan.planning_config(tiny_steer_config(**FAST), args)
     assert (config.plan_horizon, config.plan_noise, config.plan_samples) == (48, 1.5, FAST["plan_samples"])
+    assert config.plan_elites == tiny_steer_config(**FAST).plan_elites
+    fewer = plan.planning_config(tiny_steer_config(**FAST), plan.parse(["RUN", "--samples", "4"]))
+    assert (fewer.plan_samples, fewer.plan_elites) == (4, 4)  # fewer samples than CEM's elites: the elites follow
 
 
 def test_plan_py_plans_a_tiny_run(steer_run, capsys):

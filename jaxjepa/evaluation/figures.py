@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from jaxjepa.cli import atomic_output
+
 # The plots extra is optional for the library (the measures need none of it); eval.py refuses to start
 # without it, naming the install command, rather than fail after the whole evaluation.
 PLOTS_INSTALL = "pip install -e '.[plots]'"
@@ -36,17 +38,20 @@ SEED_COLOURS = plt.get_cmap("tab10").colors if plt else ()
 
 
 def _save(fig, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
+    """The figure as a file of `path`'s format, written whole beside it, then renamed into place."""
+    try:
+        with atomic_output(path) as tmp:
+            fig.savefig(tmp, dpi=110, bbox_inches="tight", format=path.suffix.removeprefix("."))
+    finally:
+        plt.close(fig)
     return path
 
 
 def _save_gif(images: list, path: Path, frame_ms: int) -> Path:
     """RGB images as a looping GIF, each frame on its own 64-colour palette, undithered (flat plots stay flat)."""
     frames = [image.convert("P", palette=Image.ADAPTIVE, colors=64, dither=Image.Dither.NONE) for image in images]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    frames[0].save(path, save_all=True, append_images=frames[1:], duration=frame_ms, loop=0)
+    with atomic_output(path) as tmp:
+        frames[0].save(tmp, format="GIF", save_all=True, append_images=frames[1:], duration=frame_ms, loop=0)
     return path
 
 

@@ -86,10 +86,7 @@ def budget_outcomes(params: dict, key: jax.Array, config: Config) -> list[Outcom
     """MPPI with the learned model at each (samples, iterations) of BUDGETS, on `BUDGET_EPISODES` tasks."""
     return [
         planned(key, planning.learned_model(params, c), c, count=BUDGET_EPISODES)
-        for c in (
-            config.replace(plan_samples=n, plan_iterations=i, plan_elites=min(config.plan_elites, n))
-            for n, i in BUDGETS
-        )
+        for c in (config.planning_with(plan_samples=n, plan_iterations=i) for n, i in BUDGETS)
     ]
 
 

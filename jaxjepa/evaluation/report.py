@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from jaxjepa.cli import write_text
+from jaxjepa.cli import check_not_special, write_text
 
 FINDINGS = "docs/findings.md"  # the hand-written findings beside the generated numbers
 # README.md's block that eval.py rewrites
@@ -98,6 +98,7 @@ def replace_block(path: str | Path, begin: str, end: str, block: str) -> Path:
     """Rewrite the text between the markers `begin` and `end` (the block includes them). A file without
     both markers is refused with MissingMarkers, never appended to or silently skipped."""
     path = Path(path)
+    check_not_special(path)
     text = path.read_text()
     start, stop = text.find(begin), text.find(end)
     if start < 0 or stop < start:
