@@ -76,10 +76,12 @@ def main(argv: list[str] | None = None) -> int:
     import jax
     import numpy as np
 
-    from jaxjepa import checkpoint, cli, planning
+    from jaxjepa import checkpoint, cli, planning, runner
 
     try:
-        episodes, seconds = plan(args)
+        episodes, seconds = runner.interruptible(plan, args)  # Ctrl-C lands at once, not after the episodes
+    except KeyboardInterrupt:
+        cli.interrupted("plan.py: interrupted; nothing was written")
     except (checkpoint.RunError, planning.PlanningError, ValueError) as err:
         cli.fail(f"plan.py: {err}")
     except jax.errors.JaxRuntimeError as err:  # XLA refuses the buffers up front: nothing has run

@@ -10,7 +10,6 @@ import argparse
 import contextlib
 import json
 import os
-import signal
 import sys
 from pathlib import Path
 from typing import NamedTuple
@@ -46,12 +45,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return train(parse(argv))
     except KeyboardInterrupt:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not break the one-line goodbye
-        # The training thread cannot be stopped, and waiting for it is what Ctrl-C should not do.
-        print("train.py: interrupted; runs saved before it are kept, nothing else was written", file=sys.stderr)
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(130)
+        from jaxjepa import cli
+
+        cli.interrupted("train.py: interrupted; runs saved before it are kept, nothing else was written")
 
 
 def train(args: argparse.Namespace) -> int:

@@ -17,7 +17,7 @@ from pathlib import Path
 from export import USER_TF_LOG_LEVEL
 from export.destination import ExportError, check_destination, check_saved_model_destination, listing
 from export.page import check_page_can_run
-from jaxjepa.cli import OneLineParser, fail
+from jaxjepa.cli import OneLineParser, fail, interrupted
 from jaxjepa.config import ACTION_WORLDS, VARIANTS, Config, get_config
 
 
@@ -86,7 +86,13 @@ def plan_budget(args) -> dict[str, int]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = parse_args(argv)
+    try:
+        export(parse_args(argv))
+    except KeyboardInterrupt:
+        interrupted("python -m export: interrupted; an export already in --out is as it was")
+
+
+def export(args) -> None:
     from jaxjepa.api import load_run
     from jaxjepa.checkpoint import RunError
 

@@ -12,6 +12,7 @@ import dataclasses
 import errno
 import os
 import re
+import signal
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -139,6 +140,17 @@ def write_text(path: str | Path, text: str) -> Path:
 def fail(message: str, code: int = 2) -> NoReturn:
     print(message, file=sys.stderr)
     raise SystemExit(code)
+
+
+def interrupted(message: str) -> NoReturn:
+    """Leave on Ctrl-C: one line, status 130. A compiled XLA call may still run in a worker thread
+    (runner.interruptible) that cannot be stopped, and waiting for it is what Ctrl-C should not do, so the process
+    exits at once; every output is written atomically, so what was written before stays whole."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not break the one-line goodbye
+    print(message, file=sys.stderr)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(130)
 
 
 MAX_SEEDS = 4096  # a larger count is a typo rather than a plan: refuse it before building the list

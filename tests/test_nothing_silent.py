@@ -2,6 +2,7 @@
 naming what is wrong (RunError / ValueError / exit 2), never a traceback, a hang or garbage."""
 
 import dataclasses
+import importlib
 import json
 import math
 import os
@@ -579,3 +580,47 @@ def test_a_figure_that_fails_to_write_leaves_the_one_before(tmp_path, monkeypatc
     with pytest.raises(OSError, match="No space left"):
         figures.budget_curve([1, 2], np.array([[0.1, 0.2]]), ["1x1", "2x1"], path)
     assert path.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["curve.png"]
+
+
+@pytest.mark.parametrize(
+    "module, work, argv",
+    [("jaxjepa.evaluation.command", "evaluate", ["--seeds", "0-1"]), ("plan", "plan", ["RUN"]),
+     ("export.__main__", "export", ["RUN"])],
+)  # fmt: skip
+def test_ctrl_c_is_one_line_and_status_130(module, work, argv, monkeypatch, capsys):
+    """Ctrl-C during the work: one line saying what is kept, exit status 130, no traceback. (cli.interrupted
+    leaves by os._exit, which here raises SystemExit instead, and leaves the test's SIGINT handler alone.)"""
+    command = importlib.import_module(module)
+
+    def ctrl_c(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli.signal, "signal", lambda *args: None)
+    monkeypatch.setattr(cli.os, "_exit", lambda code: (_ for _ in ()).throw(SystemExit(code)))
+    monkeypatch.setattr(command, work, ctrl_c)
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_info:
+        command.main(argv)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exit_info.value.code == 130 and len(err) == 1 and "interrupted" in err[0], err
+
+
+def test_the_report_replaces_a_report_and_nothing_else(tmp_path, capsys):
+    """--report naming README.md or a script by a slip: refused in one line, the file kept; an earlier report
+    (a file that starts as one) is replaced."""
+    from jaxjepa.evaluation import command
+
+    out = tmp_path / "results"
+    report.write_json({"command": "c"}, out / "metrics.json")
+    notes = tmp_path / "notes.md"
+    notes.write_text("my notes\n")
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_info:
+        command.main(["--report-only", "--out", str(out), "--report", str(notes)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exit_info.value.code == 1 and len(err) == 1 and "holds something else" in err[0], err
+    assert notes.read_text() == "my notes\n"
+    assert report.foreign_file_problem(tmp_path / "absent.md") is None
+    earlier = tmp_path / "RESULTS.md"
+    earlier.write_text(f"{report.REPORT_TITLE}\n\nold\n")
+    assert report.foreign_file_problem(earlier) is None

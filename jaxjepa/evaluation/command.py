@@ -207,7 +207,7 @@ def check_report_path(args: argparse.Namespace) -> None:
     """The report must be a file (or nothing yet) in an existing folder this process can write."""
     if not Path(args.report).absolute().parent.is_dir():
         cli.fail(f"eval.py: cannot write the report: no directory for the report {args.report}", 1)
-    problem = cli.output_file_problem(args.report)
+    problem = cli.output_file_problem(args.report) or report.foreign_file_problem(args.report)
     if problem:
         cli.fail(f"eval.py: cannot write the report: {problem}", 1)
 
@@ -227,7 +227,13 @@ def run_job(job: Job, found: Found, context: Context, out: Path, bar) -> Outcome
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
+    try:
+        return evaluate(sys.argv[1:] if argv is None else argv)
+    except KeyboardInterrupt:
+        cli.interrupted("eval.py: interrupted; runs and outputs written before it are kept")
+
+
+def evaluate(argv: list[str]) -> int:
     args = parse(argv)
     if args.report_only:
         return report_only(args)
@@ -248,11 +254,14 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     try:
         with tqdm(total=len(jobs), desc="eval", unit="suite") as bar:
-            outcomes = [run_job(job, found_runs, context, out, bar) for job, found_runs in zip(jobs, found)]
+            outcomes = [runner.interruptible(run_job, job, runs, context, out, bar) for job, runs in zip(jobs, found)]
+        files = store(outcomes, args, context)
+        write_report(args)
     except checkpoint.RunError as err:  # a save that failed midway (a full disk): the runs saved before it stay
         cli.fail(f"eval.py: {err}", 1)
-    files = store(outcomes, args, context)
-    write_report(args)
+    except OSError as err:  # a full disk or a vanished folder while a figure, a JSON or the report was written
+        where = f" {err.filename}" if err.filename else ""
+        cli.fail(f"eval.py: cannot write{where}: {err.strerror or err}; what was written before it is kept", 1)
     update_readme(args, files, [o.suite for o in outcomes], {f: path for o in outcomes for f, path in o.made.items()})
     print_summary(outcomes, files, args)
     return 0
@@ -322,7 +331,7 @@ def write_report(args: argparse.Namespace, files: dict[str, dict] | None = None)
         []
         if REPORT_ORDER[0].result_file in files
         else [
-            "# Results\n\nThe headline evaluation has not been run yet (`python eval.py --seeds 0-7`); "
+            f"{report.REPORT_TITLE}\n\nThe headline evaluation has not been run yet (`python eval.py --seeds 0-7`); "
             "the sections below come from the extra evaluations named in each. Do not edit by hand."
         ]
     )
