@@ -621,6 +621,8 @@ def test_the_report_replaces_a_report_and_nothing_else(tmp_path, capsys):
     assert exit_info.value.code == 1 and len(err) == 1 and "holds something else" in err[0], err
     assert notes.read_text() == "my notes\n"
     assert report.foreign_file_problem(tmp_path / "absent.md") is None
+    (tmp_path / "empty.md").touch()
+    assert report.foreign_file_problem(tmp_path / "empty.md") is None
     earlier = tmp_path / "RESULTS.md"
     earlier.write_text(f"{report.REPORT_TITLE}\n\nold\n")
     assert report.foreign_file_problem(earlier) is None

@@ -98,7 +98,7 @@ def made_by(payload: dict) -> str:
 def foreign_file_problem(path: str | Path) -> str | None:
     """Why `path` is a file the report must not replace (one that does not start as a report does), or None."""
     path = Path(path)
-    if not path.is_file():
+    if not path.is_file() or path.stat().st_size == 0:  # nothing there to lose
         return None
     with open(path, "rb") as file:
         first = file.readline(len(REPORT_TITLE) + 2).rstrip(b"\r\n")
