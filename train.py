@@ -169,21 +169,18 @@ def save_chunk(config, output, seeds: list[int], run_dirs: list[Path], force: bo
     """Save the finite seeds of one chunk; (saved, failed seeds, first non-finite step or None)."""
     from jaxjepa import checkpoint, cli, runner, trainer
 
-    metrics = runner.per_seed_numpy(output)
     saved, failed = [], []
-    for i, (seed, run_dir) in enumerate(zip(seeds, run_dirs)):
-        seed_metrics = {k: v[i] for k, v in metrics.items()}
-        if not np.isfinite(seed_metrics["loss"]).all():
+    for i, (seed, run_dir, metrics) in enumerate(zip(seeds, run_dirs, runner.run_metrics(output, seeds))):
+        if not np.isfinite(metrics["curves"]["loss"]).all():
             failed.append(seed)
             continue
-        summary = runner.final_figures(seed_metrics, output, len(seeds), seed)
         params = runner.seed_params(output, i)  # None: another process trained and saves this seed
         try:
             if params is not None:
-                checkpoint.save_run(run_dir, config, params, {"final": summary, "curves": seed_metrics}, force=force)
+                checkpoint.save_run(run_dir, config, params, metrics, force=force)
         except checkpoint.RunError as err:
             cli.fail(f"train.py: {err}", 1)
-        saved.append((seed, run_dir, summary))
+        saved.append((seed, run_dir, metrics["final"]))
     return saved, failed, (trainer.first_nonfinite_step(output.result.metrics) if failed else None)
 
 

@@ -226,6 +226,17 @@ def final_figures(m: dict, output: SeedsOutput, n_seeds: int, seed: int) -> Fina
     )
 
 
+def run_metrics(output: SeedsOutput, seeds: Sequence[int]) -> list[dict]:
+    """Per seed of `output`, in order, what its saved run's metrics.json holds: {"final": FinalFigures,
+    "curves": {name: NumPy array}}."""
+    per_seed = per_seed_numpy(output)
+    metrics = []
+    for i, seed in enumerate(seeds):
+        curves = {k: v[i] for k, v in per_seed.items()}
+        metrics.append({"final": final_figures(curves, output, len(seeds), seed), "curves": curves})
+    return metrics
+
+
 def local_rows(per_program: int, devices: Sequence[jax.Device] | None = None) -> set[int]:
     """The rows of a `per_program`-seed program that this process's devices train (all of them in a
     one-process run)."""

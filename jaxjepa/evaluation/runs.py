@@ -142,12 +142,9 @@ def train_and_save(config: Config, missing: list[tuple[int, Path]]) -> None:
     NaN/inf is a result here, not an error: it is saved too, and its figures say so."""
     seeds = [s for s, _ in missing]
     output = runner.train_seeds(config, seeds)
-    per_seed = runner.per_seed_numpy(output)
-    for i, (seed, path) in enumerate(missing):
-        seed_metrics = {k: v[i] for k, v in per_seed.items()}
+    for i, ((_, path), metrics) in enumerate(zip(missing, runner.run_metrics(output, seeds))):
         params = jax.tree_util.tree_map(operator.itemgetter(i), output.result.params)
-        final = runner.final_figures(seed_metrics, output, len(seeds), seed)
-        checkpoint.save_run(path, config, params, {"final": final, "curves": seed_metrics})
+        checkpoint.save_run(path, config, params, metrics)
 
 
 def train_missing(plan: Plan, found: Found, progress=lambda text: None) -> dict[str, SeedRuns]:
