@@ -10,7 +10,7 @@ from the evaluation key, never from training data.
 from __future__ import annotations
 
 import functools
-from typing import NamedTuple
+from typing import NamedTuple, TypedDict
 
 import jax
 import jax.numpy as jnp
@@ -95,11 +95,19 @@ def fit_position(params: dict, key: jax.Array, config: Config) -> tuple[Probe, L
     return fit(flat(fitted.z), flat(fitted.positions)), tested
 
 
-def probe_position(params: dict, key: jax.Array, config: Config) -> dict:
-    """Fit on `probe_sequences` fresh trajectories, test on as many others. Returns RMSE in px."""
+class ProbeFigures(TypedDict):
+    """How far the position probe reads the logo off, on held-out trajectories, px. A saved run keeps them as
+    FinalFigures' probe_rmse_px and probe_rmse_yx_px."""
+
+    probe_rmse: jax.Array  # [] over both coordinates
+    probe_rmse_yx: jax.Array  # [2 * logos]: y, x of each logo
+
+
+def probe_position(params: dict, key: jax.Array, config: Config) -> ProbeFigures:
+    """Fit on `probe_sequences` fresh trajectories, test on as many others."""
     position_probe, tested = fit_position(params, key, config)
     predicted = apply(position_probe, flat(tested.z))
-    return {
-        "probe_rmse": rmse(predicted, flat(tested.positions)),
-        "probe_rmse_yx": rmse_per_coordinate(predicted, flat(tested.positions)),
-    }
+    return ProbeFigures(
+        probe_rmse=rmse(predicted, flat(tested.positions)),
+        probe_rmse_yx=rmse_per_coordinate(predicted, flat(tested.positions)),
+    )

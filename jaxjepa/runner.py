@@ -61,7 +61,7 @@ def stacked_keys(seeds: Sequence[int]) -> tuple[jax.Array, jax.Array]:
 class SeedsOutput(NamedTuple):
     result: TrainResult  # every leaf has a leading [n_seeds] axis; across processes, params are the
     # global (padded) arrays, each process holding its own seeds' rows: see seed_params
-    probe: dict  # probe_rmse [n_seeds], probe_rmse_yx [n_seeds, 2]
+    probe: probe.ProbeFigures  # each with a leading [n_seeds] axis
     compile_s: float
     run_s: float
 
