@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         export(parse_args(argv))
     except KeyboardInterrupt:
-        interrupted("python -m export: interrupted; an export already in --out is as it was")
+        interrupted("python -m export: interrupted; --out holds a whole export or none, never part of one")
 
 
 def export(args) -> None:

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from export import browser
-from jaxjepa.cli import OneLineParser, fail, output_file_problem, write_text
+from jaxjepa.cli import OneLineParser, check_not_special, fail, output_file_problem, write_text
 from jaxjepa.evaluation.report import MissingMarkers, replace_block
 
 REPO = Path(__file__).resolve().parent.parent
@@ -34,7 +34,7 @@ PROG = "python -m export.measure"
 BEGIN, END = "<!-- export.measure:begin", "<!-- export.measure:end -->"
 REFERENCE_DOWNLOAD_MB = 1.37  # REFERENCE.md: its weights as base64 float32 JSON
 BACKENDS = ("webgl", "cpu")
-DEFAULT_MODEL = "web/model"  # as README names it, relative to the repo; the page's own folder
+DEFAULT_MODEL = "web/model"  # the page's own folder, as results/web.json names it (relative to the repo)
 DEFAULT_REPEATS = 50
 DEFAULT_OUT = str(REPO / "results" / "web.json")
 
@@ -208,7 +208,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = OneLineParser(
         prog=PROG, description="Measure the browser demo (size, parity, speed) in headless Chromium."
     )
-    parser.add_argument("--model", default=DEFAULT_MODEL, help=f"export folder (default {DEFAULT_MODEL})")
+    parser.add_argument("--model", default=str(REPO / DEFAULT_MODEL), help=f"export folder (default {DEFAULT_MODEL})")
     parser.add_argument(
         "--also", nargs="*", default=[], metavar="DIR", help="further export folders, e.g. a float16 one"
     )
@@ -230,6 +230,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         fail(f"{PROG}: --repeats must be >= 1")
     if args.report_only and args.no_readme:
         fail(f"{PROG}: --report-only rewrites a README's block; --no-readme leaves nothing to do")
+    given = [name for name in ("model", "also", "repeats") if getattr(args, name) != parser.get_default(name)]
+    measuring = [f"--{name}" for name in given]
+    if args.report_only and measuring:
+        fail(f"{PROG}: --report-only measures nothing, so {', '.join(measuring)} would be ignored; drop them")
     return args
 
 
@@ -278,6 +282,7 @@ def measure(args: argparse.Namespace) -> dict:
 def stored_block(out: Path, json_path: str) -> str:
     """The README block of the figures stored at `out`, or one line saying why there is none."""
     try:
+        check_not_special(out)
         return readme_block(json.loads(out.read_text()), json_path)
     except OSError as err:
         fail(f"{PROG}: --report-only: cannot read {out} ({err.strerror or err}); measure first: {PROG}", 1)

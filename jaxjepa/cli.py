@@ -73,8 +73,8 @@ def output_dir(text: str) -> str:
 def output_file_problem(out: str | Path) -> str | None:
     """Why a file could not be written at `out`, or None: checked before the work whose result it holds, so a
     wrong path costs no minutes. Creates the missing folders, as the write would."""
-    out = Path(out)
     try:
+        out = written_path(out)
         if out.is_dir():
             return "it is a directory; name a file"
         if out.exists() and not out.is_file():
@@ -103,6 +103,7 @@ def folder_problem(folder: str | Path) -> str | None:
 
 
 NOT_A_FILE = "not a regular file but a device, a pipe or a socket"
+IN_FLIGHT: set[Path] = set()  # temp files of atomic_output being written: removed by `interrupted` too
 
 
 def check_not_special(path: Path) -> None:
@@ -119,15 +120,29 @@ def atomic_output(path: str | Path) -> Iterator[Path]:
     so two processes writing the same output never share one; it gets the umask's mode, as any new file does. A
     symbolic link is written through (its target is replaced, the link kept); a device or a pipe is refused with
     an OSError, as a rename would put a file in its place."""
-    path = Path(os.path.realpath(path)) if Path(path).is_symlink() else Path(path)
+    path = written_path(path)
     check_not_special(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    IN_FLIGHT.add(tmp)
     try:
         yield tmp
         tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)
+        IN_FLIGHT.discard(tmp)
+
+
+def written_path(path: str | Path) -> Path:
+    """Where an output named `path` is written: a symbolic link's target (the link is kept). OSError for a
+    link that leads nowhere a file can be: a loop."""
+    path = Path(path)
+    if not path.is_symlink():
+        return path
+    target = Path(os.path.realpath(path))
+    if target.is_symlink():
+        raise OSError(errno.ELOOP, "it is a symbolic link that loops", str(path))
+    return target
 
 
 def write_text(path: str | Path, text: str) -> Path:
@@ -147,6 +162,9 @@ def interrupted(message: str) -> NoReturn:
     (runner.interruptible) that cannot be stopped, and waiting for it is what Ctrl-C should not do, so the process
     exits at once; every output is written atomically, so what was written before stays whole."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not break the one-line goodbye
+    for tmp in list(IN_FLIGHT):  # os._exit skips atomic_output's own tidying
+        with contextlib.suppress(OSError):
+            tmp.unlink()
     print(message, file=sys.stderr)
     sys.stdout.flush()
     sys.stderr.flush()

@@ -1,6 +1,7 @@
 """The benchmark's arithmetic and plumbing (no timings: speed figures come from `python -m benchmarks`)."""
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -646,6 +647,12 @@ def test_measure_report_only_writes_the_block_again_from_the_stored_figures(tmp_
     )
     assert code == 1 and "cannot read" in err
     assert readme.read_text().endswith("kept\n") and "stale" not in readme.read_text()
+    code, err = refusal(capsys, lambda: measure.main(["--report-only", "--readme", str(readme), "--repeats", "3"]))
+    assert code == 2 and "--repeats would be ignored" in err
+    fifo = tmp_path / "fifo.json"
+    os.mkfifo(fifo)
+    code, err = refusal(capsys, lambda: measure.main(["--report-only", "--out", str(fifo), "--readme", str(readme)]))
+    assert code == 1 and "not a regular file" in err  # refused, not read: reading a pipe would block
 
 
 def test_the_block_names_the_load_at_the_start_of_each_run():

@@ -562,6 +562,15 @@ def test_outputs_never_replace_a_device_a_pipe_or_a_link(tmp_path):
     link.symlink_to(target)
     cli.write_text(link, "new")
     assert link.is_symlink() and target.read_text() == "new"
+    nowhere = tmp_path / "nowhere.md"  # a link into a folder that cannot be made: refused before any work
+    nowhere.symlink_to("/proc/no-such-folder/report.md")
+    assert "/proc/no-such-folder" in cli.output_file_problem(nowhere)
+    loop = tmp_path / "loop.md"
+    loop.symlink_to(loop)
+    assert "loops" in cli.output_file_problem(loop)
+    with pytest.raises(OSError, match="loops"):
+        cli.write_text(loop, "text")
+    assert loop.is_symlink()
 
 
 def test_a_figure_that_fails_to_write_leaves_the_one_before(tmp_path, monkeypatch):
@@ -584,7 +593,7 @@ def test_a_figure_that_fails_to_write_leaves_the_one_before(tmp_path, monkeypatc
 
 @pytest.mark.parametrize(
     "module, work, argv",
-    [("jaxjepa.evaluation.command", "evaluate", ["--seeds", "0-1"]), ("plan", "plan", ["RUN"]),
+    [("jaxjepa.evaluation.command", "check_configs", ["--seeds", "0-1"]), ("plan", "plan", ["RUN"]),
      ("export.__main__", "export", ["RUN"])],
 )  # fmt: skip
 def test_ctrl_c_is_one_line_and_status_130(module, work, argv, monkeypatch, capsys):
@@ -625,4 +634,6 @@ def test_the_report_replaces_a_report_and_nothing_else(tmp_path, capsys):
     assert report.foreign_file_problem(tmp_path / "empty.md") is None
     earlier = tmp_path / "RESULTS.md"
     earlier.write_text(f"{report.REPORT_TITLE}\n\nold\n")
+    assert report.foreign_file_problem(earlier) is None
+    earlier.write_bytes(f"\ufeff{report.REPORT_TITLE}\r\n\r\nsaved by an editor\r\n".encode())
     assert report.foreign_file_problem(earlier) is None

@@ -10,9 +10,11 @@ regenerated from every stored payload, so suites run apart still share one repor
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
 
@@ -41,6 +43,19 @@ EXTRA_SUITES = (
     two_rooms.SUITE,
 )  # each with its own --NAME flag
 REPORT_ORDER = HEADLINE_SUITES + EXTRA_SUITES
+
+
+class OutputError(Exception):
+    """An output (a figure, a JSON file, the report) could not be written: a full disk, a vanished folder."""
+
+
+@contextlib.contextmanager
+def writing_outputs() -> Iterator[None]:
+    try:
+        yield
+    except OSError as err:
+        where = f" {err.filename}" if err.filename else ""
+        raise OutputError(f"cannot write{where}: {err.strerror or err}") from err
 
 
 class Job(NamedTuple):
@@ -219,7 +234,8 @@ def run_job(job: Job, found: Found, context: Context, out: Path, bar) -> Outcome
     trained = time.perf_counter()
     bar.set_postfix_str(f"{job.suite.name}: evaluating")
     evaluated = job.suite.evaluate(loaded, context)
-    made = job.suite.figures(evaluated, out)
+    with writing_outputs():
+        made = job.suite.figures(evaluated, out)
     bar.update(1)
     done = time.perf_counter()
     timing = {"train": trained - started, "evaluate": done - trained, "total": done - started}
@@ -255,13 +271,13 @@ def evaluate(argv: list[str]) -> int:
     try:
         with tqdm(total=len(jobs), desc="eval", unit="suite") as bar:
             outcomes = [runner.interruptible(run_job, job, runs, context, out, bar) for job, runs in zip(jobs, found)]
-        files = store(outcomes, args, context)
-        write_report(args)
+        with writing_outputs():
+            files = store(outcomes, args, context)
+            write_report(args)
     except checkpoint.RunError as err:  # a save that failed midway (a full disk): the runs saved before it stay
         cli.fail(f"eval.py: {err}", 1)
-    except OSError as err:  # a full disk or a vanished folder while a figure, a JSON or the report was written
-        where = f" {err.filename}" if err.filename else ""
-        cli.fail(f"eval.py: cannot write{where}: {err.strerror or err}; what was written before it is kept", 1)
+    except OutputError as err:
+        cli.fail(f"eval.py: {err}; what was written before it is kept", 1)
     update_readme(args, files, [o.suite for o in outcomes], {f: path for o in outcomes for f, path in o.made.items()})
     print_summary(outcomes, files, args)
     return 0

@@ -157,7 +157,9 @@ def dream_gif(
     return _save_gif(images, path, frame_ms)
 
 
-def surprise_trace(example: dict[str, np.ndarray], first_scored_frame: int, path: Path, kind: str = "teleport") -> Path:
+def surprise_trace(
+    example: dict[str, np.ndarray], first_scored_frame: int, threshold_mads: float, path: Path, kind: str = "teleport"
+) -> Path:
     """Surprise per scored frame, latent and pixel, with the threshold and the injected frame, on the first
     trajectory of `example` (anomaly.examples of one seed) whose anomaly is visible."""
     shown = int(np.argmax(example["visible"])) if example["visible"].any() else 0
@@ -169,7 +171,8 @@ def surprise_trace(example: dict[str, np.ndarray], first_scored_frame: int, path
         (axes[1], pixel, float(example["pixel_threshold"]), "pixel MSE(D(P(E_ema(o_t))), f_t+2)"),
     ):
         ax.plot(frames, scores, "o-", ms=3, color="tab:blue", label="surprise, indexed by the frame it scores")
-        ax.axhline(threshold, color="tab:orange", ls="--", label="threshold: median + 5 MAD of normal frames")
+        threshold_label = f"threshold: median + {threshold_mads:g} MAD of normal frames"
+        ax.axhline(threshold, color="tab:orange", ls="--", label=threshold_label)
         ax.axvline(anomaly_frame, color="tab:red", lw=1.5, alpha=0.7, label=f"{kind} injected at frame {anomaly_frame}")
         ax.set(yscale="log", ylabel="surprise (log)", title=name)
         ax.grid(alpha=0.3, which="both")

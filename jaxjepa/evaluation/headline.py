@@ -142,7 +142,9 @@ def draw(evaluated: Evaluated, out: Path) -> dict[str, Path]:
     reference = {k: float(np.mean(v)) for k, v in measured_at.items()}
     made["horizon_curve"] = figures.horizon_curve(fc["curves"], settings.horizon_px, out / "horizon.png", reference)
     seed0 = {k: v[0] for k, v in evaluated.arrays["anomaly"]["teleport"]["example"].items()}
-    made["surprise_trace"] = figures.surprise_trace(seed0, anomaly.FIRST_SCORED_FRAME, out / "surprise.png")
+    made["surprise_trace"] = figures.surprise_trace(
+        seed0, anomaly.FIRST_SCORED_FRAME, settings.threshold_mads, out / "surprise.png"
+    )
     true, predicted = lin["example_true"][0].reshape(-1, 2), lin["example_predicted"][0].reshape(-1, 2)
     made["probe_scatter"] = figures.probe_scatter(
         true, predicted, lin["position_rmse_yx"], out / "probe_scatter.png", evaluated.payload["config"]["frame_size"]

@@ -100,8 +100,11 @@ def foreign_file_problem(path: str | Path) -> str | None:
     path = Path(path)
     if not path.is_file() or path.stat().st_size == 0:  # nothing there to lose
         return None
-    with open(path, "rb") as file:
-        first = file.readline(len(REPORT_TITLE) + 2).rstrip(b"\r\n")
+    try:
+        with open(path, "rb") as file:
+            first = file.readline(len(REPORT_TITLE) + 5).removeprefix(b"\xef\xbb\xbf").rstrip(b"\r\n")
+    except OSError as err:
+        return f"{path} cannot be read to check that it is a report ({err.strerror or err})"
     if first == REPORT_TITLE.encode():
         return None
     return (
