@@ -11,11 +11,15 @@ import argparse
 import sys
 import time
 
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxjepa import checkpoint, cli, planning, runner
+from jaxjepa.config import CHOICES
+
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
-    from jaxjepa import cli
-    from jaxjepa.config import CHOICES
-
     parser = cli.OneLineParser(prog="plan.py", description=__doc__.splitlines()[0])
     parser.add_argument("run_dir", metavar="RUN_DIR", help="a finished run with an action-conditioned predictor")
     parser.add_argument("--episodes", type=cli.batch_count, default=256, help="episodes planned at once (default 256)")
@@ -28,8 +32,6 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 
 def planning_config(config, args: argparse.Namespace):
     """The run's config with the planner flags given on the command line."""
-    from jaxjepa import cli
-
     changes = cli.planner_changes(args)
     if args.planner not in (None, "random"):  # the random baseline is no config's planner
         changes["planner"] = args.planner
@@ -38,11 +40,6 @@ def planning_config(config, args: argparse.Namespace):
 
 def plan(args: argparse.Namespace):
     """The episodes the arguments ask for, and their wall time (compilation excluded)."""
-    import jax
-    import jax.numpy as jnp
-
-    from jaxjepa import checkpoint, planning
-
     config, params, _ = checkpoint.load_run_files(args.run_dir)
     model = planning.learned_model(params, config)
     config = planning_config(config, args)
@@ -62,10 +59,6 @@ def plan(args: argparse.Namespace):
 
 def one_goal_episodes(key, goal, count, model, config, planner):
     """`count` episodes from random starts, all to `goal`."""
-    import jax
-
-    from jaxjepa import planning
-
     plan_keys, tasks = planning.draw_tasks(key, count, config)
     tasks = tasks._replace(goal=jax.numpy.broadcast_to(goal, tasks.goal.shape))
     return jax.vmap(lambda k, t: planning.episode(k, t, model, config, planner))(plan_keys, tasks)
@@ -73,10 +66,6 @@ def one_goal_episodes(key, goal, count, model, config, planner):
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(sys.argv[1:] if argv is None else argv)
-    import jax
-    import numpy as np
-
-    from jaxjepa import checkpoint, cli, planning, runner
 
     try:
         episodes, seconds = runner.interruptible(plan, args)  # Ctrl-C lands at once, not after the episodes

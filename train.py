@@ -15,13 +15,16 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
+from tqdm import tqdm
+
+from jaxjepa import checkpoint, cli, distributed, runner, trainer
+from jaxjepa.config import WORLD_FIELDS, Config
+from jaxjepa.evaluation.reference import REFERENCE
 
 SEEDS_PER_PROGRAM = 64  # more seeds train in chunks of this many, one compiled program reused for every chunk
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
-    from jaxjepa import cli, distributed
-
     parser = cli.OneLineParser(prog="train.py", description=__doc__.splitlines()[0])
     cli.add_seed_flags(parser, " (default 0)")
     parser.add_argument("--out", default="runs", type=cli.output_dir, help="root directory of the runs (default runs/)")
@@ -45,14 +48,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return train(parse(argv))
     except KeyboardInterrupt:
-        from jaxjepa import cli
-
         cli.interrupted("train.py: interrupted; runs saved before it are kept, nothing else was written")
 
 
 def train(args: argparse.Namespace) -> int:
-    from jaxjepa import cli, distributed, runner
-
     seeds = cli.seeds_from(args)
     config = cli.config_from(args, "train.py", seeds=min(len(seeds), args.seeds_per_program))
     try:
@@ -115,7 +114,6 @@ def prepare_outputs(
     summary.json of the same config, which this run's seeds are merged into. `seeds`: how many the whole call
     trains (a process of a cluster holds only its own `run_dirs`): a call of several writes the summary, so one of
     another config is refused here, before training."""
-    from jaxjepa import checkpoint, cli
 
     try:
         for run_dir in run_dirs:
@@ -144,9 +142,6 @@ class Timing(NamedTuple):
 def train_in_chunks(config, seeds: list[int], run_dirs: list[Path], per_program: int, force: bool):
     """Train and save the seeds in chunks of `per_program`, one compiled program for all chunks.
     Returns (saved [(seed, run_dir, final figures)], failed seeds, first non-finite step, Timing)."""
-    from tqdm import tqdm
-
-    from jaxjepa import runner
 
     run_chunk = runner.seeds_runner(config, per_program)
     saved, failed, bad, compile_s, run_s = [], [], None, 0.0, 0.0
@@ -167,8 +162,6 @@ def train_in_chunks(config, seeds: list[int], run_dirs: list[Path], per_program:
 
 def save_chunk(config, output, seeds: list[int], run_dirs: list[Path], force: bool):
     """Save the finite seeds of one chunk; (saved, failed seeds, first non-finite step or None)."""
-    from jaxjepa import checkpoint, cli, runner, trainer
-
     saved, failed = [], []
     for i, (seed, run_dir, metrics) in enumerate(zip(seeds, run_dirs, runner.run_metrics(output, seeds))):
         if not np.isfinite(metrics["curves"]["loss"]).all():
@@ -190,8 +183,6 @@ def mean_std(values) -> str:
 
 
 def print_summary(config, seeds, saved, timing, cache) -> None:
-    from jaxjepa import cli
-
     changed = cli.overrides_of(config)
     print(
         f"jaxjepa: {len(seeds)} seed(s) {seeds if len(seeds) <= 8 else f'{seeds[0]}..{seeds[-1]}'}, "
@@ -217,9 +208,6 @@ def print_summary(config, seeds, saved, timing, cache) -> None:
 
 def reference_probe(config) -> str:
     """The reference's probe figures, for a run in its world (the bouncing logo in a box of its size)."""
-    from jaxjepa.config import WORLD_FIELDS, Config
-    from jaxjepa.evaluation.reference import REFERENCE
-
     if any(getattr(config, name) != getattr(Config, name) for name in WORLD_FIELDS):
         return ""
     measured = REFERENCE["measured"]["probe_lstsq_fresh_px"]
@@ -237,7 +225,6 @@ def earlier_summary(path: Path, config, force: bool) -> dict:
     summary, forced or not, since --force replaces runs, not the record of others. One of another config, or
     unreadable, is never overwritten unasked: RunError, or {} with `force`. Something that is not a file there is
     never replaced: RunError."""
-    from jaxjepa import checkpoint
 
     if not path.exists() and not path.is_symlink():
         return {}
@@ -275,7 +262,6 @@ def unjoined_summary(path: Path, seed: int) -> str:
 def write_seed_summary(path: Path, config, saved, force: bool) -> None:
     """summary.json: mean +- std over this call's seeds and those an existing summary of the same config
     holds (re-read under its lock, so that two processes writing other seeds both count)."""
-    from jaxjepa import checkpoint, cli
 
     with checkpoint.locked(path):
         try:
