@@ -228,7 +228,7 @@ def probe_scatter(
 
 
 def recipe_horizons(
-    error_curves: dict[str, np.ndarray], floor_curves: dict[str, np.ndarray], path: Path, horizon_px: float = 1.0
+    error_curves: dict[str, np.ndarray], floor_curves: dict[str, np.ndarray], path: Path, horizon_px: float
 ) -> Path:
     """Every recipe's dream on one plot: position error per rollout step, {name: [n_seeds, K]} (line:
     mean over seeds, band: +- std), with each recipe's floor (its probe on the true latents) dashed."""

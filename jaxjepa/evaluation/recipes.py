@@ -108,7 +108,8 @@ def draw(evaluated: Evaluated, out: Path) -> dict[str, Path]:
     configs = evaluated.payload["configs"]
     curves = {name: np.asarray(v["curves_per_seed"]["error_curve"]) for name, v in configs.items()}
     floors = {name: np.asarray(v["curves_per_seed"]["floor_curve"]) for name, v in configs.items()}
-    made = {"horizon_recipes": figures.recipe_horizons(curves, floors, out / "horizon_recipes.png")}
+    band = settings_of(evaluated.payload)["horizon_px"]
+    made = {"horizon_recipes": figures.recipe_horizons(curves, floors, out / "horizon_recipes.png", band)}
     for name, v in configs.items():
         if "predictor_spectrum" in v:
             made[f"spectrum_{name}"] = figures.predictor_spectrum(
