@@ -10,6 +10,7 @@ import os
 # TF_CPP_MIN_LOG_LEVEL as the user set it, or None: then `python -m export` also hides the C++ log lines it does
 # not reach (export.__main__.native_logs_hidden).
 USER_TF_LOG_LEVEL = os.environ.get("TF_CPP_MIN_LOG_LEVEL")
+REFERENCE_DOWNLOAD_MB = 1.37  # REFERENCE.md: the reference page's weights, as base64 float32 JSON
 
 # Before TensorFlow or tensorflowjs is imported anywhere: TF's start-up chatter would hide the figures
 # we print, and tensorflow_decision_forests (imported by the tensorflowjs converter) tries to show a

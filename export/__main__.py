@@ -14,7 +14,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from export import USER_TF_LOG_LEVEL
+from export import REFERENCE_DOWNLOAD_MB, USER_TF_LOG_LEVEL
 from export.destination import ExportError, check_destination, check_saved_model_destination, listing
 from export.page import check_page_can_run
 from jaxjepa.cli import OneLineParser, fail, interrupted
@@ -223,7 +223,7 @@ def report(args, meta: dict) -> None:
     sizes = ", ".join(f"{k} {v / 1e3:.1f} kB" for k, v in meta["bytes"].items())
     print(
         f"wrote {args.out}: {meta['weights_dtype']} weights, download {meta['download_bytes'] / 1e6:.3f} MB "
-        f"({sizes}); reference's base64 JSON: 1.37 MB"
+        f"({sizes}); reference's base64 JSON: {REFERENCE_DOWNLOAD_MB} MB"
     )
     if args.float16:
         errors = ", ".join(f"{k} {v:.2e}" for k, v in meta["float16_error_max_abs"].items())

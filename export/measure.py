@@ -25,14 +25,13 @@ from pathlib import Path
 
 import numpy as np
 
-from export import browser
+from export import REFERENCE_DOWNLOAD_MB, browser
 from jaxjepa.cli import OneLineParser, check_not_special, fail, output_file_problem, write_text
 from jaxjepa.evaluation.report import MissingMarkers, replace_block
 
 REPO = Path(__file__).resolve().parent.parent
 PROG = "python -m export.measure"
 BEGIN, END = "<!-- export.measure:begin", "<!-- export.measure:end -->"
-REFERENCE_DOWNLOAD_MB = 1.37  # REFERENCE.md: its weights as base64 float32 JSON
 BACKENDS = ("webgl", "cpu")
 DEFAULT_MODEL = "web/model"  # the page's own folder, as results/web.json names it (relative to the repo)
 DEFAULT_REPEATS = 50
