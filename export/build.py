@@ -27,7 +27,7 @@ import tensorflow as tf
 
 from export.destination import FORMAT, MANIFEST_KEY, check_destination, check_saved_model_destination, manifest_of
 from export.lower import ExportError, evaluate, trace
-from export.page import check_page_can_run
+from export.page import OUTPUT_OF, check_page_can_run, network_inputs
 from jaxjepa import checkpoint, models, probe, steer, two_rooms, two_rooms_planning, world
 from jaxjepa.config import Config
 
@@ -138,18 +138,6 @@ def jax_outputs(config: Config, params: dict, obs: np.ndarray, actions: np.ndarr
     return outputs
 
 
-def inputs_of(network: Network, reference: dict[str, np.ndarray]) -> np.ndarray:
-    """Each network is checked on what it sees in the page: observations, or the encoder's latents."""
-    if network.name == "encoder":
-        return reference["obs"].reshape(len(reference["obs"]), -1)
-    if network.name == "predictor" and "action" in reference:
-        return np.concatenate([reference["latent"], reference["action"]], axis=-1)
-    return reference["latent"]
-
-
-OUTPUT_OF = {"encoder": "latent", "predictor": "predicted", "decoder": "decoded"}
-
-
 def max_abs(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.max(np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64))))
 
@@ -161,7 +149,7 @@ def float16_cost(config: Config, params: dict, reference: dict[str, np.ndarray])
     # Each network on the float32 chain's inputs, so each figure is that network's own error.
     errors = {}
     for network in networks(config):
-        out = jax.jit(network.module.apply)(rounded[network.params_key], inputs_of(network, reference))
+        out = jax.jit(network.module.apply)(rounded[network.params_key], network_inputs(network.name, reference))
         errors[network.name] = max_abs(out, reference[OUTPUT_OF[network.name]])
     chain = jax_outputs(
         config, rounded, reference["obs"], reference.get("action")
@@ -176,7 +164,7 @@ def save_and_check(network: Network, params: dict, reference: dict, saved_dir: P
     served = ServedNetwork(network, params[network.params_key])
     tf.saved_model.save(served, str(saved_dir), signatures={"serving_default": served.serve.get_concrete_function()})
     loaded = tf.saved_model.load(str(saved_dir)).signatures["serving_default"]
-    (tf_out,) = loaded(input=tf.constant(inputs_of(network, reference))).values()
+    (tf_out,) = loaded(input=tf.constant(network_inputs(network.name, reference))).values()
     error = max_abs(tf_out.numpy(), reference[OUTPUT_OF[network.name]])
     if not error <= PARITY_TOLERANCE:
         raise ExportError(

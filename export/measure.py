@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from export import REFERENCE_DOWNLOAD_MB, browser
+from export.page import OUTPUT_OF, network_inputs
 from jaxjepa.cli import OneLineParser, check_not_special, fail, output_file_problem, write_text
 from jaxjepa.evaluation.report import MissingMarkers, replace_block
 
@@ -88,10 +89,10 @@ def measure_folder(chromium, url: str, mount: str, folder: Path, repeats: int, m
     browser.wait_ready(page)
     if not page.is_hidden("#error"):
         fail(f"{PROG}: the page could not load {folder}: {page.inner_text('#error')}")
-    inputs = {"encode": reference["obs"].reshape(len(reference["obs"]), -1), "predict": predictor_rows(reference)}
-    if "decoded" in reference:
-        inputs["decode"] = reference["latent"]
-    outputs = {"encode": "latent", "predict": "predicted", "decode": "decoded"}
+    calls = {"encode": "encoder", "predict": "predictor", "decode": "decoder"}  # window.jepa's, per network
+    networks = {call: name for call, name in calls.items() if OUTPUT_OF[name] in reference}  # a decoder if any
+    inputs = {call: network_inputs(name, reference) for call, name in networks.items()}
+    outputs = {call: OUTPUT_OF[name] for call, name in networks.items()}
     default_backend = page.evaluate("window.jepa.backend")
     per_backend = {}
     for backend in BACKENDS:
@@ -115,13 +116,6 @@ def measure_folder(chromium, url: str, mount: str, folder: Path, repeats: int, m
         "backends": per_backend,
         "console_errors": console,
     }
-
-
-def predictor_rows(reference: dict[str, np.ndarray]) -> np.ndarray:
-    """What the predictor reads: the latents, with the actions appended where it takes actions."""
-    if "action" not in reference:
-        return reference["latent"]
-    return np.concatenate([reference["latent"], reference["action"]], axis=-1)
 
 
 def planning_lines(results: dict) -> list[str]:

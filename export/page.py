@@ -7,11 +7,25 @@ callers that skip the command line.
 
 from __future__ import annotations
 
+import numpy as np
+
 from export.destination import ExportError
 from jaxjepa import two_rooms_planning
 from jaxjepa.config import BOUNCE_ONLY_FIELDS, Config
 
 BROWSABLE_ENCODERS = ("mlp", "cnn")  # what export.lower lowers
+# each network's output among the reference outputs an export stores (reference_outputs.npz)
+OUTPUT_OF = {"encoder": "latent", "predictor": "predicted", "decoder": "decoded"}
+
+
+def network_inputs(name: str, reference: dict[str, np.ndarray]) -> np.ndarray:
+    """What the network `name` reads in the page, from the stored reference: observations (flattened) for the
+    encoder; latents for the predictor (with the actions appended where it takes actions) and the decoder."""
+    if name == "encoder":
+        return reference["obs"].reshape(len(reference["obs"]), -1)
+    if name == "predictor" and "action" in reference:
+        return np.concatenate([reference["latent"], reference["action"]], axis=-1)
+    return reference["latent"]
 
 
 def check_page_can_run(config: Config) -> None:
