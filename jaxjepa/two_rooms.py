@@ -29,6 +29,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
+from jaxjepa import world
 from jaxjepa.config import Config, whole_number
 
 BORDER_PX = 4  # the border wall's row and column (and H - 1 - BORDER_PX)
@@ -149,14 +150,14 @@ def move(position: jax.Array, action: jax.Array, layout: Layout, config: Config)
 
 
 def render(position: jax.Array, layout: Layout, config: Config) -> jax.Array:
-    """[2, H, W]: the dot, exp(-r^2 / (2 sigma^2)); the walls, 1 on wall pixels and 0 elsewhere."""
+    """[2, H, W]: the dot, drawn as the bouncing world draws its logo (world.render); the walls, 1 on wall pixels
+    and 0 elsewhere."""
     grid = jnp.arange(config.frame_size, dtype=jnp.float32)
-    gy, gx = (jnp.exp(-((grid - p) ** 2) / (2.0 * config.sigma**2)) for p in (position[0], position[1]))
     rows, cols = grid[:, None], grid[None, :]
     lo, hi = box(config)
     border = (rows == lo) | (rows == hi) | (cols == lo) | (cols == hi)
     wall = (jnp.abs(cols - layout.wall_x) <= WALL_HALF_WIDTH) & (jnp.abs(rows - layout.door_y) > DOOR_HALF_HEIGHT)
-    return jnp.stack([gy[:, None] * gx[None, :], (border | wall).astype(jnp.float32)])
+    return jnp.stack([world.render(position, config), (border | wall).astype(jnp.float32)])
 
 
 def von_mises(key: jax.Array, concentration: float, shape: tuple[int, ...] = ()) -> jax.Array:
