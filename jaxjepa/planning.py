@@ -27,7 +27,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxjepa import models, steer
+from jaxjepa import models, steer, world
 from jaxjepa.config import Config, whole_number
 from jaxjepa.steer import SteerState
 
@@ -412,8 +412,8 @@ def random_task(key: jax.Array, config: Config) -> Task:
 
 
 def check_goal(goal: jax.Array, config: Config) -> None:
-    """PlanningError unless every goal [..., 2] lies where the logo can rest: [1, H - 2] per axis."""
-    lo, hi = 1.0, float(config.frame_size - 2)
+    """PlanningError unless every goal [..., 2] lies where the logo can rest: world.bounds per axis."""
+    lo, hi = world.bounds(config)
     if not bool(jnp.all((goal >= lo) & (goal <= hi))):
         raise PlanningError(f"goal outside the box: every coordinate must be in [{lo:g}, {hi:g}] px")
 
