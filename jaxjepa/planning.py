@@ -22,7 +22,7 @@ from the previous plan shifted by one step; `episodes` vmaps it over tasks.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -382,10 +382,16 @@ def shifted(plan: jax.Array) -> jax.Array:
     return jnp.concatenate([plan[1:], plan[-1:]], axis=0)
 
 
+def goal_latent(model: WorldModel, at_goal: Any) -> jax.Array:
+    """The goal as the planner sees it: the observation of two frames with the logo (or dot) resting at the goal
+    (`at_goal`, what the model's observe reads), encoded."""
+    return model.encode(model.observe(at_goal, at_goal))
+
+
 def episode(key: jax.Array, task: Task, model: WorldModel, config: Config, planner: str | None = None) -> Episode:
     """One receding-horizon episode of `episode_steps` replanning steps, one `lax.scan`."""
     plan_fn = planner_named(planner or config.planner)
-    z_goal = model.encode(model.observe(steer.at_rest(task.goal), steer.at_rest(task.goal)))
+    z_goal = goal_latent(model, steer.at_rest(task.goal))
     first = steer.step(task.start, jnp.zeros(ACTION_DIM), config)
 
     def replan(carry, step_key):

@@ -150,7 +150,7 @@ def episode(
     if keeping and problem:
         raise planning.PlanningError(problem)
     model = factory(task)
-    z_goal = model.encode(model.observe(task.goal, task.goal))
+    z_goal = planning.goal_latent(model, task.goal)
     length = planning.move_length(model, z_goal, hold) if keeping else None
 
     def act(carry, action):

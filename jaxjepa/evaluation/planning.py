@@ -130,7 +130,7 @@ def timing(params: dict, config: Config) -> Timing:
     """Replanning-step and per-episode wall times of one seed's model."""
     model = planning.learned_model(params, config)
     plan_key, task = timing_task(config)
-    z_goal = model.encode(model.observe(steer.at_rest(task.goal), steer.at_rest(task.goal)))
+    z_goal = planning.goal_latent(model, steer.at_rest(task.goal))
     plan = jnp.zeros((config.plan_horizon, planning.ACTION_DIM))
     _, step_s = timed(
         replan_step(model, config), plan_key, task.start, task.start, z_goal, plan, repeats=TIMING_REPEATS
