@@ -67,7 +67,7 @@ def by_coordinate(s, name: str, per_seed_yx: np.ndarray, unit: str) -> dict:
     return {f"{name}_y{unit}": s(per_seed_yx[:, 0]), f"{name}_x{unit}": s(per_seed_yx[:, 1])}
 
 
-def representation_metrics(s, linear: dict, published: dict) -> dict:
+def representation_metrics(s, linear: representation.LinearProbes, published: dict) -> dict:
     return {
         "position_rmse_px": s(linear["position_rmse"]),
         **by_coordinate(s, "position_rmse", linear["position_rmse_yx"], "_px"),

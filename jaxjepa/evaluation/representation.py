@@ -15,6 +15,8 @@ Every function is pure and takes one seed's params; the headline suite vmaps the
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 import jax
 import jax.numpy as jnp
 import optax
@@ -24,7 +26,22 @@ from jaxjepa.config import Config
 from jaxjepa.evaluation.settings import EvalSettings, purpose_key
 
 
-def linear_probes(params: dict, eval_key: jax.Array, config: Config, examples: int) -> dict:
+class LinearProbes(TypedDict):
+    """One seed's least-squares probes (`linear_probes`); the headline stores the position RMSEs as
+    position_rmse_px (and _y_px, _x_px) in metrics.json, and the forecast reads its dreams with `position_probe`."""
+
+    position_rmse: jax.Array  # [] px, over both coordinates
+    position_rmse_yx: jax.Array  # [2 * logos] px, per coordinate (y, x)
+    velocity_rmse: jax.Array  # [] px/frame
+    velocity_rmse_yx: jax.Array  # [2 * logos] px/frame
+    velocity_rmse_of_mean: jax.Array  # [] px/frame of a probe that always answers the mean velocity: no knowledge
+    embedding_std: jax.Array  # [] the target latents' std per dimension, averaged: 0 for a collapsed encoder
+    position_probe: jax.Array  # [d + 1, 2 * logos] least-squares weights, bias last (probe.Probe.weights)
+    example_true: jax.Array  # [examples, T, 2 * logos] px: the first test trajectories, for the scatter plot
+    example_predicted: jax.Array  # the probe's reading of them
+
+
+def linear_probes(params: dict, eval_key: jax.Array, config: Config, examples: int) -> LinearProbes:
     """Least-squares probes latent -> position (px) and latent -> velocity (px/frame).
 
     Returns RMSE pooled and per coordinate (y, x), the fitted position probe (the forecast reads its
@@ -35,20 +52,19 @@ def linear_probes(params: dict, eval_key: jax.Array, config: Config, examples: i
     velocity_probe = probe.fit(flat(fitted.z), flat(fitted.velocities))
     p_hat = probe.apply(position_probe, flat(tested.z)).reshape(tested.positions.shape)
     v_hat = probe.apply(velocity_probe, flat(tested.z)).reshape(tested.velocities.shape)
-    return {
-        "position_rmse": probe.rmse(p_hat, tested.positions),
-        "position_rmse_yx": probe.rmse_per_coordinate(p_hat, tested.positions),
-        "velocity_rmse": probe.rmse(v_hat, tested.velocities),
-        "velocity_rmse_yx": probe.rmse_per_coordinate(v_hat, tested.velocities),
-        # a probe that always answers the mean velocity: what "knows nothing about velocity" scores
-        "velocity_rmse_of_mean": probe.rmse(
+    return LinearProbes(
+        position_rmse=probe.rmse(p_hat, tested.positions),
+        position_rmse_yx=probe.rmse_per_coordinate(p_hat, tested.positions),
+        velocity_rmse=probe.rmse(v_hat, tested.velocities),
+        velocity_rmse_yx=probe.rmse_per_coordinate(v_hat, tested.velocities),
+        velocity_rmse_of_mean=probe.rmse(
             jnp.broadcast_to(fitted.velocities.mean(axis=(0, 1)), tested.velocities.shape), tested.velocities
         ),
-        "embedding_std": jnp.mean(jnp.std(flat(tested.z), axis=0, ddof=1)),
-        "position_probe": position_probe.weights,
-        "example_true": tested.positions[:examples],
-        "example_predicted": p_hat[:examples],
-    }
+        embedding_std=jnp.mean(jnp.std(flat(tested.z), axis=0, ddof=1)),
+        position_probe=position_probe.weights,
+        example_true=tested.positions[:examples],
+        example_predicted=p_hat[:examples],
+    )
 
 
 def training_trajectories(train_key: jax.Array, config: Config) -> world.Trajectory:
