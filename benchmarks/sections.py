@@ -192,9 +192,14 @@ def profile_step(program: JepaProgram, step_flops: float, top: int = 12) -> dict
 
 
 # --- subprocess runs -----------------------------------------------------------------------------------
+def repo_on_path() -> dict[str, str]:
+    """PYTHONPATH for a child process that imports this checkout's packages, ahead of any installed copy."""
+    return {"PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+
+
 def child(task: dict, extra_env: dict | None = None) -> dict:
     """Run one `benchmarks.child` task in a fresh interpreter; its wall time includes start-up."""
-    env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""), **(extra_env or {})}
+    env = {**os.environ, **repo_on_path(), **(extra_env or {})}
     start = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-m", "benchmarks.child", json.dumps(task)], cwd=REPO, env=env, capture_output=True, text=True
@@ -355,10 +360,7 @@ def whole_processes(sizes: Sizes) -> dict:
         for k, v in sizes.single_config.items()
     ]
     with tempfile.TemporaryDirectory(prefix="jaxjepa-bench-process-") as tmp:
-        env = {
-            "JAXJEPA_CACHE": os.path.join(tmp, "xla"),
-            "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""),
-        }
+        env = {"JAXJEPA_CACHE": os.path.join(tmp, "xla"), **repo_on_path()}
         train_py = [sys.executable, "train.py", "--seed", "0", "--out", os.path.join(tmp, "runs"), "--force", *flags]
         torch_py = [
             sys.executable,
