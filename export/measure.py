@@ -28,7 +28,7 @@ import numpy as np
 from export import REFERENCE_DOWNLOAD_MB, browser
 from export.page import OUTPUT_OF, network_inputs
 from jaxjepa.cli import OneLineParser, check_not_special, fail, output_file_problem, write_text
-from jaxjepa.evaluation.report import MissingMarkers, replace_block
+from jaxjepa.evaluation.report import replace_block
 
 REPO = Path(__file__).resolve().parent.parent
 PROG = "python -m export.measure"
@@ -188,13 +188,16 @@ def readme_block(results: dict, json_path: str = "results/web.json") -> str:
     return "\n".join(lines)
 
 
-def update_readme(block: str, readme: Path) -> None:
+def update_readme(block: str, readme: Path) -> bool:
+    """README's block rewritten, or one line on stderr saying why not (False): no markers, not text, not writable.
+    As eval.py does, a measurement whose JSON is written exits 0 all the same; --report-only, whose one job the
+    block is, exits 1."""
     try:
         replace_block(readme, BEGIN, END, block)
-    except MissingMarkers as err:
-        fail(f"{PROG}: {err}")
-    except (OSError, ValueError) as err:  # ValueError: not UTF-8 text
-        fail(f"{PROG}: cannot rewrite {readme}: {err}", 1)
+    except (OSError, ValueError) as err:  # ValueError: no markers (MissingMarkers), or not UTF-8 text
+        print(f"{PROG}: {readme} not updated: {err}", file=sys.stderr)
+        return False
+    return True
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -291,7 +294,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.report_only:
         if readme is None:
             fail(f"{PROG}: --report-only with another --out rewrites no README unless --readme names one")
-        update_readme(stored_block(out, json_path), readme)
+        if not update_readme(stored_block(out, json_path), readme):
+            raise SystemExit(1)
         print(f"rewrote {readme}'s browser block from {out}")
         return
     results = measure(args)
@@ -301,10 +305,9 @@ def main(argv: list[str] | None = None) -> None:
     except OSError as err:
         print(block)  # the figures are on screen even though the file could not be written
         fail(f"{PROG}: cannot write {out}: {err}", 1)
-    if readme is not None:
-        update_readme(block, readme)
+    rewrote = readme is not None and update_readme(block, readme)
     print(block)
-    print(f"wrote {out}" + (f" and {readme}'s browser block" if readme is not None else ""))
+    print(f"wrote {out}" + (f" and {readme}'s browser block" if rewrote else ""))
 
 
 def _cpu_count() -> int:

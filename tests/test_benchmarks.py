@@ -653,6 +653,12 @@ def test_measure_report_only_writes_the_block_again_from_the_stored_figures(tmp_
     os.mkfifo(fifo)
     code, err = refusal(capsys, lambda: measure.main(["--report-only", "--out", str(fifo), "--readme", str(readme)]))
     assert code == 1 and "not a regular file" in err  # refused, not read: reading a pipe would block
+    unmarked = tmp_path / "NOTES.md"
+    unmarked.write_text("no block here\n")
+    out.write_text(json.dumps(one_folder))
+    code, err = refusal(capsys, lambda: measure.main(["--report-only", "--out", str(out), "--readme", str(unmarked)]))
+    assert code == 1 and err.startswith(f"python -m export.measure: {unmarked} not updated: ") and "markers" in err
+    assert unmarked.read_text() == "no block here\n"
 
 
 def test_the_block_names_the_load_at_the_start_of_each_run():
