@@ -637,3 +637,23 @@ def test_the_report_replaces_a_report_and_nothing_else(tmp_path, capsys):
     assert report.foreign_file_problem(earlier) is None
     earlier.write_bytes(f"\ufeff{report.REPORT_TITLE}\r\n\r\nsaved by an editor\r\n".encode())
     assert report.foreign_file_problem(earlier) is None
+
+
+def test_results_kept_elsewhere_leave_the_repos_report_and_readme_alone(tmp_path):
+    """With another --out, the report defaults into it and README.md is left alone; a refusal after the output
+    check made a new --out leaves no empty folder behind."""
+    from jaxjepa.evaluation import command
+
+    repo = command.parse(["--seeds", "0-1"])
+    assert (repo.out, repo.report, repo.readme) == ("results", "RESULTS.md", "README.md")
+    elsewhere = command.parse(["--seeds", "0-1", "--out", str(tmp_path / "res")])
+    assert (elsewhere.report, elsewhere.readme) == (str(tmp_path / "res" / "RESULTS.md"), None)
+    named = command.parse(["--seeds", "0-1", "--report", "R.md"])
+    assert (named.out, named.report, named.readme) == ("results", "R.md", None)
+    new, kept = tmp_path / "new", tmp_path / "kept"
+    kept.mkdir()
+    for folder in (new, kept):
+        with pytest.raises(SystemExit), command.removed_if_left_empty(folder):
+            folder.mkdir(exist_ok=True)
+            cli.fail("refused")
+    assert not new.exists() and kept.is_dir()

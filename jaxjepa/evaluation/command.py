@@ -83,13 +83,17 @@ def make_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--out", default="results", help="directory for the JSON results and figures (default results/)"
     )
-    parser.add_argument("--report", default="RESULTS.md", help="the markdown report to write (default RESULTS.md)")
+    parser.add_argument(
+        "--report",
+        help="the markdown report to write (default RESULTS.md; OUT/RESULTS.md with another --out: results kept "
+        "elsewhere leave the repo's report alone)",
+    )
     parser.add_argument(
         "--readme",
         default=None,
         help="README whose generated Results block (between eval.py's markers) is rewritten; a README without the "
-        "markers is left as it is, and said so (default README.md where --report is the default, none otherwise: "
-        "a report written elsewhere leaves README.md alone)",
+        "markers is left as it is, and said so (default README.md where neither --out nor --report is given, none "
+        "otherwise: results or a report kept elsewhere leave README.md alone)",
     )
     parser.add_argument(
         "--report-only",
@@ -129,7 +133,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = make_parser()
     args = parser.parse_args(argv)
     check_args(args)
-    if args.readme is None and args.report == parser.get_default("report"):
+    repo_outputs = args.out == parser.get_default("out") and args.report is None
+    if args.report is None:
+        args.report = "RESULTS.md" if args.out == parser.get_default("out") else str(Path(args.out) / "RESULTS.md")
+    if args.readme is None and repo_outputs:
         args.readme = "README.md"
     return args
 
@@ -255,9 +262,35 @@ def evaluate(argv: list[str]) -> int:
         return report_only(args)
     jobs = jobs_of(args)
     check_configs(jobs)
+    with removed_if_left_empty(Path(args.out)):
+        found = check_before_work(args, jobs)
+        context = Context(argv, args.config, not args.no_std, args.trajectories)
+        outcomes, files = run_and_store(args, jobs, found, context)
+    update_readme(args, files, [o.suite for o in outcomes], {f: path for o in outcomes for f, path in o.made.items()})
+    print_summary(outcomes, files, args)
+    return 0
+
+
+@contextlib.contextmanager
+def removed_if_left_empty(folder: Path) -> Iterator[None]:
+    """A command refused (or interrupted) after the output check made `folder` leaves no empty folder behind."""
+    existed = folder.exists()
+    try:
+        yield
+    except BaseException:
+        if not existed:
+            with contextlib.suppress(OSError):  # not empty, or gone: nothing to tidy
+                folder.rmdir()
+        raise
+
+
+def check_before_work(args: argparse.Namespace, jobs: list[Job]) -> list[Found]:
+    """Everything that can refuse the command, before any time is spent: outputs that cannot be written, a bad
+    run directory or one that cannot be saved, a seed given twice, a stored payload the report keeps that does
+    not render. Returns the runs found on disk, per job."""
     check_outputs(args)
     runner.enable_compilation_cache()
-    try:  # refuse a bad run directory, or one that cannot be saved, before any time is spent
+    try:
         found = [load_existing(job.plan, job.suite.metrics_read) for job in jobs]
         for job, found_runs in zip(jobs, found, strict=True):
             check_missing_writable(job.plan, found_runs)
@@ -265,8 +298,15 @@ def evaluate(argv: list[str]) -> int:
     except checkpoint.RunError as err:
         cli.fail(f"eval.py: {err}", 1)
     kept = {suite.result_file for suite in REPORT_ORDER} - {job.suite.result_file for job in jobs}
-    stored_files(args.out, only=kept)  # the payloads this command keeps must render, checked before it trains
-    context = Context(argv, args.config, not args.no_std, args.trajectories)
+    stored_files(args.out, only=kept)
+    return found
+
+
+def run_and_store(
+    args: argparse.Namespace, jobs: list[Job], found: list[Found], context: Context
+) -> tuple[list[Outcome], dict[str, dict]]:
+    """Each job trained (what is missing), evaluated and drawn, then every payload stored and the report
+    written: (the outcomes, the stored files)."""
     out = Path(args.out)
     try:
         with tqdm(total=len(jobs), desc="eval", unit="suite") as bar:
@@ -278,9 +318,7 @@ def evaluate(argv: list[str]) -> int:
         cli.fail(f"eval.py: {err}", 1)
     except OutputError as err:
         cli.fail(f"eval.py: {err}; what was written before it is kept", 1)
-    update_readme(args, files, [o.suite for o in outcomes], {f: path for o in outcomes for f, path in o.made.items()})
-    print_summary(outcomes, files, args)
-    return 0
+    return outcomes, files
 
 
 def relative_to(directory: Path):
