@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks.report import SECTIONS, shape_problem
+from benchmarks.report import REPO, SECTIONS, shape_problem
 
 
 def parse_args(argv):
@@ -41,7 +41,7 @@ def parse_args(argv):
             cli.fail(f"python -m benchmarks: --seed-counts wants integers like 1,2,4,8, got {args.seed_counts!r}")
         if not seed_counts or min(seed_counts) < 1 or max(seed_counts) > cli.MAX_SEEDS:
             cli.fail(f"python -m benchmarks: --seed-counts must be from 1 to {cli.MAX_SEEDS}")
-    out = Path(args.out or ("results/bench-quick.json" if args.quick else "results/bench.json"))
+    out = Path(args.out) if args.out else REPO / "results" / ("bench-quick.json" if args.quick else "bench.json")
     problem = cli.output_file_problem(out)
     if problem:
         cli.fail(f"python -m benchmarks: cannot write --out {out}: {problem}")
@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         **earlier,
         "command": f"{earlier['command']} && {command}" if "command" in earlier else command,
         "quick": quick,
-        "out": str(out),
+        "out": str(out.absolute().relative_to(REPO)) if out.absolute().is_relative_to(REPO) else str(out),
         "started_utc": earlier.get("started_utc") or utc_now(),
         "machine": machine,
         "sizes": dataclasses.asdict(sizes),

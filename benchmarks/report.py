@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 from pathlib import Path
 
 from jaxjepa.evaluation.report import replace_block
+
+REPO = Path(__file__).resolve().parents[1]  # default paths are the repo's, from any folder
 
 BLOCKS = ("performance", "gpu")
 BLOCK_BACKENDS = {"performance": "cpu", "gpu": "gpu"}  # jax.default_backend() of the machine each block shows
@@ -417,8 +420,10 @@ def main(argv: list[str] | None = None) -> int:
     from jaxjepa import cli
 
     parser = cli.OneLineParser(prog="python -m benchmarks.report", description=__doc__.splitlines()[0])
-    parser.add_argument("--bench", default="results/bench.json")
-    parser.add_argument("--readme", default="README.md")
+    parser.add_argument(
+        "--bench", default=str(REPO / "results" / "bench.json"), help="benchmark JSON (default results/bench.json)"
+    )
+    parser.add_argument("--readme", default=str(REPO / "README.md"), help="README to rewrite (default README.md)")
     parser.add_argument("--block", choices=BLOCKS, default="performance", help="which generated block to rewrite")
     args = parser.parse_args(argv)
     try:
@@ -429,7 +434,8 @@ def main(argv: list[str] | None = None) -> int:
     if problem:
         cli.fail(f"python -m benchmarks.report: {args.bench} {problem}; {args.readme} left as it was", 1)
     try:
-        rewrite_readme(Path(args.readme), markdown(results, args.bench), args.block)
+        shown = os.path.relpath(Path(args.bench).absolute(), Path(args.readme).absolute().parent)  # as README links it
+        rewrite_readme(Path(args.readme), markdown(results, shown), args.block)
     except (OSError, ValueError) as err:
         cli.fail(f"python -m benchmarks.report: {err}", 1)
     print(f"rewrote the {args.block} block of {args.readme} from {args.bench}")

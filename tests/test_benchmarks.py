@@ -341,7 +341,7 @@ def test_gpu_block_is_rewritten_apart_from_the_cpu_block(tmp_path):
     bench.write_text(json.dumps(results))
     assert report.main(["--bench", str(bench), "--readme", str(readme), "--block", "gpu"]) == 0
     text = readme.read_text()
-    assert "cpu figures" in text and "old" not in text and f"Figures: `{bench}`" in text
+    assert "cpu figures" in text and "old" not in text and "Figures: `bench-gpu.json`" in text  # beside the README
     assert "| figure | measured |" not in text  # no headline rows: no empty table
     assert "| seeds | compile, s |" in text
 
