@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import tempfile
 from pathlib import Path
 
 from jaxjepa.checksums import file_digest
@@ -101,9 +102,16 @@ def check_creatable(out_dir: Path, flag: str = "--out") -> None:
 
 def check_writable(folder: Path, refusal: str) -> None:
     """`refusal: folder is not writable` unless files can be made and removed in folder (a read-only filesystem
-    makes any folder unwritable, root's too)."""
+    makes any folder unwritable, root's too). A probe file proves it where the mode bits say yes to root and the
+    place says no (/proc, /sys)."""
     if not os.access(folder, os.W_OK | os.X_OK):
         raise ExportError(f"{refusal}: {folder} is not writable")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".write-probe-", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        raise ExportError(f"{refusal}: {folder} is not writable ({err.strerror or err})") from None
 
 
 def check_previous_export(out_dir: Path, force: bool) -> None:

@@ -6,6 +6,7 @@ tree's bytes compared before and after. The CLI runs in-process (`main`, SystemE
 would pay TensorFlow's import for every call.
 """
 
+import errno
 import json
 import os
 import random
@@ -418,3 +419,21 @@ def test_a_world_variation_the_page_does_not_simulate_is_refused(name, setting):
     with pytest.raises(ExportError, match=f"this run's world has {setting}"):
         check_page_can_run(get_config(name))
     check_page_can_run(get_config("default"))  # the reference world passes
+
+
+def test_a_place_that_refuses_files_whatever_its_mode_is_refused_before_tensorflow(
+    tmp_path, run_dir, capsys, monkeypatch, no_export_reached, no_tensorflow_reached
+):
+    """Root passes every mode check, yet /proc or /sys take no files: a probe file finds that before TensorFlow's
+    import, as it finds it here where making any file fails."""
+    from export import destination
+
+    def no_files_here(*args, **kwargs):
+        raise OSError(errno.ENOENT, "No such file or directory")
+
+    monkeypatch.setattr(destination.tempfile, "mkstemp", no_files_here)
+    code, err = cli([run_dir, "--out", tmp_path / "model"], capsys)
+    assert_one_line_refusal(code, err)
+    refusal = f"--out {tmp_path / 'model'} cannot be created: {tmp_path} is not writable (No such file or directory)"
+    assert err == f"cannot export: {refusal}\n"
+    assert not (tmp_path / "model").exists()
