@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxjepa import models, planning, probe, steer, world
-from jaxjepa.config import PLANNING, Config, get_config
+from jaxjepa.config import PLANNING, Config
 from jaxjepa.evaluation import figures
 from jaxjepa.evaluation.report import FINDINGS, at_least, at_most, figure, fmt, made_by, table, targets_table
 from jaxjepa.evaluation.runs import TRAIN_SECONDS_READ, SeedRuns, train_seconds
@@ -246,7 +246,7 @@ def outcome_row(label: str, entry: dict) -> list[str]:
 
 def config_of(payload: dict) -> Config:
     """The config the payload's runs were trained and planned with: the reference recipe and its overrides."""
-    return get_config("default", **{k: tuple(v) if isinstance(v, list) else v for k, v in payload["overrides"].items()})
+    return Config().replace(**payload["overrides"])  # Config turns the JSON's lists back into tuples
 
 
 def method(payload: dict) -> str:
