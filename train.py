@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from jaxjepa import checkpoint, cli, distributed, runner, trainer
 from jaxjepa.config import WORLD_FIELDS, Config
-from jaxjepa.evaluation.reference import REFERENCE
+from jaxjepa.evaluation.reference import MEAN_FRESH_PROBE_PX, REFERENCE
 
 SEEDS_PER_PROGRAM = 64  # more seeds train in chunks of this many, one compiled program reused for every chunk
 
@@ -210,11 +210,8 @@ def reference_probe(config) -> str:
     """The reference's probe figures, for a run in its world (the bouncing logo in a box of its size)."""
     if any(getattr(config, name) != getattr(Config, name) for name in WORLD_FIELDS):
         return ""
-    measured = REFERENCE["measured"]["probe_lstsq_fresh_px"]
-    return (
-        f"; reference: {REFERENCE['published']['probe_px']:.2f} published, {np.mean(measured):.2f} mean of "
-        f"{len(measured)} seeds"
-    )
+    published, seeds = REFERENCE["published"]["probe_px"], len(REFERENCE["measured"]["probe_lstsq_fresh_px"])
+    return f"; reference: {published:.2f} published, {MEAN_FRESH_PROBE_PX:.2f} mean of {seeds} seeds"
 
 
 SUMMARY_KEYS = ("loss", "pred_loss", "emb_std", "probe_rmse_px")

@@ -22,11 +22,10 @@ import numpy as np
 from benchmarks import flops, peak, torch_baseline
 from jaxjepa import models, runner, trainer
 from jaxjepa.config import Config, get_config
-from jaxjepa.evaluation.reference import REFERENCE
+from jaxjepa.evaluation.reference import MEAN_FRESH_PROBE_PX
 
 REPO = Path(__file__).resolve().parents[1]
-# the reference's 5-seed mean probe RMSE on fresh trajectories, as REFERENCE.md quotes it (2 decimals)
-QUALITY_PX = round(float(np.mean(REFERENCE["measured"]["probe_lstsq_fresh_px"])), 2)
+QUALITY_PX = round(MEAN_FRESH_PROBE_PX, 2)  # as REFERENCE.md quotes it, to 2 decimals
 
 
 @dataclasses.dataclass(frozen=True)
