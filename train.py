@@ -114,7 +114,6 @@ def prepare_outputs(
     summary.json of the same config, which this run's seeds are merged into. `seeds`: how many the whole call
     trains (a process of a cluster holds only its own `run_dirs`): a call of several writes the summary, so one of
     another config is refused here, before training."""
-
     try:
         for run_dir in run_dirs:
             if checkpoint.lock_run(run_dir):  # False: this process held it already, and keeps it
@@ -142,7 +141,6 @@ class Timing(NamedTuple):
 def train_in_chunks(config, seeds: list[int], run_dirs: list[Path], per_program: int, force: bool):
     """Train and save the seeds in chunks of `per_program`, one compiled program for all chunks.
     Returns (saved [(seed, run_dir, final figures)], failed seeds, first non-finite step, Timing)."""
-
     run_chunk = runner.seeds_runner(config, per_program)
     saved, failed, bad, compile_s, run_s = [], [], None, 0.0, 0.0
     with tqdm(total=len(seeds), desc="train", unit="seed", leave=False, disable=None) as bar:
@@ -222,7 +220,6 @@ def earlier_summary(path: Path, config, force: bool) -> dict:
     summary, forced or not, since --force replaces runs, not the record of others. One of another config, or
     unreadable, is never overwritten unasked: RunError, or {} with `force`. Something that is not a file there is
     never replaced: RunError."""
-
     if not path.exists() and not path.is_symlink():
         return {}
     if not path.is_file():
@@ -259,7 +256,6 @@ def unjoined_summary(path: Path, seed: int) -> str:
 def write_seed_summary(path: Path, config, saved, force: bool) -> None:
     """summary.json: mean +- std over this call's seeds and those an existing summary of the same config
     holds (re-read under its lock, so that two processes writing other seeds both count)."""
-
     with checkpoint.locked(path):
         try:
             per_seed = earlier_summary(path, config, force=force)
