@@ -20,11 +20,11 @@ import jax
 import numpy as np
 
 from benchmarks import flops, peak, torch_baseline
+from benchmarks.report import REPO
 from jaxjepa import models, runner, trainer
 from jaxjepa.config import Config, get_config
 from jaxjepa.evaluation.reference import MEAN_FRESH_PROBE_PX
 
-REPO = Path(__file__).resolve().parents[1]
 QUALITY_PX = round(MEAN_FRESH_PROBE_PX, 2)  # as REFERENCE.md quotes it, to 2 decimals
 
 
