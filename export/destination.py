@@ -19,10 +19,10 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 from pathlib import Path
 
 from jaxjepa.checksums import file_digest
+from jaxjepa.cli import probe_write
 
 
 class ExportError(Exception):
@@ -107,9 +107,7 @@ def check_writable(folder: Path, refusal: str) -> None:
     if not os.access(folder, os.W_OK | os.X_OK):
         raise ExportError(f"{refusal}: {folder} is not writable")
     try:
-        fd, probe = tempfile.mkstemp(prefix=".write-probe-", dir=folder)
-        os.close(fd)
-        os.unlink(probe)
+        probe_write(folder)
     except OSError as err:
         raise ExportError(f"{refusal}: {folder} is not writable ({err.strerror or err})") from None
 

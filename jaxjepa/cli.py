@@ -94,12 +94,18 @@ def folder_problem(folder: str | Path) -> str | None:
         if not existing.is_dir():
             return f"{existing} is a file, not a folder"
         folder.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=".write-probe-", dir=folder)
-        os.close(fd)
-        os.unlink(probe)
+        probe_write(folder)
     except OSError as err:
         return f"{folder}: {err.strerror or err}"
     return None
+
+
+def probe_write(folder: str | Path) -> None:
+    """Make and remove a file in `folder`: OSError where that fails, whatever the mode bits say (root passes them,
+    yet a read-only mount, /proc or /sys take no files)."""
+    fd, probe = tempfile.mkstemp(prefix=".write-probe-", dir=folder)
+    os.close(fd)
+    os.unlink(probe)
 
 
 NOT_A_FILE = "not a regular file but a device, a pipe or a socket"

@@ -431,7 +431,7 @@ def test_a_place_that_refuses_files_whatever_its_mode_is_refused_before_tensorfl
     def no_files_here(*args, **kwargs):
         raise OSError(errno.ENOENT, "No such file or directory")
 
-    monkeypatch.setattr(destination.tempfile, "mkstemp", no_files_here)
+    monkeypatch.setattr(destination, "probe_write", no_files_here)
     code, err = cli([run_dir, "--out", tmp_path / "model"], capsys)
     assert_one_line_refusal(code, err)
     refusal = f"--out {tmp_path / 'model'} cannot be created: {tmp_path} is not writable (No such file or directory)"
