@@ -25,7 +25,7 @@ from jaxjepa.evaluation import figures
 from jaxjepa.evaluation.report import FINDINGS, at_least, at_most, figure, fmt, made_by, table, targets_table
 from jaxjepa.evaluation.runs import TRAIN_SECONDS_READ, SeedRuns, train_seconds
 from jaxjepa.evaluation.settings import summarise, timed
-from jaxjepa.evaluation.suite import Context, Evaluated, Suite, named_configs, overrides_json
+from jaxjepa.evaluation.suite import Context, Evaluated, Suite, config_from_overrides, named_configs, overrides_json
 from jaxjepa.runner import stacked_keys
 
 EPISODES = 256  # tasks per seed
@@ -244,13 +244,8 @@ def outcome_row(label: str, entry: dict) -> list[str]:
     return [label, fmt(entry["success"], 1, scale=100), fmt(entry["median_steps"], 1)]
 
 
-def config_of(payload: dict) -> Config:
-    """The config the payload's runs were trained and planned with: the reference recipe and its overrides."""
-    return Config().replace(**payload["overrides"])  # Config turns the JSON's lists back into tuples
-
-
 def method(payload: dict) -> str:
-    n, b, config = payload["episodes"], payload["planner_budget"], config_of(payload)
+    n, b, config = payload["episodes"], payload["planner_budget"], config_from_overrides(payload["overrides"])
     return (
         made_by(payload) + f" Config `{payload['config']}`; {n} episodes per seed, start and goal "
         "uniform in the evaluation box, the goal given as two frames of the logo at rest; success: the centre within "

@@ -75,6 +75,11 @@ def overrides_json(config: Config) -> dict:
     return {k: list(v) if isinstance(v, tuple) else v for k, v in cli.overrides_of(config).items()}
 
 
+def config_from_overrides(overrides: dict) -> Config:
+    """The config whose `overrides_json` a payload stored (Config turns the JSON's lists back into tuples)."""
+    return Config().replace(**overrides)
+
+
 def named_configs(names: tuple[str, ...]) -> Callable[[str, Config], dict[str, Config]]:
     """A suite's `configs` that ignores the command's --config: the named VARIANTS recipes."""
     return lambda *_: {name: get_config(name) for name in names}

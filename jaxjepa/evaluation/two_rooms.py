@@ -24,7 +24,7 @@ from jaxjepa.evaluation import figures
 from jaxjepa.evaluation.report import at_least, at_most, figure, fmt, made_by, table, targets_table
 from jaxjepa.evaluation.runs import TRAIN_SECONDS_READ, SeedRuns, train_seconds
 from jaxjepa.evaluation.settings import purpose_key, summarise, timed
-from jaxjepa.evaluation.suite import Context, Evaluated, Suite, named_configs, overrides_json
+from jaxjepa.evaluation.suite import Context, Evaluated, Suite, config_from_overrides, named_configs, overrides_json
 from jaxjepa.runner import stacked_keys
 from jaxjepa.two_rooms_planning import ACTIONS_PER_PLAN
 
@@ -213,7 +213,7 @@ def section_two_rooms(payload: dict) -> str | None:
     entry = payload["configs"].get(RECIPE)
     if entry is None:
         return None
-    size = entry["overrides"].get("frame_size", Config.frame_size)
+    size = config_from_overrides(entry["overrides"]).frame_size
     return "\n\n".join(
         [
             "## Two Rooms: EB-JEPA's planning benchmark",
