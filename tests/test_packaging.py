@@ -1,14 +1,17 @@
-"""The wheel carries every module of the package, a wheel alone runs eval.py, and the extras installed
-together meet their pins and import.
+"""The wheel carries every module of the package, a wheel alone runs eval.py and trains with train.py on the
+core dependencies only, and the extras installed together meet their pins and import.
 
 The wheel is built with pip from this checkout (no build isolation: the test machine may be offline),
 unpacked, and imported in a fresh interpreter whose path starts at the unpacked wheel and never sees the
-checkout, so a module left out of the wheel fails here as it would for a user.
+checkout, so a module left out of the wheel fails here as it would for a user. That interpreter also refuses
+every module that `pip install .` would not install (the extras', and whatever else this machine happens to
+have), so a dependency that the code needs and pyproject.toml leaves out fails here too.
 """
 
 import builtins
 import importlib
 import importlib.metadata
+import json
 import os
 import shutil
 import subprocess
@@ -19,6 +22,9 @@ from pathlib import Path
 
 import pytest
 from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+from tests.conftest import SMALL_CLI_FLAGS
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGES = ("jaxjepa", "export", "benchmarks")
@@ -47,40 +53,86 @@ def clean_env(unpacked: Path) -> dict:
     return {**{k: v for k, v in os.environ.items() if k != "PYTHONPATH"}, "PYTHONPATH": str(unpacked)}
 
 
-# One interpreter for both checks of the wheel (each would import JAX): it imports every module of the
-# package from the unpacked wheel, then runs the copied eval.py's --help; the two results are printed apart.
+def core_distributions() -> set[str]:
+    """What `pip install .` installs: pyproject.toml's dependencies (no extras) and everything they require in
+    turn, markers evaluated for this interpreter."""
+    declared = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    wanted, required = [Requirement(line) for line in declared], set()
+    while wanted:
+        requirement = wanted.pop()
+        name = canonicalize_name(requirement.name)
+        if name in required or (requirement.marker and not requirement.marker.evaluate({"extra": ""})):
+            continue
+        required.add(name)
+        wanted += [Requirement(line) for line in importlib.metadata.requires(requirement.name) or []]
+    return required
+
+
+def core_site_packages(folder: Path) -> Path:
+    """A site-packages folder holding only the core distributions (links to this machine's installed files), as
+    a fresh environment after `pip install .` would hold them."""
+    site = folder / "site-packages"
+    site.mkdir()
+    for name in core_distributions():
+        distribution = importlib.metadata.distribution(name)
+        for top in {file.parts[0] for file in distribution.files or [] if file.parts[0] != ".."}:
+            if not (site / top).exists():
+                (site / top).symlink_to(distribution.locate_file(top))
+    return site
+
+
+# One interpreter for the checks of the wheel (each would import JAX). It starts without this machine's
+# site-packages (`python -S`): its path holds the unpacked wheel and `core_site_packages`, so a module that the
+# code needs and pyproject.toml does not install fails, and one merely used when present is skipped, as in a fresh
+# environment. It imports every module of the package from the wheel, runs the copied eval.py's --help, then the
+# copied train.py on a small config (its program store serialises the lowered program); the results are printed
+# apart.
 FROM_THE_WHEEL = """
-import contextlib, importlib, io, runpy, sys
+import contextlib, importlib, io, json, os, runpy, sys
+wheel, runs, names = sys.argv[1], sys.argv[2], sys.argv[3:]
 import jaxjepa
-assert jaxjepa.__file__.startswith(sys.argv[1]), jaxjepa.__file__
-for name in sys.argv[2:]:
+assert jaxjepa.__file__.startswith(wheel), jaxjepa.__file__
+for name in names:
     importlib.import_module(name)
 print("IMPORTED")
-sys.argv = ["eval.py", "--help"]
-help_text, status = io.StringIO(), None
-with contextlib.redirect_stdout(help_text):
-    try:
-        runpy.run_path("eval.py", run_name="__main__")
-    except SystemExit as done:
-        status = done.code
-print(f"HELP EXIT {status}:" + help_text.getvalue())
+
+def run(script, *args):
+    sys.argv, output, status = [script, *args], io.StringIO(), None
+    with contextlib.redirect_stdout(output):
+        try:
+            runpy.run_path(script, run_name="__main__")
+        except SystemExit as done:
+            status = done.code
+    return status, output.getvalue()
+
+status, help_text = run("eval.py", "--help")
+print(f"HELP EXIT {status}:" + help_text)
+status, train_output = run("train.py", "--seed", "0", "--out", runs, *json.loads(os.environ["TRAIN_FLAGS"]))
+print(f"TRAIN EXIT {status}:" + train_output)
 """
 
 
 @pytest.fixture(scope="module")
 def from_the_wheel(unpacked_wheel, tmp_path_factory) -> subprocess.CompletedProcess:
-    """The script above, in a folder holding only eval.py, so that eval.py's code must come from the wheel."""
-    folder = tmp_path_factory.mktemp("script-alone")
-    shutil.copy(REPO / "eval.py", folder / "eval.py")
+    """The script above, in a folder holding only eval.py and train.py, so that their code must come from the
+    wheel."""
+    folder = tmp_path_factory.mktemp("scripts-alone")
+    for script in ("eval.py", "train.py"):
+        shutil.copy(REPO / script, folder / script)
     names = sorted(
         str(Path(m).with_suffix("")).replace(os.sep, ".").removesuffix(".__init__")
         for m in modules_in(unpacked_wheel)
         if m.startswith("jaxjepa") and not m.endswith("__main__.py")
     )
+    env = {
+        **clean_env(unpacked_wheel),
+        "PYTHONPATH": os.pathsep.join([str(unpacked_wheel), str(core_site_packages(folder))]),
+        "TRAIN_FLAGS": json.dumps(SMALL_CLI_FLAGS),
+    }
     return subprocess.run(
-        [sys.executable, "-c", FROM_THE_WHEEL, str(unpacked_wheel), *names],
+        [sys.executable, "-S", "-c", FROM_THE_WHEEL, str(unpacked_wheel), str(folder / "runs"), *names],
         cwd=folder,
-        env=clean_env(unpacked_wheel),
+        env=env,
         capture_output=True,
         text=True,
     )
@@ -92,8 +144,19 @@ def test_wheel_holds_every_module_and_each_imports(unpacked_wheel, from_the_whee
 
 
 def test_eval_py_help_runs_from_the_wheel(from_the_wheel):
+    assert "--recipes" in from_the_wheel.stdout.partition("HELP EXIT 0:")[2], from_the_wheel.stderr[-2000:]
+
+
+def test_train_py_trains_with_the_core_dependencies_alone(from_the_wheel):
     assert from_the_wheel.returncode == 0, from_the_wheel.stderr[-2000:]
-    assert "--recipes" in from_the_wheel.stdout.partition("HELP EXIT 0:")[2]  # --help exits 0, after the help
+    assert "wrote " in from_the_wheel.stdout.partition("TRAIN EXIT 0:")[2], from_the_wheel.stdout[-2000:]
+
+
+def test_the_core_dependencies_leave_out_the_extras():
+    """The check above leaves out what it should: the extras are not core distributions, the core's are."""
+    core = core_distributions()
+    assert {"jax", "flax", "optax", "orbax-checkpoint", "flatbuffers"} <= core
+    assert core.isdisjoint({"matplotlib", "pillow", "tensorflow", "torch", "pytest"})
 
 
 # What each extra must make importable: its packages, and pkg_resources, which tensorflowjs imports through
