@@ -15,7 +15,7 @@ import re
 import signal
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -109,7 +109,8 @@ def probe_write(folder: str | Path) -> None:
 
 
 NOT_A_FILE = "not a regular file but a device, a pipe or a socket"
-IN_FLIGHT: set[Path] = set()  # temp files of atomic_output being written: removed by `interrupted` too
+IN_FLIGHT: set[Path] = set()  # temp files of atomic_output being written or held: removed by `interrupted` too
+HELD: list[tuple[Path, Path]] | None = None  # inside `held_outputs`: (temp file, its place) of each output
 
 
 def check_not_special(path: Path) -> None:
@@ -131,12 +132,47 @@ def atomic_output(path: str | Path) -> Iterator[Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     IN_FLIGHT.add(tmp)
+    held = False
     try:
         yield tmp
-        tmp.replace(path)
+        if HELD is None:
+            tmp.replace(path)
+        else:  # the same output written twice while held: the newer content is the one that lands
+            HELD[:] = [*(entry for entry in HELD if entry[0] != tmp), (tmp, path)]
+            held = True
     finally:
-        tmp.unlink(missing_ok=True)
-        IN_FLIGHT.discard(tmp)
+        if not held:
+            tmp.unlink(missing_ok=True)
+            IN_FLIGHT.discard(tmp)
+
+
+@contextlib.contextmanager
+def held_outputs() -> Iterator[Callable[[], None]]:
+    """Outputs written inside the block (by atomic_output) wait, whole, beside their places until the block calls
+    the function it was given, which renames them all into place; outputs written after that land at once. A
+    failure before it (a full disk at the last file, Ctrl-C) leaves every output of the block as it was: one
+    command's new figures never sit beside its old results. Does not nest."""
+    global HELD
+    if HELD is not None:
+        raise RuntimeError("held_outputs does not nest")
+    held = HELD = []
+
+    def land() -> None:
+        global HELD
+        HELD = None
+        while held:
+            tmp, path = held[0]
+            tmp.replace(path)
+            IN_FLIGHT.discard(tmp)
+            held.pop(0)
+
+    try:
+        yield land
+    finally:
+        HELD = None
+        for tmp, _ in held:
+            tmp.unlink(missing_ok=True)
+            IN_FLIGHT.discard(tmp)
 
 
 def written_path(path: str | Path) -> Path:

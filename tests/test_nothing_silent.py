@@ -1,6 +1,7 @@
 """Nothing silent: a damaged run, a bad config.json, an absurd flag or a bad API input ends in one line
 naming what is wrong (RunError / ValueError / exit 2), never a traceback, a hang or garbage."""
 
+import argparse
 import dataclasses
 import importlib
 import json
@@ -589,6 +590,67 @@ def test_a_figure_that_fails_to_write_leaves_the_one_before(tmp_path, monkeypatc
     with pytest.raises(OSError, match="No space left"):
         figures.budget_curve([1, 2], np.array([[0.1, 0.2]]), ["1x1", "2x1"], path)
     assert path.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["curve.png"]
+
+
+def test_held_outputs_land_together_when_asked_and_not_at_all_after_a_failure(tmp_path):
+    figure, results = tmp_path / "curve.png", tmp_path / "results.json"
+    figure.write_text("old figure")
+    results.write_text("old results")
+    with pytest.raises(OSError, match="No space left"), cli.held_outputs():
+        cli.write_text(figure, "new figure")
+        raise OSError(28, "No space left on device")  # the results' write, say
+    assert figure.read_text() == "old figure"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["curve.png", "results.json"]
+    with cli.held_outputs() as land:
+        cli.write_text(figure, "first")
+        cli.write_text(figure, "new figure")  # written twice while held: the newer lands
+        cli.write_text(results, "new results")
+        assert figure.read_text() == "old figure" and results.read_text() == "old results"
+        land()
+        assert figure.read_text() == "new figure" and results.read_text() == "new results"
+        cli.write_text(results, "after landing")  # lands at once
+        assert results.read_text() == "after landing"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["curve.png", "results.json"] and not cli.IN_FLIGHT
+    with pytest.raises(RuntimeError, match="does not nest"), cli.held_outputs(), cli.held_outputs():
+        pass
+    assert cli.HELD is None
+
+
+def test_evals_figures_stay_as_they_were_when_its_json_cannot_be_written(tmp_path, monkeypatch, capsys):
+    """A full disk at the JSON, after a suite drew its figures: one line, and the earlier figures and JSON are
+    both kept, never new figures beside old results. Without the failure both land."""
+    from jaxjepa.evaluation import command, suite
+
+    out = tmp_path / "results"
+    out.mkdir()
+    (out / "curve.png").write_text("old figure")
+    (out / "fake.json").write_text("old results")
+    fake = suite.Suite(
+        name="fake",
+        result_file="fake.json",
+        configs=lambda *_: {},
+        evaluate=lambda runs, context: suite.Evaluated({"answer": 42}, {}),
+        figures=lambda evaluated, folder: {"curve": cli.write_text(folder / "curve.png", "new figure")},
+        sections=(),
+    )
+    args = argparse.Namespace(out=str(out), report=str(tmp_path / "RESULTS.md"), seeds=[0], seed=None)
+    run = lambda: command.run_and_store(args, [command.Job(fake, {})], [{}], suite.Context(["--fake"], "default", True))
+
+    def full_disk(payload, path):
+        raise OSError(28, "No space left on device", str(path))
+
+    monkeypatch.setattr(command.report, "write_json", full_disk)
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_info:
+        run()
+    said = [line for line in capsys.readouterr().err.splitlines() if line.startswith("eval.py")]  # not the bar
+    assert exit_info.value.code == 1 and len(said) == 1 and "No space left" in said[0], said
+    assert (out / "curve.png").read_text() == "old figure" and (out / "fake.json").read_text() == "old results"
+    assert sorted(p.name for p in out.iterdir()) == ["curve.png", "fake.json"]
+    monkeypatch.undo()
+    run()
+    assert (out / "curve.png").read_text() == "new figure"
+    assert json.loads((out / "fake.json").read_text())["answer"] == 42
 
 
 @pytest.mark.parametrize(

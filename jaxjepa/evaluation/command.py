@@ -306,13 +306,16 @@ def run_and_store(
     args: argparse.Namespace, jobs: list[Job], found: list[Found], context: Context
 ) -> tuple[list[Outcome], dict[str, dict]]:
     """Each job trained (what is missing), evaluated and drawn, then every payload stored and the report
-    written: (the outcomes, the stored files)."""
+    written: (the outcomes, the stored files). The figures and the JSON files land together, once all are
+    written; the report, read from them, follows."""
     out = Path(args.out)
     try:
-        with tqdm(total=len(jobs), desc="eval", unit="suite") as bar:
+        with cli.held_outputs() as land, tqdm(total=len(jobs), desc="eval", unit="suite") as bar:
             outcomes = [runner.interruptible(run_job, job, runs, context, out, bar) for job, runs in zip(jobs, found)]
+            with writing_outputs():
+                files = store(outcomes, args, context)
+                land()
         with writing_outputs():
-            files = store(outcomes, args, context)
             write_report(args)
     except checkpoint.RunError as err:  # a save that failed midway (a full disk): the runs saved before it stay
         cli.fail(f"eval.py: {err}", 1)
