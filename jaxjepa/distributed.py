@@ -103,8 +103,9 @@ def cluster_from(args: argparse.Namespace) -> Cluster | None:
 
 def initialize(cluster: Cluster) -> None:
     """Join the cluster; afterwards jax.devices() lists every process's devices. ConnectionError when a process
-    other than 0 cannot reach the coordinator, and one line and exit 1 when the cluster does not form within
-    INIT_TIMEOUT_S (process 0 whose peers never join, say): JAX would abort the process with a C++ stack trace."""
+    other than 0 cannot reach the coordinator or `auto` finds no cluster, and one line and exit 1 when the cluster
+    does not form within INIT_TIMEOUT_S (process 0 whose peers never join, say): JAX would abort the process with
+    a C++ stack trace."""
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
     if cluster.coordinator != "auto" and cluster.process_id != 0:
         wait_for_coordinator(cluster.coordinator, INIT_TIMEOUT_S)
@@ -115,7 +116,14 @@ def initialize(cluster: Cluster) -> None:
     watchdog.start()
     try:
         if cluster.coordinator == "auto":
-            jax.distributed.initialize(initialization_timeout=JAX_INIT_TIMEOUT_S)
+            try:
+                jax.distributed.initialize(initialization_timeout=JAX_INIT_TIMEOUT_S)
+            except ValueError as err:  # JAX found no scheduler's variables to read the cluster from
+                raise ConnectionError(
+                    f"--coordinator auto found no cluster to join ({err}): it reads SLURM's or Open MPI's "
+                    "variables, so run it under srun or mpirun, or give --coordinator HOST:PORT, --num-processes "
+                    "and --process-id"
+                ) from None
         else:
             jax.distributed.initialize(
                 cluster.coordinator,

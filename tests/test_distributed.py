@@ -161,6 +161,27 @@ def test_bad_cluster_flags_are_one_line_and_exit_2(capsys):
     assert len(err) == 1 and "--process-id" in err[0]
 
 
+def test_auto_outside_a_scheduler_is_one_line(tmp_path, monkeypatch, capsys):
+    """`--coordinator auto` outside srun or mpirun: JAX finds no variables to read the cluster from and raises a
+    bare ValueError (mocked here: the real call must come before any other JAX work, which this process has done);
+    train.py says what to do in one line."""
+
+    def no_scheduler(**kwargs):
+        raise ValueError("coordinator_address should be defined.")
+
+    monkeypatch.setattr(distributed.jax.distributed, "initialize", no_scheduler)
+    collectives = jax.config.jax_cpu_collectives_implementation
+    try:
+        with pytest.raises(SystemExit) as exit_info:
+            train.main(["--seeds", "0-1", "--coordinator", "auto", "--out", str(tmp_path / "runs")])
+    finally:
+        jax.config.update("jax_cpu_collectives_implementation", collectives)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exit_info.value.code == 1 and len(err) == 1, err
+    assert "--coordinator auto found no cluster" in err[0] and "srun or mpirun" in err[0]
+    assert not (tmp_path / "runs").exists()
+
+
 def test_an_unreachable_coordinator_is_one_line_not_an_abort(capsys):
     with pytest.raises(ConnectionError, match=r"no coordinator answered at 127\.0\.0\.1:\d+ within 0 s"):
         distributed.wait_for_coordinator(f"127.0.0.1:{free_port()}", timeout_s=0.2, retry_s=0.05)
