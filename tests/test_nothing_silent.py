@@ -398,6 +398,15 @@ def test_eval_refuses_a_run_whose_folder_names_another_seed(tmp_path, capsys, mo
     assert "its metrics.json says it trained seed 0, not seed 3; name its folder seed0" in err
 
 
+def test_eval_names_a_mistyped_run_dir_before_counting_the_runs(run_dir, tmp_path, capsys, monkeypatch):
+    """One RUN_DIR that is not a run: its problem, not the number of seeds a std needs; runs/ itself: its runs."""
+    outputs = ["--out", str(tmp_path / "results"), "--report", str(tmp_path / "R.md")]
+    err = _eval_refused([str(tmp_path / "nope"), *outputs], capsys, monkeypatch, code=1)
+    assert "no run directory at" in err and "std" not in err
+    err = _eval_refused([str(run_dir.parent), *outputs], capsys, monkeypatch, code=1)
+    assert "is not a finished run" in err and f"it holds runs: give those ({run_dir} ...)" in err
+
+
 def test_eval_refuses_one_seed_given_twice(run_dir, tmp_path, capsys, monkeypatch):
     other = Path(shutil.copytree(run_dir, tmp_path / "elsewhere" / "seed0"))
     outputs = ["--out", str(tmp_path / "results"), "--report", str(tmp_path / "R.md")]
@@ -674,6 +683,21 @@ def test_ctrl_c_is_one_line_and_status_130(module, work, argv, monkeypatch, caps
         command.main(argv)
     err = capsys.readouterr().err.strip().splitlines()
     assert exit_info.value.code == 130 and len(err) == 1 and "interrupted" in err[0], err
+
+
+def test_report_only_without_stored_results_says_so(tmp_path, capsys):
+    """With no results under --out (an empty folder, or none: then the report's folder is missing too), the
+    line names the missing results."""
+    from jaxjepa.evaluation import command
+
+    (tmp_path / "empty").mkdir()
+    for out in (tmp_path / "empty", tmp_path / "absent"):
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as exit_info:
+            command.main(["--report-only", "--out", str(out)])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert exit_info.value.code == 2 and len(err) == 1 and f"no stored results under {out}" in err[0], err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty"] and not any((tmp_path / "empty").iterdir())
 
 
 def test_the_report_replaces_a_report_and_nothing_else(tmp_path, capsys):

@@ -156,12 +156,28 @@ def check_args(args: argparse.Namespace) -> None:
         cli.fail("eval.py: give RUN_DIRs or --seeds/--seed, not both")
     if not args.run_dirs and not (args.seeds or args.seed):
         cli.fail("eval.py: nothing to evaluate: give RUN_DIRs, or --seeds 0-7 to train what is missing and evaluate")
+    for run_dir in args.run_dirs:  # a mistyped path is named before the number of runs is judged
+        problem = run_dir_problem(Path(run_dir))
+        if problem:
+            cli.fail(f"eval.py: {problem}", 1)
     n_runs = len(args.run_dirs) or len(args.seeds or args.seed)
     if n_runs < 2 and not args.no_std:
         cli.fail(
             f"eval.py: every figure is a mean +- std over seeds, and a std needs at least 2 seeds; got {n_runs}. "
             "Give more seeds (--seeds 0-7), or pass --no-std to report one seed without a std"
         )
+
+
+def run_dir_problem(run_dir: Path) -> str | None:
+    """Why `run_dir` is not a finished run (None: it is); a folder that holds runs, such as runs/, says so."""
+    try:
+        checkpoint.load_config(run_dir)
+    except checkpoint.RunError as err:
+        held = sorted(str(p) for p in run_dir.glob("seed*") if checkpoint.is_finished(p)) if run_dir.is_dir() else []
+        if held:
+            return f"{err}; it holds runs: give those ({' '.join(held[:2])} ...), or --seeds with --runs {run_dir}"
+        return str(err)
+    return None
 
 
 def extra_suites(args: argparse.Namespace) -> list[Suite]:
@@ -426,10 +442,10 @@ def update_readme(args: argparse.Namespace, files: dict[str, dict], suites: list
 def report_only(args: argparse.Namespace) -> int:
     """The report and README's block again from the stored JSON, evaluating nothing: after an edit to the
     report code or to the findings it links. Its figures are those the stored JSON names."""
-    check_report_path(args)
     files = stored_files(args.out)
-    if not files:
+    if not files:  # said first: with no --out folder, the report's folder is missing too
         cli.fail(f"eval.py: no stored results under {args.out}; run an evaluation first (python eval.py --seeds 0-7)")
+    check_report_path(args)
     made = {figure: path for content in files.values() for figure, path in figure_files(content, args.out).items()}
     write_report(args, files)
     update_readme(args, files, [suite for suite in REPORT_ORDER if suite.result_file in files], made)
