@@ -120,7 +120,14 @@ def prepare_outputs(
                 held.callback(checkpoint.release_run, run_dir)
             for note in checkpoint.tidy_leftovers(run_dir):
                 print(f"train.py: {note}", file=sys.stderr)
-            checkpoint.check_writable(run_dir, force)
+            try:
+                checkpoint.check_writable(run_dir, force)
+            except checkpoint.RunError as err:
+                untrained = [d for d in run_dirs if not checkpoint.is_finished(d)]
+                if force or not checkpoint.is_finished(run_dir) or not untrained:
+                    raise
+                flag = seeds_flag([int(d.name.removeprefix("seed")) for d in untrained])
+                raise checkpoint.RunError(f"{err}, or train only the seeds not trained yet: --seeds {flag}") from None
         if not summary:
             return {}
         if seeds > 1:
@@ -131,6 +138,13 @@ def prepare_outputs(
         return earlier_summary(out / "summary.json", config, force=False)
     except checkpoint.RunError:
         return {}
+
+
+def seeds_flag(seeds: list[int]) -> str:
+    """The --seeds value that names `seeds`: '1-7' for a range, '0,3,5' otherwise."""
+    if len(seeds) > 1 and seeds == list(range(seeds[0], seeds[-1] + 1)):
+        return f"{seeds[0]}-{seeds[-1]}"
+    return ",".join(map(str, seeds))
 
 
 class Timing(NamedTuple):

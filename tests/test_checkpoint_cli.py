@@ -139,6 +139,15 @@ def test_train_cli_writes_runs_and_refuses_to_clobber(tmp_path, monkeypatch, cap
     assert summary["seeds"] == [0, 1] and summary["figures"]["probe_rmse_px"]["std"] >= 0
     code, _, err = _train(["--seed", "1", "--out", "out", *SMALL_CLI_FLAGS], tmp_path, monkeypatch, capsys)
     assert code == 1 and "already holds a finished run" in err and len(err.strip().splitlines()) == 1
+    assert "not trained yet" not in err  # no other seed to offer
+    for seeds, untrained in (("0-3", "2-3"), ("1,4,2,6", "4,2,6")):  # more seeds: the line names those to train
+        code, _, err = _train(["--seeds", seeds, "--out", "out", *SMALL_CLI_FLAGS], tmp_path, monkeypatch, capsys)
+        assert code == 1 and len(err.strip().splitlines()) == 1 and f"not trained yet: --seeds {untrained}" in err
+    assert sorted(p.name for p in (tmp_path / "out").iterdir() if not p.name.startswith(".")) == [
+        "seed0",
+        "seed1",
+        "summary.json",
+    ]
 
 
 def test_nan_loss_stops_with_the_step_and_saves_nothing(tmp_path, monkeypatch, capsys):
