@@ -446,3 +446,14 @@ def test_eval_without_the_plots_extra_says_how_to_install_it_before_any_work(tmp
     )
     assert done.returncode == 2 and "pip install -e '.[plots]'" in done.stderr and "matplotlib" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1 and not (tmp_path / "out").exists()
+
+
+def test_every_suite_says_what_it_found_on_the_console():
+    """After a suite runs, eval.py prints its summary: one line or more for each suite, read here from the
+    committed results (every suite has its payload there), each line naming a figure of the payload."""
+    from jaxjepa.evaluation import command, suite
+
+    files = command.stored_files(REPO / "results")
+    for evaluation in command.REPORT_ORDER:
+        lines = evaluation.summary(suite.stored(evaluation, files))
+        assert lines and all(line.startswith("  ") and re.search(r"\d", line) for line in lines), evaluation.name

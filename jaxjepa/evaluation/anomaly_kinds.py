@@ -133,6 +133,15 @@ def targets(best: dict) -> str:
     )  # fmt: skip
 
 
+def summary(payload: dict) -> list[str]:
+    """Console lines: each config's latent hit rate ±1 per anomaly kind."""
+    return [
+        f"  {name}: latent hit rate ±1 "
+        + ", ".join(f"{kind} {fmt(entry[kind]['latent']['hit_rate_within_1'], 3)}" for kind in KINDS if kind in entry)
+        for name, entry in payload["configs"].items()
+    ]
+
+
 def section_anomalies(payload: dict) -> str | None:
     text = ["## Beyond the reference: subtle anomalies", method(payload)]
     for name, entry in payload["configs"].items():
@@ -153,6 +162,7 @@ SUITE = Suite(
     evaluate=evaluate,
     figures=draw,
     sections=(section_anomalies,),
+    summary=summary,
     description="teleport, flip, speed change, freeze, jump; the default and the best recipe "
     "(config.BEST_RECIPE): results/anomalies.json",
 )

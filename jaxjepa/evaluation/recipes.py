@@ -22,6 +22,7 @@ from jaxjepa.evaluation.report import (
     FINDINGS,
     at_least,
     at_most,
+    configs_summary,
     figure,
     fmt,
     made_by,
@@ -228,5 +229,6 @@ SUITE = Suite(
     evaluate=evaluate,
     figures=draw,
     sections=(section_recipes,),
+    summary=configs_summary,
     description="horizon (300-step rollouts) and probe of every recipe tried: results/recipes.json",
 )

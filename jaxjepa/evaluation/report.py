@@ -39,6 +39,14 @@ def fmt(summary: dict | None, digits: int = 3, scale: float = 1.0) -> str:
     return f"{mean:{spec}} ± {summary['std'] * scale:{spec}}"
 
 
+def configs_summary(payload: dict) -> list[str]:
+    """Console lines of a suite whose payload holds {"configs": {name: figures}}: each config's probe and horizon."""
+    return [
+        f"  {name}: probe {fmt(entry['probe_rmse'])} px, horizon {fmt(entry['horizon_mean'], 1)} steps (mean)"
+        for name, entry in payload["configs"].items()
+    ]
+
+
 def ref(values, digits: int = 2) -> str:
     """The reference's per-seed list as 'mean ± std' (sample std over its seeds)."""
     values = np.asarray(values, dtype=float)

@@ -13,7 +13,7 @@ import jax
 
 from jaxjepa.config import BEST_RECIPE, VARIANTS, WORLDS, Config, get_config
 from jaxjepa.evaluation import anomaly, forecast
-from jaxjepa.evaluation.report import FINDINGS, fmt, made_by, table
+from jaxjepa.evaluation.report import FINDINGS, configs_summary, fmt, made_by, table
 from jaxjepa.evaluation.runs import SeedRuns
 from jaxjepa.evaluation.settings import EvalSettings, summarise
 from jaxjepa.evaluation.suite import Context, Evaluated, Suite, overrides_json
@@ -152,6 +152,7 @@ SUITE = Suite(
     evaluate=evaluate,
     figures=draw,
     sections=(section_worlds,),
+    summary=configs_summary,
     description="harder worlds (32x32, 64x64, two logos, random speeds, noise), default and the best "
     "recipe: results/worlds.json",
 )
