@@ -276,8 +276,9 @@ def test_missing_or_broken_model_is_explained_in_plain_words(site, query, words)
     page = open_demo(site, query)
     wait_for(page, "!document.getElementById('error').hidden")
     text = page.inner_text("#error")
-    assert words in text and "python -m export runs/seed0" in text and "python -m http.server -d web" in text
-    assert all(page.evaluate(CONTROLS_DISABLED))
+    folder = query.removeprefix("?model=")  # the command that makes this folder, not web/model's
+    assert words in text and f"python -m export RUN_DIR --out web/{folder} " in text and "runs/seed0" not in text
+    assert "python -m http.server -d web" in text and all(page.evaluate(CONTROLS_DISABLED))
     page.close()
 
 
