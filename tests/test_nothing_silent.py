@@ -436,6 +436,7 @@ def test_eval_refuses_outputs_it_cannot_write_before_training(tmp_path, capsys, 
     assert "is a file" in _eval_refused([*seeds, *runs_a_file], capsys, monkeypatch, code=1)
     report_a_folder = ["--out", str(tmp_path / "results"), "--report", str(tmp_path)]
     assert "is a directory" in _eval_refused([*seeds, *report_a_folder], capsys, monkeypatch, code=1)
+    (tmp_path / "results").mkdir()  # --report-only reads it first
     assert "is a directory" in _eval_refused(["--report-only", *report_a_folder], capsys, monkeypatch, code=1)
     too_many = ["--trajectories", "100000000", "--out", str(tmp_path / "results")]
     assert "must be 1 to 65536" in _eval_refused([*seeds, *too_many], capsys, monkeypatch, code=2)

@@ -442,10 +442,13 @@ def update_readme(args: argparse.Namespace, files: dict[str, dict], suites: list
 def report_only(args: argparse.Namespace) -> int:
     """The report and README's block again from the stored JSON, evaluating nothing: after an edit to the
     report code or to the findings it links. Its figures are those the stored JSON names."""
-    files = stored_files(args.out)
-    if not files:  # said first: with no --out folder, the report's folder is missing too
-        cli.fail(f"eval.py: no stored results under {args.out}; run an evaluation first (python eval.py --seeds 0-7)")
+    no_results = f"eval.py: no stored results under {args.out}; run an evaluation first (python eval.py --seeds 0-7)"
+    if not Path(args.out).is_dir():  # said first: the report's default folder, --out, is missing too
+        cli.fail(no_results)
     check_report_path(args)
+    files = stored_files(args.out)
+    if not files:
+        cli.fail(no_results)
     made = {figure: path for content in files.values() for figure, path in figure_files(content, args.out).items()}
     write_report(args, files)
     update_readme(args, files, [suite for suite in REPORT_ORDER if suite.result_file in files], made)
@@ -455,6 +458,7 @@ def report_only(args: argparse.Namespace) -> int:
 
 def print_summary(outcomes: list[Outcome], files: dict[str, dict], args: argparse.Namespace) -> None:
     for o in outcomes:
-        print(f"eval.py {o.suite.name}: {o.timing_s['total']:.0f} s (training {o.timing_s['train']:.0f} s)")
+        seconds = o.timing_s
+        print(f"eval.py {o.suite.name}: {seconds['total']:.0f} s (runs loaded or trained in {seconds['train']:.0f} s)")
         print("\n".join(o.suite.summary(o.payload)))
     print(f"  wrote {', '.join(str(Path(args.out) / name) for name in files)} and {args.report}")

@@ -31,7 +31,7 @@ def section_header(m: dict) -> str:
             f"key, which training never uses. The reference's figures are those of `{REFERENCE['source']}`, "
             f"shown as mean ± std over its 5 seeds where it was measured per seed.",
             f"Wall time of the command: {m['timing_s']['total']:.0f} s on this machine "
-            f"(training missing runs {m['timing_s'].get('train', 0.0):.0f} s, evaluation "
+            f"(loading the runs and training those missing {m['timing_s'].get('train', 0.0):.0f} s, evaluation "
             f"{m['timing_s']['evaluate']:.0f} s).",
         ]
     )

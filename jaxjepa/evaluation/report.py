@@ -99,7 +99,8 @@ def made_by(payload: dict) -> str:
     n = len(payload["seeds"])
     return (
         f"Made by `{payload['command']}` ({n} seed{'s' if n > 1 else ''}: {', '.join(map(str, payload['seeds']))}; "
-        f"{payload['timing_s']['total']:.0f} s, of which training {payload['timing_s']['train']:.0f} s)."
+        f"{payload['timing_s']['total']:.0f} s, of which loading the runs and training those missing "
+        f"{payload['timing_s']['train']:.0f} s)."
     )
 
 
