@@ -737,10 +737,15 @@ def test_results_kept_elsewhere_leave_the_repos_report_and_readme_alone(tmp_path
     assert (elsewhere.report, elsewhere.readme) == (str(tmp_path / "res" / "RESULTS.md"), None)
     named = command.parse(["--seeds", "0-1", "--report", "R.md"])
     assert (named.out, named.report, named.readme) == ("results", "R.md", None)
-    new, kept = tmp_path / "new", tmp_path / "kept"
+    new, kept, runs = tmp_path / "new", tmp_path / "kept", tmp_path / "runs" / "world32+koopman"
     kept.mkdir()
     for folder in (new, kept):
-        with pytest.raises(SystemExit), command.removed_if_left_empty(folder):
+        with pytest.raises(SystemExit), command.removed_if_left_empty(folder, runs):
             folder.mkdir(exist_ok=True)
+            runs.mkdir(parents=True, exist_ok=True)
             cli.fail("refused")
-    assert not new.exists() and kept.is_dir()
+    assert not new.exists() and kept.is_dir() and not (tmp_path / "runs").exists()
+    with pytest.raises(KeyboardInterrupt), command.removed_if_left_empty(runs):  # Ctrl-C: a run saved is kept
+        (runs / "seed0").mkdir(parents=True)
+        raise KeyboardInterrupt
+    assert (runs / "seed0").is_dir()

@@ -278,7 +278,7 @@ def evaluate(argv: list[str]) -> int:
         return report_only(args)
     jobs = jobs_of(args)
     check_configs(jobs)
-    with removed_if_left_empty(Path(args.out)):
+    with removed_if_left_empty(Path(args.out), *run_folders(jobs)):
         found = check_before_work(args, jobs)
         context = Context(argv, args.config, not args.no_std, args.trajectories)
         outcomes, files = run_and_store(args, jobs, found, context)
@@ -287,14 +287,20 @@ def evaluate(argv: list[str]) -> int:
     return 0
 
 
+def run_folders(jobs: list[Job]) -> set[Path]:
+    """The folders that the jobs' runs are saved in (the checks before any work make those missing)."""
+    return {path.parent for job in jobs for planned in job.plan.values() for _, path in planned.runs}
+
+
 @contextlib.contextmanager
-def removed_if_left_empty(folder: Path) -> Iterator[None]:
-    """A command refused (or interrupted) after the output check made `folder` leaves no empty folder behind."""
-    existed = folder.exists()
+def removed_if_left_empty(*folders: Path) -> Iterator[None]:
+    """A command refused (or interrupted) after its checks made `folders` (--out, the runs' folders) leaves no
+    empty folder behind: each of them, and each parent, that did not exist before is removed if it is empty."""
+    made = sorted({p for f in folders for p in (f, *f.parents) if not p.exists()}, key=lambda p: -len(p.parts))
     try:
         yield
     except BaseException:
-        if not existed:
+        for folder in made:  # the deepest first, so that a parent left empty goes too
             with contextlib.suppress(OSError):  # not empty, or gone: nothing to tidy
                 folder.rmdir()
         raise
