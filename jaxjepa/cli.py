@@ -10,11 +10,13 @@ import argparse
 import contextlib
 import dataclasses
 import errno
+import itertools
 import os
 import re
 import signal
 import sys
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, NoReturn
@@ -110,7 +112,21 @@ def probe_write(folder: str | Path) -> None:
 
 NOT_A_FILE = "not a regular file but a device, a pipe or a socket"
 IN_FLIGHT: set[Path] = set()  # temp files of atomic_output being written or held: removed by `interrupted` too
-HELD: list[tuple[Path, Path]] | None = None  # inside `held_outputs`: (temp file, its place) of each output
+TEMP_NUMBERS = itertools.count()  # held outputs' temp files each get a number: a place written twice keeps both
+
+
+class Stage:
+    """The outputs of one `held_outputs` block: the temp file of the newest write of each place, and whether they
+    wait ("holding"), have landed, or were dropped (the block failed). The lock: a job's worker thread may write
+    while the block ends."""
+
+    def __init__(self) -> None:
+        self.waiting: dict[Path, Path] = {}
+        self.state = "holding"
+        self.lock = threading.Lock()
+
+
+STAGE: Stage | None = None  # the `held_outputs` block under way
 
 
 def check_not_special(path: Path) -> None:
@@ -130,47 +146,66 @@ def atomic_output(path: str | Path) -> Iterator[Path]:
     path = written_path(path)
     check_not_special(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    stage = STAGE  # a write that starts inside a held block belongs to it, even if it ends after the block
+    number = "" if stage is None else f".{next(TEMP_NUMBERS)}"
+    tmp = path.with_name(f".{path.name}.{os.getpid()}{number}.tmp")
     IN_FLIGHT.add(tmp)
-    held = False
+    waiting = False
     try:
         yield tmp
-        if HELD is None:
+        if stage is None:
             tmp.replace(path)
-        else:  # the same output written twice while held: the newer content is the one that lands
-            HELD[:] = [*(entry for entry in HELD if entry[0] != tmp), (tmp, path)]
-            held = True
+        else:
+            waiting = _hold_or_land(stage, tmp, path)
     finally:
-        if not held:
+        if not waiting:
             tmp.unlink(missing_ok=True)
             IN_FLIGHT.discard(tmp)
+
+
+def _hold_or_land(stage: Stage, tmp: Path, path: Path) -> bool:
+    """A held write's end: it waits (True), lands after its block landed, or is dropped after its block failed."""
+    with stage.lock:
+        if stage.state == "holding":
+            older = stage.waiting.pop(path, None)  # the same place written twice: the newer content lands
+            if older is not None:
+                older.unlink(missing_ok=True)
+                IN_FLIGHT.discard(older)
+            stage.waiting[path] = tmp
+            return True
+    if stage.state == "landed":
+        tmp.replace(path)
+    return False
 
 
 @contextlib.contextmanager
 def held_outputs() -> Iterator[Callable[[], None]]:
     """Outputs written inside the block (by atomic_output) wait, whole, beside their places until the block calls
     the function it was given, which renames them all into place; outputs written after that land at once. A
-    failure before it (a full disk at the last file, Ctrl-C) leaves every output of the block as it was: one
-    command's new figures never sit beside its old results. Does not nest."""
-    global HELD
-    if HELD is not None:
+    failure before it (a full disk at the last file, Ctrl-C) leaves every output of the block as it was, and drops
+    any write still under way in another thread: one command's new figures never sit beside its old results. Does
+    not nest."""
+    global STAGE
+    if STAGE is not None:
         raise RuntimeError("held_outputs does not nest")
-    held = HELD = []
+    stage = STAGE = Stage()
 
     def land() -> None:
-        global HELD
-        HELD = None
-        while held:
-            tmp, path = held[0]
+        with stage.lock:
+            stage.state = "landed"
+        for path, tmp in list(stage.waiting.items()):
             tmp.replace(path)
             IN_FLIGHT.discard(tmp)
-            held.pop(0)
+            del stage.waiting[path]
 
     try:
         yield land
     finally:
-        HELD = None
-        for tmp, _ in held:
+        STAGE = None
+        with stage.lock:
+            if stage.state == "holding":
+                stage.state = "dropped"
+        for tmp in stage.waiting.values():  # none after a landing, unless a rename failed midway
             tmp.unlink(missing_ok=True)
             IN_FLIGHT.discard(tmp)
 

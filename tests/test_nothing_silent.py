@@ -2,6 +2,7 @@
 naming what is wrong (RunError / ValueError / exit 2), never a traceback, a hang or garbage."""
 
 import argparse
+import contextlib
 import dataclasses
 import importlib
 import json
@@ -615,6 +616,9 @@ def test_held_outputs_land_together_when_asked_and_not_at_all_after_a_failure(tm
         cli.write_text(figure, "first")
         cli.write_text(figure, "new figure")  # written twice while held: the newer lands
         cli.write_text(results, "new results")
+        with pytest.raises(OSError), cli.atomic_output(figure) as tmp:  # a third write that fails keeps the second
+            tmp.write_text("half a fig")
+            raise OSError(28, "No space left on device")
         assert figure.read_text() == "old figure" and results.read_text() == "old results"
         land()
         assert figure.read_text() == "new figure" and results.read_text() == "new results"
@@ -623,7 +627,19 @@ def test_held_outputs_land_together_when_asked_and_not_at_all_after_a_failure(tm
     assert sorted(p.name for p in tmp_path.iterdir()) == ["curve.png", "results.json"] and not cli.IN_FLIGHT
     with pytest.raises(RuntimeError, match="does not nest"), cli.held_outputs(), cli.held_outputs():
         pass
-    assert cli.HELD is None
+    assert cli.STAGE is None
+    # a write begun inside a block that ends after it (eval.py's jobs run in a worker thread): dropped if the
+    # block failed, landed if the block landed
+    for fails, expected in ((True, "after landing"), (False, "late")):
+        with contextlib.suppress(OSError), cli.held_outputs() as land:
+            late = cli.atomic_output(results)
+            late.__enter__().write_text("late")
+            if fails:
+                raise OSError(28, "No space left on device")
+            land()
+        late.__exit__(None, None, None)
+        assert results.read_text() == expected
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["curve.png", "results.json"] and not cli.IN_FLIGHT
 
 
 def test_evals_figures_stay_as_they_were_when_its_json_cannot_be_written(tmp_path, monkeypatch, capsys):
@@ -655,6 +671,7 @@ def test_evals_figures_stay_as_they_were_when_its_json_cannot_be_written(tmp_pat
         run()
     said = [line for line in capsys.readouterr().err.splitlines() if line.startswith("eval.py")]  # not the bar
     assert exit_info.value.code == 1 and len(said) == 1 and "No space left" in said[0], said
+    assert f"the results under {out} are as they were" in said[0]
     assert (out / "curve.png").read_text() == "old figure" and (out / "fake.json").read_text() == "old results"
     assert sorted(p.name for p in out.iterdir()) == ["curve.png", "fake.json"]
     monkeypatch.undo()

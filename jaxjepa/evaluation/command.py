@@ -269,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return evaluate(sys.argv[1:] if argv is None else argv)
     except KeyboardInterrupt:
-        cli.interrupted("eval.py: interrupted; runs and outputs written before it are kept")
+        cli.interrupted("eval.py: interrupted; runs saved before it are kept, and the results under --out are whole")
 
 
 def evaluate(argv: list[str]) -> int:
@@ -337,12 +337,15 @@ def run_and_store(
             with writing_outputs():
                 files = store(outcomes, args, context)
                 land()
-        with writing_outputs():
-            write_report(args)
     except checkpoint.RunError as err:  # a save that failed midway (a full disk): the runs saved before it stay
         cli.fail(f"eval.py: {err}", 1)
     except OutputError as err:
-        cli.fail(f"eval.py: {err}; what was written before it is kept", 1)
+        cli.fail(f"eval.py: {err}; runs saved before it are kept, and the results under {out} are as they were", 1)
+    try:
+        with writing_outputs():
+            write_report(args)
+    except OutputError as err:
+        cli.fail(f"eval.py: {err}; the results under {out} are written: eval.py --report-only writes the report", 1)
     return outcomes, files
 
 
