@@ -123,11 +123,8 @@ def prepare_outputs(
             try:
                 checkpoint.check_writable(run_dir, force)
             except checkpoint.RunError as err:
-                untrained = [d for d in run_dirs if not checkpoint.is_finished(d)]
-                if force or not checkpoint.is_finished(run_dir) or not untrained:
-                    raise
-                flag = seeds_flag([int(d.name.removeprefix("seed")) for d in untrained])
-                raise checkpoint.RunError(f"{err}, or train only the seeds not trained yet: --seeds {flag}") from None
+                hint = untrained_hint(run_dir, run_dirs, config) if not force and len(run_dirs) == seeds else ""
+                raise checkpoint.RunError(f"{err}{hint}") from None
         if not summary:
             return {}
         if seeds > 1:
@@ -138,6 +135,19 @@ def prepare_outputs(
         return earlier_summary(out / "summary.json", config, force=False)
     except checkpoint.RunError:
         return {}
+
+
+def untrained_hint(refused: Path, run_dirs: list[Path], config) -> str:
+    """For a finished run of this config refused without --force: the seeds whose folders are still free."""
+    free = [d for d in run_dirs if not d.exists()]
+    try:
+        same_config = checkpoint.load_config(refused) == config
+    except checkpoint.RunError:
+        same_config = False
+    if not free or not same_config:
+        return ""
+    flag = seeds_flag([int(d.name.removeprefix("seed")) for d in free])
+    return f", or train only the seeds not trained yet: --seeds {flag} (summary.json then holds those)"
 
 
 def seeds_flag(seeds: list[int]) -> str:

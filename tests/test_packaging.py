@@ -57,14 +57,18 @@ def core_distributions() -> set[str]:
     """What `pip install .` installs: pyproject.toml's dependencies (no extras) and everything they require in
     turn, markers evaluated for this interpreter."""
     declared = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
-    wanted, required = [Requirement(line) for line in declared], set()
+    wanted = [(Requirement(line), frozenset({""})) for line in declared]  # (requirement, its parent's extras)
+    seen, required = set(), set()
     while wanted:
-        requirement = wanted.pop()
-        name = canonicalize_name(requirement.name)
-        if name in required or (requirement.marker and not requirement.marker.evaluate({"extra": ""})):
+        requirement, parent_extras = wanted.pop()
+        if requirement.marker and not any(requirement.marker.evaluate({"extra": e}) for e in parent_extras):
             continue
+        name, extras = canonicalize_name(requirement.name), frozenset({"", *requirement.extras})
+        if (name, extras) in seen:
+            continue
+        seen.add((name, extras))
         required.add(name)
-        wanted += [Requirement(line) for line in importlib.metadata.requires(requirement.name) or []]
+        wanted += [(Requirement(line), extras) for line in importlib.metadata.requires(requirement.name) or []]
     return required
 
 
@@ -108,6 +112,9 @@ def run(script, *args):
 status, help_text = run("eval.py", "--help")
 print(f"HELP EXIT {status}:" + help_text)
 status, train_output = run("train.py", "--seed", "0", "--out", runs, *json.loads(os.environ["TRAIN_FLAGS"]))
+from jaxjepa import program_cache
+stored = program_cache.directory() is not None and any(program_cache.directory().glob("*.jaxexport"))
+print(f"PROGRAM STORED {stored}")
 print(f"TRAIN EXIT {status}:" + train_output)
 """
 
@@ -150,6 +157,7 @@ def test_eval_py_help_runs_from_the_wheel(from_the_wheel):
 def test_train_py_trains_with_the_core_dependencies_alone(from_the_wheel):
     assert from_the_wheel.returncode == 0, from_the_wheel.stderr[-2000:]
     assert "wrote " in from_the_wheel.stdout.partition("TRAIN EXIT 0:")[2], from_the_wheel.stdout[-2000:]
+    assert "PROGRAM STORED True" in from_the_wheel.stdout  # the store, which needs flatbuffers, was used
 
 
 def test_the_core_dependencies_leave_out_the_extras():

@@ -215,10 +215,10 @@
         "(choose one above, or fix ?model= in the address)." : "";
     const exportIt = offered === "model" ? "python -m export runs/seed0 (after python train.py --seed 0)"
       : `python -m export RUN_DIR --out web/${offered} (RUN_DIR: a run train.py saved; README.md's browser ` +
-        "section gives each model's training command)";
-    stop("The model could not be loaded: " + problem.message + unknown +
-      ` To create the model files, run: ${exportIt}, then serve this folder with: python -m http.server -d web`,
-      "Not running: no usable model.");
+        "section gives each model's train and export commands)";
+    const make = unknown ? "" : ` To create the model files, run: ${exportIt}, then serve this folder with: ` +
+      "python -m http.server -d web";
+    stop("The model could not be loaded: " + problem.message + unknown + make, "Not running: no usable model.");
   }
 
   /* Stop the loop for good and say why in the red box; every control is disabled. */

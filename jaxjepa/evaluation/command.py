@@ -175,7 +175,7 @@ def run_dir_problem(run_dir: Path) -> str | None:
     except checkpoint.RunError as err:
         held = sorted(str(p) for p in run_dir.glob("seed*") if checkpoint.is_finished(p)) if run_dir.is_dir() else []
         if held:
-            return f"{err}; it holds runs: give those ({' '.join(held[:2])} ...), or --seeds with --runs {run_dir}"
+            return f"{err}; it holds runs: give those ({' '.join(held[:2])}{' ...' if len(held) > 2 else ''})"
         return str(err)
     return None
 
