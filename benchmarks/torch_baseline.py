@@ -11,9 +11,9 @@ every step. It is written the way a careful PyTorch user would write it (fused m
 Variants a user would try: `eager`, `compile` (`torch.compile` of the three MLPs), `bf16` (bfloat16
 autocast of the forward passes) and `compile+bf16`.
 
-Run as a process, `python -m benchmarks.torch_baseline --world world.npz`, it is the whole reference
-process, like the reference's `python -m dvd_jepa.train`: import torch, JEPA phase, decoder phase
-(frozen target latents of o_t -> frame f_t+1, Adam 1e-3, batch 256), and the published probe protocol
+Run as a process, `python -m benchmarks.torch_baseline --world world.npz --config CONFIG_JSON`, it is the
+whole reference process, like the reference's `python -m dvd_jepa.train`: import torch, JEPA phase, decoder
+phase (frozen target latents of o_t -> frame f_t+1, Adam 1e-3, batch 256), and the published probe protocol
 (first 80% of the pairs, time-major, fit a linear layer by Adam lr 1e-2, 800 steps, batch 512; the
 last 20% test it); it prints one JSON line of phase timings. Needs the `bench` extra.
 """
