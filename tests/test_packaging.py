@@ -49,15 +49,21 @@ def unpacked_wheel(tmp_path_factory) -> Path:
     return unpacked
 
 
-def clean_env(unpacked: Path) -> dict:
-    return {**{k: v for k, v in os.environ.items() if k != "PYTHONPATH"}, "PYTHONPATH": str(unpacked)}
+def clean_env(*path: Path) -> dict:
+    """This process's environment with `path` as the whole PYTHONPATH: the checkout is not on it."""
+    return {**{k: v for k, v in os.environ.items() if k != "PYTHONPATH"}, "PYTHONPATH": os.pathsep.join(map(str, path))}
+
+
+def project() -> dict:
+    """pyproject.toml's [project] table."""
+    return tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
 
 
 def core_distributions() -> set[str]:
     """What `pip install .` installs: pyproject.toml's dependencies (no extras) and everything they require in
     turn, markers evaluated for this interpreter."""
-    declared = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
-    wanted = [(Requirement(line), frozenset({""})) for line in declared]  # (requirement, its parent's extras)
+    # (requirement, the extras its parent was asked with)
+    wanted = [(Requirement(line), frozenset({""})) for line in project()["dependencies"]]
     seen, required = set(), set()
     while wanted:
         requirement, parent_extras = wanted.pop()
@@ -131,11 +137,7 @@ def from_the_wheel(unpacked_wheel, tmp_path_factory) -> subprocess.CompletedProc
         for m in modules_in(unpacked_wheel)
         if m.startswith("jaxjepa") and not m.endswith("__main__.py")
     )
-    env = {
-        **clean_env(unpacked_wheel),
-        "PYTHONPATH": os.pathsep.join([str(unpacked_wheel), str(core_site_packages(folder))]),
-        "TRAIN_FLAGS": json.dumps(SMALL_CLI_FLAGS),
-    }
+    env = {**clean_env(unpacked_wheel, core_site_packages(folder)), "TRAIN_FLAGS": json.dumps(SMALL_CLI_FLAGS)}
     return subprocess.run(
         [sys.executable, "-S", "-c", FROM_THE_WHEEL, str(unpacked_wheel), str(folder / "runs"), *names],
         cwd=folder,
@@ -178,7 +180,7 @@ EXTRA_IMPORTS = {
 
 
 def declared_extras() -> dict[str, list[Requirement]]:
-    optional = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    optional = project()["optional-dependencies"]
     return {extra: [Requirement(line) for line in lines] for extra, lines in optional.items()}
 
 
