@@ -995,8 +995,7 @@
      backend's work), so each one that starts is timed on a few real steps and the fastest kept, unless the user
      picks one: then only that one is timed, since starting a backend that is never used (webgl's shaders) is
      slow where the browser emulates it. A backend counts its best step: the cpu backend's first steps after the
-     warm-up still run two or three times slower than later ones, and their median chose webgl on a machine where
-     cpu is twice as fast. */
+     warm-up are still slower than its later ones, so their median can make the slower backend look faster. */
   async function measureBackends(names) {
     for (const name of names) {
       if (name in app.backendTimes) continue;
