@@ -22,7 +22,7 @@ from jaxjepa.config import CHOICES
 def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = cli.OneLineParser(prog="plan.py", description=__doc__.splitlines()[0])
     parser.add_argument("run_dir", metavar="RUN_DIR", help="a finished run with an action-conditioned predictor")
-    parser.add_argument("--episodes", type=cli.batch_count, default=256, help="episodes planned at once (default 256)")
+    parser.add_argument("--episodes", type=cli.batch_count, default=256, help="episodes to plan, vmapped (default 256)")
     parser.add_argument("--goal", type=float, nargs=2, metavar=("Y", "X"), help="one goal for every episode, px")
     parser.add_argument("--planner", choices=(*CHOICES["planner"], "random"), help="default: the run's planner")
     cli.add_planner_flags(parser, "the run's config")
@@ -45,23 +45,14 @@ def plan(args: argparse.Namespace):
     config = planning_config(config, args)
     planner = args.planner or config.planner
     key = jax.random.key(args.seed)
-    if args.goal is None:
-        run = jax.jit(lambda k: planning.episodes(k, args.episodes, model, config, planner))
-    else:
-        goal = jnp.asarray(args.goal, jnp.float32)
+    goal = None if args.goal is None else jnp.asarray(args.goal, jnp.float32)
+    if goal is not None:
         planning.check_goal(goal, config)
-        run = jax.jit(lambda k: one_goal_episodes(k, goal, args.episodes, model, config, planner))
+    run = jax.jit(lambda k: planning.episodes(k, args.episodes, model, config, planner, goal=goal))
     jax.block_until_ready(run(key))
     started = time.perf_counter()
     episodes = jax.block_until_ready(run(key))
     return episodes, time.perf_counter() - started
-
-
-def one_goal_episodes(key, goal, count, model, config, planner):
-    """`count` episodes from random starts, all to `goal`."""
-    plan_keys, tasks = planning.draw_tasks(key, count, config)
-    tasks = tasks._replace(goal=jax.numpy.broadcast_to(goal, tasks.goal.shape))
-    return jax.vmap(lambda k, t: planning.episode(k, t, model, config, planner))(plan_keys, tasks)
 
 
 def main(argv: list[str] | None = None) -> int:

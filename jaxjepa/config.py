@@ -94,7 +94,10 @@ class Config:
 
     # --- latent planning in the steer world (jaxjepa/planning.py) ---
     planner: str = "mppi"  # "mppi" | "cem" | "search": how action sequences are refined (search: planning.search)
-    plan_cost: str = "sum"  # "sum": sum_k ||z_k - z_goal|| over the horizon; "last": the last latent only
+    # "sum": sum_k ||z_k - z_goal|| over the horizon; "last": the last latent only. Why the sum: it scores every
+    # imagined step, so a plan that heads for the goal at once beats one that only ends near it, and it leans less
+    # on the horizon's far end, where the imagined latents have drifted most (RESULTS.md compares the two)
+    plan_cost: str = "sum"
     plan_horizon: int = 10  # H: actions per imagined sequence
     # N x I = 16 x 1: the budget curve (eval.py --planning) is flat from 8 x 1 up; the browser plans with it too
     plan_samples: int = 16  # N: sequences sampled per iteration
@@ -113,6 +116,7 @@ class Config:
     # search: "pruned": no path takes a move right after its reverse, which brings it back where it was when actions
     # are displacements (Two Rooms); "allowed": where a move changes a velocity (steer), the reverse brakes
     search_reversals: str = "allowed"
+    # the steer world's episodes (Two Rooms has its own: two_rooms.EVAL_MAX_STEPS, SUCCESS_RADIUS_PX at the end)
     episode_steps: int = 60  # replanning steps per episode
     success_px: float = 1.0  # success: the logo's centre within this distance of the goal at any step
 
@@ -454,8 +458,8 @@ def field_names() -> list[str]:
 # the planning horizon; one hidden layer of 128, since an action's effect (a push clipped at the speed limit,
 # a bounce) is not linear; the covariance term spreads the latent over position and velocity (both matter to
 # the cost); a cosine schedule, so the model settles by the last step; no decoder, which planning never reads;
-# 800 steps, where MPPI's success over 8 seeds is still above 99 % (RESULTS.md), so that `eval.py --planning`,
-# which trains 8 seeds of this recipe and of its three ablations, stays a short command.
+# 800 steps, enough for MPPI's success over 8 seeds to reach 99 % (RESULTS.md, Planning), so that
+# `eval.py --planning`, which trains 8 seeds of this recipe and of its three ablations, stays a short command.
 STEER: dict[str, Any] = {
     "world": "steer",
     "action_dim": 2,
@@ -514,7 +518,8 @@ TWO_ROOMS_EBJEPA: dict[str, Any] = {
 }
 
 # Named variants live next to the default so that every recipe in RESULTS.md has a name.
-# The collapse ablation removes one defence at a time:
+# The collapse ablation takes the defences away one after another: the variance hinge in every variant, then the
+# target's averaging, then its stop-gradient too:
 VARIANTS: dict[str, dict[str, Any]] = {
     "default": {},
     # the least wall time to the reference's probe quality (<= 0.64 px, median of 8 seeds;

@@ -8,6 +8,9 @@
 Why an EMA and a stop-gradient: the prediction target must not be something the gradient can move
 towards the prediction. A slowly trailing, gradient-free copy gives targets that change only as fast
 as the encoder genuinely improves. decay = 0 gives a plain stop-gradient copy; decay = 1 freezes it.
+In the collapse ablation (RESULTS.md) the stop-gradient is what keeps the latent from collapsing: a plain copy
+(decay 0) without the variance hinge keeps its spread too. The averaging keeps the latent's scale steadier across
+seeds and gives a better position probe.
 """
 
 from __future__ import annotations

@@ -4,7 +4,9 @@ prediction_loss  MSE(P(E(o_t)), sg(E_ema(o_{t+1}))): the world model's error, in
 variance_loss    VICReg hinge mean_d relu(1 - sqrt(var_d(Z) + eps)): every dimension keeps a spread.
                  Without it (and without the EMA's stop-gradient) the cheapest way to predict a
                  latent is to make every latent the same constant: collapse.
-covariance_loss  VICReg decorrelation of dimensions: sum of squared off-diagonal covariances / d.
+covariance_loss  VICReg decorrelation of dimensions: sum of squared off-diagonal covariances / d. Why: the
+                 variance hinge alone is met by dimensions that all carry the same signal; decorrelated, each
+                 carries something the others do not.
 Variances use the unbiased estimator (ddof=1), like PyTorch's default `Tensor.var`.
 time_smoothness_loss  mean_t ||z_t+1 - z_t||^2: consecutive latents close (EB-JEPA's Two Rooms recipe), so
                  the latent moves little when the world moves little.

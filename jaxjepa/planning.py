@@ -59,7 +59,7 @@ class Episode(NamedTuple):
 
 
 class Task(NamedTuple):
-    start: SteerState  # the state before the first observed frame
+    start: SteerState  # the state of the first observation's older frame
     goal: jax.Array  # [2] px
 
 
@@ -115,7 +115,8 @@ def sequence_costs(
 
 
 def candidates(key: jax.Array, mean: jax.Array, std: jax.Array | float, config: Config) -> jax.Array:
-    """[N, H, 2]: the mean itself first (so refining never loses the current plan), then noisy copies.
+    """[N, H, 2]: the mean itself first (so the current plan is always scored and weighs in the update), then
+    noisy copies.
     The noise is uniform with standard deviation `std`: on a CPU a normal draw (an inverse error
     function per number) costs several times a uniform one, and the draws are much of a replanning step."""
     noise = jax.random.uniform(key, (config.plan_samples, *mean.shape), minval=-1.0, maxval=1.0) * UNIFORM_STD * std
@@ -298,15 +299,16 @@ def advanced(path: jax.Array, moves: int) -> jax.Array:
 
 
 # A move is remembered when the world took the latent farther from the model's prediction than this share of the
-# predicted move's length. A wall does that (the dot stopped, or slid along it), and so does a learned predictor's
-# own error; either way, near a remembered move the search trusts what the world did over the model.
+# predicted move's length. A wall does that (it stops the dot where they meet, at once or partway through the move),
+# and so does a learned predictor's own error; either way, near a remembered move the search trusts what the world
+# did over the model.
 SURPRISE_SHARE = 0.5
 
 
 class Memory(NamedTuple):
     """Moves whose outcome surprised the model during an episode, a ring of fixed size. Why: a predictor that has
     not learned a wall walks the search's paths through it, and the search then pushes into the wall for ever.
-    What the world did instead (the dot stopped at the wall, or slid along it) is a fact about this episode;
+    What the world did instead (the dot stopped where it met the wall) is a fact about this episode;
     remembered, it corrects the model where it was seen (`corrected`), so the next search goes another way."""
 
     latents: jax.Array  # [M, d] where each remembered move started
@@ -351,7 +353,7 @@ def remember(memory: Memory, model: WorldModel, before: jax.Array, action: jax.A
 def corrected(model: WorldModel, memory: Memory, radius: float) -> WorldModel:
     """The model, except that a remembered move, made within `radius` of its lengths of where it was remembered,
     moves the latent as the world moved it there (the nearest such memory's displacements): not at all where the dot
-    was stopped, along the wall where it slid."""
+    was stopped at once, only as far as it went where the wall stopped it partway."""
 
     def predict(z: jax.Array, a: jax.Array) -> jax.Array:
         # Squared distances as one matrix product: the [N, M, d] difference tensor would dominate the search.
@@ -437,15 +439,18 @@ def episodes(
     config: Config,
     planner: str | None = None,
     batch: int | None = EPISODES_PER_BATCH,
+    goal: jax.Array | None = None,
 ) -> Episode:
-    """`count` random tasks, each planned in its own episode: [count, ...] leaves. Episodes are vmapped
-    `batch` at a time (`lax.map`), all at once (`vmap`) with batch=None; the numbers depend on it only
-    through float rounding. Why the branch: `lax.map` without a batch size runs its items one after
-    another, not at once."""
+    """`count` random tasks, each planned in its own episode: [count, ...] leaves; with `goal` [2] px, every
+    task's goal is that point (the starts stay random). Episodes are vmapped `batch` at a time (`lax.map`), all
+    at once (`vmap`) with batch=None; the numbers depend on it only through float rounding. Why the branch:
+    `lax.map` without a batch size runs its items one after another, not at once."""
     count = whole_number(count, "the number of episodes")
     if batch is not None:
         whole_number(batch, "batch", least=1)
     plan_keys, tasks = draw_tasks(key, count, config)
+    if goal is not None:
+        tasks = tasks._replace(goal=jnp.broadcast_to(goal, tasks.goal.shape))
     run = lambda kt: episode(*kt, model, config, planner)
     if batch is None:
         return jax.vmap(run)((plan_keys, tasks))

@@ -62,8 +62,10 @@ class Latents(NamedTuple):
 
 def fit_and_test_latents(params: dict, key: jax.Array, config: Config) -> tuple[Latents, Latents]:
     """The probe's protocol: `probe_sequences` fresh trajectories to fit on and as many others to test
-    on, both drawn from `key`; in the bounce and steer worlds started `eval_start_margin` px from the walls, in
-    Two Rooms as its training trajectories start (two_rooms_latents)."""
+    on, both drawn from `key`: the bouncing world's trajectories, started `eval_start_margin` px from the walls,
+    for the steer world too (the logo coasting, no actions: the same probe for every 16x16 model); Two Rooms'
+    trajectories as its training set draws them (two_rooms_latents). The planning evaluation fits its own probe
+    on steer trajectories (evaluation/planning.py)."""
     n, length, margin = config.probe_sequences, config.probe_seq_len, config.eval_start_margin
     if config.world == "two_rooms":
         return tuple(two_rooms_latents(params, k, n, length, config) for k in jax.random.split(key))

@@ -36,7 +36,7 @@ from jaxjepa.ema import EmaState, ema_target
 
 
 class TrainResult(NamedTuple):
-    params: dict  # {'encoder', 'target', 'predictor', 'decoder'}, each a flax variables dict
+    params: dict  # {'encoder', 'target', 'predictor', 'decoder'} and 'idm' where idm_weight > 0; flax variables dicts
     metrics: dict  # per-step curves [steps] (`regularised`'s terms, and a rollout's or an inverse-dynamics head's
     # where the config has them); decoder_loss [decoder_steps]
 
@@ -71,13 +71,13 @@ def train_keys(train_key: jax.Array) -> TrainKeys:
 
 
 def training_frames(key: jax.Array, config: Config) -> jax.Array:
-    """The training set as frames [N, T, H*W]; pairs are gathered from it per batch (cheaper than
-    materialising 24,800 x 2 x 512 observation pairs)."""
+    """The training set as frames [N, T, C*H*W] (C = 2 channels in Two Rooms, else 1); pairs are gathered from it
+    per batch (cheaper than materialising 24,800 x 2 x 512 observation pairs)."""
     return training_data(key, config)[0]
 
 
 def training_data(key: jax.Array, config: Config) -> tuple[jax.Array, jax.Array | None]:
-    """(frames [N, T, H*W], actions [N, T, 2] in the worlds driven by actions, else None): actions[n, t] is
+    """(frames [N, T, C*H*W], actions [N, T, 2] in the worlds driven by actions, else None): actions[n, t] is
     applied before frame t, so the step from o_t = (f_t, f_t+1) to o_t+1 is driven by actions[n, t + 2]."""
     shape = (config.train_sequences, config.seq_len, -1)
     if config.world == "steer":
@@ -184,10 +184,11 @@ def regularised(
 ):
     """The prediction loss plus the anti-collapse terms on the batch of context latents z: (total, metrics).
     VICReg (variance + covariance), or SIGReg in its place (regulariser "sigreg", fresh random directions
-    each step); time-smoothness on (z, z_next = E(o_t+1)) when its weight is on. A term whose weight is 0 adds
-    nothing to the total: the covariance term is then not computed (its metric reads 0) and time-smoothness
-    reports no metric; with VICReg the variance term is computed and reported whatever its weight, so the
-    ablation's variants without it still show the spread it would have held."""
+    each step, drawn from the step's number alone: every seed projects on the same ones); time-smoothness on
+    (z, z_next = E(o_t+1)) when its weight is on. A term whose weight is 0 adds nothing to the total: the
+    covariance term is then not computed (its metric reads 0) and time-smoothness reports no metric; with VICReg
+    the variance term is computed and reported whatever its weight, so the ablation's variants without it still
+    show the spread it would have held."""
     if config.regulariser == "sigreg":
         directions_key = jax.random.fold_in(jax.random.key(0), step)
         anti_collapse = losses.sigreg_loss(z, directions_key, config.sigreg_projections, config.sigreg_knots)
@@ -237,21 +238,14 @@ def online_next_latents(online: dict, next_obs: jax.Array, config: Config) -> ja
 
 
 def jepa_loss(
-    online: dict,
-    target_params: dict,
-    obs: jax.Array,
-    next_obs: jax.Array,
-    config: Config,
-    step: jax.Array | int = 0,
-    actions: jax.Array | None = None,
+    online: dict, target_params: dict, obs: jax.Array, next_obs: jax.Array, config: Config, step: jax.Array | int = 0
 ):
-    """The one-step loss; with `actions` [B, 2] (a_t of each pair) the inverse-dynamics term is added too."""
+    """The reference's one-step loss, for the worlds without actions at rollout_steps 1. A world driven by actions
+    trains through `multistep_loss`, which feeds the predictor the actions and adds the inverse-dynamics term."""
     z = models.encoder(config).apply(online["encoder"], obs)
     z_hat = models.predictor(config).apply(online["predictor"], z)
     pred = losses.prediction_loss(z_hat, target_latents(online, target_params, next_obs, config))
-    z_next = online_next_latents(online, next_obs, config)
-    total, metrics = regularised(pred, z, config, z_next, step)
-    return with_inverse_dynamics(total, metrics, online, z, z_next, actions, config)
+    return regularised(pred, z, config, online_next_latents(online, next_obs, config), step)
 
 
 def make_jepa_phase(config: Config) -> Callable[..., tuple[dict, dict]]:

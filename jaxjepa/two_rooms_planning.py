@@ -202,7 +202,7 @@ def remember_moves(
 ) -> planning.Memory:
     """Each whole move among the applied actions (`search_move_steps` actions of the plan each), remembered if
     its outcome surprised the model. `trail` [2 + A, 2]: the dot's previous and current positions, then after each
-    applied action; the observation after action k is (trail[k], trail[k + 1])."""
+    applied action; the observation after the first k actions is (trail[k], trail[k + 1])."""
     hold, before = config.search_move_steps, z0
     for end in range(hold, trail.shape[0] - 1, hold):
         after = model.encode(model.observe(trail[end], trail[end + 1]))

@@ -127,6 +127,10 @@ def test_plan_py_planner_flags_set_only_the_fields_given():
     assert (fewer.plan_samples, fewer.plan_elites) == (4, 4)  # fewer samples than CEM's elites: the elites follow
 
 
-def test_plan_py_plans_a_tiny_run(steer_run, capsys):
+def test_plan_py_plans_a_tiny_run(steer_run, capsys, monkeypatch):
+    planned = []
+    monkeypatch.setattr(plan, "plan", lambda args, inner=plan.plan: planned.append(inner(args)) or planned[-1])
     assert plan.main([str(steer_run), "--episodes", "4", "--goal", "5", "9"]) == 0
     assert np.char.startswith(capsys.readouterr().out, "success ")
+    episodes, _ = planned[0]  # every episode was scored against the one goal given
+    np.testing.assert_allclose(episodes.distances, np.linalg.norm(episodes.positions - np.array([5.0, 9.0]), axis=-1))

@@ -190,9 +190,9 @@ def test_the_searchs_memory_finds_the_door_a_wall_blind_model_misses():
 
 def test_a_surprising_move_is_remembered_and_then_predicted_as_the_world_made_it():
     """remember() keeps a move that ended farther than half the predicted length from the predicted end (stopped
-    at a wall, or slid along it), not one that ended near it; corrected() then moves the latent as the world did
-    (per action: the move's displacement over its 2 actions) near where the nearest such move was remembered,
-    and leaves the model's own prediction for another move or far away."""
+    at a wall at once or partway, or moved off the move's line), not one that ended near it; corrected() then
+    moves the latent as the world did (per action: the move's displacement over its 2 actions) near where the
+    nearest such move was remembered, and leaves the model's own prediction for another move or far away."""
     model = trp.simulator_model(RECIPE)(THROUGH_THE_DOOR)
     right, up, down_right = planning.SEARCH_MOVES[4], planning.SEARCH_MOVES[1], planning.SEARCH_MOVES[7]
     chex.assert_trees_all_equal(
@@ -207,7 +207,7 @@ def test_a_surprising_move_is_remembered_and_then_predicted_as_the_world_made_it
     assert int(memory.count) == 0
     memory = remember(memory, at, right, at + jnp.array([0.0, 0.5]))  # stopped after 0.5
     memory = remember(memory, beside, right, beside)  # stopped at once
-    memory = remember(memory, at, down_right, at + jnp.array([2.0, 0.0]))  # slid down
+    memory = remember(memory, at, down_right, at + jnp.array([2.0, 0.0]))  # moved off the move's line
     assert int(memory.count) == 3 and float(memory.squared_lengths[0]) == 4.0
     np.testing.assert_allclose(memory.displacements[:3], [[0.0, 0.25], [0.0, 0.0], [1.0, 0.0]])
     seen = jax.jit(lambda memory, z, a: planning.corrected(model, memory, radius=2.0).predict(z, a))
