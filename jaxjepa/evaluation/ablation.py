@@ -1,4 +1,4 @@
-"""The collapse ablation: take the defences against collapse away one at a time, on the same seeds.
+"""The collapse ablation: take the defences against collapse away one after another, on the same seeds.
 
 A JEPA can win its prediction game by mapping every observation to the same latent. The reference
 recipe has two defences: the target is a slowly trailing EMA copy behind a stop-gradient, and a
