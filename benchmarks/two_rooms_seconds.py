@@ -18,68 +18,86 @@ import time
 import jax
 import numpy as np
 
-from jaxjepa import api, checkpoint, cli, get_config
+from jaxjepa import api, checkpoint, cli, get_config, planning, runner
 from jaxjepa.evaluation import two_rooms as suite
 from jaxjepa.evaluation.runs import check_seed, repeated_seed, seed_of
 from jaxjepa.evaluation.settings import purpose_key
 from jaxjepa.runner import stacked_keys
 
+PROG = "python -m benchmarks.two_rooms_seconds"
 
-def main(argv: list[str] | None = None) -> int:
-    parser = cli.OneLineParser(prog="python -m benchmarks.two_rooms_seconds", description=__doc__.splitlines()[0])
+
+def parse(argv: list[str] | None):
+    parser = cli.OneLineParser(prog=PROG, description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="+", metavar="RUN_DIR", help="finished runs of one Two Rooms config")
     parser.add_argument(
         "--episodes", type=cli.batch_count, default=suite.EPISODES, help=f"per run (default {suite.EPISODES})"
     )
     parser.add_argument("--planners", default="mppi,search", help="comma list of the suite's planners and ceilings")
     cli.add_planner_flags(parser, "the recipe's")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def load_runs(paths: list[str]) -> tuple[list[api.Run], list[int]]:
+    """The runs and their seeds; one line and exit 1 for a run that is not a finished Two Rooms run of the
+    others' config, or a seed given twice."""
     try:
-        recipe = get_config(suite.RECIPE).replace(**cli.planner_changes(args))
-    except (TypeError, ValueError) as err:
-        cli.fail(f"{parser.prog}: {err}")
-    try:
-        runs = [api.load_run(path) for path in args.runs]
+        runs = [api.load_run(path) for path in paths]
         seeds = [seed_of(run.path) for run in runs]
         for run, seed in zip(runs, seeds, strict=True):
             check_seed(run.path, seed, run.metrics)
     except checkpoint.RunError as err:
-        cli.fail(f"{parser.prog}: {err}", 1)
+        cli.fail(f"{PROG}: {err}", 1)
     twice = repeated_seed(seeds)
     if twice is not None:
-        cli.fail(f"{parser.prog}: seed {twice} is given twice; give each seed's run once", 1)
+        cli.fail(f"{PROG}: seed {twice} is given twice; give each seed's run once", 1)
     if runs[0].config.world != "two_rooms" or any(r.config != runs[0].config for r in runs):
-        cli.fail(f"{parser.prog}: the runs must be Two Rooms runs of one config", 1)
-    _, eval_keys = stacked_keys(seeds)
-    plan_keys = [purpose_key(k, "two_rooms_planning") for k in eval_keys]
+        cli.fail(f"{PROG}: the runs must be Two Rooms runs of one config", 1)
+    return runs, seeds
+
+
+def measure(name: str, program, runs: list[api.Run], plan_keys: list[jax.Array], episodes: int) -> str:
+    """One planner's line: its success per run, its compile time, and its seconds per episode from the second
+    call on the first run (free of any first-call cost; the other runs reuse the program)."""
+    started = time.perf_counter()
+    compiled = program.lower(runs[0].params, plan_keys[0]).compile()
+    compile_s = time.perf_counter() - started
+    calls, rates = [], []
+    for i, run in enumerate(runs):
+        for _ in range(2 if i == 0 else 1):
+            started = time.perf_counter()
+            result = jax.device_get(compiled(run.params, plan_keys[i]))
+            calls.append(time.perf_counter() - started)
+        rates.append(100.0 * float(np.mean(result.success)))
+    spread = f" +- {np.std(rates, ddof=1):.1f}" if len(rates) > 1 else ""
+    return (
+        f"{name}: success {np.mean(rates):.1f}{spread} % (per run {', '.join(f'{r:.1f}' for r in rates)}); "
+        f"compile {compile_s:.1f} s; {calls[1] / episodes:.4f} s per episode (second call on the first run)"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    try:
+        recipe = get_config(suite.RECIPE).replace(**cli.planner_changes(args))
+    except (TypeError, ValueError) as err:
+        cli.fail(f"{PROG}: {err}")
+    runs, seeds = load_runs(args.runs)
+    plan_keys = [purpose_key(k, "two_rooms_planning") for k in stacked_keys(seeds)[1]]
     config = runs[0].config.planning_as(recipe)
     programs = suite.episode_programs(config, args.episodes)
     planners = [p.strip() for p in args.planners.split(",") if p.strip()]
     if not planners or set(planners) - set(programs):
-        cli.fail(f"{parser.prog}: --planners must name some of {', '.join(programs)}")
+        cli.fail(f"{PROG}: --planners must name some of {', '.join(programs)}")
     settings = ", ".join(f"{field} {getattr(config, field)}" for field, _ in cli.PLANNER_FLAGS.values())
-    print(
-        f"{jax.device_count()} x {jax.devices()[0].device_kind}, {args.episodes} episodes per run; {settings}",
-        flush=True,
-    )
-    for name in planners:
-        started = time.perf_counter()
-        compiled = programs[name].lower(runs[0].params, plan_keys[0]).compile()
-        compile_s = time.perf_counter() - started
-        calls, rates = [], []
-        for i, run in enumerate(runs):
-            for _ in range(2 if i == 0 else 1):
-                started = time.perf_counter()
-                result = jax.device_get(compiled(run.params, plan_keys[i]))
-                calls.append(time.perf_counter() - started)
-            rates.append(100.0 * float(np.mean(result.success)))
-        per_episode = calls[1] / args.episodes
-        spread = f" +- {np.std(rates, ddof=1):.1f}" if len(rates) > 1 else ""
-        print(
-            f"{name}: success {np.mean(rates):.1f}{spread} % (per run {', '.join(f'{r:.1f}' for r in rates)}); "
-            f"compile {compile_s:.1f} s; {per_episode:.4f} s per episode (second call on the first run)",
-            flush=True,
-        )
+    print(f"{jax.device_count()} x {jax.devices()[0].device_kind}, {args.episodes} episodes per run; {settings}")
+    try:
+        for name in planners:  # Ctrl-C lands at once, not after the compiled call
+            print(runner.interruptible(measure, name, programs[name], runs, plan_keys, args.episodes), flush=True)
+    except KeyboardInterrupt:
+        cli.interrupted(f"{PROG}: interrupted; nothing was written")
+    except planning.PlanningError as err:
+        cli.fail(f"{PROG}: {err}")
     return 0
 
 

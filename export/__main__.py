@@ -19,6 +19,7 @@ from export.destination import ExportError, check_destination, check_saved_model
 from export.page import check_page_can_run
 from jaxjepa.cli import OneLineParser, fail, interrupted
 from jaxjepa.config import ACTION_WORLDS, VARIANTS, Config, get_config
+from jaxjepa.planning import too_few_samples
 
 
 def parse_args(argv: list[str] | None):
@@ -169,6 +170,8 @@ def check_page_budget(config: Config, budget: dict[str, int]) -> None:
         planned = config.planning_with(**changes)
     except ValueError as err:
         raise ExportError(f"the page's planner: {err}") from None
+    if config.action_dim and too_few_samples(planned):  # the page's MPPI would never move
+        raise ExportError(f"the page's planner: {too_few_samples(planned)}")
     if config.action_dim and planned.plan_samples * planned.plan_horizon > PAGE_MAX_SAMPLED_ACTIONS:
         raise ExportError(
             f"the page's planner would sample {planned.plan_samples} sequences of {planned.plan_horizon} actions at "

@@ -343,7 +343,8 @@ def load_config(run_dir: str | os.PathLike) -> Config:
     run_dir = Path(run_dir)
     try:
         if not run_dir.is_dir():
-            raise RunError(f"no run directory at {run_dir}")
+            what = "a file, not a run directory" if run_dir.exists() else "no run directory"
+            raise RunError(f"{what} at {run_dir}")
         missing = [name for name in REQUIRED if not (run_dir / name).exists()]
     except OSError as err:  # a name too long for the filesystem, a folder we may not read
         raise RunError(f"cannot read a run at {str(run_dir)[:80]!r}: {err.strerror}") from None

@@ -391,14 +391,17 @@ def is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+FLOAT32_MAX = 3.4028234663852886e38  # the models compute in float32: a larger float would become inf
+
+
 def _type_problem(kind: str, value: Any) -> str | None:
     """What is wrong with the type of `value` for a field annotated `kind` (None: nothing)."""
     if kind == "int" and not _is_int(value):
         return "an integer"
     if kind == "float" and not is_number(value):
         return "a number"
-    if kind == "float" and not math.isfinite(value):
-        return "a finite number"
+    if kind == "float" and not (math.isfinite(value) and abs(value) <= FLOAT32_MAX):
+        return f"a finite number float32 can hold (|x| <= {FLOAT32_MAX:.4g})"
     if kind == "str" and not isinstance(value, str):
         return "a string"
     if kind.startswith("tuple") and not (isinstance(value, tuple) and all(map(_is_int, value))):

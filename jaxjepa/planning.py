@@ -70,7 +70,7 @@ def learned_model(params: dict, config: Config) -> WorldModel:
         raise PlanningError("this run's predictor takes no actions; train one with --config steer")
     if config.world != "steer":  # its encoder reads another world's observations
         raise PlanningError(
-            f"this run's world is {config.world!r}; steer runs plan here (a Two Rooms run plans in "
+            f"this run's world is {config.world!r}; the steer planner plans steer runs (a Two Rooms run plans in "
             "python -m benchmarks.two_rooms_seconds RUN_DIR)"
         )
     encoder, predictor = models.encoder(config), models.predictor(config)
@@ -370,6 +370,19 @@ def corrected(model: WorldModel, memory: Memory, radius: float) -> WorldModel:
 
 
 PLANNERS = {"mppi": mppi, "cem": cem, "search": search, "random": random_actions}
+
+
+def too_few_samples(config: Config) -> str | None:
+    """Why MPPI and CEM cannot refine a plan with `config`'s budget, or None. They score the current plan and
+    plan_samples - 1 noisy copies of it (`candidates`): with one sample no new sequence is ever tried, and a plan
+    that starts at rest stays at rest. (The planning suite's budget curve keeps that point on purpose, as its
+    floor.)"""
+    if config.plan_samples >= 2:
+        return None
+    return (
+        f"plan_samples {config.plan_samples}: MPPI and CEM score the current plan and plan_samples - 1 noisy copies "
+        "of it, so with one sample the plan never changes; give 2 or more"
+    )
 
 
 def planner_named(name: str) -> Callable:

@@ -73,6 +73,8 @@ def learned_model(params: dict, config: Config) -> ModelFactory:
     """The trained JEPA: the target encoder on rendered frames of this layout, the action-conditioned predictor."""
     if config.action_dim == 0:
         raise planning.PlanningError("this run's predictor takes no actions; train one with --config two_rooms_ebjepa")
+    if config.world != "two_rooms":  # its encoder reads another world's observations
+        raise planning.PlanningError(f"this run's world is {config.world!r}; Two Rooms planning needs a Two Rooms run")
     encoder, predictor = models.encoder(config), models.predictor(config)
 
     def factory(task: two_rooms.Task) -> WorldModel:
@@ -138,13 +140,18 @@ def episode(
     steps: int = two_rooms.EVAL_MAX_STEPS,
 ) -> Episode:
     """One receding-horizon episode: ceil(steps / actions_per_plan) plans, each applying its first
-    `actions_per_plan` actions in the true world, one `lax.scan`; the dot starts at rest. A search that keeps its
-    path (search_replan "keep") needs whole moves per plan: PlanningError unless `actions_per_plan` is a multiple
-    of search_move_steps."""
+    `actions_per_plan` actions in the true world, one `lax.scan`; the dot starts at rest. PlanningError where a plan
+    is shorter than the actions applied from it (plan_horizon < actions_per_plan), and for a search that keeps its
+    path (search_replan "keep") unless `actions_per_plan` is a multiple of search_move_steps (whole moves per plan)."""
     planner = planner or config.planner
     plan_fn, searching = planning.planner_named(planner), planner == "search"
     whole_number(actions_per_plan, "actions_per_plan", least=1)
     whole_number(steps, "steps", least=1)
+    if config.plan_horizon < actions_per_plan:
+        raise planning.PlanningError(
+            f"a plan of {config.plan_horizon} actions (plan_horizon) is shorter than the {actions_per_plan} actions "
+            "applied from each plan; plan at least that far ahead"
+        )
     remembering, keeping = searching and config.search_memory > 0, searching and config.search_replan == "keep"
     hold, problem = config.search_move_steps, kept_path_problem(actions_per_plan, config)
     if keeping and problem:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from conftest import USERS_FUSION, tiny_config
 
-from jaxjepa import get_config, planning, steer
+from jaxjepa import get_config, planning, steer, two_rooms, two_rooms_planning
 from jaxjepa.planning import Task, WorldModel
 from jaxjepa.steer import SteerState
 
@@ -83,8 +83,16 @@ def test_success_is_reaching_within_the_radius_at_any_step():
 def test_refused_requests_say_why():
     with pytest.raises(planning.PlanningError, match="takes no actions"):
         planning.learned_model({}, tiny_config())  # refused from the config alone, before any parameter is read
-    with pytest.raises(planning.PlanningError, match="world is 'two_rooms'; steer runs plan here"):
+    with pytest.raises(planning.PlanningError, match="world is 'two_rooms'; the steer planner plans steer runs"):
         planning.learned_model({}, get_config("two_rooms_ebjepa"))  # its encoder reads Two Rooms' observations
+    with pytest.raises(planning.PlanningError, match="world is 'steer'; Two Rooms planning needs a Two Rooms run"):
+        two_rooms_planning.learned_model({}, steer_config())
+    rooms = get_config("two_rooms_ebjepa", plan_horizon=3)
+    task = two_rooms.Task(jnp.array([20.0, 12.0]), jnp.array([20.0, 34.0]), two_rooms.Layout(24.0, 20.0))
+    with pytest.raises(planning.PlanningError, match="a plan of 3 actions .* shorter than the 4 actions applied"):
+        two_rooms_planning.episode(jax.random.key(0), task, two_rooms_planning.simulator_model(rooms), rooms, "mppi", 4)
+    assert planning.too_few_samples(steer_config(plan_samples=2, plan_elites=2)) is None
+    assert "the plan never changes" in planning.too_few_samples(steer_config(plan_samples=1, plan_elites=1))
     with pytest.raises(planning.PlanningError, match="outside the box"):
         planning.check_goal(jnp.array([[5.0, 5.0], [0.2, 7.0]]), steer_config())
     planning.check_goal(jnp.array([1.0, 14.0]), steer_config())

@@ -107,6 +107,10 @@ def test_plan_py_refuses_bad_requests_with_one_line(steer_run, tmp_path, capsys)
     assert "world is 'two_rooms'" in refused([str(tmp_path / "rooms" / "seed0"), "--episodes", "2"], capsys)
     assert "plan_samples must be positive" in refused([run, "--samples", "0"], capsys)
     assert "plan_noise must be a finite number" in refused([run, "--noise", "nan"], capsys)
+    assert "float32 can hold" in refused([run, "--noise", "1e308"], capsys)  # finite, but inf in float32
+    for planner in ("mppi", "cem"):  # one sample re-scores the current plan alone: the logo would never be steered
+        assert "the plan never changes" in refused([run, "--samples", "1", "--planner", planner], capsys)
+    assert "a file, not a run directory" in refused([str(tmp_path / "rooms" / "seed0" / "config.json")], capsys)
     assert "outside the box" in refused([run, "--goal", "0.2", "7"], capsys)
     # terabytes of sampled sequences: XLA refuses the buffers, and plan.py says so in one line
     assert "need more memory than this machine has" in refused(

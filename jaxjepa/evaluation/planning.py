@@ -252,7 +252,8 @@ def method(payload: dict) -> str:
         f"{config.success_px:g} px of the goal at some step of {config.episode_steps}. MPPI and CEM plan "
         f"{b['samples']} sequences x {b['horizon']} actions x "
         f"{b['iterations']} refinement(s) per replanning step. The budget curve plans {payload['budget_episodes']} "
-        "episodes per seed and point."
+        "episodes per seed and point; at 1 x 1 no new sequence is tried (the one sample is the plan itself), so "
+        "the logo coasts as it started."
     )
 
 
