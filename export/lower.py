@@ -1,7 +1,7 @@
 """Lower a JAX function to plain TensorFlow ops by walking its jaxpr, one primitive at a time.
 
-Why not `jax2tf.convert`: in JAX 0.10 it only emits native serialization, a single `XlaCallModule`
-op carrying StableHLO, which TensorFlow.js cannot run. Our networks use a handful of primitives
+Why not `jax2tf.convert`: it emits native serialization only, a single `XlaCallModule` op carrying
+StableHLO, which TensorFlow.js cannot run. Our networks use a handful of primitives
 (dot_general, add, mul, tanh, logistic, integer_pow, reshape, broadcast_in_dim, wrapped in `jit`),
 each of which has a plain TF op that TF.js does run (MatMul, AddV2, Mul, Tanh, Sigmoid, Reshape...).
 So we trace the very apply function we trained with `jax.make_jaxpr` and evaluate the jaxpr with TF

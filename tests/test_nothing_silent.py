@@ -390,6 +390,19 @@ def _eval_refused(argv, capsys, monkeypatch, code: int) -> str:
     return err
 
 
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["--recipes", "--seeds", "0-1", "--trajectories", "8"], "--trajectories sets no count of --recipes"),
+        (["--two-rooms", "--planning", "--seeds", "0-1", "--trajectories", "8"], "no count of --planning"),
+        (["--report-only", "--no-std"], "--report-only evaluates nothing"),
+        (["--report-only", "--trajectories", "8"], "--report-only evaluates nothing"),
+    ],
+)
+def test_eval_refuses_flags_the_command_would_ignore(argv, message, capsys, monkeypatch):
+    assert message in _eval_refused(argv, capsys, monkeypatch, 2)
+
+
 def test_eval_refuses_a_run_whose_folder_names_another_seed(tmp_path, capsys, monkeypatch):
     """A renamed or copied run would be measured on the fresh trajectories of the seed its folder names."""
     config = tiny_config()

@@ -1,4 +1,4 @@
-"""Evaluation of trained runs as suites: every figure on fresh trajectories, per seed, vmapped over seeds.
+"""Evaluation of trained runs as suites: every figure per seed on fresh data from its evaluation key.
 
 A suite (suite.Suite) is one evaluation: its named configs, its per-seed measure, its figures and its
 report sections. `eval.py` (command.py) only dispatches: it plans each suite's runs (runs.py: found on
@@ -23,7 +23,8 @@ Adding a suite (a new benchmark, say) takes one module and one line:
    - `configs(config_name, config) -> {run name: Config}`: the named configs to train or find
      (runs/NAME/seed{i}, as train.py --config NAME keeps them);
    - `evaluate(loaded: {run name: runs.SeedRuns}, context: suite.Context) -> suite.Evaluated`: the
-     per-seed measure jit(vmap)ped over `SeedRuns.params` with `runner.stacked_keys(seeds)`, summarised
+     per-seed measure jit(vmap)ped over `SeedRuns.params` with `runner.stacked_keys(seeds)` (or mapped one
+     seed after another, `lax.map`, where a seed's own batch fills the memory), summarised
      with `settings.summarise` into a JSON-ready payload (plus host arrays the figures need);
    - `figures(evaluated, out_dir) -> {figure name: path}` and report sections `(stored JSON) -> markdown`;
    - `SUITE = Suite(name=..., result_file="NAME.json", configs=..., evaluate=..., figures=...,

@@ -130,7 +130,7 @@ def section_ablation(m: dict) -> str | None:
         for name, v in ablation.items()
     ]
     header = ["variant", "defences", *(column for column, _, _ in COLUMNS), f"collapsed (std < {COLLAPSED_STD})"]
-    caption = "Embedding std over training per variant; band = ± std over seeds"
+    caption = "Embedding std over training per variant; band = min to max over seeds"
     claims = f"Reference claims ({REFERENCE['source']}): {REFERENCE['ablation_claims']}."
     return "\n\n".join(
         ["## Collapse ablation", f"{METHOD}\n{claims}", table(header, rows), figure(m, "collapse_curves", caption),

@@ -98,10 +98,11 @@ def method(payload: dict) -> str:
         f"{settings['anomaly_length']} frames with the anomaly at a random frame, as many normal ones (the negatives), "
         f"as many more to set the median + {settings['threshold_mads']:g} MAD threshold. The subtle kinds are injected "
         f"mid-air: at a frame with no wall bounce within {anomaly.MID_AIR_FRAMES} frames (a reversal at a wall is a "
-        "bounce); all of them count, however small (here the teleport too, including the few that land within "
-        f"{settings['invisible_px']:g} px of where the logo would have been). Per-frame "
-        "ROC-AUC: the surprise at the frame where the anomaly first shows against every frame of the normal "
-        "trajectories. Hit rate: the trajectory's largest surprise is on that frame (±1: within one frame of it). "
+        "bounce); every one of them counts, however small. The teleport's ROC-AUC counts every teleport too, "
+        f"including the few that land within {settings['invisible_px']:g} px of where the logo would have been; "
+        "its hit rates and ROC curves count the others, the visible ones. Per-frame ROC-AUC: the surprise at the "
+        "frame where the anomaly first shows against every frame of the normal trajectories. Hit rate: the "
+        "trajectory's largest surprise is on that frame (±1: within one frame of it). "
         "Latent surprise `||P(E_ema(o_t)) - E_ema(o_t+1)||^2` needs no decoder; pixel surprise goes through it."
     )
 

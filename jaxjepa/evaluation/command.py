@@ -118,8 +118,8 @@ def add_suite_flags(parser: argparse.ArgumentParser) -> None:
         "--trajectories",
         type=cli.batch_count,
         metavar="N",
-        help="fresh trajectories per forecast and anomaly measure of the headline (default 256); "
-        "fewer for a quick smoke run",
+        help="fewer (or more) for a quick smoke run: "
+        + "; ".join(suite.trajectories for suite in REPORT_ORDER if suite.trajectories),
     )
     extra = parser.add_argument_group(
         "suites of their own named configs: each writes its JSON under --out, "
@@ -143,9 +143,16 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 
 def check_args(args: argparse.Namespace) -> None:
     if args.report_only:
-        if args.run_dirs or args.seeds or args.seed or extra_suites(args) or config_flags_given(args):
-            cli.fail("eval.py: --report-only evaluates nothing; give it no RUN_DIRs, seeds, suites or config flags")
+        measuring = args.trajectories is not None or args.no_std or args.no_ablation
+        if args.run_dirs or args.seeds or args.seed or extra_suites(args) or config_flags_given(args) or measuring:
+            cli.fail(
+                "eval.py: --report-only evaluates nothing; give it no RUN_DIRs, seeds, suites, config flags or "
+                "--trajectories, --no-std, --no-ablation"
+            )
         return
+    ignoring = [suite.name for suite in extra_suites(args) if suite.trajectories is None]
+    if args.trajectories is not None and ignoring:
+        cli.fail(f"eval.py: --trajectories sets no count of --{' --'.join(ignoring)}; leave it out")
     if extra_suites(args) and (args.run_dirs or config_flags_given(args)):
         cli.fail(
             f"eval.py: {'/'.join('--' + suite.name for suite in EXTRA_SUITES)} train and evaluate their own named "

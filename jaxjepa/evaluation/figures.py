@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from jaxjepa.cli import atomic_output
+from jaxjepa.evaluation.reference import REFERENCE_SEEDS
 
 # The plots extra is optional for the library (the measures need none of it); eval.py refuses to start
 # without it, naming the install command, rather than fail after the whole evaluation.
@@ -82,7 +83,9 @@ def horizon_curve(curves: dict[str, np.ndarray], horizon_px: float, path: Path, 
     _band(left, steps, curves["persistence_position_error"], "tab:gray", "persistence (the last seen position)")
     if reference:
         ref_steps, ref_error = zip(*sorted(reference.items()))
-        left.plot(ref_steps, ref_error, "s--", color="tab:red", label="reference (REFERENCE.md, 5-seed mean)")
+        left.plot(
+            ref_steps, ref_error, "s--", color="tab:red", label=f"reference (REFERENCE.md, {REFERENCE_SEEDS}-seed mean)"
+        )
     left.axhline(horizon_px, color="k", ls=":", lw=1.2, label=f"{horizon_px:g} px band")
     left.set(
         xlabel="rollout step k (dream of o_k, scored on frame k+1)",
@@ -105,9 +108,10 @@ def dream_filmstrip(
     dream_frames: np.ndarray,
     position_error: np.ndarray,
     path: Path,
+    seed: int,
     steps: Sequence[int] = (1, 2, 5, 10, 20, 30, 50, 75, 100),
 ) -> Path:
-    """Top row reality, bottom row the decoded dream, at a few rollout steps (1-based)."""
+    """Top row reality, bottom row the decoded dream of `seed`'s model, at a few rollout steps (1-based)."""
     steps = [s for s in steps if s <= true_frames.shape[0]]
     fig, axes = plt.subplots(2, len(steps), figsize=(1.45 * len(steps), 3.3))
     axes = np.asarray(axes).reshape(2, len(steps))
@@ -120,7 +124,7 @@ def dream_filmstrip(
                 ax.set_ylabel(name, fontsize=11)
         axes[0, col].set_title(f"step {step}", fontsize=10)
         axes[1, col].set_xlabel(f"err {position_error[step - 1]:.1f} px", fontsize=9)
-    fig.suptitle("Reality vs decoded dream, rolled out from two observed frames (seed 0)", fontsize=11)
+    fig.suptitle(f"Reality vs decoded dream, rolled out from two observed frames (seed {seed})", fontsize=11)
     return _save(fig, path)
 
 
@@ -201,9 +205,9 @@ def collapse_curves(
 
 
 def probe_scatter(
-    true: np.ndarray, predicted: np.ndarray, rmse_yx_per_seed: np.ndarray, path: Path, frame_size: int
+    true: np.ndarray, predicted: np.ndarray, rmse_yx_per_seed: np.ndarray, path: Path, frame_size: int, seed: int
 ) -> Path:
-    """Predicted vs true position of seed 0, one panel per coordinate; true/predicted [n, 2];
+    """Predicted vs true position of the first seed (`seed`), one panel per coordinate; true/predicted [n, 2];
     rmse_yx_per_seed [n_seeds, 2] (row 0 is the seed shown)."""
     mean, std = (
         rmse_yx_per_seed.mean(axis=0),
@@ -223,7 +227,9 @@ def probe_scatter(
         )
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8, loc="upper left")
-    fig.suptitle("Least-squares probe from the target-encoder latent, fresh test trajectories (seed 0)", fontsize=10)
+    fig.suptitle(
+        f"Least-squares probe from the target-encoder latent, fresh test trajectories (seed {seed})", fontsize=10
+    )
     return _save(fig, path)
 
 

@@ -134,9 +134,10 @@ def evaluate(loaded: dict[str, SeedRuns], context: Context) -> Evaluated:
 def draw(evaluated: Evaluated, out: Path) -> dict[str, Path]:
     fc, lin, settings = evaluated.arrays["forecast"], evaluated.arrays["linear"], evaluated.arrays["settings"]
     true0, dream0, errors0 = fc["example_true"][0, 0], fc["example_decoded"][0, 0], fc["example_position_error"][0, 0]
+    first_seed = evaluated.payload["seeds"][0]  # the seed whose examples are drawn
     made = {
         "dream_gif": figures.dream_gif(true0, dream0, errors0, out / "dream.gif"),
-        "dream_filmstrip": figures.dream_filmstrip(true0, dream0, errors0, out / "dream_filmstrip.png"),
+        "dream_filmstrip": figures.dream_filmstrip(true0, dream0, errors0, out / "dream_filmstrip.png", first_seed),
     }
     measured_at = REFERENCE["measured"]["position_error_at_px"]
     reference = {k: float(np.mean(v)) for k, v in measured_at.items()}
@@ -147,7 +148,12 @@ def draw(evaluated: Evaluated, out: Path) -> dict[str, Path]:
     )
     true, predicted = lin["example_true"][0].reshape(-1, 2), lin["example_predicted"][0].reshape(-1, 2)
     made["probe_scatter"] = figures.probe_scatter(
-        true, predicted, lin["position_rmse_yx"], out / "probe_scatter.png", evaluated.payload["config"]["frame_size"]
+        true,
+        predicted,
+        lin["position_rmse_yx"],
+        out / "probe_scatter.png",
+        evaluated.payload["config"]["frame_size"],
+        first_seed,
     )
     return made
 
@@ -193,4 +199,5 @@ SUITE = Suite(
     readme_block=headline_report.readme_block,
     config_problem=action_free_only,
     description="probes, forecast horizon and teleport detection of the chosen config",
+    trajectories="the headline's fresh trajectories per forecast and anomaly measure (default 256)",
 )

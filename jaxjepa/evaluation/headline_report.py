@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from jaxjepa.evaluation.reference import REFERENCE
+from jaxjepa.evaluation.reference import REFERENCE, REFERENCE_SEEDS
 from jaxjepa.evaluation.report import FINDINGS, README_BEGIN, README_END, REPORT_TITLE, figure, fmt, ref, table
 
 
@@ -28,8 +28,10 @@ def section_header(m: dict) -> str:
             "hand.",
             f"{n} seeds ({', '.join(map(str, m['seeds']))}), {recipe}. Every figure of ours is the mean ± sample std "
             f"over the seeds of a per-seed figure, measured on fresh trajectories drawn from each seed's evaluation "
-            f"key, which training never uses. The reference's figures are those of `{REFERENCE['source']}`, "
-            f"shown as mean ± std over its 5 seeds where it was measured per seed.",
+            "key, which training never uses, except the published protocol's probes (on training pairs, as the "
+            "reference measured them) and what the training curves record. The reference's figures are those of "
+            f"`{REFERENCE['source']}`, shown as mean ± std over its {REFERENCE_SEEDS} seeds where it was measured "
+            "per seed.",
             f"Wall time of the command: {m['timing_s']['total']:.0f} s on this machine "
             f"(loading the runs and training those missing {m['timing_s'].get('train', 0.0):.0f} s, evaluation "
             f"{m['timing_s']['evaluate']:.0f} s).",
@@ -112,7 +114,7 @@ def section_headline(m: dict) -> str:
     header = [
         "figure",
         f"jaxjepa (mean ± std, {len(m['seeds'])} seeds)",
-        "reference measured (5 seeds)",
+        f"reference measured ({REFERENCE_SEEDS} seeds)",
         "ours - reference, within the larger std over seeds?",
         "reference published (seed 0)",
     ]
@@ -153,10 +155,10 @@ def section_representation(m: dict) -> str:
     return "\n\n".join(
         [
             "## Representation: what a linear probe reads from the target-encoder latent",
-            table(["probe", "RMSE pooled", "y", "x"], rows),
+            table(["probe", "pooled (RMSE; the last row: mean error)", "y", "x"], rows),
             f"Embedding std of the target latents on fresh trajectories: {fmt(r['embedding_std'], 2)} (collapse would "
             "be 0).",
-            figure(m, "probe_scatter", "Probe scatter: predicted vs true position, seed 0"),
+            figure(m, "probe_scatter", f"Probe scatter: predicted vs true position, seed {m['seeds'][0]}"),
         ]
     )
 
@@ -201,7 +203,7 @@ def section_forecast(m: dict) -> str:
         ),
         table(list(STEP_COLUMNS), steps),
         figure(m, "horizon_curve", "Position error and decoded MSE per rollout step; band = ± std over seeds"),
-        figure(m, "dream_filmstrip", "Reality vs decoded dream, seed 0"),
+        figure(m, "dream_filmstrip", f"Reality vs decoded dream, seed {m['seeds'][0]}"),
         f"Animated: [{gif}]({gif}) (`{m['command']}`).",
     ]
     return "\n\n".join(parts)
@@ -258,7 +260,7 @@ def section_anomaly(m: dict) -> str | None:
     ]
     for name, case in cases.items():
         parts += [f"### {name}: {case['description']}", anomaly_table(case, s)]
-    parts += [figure(m, "surprise_trace", "Surprise per frame on one teleport trajectory, seed 0")]
+    parts += [figure(m, "surprise_trace", f"Surprise per frame on one teleport trajectory, seed {m['seeds'][0]}")]
     return "\n\n".join(parts)
 
 

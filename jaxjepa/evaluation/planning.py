@@ -24,7 +24,7 @@ from jaxjepa.config import PLANNING, Config
 from jaxjepa.evaluation import figures
 from jaxjepa.evaluation.report import FINDINGS, at_least, at_most, figure, fmt, made_by, table, targets_table
 from jaxjepa.evaluation.runs import TRAIN_SECONDS_READ, SeedRuns, train_seconds
-from jaxjepa.evaluation.settings import summarise, timed
+from jaxjepa.evaluation.settings import purpose_key, summarise, timed
 from jaxjepa.evaluation.suite import Context, Evaluated, Suite, config_from_overrides, named_configs, overrides_json
 from jaxjepa.runner import stacked_keys
 
@@ -92,10 +92,11 @@ def budget_outcomes(params: dict, key: jax.Array, config: Config) -> list[Outcom
 
 def per_seed(measure, runs: SeedRuns):
     """`measure(params, key, config)` of each seed of `runs`, one seed after another in one jitted program
-    (`lax.map`: the episodes inside are already batched), on the host."""
+    (`lax.map`: the episodes inside are already batched), on the host. The key is the seed's planning key."""
     _, eval_keys = stacked_keys(runs.seeds)
+    keys = jax.vmap(lambda k: purpose_key(k, "planning"))(eval_keys)
     each_seed = jax.jit(lambda params, keys: jax.lax.map(lambda pk: measure(*pk, runs.config), (params, keys)))
-    return jax.device_get(each_seed(runs.params, eval_keys))
+    return jax.device_get(each_seed(runs.params, keys))
 
 
 def summary_of(outcomes: Outcome, need_std: bool) -> dict:
@@ -141,8 +142,8 @@ def timing(params: dict, config: Config) -> Timing:
 
 
 def gif_arrays(params: dict, config: Config) -> dict:
-    """A few MPPI episodes of seed 0's model: the frames the world shows, and at each step the positions the rest
-    of the plan imagines from the current observation (a linear probe reads them off the imagined latents)."""
+    """A few MPPI episodes of the first seed's model: the frames the world shows, and at each step the positions the
+    rest of the plan imagines from the current observation (a linear probe reads them off the imagined latents)."""
     model = planning.learned_model(params, config)
     plan_keys, tasks = planning.draw_tasks(jax.random.key(1), GIF_EPISODES, config)
     eps = jax.jit(jax.vmap(lambda k, t: planning.episode(k, t, model, config)))(plan_keys, tasks)
@@ -258,7 +259,7 @@ def method(payload: dict) -> str:
 
 
 def cost_rows(payload: dict) -> list[list[str]]:
-    """Training, the probe and the planning times (seed 0's model, this machine)."""
+    """Training, the probe and the planning times (the first seed's model, this machine)."""
     t, n = payload["planning_time_s"], payload["episodes"]
     return [
         ["training per seed, s (its share of the vmapped program)", fmt(payload["train_s_per_seed"], 0)],
@@ -301,7 +302,10 @@ def section_planning(payload: dict) -> str:
             table(["planner", "success, %", "median steps to success"], rows),
             table(["MPPI samples x iterations", "success, %"], budget),
             table(
-                ["training, probe and planning time (this machine; the times: seed 0's model)", "measured"],
+                [
+                    f"training, probe and planning time (this machine; the times: seed {payload['seeds'][0]}'s model)",
+                    "measured",
+                ],
                 cost_rows(payload),
             ),
             targets(payload),

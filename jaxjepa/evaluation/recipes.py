@@ -57,7 +57,8 @@ def predictor_spectrum(stacked_params: dict, config: Config) -> dict | None:
     """Eigenvalues of an affine predictor's matrix per seed (None for a deep predictor), and how they sit:
     the persistent ones (|lambda| >= PERSISTENT_MODULUS) are the modes a long dream keeps. For a linear
     world model to be right they must be rotations at harmonics of the bounce: angle = n * fundamental.
-    Per seed: moduli, the fundamental (smallest angle of a persistent mode, in units of the idealised
+    Per seed: moduli, the fundamental (smallest angle of a persistent mode above half the bounce's, so that the
+    real modes at angle 0 are left out, in units of the idealised
     `bounce_frequency`) and the largest distance of a persistent mode's angle from a harmonic of it."""
     if config.predictor_hidden:
         return None

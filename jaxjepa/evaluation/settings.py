@@ -49,7 +49,7 @@ class EvalSettings:
 
 # One number per purpose, folded into the seed's evaluation key. The position probe keeps the
 # evaluation key itself (as `probe.probe_position` does), so its RMSE equals train.py's.
-PURPOSES = {"forecast": 1, "anomaly": 2, "published_probe": 3, "two_rooms_planning": 16}
+PURPOSES = {"forecast": 1, "anomaly": 2, "published_probe": 3, "planning": 15, "two_rooms_planning": 16}
 
 
 def purpose_key(eval_key: jax.Array, purpose: str) -> jax.Array:

@@ -1,6 +1,6 @@
 """What every evaluation suite is: the shape the command runs and the report renders.
 
-A suite owns its named configs, its per-seed measure (vmapped over seeds inside `evaluate`), its
+A suite owns its named configs, its per-seed measure (over the seeds inside `evaluate`), its
 figures and its report sections. The command (jaxjepa/evaluation/command.py) plans, loads or trains
 the runs of `configs`, calls `evaluate`, then `figures`, stores the payload as JSON, and regenerates
 RESULTS.md from every stored payload with each suite's `sections`. A suite never imports another
@@ -26,7 +26,7 @@ class Context(NamedTuple):
     argv: list[str]
     config_name: str  # the --config the command was given (headline suites report it)
     need_std: bool  # False with --no-std: one seed is reported without a std
-    trajectories: int | None = None  # --trajectories: fewer fresh trajectories per measure (smoke tests)
+    trajectories: int | None = None  # --trajectories: what a suite's `trajectories` names, for a quick smoke run
 
     @property
     def command(self) -> str:
@@ -60,6 +60,9 @@ class Suite:
     metrics_read: tuple[str, ...] = ()
     # why the suite cannot measure runs of a config (None: it can), asked before anything is loaded or trained
     config_problem: Callable[[Config], str | None] = lambda config: None
+    # what --trajectories N sets in this suite, for its help ("per ..., default ..."); None: it reads no such count,
+    # and the command refuses --trajectories with it rather than ignore the flag
+    trajectories: str | None = None
 
 
 def stored(suite: Suite, files: dict[str, Any]) -> Any:

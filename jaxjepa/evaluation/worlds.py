@@ -1,5 +1,6 @@
 """The worlds suite: harder worlds (32x32, 64x64, two logos, random speeds, pixel noise), each trained
-with the reference recipe and with the best one: probe, horizon and teleport detection per seed.
+with the reference recipe and with the best one (the convolutional encoder's worlds with the reference
+recipe only: BEST_RECIPE_SKIPPED_FOR): probe, horizon and teleport detection per seed.
 
 The measures run one seed at a time (`lax.map`, not vmap), so a 64x64 world's rollouts fit in memory.
 Its payload is results/worlds.json.
