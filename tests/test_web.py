@@ -270,6 +270,7 @@ def test_decoder_off_hides_the_dream_and_keeps_the_bars(site):
         ("?model=broken-model", "the file broken-model/encoder/model.json is corrupt (its sha256 differs"),
         ("?model=corrupt-model", "the file corrupt-model/encoder/group1-shard1of1.bin is corrupt (its sha256 differs"),
         ("?model=missing-bin-model", "the file missing-bin-model/encoder/group1-shard1of1.bin is missing (HTTP 404)"),
+        ("?model=//example.com", "never another site's address"),  # nothing is fetched from elsewhere
     ],
 )
 def test_missing_or_broken_model_is_explained_in_plain_words(site, query, words):
@@ -277,7 +278,7 @@ def test_missing_or_broken_model_is_explained_in_plain_words(site, query, words)
     wait_for(page, "!document.getElementById('error').hidden")
     text = page.inner_text("#error")
     folder = query.removeprefix("?model=")
-    if folder == "no-such-model":  # not a model this page offers: the choices, not a command to make it
+    if folder in ("no-such-model", "//example.com"):  # not a model this page offers: the choices, not a command
         assert words in text and "the models this page offers are" in text and "python -m export" not in text
     else:  # the command that makes this folder, not web/model's
         assert words in text and f"python -m export RUN_DIR --out web/{folder} " in text and "runs/seed0" not in text
@@ -749,8 +750,12 @@ def test_two_rooms_mode_takes_a_goal_in_free_space_and_plans_towards_it(rooms_de
     assert 0 < len(page.evaluate("window.jepa.app.steer.path")) <= search["depth"] * search["move_steps"]
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "web-two-rooms.png"), full_page=True)
+    click_cell(page, (1.0, 1.0), size)  # beyond the border wall: refused, and the goal set before stands
+    assert "outside the box: goal unchanged" in page.inner_text("#goal-message")
+    np.testing.assert_allclose(page.evaluate("window.jepa.app.steer.goal"), goal, atol=0.1)
     page.select_option("#rooms-planner", "mppi")
     assert "MPPI" in page.inner_text("#plan-budget")
+    assert page.inner_text("#plan-ms") == "–"  # the search's times are not MPPI's
     advance(page, 4)
     assert len(page.evaluate("window.jepa.app.steer.path")) == meta["planner"]["horizon"]
     page.select_option("#rooms-planner", "search")
@@ -991,6 +996,30 @@ def test_back_to_a_page_shows_the_model_it_runs(site):
     )
     assert page.input_value("#model-choice") == "model" and "model=" not in page.url
     page.close()
+
+
+def test_a_model_switch_leaves_the_last_models_planner_behind(site):
+    page = open_demo(site, "?model=model-steer&seed=2&paused=1&planner=mppi")
+    assert page.is_visible("#query-note")  # the address's own planner: said once, on the model it was given to
+    with page.expect_navigation():
+        page.select_option("#model-choice", "model")
+    browser.wait_ready(page)
+    assert "planner=" not in page.url and page.is_hidden("#query-note")
+    page.close()
+
+
+def test_without_the_decoder_the_steps_field_goes_with_the_dream_button(demo):
+    page, _ = demo
+    page.uncheck("#decoder-toggle")
+    assert page.is_disabled("#dream") and page.is_disabled("#dream-steps")
+    page.check("#decoder-toggle")
+    assert page.is_enabled("#dream") and page.is_enabled("#dream-steps")
+    page.fill("#dream-steps", "")
+    page.focus("#dream-steps")
+    page.keyboard.type("-")  # what a number field cannot read reaches the page as ""
+    page.click("#dream")
+    assert "(not a number)" in page.inner_text("#dream-steps-message")
+    page.fill("#dream-steps", "3")
 
 
 def test_a_goal_can_be_set_from_the_keyboard(steer_demo):

@@ -126,6 +126,10 @@
     if (typeof tf === "undefined") {
       throw new ModelProblem("TensorFlow.js (vendor/tfjs/tf.min.js) is missing, so nothing can run.");
     }
+    if (!/^[\w.-]+(\/[\w.-]+)*\/$/.test(MODEL_DIR) || MODEL_DIR.split("/").includes("..")) {
+      throw new ModelProblem(`the model "${MODEL_DIR.replace(/\/$/, "")}" could not be read: ?model= takes a folder ` +
+        "served beside this page, never another site's address.");
+    }
     let meta;
     try {
       const response = await fetch(MODEL_DIR + "meta.json");
@@ -238,7 +242,7 @@
       el.disabled = !on;
     });
     if (on) {
-      $("dream").disabled = !app.decoderOn;
+      $("dream").disabled = $("dream-steps").disabled = !app.decoderOn;
       $("decoder-toggle").disabled = !hasDecoder();
     }
   }
@@ -580,6 +584,11 @@
     }
   }
 
+  function clearPlanTimes() {
+    app.steer.planMs = [];
+    $("plan-ms").textContent = $("plan-ms-last").textContent = "–";
+  }
+
   // ---------------------------------------------------------------- Two Rooms mode
 
   /* A fresh wall, door and start, the dot at rest, no goal. */
@@ -599,7 +608,9 @@
     const message = $("goal-message");
     message.hidden = RoomsWorld.isFree(position, app.state.layout, app.world);
     if (!message.hidden) {
-      message.textContent = `(${position.map((v) => v.toFixed(1)).join(", ")}) px is inside a wall: no goal set; ` +
+      const [lo, hi] = RoomsWorld.box(app.world), inside = position.every((p) => p >= lo && p <= hi);
+      message.textContent = `(${position.map((v) => v.toFixed(1)).join(", ")}) px is ` +
+        `${inside ? "inside a wall" : "outside the box"}: ${app.steer.goal ? "goal unchanged" : "no goal set"}; ` +
         "click in free space.";
       return;
     }
@@ -644,6 +655,7 @@
     }
     app.roomsPlanner = $("rooms-planner").value = name;
     Object.assign(app.steer, freshMemory());
+    clearPlanTimes();  // the other planner's times are not this one's
     const { samples, horizon, iterations, search } = app.meta.planner;
     $("plan-budget").textContent = name === "search"
       ? `latent search: ${search.beams} beams, ${search.depth} moves of ${search.move_steps} actions, a memory of ` +
@@ -805,8 +817,10 @@
     const text = $("dream-steps").value.trim();
     const steps = Number(text);
     const ok = text !== "" && Number.isInteger(steps) && steps >= 1 && steps <= DREAM_MAX;
+    // What the number field cannot read reaches the page as "": say so rather than quote nothing.
+    const got = $("dream-steps").validity.badInput ? "not a number" : `got "${text}"`;
     $("dream-steps-message").textContent = ok ? "" :
-      `steps ahead must be a whole number from 1 to ${DREAM_MAX} (got "${text}")`;
+      `steps ahead must be a whole number from 1 to ${DREAM_MAX} (${got})`;
     $("dream-steps-message").hidden = ok;
     return ok ? steps : null;
   }
@@ -846,7 +860,7 @@
     document.querySelectorAll(".decoded").forEach((el) => { el.hidden = !on; });
     $("no-decoder-note").hidden = on;
     $("pixel-note").hidden = !on;
-    $("dream").disabled = !on || app.stopped || !app.models;
+    $("dream").disabled = $("dream-steps").disabled = !on || app.stopped || !app.models;
     if (!on) app.expectedFrame = null;
   }
 
@@ -896,6 +910,7 @@
       browsing = false;
       if (choice.value === current) return;
       query.set("model", choice.value);
+      query.delete("planner");  // this model's planner choice: the next model starts with its own default
       window.location.search = query.toString();
     };
     choice.addEventListener("mousedown", () => { browsing = false; });
@@ -1047,6 +1062,7 @@
     }
     showLoaded();
     app.tickMs = [];
+    clearPlanTimes();
     const times = Object.entries(app.backendTimes).map(([n, ms]) => `${n} ${ms.toFixed(1)} ms`).join(", ");
     const why = choice === "auto" ? "the fastest" : "your choice";
     $("backend-note").textContent = `${unknown}running on ${name} (${why}; one step, best of those timed: ${times})`;
@@ -1110,7 +1126,7 @@
       const refinements = `${iterations} refinement${iterations === 1 ? "" : "s"}`;
       $("plan-budget").textContent = `MPPI: ${samples} sequences of ${horizon} actions, ${refinements}`;
     }
-    if (query.has("planner") && !app.roomsMode) {
+    if (query.get("planner") && !app.roomsMode) {
       notes.push(`planner "${query.get("planner")}" is chosen in Two Rooms mode only; this model ` +
         `${app.steerMode ? "plans with MPPI" : "does not plan"}.`);
       showNotes();
