@@ -326,6 +326,8 @@ def planner_meta(config: Config, params: dict, plan_budget: dict[str, int]) -> d
             "move_steps": config.search_move_steps,
             "memory": config.search_memory,
             "memory_radius": config.search_memory_radius,
+            "surprise_share": config.search_surprise_share,
+            "switch_margin": config.search_switch_margin,
             "replan": config.search_replan,
             "reversals": config.search_reversals,
         }

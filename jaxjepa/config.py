@@ -105,11 +105,18 @@ class Config:
     plan_noise: float = 0.5  # std of the sampling noise around the plan (MPPI; CEM's initial std)
     plan_temperature: float = 0.05  # MPPI: softmax weights exp(-(cost - min) / (temperature * cost scale))
     plan_elites: int = 8  # CEM: sequences whose mean and std become the next sampling distribution
+    plan_min_std: float = 0.05  # CEM: its std never falls below this, so a converged plan can still move
     search_beams: int = 32  # search: imagined latents kept per depth, spread by farthest-point sampling
     search_depth: int = 32  # search: moves per imagined path
     search_move_steps: int = 2  # search: actions per move (each move holds one corner or edge of the action box)
     search_memory: int = 64  # search in Two Rooms: moves whose outcome surprised the model (0: none; planning.Memory)
     search_memory_radius: float = 2.0  # search: a remembered move holds within this many of its lengths
+    # search: a move is remembered when the world took the latent farther from the model's prediction than this
+    # share of the predicted move's length (planning.remember)
+    search_surprise_share: float = 0.5
+    # search "keep": a new search's path replaces the kept one only when it ends nearer the goal by more than this
+    # many move lengths (planning.replanned_path)
+    search_switch_margin: float = 0.5
     # search in Two Rooms: "keep": the rest of the last path stands unless a new search ends nearer the goal by a
     # margin (planning.replanned_path); "fresh": every replanning takes the new search's path
     search_replan: str = "keep"
@@ -241,11 +248,14 @@ PLANNING_FIELDS = (
     "plan_noise",
     "plan_temperature",
     "plan_elites",
+    "plan_min_std",
     "search_beams",
     "search_depth",
     "search_move_steps",
     "search_memory",
     "search_memory_radius",
+    "search_surprise_share",
+    "search_switch_margin",
     "search_replan",
     "search_reversals",
     "episode_steps",
@@ -337,6 +347,9 @@ RANGES: dict[str, str] = {
     "search_move_steps": f"[1, {MAX_COUNT}]",
     "search_memory": f"[0, {MAX_COUNT}]",
     "search_memory_radius": "(0, inf)",
+    "search_surprise_share": "(0, inf)",
+    "search_switch_margin": "[0, inf)",
+    "plan_min_std": "[0, inf)",
     "episode_steps": f"[1, {MAX_COUNT}]",
     "success_px": "(0, inf)",
     "cross_wall_rate": "[0, 1]",

@@ -33,7 +33,6 @@ from jaxjepa.steer import SteerState
 
 ACTION_DIM = 2
 UNIFORM_STD = 3.0**0.5  # U(-1, 1) times this has unit standard deviation
-CEM_MIN_STD = 0.05  # CEM's std never falls below this, so a converged plan can still move
 # Episodes vmapped together. On a CPU, narrower batches leave the cores waiting between small products, and
 # wider ones plan no faster per episode while holding more in memory; on an accelerator pass batch=None.
 EPISODES_PER_BATCH = 128
@@ -149,7 +148,7 @@ def cem(
         samples = candidates(step_key, mean, std, config)
         _, best = jax.lax.top_k(-sequence_costs(model, z0, z_goal, samples, config), config.plan_elites)
         elites = samples[best]
-        return (elites.mean(axis=0), jnp.maximum(elites.std(axis=0), CEM_MIN_STD)), None
+        return (elites.mean(axis=0), jnp.maximum(elites.std(axis=0), config.plan_min_std)), None
 
     (plan, _), _ = jax.lax.scan(
         refine, (plan, jnp.full_like(plan, config.plan_noise)), jax.random.split(key, config.plan_iterations)
@@ -247,16 +246,8 @@ def search(
     return path_plan(path, config.search_move_steps, plan.shape[0])
 
 
-# A replanning that keeps its path (config search_replan "keep") takes a new search's path only when it ends nearer
-# the goal than the kept one by more than this many move lengths. Why keep a path at all: the learned model's
-# imagined distances change from one observation to the next, so a fresh search each time can swap between ways
-# round the wall and follow neither. Why a margin: with none, any new path a hair better replaced the kept one,
-# and one of the two seeds tried planned worse than with a fresh search (docs/findings.md, Two Rooms).
-SWITCH_MARGIN = 0.5
-
-
 def move_length(model: WorldModel, z_goal: jax.Array, hold: int) -> jax.Array:
-    """The mean latent length of the SEARCH_MOVES from the goal: the scale of SWITCH_MARGIN."""
+    """The mean latent length of the SEARCH_MOVES from the goal: the scale of config.search_switch_margin."""
     moved = jnp.broadcast_to(z_goal, (len(SEARCH_MOVES), z_goal.shape[-1]))
     for _ in range(hold):
         moved = model.predict(moved, SEARCH_MOVES)
@@ -286,23 +277,20 @@ def replanned_path(
     model: WorldModel, z0: jax.Array, z_goal: jax.Array, kept: jax.Array, length: jax.Array, config: Config
 ) -> jax.Array:
     """The path [search_depth] to follow from z0: the kept one (the rest of the last path), cut after its nearest
-    approach, unless a new search's path ends nearer the goal by more than SWITCH_MARGIN * `length` (the move
-    length). Starting from a path of STAY, the first search is taken unless staying is within the margin."""
+    approach, unless a new search's path ends nearer the goal by more than search_switch_margin * `length` (the
+    move length). Starting from a path of STAY, the first search is taken unless staying is within the margin.
+    Why keep a path at all: the learned model's imagined distances change from one observation to the next, so a
+    fresh search each time can swap between ways round the wall and follow neither. Why a margin: with none, any
+    new path a hair better replaced the kept one, and one of the two seeds tried planned worse than with a fresh
+    search (docs/findings.md, Two Rooms)."""
     new, new_distance = search_path(model, z0, z_goal, config)
     old_distance, old = nearest_approach(model, z0, z_goal, kept, config.search_move_steps)
-    return jnp.where(new_distance < old_distance - SWITCH_MARGIN * length, new, old)
+    return jnp.where(new_distance < old_distance - config.search_switch_margin * length, new, old)
 
 
 def advanced(path: jax.Array, moves: int) -> jax.Array:
     """The path with its first `moves` moves done: the rest, then STAY."""
     return jnp.concatenate([path[moves:], jnp.full((moves,), STAY)])[: path.shape[0]]
-
-
-# A move is remembered when the world took the latent farther from the model's prediction than this share of the
-# predicted move's length. A wall does that (it stops the dot where they meet, at once or partway through the move),
-# and so does a learned predictor's own error; either way, near a remembered move the search trusts what the world
-# did over the model.
-SURPRISE_SHARE = 0.5
 
 
 class Memory(NamedTuple):
@@ -330,15 +318,19 @@ def empty_memory(size: int, latent_dim: int) -> Memory:
     )
 
 
-def remember(memory: Memory, model: WorldModel, before: jax.Array, action: jax.Array, after: jax.Array, hold: int):
+def remember(
+    memory: Memory, model: WorldModel, before: jax.Array, action: jax.Array, after: jax.Array, hold: int, share: float
+) -> Memory:
     """The memory with the move (`action` held `hold` steps from latent `before`, observed to end at `after`)
-    added if the world surprised the model: `after` lies farther than SURPRISE_SHARE of the predicted length
-    from where the model said the move would end."""
+    added if the world surprised the model: `after` lies farther than `share` (config.search_surprise_share) of the
+    predicted length from where the model said the move would end. A wall does that (it stops the dot where they
+    meet, at once or partway through the move), and so does a learned predictor's own error; either way, near a
+    remembered move the search trusts what the world did over the model."""
     predicted = before[None]
     for _ in range(hold):
         predicted = model.predict(predicted, action[None])
     squared_length = jnp.sum((predicted[0] - before) ** 2)
-    surprised = jnp.sum((after - predicted[0]) ** 2) > SURPRISE_SHARE**2 * squared_length
+    surprised = jnp.sum((after - predicted[0]) ** 2) > share**2 * squared_length
     slot = memory.count % memory.squared_lengths.shape[0]
     added = Memory(
         memory.latents.at[slot].set(before),

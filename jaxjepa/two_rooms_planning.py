@@ -213,7 +213,7 @@ def remember_moves(
     hold, before = config.search_move_steps, z0
     for end in range(hold, trail.shape[0] - 1, hold):
         after = model.encode(model.observe(trail[end], trail[end + 1]))
-        memory = planning.remember(memory, model, before, plan[end - hold], after, hold)
+        memory = planning.remember(memory, model, before, plan[end - hold], after, hold, config.search_surprise_share)
         before = after
     return memory
 

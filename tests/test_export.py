@@ -372,6 +372,8 @@ def test_two_rooms_meta_tells_the_page_its_world_planner_and_probe(exported_two_
         "move_steps": config.search_move_steps,
         "memory": config.search_memory,
         "memory_radius": config.search_memory_radius,
+        "surprise_share": config.search_surprise_share,
+        "switch_margin": config.search_switch_margin,
         "replan": config.search_replan,
         "reversals": config.search_reversals,
     }

@@ -200,7 +200,10 @@ def test_a_surprising_move_is_remembered_and_then_predicted_as_the_world_made_it
     )
     at, beside = jnp.array([10.0, 10.0]), jnp.array([13.0, 10.0])
     # each compiled whole, as inside the search's episode, rather than one operation at a time
-    remember = jax.jit(lambda memory, before, action, after: planning.remember(memory, model, before, action, after, 2))
+    share = RECIPE.search_surprise_share
+    remember = jax.jit(
+        lambda memory, before, action, after: planning.remember(memory, model, before, action, after, 2, share)
+    )
     memory = planning.empty_memory(4, 2)
     for ended in ([10.0, 12.0], [10.0, 11.5]):  # as predicted, or 0.5 short of a 2.0 move: nothing to remember
         memory = remember(memory, at, right, jnp.array(ended))

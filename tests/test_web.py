@@ -79,6 +79,7 @@ META_LACKING = {  # a mounted folder: the model, the field its meta.json lacks
     "steer-no-planner": (STEER, "planner"),
     "no-encoder": (MODEL, "files.encoder"),
     "no-latent-dim": (MODEL, "model.latent_dim"),
+    "rooms-no-surprise-share": (ROOMS, "planner.search.surprise_share"),  # the search would remember nothing
 }
 
 
@@ -765,7 +766,8 @@ def test_two_rooms_mode_takes_a_goal_in_free_space_and_plans_towards_it(rooms_de
 SEARCH_EPISODE = """([start, goal, layout, world, settings, memorySize, steps, perPlan]) => {
     const blind = { wall_x: -100, door_y: layout.door_y };  // the model's world: no wall
     const predict = (latents, actions) => latents.map((z, i) => RoomsWorld.move(z, actions[i], blind, world));
-    const memory = RoomsSearch.emptyMemory(memorySize), hold = settings.move_steps, positions = [];
+    const memory = RoomsSearch.emptyMemory(memorySize, settings.surprise_share), hold = settings.move_steps;
+    const positions = [];
     const kept = { path: [], length: RoomsSearch.moveLength(predict, goal, hold) };
     let position = start;
     for (let t = 0; t < steps; t += perPlan) {
@@ -805,6 +807,10 @@ def test_the_pages_search_and_memory_walk_the_pythons_path(demo):
     layout = two_rooms.Layout(np.float32(24.0), np.float32(6.0))
     task = two_rooms.Task(np.float32([40.0, 12.0]), np.float32([40.0, 34.0]), layout)
     blind = wall_blind(two_rooms_planning.simulator_model(config))
+    assert (search["surprise_share"], search["switch_margin"]) == (
+        config.search_surprise_share,
+        config.search_switch_margin,
+    )
     for memory, replan, crosses in ((config.search_memory, "keep", True), (0, "fresh", False)):
         cfg = config.replace(
             search_memory=memory, search_replan=replan, search_beams=search["beams"], plan_horizon=search["horizon"]

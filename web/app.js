@@ -179,6 +179,10 @@
         "cost", "success_px"].map((name) => `planner.${name}`));
     }
     if (steering && !rooms) fields.push("world.steer_gain", "world.steer_max_speed");
+    if (rooms && meta.planner && meta.planner.search) {  // the latent search, where the export offers it
+      fields.push(...["beams", "depth", "move_steps", "memory", "memory_radius", "surprise_share", "switch_margin",
+        "replan", "reversals"].map((name) => `planner.search.${name}`));
+    }
     if (rooms) {
       fields.push("planner.actions_per_plan", ...["border_px", "wall_half_width", "door_half_height", "wall_padding",
         "door_padding"].map((name) => `world.${name}`));
@@ -639,7 +643,8 @@
 
   /* An episode's start for the search: no move under way, nothing remembered (exports without the search: size 0),
      no path kept (its move length is measured at the first plan, from the goal's latent). */
-  const freshMemory = () => ({ move: null, memory: RoomsSearch.emptyMemory(app.meta.planner.search?.memory || 0),
+  const freshMemory = () => ({ move: null, memory: RoomsSearch.emptyMemory(app.meta.planner.search?.memory || 0,
+    app.meta.planner.search?.surprise_share),
     kept: { path: [], length: null } });
 
   /* Two Rooms' planner: the latent search (with its memory) or MPPI; an export whose meta.json

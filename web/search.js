@@ -9,14 +9,12 @@
  * sampling are kept; the path whose latent came nearest the goal at any depth wins; an empty path (stay
  * put) is the one to beat; with `reversals` "pruned", no path takes a move right after its reverse. With
  * `replan` "keep" (planning.replanned_path), the rest of the last path stands unless the new search's path
- * ends nearer the goal by more than SWITCH_MARGIN move lengths.
+ * ends nearer the goal by more than settings.switch_margin move lengths.
  */
 (function (root) {
   "use strict";
   const MOVES = [];  // planning.SEARCH_MOVES, in its order
   for (const dy of [-1, 0, 1]) for (const dx of [-1, 0, 1]) if (dy || dx) MOVES.push([dy, dx]);
-  const SURPRISE_SHARE = 0.5;  // planning.SURPRISE_SHARE
-  const SWITCH_MARGIN = 0.5;  // planning.SWITCH_MARGIN
   const REVERSED = MOVES.map(([dy, dx]) => MOVES.findIndex(([y, x]) => y === -dy && x === -dx));  // planning.REVERSED
   /* Whether a path's last move undoes the one before it. */
   const endsByReversing = (path) => path.length > 1 && path[path.length - 1] === REVERSED[path[path.length - 2]];
@@ -41,7 +39,8 @@
     return chosen;
   }
 
-  const emptyMemory = (size) => ({ size, entries: [], count: 0 });
+  // share: the search's surprise_share (config search_surprise_share), the memory's own threshold
+  const emptyMemory = (size, share) => ({ size, share, entries: [], count: 0 });
 
   /* The predictor, except that a remembered move, made within `radius` of its lengths of where it was
      remembered, moves the latent as the world moved it there (the nearest such memory's displacements). */
@@ -64,13 +63,13 @@
   }
 
   /* Remember the move (`action` held `hold` steps from latent `before`, seen to end at `after`) if the world
-     surprised the model: `after` lies farther than SURPRISE_SHARE of the predicted length from the predicted
+     surprised the model: `after` lies farther than memory.share of the predicted length from the predicted
      end. A ring of memory.size. */
   function remember(memory, predict, before, action, after, hold) {
     let predicted = [before];
     for (let h = 0; h < hold; h++) predicted = predict(predicted, [action]);
     const squaredLength = squaredDistance(predicted[0], before);  // squared, as in Python: see Memory
-    if (memory.size === 0 || !(squaredDistance(after, predicted[0]) > SURPRISE_SHARE ** 2 * squaredLength)) return;
+    if (memory.size === 0 || !(squaredDistance(after, predicted[0]) > memory.share ** 2 * squaredLength)) return;
     const displacements = after.map((v, k) => (v - before[k]) / hold);
     memory.entries[memory.count % memory.size] = { latent: before, action, squaredLength, displacements };
     memory.count++;
@@ -104,7 +103,7 @@
     return best;
   }
 
-  /* The mean latent length of the moves from the goal: the scale of SWITCH_MARGIN (planning.move_length). */
+  /* The mean latent length of the moves from the goal: the scale of settings.switch_margin (planning.move_length). */
   function moveLength(predict, zGoal, hold) {
     let moved = MOVES.map(() => zGoal);
     for (let h = 0; h < hold; h++) moved = predict(moved, MOVES);
@@ -129,7 +128,7 @@
   /*
    * One replanning step: the search from latent z0 with the memory's corrections. With settings.replan "keep",
    * `kept` is { path (the rest of the last path, [] at first), length (moveLength) }: the kept path stands unless
-   * the search's ends nearer the goal by more than SWITCH_MARGIN * length.
+   * the search's ends nearer the goal by more than settings.switch_margin * length.
    * Returns { plan [horizon][2] (the path's first actions, then staying put), imagined [T][d] (the latents
    * the corrected model imagines along the whole path), path (the move indices followed) }.
    */
@@ -138,7 +137,7 @@
     let best = bestPath(seen, z0, zGoal, settings);
     if (settings.replan === "keep") {
       const old = nearestApproach(seen, z0, zGoal, kept.path, settings.move_steps);
-      if (!(best.distance < old.distance - SWITCH_MARGIN * kept.length)) best = old;
+      if (!(best.distance < old.distance - settings.switch_margin * kept.length)) best = old;
     }
     const actions = pathActions(best.path, settings.move_steps);
     const imagined = [];
