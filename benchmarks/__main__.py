@@ -28,25 +28,23 @@ def parse_args(argv):
     parser.add_argument("--seed-counts", default=None, help="seed counts of the seeds section, e.g. 1,2,4,8,16")
     parser.add_argument("--out", default=None, help="JSON file (default results/bench.json, or bench-quick.json)")
     parser.add_argument("--update", action="store_true", help="keep the other sections already in --out")
+    parser.add_argument(
+        "--force", action="store_true", help="replace --out even where it holds another kind of run's figures"
+    )
     args = parser.parse_args(argv)
     sections = [s.strip() for s in args.sections.split(",") if s.strip()]
     unknown = sorted(set(sections) - set(SECTIONS))
     if unknown or not sections:
         cli.fail(f"python -m benchmarks: unknown section(s) {unknown or '(none given)'}; known: {', '.join(SECTIONS)}")
-    seed_counts = None
-    if args.seed_counts:
-        try:
-            seed_counts = tuple(int(n) for n in args.seed_counts.split(","))
-        except ValueError:
-            cli.fail(f"python -m benchmarks: --seed-counts wants integers like 1,2,4,8, got {args.seed_counts!r}")
-        if not seed_counts or min(seed_counts) < 1 or max(seed_counts) > cli.MAX_SEEDS:
-            cli.fail(f"python -m benchmarks: --seed-counts must be from 1 to {cli.MAX_SEEDS}")
+    seed_counts = None if args.seed_counts is None else parse_seed_counts(args.seed_counts)
+    if args.out == "":
+        cli.fail("python -m benchmarks: --out is an empty path; name a JSON file")
     out = Path(args.out) if args.out else REPO / "results" / ("bench-quick.json" if args.quick else "bench.json")
     problem = cli.output_file_problem(out)
     if problem:
         cli.fail(f"python -m benchmarks: cannot write --out {out}: {problem}")
-    if not args.update:
-        check_nothing_dropped(out, sections)
+    if not args.update and not args.force:
+        check_out_replaceable(out, sections, args.quick)
     earlier = {}
     if args.update and out.exists():
         try:
@@ -58,18 +56,44 @@ def parse_args(argv):
             cli.fail(f"python -m benchmarks: --update: {out} {problem}; write a new file instead")
         if earlier.get("quick", args.quick) != args.quick:
             cli.fail(f"python -m benchmarks: --update: {out} is not a benchmark file of the same kind (--quick or not)")
-    return args.quick, sections, seed_counts, out, earlier
+    return args.quick, sections, seed_counts, out, earlier, args.force
 
 
-def check_nothing_dropped(out: Path, sections: list[str]) -> None:
-    """One line and exit 2 where --out holds figures of sections this run would drop (it writes only its own)."""
+def parse_seed_counts(text: str) -> tuple[int, ...]:
+    """--seed-counts as distinct counts, smallest first (the table's ratios are to its first row); one line and
+    exit 2 for anything else."""
     from jaxjepa import cli
 
     try:
-        held = [name for name in SECTIONS if name in json.loads(out.read_text())]
-    except (OSError, ValueError, TypeError):  # nothing there, or not a benchmark file: nothing of ours to keep
+        counts = [int(n) for n in text.split(",")]
+    except ValueError:
+        cli.fail(f"python -m benchmarks: --seed-counts wants integers like 1,2,4,8, got {text!r}")
+    if min(counts) < 1 or max(counts) > cli.MAX_SEEDS:
+        cli.fail(f"python -m benchmarks: --seed-counts must be from 1 to {cli.MAX_SEEDS}")
+    if len(set(counts)) < len(counts):
+        cli.fail(f"python -m benchmarks: --seed-counts names a count twice ({text}); give each once")
+    return tuple(sorted(counts))
+
+
+def check_out_replaceable(out: Path, sections: list[str], quick: bool) -> None:
+    """One line and exit 2 where --out holds what this run must not replace unasked (--force replaces it): a file
+    that is not a benchmark file, a benchmark of the other kind (--quick or not), or figures of sections this run
+    would drop (it writes only its own). Another machine's figures are refused in `main`, once this one is known."""
+    from jaxjepa import cli
+
+    if not out.is_file() or out.stat().st_size == 0:  # nothing there to lose
         return
-    dropped = [name for name in held if name not in sections]
+    try:
+        held = json.loads(out.read_text())
+    except (OSError, ValueError) as err:
+        cli.fail(f"python -m benchmarks: {out} exists and is not a benchmark file ({err}); name another --out")
+    problem = shape_problem(held)
+    if problem:
+        cli.fail(f"python -m benchmarks: {out} exists and is not a benchmark file (it {problem}); name another --out")
+    if held.get("quick", False) != quick:
+        kind = "--quick" if held.get("quick") else "full-size"
+        cli.fail(f"python -m benchmarks: {out} holds a {kind} run's figures; --out another file, or pass --force")
+    dropped = [name for name in SECTIONS if name in held and name not in sections]
     if dropped:
         cli.fail(
             f"python -m benchmarks: {out} holds the {', '.join(dropped)} figures, which this run does not measure; "
@@ -81,6 +105,14 @@ def utc_now() -> str:
     return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
 
 
+def held_machine(out: Path) -> dict:
+    """The machine block of the benchmark file at `out` (checked by check_out_replaceable); {} where none is held."""
+    try:
+        return json.loads(out.read_text())["machine"] if out.is_file() and out.stat().st_size else {}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+
+
 def same_machine(first: dict, now: dict) -> bool:
     """Whether two runs' machine blocks name the same CPU model, core count, jax and devices."""
     keys = ("cpu_model", "cpu_count", "jax", "backend", "device_kind")
@@ -88,7 +120,7 @@ def same_machine(first: dict, now: dict) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    quick, sections, seed_counts, out, earlier = parse_args(argv)
+    quick, sections, seed_counts, out, earlier, force = parse_args(argv)
     from benchmarks import report
     from benchmarks import sections as bench
     from jaxjepa import cli
@@ -101,6 +133,8 @@ def main(argv: list[str] | None = None) -> int:
         if not same_machine(earlier.get("machine", {}), machine):
             cli.fail(f"python -m benchmarks: --update: {out} was measured on another machine; write a new file")
         machine = {**earlier["machine"], "load_average_at_update": machine.get("load_average_at_start")}
+    elif not force and held_machine(out) and not same_machine(held_machine(out), machine):
+        cli.fail(f"python -m benchmarks: {out} holds another machine's figures; --out another file, or pass --force")
     command = "python -m benchmarks" + (" " + " ".join(sys.argv[1:]) if argv is None and sys.argv[1:] else "")
     results = {
         **earlier,
@@ -126,7 +160,9 @@ def main(argv: list[str] | None = None) -> int:
         began = time.perf_counter()
         print(f"[bench] {name} ...", file=sys.stderr, flush=True)
         try:
-            results[name] = steps[name]()
+            results[name] = steps[name]()  # in this thread, as measured: Ctrl-C lands when a compiled call returns
+        except KeyboardInterrupt:
+            cli.interrupted(f"python -m benchmarks: interrupted in the {name} section; nothing was written")
         except RuntimeError as err:  # a benchmark child that failed: its last line says why
             done = ", ".join(ordered[:i]) or "none"
             cli.fail(f"python -m benchmarks: the {name} section failed ({err}); nothing written (measured before it: "

@@ -104,9 +104,19 @@ def train(task: dict) -> dict:
     return figures
 
 
+TASK_EXAMPLE = '{"task": "train", "config": {...}, "seeds": [0], "cache": null}'
+
+
 def main() -> int:
-    task = json.loads(sys.argv[1])
     tasks = {"train": train}
+    try:
+        task = json.loads(sys.argv[1]) if len(sys.argv) == 2 else None
+    except ValueError:
+        task = None
+    if not isinstance(task, dict) or task.get("task") not in tasks:
+        print(f"python -m benchmarks.child: takes one JSON task, such as {TASK_EXAMPLE}; python -m benchmarks "
+              "starts it", file=sys.stderr)  # fmt: skip
+        return 2
     print(json.dumps(tasks[task["task"]](task)))
     return 0
 

@@ -29,6 +29,26 @@ def parse_widths(text: str, episodes: int = suite.EPISODES) -> list[int | None]:
     return list(dict.fromkeys(None if w is not None and w >= episodes else w for w in widths))
 
 
+MAX_REPEATS = 1000  # timed calls per width: more is a typo, and would run for hours
+
+
+def measure(model, config, key, widths: list, repeats: int) -> tuple[float, dict]:
+    """One lone episode's seconds, and per width the seconds of `repeats` calls planning suite.EPISODES episodes,
+    the widths alternated in order and reverse so that a drift of the machine's speed spreads over all of them."""
+    lone_s = suite.lone_episode_s(model, config, *suite.timing_task(config))
+    programs = {
+        w: jax.jit(lambda k, w=w: planning.episodes(k, suite.EPISODES, model, config, batch=w)).lower(key).compile()
+        for w in widths
+    }
+    seconds = {w: [] for w in widths}
+    for r in range(repeats):
+        for w in widths if r % 2 == 0 else widths[::-1]:
+            started = time.perf_counter()
+            jax.block_until_ready(programs[w](key))
+            seconds[w].append(time.perf_counter() - started)
+    return lone_s, seconds
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = cli.OneLineParser(prog="python -m benchmarks.planning_batches", description=__doc__.splitlines()[0])
     parser.add_argument("run", metavar="RUN_DIR", help="a finished steer run (train.py --config steer)")
@@ -39,8 +59,8 @@ def main(argv: list[str] | None = None) -> int:
         widths = parse_widths(args.widths)
     except ValueError:
         cli.fail(f"{parser.prog}: --widths must be positive integers or 'all', comma-separated")
-    if args.repeats < 1:
-        cli.fail(f"{parser.prog}: --repeats must be 1 or more")
+    if not 1 <= args.repeats <= MAX_REPEATS:
+        cli.fail(f"{parser.prog}: --repeats must be from 1 to {MAX_REPEATS}")
     try:
         run = api.load_run(args.run)
     except checkpoint.RunError as err:
@@ -49,17 +69,10 @@ def main(argv: list[str] | None = None) -> int:
         model, key = planning.learned_model(run.params, run.config), jax.random.key(suite.TIMING_KEY)
     except planning.PlanningError as err:
         cli.fail(f"{parser.prog}: {args.run}: {err}", 1)
-    lone_s = suite.lone_episode_s(model, run.config, *suite.timing_task(run.config))
-    programs = {
-        w: jax.jit(lambda k, w=w: planning.episodes(k, suite.EPISODES, model, run.config, batch=w)).lower(key).compile()
-        for w in widths
-    }
-    seconds = {w: [] for w in widths}
-    for r in range(args.repeats):
-        for w in widths if r % 2 == 0 else widths[::-1]:
-            started = time.perf_counter()
-            jax.block_until_ready(programs[w](key))
-            seconds[w].append(time.perf_counter() - started)
+    try:  # Ctrl-C lands when a compiled call returns: one line, not a traceback
+        lone_s, seconds = measure(model, run.config, key, widths, args.repeats)
+    except KeyboardInterrupt:
+        cli.interrupted(f"{parser.prog}: interrupted; nothing was written")
     print(
         f"{jax.device_count()} x {jax.devices()[0].device_kind}; {suite.EPISODES} episodes; one lone episode "
         f"{lone_s * 1e3:.1f} ms, so {suite.EPISODES * lone_s:.2f} s one after another"

@@ -401,6 +401,9 @@ def block_problem(results, block: str) -> str | None:
         return problem
     if not any(name in results for name in SECTIONS):
         return f"has no figures (none of the sections {', '.join(SECTIONS)})"
+    empty = [name for name in SECTIONS if name in results and not results[name]]
+    if empty:
+        return f"has empty section(s) {', '.join(empty)}, which the table would show as nothing measured"
     backend, wanted = results["machine"]["backend"], BLOCK_BACKENDS[block]
     if backend != wanted:
         other = [f" (--block {name})" for name, kind in BLOCK_BACKENDS.items() if kind == backend]
@@ -427,6 +430,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--block", choices=BLOCKS, default="performance", help="which generated block to rewrite")
     args = parser.parse_args(argv)
     try:
+        cli.check_not_special(Path(args.bench))  # a pipe would be read for ever
         results = json.loads(Path(args.bench).read_text())
     except (OSError, ValueError) as err:  # ValueError: not JSON, or not UTF-8
         cli.fail(f"python -m benchmarks.report: cannot read {args.bench}: {err}", 1)

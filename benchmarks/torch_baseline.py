@@ -214,21 +214,59 @@ def whole_run(world_file: str, config, variant: str, threads: int | None) -> dic
     }
 
 
+# what the PyTorch recipe reads of a Config, besides frame_size
+RECIPE_FIELDS = ("batch_size", "decoder_batch_size", "decoder_hidden", "decoder_lr", "decoder_steps", "ema_decay",
+                 "encoder_hidden", "latent_dim", "lr", "predictor_hidden", "steps", "var_eps", "var_target",
+                 "var_weight")  # fmt: skip
+
+
 def recipe_from(config_json: str) -> types.SimpleNamespace:
     """The recipe from `Config.to_dict()` as JSON; read without importing jaxjepa, whose import of JAX
-    would be charged to PyTorch's process."""
-    fields = json.loads(config_json)
+    would be charged to PyTorch's process. ValueError naming what is wrong with it."""
+    fields = json.loads(config_json)  # json.JSONDecodeError is a ValueError
+    if not isinstance(fields, dict):
+        raise ValueError(f"the recipe is a JSON {type(fields).__name__}, not Config.to_dict()'s object")
+    missing = [name for name in ("frame_size", *RECIPE_FIELDS) if name not in fields]
+    if missing:
+        raise ValueError(f"the recipe lacks {', '.join(missing)} (give jaxjepa's Config().to_json())")
     return types.SimpleNamespace(**fields, obs_dim=2 * fields["frame_size"] ** 2)
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but an error is one line and exit 2 (jaxjepa.cli has one too; importing it would import JAX)."""
+
+    def error(self, message: str):
+        fail(f"{self.prog}: {message}")
+
+
+def fail(message: str):
+    print(message, file=sys.stderr)
+    raise SystemExit(2)
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.torch_baseline", description=__doc__.splitlines()[0])
+    parser = OneLineParser(prog="python -m benchmarks.torch_baseline", description=__doc__.splitlines()[0])
     parser.add_argument("--world", required=True, help="npz with frames [N, T, H*W] and positions [N, T, 2]")
     parser.add_argument("--config", required=True, help="the recipe: JSON of jaxjepa's Config.to_dict()")
     parser.add_argument("--variant", default="eager", choices=VARIANTS)
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
     args = parser.parse_args(argv)
-    print(json.dumps(whole_run(args.world, recipe_from(args.config), args.variant, args.threads)))
+    if args.threads is not None and args.threads < 1:
+        fail(f"{parser.prog}: --threads must be 1 or more (leave it out for torch's default)")
+    try:
+        recipe = recipe_from(args.config)
+    except ValueError as err:
+        fail(f"{parser.prog}: --config: {err}")
+    if not available():
+        fail(f"{parser.prog}: needs torch, which is not installed; run: pip install -e '.[bench]'")
+    try:  # the archive's listing only, so that a bad file is one line, not a traceback, at no cost to the timing
+        with np.load(args.world) as world:
+            missing = {"frames", "positions"} - set(getattr(world, "files", ()))
+    except (OSError, ValueError) as err:
+        fail(f"{parser.prog}: --world {args.world} cannot be read ({err})")
+    if missing:
+        fail(f"{parser.prog}: --world {args.world} is not an npz with frames and positions")
+    print(json.dumps(whole_run(args.world, recipe, args.variant, args.threads)))
     return 0
 
 

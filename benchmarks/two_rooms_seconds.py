@@ -82,6 +82,25 @@ def main(argv: list[str] | None = None) -> int:
         recipe = get_config(suite.RECIPE).replace(**cli.planner_changes(args))
     except (TypeError, ValueError) as err:
         cli.fail(f"{PROG}: {err}")
+    try:
+        run_planners(args, recipe)
+    except KeyboardInterrupt:
+        cli.interrupted(f"{PROG}: interrupted; nothing was written")
+    except planning.PlanningError as err:
+        cli.fail(f"{PROG}: {err}")
+    except jax.errors.JaxRuntimeError as err:  # XLA refuses the buffers up front: nothing has run
+        if "RESOURCE_EXHAUSTED" not in str(err):
+            raise
+        cli.fail(
+            f"{PROG}: {args.episodes} episodes of this planner's budget need more memory than this machine has "
+            f"({str(err).strip().splitlines()[0][:160]}); plan fewer episodes, or a smaller --horizon or --samples",
+            1,
+        )
+    return 0
+
+
+def run_planners(args, recipe) -> None:
+    """Each planner's line, on the runs the arguments name, planned as `recipe` plans."""
     runs, seeds = load_runs(args.runs)
     plan_keys = [purpose_key(k, "two_rooms_planning") for k in stacked_keys(seeds)[1]]
     config = runs[0].config.planning_as(recipe)
@@ -91,14 +110,8 @@ def main(argv: list[str] | None = None) -> int:
         cli.fail(f"{PROG}: --planners must name some of {', '.join(programs)}")
     settings = ", ".join(f"{field} {getattr(config, field)}" for field, _ in cli.PLANNER_FLAGS.values())
     print(f"{jax.device_count()} x {jax.devices()[0].device_kind}, {args.episodes} episodes per run; {settings}")
-    try:
-        for name in planners:  # Ctrl-C lands at once, not after the compiled call
-            print(runner.interruptible(measure, name, programs[name], runs, plan_keys, args.episodes), flush=True)
-    except KeyboardInterrupt:
-        cli.interrupted(f"{PROG}: interrupted; nothing was written")
-    except planning.PlanningError as err:
-        cli.fail(f"{PROG}: {err}")
-    return 0
+    for name in planners:  # Ctrl-C lands at once, not after the compiled call
+        print(runner.interruptible(measure, name, programs[name], runs, plan_keys, args.episodes), flush=True)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 import json
 import os
+import sys
 
 import numpy as np
 import pytest
@@ -225,6 +226,34 @@ def test_readme_block_is_replaced_and_the_rest_kept(tmp_path):
     assert "old figures" not in text and "141 GFLOP/s" in text
 
 
+def test_report_keeps_the_readmes_own_line_endings_and_refuses_a_pipe(tmp_path, capsys):
+    readme, bench = tmp_path / "README.md", tmp_path / "bench.json"
+    readme.write_bytes(f"title\r\n{report.BEGIN}\r\nold\r\n{report.END}\r\ntail\r\n".encode())
+    bench.write_text(json.dumps(fake_results()))
+    assert report.main(["--bench", str(bench), "--readme", str(readme)]) == 0
+    text = readme.read_bytes()
+    assert text.startswith(b"title\r\n") and text.endswith(f"{report.END}\r\ntail\r\n".encode())
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)  # read, it would block for ever
+    code, err = refusal(capsys, lambda: report.main(["--bench", str(pipe), "--readme", str(readme)]))
+    assert code == 1 and "not a regular file" in err
+
+
+def test_torch_baseline_and_the_benchmark_child_refuse_bad_input_in_one_line(capsys):
+    from benchmarks import child, torch_baseline
+
+    for argv, says in [
+        (["--world", "w.npz", "--config", "notjson"], "--config: Expecting value"),
+        (["--world", "w.npz", "--config", "{}"], "--config: the recipe lacks frame_size"),
+        (["--world", "w.npz", "--config", "{}", "--threads", "0"], "--threads must be 1 or more"),
+        (["--bogus"], "the following arguments are required"),
+    ]:
+        assert says in refusal(capsys, lambda argv=argv: torch_baseline.main(argv))[1]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sys, "argv", ["child", "--help"])
+        assert child.main() == 2 and "takes one JSON task" in capsys.readouterr().err
+
+
 def test_readme_without_markers_is_a_one_line_error(tmp_path, capsys):
     readme = tmp_path / "README.md"
     readme.write_text("no markers here\n")
@@ -238,7 +267,16 @@ def test_readme_without_markers_is_a_one_line_error(tmp_path, capsys):
 
 
 @pytest.mark.parametrize(
-    "argv", [["--sections", "nope"], ["--seed-counts", "1,x"], ["--seed-counts", "0"], ["--seed-counts", "1,100000"]]
+    "argv",
+    [
+        ["--sections", "nope"],
+        ["--seed-counts", "1,x"],
+        ["--seed-counts", "0"],
+        ["--seed-counts", "1,100000"],
+        ["--seed-counts", "2,1,1"],  # a count twice
+        ["--seed-counts", ""],  # not the defaults, silently
+        ["--out", ""],
+    ],
 )
 def test_bad_flags_are_one_line_errors(argv, capsys):
     with pytest.raises(SystemExit) as exit_info:
@@ -302,11 +340,33 @@ def test_update_replaces_the_sections_run_and_keeps_the_others(tmp_path, monkeyp
 def test_a_run_that_would_drop_sections_of_its_out_is_refused_without_update(tmp_path, monkeypatch, capsys):
     no_section_may_run(monkeypatch)
     out = tmp_path / "bench.json"
-    out.write_text(json.dumps({"quick": True, "peak": {"kept": 1}, "torch": {"kept": 2}}))
+    out.write_text(json.dumps({**fake_results(), "quick": True}))
     before = out.read_bytes()
     code, err = refusal(capsys, lambda: bench_main.main(["--quick", "--sections", "peak", "--out", str(out)]))
-    assert code == 2 and f"{out} holds the torch figures, which this run does not measure; pass --update" in err
-    assert out.read_bytes() == before
+    assert code == 2 and f"{out} holds the step, seeds, ttq figures, which this run does not measure" in err
+    assert "pass --update" in err and out.read_bytes() == before
+
+
+def test_an_out_holding_something_else_is_refused_unless_forced(tmp_path, monkeypatch, capsys):
+    """A file that is not a benchmark file, or one of the other kind (full sizes against --quick), is never
+    replaced unasked; --force replaces it."""
+    from benchmarks import sections
+
+    no_section_may_run(monkeypatch)
+    notes, full = tmp_path / "notes.md", tmp_path / "bench.json"
+    notes.write_text("# my notes\n")
+    full.write_text(json.dumps(fake_results()))
+    before = full.read_bytes()
+    code, err = refusal(capsys, lambda: bench_main.main(["--quick", "--sections", "peak", "--out", str(notes)]))
+    assert code == 2 and "exists and is not a benchmark file" in err and notes.read_text() == "# my notes\n"
+    everything = ["--quick", "--sections", "peak,step,seeds,ttq", "--out", str(full)]
+    code, err = refusal(capsys, lambda: bench_main.main(everything))
+    assert code == 2 and "holds a full-size run's figures" in err and "--force" in err and full.read_bytes() == before
+    monkeypatch.setattr(sections, "matmul_peak", lambda sizes: {"matmul_size": 64, "peak_gflops": 9.0})
+    monkeypatch.setattr(sections, "machine", lambda: {"cpu_model": "this CPU", "backend": "cpu"})
+    monkeypatch.setattr(report, "markdown", lambda results: "table")
+    assert bench_main.main(["--quick", "--sections", "peak", "--out", str(notes), "--force"]) == 0
+    assert json.loads(notes.read_text())["peak"]["peak_gflops"] == 9.0
 
 
 def test_a_failed_benchmark_child_is_one_line_naming_what_ran(tmp_path, monkeypatch, capsys):
@@ -496,6 +556,7 @@ def readme_with_both_blocks(tmp_path):
             "has no figures (none of the sections peak, step, single, process, seeds, torch, ttq)",
         ),
         ({**fake_results(), "seeds": {"rows": []}}, "has a section the table cannot read (KeyError: 'config')"),
+        ({**fake_results(), "peak": {}}, "has empty section(s) peak, which the table would show as nothing measured"),
     ],
 )
 def test_report_refuses_a_file_without_the_blocks_figures(content, says, tmp_path, capsys):

@@ -127,7 +127,8 @@ def replace_block(path: str | Path, begin: str, end: str, block: str) -> Path:
     both markers is refused with MissingMarkers, never appended to or silently skipped."""
     path = Path(path)
     check_not_special(path)
-    text = path.read_text()
+    with open(path, encoding="utf-8", newline="") as file:  # newline="": the file's own line endings stay
+        text = file.read()
     start, stop = text.find(begin), text.find(end)
     if start < 0 or stop < start:
         raise MissingMarkers(
