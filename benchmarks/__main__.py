@@ -1,10 +1,11 @@
-"""`python -m benchmarks [--quick] [--sections peak,step,single,process,seeds,torch,ttq] [--out PATH] [--update]`
+"""`python -m benchmarks [--quick] [--sections peak,step,...,ttq] [--out PATH] [--update | --force]`
 
 Runs the chosen sections (all by default) in one run, prints the table and writes the figures as
 JSON (results/bench.json; results/bench-quick.json with --quick, so a development run never
 overwrites the real figures). With --update the sections run replace theirs in the existing file and
-the others are kept, each section stamped with the time it was measured. `python -m benchmarks.report`
-turns bench.json into README.md's performance section.
+the others are kept, each section stamped with the time it was measured. Without it, an existing --out is
+replaced only where it holds this machine's figures of the same kind and sections; --force replaces
+anything. `python -m benchmarks.report` turns bench.json into README.md's performance section.
 """
 
 from __future__ import annotations
