@@ -18,7 +18,7 @@ import numpy as np
 from tqdm import tqdm
 
 from jaxjepa import checkpoint, cli, distributed, runner, trainer
-from jaxjepa.config import WORLD_FIELDS, Config
+from jaxjepa.config import WORLD_FIELDS, Config, training_differences
 from jaxjepa.evaluation.reference import MEAN_FRESH_PROBE_PX, REFERENCE
 
 SEEDS_PER_PROGRAM = 64  # more seeds train in chunks of this many, one compiled program reused for every chunk
@@ -250,7 +250,8 @@ def earlier_summary(path: Path, config, force: bool) -> dict:
         raise checkpoint.RunError(f"{path} is not a file; move it away or choose another --out")
     try:
         earlier = json.loads(path.read_text())
-        same = earlier["config"] == json.loads(config.to_json())
+        # as runs are compared (checkpoint.load_run_files): a field added since it was written takes its default
+        same = not training_differences(Config.from_dict(earlier["config"]), config)
         per_seed = {
             int(seed): {k: earlier["figures"][k]["per_seed"][seed] for k in SUMMARY_KEYS}
             for seed in map(str, earlier["seeds"])

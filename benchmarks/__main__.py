@@ -87,10 +87,10 @@ def check_out_replaceable(out: Path, sections: list[str], quick: bool) -> None:
     try:
         held = json.loads(out.read_text())
     except (OSError, ValueError) as err:
-        cli.fail(f"python -m benchmarks: {out} exists and is not a benchmark file ({err}); name another --out")
+        cli.fail(f"python -m benchmarks: {out} is not a benchmark file ({err}); --out another file, or pass --force")
     problem = shape_problem(held)
     if problem:
-        cli.fail(f"python -m benchmarks: {out} exists and is not a benchmark file (it {problem}); name another --out")
+        cli.fail(f"python -m benchmarks: {out} is not a benchmark file (it {problem}); --out another file, or --force")
     if held.get("quick", False) != quick:
         kind = "--quick" if held.get("quick") else "full-size"
         cli.fail(f"python -m benchmarks: {out} holds a {kind} run's figures; --out another file, or pass --force")
@@ -135,7 +135,10 @@ def main(argv: list[str] | None = None) -> int:
             cli.fail(f"python -m benchmarks: --update: {out} was measured on another machine; write a new file")
         machine = {**earlier["machine"], "load_average_at_update": machine.get("load_average_at_start")}
     elif not force and held_machine(out) and not same_machine(held_machine(out), machine):
-        cli.fail(f"python -m benchmarks: {out} holds another machine's figures; --out another file, or pass --force")
+        cli.fail(
+            f"python -m benchmarks: {out} holds figures of another machine or jax version; --out another file, or "
+            "pass --force"
+        )
     command = "python -m benchmarks" + (" " + " ".join(sys.argv[1:]) if argv is None and sys.argv[1:] else "")
     results = {
         **earlier,

@@ -113,11 +113,16 @@ def main() -> int:
         task = json.loads(sys.argv[1]) if len(sys.argv) == 2 else None
     except ValueError:
         task = None
-    if not isinstance(task, dict) or task.get("task") not in tasks:
+    shaped = isinstance(task, dict) and isinstance(task.get("config"), dict) and isinstance(task.get("seeds"), list)
+    if not shaped or task.get("task") not in tasks:
         print(f"python -m benchmarks.child: takes one JSON task, such as {TASK_EXAMPLE}; python -m benchmarks "
               "starts it", file=sys.stderr)  # fmt: skip
         return 2
-    print(json.dumps(tasks[task["task"]](task)))
+    try:
+        print(json.dumps(tasks[task["task"]](task)))
+    except (TypeError, ValueError) as err:  # a config or seeds its Config or runner refuses
+        print(f"python -m benchmarks.child: {err}", file=sys.stderr)
+        return 2
     return 0
 
 

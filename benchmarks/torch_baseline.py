@@ -260,8 +260,10 @@ def main(argv: list[str] | None = None) -> int:
     if not available():
         fail(f"{parser.prog}: needs torch, which is not installed; run: pip install -e '.[bench]'")
     try:  # the archive's listing only, so that a bad file is one line, not a traceback, at no cost to the timing
-        with np.load(args.world) as world:
-            missing = {"frames", "positions"} - set(getattr(world, "files", ()))
+        world = np.load(args.world)
+        missing = {"frames", "positions"} - set(getattr(world, "files", ()))
+        if isinstance(world, np.lib.npyio.NpzFile):
+            world.close()
     except (OSError, ValueError) as err:
         fail(f"{parser.prog}: --world {args.world} cannot be read ({err})")
     if missing:

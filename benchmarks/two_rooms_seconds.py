@@ -7,7 +7,8 @@ also trains its ablation rows, which a short session on a lent GPU has no time f
 of runs trained elsewhere, on the machine at hand. Each planner is compiled once and called twice on the
 first run, so the second call's time is free of any first-call cost; the other runs reuse the program. The
 planners run with the recipe's planning settings, as the suite's do, whatever the runs were saved with;
-`--samples`, `--iterations`, `--horizon` and `--noise` change those of MPPI and CEM (the search reads none).
+`--samples`, `--iterations`, `--horizon` and `--noise` change those of MPPI and CEM; the search reads `--horizon`
+alone (its plan's length, at least the 4 actions applied per plan).
 """
 
 from __future__ import annotations

@@ -38,7 +38,7 @@ import numpy as np
 
 from jaxjepa import checksums, models
 from jaxjepa.cli import folder_problem
-from jaxjepa.config import PLANNING_FIELDS, Config
+from jaxjepa.config import Config, training_differences
 
 REQUIRED = ("config.json", "metrics.json", "checkpoint")
 PARAMS_FILE = "params.npz"
@@ -375,11 +375,7 @@ def load_run_files(run_dir: str | os.PathLike, expected: Config | None = None) -
     run_dir = Path(run_dir).absolute()
     config = load_config(run_dir)
     if expected is not None:
-        diff = {
-            k: (v, getattr(expected, k))
-            for k, v in config.to_dict().items()
-            if getattr(expected, k) != v and k not in PLANNING_FIELDS
-        }
+        diff = training_differences(config, expected)
         if diff:
             raise RunError(f"{run_dir} was trained with another config (saved vs expected: {diff})")
     metrics = load_metrics(run_dir)

@@ -262,6 +262,17 @@ PLANNING_FIELDS = (
     "success_px",
 )
 
+
+def training_differences(saved: Config, expected: Config) -> dict[str, tuple[Any, Any]]:
+    """{field: (saved, expected)} where two configs would train differently: the PLANNING_FIELDS aside, which only
+    the planners read. Empty: a run of `saved` is a run of `expected`."""
+    return {
+        name: (value, getattr(expected, name))
+        for name, value in saved.to_dict().items()
+        if name not in PLANNING_FIELDS and getattr(expected, name) != value
+    }
+
+
 # Fields whose defaults reproduce what a run saved without them did: a config.json that lacks them loads. Every
 # other missing field is refused. The planning fields are among them, but their defaults need not be how a run
 # saved without them was planned (search_replan "keep" is not): planning is no part of a run, and the evaluation

@@ -3,6 +3,7 @@
 import json
 import os
 import sys
+import types
 
 import numpy as np
 import pytest
@@ -358,7 +359,7 @@ def test_an_out_holding_something_else_is_refused_unless_forced(tmp_path, monkey
     full.write_text(json.dumps(fake_results()))
     before = full.read_bytes()
     code, err = refusal(capsys, lambda: bench_main.main(["--quick", "--sections", "peak", "--out", str(notes)]))
-    assert code == 2 and "exists and is not a benchmark file" in err and notes.read_text() == "# my notes\n"
+    assert code == 2 and "is not a benchmark file" in err and "--force" in err and notes.read_text() == "# my notes\n"
     everything = ["--quick", "--sections", "peak,step,seeds,ttq", "--out", str(full)]
     code, err = refusal(capsys, lambda: bench_main.main(everything))
     assert code == 2 and "holds a full-size run's figures" in err and "--force" in err and full.read_bytes() == before
@@ -367,6 +368,46 @@ def test_an_out_holding_something_else_is_refused_unless_forced(tmp_path, monkey
     monkeypatch.setattr(report, "markdown", lambda results: "table")
     assert bench_main.main(["--quick", "--sections", "peak", "--out", str(notes), "--force"]) == 0
     assert json.loads(notes.read_text())["peak"]["peak_gflops"] == 9.0
+
+
+def test_ctrl_c_in_a_benchmark_is_one_line_and_status_130(tmp_path, monkeypatch, capsys):
+    """In a section of python -m benchmarks, and in planning_batches' measure: one line, exit 130, nothing written.
+    (cli.interrupted leaves by os._exit, which here raises SystemExit instead.)"""
+    from benchmarks import planning_batches, sections
+
+    def ctrl_c(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli.signal, "signal", lambda *args: None)
+    monkeypatch.setattr(cli.os, "_exit", lambda code: (_ for _ in ()).throw(SystemExit(code)))
+    monkeypatch.setattr(sections, "matmul_peak", ctrl_c)
+    monkeypatch.setattr(sections, "machine", lambda: {"cpu_model": "this CPU", "backend": "cpu"})
+    out = tmp_path / "bench.json"
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_info:
+        bench_main.main(["--quick", "--sections", "peak", "--out", str(out)])
+    err = capsys.readouterr().err.strip().splitlines()  # the section's progress line, then why it stopped
+    assert exit_info.value.code == 130 and err[1:] == ["python -m benchmarks: interrupted in the peak section; "
+                                                       "nothing was written"] and not out.exists()  # fmt: skip
+    run = types.SimpleNamespace(params={}, config=get_config("steer"))
+    monkeypatch.setattr(planning_batches.api, "load_run", lambda path: run)
+    monkeypatch.setattr(planning_batches.planning, "learned_model", lambda params, config: None)
+    monkeypatch.setattr(planning_batches, "measure", ctrl_c)
+    code, err = refusal(capsys, lambda: planning_batches.main(["RUN"]))
+    assert code == 130 and "interrupted" in err
+
+
+def test_a_benchmark_file_of_another_machine_is_not_replaced_unasked(tmp_path, monkeypatch, capsys):
+    from benchmarks import sections
+
+    no_section_may_run(monkeypatch)
+    out = tmp_path / "bench.json"
+    out.write_text(json.dumps(fake_results()))
+    before = out.read_bytes()
+    monkeypatch.setattr(sections, "machine", lambda: {"cpu_model": "another CPU", "backend": "cpu"})
+    code, err = refusal(capsys, lambda: bench_main.main(["--sections", "peak,step,seeds,ttq", "--out", str(out)]))
+    assert code == 2 and "figures of another machine or jax version" in err and out.read_bytes() == before
+    assert bench_main.parse_seed_counts("8,1,2") == (1, 2, 8)  # the table's ratios are to its first row
 
 
 def test_a_failed_benchmark_child_is_one_line_naming_what_ran(tmp_path, monkeypatch, capsys):

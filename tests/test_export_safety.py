@@ -306,6 +306,12 @@ def saved_tiny_run(root, config):
             "the page's planner would sample 500000 sequences of 10 actions at once, more than the 1,000,000 a "
             "browser page can hold and plan with each frame; give fewer --plan-samples",
         ),
+        (
+            "steer",
+            ["--plan-samples", "1"],  # the page's MPPI would score the plan it has and never move it
+            "the page's planner: plan_samples 1: MPPI and CEM score the current plan and plan_samples - 1 noisy "
+            "copies of it, so with one sample the plan never changes; give 2 or more",
+        ),
     ],
 )
 def test_planning_flags_a_run_cannot_use_are_refused_before_tensorflow(

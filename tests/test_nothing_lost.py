@@ -346,6 +346,19 @@ def test_seed_summaries_merge_and_are_written_atomically(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == [".summary.json.lock", "summary.json"]
 
 
+def test_a_summary_written_before_a_planning_field_existed_still_merges(tmp_path):
+    """A summary.json saved before a field was added to Config (here a planning field), or with other planning
+    settings, is of the same config: its seeds stay, as a run saved then still loads."""
+    path, config = tmp_path / "summary.json", tiny_config()
+    train_cli.write_seed_summary(path, config, [(0, None, _figures(1.0))], force=False)
+    older = json.loads(path.read_text())
+    del older["config"]["search_switch_margin"]
+    older["config"]["plan_samples"] = 64
+    path.write_text(json.dumps(older))
+    train_cli.write_seed_summary(path, config, [(1, None, _figures(3.0))], force=False)
+    assert json.loads(path.read_text())["seeds"] == [0, 1]
+
+
 def test_a_summary_of_another_config_is_not_overwritten_unasked(tmp_path, capsys):
     path = tmp_path / "runs" / "summary.json"
     path.parent.mkdir()

@@ -696,7 +696,7 @@ def test_evals_figures_stay_as_they_were_when_its_json_cannot_be_written(tmp_pat
 @pytest.mark.parametrize(
     "module, work, argv",
     [("jaxjepa.evaluation.command", "check_configs", ["--seeds", "0-1"]), ("plan", "plan", ["RUN"]),
-     ("export.__main__", "export", ["RUN"])],
+     ("export.__main__", "export", ["RUN"]), ("benchmarks.two_rooms_seconds", "run_planners", ["RUN"])],
 )  # fmt: skip
 def test_ctrl_c_is_one_line_and_status_130(module, work, argv, monkeypatch, capsys):
     """Ctrl-C during the work: one line saying what is kept, exit status 130, no traceback. (cli.interrupted

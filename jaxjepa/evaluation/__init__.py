@@ -1,4 +1,4 @@
-"""Evaluation of trained runs as suites: every figure per seed on fresh data from its evaluation key.
+"""Evaluation of trained runs as suites: every figure per seed, on fresh data unless its report says otherwise.
 
 A suite (suite.Suite) is one evaluation: its named configs, its per-seed measure, its figures and its
 report sections. `eval.py` (command.py) only dispatches: it plans each suite's runs (runs.py: found on

@@ -118,7 +118,7 @@ def add_suite_flags(parser: argparse.ArgumentParser) -> None:
         "--trajectories",
         type=cli.batch_count,
         metavar="N",
-        help="fewer (or more) for a quick smoke run: "
+        help="a count other than the default (fewer for a quick smoke run): "
         + "; ".join(suite.trajectories for suite in REPORT_ORDER if suite.trajectories),
     )
     extra = parser.add_argument_group(

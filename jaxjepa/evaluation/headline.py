@@ -199,5 +199,6 @@ SUITE = Suite(
     readme_block=headline_report.readme_block,
     config_problem=action_free_only,
     description="probes, forecast horizon and teleport detection of the chosen config",
-    trajectories="the headline's fresh trajectories per forecast and anomaly measure (default 256)",
+    trajectories="the headline's fresh trajectories per forecast and anomaly measure (default "
+    f"{EvalSettings().forecast_trajectories})",
 )
