@@ -67,14 +67,11 @@ def main(argv: list[str] | None = None) -> int:
         cli.interrupted("plan.py: interrupted; nothing was written")
     except (checkpoint.RunError, planning.PlanningError, ValueError) as err:
         cli.fail(f"plan.py: {err}")
-    except jax.errors.JaxRuntimeError as err:  # XLA refuses the buffers up front: nothing has run
-        if "RESOURCE_EXHAUSTED" not in str(err):
+    except jax.errors.JaxRuntimeError as err:
+        if cli.out_of_memory(err) is None:
             raise
-        cli.fail(
-            f"plan.py: {args.episodes} episodes of this planner's budget need more memory than this machine has "
-            f"({str(err).strip().splitlines()[0][:160]}); plan fewer episodes at once, or fewer samples",
-            1,
-        )
+        why = f"need more memory than this machine has ({cli.out_of_memory(err)})"
+        cli.fail(f"plan.py: {args.episodes} episodes of this planner's budget {why}; plan fewer, or fewer samples", 1)
     success = np.asarray(episodes.success)
     steps = np.asarray(episodes.steps_to_success)[success]
     median = f"{np.median(steps):.0f}" if steps.size else "-"

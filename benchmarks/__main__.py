@@ -48,11 +48,7 @@ def parse_args(argv):
         check_out_replaceable(out, sections, args.quick)
     earlier = {}
     if args.update and out.exists():
-        try:
-            earlier = json.loads(out.read_text())
-        except (OSError, ValueError) as err:
-            cli.fail(f"python -m benchmarks: --update cannot read {out}: {err}")
-        problem = shape_problem(earlier)
+        earlier, problem = held_figures(out)
         if problem:
             cli.fail(f"python -m benchmarks: --update: {out} {problem}; write a new file instead")
         if earlier.get("quick", args.quick) != args.quick:
@@ -76,6 +72,15 @@ def parse_seed_counts(text: str) -> tuple[int, ...]:
     return tuple(sorted(counts))
 
 
+def held_figures(out: Path) -> tuple[object, str | None]:
+    """The JSON at `out`, and why it is not a benchmark file as this command writes one (None: it is one)."""
+    try:
+        held = json.loads(out.read_text())
+    except (OSError, ValueError) as err:
+        return None, f"cannot be read as JSON ({err})"
+    return held, shape_problem(held)
+
+
 def check_out_replaceable(out: Path, sections: list[str], quick: bool) -> None:
     """One line and exit 2 where --out holds what this run must not replace unasked (--force replaces it): a file
     that is not a benchmark file, a benchmark of the other kind (--quick or not), or figures of sections this run
@@ -84,11 +89,7 @@ def check_out_replaceable(out: Path, sections: list[str], quick: bool) -> None:
 
     if not out.is_file() or out.stat().st_size == 0:  # nothing there to lose
         return
-    try:
-        held = json.loads(out.read_text())
-    except (OSError, ValueError) as err:
-        cli.fail(f"python -m benchmarks: {out} is not a benchmark file ({err}); --out another file, or pass --force")
-    problem = shape_problem(held)
+    held, problem = held_figures(out)
     if problem:
         cli.fail(f"python -m benchmarks: {out} is not a benchmark file (it {problem}); --out another file, or --force")
     if held.get("quick", False) != quick:

@@ -89,14 +89,11 @@ def main(argv: list[str] | None = None) -> int:
         cli.interrupted(f"{PROG}: interrupted; nothing was written")
     except planning.PlanningError as err:
         cli.fail(f"{PROG}: {err}")
-    except jax.errors.JaxRuntimeError as err:  # XLA refuses the buffers up front: nothing has run
-        if "RESOURCE_EXHAUSTED" not in str(err):
+    except jax.errors.JaxRuntimeError as err:
+        if cli.out_of_memory(err) is None:
             raise
-        cli.fail(
-            f"{PROG}: {args.episodes} episodes of this planner's budget need more memory than this machine has "
-            f"({str(err).strip().splitlines()[0][:160]}); plan fewer episodes, or a smaller --horizon or --samples",
-            1,
-        )
+        why = f"need more memory than this machine has ({cli.out_of_memory(err)})"
+        cli.fail(f"{PROG}: {args.episodes} episodes per run {why}; plan fewer, or a smaller --horizon or --samples", 1)
     return 0
 
 

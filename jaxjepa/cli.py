@@ -229,6 +229,13 @@ def write_text(path: str | Path, text: str) -> Path:
     return Path(path)
 
 
+def out_of_memory(err: Exception) -> str | None:
+    """XLA's own first line where it refused a program's buffers up front (RESOURCE_EXHAUSTED: nothing has run),
+    for a one-line refusal; None for any other error."""
+    text = str(err).strip()
+    return text.splitlines()[0][:160] if "RESOURCE_EXHAUSTED" in text else None
+
+
 def fail(message: str, code: int = 2) -> NoReturn:
     print(message, file=sys.stderr)
     raise SystemExit(code)
