@@ -38,6 +38,8 @@ def parse_args(argv):
     if unknown or not sections:
         cli.fail(f"python -m benchmarks: unknown section(s) {unknown or '(none given)'}; known: {', '.join(SECTIONS)}")
     seed_counts = None if args.seed_counts is None else parse_seed_counts(args.seed_counts)
+    if seed_counts and "seeds" not in sections:
+        cli.fail("python -m benchmarks: --seed-counts sets the seeds section, which --sections leaves out")
     if args.out == "":
         cli.fail("python -m benchmarks: --out is an empty path; name a JSON file")
     out = Path(args.out) if args.out else REPO / "results" / ("bench-quick.json" if args.quick else "bench.json")

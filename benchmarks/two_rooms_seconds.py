@@ -49,11 +49,11 @@ def load_runs(paths: list[str]) -> tuple[list[api.Run], list[int]]:
             check_seed(run.path, seed, run.metrics)
     except checkpoint.RunError as err:
         cli.fail(f"{PROG}: {err}", 1)
+    if runs[0].config.world != "two_rooms" or any(r.config != runs[0].config for r in runs):
+        cli.fail(f"{PROG}: the runs must be Two Rooms runs of one config", 1)
     twice = repeated_seed(seeds)
     if twice is not None:
         cli.fail(f"{PROG}: seed {twice} is given twice; give each seed's run once", 1)
-    if runs[0].config.world != "two_rooms" or any(r.config != runs[0].config for r in runs):
-        cli.fail(f"{PROG}: the runs must be Two Rooms runs of one config", 1)
     return runs, seeds
 
 
@@ -80,7 +80,7 @@ def measure(name: str, program, runs: list[api.Run], plan_keys: list[jax.Array],
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     try:
-        recipe = get_config(suite.RECIPE).replace(**cli.planner_changes(args))
+        recipe = get_config(suite.RECIPE).planning_with(**cli.planner_changes(args))  # CEM's elites follow --samples
     except (TypeError, ValueError) as err:
         cli.fail(f"{PROG}: {err}")
     try:
@@ -106,6 +106,8 @@ def run_planners(args, recipe) -> None:
     planners = [p.strip() for p in args.planners.split(",") if p.strip()]
     if not planners or set(planners) - set(programs):
         cli.fail(f"{PROG}: --planners must name some of {', '.join(programs)}")
+    if planning.too_few_samples(config) and set(planners) - {"search", "ceiling_search", "random"}:
+        cli.fail(f"{PROG}: {planning.too_few_samples(config)}")
     settings = ", ".join(f"{field} {getattr(config, field)}" for field, _ in cli.PLANNER_FLAGS.values())
     print(f"{jax.device_count()} x {jax.devices()[0].device_kind}, {args.episodes} episodes per run; {settings}")
     for name in planners:  # Ctrl-C lands at once, not after the compiled call

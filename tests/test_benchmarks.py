@@ -277,6 +277,7 @@ def test_readme_without_markers_is_a_one_line_error(tmp_path, capsys):
         ["--seed-counts", "2,1,1"],  # a count twice
         ["--seed-counts", ""],  # not the defaults, silently
         ["--out", ""],
+        ["--sections", "peak", "--seed-counts", "1"],  # counts of a section that does not run
     ],
 )
 def test_bad_flags_are_one_line_errors(argv, capsys):
@@ -461,6 +462,8 @@ def test_two_rooms_seconds_refuses_bad_input_in_one_line(tmp_path, capsys):
         ([str(run), str(run)], 1, "seed 0 is given twice"),
         ([str(tmp_path), "--horizon", "0"], 2, "plan_horizon must be"),  # refused before any run is read
         ([str(tmp_path), "--noise", "inf"], 2, "plan_noise must be a finite number"),
+        ([str(run), "--samples", "1", "--planners", "mppi"], 2, "the plan never changes"),  # CEM's elites follow
+        ([str(run), "--horizon", "2", "--planners", "search"], 2, "shorter than the 4 actions applied"),
     ):
         with pytest.raises(SystemExit) as exit_info:
             two_rooms_seconds.main(argv)
