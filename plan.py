@@ -45,8 +45,8 @@ def plan(args: argparse.Namespace):
     model = planning.learned_model(params, config)
     config = planning_config(config, args)
     planner = args.planner or config.planner
-    if planner in ("mppi", "cem") and planning.too_few_samples(config):
-        raise planning.PlanningError(planning.too_few_samples(config))
+    if planner in ("mppi", "cem") and (problem := planning.too_few_samples(config)):
+        raise planning.PlanningError(problem)
     key = jax.random.key(args.seed)
     goal = None if args.goal is None else jnp.asarray(args.goal, jnp.float32)
     if goal is not None:
@@ -68,9 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     except (checkpoint.RunError, planning.PlanningError, ValueError) as err:
         cli.fail(f"plan.py: {err}")
     except jax.errors.JaxRuntimeError as err:
-        if cli.out_of_memory(err) is None:
+        if (xla_says := cli.out_of_memory(err)) is None:
             raise
-        why = f"need more memory than this machine has ({cli.out_of_memory(err)})"
+        why = f"need more memory than this machine has ({xla_says})"
         cli.fail(f"plan.py: {args.episodes} episodes of this planner's budget {why}; plan fewer, or fewer samples", 1)
     success = np.asarray(episodes.success)
     steps = np.asarray(episodes.steps_to_success)[success]

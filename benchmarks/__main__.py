@@ -46,8 +46,7 @@ def parse_args(argv):
     problem = cli.output_file_problem(out)
     if problem:
         cli.fail(f"python -m benchmarks: cannot write --out {out}: {problem}")
-    if not args.update and not args.force:
-        check_out_replaceable(out, sections, args.quick)
+    held_machine = {} if args.update or args.force else check_out_replaceable(out, sections, args.quick)
     earlier = {}
     if args.update and out.exists():
         earlier, problem = held_figures(out)
@@ -55,7 +54,7 @@ def parse_args(argv):
             cli.fail(f"python -m benchmarks: --update: {out} {problem}; write a new file instead")
         if earlier.get("quick", args.quick) != args.quick:
             cli.fail(f"python -m benchmarks: --update: {out} is not a benchmark file of the same kind (--quick or not)")
-    return args.quick, sections, seed_counts, out, earlier, args.force
+    return args.quick, sections, seed_counts, out, earlier, held_machine
 
 
 def parse_seed_counts(text: str) -> tuple[int, ...]:
@@ -83,14 +82,15 @@ def held_figures(out: Path) -> tuple[object, str | None]:
     return held, shape_problem(held)
 
 
-def check_out_replaceable(out: Path, sections: list[str], quick: bool) -> None:
+def check_out_replaceable(out: Path, sections: list[str], quick: bool) -> dict:
     """One line and exit 2 where --out holds what this run must not replace unasked (--force replaces it): a file
     that is not a benchmark file, a benchmark of the other kind (--quick or not), or figures of sections this run
-    would drop (it writes only its own). Another machine's figures are refused in `main`, once this one is known."""
+    would drop (it writes only its own). Returns the machine block it holds ({}: nothing held), which `main`
+    compares with this machine's once that is known."""
     from jaxjepa import cli
 
     if not out.is_file() or out.stat().st_size == 0:  # nothing there to lose
-        return
+        return {}
     held, problem = held_figures(out)
     if problem:
         cli.fail(f"python -m benchmarks: {out} is not a benchmark file (it {problem}); --out another file, or --force")
@@ -103,18 +103,11 @@ def check_out_replaceable(out: Path, sections: list[str], quick: bool) -> None:
             f"python -m benchmarks: {out} holds the {', '.join(dropped)} figures, which this run does not measure; "
             "pass --update to keep them beside the new ones, or --out another file"
         )
+    return held["machine"]
 
 
 def utc_now() -> str:
     return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
-
-
-def held_machine(out: Path) -> dict:
-    """The machine block of the benchmark file at `out` (checked by check_out_replaceable); {} where none is held."""
-    try:
-        return json.loads(out.read_text())["machine"] if out.is_file() and out.stat().st_size else {}
-    except (OSError, ValueError, KeyError, TypeError):
-        return {}
 
 
 def same_machine(first: dict, now: dict) -> bool:
@@ -124,7 +117,7 @@ def same_machine(first: dict, now: dict) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    quick, sections, seed_counts, out, earlier, force = parse_args(argv)
+    quick, sections, seed_counts, out, earlier, held_machine = parse_args(argv)
     from benchmarks import report
     from benchmarks import sections as bench
     from jaxjepa import cli
@@ -137,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         if not same_machine(earlier.get("machine", {}), machine):
             cli.fail(f"python -m benchmarks: --update: {out} was measured on another machine; write a new file")
         machine = {**earlier["machine"], "load_average_at_update": machine.get("load_average_at_start")}
-    elif not force and held_machine(out) and not same_machine(held_machine(out), machine):
+    elif held_machine and not same_machine(held_machine, machine):
         cli.fail(
             f"python -m benchmarks: {out} holds figures of another machine or jax version; --out another file, or "
             "pass --force"

@@ -90,9 +90,9 @@ def main(argv: list[str] | None = None) -> int:
     except planning.PlanningError as err:
         cli.fail(f"{PROG}: {err}")
     except jax.errors.JaxRuntimeError as err:
-        if cli.out_of_memory(err) is None:
+        if (xla_says := cli.out_of_memory(err)) is None:
             raise
-        why = f"need more memory than this machine has ({cli.out_of_memory(err)})"
+        why = f"need more memory than this machine has ({xla_says})"
         cli.fail(f"{PROG}: {args.episodes} episodes per run {why}; plan fewer, or a smaller --horizon or --samples", 1)
     return 0
 
@@ -106,8 +106,8 @@ def run_planners(args, recipe) -> None:
     planners = [p.strip() for p in args.planners.split(",") if p.strip()]
     if not planners or set(planners) - set(programs):
         cli.fail(f"{PROG}: --planners must name some of {', '.join(programs)}")
-    if planning.too_few_samples(config) and set(planners) - {"search", "ceiling_search", "random"}:
-        cli.fail(f"{PROG}: {planning.too_few_samples(config)}")
+    if (problem := planning.too_few_samples(config)) and set(planners) - {"search", "ceiling_search", "random"}:
+        cli.fail(f"{PROG}: {problem}")
     settings = ", ".join(f"{field} {getattr(config, field)}" for field, _ in cli.PLANNER_FLAGS.values())
     print(f"{jax.device_count()} x {jax.devices()[0].device_kind}, {args.episodes} episodes per run; {settings}")
     for name in planners:  # Ctrl-C lands at once, not after the compiled call

@@ -170,8 +170,8 @@ def check_page_budget(config: Config, budget: dict[str, int]) -> None:
         planned = config.planning_with(**changes)
     except ValueError as err:
         raise ExportError(f"the page's planner: {err}") from None
-    if config.action_dim and too_few_samples(planned):  # the page's MPPI would never move
-        raise ExportError(f"the page's planner: {too_few_samples(planned)}")
+    if config.action_dim and (problem := too_few_samples(planned)):  # the page's MPPI would never move
+        raise ExportError(f"the page's planner: {problem}")
     if config.action_dim and planned.plan_samples * planned.plan_horizon > PAGE_MAX_SAMPLED_ACTIONS:
         raise ExportError(
             f"the page's planner would sample {planned.plan_samples} sequences of {planned.plan_horizon} actions at "

@@ -612,9 +612,8 @@
     const message = $("goal-message");
     message.hidden = RoomsWorld.isFree(position, app.state.layout, app.world);
     if (!message.hidden) {
-      const [lo, hi] = RoomsWorld.box(app.world), inside = position.every((p) => p >= lo && p <= hi);
       message.textContent = `(${position.map((v) => v.toFixed(1)).join(", ")}) px is ` +
-        `${inside ? "inside a wall" : "outside the box"}: ${app.steer.goal ? "goal unchanged" : "no goal set"}; ` +
+        `${RoomsWorld.inBox(position, app.world) ? "inside a wall" : "outside the box"}: ${app.steer.goal ? "goal unchanged" : "no goal set"}; ` +
         "click in free space.";
       return;
     }

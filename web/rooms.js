@@ -28,10 +28,15 @@
     return abs(f32(x - layout.wall_x)) < world.wall_half_width && abs(f32(y - layout.door_y)) > world.door_half_height;
   }
 
+  /* Within the box, its border wall included (the dot's centre may rest there). */
+  function inBox(position, world) {
+    const [lo, hi] = box(world);
+    return position.every((p) => p >= lo && p <= hi);
+  }
+
   /* Where the dot may be: inside the box and outside the wall's interior. */
   function isFree(position, layout, world) {
-    const [lo, hi] = box(world);
-    return position.every((p) => p >= lo && p <= hi) && !inWall(position, layout, world);
+    return inBox(position, world) && !inWall(position, layout, world);
   }
 
   const faces = (layout, world) => [
@@ -151,5 +156,5 @@
     return [f32(lo + random() * (hi - lo)), f32(xLo + random() * (xHi - xLo))];
   }
 
-  root.RoomsWorld = { box, inWall, isFree, move, step, rollout, render, observe, atRest, randomLayout, randomStart };
+  root.RoomsWorld = { box, inBox, inWall, isFree, move, step, rollout, render, observe, atRest, randomLayout, randomStart };
 })(typeof window !== "undefined" ? window : globalThis);
