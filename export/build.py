@@ -25,6 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 import tensorflow as tf
 
+from export import PARITY_FRAMES, PARITY_TRAJECTORIES
 from export.destination import FORMAT, MANIFEST_KEY, check_destination, check_saved_model_destination, manifest_of
 from export.lower import ExportError, evaluate, trace
 from export.page import OUTPUT_OF, check_page_can_run, network_inputs
@@ -33,8 +34,6 @@ from jaxjepa.config import Config
 
 PARITY_TOLERANCE = 1e-5  # max abs difference JAX vs the TF SavedModel that export accepts
 PARITY_KEY = 20260601  # fixed PRNG key of the parity observations: same run, same numbers
-PARITY_TRAJECTORIES = 4  # x (PARITY_FRAMES - 1) observations; the last one has a teleport
-PARITY_FRAMES = 33
 REFERENCE_OBSERVATIONS = 16  # how many parity observations (and JAX outputs) web/model keeps for tests
 
 

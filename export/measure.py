@@ -19,13 +19,14 @@ import argparse
 import json
 import os
 import platform
+import re
 import sys
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from export import REFERENCE_DOWNLOAD_MB, browser
+from export import PARITY_OBSERVATIONS, REFERENCE_DOWNLOAD_MB, browser
 from export.page import OUTPUT_OF, network_inputs
 from jaxjepa.cli import OneLineParser, check_not_special, fail, output_file_problem, write_text
 from jaxjepa.evaluation.report import replace_block
@@ -37,6 +38,7 @@ BACKENDS = ("webgl", "cpu")
 DEFAULT_MODEL = "web/model"  # the page's own folder, as results/web.json names it (relative to the repo)
 DEFAULT_REPEATS = 50
 DEFAULT_OUT = str(REPO / "results" / "web.json")
+TFJS = browser.WEB_DIR / "vendor" / "tfjs" / "tf.min.js"  # the TF.js the page loads
 
 
 def read_export(given: str, folder: Path) -> tuple[dict, dict[str, np.ndarray]]:
@@ -178,9 +180,10 @@ def readme_block(results: dict, json_path: str = "results/web.json") -> str:
         "",
         f"The reference ships its weights as {REFERENCE_DOWNLOAD_MB} MB of base64 JSON and runs hand-written "
         f"JavaScript; this page also loads the vendored TF.js library ({results['tfjs_bytes'] / 1e6:.2f} MB, "
-        "`web/vendor/tfjs/tf.min.js`). JAX vs TF is the SavedModel check `python -m export` makes before it "
-        "writes (on 128 observations); JAX vs TF.js compares the page's outputs with the JAX outputs stored in "
-        "`reference_outputs.npz` (float32 weights), so for a float16 folder it is the error float16 costs.",
+        f"`{TFJS.relative_to(REPO)}`). JAX vs TF is the SavedModel check `python -m export` makes before it "
+        f"writes (on {PARITY_OBSERVATIONS} observations); JAX vs TF.js compares the page's outputs with the JAX "
+        "outputs stored in `reference_outputs.npz` (float32 weights), so for a float16 folder it is the error float16 "
+        "costs.",
         *planning_lines(results),
         "",
         END,
@@ -254,6 +257,7 @@ def measure(args: argparse.Namespace) -> dict:
     reason = browser.missing_browser_reason()
     if reason:
         fail(f"{PROG}: cannot measure: {reason}")
+    tfjs = tfjs_version()  # before the browser starts: a refusal then costs no measurement
     load_average = os.getloadavg()[0]
     mounts = {f"measured{i}": folder for i, folder in enumerate(folders)}
     with browser.serve(mounts=mounts) as url, browser.chromium() as chromium:
@@ -264,15 +268,23 @@ def measure(args: argparse.Namespace) -> dict:
         version = chromium.version
     return {
         "chromium": version,
-        "tfjs": "4.22.0",
+        "tfjs": tfjs,
         "cpus": _cpu_count(),
         "machine": platform.machine(),
         "repeats": args.repeats,
         "load_average": load_average,
-        "tfjs_bytes": (browser.WEB_DIR / "vendor/tfjs/tf.min.js").stat().st_size,
+        "tfjs_bytes": TFJS.stat().st_size,
         "reference_download_mb": REFERENCE_DOWNLOAD_MB,
         "models": models,
     }
+
+
+def tfjs_version() -> str:
+    """The version of the TF.js the page loads, as the library states it (its `tf.version.tfjs`)."""
+    found = re.findall(r'\btfjs:"([^"]+)"', TFJS.read_text(encoding="utf-8"))
+    if len(set(found)) != 1:
+        fail(f"{PROG}: cannot tell the TF.js version from {TFJS} (its version object was not found); vendor it again")
+    return found[0]
 
 
 def stored_block(out: Path, json_path: str) -> str:

@@ -11,6 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from export import PARITY_OBSERVATIONS
 from export import __main__ as export_cli  # the package sets the environment TensorFlow reads at import
 from export.destination import FORMAT, ExportError
 from jaxjepa import get_config, load_run, models, save_run
@@ -150,6 +151,7 @@ def test_export_writes_three_graph_models_and_meta(exported, tiny):
         ops = {node["op"] for node in graph["modelTopology"]["node"]}
         assert ops <= BROWSER_OPS, f"{name} uses ops the browser may not run: {ops - BROWSER_OPS}"
         assert 0 <= meta["parity_jax_vs_tf_max_abs"][name] <= build.PARITY_TOLERANCE
+    assert meta["parity_observations"] == PARITY_OBSERVATIONS  # the count export.measure states
     fetched_by_page = [p for p in out.rglob("*") if p.is_file() and p.name != "reference_outputs.npz"]
     assert meta["download_bytes"] == sum(p.stat().st_size for p in fetched_by_page) > sum(meta["bytes"].values())
     assert not list(out.parent.glob(".model.*"))  # nothing half-written left behind
@@ -256,6 +258,7 @@ def test_the_action_conditioned_predictor_is_exported_on_z_and_a(exported_steer)
     latent_dim = run.config.latent_dim
     assert meta["model"]["action_dim"] == 2 and meta["model"]["predictor"][0] == latent_dim + 2
     assert 0 <= meta["parity_jax_vs_tf_max_abs"]["predictor"] <= build.PARITY_TOLERANCE
+    assert meta["parity_observations"] == PARITY_OBSERVATIONS
     stored = dict(np.load(out / "reference_outputs.npz"))
     assert stored["action"].shape == (len(stored["obs"]), 2) and np.abs(stored["action"]).max() <= 1.0
     live = models.predictor(run.config).apply(
@@ -324,6 +327,7 @@ def test_a_two_rooms_run_exports_its_cnn_encoder_and_predictor_with_parity(expor
     config = load_run(run_dir).config
     assert set(meta["files"]) == {"encoder", "predictor"} and not (out / "decoder").exists()  # decoder_steps 0
     assert "decoder" not in meta["model"] and meta["model"]["encoder_kind"] == "cnn"
+    assert meta["parity_observations"] == PARITY_OBSERVATIONS
     for name in ("encoder", "predictor"):
         assert 0 <= meta["parity_jax_vs_tf_max_abs"][name] <= build.PARITY_TOLERANCE
         graph = json.loads((out / meta["files"][name]).read_text())

@@ -31,8 +31,8 @@ import numpy as np
 import pytest
 from conftest import tiny_config, wall_blind
 
-from export import browser
-from jaxjepa import get_config, load_run, steer, two_rooms, two_rooms_planning, world
+from export import browser, measure
+from jaxjepa import get_config, load_run, planning, steer, two_rooms, two_rooms_planning, world
 from jaxjepa.config import Config
 
 pytestmark = pytest.mark.skipif(
@@ -154,6 +154,7 @@ def test_page_loads_the_model_with_no_console_errors(demo):
     advance(page, 5)
     assert page.evaluate("window.jepa.app.history.length") >= 4
     assert page.evaluate("window.jepa.app.latent.length") == 32
+    assert page.evaluate("tf.version.tfjs") == measure.tfjs_version()  # the version export.measure states
     assert console == []
 
 
@@ -317,6 +318,8 @@ def test_measure_command_writes_its_figures(tmp_path):
     assert "export.measure:begin" in done.stdout
     text = readme.read_text()
     assert "numbers: `../web.json`" in text and "stale figures" not in text
+    checked = json.loads((MODEL / "meta.json").read_text())["parity_observations"]
+    assert f"(on {checked} observations)" in text  # as many as the measured export was checked on
     assert text.startswith("top\n") and text.endswith("kept\n")
 
 
@@ -710,6 +713,8 @@ def test_a_slow_step_is_timed_fewer_times_at_load(rooms_demo):
     assert np.isfinite(timing["budgetMs"])
     assert 1 <= len(steps) <= timing["trials"] and sum(steps[:-1]) < timing["budgetMs"]
     assert len(steps) == timing["trials"] or sum(steps) >= timing["budgetMs"]
+    assert page.evaluate("window.jepa.app.roomsPlanner") == "search"  # timed with the planner in use
+    assert "one replanning step of the latent search, best of those timed" in page.inner_text("#backend-note")
 
 
 def click_cell(page, position, size):
@@ -732,11 +737,19 @@ def test_two_rooms_mode_takes_a_goal_in_free_space_and_plans_towards_it(rooms_de
     click_cell(page, in_wall, size)
     assert page.evaluate("window.jepa.app.steer.goal") is None
     assert page.is_visible("#goal-message") and "inside a wall" in page.inner_text("#goal-message")
+    lo, _ = two_rooms.box(rooms_world()[1])
+    on_face = (in_wall[0], wall_x + two_rooms.WALL_HALF_WIDTH + 0.25)  # where the dot may rest, on the face's pixel
+    for grey in (on_face, (lo + 0.25, in_wall[1] - 10.0)):  # and on the border's
+        assert page.evaluate("([p, s]) => RoomsWorld.isFree(p, s.layout, window.jepa.app.world)", [grey, state])
+        click_cell(page, grey, size)
+        assert page.evaluate("window.jepa.app.steer.goal") is None
+        assert "inside a wall: no goal set" in page.inner_text("#goal-message")
+    assert page.inner_text("#goal-message").startswith("goal (y, x) = (")  # as plan.py --goal Y X names a goal
     start = state["position"]
     goal = (float(door_y), float(wall_x + 10 if start[1] < wall_x else wall_x - 10))  # in the other room
     click_cell(page, goal, size)
     np.testing.assert_allclose(page.evaluate("window.jepa.app.steer.goal"), goal, atol=0.1)
-    assert page.is_hidden("#goal-message")
+    assert page.is_hidden("#goal-message") and page.inner_text("#steer-readout").startswith("goal (y, x) = (")
     advance(page, 5)  # two plans: every 4 actions
     steps = page.evaluate("window.jepa.app.steer.steps")
     assert steps == 5 or page.evaluate("window.jepa.app.steer.reachedAt") == steps
@@ -900,6 +913,11 @@ def test_two_rooms_work_a_frame_counts_the_planning_ticks(rooms_demo):
     shown, ticks, plans = page.evaluate(
         "[document.getElementById('frame-ms').textContent, window.jepa.app.tickMs, window.jepa.app.steer.planMs]"
     )
+    page.evaluate(  # a backend chosen now is timed on MPPI's replanning step, not on the search's timed at load
+        "() => { const select = document.getElementById('backend');"
+        " select.value = 'cpu'; select.dispatchEvent(new Event('change')); return window.jepa.switching; }"
+    )
+    assert "one MPPI replanning step, best of those timed" in page.inner_text("#backend-note")
     page.select_option("#rooms-planner", "search")
     assert len(plans) == 1 and abs(float(shown) - np.mean(ticks)) <= 0.1
     assert float(shown) >= 0.9 * plans[0] / len(ticks)
@@ -1055,6 +1073,27 @@ def test_a_goal_set_on_the_logo_is_reached_at_once(steer_demo):
     page.evaluate("window.jepa.setGoal(window.jepa.app.state.position.map(v => v + 0.3))")
     assert "reached after 0 steps" in page.inner_text("#steer-readout")
     assert page.evaluate("window.jepa.app.steer.reachedAt") == 0 and console == []
+
+
+def test_a_goal_where_the_logo_never_rests_is_refused_as_plan_py_refuses_it(steer_demo):
+    page, console = steer_demo
+    page.click("#new-world")
+    config, before = Config(), None
+    for edge, kept in (((15.0, 8.0), "no goal set"), ((8.0, 0.2), "goal unchanged")):  # on the box's outermost pixels
+        click_goal(page, edge)
+        message = page.inner_text("#goal-message")
+        assert page.is_visible("#goal-message") and f"outside the box: {kept}" in message, message
+        assert message.startswith("goal (y, x) = (") and "each coordinate must be in [1, 14] px" in message
+        assert page.evaluate("window.jepa.app.steer.goal") == before
+        with pytest.raises(planning.PlanningError, match="goal outside the box"):
+            planning.check_goal(np.float32(edge), config)
+        click_goal(page, (8.0, 8.0))  # accepted, as Python accepts it, and named as plan.py --goal Y X names it
+        planning.check_goal(np.float32([8.0, 8.0]), config)
+        before = page.evaluate("window.jepa.app.steer.goal")
+        np.testing.assert_allclose(before, (8.0, 8.0), atol=0.05)
+        readout = page.inner_text("#steer-readout")
+        assert page.is_hidden("#goal-message") and readout.startswith("goal (y, x) = (8.0, 8.0) px"), readout
+    assert "one MPPI replanning step, best of those timed" in page.inner_text("#backend-note") and console == []
 
 
 def test_two_rooms_fits_a_320_px_screen(rooms_demo):

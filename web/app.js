@@ -79,7 +79,8 @@
     state: null, frames: [], frameIndex: 0,
     latent: null, expectedLatent: null, expectedFrame: null,
     history: [], injected: [], alarmUntil: -1, timer: null, pendingTeleport: null,
-    tickStarts: [], tickMs: [], backendTimes: {}, backendSteps: {}, stopped: false, steerMode: false, roomsMode: false,
+    tickStarts: [], tickMs: [], backendTimes: {}, backendSteps: {}, backendTimed: null,
+    stopped: false, steerMode: false, roomsMode: false,
     steer: { goal: null, goalLatent: null, plan: null, inForce: null, path: [], planMs: [], seed: 1, steps: 0,
       reachedAt: null, cursor: null },
   };
@@ -292,6 +293,9 @@
   const actionDim = () => app.meta.model.action_dim || 0;  // a meta.json without it is an action-free model's
   const hasDecoder = () => Boolean(app.models && app.models.decoder);  // a run that trained none has none
 
+  /* The predictor on latents and actions given apart, as the search calls it: plain arrays in and out. */
+  const predictMoves = (latents, actions) => predict(latents.map((z, i) => [...z, ...actions[i]]));
+
   /* Latents as the predictor reads them: with a zero action appended where it takes actions. */
   const withNoAction = (latents) => latents.map((z) => [...z, ...new Array(actionDim()).fill(0)]);
   const padNoAction = (z) => (actionDim() ? tf.concat([z, tf.zeros([z.shape[0], actionDim()])], 1) : z);
@@ -450,23 +454,43 @@
     app.latent = null;
     Object.assign(app.steer, { goal: null, goalLatent: null, path: [], steps: 0, reachedAt: null, cursor: null });
     app.steer.plan = SteerPlanner.zeroPlan(app.meta.planner.horizon);
+    $("goal-message").hidden = true;
     drawSteer();
   }
 
-  /* A goal is given as an observation, as in planning.py: two frames of the logo resting there, encoded. */
+  /* A goal is given as an observation, as in planning.py: two frames of the logo resting there, encoded. A point
+     where the logo's centre never rests (outside world.bounds, [1, H - 2] px: on the box's outermost pixels) is
+     refused, as planning.check_goal refuses it for plan.py --goal. */
   function setGoal(position) {
     if (app.roomsMode) {
       setRoomsGoal(position);
       return;
     }
     const [lo, hi] = JepaWorld.bounds(app.world);
-    const goal = position.map((v) => Math.min(Math.max(v, lo), hi));
+    if (!position.every((v) => v >= lo && v <= hi)) {
+      refuseGoal(position, "outside the box", `each coordinate must be in [${lo}, ${hi}] px, where the logo's ` +
+        "centre can rest");
+      return;
+    }
+    const goal = position.slice();
     const rest = SteerWorld.atRest(goal);
     const latents = encode([SteerWorld.observe(rest, rest, app.world)]);
     if (!checkFinite("encoder", latents)) return;
+    $("goal-message").hidden = true;
     Object.assign(app.steer, { goal, goalLatent: latents[0], steps: 0, reachedAt: null, path: [] });
     if (goalDistance() <= app.meta.planner.success_px) app.steer.reachedAt = 0;
     drawSteer();
+  }
+
+  /* A goal as plan.py --goal Y X takes it: y (the row) first, then x, in px. */
+  const goalText = (position, digits = 1) => `(y, x) = (${position.map((v) => v.toFixed(digits)).join(", ")}) px`;
+
+  /* A goal refused in one line under the view; the goal set before, if any, stands. */
+  function refuseGoal(position, where, advice) {
+    // two decimals: a point just outside the bounds must not read as on them
+    $("goal-message").textContent = `goal ${goalText(position, 2)} is ${where}: ` +
+      `${app.steer.goal ? "goal unchanged" : "no goal set"}; ${advice}.`;
+    $("goal-message").hidden = false;
   }
 
   /* One replanning step on `observation` from the warm start `steer.plan`; the refined plan, or null if the
@@ -532,7 +556,7 @@
     if (!canSetGoal() || !(event.key in moves || event.key === "Enter" || event.key === " ")) return;
     event.preventDefault();  // the arrows and space would scroll the page
     const steer = app.steer;
-    // Where a goal can be: the logo's box in steer mode (setGoal clamps to it), any pixel in Two Rooms.
+    // Where a goal can be: the logo's box in steer mode (setGoal refuses one outside it), any pixel in Two Rooms.
     const [lo, hi] = app.roomsMode ? [0, app.world.frame_size - 1] : JepaWorld.bounds(app.world);
     const inside = (v) => Math.min(Math.max(v, lo), hi);
     if (!steer.cursor) steer.cursor = (steer.goal || app.state.position).map((v) => inside(Math.round(v)));
@@ -563,7 +587,7 @@
     $("frame-index").textContent = String(app.frameIndex);
     if (!goal) {
       $("steer-readout").textContent = app.roomsMode ? "No goal yet: click in free space, off the walls." :
-        "No goal yet: click anywhere in the box.";
+        "No goal yet: click in the box, off its outermost pixels.";
       return;
     }
     context.strokeStyle = "#e74c3c";
@@ -579,7 +603,7 @@
     path.forEach(([y, x]) => context.fillRect(at(x) - 2, at(y) - 2, 4, 4));
     const plural = (n) => `${n} step${n === 1 ? "" : "s"}`;
     const reached = reachedAt === null ? "not reached yet" : `reached after ${plural(reachedAt)}`;
-    $("steer-readout").textContent = `goal (${goal.map((v) => v.toFixed(1)).join(", ")}) px: the ` +
+    $("steer-readout").textContent = `goal ${goalText(goal)}: the ` +
       `${app.roomsMode ? "dot" : "logo"} is ${goalDistance().toFixed(2)} px away after ${plural(app.steer.steps)}; ` +
       `${reached}.`;
     if (app.steer.planMs.length) {
@@ -607,16 +631,17 @@
   }
 
   /* A goal in free space, given as planning.py gets it: the observation of the dot resting there, encoded.
-     A point inside a wall is refused: the dot could never rest there. */
+     A point inside a wall is refused, the dot could never rest there, and so is one on any pixel drawn as wall
+     (a face's, or the border's): what looks like a wall is refused as one. */
   function setRoomsGoal(position) {
-    const message = $("goal-message");
-    message.hidden = RoomsWorld.isFree(position, app.state.layout, app.world);
-    if (!message.hidden) {
-      message.textContent = `(${position.map((v) => v.toFixed(1)).join(", ")}) px is ` +
-        `${RoomsWorld.inBox(position, app.world) ? "inside a wall" : "outside the box"}: ${app.steer.goal ? "goal unchanged" : "no goal set"}; ` +
-        "click in free space.";
+    const { layout } = app.state;
+    const onWall = RoomsWorld.onWallPixel(position, layout, app.world);
+    if (onWall || !RoomsWorld.isFree(position, layout, app.world)) {
+      const outside = !onWall && !RoomsWorld.inBox(position, app.world);
+      refuseGoal(position, outside ? "outside the box" : "inside a wall", "click in free space");
       return;
     }
+    $("goal-message").hidden = true;
     const latents = encode([RoomsWorld.observe(RoomsWorld.atRest(position, app.state.layout), app.world)]);
     if (!checkFinite("encoder", latents)) return;
     const plan = SteerPlanner.zeroPlan(app.meta.planner.horizon);  // as each of the evaluation's episodes starts
@@ -640,6 +665,8 @@
     return steer.inForce[steer.steps % applied];
   }
 
+  const searchSettings = () => ({ ...app.meta.planner.search, horizon: app.meta.planner.horizon });
+
   /* An episode's start for the search: no move under way, nothing remembered (exports without the search: size 0),
      no path kept (its move length is measured at the first plan, from the goal's latent). */
   const freshMemory = () => ({ move: null, memory: RoomsSearch.emptyMemory(app.meta.planner.search?.memory || 0,
@@ -660,11 +687,16 @@
     app.roomsPlanner = $("rooms-planner").value = name;
     Object.assign(app.steer, freshMemory());
     clearPlanTimes();  // the other planner's times are not this one's
-    const { samples, horizon, iterations, search } = app.meta.planner;
+    const { search } = app.meta.planner;
     $("plan-budget").textContent = name === "search"
       ? `latent search: ${search.beams} beams, ${search.depth} moves of ${search.move_steps} actions, a memory of ` +
         `${search.memory} surprising moves`
-      : `MPPI: ${samples} sequences of ${horizon} actions, ${iterations} refinement${iterations === 1 ? "" : "s"}`;
+      : mppiBudget();
+  }
+
+  function mppiBudget() {
+    const { samples, horizon, iterations } = app.meta.planner;
+    return `MPPI: ${samples} sequences of ${horizon} actions, ${iterations} refinement${iterations === 1 ? "" : "s"}`;
   }
 
   /* The search's next action, as two_rooms_planning.episode runs it: at each move's end the newest
@@ -672,20 +704,19 @@
      steps a new search from that latent, which replaces the rest of the kept path only when plainly better. */
   function searchAction() {
     const { steer, meta } = app, applied = meta.planner.actions_per_plan, hold = meta.planner.search.move_steps;
-    const predictArrays = (latents, actions) => predict(latents.map((z, i) => [...z, ...actions[i]]));
     if (steer.steps % hold === 0) {
       const latents = encode([RoomsWorld.observe(app.state, app.world)]);
       if (!checkFinite("encoder", latents)) return null;
       app.latent = latents[0];
       const { move } = steer;
-      if (move) RoomsSearch.remember(steer.memory, predictArrays, move.before, move.action, app.latent, hold);
+      if (move) RoomsSearch.remember(steer.memory, predictMoves, move.before, move.action, app.latent, hold);
     }
     if (steer.steps % applied === 0) {
       const started = performance.now();
-      const settings = { ...meta.planner.search, horizon: meta.planner.horizon };
-      if (steer.kept.length === null) steer.kept.length = RoomsSearch.moveLength(predictArrays, steer.goalLatent, hold);
+      const settings = searchSettings();
+      if (steer.kept.length === null) steer.kept.length = RoomsSearch.moveLength(predictMoves, steer.goalLatent, hold);
       if (!checkFinite("predictor", [[steer.kept.length]])) return null;
-      const result = RoomsSearch.plan(predictArrays, app.latent, steer.goalLatent, settings, steer.memory, steer.kept);
+      const result = RoomsSearch.plan(predictMoves, app.latent, steer.goalLatent, settings, steer.memory, steer.kept);
       steer.kept.path = result.path.slice(applied / hold);
       steer.planMs = [...steer.planMs.slice(1 - RATE_WINDOW), performance.now() - started];
       if (!checkFinite("planner", [...result.plan, ...result.imagined])) return null;
@@ -984,11 +1015,33 @@
     return hasDecoder() ? decode(predicted) : predicted;
   }
 
-  /* What a frame of the page's mode costs: the bounce loop's step, or an MPPI replanning step (in Two Rooms
-     too, whichever planner runs: MPPI is the one every action model offers). */
+  /* One replanning step of the latent search toward the fixed goal from the fixed observation, as the page's first
+     plan of an episode makes it (nothing remembered, no path kept), as a function to time. */
+  function sampleSearch() {
+    const [goalLatent] = encode([sampleGoalObservation()]);
+    const observation = sampleObservation(), settings = searchSettings();
+    const kept = { path: [], length: RoomsSearch.moveLength(predictMoves, goalLatent, settings.move_steps) };
+    return () => {
+      const memory = RoomsSearch.emptyMemory(settings.memory, settings.surprise_share);
+      return RoomsSearch.plan(predictMoves, encode([observation])[0], goalLatent, settings, memory, kept);
+    };
+  }
+
+  const searching = () => app.roomsMode && app.roomsPlanner === "search";
+
+  /* What the backends are timed on: what a frame of the page's mode costs, with the planner in use. */
+  function stepTimed() {
+    if (!app.steerMode) return "one step";
+    return searching() ? "one replanning step of the latent search" : "one MPPI replanning step";
+  }
+
+  /* `stepTimed()` as a function to time: the bounce loop's step, or a replanning step of the planner in use. */
   function sampleStep() {
-    const observation = sampleObservation();
-    return app.steerMode ? samplePlanning() : () => modelStep(observation);
+    if (!app.steerMode) {
+      const observation = sampleObservation();
+      return () => modelStep(observation);
+    }
+    return searching() ? sampleSearch() : samplePlanning();
   }
 
   function timings(repeats = 50, dreamSteps = 30) {
@@ -1016,6 +1069,9 @@
      slow where the browser emulates it. A backend counts its best step: the cpu backend's first steps after the
      warm-up are still slower than its later ones, so their median can make the slower backend look faster. */
   async function measureBackends(names) {
+    if (app.backendTimed !== stepTimed()) {  // times of another planner's step would pick for that planner
+      [app.backendTimes, app.backendSteps, app.backendTimed] = [{}, {}, stepTimed()];
+    }
     for (const name of names) {
       if (name in app.backendTimes) continue;
       if (!(await useBackend(name))) continue;
@@ -1069,7 +1125,8 @@
     clearPlanTimes();
     const times = Object.entries(app.backendTimes).map(([n, ms]) => `${n} ${ms.toFixed(1)} ms`).join(", ");
     const why = choice === "auto" ? "the fastest" : "your choice";
-    $("backend-note").textContent = `${unknown}running on ${name} (${why}; one step, best of those timed: ${times})`;
+    $("backend-note").textContent = `${unknown}running on ${name} (${why}; ${app.backendTimed}, best of those ` +
+      `timed: ${times})`;
   }
 
   function showLoaded() {
@@ -1121,22 +1178,19 @@
   }
 
   async function begin() {
+    // The planner first: the backends are timed on its replanning step.
+    if (app.roomsMode) chooseRoomsPlanner(query.get("planner") || (app.meta.planner.search ? "search" : "mppi"));
     const wanted = query.get("backend") || "auto";
     $("backend").value = wanted;
     await chooseBackend(wanted);
     document.querySelectorAll(".latent-dim").forEach((el) => { el.textContent = String(app.meta.model.latent_dim); });
-    if (app.steerMode) {
-      const { samples, horizon, iterations } = app.meta.planner;
-      const refinements = `${iterations} refinement${iterations === 1 ? "" : "s"}`;
-      $("plan-budget").textContent = `MPPI: ${samples} sequences of ${horizon} actions, ${refinements}`;
-    }
+    if (app.steerMode && !app.roomsMode) $("plan-budget").textContent = mppiBudget();  // Two Rooms': as chosen
     if (query.get("planner") && !app.roomsMode) {
       notes.push(`planner "${query.get("planner")}" is chosen in Two Rooms mode only; this model ` +
         `${app.steerMode ? "plans with MPPI" : "does not plan"}.`);
       showNotes();
     }
     if (app.roomsMode) {
-      chooseRoomsPlanner(query.get("planner") || (app.meta.planner.search ? "search" : "mppi"));
       $("steer-view").width = $("steer-view").height = ROOMS_PX_PER_CELL * app.world.frame_size;
       $("rooms-every").textContent = String(app.meta.planner.actions_per_plan);
       $("rooms-radius").textContent = String(app.meta.planner.success_px);

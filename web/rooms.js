@@ -39,6 +39,21 @@
     return inBox(position, world) && !inWall(position, layout, world);
   }
 
+  /* Whether pixel (row, col) is drawn as wall: the border's line, and the wall's columns, faces included, off the
+     door's rows. */
+  function wallPixel(row, col, layout, world) {
+    const [lo, hi] = box(world);
+    const border = row === lo || row === hi || col === lo || col === hi;
+    const wall = abs(col - layout.wall_x) <= world.wall_half_width && abs(row - layout.door_y) > world.door_half_height;
+    return border || wall;
+  }
+
+  /* Whether the pixel under `position` (pixel i spans [i - 0.5, i + 0.5)) is drawn as wall. A face's pixel is grey
+     though the dot's centre may rest on the face itself: a goal clicked there would look like one in the wall. */
+  function onWallPixel([y, x], layout, world) {
+    return wallPixel(Math.round(y), Math.round(x), layout, world);
+  }
+
   const faces = (layout, world) => [
     f32(layout.wall_x - world.wall_half_width),
     f32(layout.wall_x + world.wall_half_width),
@@ -116,15 +131,12 @@
 
   /* [2 H W]: the dot (JepaWorld.render's Gaussian), then the walls, 1 on wall pixels and 0 elsewhere. */
   function render(position, layout, world) {
-    const size = world.frame_size, [lo, hi] = box(world);
+    const size = world.frame_size;
     const frame = new Float32Array(2 * size * size);
     frame.set(JepaWorld.render(position, world));
     for (let row = 0; row < size; row++) {
       for (let col = 0; col < size; col++) {
-        const border = row === lo || row === hi || col === lo || col === hi;
-        const wall =
-          abs(col - layout.wall_x) <= world.wall_half_width && abs(row - layout.door_y) > world.door_half_height;
-        frame[size * size + row * size + col] = border || wall ? 1 : 0;
+        frame[size * size + row * size + col] = wallPixel(row, col, layout, world) ? 1 : 0;
       }
     }
     return frame;
@@ -156,5 +168,7 @@
     return [f32(lo + random() * (hi - lo)), f32(xLo + random() * (xHi - xLo))];
   }
 
-  root.RoomsWorld = { box, inBox, inWall, isFree, move, step, rollout, render, observe, atRest, randomLayout, randomStart };
+  root.RoomsWorld = {
+    box, inBox, inWall, isFree, onWallPixel, move, step, rollout, render, observe, atRest, randomLayout, randomStart,
+  };
 })(typeof window !== "undefined" ? window : globalThis);
