@@ -79,7 +79,7 @@
     state: null, frames: [], frameIndex: 0,
     latent: null, expectedLatent: null, expectedFrame: null,
     history: [], injected: [], alarmUntil: -1, timer: null, pendingTeleport: null,
-    tickStarts: [], tickMs: [], backendTimes: {}, backendSteps: {}, backendTimed: null,
+    tickStarts: [], tickMs: [], backendTimes: {}, backendSteps: {},
     stopped: false, steerMode: false, roomsMode: false,
     steer: { goal: null, goalLatent: null, plan: null, inForce: null, path: [], planMs: [], seed: 1, steps: 0,
       reachedAt: null, cursor: null },
@@ -665,8 +665,6 @@
     return steer.inForce[steer.steps % applied];
   }
 
-  const searchSettings = () => ({ ...app.meta.planner.search, horizon: app.meta.planner.horizon });
-
   /* An episode's start for the search: no move under way, nothing remembered (exports without the search: size 0),
      no path kept (its move length is measured at the first plan, from the goal's latent). */
   const freshMemory = () => ({ move: null, memory: RoomsSearch.emptyMemory(app.meta.planner.search?.memory || 0,
@@ -713,7 +711,7 @@
     }
     if (steer.steps % applied === 0) {
       const started = performance.now();
-      const settings = searchSettings();
+      const settings = { ...meta.planner.search, horizon: meta.planner.horizon };
       if (steer.kept.length === null) steer.kept.length = RoomsSearch.moveLength(predictMoves, steer.goalLatent, hold);
       if (!checkFinite("predictor", [[steer.kept.length]])) return null;
       const result = RoomsSearch.plan(predictMoves, app.latent, steer.goalLatent, settings, steer.memory, steer.kept);
@@ -1015,33 +1013,15 @@
     return hasDecoder() ? decode(predicted) : predicted;
   }
 
-  /* One replanning step of the latent search toward the fixed goal from the fixed observation, as the page's first
-     plan of an episode makes it (nothing remembered, no path kept), as a function to time. */
-  function sampleSearch() {
-    const [goalLatent] = encode([sampleGoalObservation()]);
-    const observation = sampleObservation(), settings = searchSettings();
-    const kept = { path: [], length: RoomsSearch.moveLength(predictMoves, goalLatent, settings.move_steps) };
-    return () => {
-      const memory = RoomsSearch.emptyMemory(settings.memory, settings.surprise_share);
-      return RoomsSearch.plan(predictMoves, encode([observation])[0], goalLatent, settings, memory, kept);
-    };
-  }
+  /* What the backends are timed on: a frame of the bounce loop, or an MPPI replanning step. In Two Rooms that is
+     MPPI's step whichever planner runs: every action model offers MPPI, and timing the search too would add seconds
+     to the page's load for the same choice of backend. */
+  const stepTimed = () => (app.steerMode ? "one MPPI replanning step" : "one step");
 
-  const searching = () => app.roomsMode && app.roomsPlanner === "search";
-
-  /* What the backends are timed on: what a frame of the page's mode costs, with the planner in use. */
-  function stepTimed() {
-    if (!app.steerMode) return "one step";
-    return searching() ? "one replanning step of the latent search" : "one MPPI replanning step";
-  }
-
-  /* `stepTimed()` as a function to time: the bounce loop's step, or a replanning step of the planner in use. */
+  /* `stepTimed()` as a function to time. */
   function sampleStep() {
-    if (!app.steerMode) {
-      const observation = sampleObservation();
-      return () => modelStep(observation);
-    }
-    return searching() ? sampleSearch() : samplePlanning();
+    const observation = sampleObservation();
+    return app.steerMode ? samplePlanning() : () => modelStep(observation);
   }
 
   function timings(repeats = 50, dreamSteps = 30) {
@@ -1069,9 +1049,6 @@
      slow where the browser emulates it. A backend counts its best step: the cpu backend's first steps after the
      warm-up are still slower than its later ones, so their median can make the slower backend look faster. */
   async function measureBackends(names) {
-    if (app.backendTimed !== stepTimed()) {  // times of another planner's step would pick for that planner
-      [app.backendTimes, app.backendSteps, app.backendTimed] = [{}, {}, stepTimed()];
-    }
     for (const name of names) {
       if (name in app.backendTimes) continue;
       if (!(await useBackend(name))) continue;
@@ -1125,7 +1102,7 @@
     clearPlanTimes();
     const times = Object.entries(app.backendTimes).map(([n, ms]) => `${n} ${ms.toFixed(1)} ms`).join(", ");
     const why = choice === "auto" ? "the fastest" : "your choice";
-    $("backend-note").textContent = `${unknown}running on ${name} (${why}; ${app.backendTimed}, best of those ` +
+    $("backend-note").textContent = `${unknown}running on ${name} (${why}; ${stepTimed()}, best of those ` +
       `timed: ${times})`;
   }
 
@@ -1178,8 +1155,6 @@
   }
 
   async function begin() {
-    // The planner first: the backends are timed on its replanning step.
-    if (app.roomsMode) chooseRoomsPlanner(query.get("planner") || (app.meta.planner.search ? "search" : "mppi"));
     const wanted = query.get("backend") || "auto";
     $("backend").value = wanted;
     await chooseBackend(wanted);
@@ -1191,6 +1166,7 @@
       showNotes();
     }
     if (app.roomsMode) {
+      chooseRoomsPlanner(query.get("planner") || (app.meta.planner.search ? "search" : "mppi"));
       $("steer-view").width = $("steer-view").height = ROOMS_PX_PER_CELL * app.world.frame_size;
       $("rooms-every").textContent = String(app.meta.planner.actions_per_plan);
       $("rooms-radius").textContent = String(app.meta.planner.success_px);
