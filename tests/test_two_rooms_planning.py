@@ -5,6 +5,7 @@ door that a wall-blind model cannot see."""
 
 import dataclasses
 import json
+import re
 from pathlib import Path
 
 import chex
@@ -109,6 +110,17 @@ def test_the_section_states_the_task_from_the_worlds_constants():
     entry = payload["configs"][two_rooms_suite.RECIPE]
     small = {**payload, "configs": {two_rooms_suite.RECIPE: {**entry, "overrides": {}}}}
     assert "Frames are 16x16" in two_rooms_suite.section_two_rooms(small)
+
+
+def test_the_pages_success_rates_are_the_suites():
+    """The page quotes the suite's success rates by hand; a rerun of `eval.py --two-rooms` must carry them."""
+    repo = Path(__file__).resolve().parents[1]
+    figures = json.loads((repo / "results" / "two_rooms.json").read_text())["configs"][two_rooms_suite.RECIPE]
+    text = " ".join((repo / "web" / "index.html").read_text().split())
+    quoted = re.search(r"about (\d+)&nbsp;% of episodes .*? with the search .*?, (\d+)&nbsp;% with MPPI", text)
+    assert quoted, "the page no longer quotes the Two Rooms success rates where this test looks"
+    for figure, planner in zip(quoted.groups(), ("search", "mppi")):
+        assert abs(int(figure) - figures[f"success_{planner}"]["mean"]) <= 1, (planner, figure)
 
 
 # The door at the top, start and goal level with each other near the bottom: the straight line runs into the
