@@ -413,6 +413,16 @@ def test_a_difference_is_judged_against_the_larger_spread_over_seeds():
     assert headline_report.difference({"mean": None, "std": None}, reference, 2) == "-"  # every seed non-finite
 
 
+def test_the_readme_block_names_a_recipe_that_is_not_the_reference():
+    """README's block sits beside the reference's figures: a shortened or named recipe's numbers say so there."""
+    metrics = json.loads((REPO / "results" / "metrics.json").read_text())
+    args = ({}, "RESULTS.md", "results/metrics.json")
+    assert "not the reference recipe" not in headline_report.readme_block({**metrics, "overrides": {}}, *args)
+    other = {**metrics, "config_name": "default", "overrides": {"steps": 200}}
+    made_by = headline_report.readme_block(other, *args).split("\n")[2]
+    assert "seeds, config `default` with overrides `{'steps': 200}`, not the reference recipe;" in made_by
+
+
 def test_a_targets_table_marks_a_missed_target():
     text = report.targets_table([("horizon >= 100", "181.8", True), ("probe <= 0.5", "0.6", False)])
     assert text.splitlines()[2:] == ["| horizon >= 100 | 181.8 | yes |", "| probe <= 0.5 | 0.6 | **no** |"]

@@ -13,13 +13,16 @@ from jaxjepa.evaluation.reference import REFERENCE, REFERENCE_SEEDS
 from jaxjepa.evaluation.report import FINDINGS, README_BEGIN, README_END, REPORT_TITLE, figure, fmt, ref, table
 
 
+def recipe_of(m: dict) -> str:
+    """The recipe the metrics measured, in words."""
+    if not m.get("overrides"):
+        return "the reference recipe (config `default`)"
+    return f"config `{m['config_name']}` with overrides `{m['overrides']}`"
+
+
 def section_header(m: dict) -> str:
     n = len(m["seeds"])
-    recipe = (
-        "the reference recipe (config `default`)"
-        if not m.get("overrides")
-        else f"config `{m['config_name']}` with overrides `{m['overrides']}`"
-    )
+    recipe = recipe_of(m)
     return "\n".join(
         [
             REPORT_TITLE,
@@ -277,10 +280,13 @@ def readme_block(metrics: dict, figure_paths: dict[str, str], report_path: str, 
         ("collapse_curves", "Collapse ablation: embedding std over training"),
         ("probe_scatter", "Probe: predicted vs true position"),
     ]
+    # The block stands beside the reference's figures: another recipe's numbers must say so there, not only in
+    # the report it links to.
+    recipe = f", {recipe_of(metrics)}, not the reference recipe" if metrics.get("overrides") else ""
     lines = [
         README_BEGIN,
         "",
-        f"Made by {command} ({len(metrics['seeds'])} seeds; full tables: [{report_path}]({report_path}), "
+        f"Made by {command} ({len(metrics['seeds'])} seeds{recipe}; full tables: [{report_path}]({report_path}), "
         f"numbers: `{metrics_path}`).",
         "",
         section_headline(metrics).split("\n", 2)[2],
