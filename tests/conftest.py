@@ -158,8 +158,15 @@ def tiny():
 
 
 @pytest.fixture(scope="session")
-def tiny_result(tiny):
-    return jax.jit(make_train(tiny))(seed_keys(0)[0])
+def tiny_train(tiny):
+    """The tiny config's training, jitted once: a test that trains it again (another seed, the same seed twice)
+    reuses the program instead of tracing and lowering it anew."""
+    return jax.jit(make_train(tiny))
+
+
+@pytest.fixture(scope="session")
+def tiny_result(tiny_train):
+    return tiny_train(seed_keys(0)[0])
 
 
 @pytest.fixture(scope="session")
