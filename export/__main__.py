@@ -231,14 +231,21 @@ def report(args, meta: dict) -> None:
     if args.float16:
         errors = ", ".join(f"{k} {v:.2e}" for k, v in meta["float16_error_max_abs"].items())
         print(f"float16 weights cost (max abs error vs float32, JAX on the parity observations): {errors}")
-    if Path(args.out).resolve() == (Path(__file__).resolve().parent.parent / "web" / "model"):
-        print("see it: python -m http.server -d web, then open http://localhost:8000/")
-    else:
-        print(
-            "the page loads web/model (its switch also offers web/model-koopman, web/model-steer and "
-            "web/model-two-rooms); index.html?model=PATH loads "
-            "another export served under web/"
-        )
+    print(page_hint(Path(args.out)))
+
+
+def page_hint(out: Path) -> str:
+    """How to see the export `out` in the page, which serves web/ and loads a folder under it by ?model=."""
+    web = Path(__file__).resolve().parent.parent / "web"
+    serve = "see it: python -m http.server -d web, then open http://localhost:8000/"
+    if out.resolve() == web / "model":
+        return serve
+    if out.resolve().is_relative_to(web):
+        return f"{serve}?model={out.resolve().relative_to(web).as_posix()}"
+    return (
+        f"the page serves web/ and loads only folders under it: export with --out web/NAME (or copy {out} there), "
+        "then open http://localhost:8000/?model=NAME"
+    )
 
 
 def missing_dependency() -> str | None:

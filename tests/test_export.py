@@ -4,6 +4,7 @@ Skipped (with the reason) where TensorFlow is not installed: it is the `export` 
 """
 
 import json
+from pathlib import Path
 
 import chex
 import jax
@@ -16,6 +17,8 @@ from export import __main__ as export_cli  # the package sets the environment Te
 from export.destination import FORMAT, ExportError
 from jaxjepa import get_config, load_run, models, save_run
 from tests.conftest import NEEDS_TENSORFLOW, Deferred
+
+REPO = Path(__file__).resolve().parents[1]
 
 pytestmark = NEEDS_TENSORFLOW
 tf, build, lower = Deferred("tensorflow"), Deferred("export.build"), Deferred("export.lower")
@@ -210,6 +213,14 @@ def test_cli_exports_a_run(exported, tmp_path, capsys):
     export_cli.main([str(run_dir), "--out", str(tmp_path / "cli-model")])
     out = capsys.readouterr().out
     assert "download" in out and (tmp_path / "cli-model" / "encoder" / "model.json").is_file()
+    assert "loads only folders under it: export with --out web/NAME" in out  # the page cannot load tmp_path
+
+
+def test_the_page_hint_gives_the_address_of_an_export_under_web():
+    web = REPO / "web"
+    assert export_cli.page_hint(web / "model").endswith("open http://localhost:8000/")
+    assert export_cli.page_hint(web / "mine" / "f16").endswith("open http://localhost:8000/?model=mine/f16")
+    assert "--out web/NAME" in export_cli.page_hint(REPO / "build" / "web-model-f16")
 
 
 def test_parity_failure_stops_the_export_and_writes_nothing(exported, tmp_path, monkeypatch):
