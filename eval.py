@@ -9,7 +9,10 @@ or `python -m jaxjepa.evaluation`.
 
 import sys
 
-from jaxjepa.evaluation.command import main
+from jaxjepa import cli
+
+with cli.starting("eval.py"):  # Ctrl-C during the slow imports: one line, no traceback
+    from jaxjepa.evaluation.command import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -12,12 +12,15 @@ import argparse
 import sys
 import time
 
-import jax
-import jax.numpy as jnp
-import numpy as np
+from jaxjepa import cli
 
-from jaxjepa import checkpoint, cli, planning, runner
-from jaxjepa.config import CHOICES
+with cli.starting("plan.py"):  # Ctrl-C during the slow imports: one line, no traceback
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    from jaxjepa import checkpoint, planning, runner
+    from jaxjepa.config import CHOICES
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -70,8 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     except jax.errors.JaxRuntimeError as err:
         if (xla_says := cli.out_of_memory(err)) is None:
             raise
-        why = f"need more memory than this machine has ({xla_says})"
-        cli.fail(f"plan.py: {args.episodes} episodes of this planner's budget {why}; plan fewer, or fewer samples", 1)
+        why = f"need more memory than this machine has ({xla_says}); plan fewer, or fewer samples"
+        cli.fail(f"plan.py: {args.episodes} episodes of this planner's budget {why}", cli.FAILED)
     success = np.asarray(episodes.success)
     steps = np.asarray(episodes.steps_to_success)[success]
     median = f"{np.median(steps):.0f}" if steps.size else "-"

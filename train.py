@@ -14,12 +14,15 @@ import sys
 from pathlib import Path
 from typing import NamedTuple
 
-import numpy as np
-from tqdm import tqdm
+from jaxjepa import cli
 
-from jaxjepa import checkpoint, cli, distributed, runner, trainer
-from jaxjepa.config import WORLD_FIELDS, Config, training_differences
-from jaxjepa.evaluation.reference import MEAN_FRESH_PROBE_PX, REFERENCE
+with cli.starting("train.py"):  # Ctrl-C during the slow imports: one line, no traceback
+    import numpy as np
+    from tqdm import tqdm
+
+    from jaxjepa import checkpoint, distributed, runner, trainer
+    from jaxjepa.config import WORLD_FIELDS, Config, training_differences
+    from jaxjepa.evaluation.reference import MEAN_FRESH_PROBE_PX, REFERENCE
 
 SEEDS_PER_PROGRAM = 64  # more seeds train in chunks of this many, one compiled program reused for every chunk
 
@@ -64,7 +67,7 @@ def train(args: argparse.Namespace) -> int:
         try:
             distributed.initialize(cluster)
         except ConnectionError as err:
-            cli.fail(f"train.py: {err}", 1)
+            cli.fail(f"train.py: {err}", cli.FAILED)
     per_program = min(len(seeds), args.seeds_per_program)
     mine = runner.local_rows(per_program)  # the rows of each chunk that this process trains and saves
     with contextlib.ExitStack() as held:  # the runs' locks, released when this call ends
@@ -88,7 +91,9 @@ def train(args: argparse.Namespace) -> int:
         elif saved and (out / "summary.json").exists():  # one seed, and a summary it may not join
             print(f"train.py: {unjoined_summary(out / 'summary.json', saved[0][0])}", file=sys.stderr)
         if failed:
-            cli.fail(f"train.py: loss became NaN/inf at step {bad} for seed(s) {failed}; nothing saved for them", 1)
+            cli.fail(
+                f"train.py: loss became NaN/inf at step {bad} for seed(s) {failed}; nothing saved for them", cli.FAILED
+            )
         return 0
 
 
@@ -110,8 +115,9 @@ def prepare_outputs(
     seeds: int = 1,
 ) -> dict:
     """Before any compute: take every run's lock until `held` closes, tidy what killed saves left, and refuse
-    runs that may not or cannot be written (one line, exit 1). Returns the per-seed figures of an existing
-    summary.json of the same config, which this run's seeds are merged into. `seeds`: how many the whole call
+    runs that may not or cannot be written (one line, exit 2; 1 for a run that another process holds).
+    Returns the per-seed figures of an existing summary.json of the same config, which this run's seeds are
+    merged into. `seeds`: how many the whole call
     trains (a process of a cluster holds only its own `run_dirs`): a call of several writes the summary, so one of
     another config is refused here, before training."""
     try:
@@ -130,7 +136,7 @@ def prepare_outputs(
         if seeds > 1:
             return earlier_summary(out / "summary.json", config, force=force)
     except checkpoint.RunError as err:
-        cli.fail(f"train.py: {err}", 1)
+        cli.fail(f"train.py: {err}", cli.FAILED if isinstance(err, checkpoint.RunLocked) else cli.USAGE)
     try:  # one seed joins a summary of its config, and leaves any other summary alone
         return earlier_summary(out / "summary.json", config, force=False)
     except checkpoint.RunError:
@@ -194,7 +200,7 @@ def save_chunk(config, output, seeds: list[int], run_dirs: list[Path], force: bo
             if params is not None:
                 checkpoint.save_run(run_dir, config, params, metrics, force=force)
         except checkpoint.RunError as err:
-            cli.fail(f"train.py: {err}", 1)
+            cli.fail(f"train.py: {err}", cli.FAILED)
         saved.append((seed, run_dir, metrics["final"]))
     return saved, failed, (trainer.first_nonfinite_step(output.result.metrics) if failed else None)
 
@@ -285,7 +291,7 @@ def write_seed_summary(path: Path, config, saved, force: bool) -> None:
         try:
             per_seed = earlier_summary(path, config, force=force)
         except checkpoint.RunError as err:  # checked before training: another process wrote it since
-            cli.fail(f"train.py: {err}; the runs are saved", 1)
+            cli.fail(f"train.py: {err}; the runs are saved", cli.FAILED)
         per_seed.update({seed: {k: s[k] for k in SUMMARY_KEYS} for seed, _, s in saved})
         seeds = sorted(per_seed)
         table = {

@@ -17,12 +17,13 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks.report import REPO, SECTIONS, shape_problem
+from jaxjepa import cli
+
+with cli.starting("python -m benchmarks"):  # Ctrl-C during the slow imports: one line, no traceback
+    from benchmarks.report import REPO, SECTIONS, shape_problem
 
 
 def parse_args(argv):
-    from jaxjepa import cli
-
     parser = cli.OneLineParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes: checks the benchmark, not the machine")
     parser.add_argument("--sections", default=",".join(SECTIONS), help=f"comma list of {', '.join(SECTIONS)}")
@@ -60,8 +61,6 @@ def parse_args(argv):
 def parse_seed_counts(text: str) -> tuple[int, ...]:
     """--seed-counts as distinct counts, smallest first (the table's ratios are to its first row); one line and
     exit 2 for anything else."""
-    from jaxjepa import cli
-
     try:
         counts = [int(n) for n in text.split(",")]
     except ValueError:
@@ -87,8 +86,6 @@ def check_out_replaceable(out: Path, sections: list[str], quick: bool) -> dict:
     that is not a benchmark file, a benchmark of the other kind (--quick or not), or figures of sections this run
     would drop (it writes only its own). Returns the machine block it holds ({}: nothing held), which `main`
     compares with this machine's once that is known."""
-    from jaxjepa import cli
-
     if not out.is_file() or out.stat().st_size == 0:  # nothing there to lose
         return {}
     held, problem = held_figures(out)
@@ -118,14 +115,14 @@ def same_machine(first: dict, now: dict) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     quick, sections, seed_counts, out, earlier, held_machine = parse_args(argv)
-    from benchmarks import report
-    from benchmarks import sections as bench
-    from jaxjepa import cli
+    with cli.starting("python -m benchmarks"):
+        from benchmarks import report
+        from benchmarks import sections as bench
 
+        machine = bench.machine()  # where JAX's backend starts, which takes seconds too
     sizes = bench.QUICK if quick else bench.FULL
     if seed_counts:
         sizes = dataclasses.replace(sizes, seed_counts=seed_counts)
-    machine = bench.machine()
     if earlier:  # figures of one machine only; the first run's machine block is kept, load average included
         if not same_machine(earlier.get("machine", {}), machine):
             cli.fail(f"python -m benchmarks: --update: {out} was measured on another machine; write a new file")
@@ -166,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         except RuntimeError as err:  # a benchmark child that failed: its last line says why
             done = ", ".join(ordered[:i]) or "none"
             cli.fail(f"python -m benchmarks: the {name} section failed ({err}); nothing written (measured before it: "
-                     f"{done})", 1)  # fmt: skip
+                     f"{done})", cli.FAILED)  # fmt: skip
         results.setdefault("measured_utc", {})[name] = utc_now()
         print(f"[bench] {name} done in {time.perf_counter() - began:.0f} s", file=sys.stderr, flush=True)
     results["total_s"] = time.perf_counter() - start
@@ -174,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cli.write_text(out, json.dumps(report.json_safe(results), indent=2, allow_nan=False))
     except OSError as err:
-        cli.fail(f"python -m benchmarks: cannot write {out}: {err}", 1)
+        cli.fail(f"python -m benchmarks: cannot write {out}: {err}", cli.FAILED)
     print(f"\nwrote {out}")
     return 0
 

@@ -13,11 +13,14 @@ from __future__ import annotations
 import sys
 import time
 
-import jax
-import numpy as np
+from jaxjepa import cli
 
-from jaxjepa import api, checkpoint, cli, planning
-from jaxjepa.evaluation import planning as suite
+with cli.starting("python -m benchmarks.planning_batches"):  # Ctrl-C during the slow imports: one line, no traceback
+    import jax
+    import numpy as np
+
+    from jaxjepa import api, checkpoint, planning
+    from jaxjepa.evaluation import planning as suite
 
 
 def parse_widths(text: str, episodes: int = suite.EPISODES) -> list[int | None]:
@@ -64,11 +67,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         run = api.load_run(args.run)
     except checkpoint.RunError as err:
-        cli.fail(f"{parser.prog}: {err}", 1)
+        cli.fail(f"{parser.prog}: {err}")
     try:
         model, key = planning.learned_model(run.params, run.config), jax.random.key(suite.TIMING_KEY)
     except planning.PlanningError as err:
-        cli.fail(f"{parser.prog}: {args.run}: {err}", 1)
+        cli.fail(f"{parser.prog}: {args.run}: {err}")
     try:  # Ctrl-C lands when a compiled call returns: one line, not a traceback
         lone_s, seconds = measure(model, run.config, key, widths, args.repeats)
     except KeyboardInterrupt:

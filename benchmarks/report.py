@@ -433,15 +433,15 @@ def main(argv: list[str] | None = None) -> int:
         cli.check_not_special(Path(args.bench))  # a pipe would be read for ever
         results = json.loads(Path(args.bench).read_text())
     except (OSError, ValueError) as err:  # ValueError: not JSON, or not UTF-8
-        cli.fail(f"python -m benchmarks.report: cannot read {args.bench}: {err}", 1)
+        cli.fail(f"python -m benchmarks.report: cannot read {args.bench}: {err}")
     problem = block_problem(results, args.block)
     if problem:
-        cli.fail(f"python -m benchmarks.report: {args.bench} {problem}; {args.readme} left as it was", 1)
+        cli.fail(f"python -m benchmarks.report: {args.bench} {problem}; {args.readme} left as it was")
     try:
         shown = os.path.relpath(Path(args.bench).absolute(), Path(args.readme).absolute().parent)  # as README links it
         rewrite_readme(Path(args.readme), markdown(results, shown), args.block)
     except (OSError, ValueError) as err:
-        cli.fail(f"python -m benchmarks.report: {err}", 1)
+        cli.fail(f"python -m benchmarks.report: {err}", cli.FAILED)
     print(f"rewrote the {args.block} block of {args.readme} from {args.bench}")
     return 0
 

@@ -221,8 +221,8 @@ RECIPE_FIELDS = ("batch_size", "decoder_batch_size", "decoder_hidden", "decoder_
 
 
 def recipe_from(config_json: str) -> types.SimpleNamespace:
-    """The recipe from `Config.to_dict()` as JSON; read without importing jaxjepa, whose import of JAX
-    would be charged to PyTorch's process. ValueError naming what is wrong with it."""
+    """The recipe from `Config.to_dict()` as JSON; read without importing jaxjepa, whose imports would be
+    charged to PyTorch's process. ValueError naming what is wrong with it."""
     fields = json.loads(config_json)  # json.JSONDecodeError is a ValueError
     if not isinstance(fields, dict):
         raise ValueError(f"the recipe is a JSON {type(fields).__name__}, not Config.to_dict()'s object")
@@ -233,7 +233,8 @@ def recipe_from(config_json: str) -> types.SimpleNamespace:
 
 
 class OneLineParser(argparse.ArgumentParser):
-    """argparse, but an error is one line and exit 2 (jaxjepa.cli has one too; importing it would import JAX)."""
+    """argparse, but an error is one line and exit 2 (jaxjepa.cli has one too; this process imports nothing of
+    jaxjepa, see recipe_from)."""
 
     def error(self, message: str):
         fail(f"{self.prog}: {message}")

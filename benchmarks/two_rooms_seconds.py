@@ -16,16 +16,19 @@ from __future__ import annotations
 import sys
 import time
 
-import jax
-import numpy as np
-
-from jaxjepa import api, checkpoint, cli, get_config, planning, runner
-from jaxjepa.evaluation import two_rooms as suite
-from jaxjepa.evaluation.runs import check_seed, repeated_seed, seed_of
-from jaxjepa.evaluation.settings import purpose_key
-from jaxjepa.runner import stacked_keys
+from jaxjepa import cli
 
 PROG = "python -m benchmarks.two_rooms_seconds"
+
+with cli.starting(PROG):  # Ctrl-C during the slow imports: one line, no traceback
+    import jax
+    import numpy as np
+
+    from jaxjepa import api, checkpoint, get_config, planning, runner
+    from jaxjepa.evaluation import two_rooms as suite
+    from jaxjepa.evaluation.runs import check_seed, repeated_seed, seed_of
+    from jaxjepa.evaluation.settings import purpose_key
+    from jaxjepa.runner import stacked_keys
 
 
 def parse(argv: list[str] | None):
@@ -40,7 +43,7 @@ def parse(argv: list[str] | None):
 
 
 def load_runs(paths: list[str]) -> tuple[list[api.Run], list[int]]:
-    """The runs and their seeds; one line and exit 1 for a run that is not a finished Two Rooms run of the
+    """The runs and their seeds; one line and exit 2 for a run that is not a finished Two Rooms run of the
     others' config, or a seed given twice."""
     try:
         runs = [api.load_run(path) for path in paths]
@@ -48,12 +51,12 @@ def load_runs(paths: list[str]) -> tuple[list[api.Run], list[int]]:
         for run, seed in zip(runs, seeds, strict=True):
             check_seed(run.path, seed, run.metrics)
     except checkpoint.RunError as err:
-        cli.fail(f"{PROG}: {err}", 1)
+        cli.fail(f"{PROG}: {err}")
     if runs[0].config.world != "two_rooms" or any(r.config != runs[0].config for r in runs):
-        cli.fail(f"{PROG}: the runs must be Two Rooms runs of one config", 1)
+        cli.fail(f"{PROG}: the runs must be Two Rooms runs of one config")
     twice = repeated_seed(seeds)
     if twice is not None:
-        cli.fail(f"{PROG}: seed {twice} is given twice; give each seed's run once", 1)
+        cli.fail(f"{PROG}: seed {twice} is given twice; give each seed's run once")
     return runs, seeds
 
 
@@ -92,8 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     except jax.errors.JaxRuntimeError as err:
         if (xla_says := cli.out_of_memory(err)) is None:
             raise
-        why = f"need more memory than this machine has ({xla_says})"
-        cli.fail(f"{PROG}: {args.episodes} episodes per run {why}; plan fewer, or a smaller --horizon or --samples", 1)
+        why = f"need more memory than this machine has ({xla_says}); plan fewer, or a smaller --horizon or --samples"
+        cli.fail(f"{PROG}: {args.episodes} episodes per run {why}", cli.FAILED)
     return 0
 
 

@@ -14,12 +14,14 @@ import sys
 import warnings
 from pathlib import Path
 
-from export import REFERENCE_DOWNLOAD_MB, USER_TF_LOG_LEVEL
-from export.destination import ExportError, check_destination, check_saved_model_destination, listing
-from export.page import check_page_can_run
-from jaxjepa.cli import OneLineParser, fail, interrupted
-from jaxjepa.config import ACTION_WORLDS, VARIANTS, Config, get_config
-from jaxjepa.planning import too_few_samples
+from jaxjepa.cli import FAILED, OneLineParser, fail, interrupted, starting
+
+with starting("python -m export"):  # Ctrl-C during the slow imports: one line, no traceback
+    from export import REFERENCE_DOWNLOAD_MB, USER_TF_LOG_LEVEL
+    from export.destination import ExportError, check_destination, check_saved_model_destination, listing
+    from export.page import check_page_can_run
+    from jaxjepa.config import ACTION_WORLDS, VARIANTS, Config, get_config
+    from jaxjepa.planning import too_few_samples
 
 
 def parse_args(argv: list[str] | None):
@@ -106,12 +108,13 @@ def export(args) -> None:
     except OSError as err:
         fail(f"cannot export: {err.strerror or err}: {err.filename or args.out}")
     with native_logs_hidden():
-        problem = missing_dependency()
-        if problem:
-            fail(f"cannot export: {problem}")
-        from export.build import export_run
+        with starting("python -m export"):  # TensorFlow's import takes seconds too
+            problem = missing_dependency()
+            if problem:
+                fail(f"cannot export: {problem}")
+            from export.build import export_run
 
-        try:
+        try:  # the run and the flags passed check_before_tensorflow: what fails here is the work's (FAILED)
             meta = export_run(
                 run,
                 args.out,
@@ -121,9 +124,9 @@ def export(args) -> None:
                 plan_budget=plan_budget(args),
             )
         except ExportError as err:
-            fail(f"cannot export: {err}")
+            fail(f"cannot export: {err}", FAILED)
         except OSError as err:
-            fail(f"cannot export: {err.strerror or err}: {err.filename or args.out}")
+            fail(f"cannot export: {err.strerror or err}: {err.filename or args.out}", FAILED)
     report(args, meta)
 
 

@@ -28,7 +28,7 @@ import numpy as np
 
 from export import PARITY_OBSERVATIONS, REFERENCE_DOWNLOAD_MB, browser
 from export.page import OUTPUT_OF, network_inputs
-from jaxjepa.cli import OneLineParser, check_not_special, fail, output_file_problem, write_text
+from jaxjepa.cli import FAILED, OneLineParser, check_not_special, fail, output_file_problem, write_text
 from jaxjepa.evaluation.report import replace_block
 
 REPO = Path(__file__).resolve().parent.parent
@@ -90,7 +90,7 @@ def measure_folder(chromium, url: str, mount: str, folder: Path, repeats: int, m
     page.goto(f"{url}index.html?model={mount}&paused=1")
     browser.wait_ready(page)
     if not page.is_hidden("#error"):
-        fail(f"{PROG}: the page could not load {folder}: {page.inner_text('#error')}")
+        fail(f"{PROG}: the page could not load {folder}: {page.inner_text('#error')}", FAILED)
     calls = {"encode": "encoder", "predict": "predictor", "decode": "decoder"}  # window.jepa's, per network
     networks = {call: name for call, name in calls.items() if OUTPUT_OF[name] in reference}  # a decoder if any
     inputs = {call: network_inputs(name, reference) for call, name in networks.items()}
@@ -293,9 +293,9 @@ def stored_block(out: Path, json_path: str) -> str:
         check_not_special(out)
         return readme_block(json.loads(out.read_text()), json_path)
     except OSError as err:
-        fail(f"{PROG}: --report-only: cannot read {out} ({err.strerror or err}); measure first: {PROG}", 1)
+        fail(f"{PROG}: --report-only: cannot read {out} ({err.strerror or err}); measure first: {PROG}")
     except (ValueError, KeyError, TypeError, AttributeError) as err:  # not JSON, or not this command's figures
-        fail(f"{PROG}: --report-only: {out} does not hold this command's figures ({err!r}); measure again: {PROG}", 1)
+        fail(f"{PROG}: --report-only: {out} does not hold this command's figures ({err!r}); measure again: {PROG}")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -307,7 +307,7 @@ def main(argv: list[str] | None = None) -> None:
         if readme is None:
             fail(f"{PROG}: --report-only with another --out rewrites no README unless --readme names one")
         if not update_readme(stored_block(out, json_path), readme):
-            raise SystemExit(1)
+            raise SystemExit(FAILED)
         print(f"rewrote {readme}'s browser block from {out}")
         return
     results = measure(args)
@@ -316,7 +316,7 @@ def main(argv: list[str] | None = None) -> None:
         write_text(out, json.dumps(results, indent=2) + "\n")
     except OSError as err:
         print(block)  # the figures are on screen even though the file could not be written
-        fail(f"{PROG}: cannot write {out}: {err}", 1)
+        fail(f"{PROG}: cannot write {out}: {err}", FAILED)
     rewrote = readme is not None and update_readme(block, readme)
     print(block)
     print(f"wrote {out}" + (f" and {readme}'s browser block" if rewrote else ""))

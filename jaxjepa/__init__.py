@@ -6,25 +6,36 @@ result = train(jax.random.key(0))
 run = load_run("runs/seed0"); z = run.encode(obs)      # obs [..., 2, 16, 16]
 """
 
-from jaxjepa.api import Run, load_run
-from jaxjepa.checkpoint import RunError, save_run
-from jaxjepa.config import VARIANTS, Config, get_config
-from jaxjepa.ema import EmaState, ema_target
-from jaxjepa.runner import train_seeds
-from jaxjepa.trainer import TrainResult, make_train, seed_keys
+import importlib
 
-__all__ = [
-    "Config",
-    "EmaState",
-    "Run",
-    "RunError",
-    "TrainResult",
-    "VARIANTS",
-    "ema_target",
-    "get_config",
-    "load_run",
-    "make_train",
-    "save_run",
-    "seed_keys",
-    "train_seeds",
-]
+# Where each name of the package lives. They are imported when first used, not with the package, so that
+# `from jaxjepa import cli` imports no JAX: a command takes its Ctrl-C handling from there before its slow imports
+# (cli.slow_imports).
+_HOMES = {
+    "Config": "jaxjepa.config",
+    "EmaState": "jaxjepa.ema",
+    "Run": "jaxjepa.api",
+    "RunError": "jaxjepa.checkpoint",
+    "TrainResult": "jaxjepa.trainer",
+    "VARIANTS": "jaxjepa.config",
+    "ema_target": "jaxjepa.ema",
+    "get_config": "jaxjepa.config",
+    "load_run": "jaxjepa.api",
+    "make_train": "jaxjepa.trainer",
+    "save_run": "jaxjepa.checkpoint",
+    "seed_keys": "jaxjepa.trainer",
+    "train_seeds": "jaxjepa.runner",
+}
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str):
+    if name not in _HOMES:
+        raise AttributeError(f"module 'jaxjepa' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_HOMES[name]), name)
+    globals()[name] = value  # found directly from now on
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_HOMES})

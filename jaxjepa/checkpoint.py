@@ -48,6 +48,11 @@ class RunError(Exception):
     """A run directory that is missing, half-written, corrupt, or of another config."""
 
 
+class RunLocked(RunError):
+    """A run whose lock cannot be had (another process holds it, or the filesystem grants no locks): unlike the
+    other RunErrors, a condition of the moment (cli.FAILED), not of the command line."""
+
+
 def is_finished(run_dir: str | os.PathLike) -> bool:
     return all((Path(run_dir) / name).exists() for name in REQUIRED)
 
@@ -74,10 +79,10 @@ def lock_run(run_dir: str | os.PathLike) -> bool:
     except OSError as err:
         os.close(fd)
         if isinstance(err, BlockingIOError):
-            raise RunError(
+            raise RunLocked(
                 f"{run_dir} is being written by another process; wait for it or choose another --out"
             ) from None
-        raise RunError(f"cannot lock {run_dir}: {err.strerror}") from None
+        raise RunLocked(f"cannot lock {run_dir}: {err.strerror}") from None
     _HELD_LOCKS[run_dir] = fd
     return True
 

@@ -1,7 +1,8 @@
-"""Command-line plumbing shared by train.py, eval.py and the benchmarks.
+"""Command-line plumbing shared by every command: train.py, eval.py, plan.py, the exporter and the benchmarks.
 
 Every Config field is a flag (`--batch-size 512`, `--encoder-hidden 256,128`), so there is no second
-list of hyperparameter names to keep in step. Bad input ends in one line on stderr and exit code 2.
+list of hyperparameter names to keep in step. Bad input ends in one line on stderr, never a traceback, and the
+exit status that USAGE, FAILED and INTERRUPTED below define for every command.
 """
 
 from __future__ import annotations
@@ -236,7 +237,22 @@ def out_of_memory(err: Exception) -> str | None:
     return text.splitlines()[0][:160] if "RESOURCE_EXHAUSTED" in text else None
 
 
-def fail(message: str, code: int = 2) -> NoReturn:
+# Exit statuses, one rule for every command: argparse's, whose own usage errors exit 2. Two of them, so that a
+# script or a user tells a command line to fix from work that failed.
+# USAGE: the command line cannot succeed as typed: a flag's value, flags that do not go together, or a path it
+# names (itself, or through --seeds and --runs) that is missing or is not what the command takes: an unfinished,
+# damaged or wrong-kind run (planning with one whose predictor takes no actions), an input file of another kind,
+# an output it may not replace (without --force, or ever) or cannot write there. Also an extra it needs that is
+# not installed.
+USAGE = 2
+# FAILED: the command line is sound and the work failed: a write under way (a full disk), a run that another
+# process is writing, too little memory, a NaN loss, a cluster that did not form, a lowering or parity check, a
+# benchmark's child process.
+FAILED = 1
+INTERRUPTED = 130  # Ctrl-C (interrupted): what a shell reports for a process that SIGINT ended
+
+
+def fail(message: str, code: int = USAGE) -> NoReturn:
     print(message, file=sys.stderr)
     raise SystemExit(code)
 
@@ -250,9 +266,30 @@ def interrupted(message: str) -> NoReturn:
         with contextlib.suppress(OSError):
             tmp.unlink()
     print(message, file=sys.stderr)
-    sys.stdout.flush()
+    with contextlib.suppress(RuntimeError):  # from starting's handler, inside a print: a reentrant flush is refused
+        sys.stdout.flush()
     sys.stderr.flush()
-    os._exit(130)
+    os._exit(INTERRUPTED)
+
+
+@contextlib.contextmanager
+def starting(prog: str) -> Iterator[None]:
+    """Around a command's start, before it writes anything: its imports (JAX, Flax and TensorFlow take seconds)
+    and JAX's backend. Ctrl-C there leaves as it does later, in one line and status 130, not with a traceback
+    from inside an import. This module imports no JAX, so a command imports it before the slow ones.
+
+    A handler that leaves, not a KeyboardInterrupt: one raised while JAX's garbage-collection callback runs,
+    which it often does in an import, is printed with its traceback and dropped, and the command would go on.
+    A SIGINT that the shell ignores (a background job) stays ignored."""
+    previous = signal.getsignal(signal.SIGINT)  # None: not Python's handler, which could not be put back
+    if previous in (signal.SIG_IGN, None) or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    signal.signal(signal.SIGINT, lambda *_: interrupted(f"{prog}: interrupted; nothing was written"))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 MAX_SEEDS = 4096  # a larger count is a typo rather than a plan: refuse it before building the list

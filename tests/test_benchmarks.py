@@ -237,7 +237,7 @@ def test_report_keeps_the_readmes_own_line_endings_and_refuses_a_pipe(tmp_path, 
     pipe = tmp_path / "pipe"
     os.mkfifo(pipe)  # read, it would block for ever
     code, err = refusal(capsys, lambda: report.main(["--bench", str(pipe), "--readme", str(readme)]))
-    assert code == 1 and "not a regular file" in err
+    assert code == 2 and "not a regular file" in err
 
 
 def test_torch_baseline_and_the_benchmark_child_refuse_bad_input_in_one_line(capsys):
@@ -455,11 +455,11 @@ def test_two_rooms_seconds_refuses_bad_input_in_one_line(tmp_path, capsys):
     run = save_run(tmp_path / "runs" / "seed0", rooms, random_params(rooms), {"final": {"seed": 0}})
     renamed = save_run(tmp_path / "copy" / "seed3", rooms, random_params(rooms), {"final": {"seed": 0}})
     for argv, code, says in (
-        ([str(tmp_path / "missing")], 1, "missing"),
+        ([str(tmp_path / "missing")], 2, "missing"),
         ([str(tmp_path), "--episodes", "0"], 2, "--episodes"),
         ([str(tmp_path), "--episodes", "1000000000"], 2, "must be 1 to 65536"),
-        ([str(renamed)], 1, "its metrics.json says it trained seed 0, not seed 3"),
-        ([str(run), str(run)], 1, "seed 0 is given twice"),
+        ([str(renamed)], 2, "its metrics.json says it trained seed 0, not seed 3"),
+        ([str(run), str(run)], 2, "seed 0 is given twice"),
         ([str(tmp_path), "--horizon", "0"], 2, "plan_horizon must be"),  # refused before any run is read
         ([str(tmp_path), "--noise", "inf"], 2, "plan_noise must be a finite number"),
         ([str(run), "--samples", "1", "--planners", "mppi"], 2, "the plan never changes"),  # CEM's elites follow
@@ -477,8 +477,11 @@ def test_planning_batches_refuses_bad_input_in_one_line(tmp_path, capsys):
 
     assert planning_batches.parse_widths("16, 64,all") == [16, 64, None]
     assert planning_batches.parse_widths("300,all,16,300,99999999999999999999", episodes=256) == [None, 16]
+    bounce = get_config("default")
+    no_actions = save_run(tmp_path / "bounce" / "seed0", bounce, random_params(bounce), {"final": {"seed": 0}})
     for argv, code in (
-        ([str(tmp_path / "missing")], 1),
+        ([str(tmp_path / "missing")], 2),
+        ([str(no_actions)], 2),  # a run of the wrong kind is the command line's, as a missing one is
         ([str(tmp_path), "--widths", "0,16"], 2),
         ([str(tmp_path), "--widths", "x"], 2),
         ([str(tmp_path), "--repeats", "0"], 2),
@@ -609,7 +612,7 @@ def test_report_refuses_a_file_without_the_blocks_figures(content, says, tmp_pat
     bench = tmp_path / "bench.json"
     bench.write_text(json.dumps(content))
     assert refusal(capsys, lambda: report.main(["--bench", str(bench), "--readme", str(readme)])) == (
-        1,
+        2,
         f"python -m benchmarks.report: {bench} {says}; {readme} left as it was",
     )
     assert readme.read_text() == before
@@ -637,7 +640,7 @@ def test_report_refuses_figures_of_another_machine_or_of_quick_sizes(backend, qu
     bench.write_text(json.dumps(results))
     argv = ["--bench", str(bench), "--readme", str(readme), "--block", block]
     assert refusal(capsys, lambda: report.main(argv)) == (
-        1,
+        2,
         f"python -m benchmarks.report: {bench} {says}; {readme} left as it was",
     )
     assert readme.read_text() == before
@@ -744,20 +747,20 @@ def test_measure_report_only_writes_the_block_again_from_the_stored_figures(tmp_
     assert readme.read_text() == f"top\n{measure.readme_block(one_folder, '../web.json')}\nkept\n"
     out.write_text('{"models": []}')
     code, err = refusal(capsys, lambda: measure.main(["--report-only", "--out", str(out), "--readme", str(readme)]))
-    assert code == 1 and f"{out} does not hold this command's figures" in err
+    assert code == 2 and f"{out} does not hold this command's figures" in err
     code, err = refusal(capsys, lambda: measure.main(["--report-only", "--out", str(out)]))
     assert code == 2 and "--readme" in err
     code, err = refusal(
         capsys, lambda: measure.main(["--report-only", "--out", str(tmp_path / "no.json"), "--readme", str(readme)])
     )
-    assert code == 1 and "cannot read" in err
+    assert code == 2 and "cannot read" in err
     assert readme.read_text().endswith("kept\n") and "stale" not in readme.read_text()
     code, err = refusal(capsys, lambda: measure.main(["--report-only", "--readme", str(readme), "--repeats", "3"]))
     assert code == 2 and "--repeats would be ignored" in err
     fifo = tmp_path / "fifo.json"
     os.mkfifo(fifo)
     code, err = refusal(capsys, lambda: measure.main(["--report-only", "--out", str(fifo), "--readme", str(readme)]))
-    assert code == 1 and "not a regular file" in err  # refused, not read: reading a pipe would block
+    assert code == 2 and "not a regular file" in err  # refused, not read: reading a pipe would block
     unmarked = tmp_path / "NOTES.md"
     unmarked.write_text("no block here\n")
     out.write_text(json.dumps(one_folder))

@@ -138,14 +138,14 @@ def test_train_cli_writes_runs_and_refuses_to_clobber(tmp_path, monkeypatch, cap
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["seeds"] == [0, 1] and summary["figures"]["probe_rmse_px"]["std"] >= 0
     code, _, err = _train(["--seed", "1", "--out", "out", *SMALL_CLI_FLAGS], tmp_path, monkeypatch, capsys)
-    assert code == 1 and "already holds a finished run" in err and len(err.strip().splitlines()) == 1
+    assert code == 2 and "already holds a finished run" in err and len(err.strip().splitlines()) == 1
     assert "not trained yet" not in err  # no other seed to offer
     for seeds, untrained in (("0-3", "2-3"), ("1,4,2,6", "4,2,6")):  # more seeds: the line names those to train
         code, _, err = _train(["--seeds", seeds, "--out", "out", *SMALL_CLI_FLAGS], tmp_path, monkeypatch, capsys)
-        assert code == 1 and len(err.strip().splitlines()) == 1 and f"not trained yet: --seeds {untrained}" in err
+        assert code == 2 and len(err.strip().splitlines()) == 1 and f"not trained yet: --seeds {untrained}" in err
     other_config = ["--seeds", "0-3", "--out", "out", *SMALL_CLI_FLAGS, "--lr", "3e-3"]  # seeds 2-3 would mix configs
     code, _, err = _train(other_config, tmp_path, monkeypatch, capsys)
-    assert code == 1 and "already holds a finished run" in err and "not trained yet" not in err
+    assert code == 2 and "already holds a finished run" in err and "not trained yet" not in err
     assert sorted(p.name for p in (tmp_path / "out").iterdir() if not p.name.startswith(".")) == [
         "seed0",
         "seed1",

@@ -392,7 +392,7 @@ def test_cli_end_to_end_and_wrong_config(tmp_path, capsys):
 
     # the same runs asked for with another config: one line naming the run directory
     code, err = run_cli(capsys, [*argv[:-2], "--probe-seq-len", "32"])
-    assert code == 1 and len(err.splitlines()) == 1 and "seed0" in err and "another config" in err
+    assert code == 2 and len(err.splitlines()) == 1 and "seed0" in err and "another config" in err
 
 
 def test_generated_block_is_replaced_between_markers_and_refused_without_them(tmp_path):

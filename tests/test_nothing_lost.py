@@ -167,6 +167,49 @@ def test_ctrl_c_stops_a_forced_rerun_and_keeps_the_old_run(trained, tmp_path):
     assert _digests(run_dir) == before and not list(run_dir.parent.glob(".seed0.*-*"))
 
 
+# Ctrl-C while a command still imports, every time rather than by chance: JAX's import, which each command
+# starts inside cli.starting (after reading its command line, for the benchmarks), says so on stdout and waits for
+# the signal in a garbage-collection callback, as JAX's own runs during imports (Python prints and drops a
+# KeyboardInterrupt raised there).
+JAX_IMPORT_WAITS = (
+    "import gc, os, sys, time\n"
+    "def wait(phase, info):\n"
+    "    gc.callbacks.remove(wait)\n"
+    "    os.write(1, b'importing jax\\n')\n"
+    "    time.sleep(60)\n"
+    "class WaitingImport:\n"
+    "    def find_spec(self, name, path=None, target=None):\n"
+    "        if name == 'jax':\n"
+    "            gc.callbacks.append(wait)\n"
+    "            gc.collect()\n"
+    "sys.meta_path.insert(0, WaitingImport())\n"
+)
+
+
+@pytest.mark.parametrize(
+    "script, argv, prog",
+    [("train.py", [], "train.py"), ("eval.py", ["--seeds", "0-1"], "eval.py"), ("plan.py", ["RUN"], "plan.py"),
+     ("export/__main__.py", ["RUN"], "python -m export"),
+     ("benchmarks/__main__.py", ["--quick", "--sections", "peak", "--out", "bench.json"], "python -m benchmarks"),
+     ("benchmarks/two_rooms_seconds.py", ["RUN"], "python -m benchmarks.two_rooms_seconds"),
+     ("benchmarks/planning_batches.py", ["RUN"], "python -m benchmarks.planning_batches"),
+     ("jaxjepa/evaluation/__main__.py", ["--seeds", "0-1"], "eval.py")],
+)  # fmt: skip
+def test_ctrl_c_while_a_command_imports_is_one_line_and_status_130(script, argv, prog, tmp_path):
+    proc = subprocess.Popen(
+        [sys.executable, "-c", JAX_IMPORT_WAITS + AS_FOREGROUND, str(REPO / script), *argv],
+        cwd=tmp_path,
+        env=_env(tmp_path / "xla"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout.readline() == "importing jax\n", proc.communicate()
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert (proc.returncode, err) == (130, f"{prog}: interrupted; nothing was written\n")
+
+
 SAVE_AGAIN = """
 import sys
 from jaxjepa import checkpoint
@@ -308,7 +351,7 @@ def test_unwritable_outputs_are_refused_before_any_compute(case, tmp_path, capsy
             train_cli.main(argv)
         captured = capsys.readouterr()
         code, out_text, err_text = exit_info.value.code, captured.out, captured.err
-    assert code == 1 and "jaxjepa:" not in out_text
+    assert code == 2 and "jaxjepa:" not in out_text
     assert len(err_text.strip().splitlines()) == 1 and "train.py:" in err_text, err_text
     assert (tmp_path / "file").read_text() == "keep" and (tmp_path / "runs" / "seed0").read_text() == "keep"
     assert list((tmp_path / "ro").iterdir()) == []
@@ -366,7 +409,7 @@ def test_a_summary_of_another_config_is_not_overwritten_unasked(tmp_path, capsys
     before = path.read_bytes()
     with pytest.raises(SystemExit) as exit_info:
         train_cli.main(["--seeds", "5-6", "--out", str(path.parent), *TINY])
-    assert exit_info.value.code == 1 and "another config" in capsys.readouterr().err
+    assert exit_info.value.code == 2 and "another config" in capsys.readouterr().err
     assert path.read_bytes() == before and not (path.parent / "seed5").exists()
 
 
@@ -380,7 +423,7 @@ def test_a_cluster_process_holding_one_seed_of_several_refuses_another_configs_s
     train_cli.write_seed_summary(path, tiny_config(), [(0, None, _figures(1.0)), (1, None, _figures(2.0))], False)
     with contextlib.ExitStack() as held, pytest.raises(SystemExit) as exit_info:
         train_cli.prepare_outputs(path.parent, [path.parent / "seed0"], tiny_config(steps=7), False, held, seeds=2)
-    assert exit_info.value.code == 1 and "summarises runs of another config" in capsys.readouterr().err
+    assert exit_info.value.code == 2 and "summarises runs of another config" in capsys.readouterr().err
     capsys.readouterr()
     with contextlib.ExitStack() as held:  # a one-seed call leaves it alone, and says so after training
         assert train_cli.prepare_outputs(path.parent, [path.parent / "seed0"], tiny_config(steps=7), False, held) == {}
@@ -485,7 +528,7 @@ def test_a_summary_path_that_is_a_folder_is_refused_before_training(tmp_path, ca
     with pytest.raises(SystemExit) as exit_info:
         train_cli.main(["--seeds", "5-6", "--out", str(tmp_path / "runs"), *force, *TINY])
     err = capsys.readouterr().err.strip()
-    assert exit_info.value.code == 1 and "is not a file" in err and len(err.splitlines()) == 1, err
+    assert exit_info.value.code == 2 and "is not a file" in err and len(err.splitlines()) == 1, err
     assert not (tmp_path / "runs" / "seed5").exists()
 
 

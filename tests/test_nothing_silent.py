@@ -206,7 +206,7 @@ def test_eval_refuses_a_run_lacking_what_its_suites_read_before_training(tmp_pat
     with pytest.raises(SystemExit) as exit_info:
         eval_cli.main(["--seeds", "0", "--no-std", "--runs", "runs", "--out", "results", *cli_flags()])
     err = capsys.readouterr().err.strip()
-    assert exit_info.value.code == 1 and len(err.splitlines()) == 1, err
+    assert exit_info.value.code == 2 and len(err.splitlines()) == 1, err
     assert "curves.emb_std must be a list of" in err and ABLATIONS[-1] in err
 
 
@@ -408,16 +408,16 @@ def test_eval_refuses_a_run_whose_folder_names_another_seed(tmp_path, capsys, mo
     config = tiny_config()
     renamed = save_run(tmp_path / "seed3", config, random_params(config), {"final": {"seed": 0}})
     outputs = ["--out", str(tmp_path / "results"), "--report", str(tmp_path / "R.md")]
-    err = _eval_refused([str(renamed), "--no-std", *outputs], capsys, monkeypatch, code=1)
+    err = _eval_refused([str(renamed), "--no-std", *outputs], capsys, monkeypatch, code=2)
     assert "its metrics.json says it trained seed 0, not seed 3; name its folder seed0" in err
 
 
 def test_eval_names_a_mistyped_run_dir_before_counting_the_runs(run_dir, tmp_path, capsys, monkeypatch):
     """One RUN_DIR that is not a run: its problem, not the number of seeds a std needs; runs/ itself: its runs."""
     outputs = ["--out", str(tmp_path / "results"), "--report", str(tmp_path / "R.md")]
-    err = _eval_refused([str(tmp_path / "nope"), *outputs], capsys, monkeypatch, code=1)
+    err = _eval_refused([str(tmp_path / "nope"), *outputs], capsys, monkeypatch, code=2)
     assert "no run directory at" in err and "std" not in err
-    err = _eval_refused([str(run_dir.parent), *outputs], capsys, monkeypatch, code=1)
+    err = _eval_refused([str(run_dir.parent), *outputs], capsys, monkeypatch, code=2)
     assert "is not a finished run" in err and f"it holds runs: give those ({run_dir})" in err
 
 
@@ -447,11 +447,11 @@ def test_eval_refuses_outputs_it_cannot_write_before_training(tmp_path, capsys, 
     (tmp_path / "afile").write_text("keep")
     seeds = ["--seeds", "0-1", "--no-ablation", *cli_flags()]
     runs_a_file = ["--runs", str(tmp_path / "afile"), "--out", str(tmp_path / "results")]
-    assert "is a file" in _eval_refused([*seeds, *runs_a_file], capsys, monkeypatch, code=1)
+    assert "is a file" in _eval_refused([*seeds, *runs_a_file], capsys, monkeypatch, code=2)
     report_a_folder = ["--out", str(tmp_path / "results"), "--report", str(tmp_path)]
-    assert "is a directory" in _eval_refused([*seeds, *report_a_folder], capsys, monkeypatch, code=1)
+    assert "is a directory" in _eval_refused([*seeds, *report_a_folder], capsys, monkeypatch, code=2)
     (tmp_path / "results").mkdir()  # --report-only reads it first
-    assert "is a directory" in _eval_refused(["--report-only", *report_a_folder], capsys, monkeypatch, code=1)
+    assert "is a directory" in _eval_refused(["--report-only", *report_a_folder], capsys, monkeypatch, code=2)
     too_many = ["--trajectories", "100000000", "--out", str(tmp_path / "results")]
     assert "must be 1 to 65536" in _eval_refused([*seeds, *too_many], capsys, monkeypatch, code=2)
     assert "use --seeds for several" in _eval_refused(["--seed", "0,1"], capsys, monkeypatch, code=2)
@@ -472,7 +472,7 @@ def test_report_only_names_a_damaged_result_file(tmp_path, capsys, monkeypatch, 
     (tmp_path / "results").mkdir()
     (tmp_path / "results" / "metrics.json").write_text(content)
     argv = ["--report-only", "--out", str(tmp_path / "results"), "--report", str(tmp_path / "R.md")]
-    assert match in _eval_refused([*argv, "--readme", str(tmp_path / "README.md")], capsys, monkeypatch, code=1)
+    assert match in _eval_refused([*argv, "--readme", str(tmp_path / "README.md")], capsys, monkeypatch, code=2)
     assert not (tmp_path / "R.md").exists()
 
 
@@ -744,7 +744,7 @@ def test_the_report_replaces_a_report_and_nothing_else(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         command.main(["--report-only", "--out", str(out), "--report", str(notes)])
     err = capsys.readouterr().err.strip().splitlines()
-    assert exit_info.value.code == 1 and len(err) == 1 and "holds something else" in err[0], err
+    assert exit_info.value.code == 2 and len(err) == 1 and "holds something else" in err[0], err
     assert notes.read_text() == "my notes\n"
     assert report.foreign_file_problem(tmp_path / "absent.md") is None
     (tmp_path / "empty.md").touch()

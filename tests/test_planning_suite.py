@@ -89,11 +89,12 @@ def test_the_figures_and_the_report_section_render_a_payload(tmp_path):
     assert any("MPPI" in line for line in suite.summary(payload))
 
 
-def refused(argv, capsys) -> str:
+def refused(argv, capsys, code: int = 2) -> str:
+    """The one line of a refusal with exit status `code`: 2 for the command line, the run it names included."""
     with pytest.raises(SystemExit) as exit_info:
         plan.main(argv)
     err = capsys.readouterr().err.strip()
-    assert exit_info.value.code != 0 and len(err.splitlines()) == 1, err
+    assert exit_info.value.code == code and len(err.splitlines()) == 1, err
     return err
 
 
@@ -111,10 +112,11 @@ def test_plan_py_refuses_bad_requests_with_one_line(steer_run, tmp_path, capsys)
     for planner in ("mppi", "cem"):  # one sample re-scores the current plan alone: the logo would never be steered
         assert "the plan never changes" in refused([run, "--samples", "1", "--planner", planner], capsys)
     assert "a file, not a run directory" in refused([str(tmp_path / "rooms" / "seed0" / "config.json")], capsys)
+    assert "no run directory" in refused([str(tmp_path / "missing")], capsys)
     assert "outside the box" in refused([run, "--goal", "0.2", "7"], capsys)
     # terabytes of sampled sequences: XLA refuses the buffers, and plan.py says so in one line
     assert "need more memory than this machine has" in refused(
-        [run, "--episodes", "65536", "--samples", "10000000"], capsys
+        [run, "--episodes", "65536", "--samples", "10000000"], capsys, code=1
     )
     assert "--episodes" in refused([run, "--episodes", "0"], capsys)
     assert "must be 1 to 65536" in refused([run, "--episodes", "100000000"], capsys)

@@ -2,6 +2,9 @@
 
 import sys
 
-from jaxjepa.evaluation.command import main
+from jaxjepa import cli
+
+with cli.starting("eval.py"):  # Ctrl-C during the slow imports: one line, no traceback
+    from jaxjepa.evaluation.command import main
 
 sys.exit(main())

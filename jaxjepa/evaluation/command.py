@@ -166,7 +166,7 @@ def check_args(args: argparse.Namespace) -> None:
     for run_dir in args.run_dirs:  # a mistyped path is named before the number of runs is judged
         problem = run_dir_problem(Path(run_dir))
         if problem:
-            cli.fail(f"eval.py: {problem}", 1)
+            cli.fail(f"eval.py: {problem}")
     n_runs = len(args.run_dirs) or len(args.seeds or args.seed)
     if n_runs < 2 and not args.no_std:
         cli.fail(
@@ -202,7 +202,7 @@ def run_dirs_plan(args: argparse.Namespace) -> Plan:
             cli.config_from(args, "eval.py") if config_flags_given(args) else checkpoint.load_config(args.run_dirs[0])
         )
     except checkpoint.RunError as err:
-        cli.fail(f"eval.py: {err}", 1)
+        cli.fail(f"eval.py: {err}")
     return {args.config: PlannedRuns(config, [(None, Path(d)) for d in args.run_dirs])}
 
 
@@ -244,17 +244,17 @@ def check_outputs(args: argparse.Namespace) -> None:
         cli.fail(f"eval.py: the figures need {figures.MISSING}, which is not installed; run: {figures.PLOTS_INSTALL}")
     problem = cli.output_file_problem(Path(args.out) / "metrics.json")  # creates --out, as the write would
     if problem:
-        cli.fail(f"eval.py: cannot write the outputs: {problem}", 1)
+        cli.fail(f"eval.py: cannot write the outputs: {problem}")
     check_report_path(args)
 
 
 def check_report_path(args: argparse.Namespace) -> None:
     """The report must be a file (or nothing yet) in an existing folder this process can write."""
     if not Path(args.report).absolute().parent.is_dir():
-        cli.fail(f"eval.py: cannot write the report: no directory for the report {args.report}", 1)
+        cli.fail(f"eval.py: cannot write the report: no directory for the report {args.report}")
     problem = cli.output_file_problem(args.report) or report.foreign_file_problem(args.report)
     if problem:
-        cli.fail(f"eval.py: cannot write the report: {problem}", 1)
+        cli.fail(f"eval.py: cannot write the report: {problem}")
 
 
 def run_job(job: Job, found: Found, context: Context, out: Path, bar) -> Outcome:
@@ -325,7 +325,7 @@ def check_before_work(args: argparse.Namespace, jobs: list[Job]) -> list[Found]:
             check_missing_writable(job.plan, found_runs)
             check_each_seed_once(job.plan, found_runs)
     except checkpoint.RunError as err:
-        cli.fail(f"eval.py: {err}", 1)
+        cli.fail(f"eval.py: {err}")
     kept = {suite.result_file for suite in REPORT_ORDER} - {job.suite.result_file for job in jobs}
     stored_files(args.out, only=kept)
     return found
@@ -345,14 +345,17 @@ def run_and_store(
                 files = store(outcomes, args, context)
                 land()
     except checkpoint.RunError as err:  # a save that failed midway (a full disk): the runs saved before it stay
-        cli.fail(f"eval.py: {err}", 1)
+        cli.fail(f"eval.py: {err}", cli.FAILED)
     except OutputError as err:
-        cli.fail(f"eval.py: {err}; runs saved before it are kept, and the results under {out} are as they were", 1)
+        cli.fail(
+            f"eval.py: {err}; runs saved before it are kept, and the results under {out} are as they were", cli.FAILED
+        )
     try:
         with writing_outputs():
             write_report(args)
     except OutputError as err:
-        cli.fail(f"eval.py: {err}; the results under {out} are written: eval.py --report-only writes the report", 1)
+        written = f"the results under {out} are written: eval.py --report-only writes the report"
+        cli.fail(f"eval.py: {err}; {written}", cli.FAILED)
     return outcomes, files
 
 
@@ -387,10 +390,10 @@ def stored_files(out: str | Path, only: set[str] | None = None) -> dict[str, dic
     try:
         files = report.load_json_files(out, names)
     except ValueError as err:
-        cli.fail(f"eval.py: {err}; run its evaluation again", 1)
+        cli.fail(f"eval.py: {err}; run its evaluation again")
     for name, content in files.items():
         if not report.is_payload(content):
-            cli.fail(f"eval.py: {Path(out) / name} is not a result eval.py stores; run its evaluation again", 1)
+            cli.fail(f"eval.py: {Path(out) / name} is not a result eval.py stores; run its evaluation again")
     return files
 
 
@@ -435,7 +438,7 @@ def rendered(suite: Suite, files: dict[str, dict], args: argparse.Namespace) -> 
         return [section(files[suite.result_file]) for section in suite.sections]
     except (KeyError, IndexError, TypeError, AttributeError, ValueError) as err:
         path = Path(args.out) / suite.result_file
-        cli.fail(f"eval.py: {path} lacks what the {suite.name} report reads ({err!r}); run its evaluation again", 1)
+        cli.fail(f"eval.py: {path} lacks what the {suite.name} report reads ({err!r}); run its evaluation again")
 
 
 def update_readme(args: argparse.Namespace, files: dict[str, dict], suites: list[Suite], made: dict[str, Path]) -> None:
