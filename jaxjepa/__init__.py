@@ -10,7 +10,7 @@ import importlib
 
 # Where each name of the package lives. They are imported when first used, not with the package, so that
 # `from jaxjepa import cli` imports no JAX: a command takes its Ctrl-C handling from there before its slow imports
-# (cli.slow_imports).
+# (cli.starting).
 _HOMES = {
     "Config": "jaxjepa.config",
     "EmaState": "jaxjepa.ema",
@@ -30,9 +30,16 @@ __all__ = sorted(_HOMES)
 
 
 def __getattr__(name: str):
-    if name not in _HOMES:
-        raise AttributeError(f"module 'jaxjepa' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_HOMES[name]), name)
+    """A name of the package, or a module of it (`import jaxjepa; jaxjepa.models`), imported at its first use."""
+    if name in _HOMES:
+        value = getattr(importlib.import_module(_HOMES[name]), name)
+    else:
+        try:
+            value = importlib.import_module(f"{__name__}.{name}")
+        except ModuleNotFoundError as err:
+            if err.name != f"{__name__}.{name}":  # the module exists, and something it imports is missing
+                raise
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
     globals()[name] = value  # found directly from now on
     return value
 

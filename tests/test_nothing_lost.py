@@ -210,6 +210,24 @@ def test_ctrl_c_while_a_command_imports_is_one_line_and_status_130(script, argv,
     assert (proc.returncode, err) == (130, f"{prog}: interrupted; nothing was written\n")
 
 
+PACKAGE_AT_FIRST_USE = """
+import sys, jaxjepa
+assert jaxjepa.cli.__name__ == "jaxjepa.cli" and jaxjepa.get_config().latent_dim == 32
+assert "jax" not in sys.modules  # what the commands' Ctrl-C handling, imported first, relies on
+try:
+    jaxjepa.no_such_name
+except AttributeError as err:
+    print(err)
+"""
+
+
+def test_the_package_imports_its_names_and_modules_at_their_first_use(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-c", PACKAGE_AT_FIRST_USE], env=_env(tmp_path), capture_output=True, text=True, timeout=60
+    )
+    assert (done.returncode, done.stdout) == (0, "module 'jaxjepa' has no attribute 'no_such_name'\n"), done.stderr
+
+
 SAVE_AGAIN = """
 import sys
 from jaxjepa import checkpoint
