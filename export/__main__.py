@@ -1,7 +1,7 @@
 """`python -m export RUN [--out web/model] [--float16]`: a saved run -> the browser demo's model folder.
 
 Why a command and not a notebook step: the committed default model must be reproducible from a run
-directory by one line, and every failure (no run, a primitive we cannot lower, parity above 1e-5)
+directory by one line, and every failure (no run, a primitive we cannot lower, parity above 1e-5 of the output's scale)
 must end in one plain sentence with a non-zero exit.
 """
 

@@ -7,8 +7,8 @@ is exported without one.
 
 Path: flax apply function -> jaxpr -> plain TF ops (`export.lower`) inside a `tf.Module` whose
 variables are the run's parameters -> SavedModel -> parity check against JAX on real observations
-(fails above 1e-5) -> `tensorflowjs` converter -> web/model/. The folder is built next to its
-destination and renamed into place, so a failed export leaves the previous one untouched.
+(fails above 1e-5 times the output's scale, at least 1) -> `tensorflowjs` converter -> web/model/. The folder
+is built next to its destination and renamed into place, so a failed export leaves the previous one untouched.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from export.page import OUTPUT_OF, check_page_can_run, network_inputs
 from jaxjepa import checkpoint, models, probe, steer, two_rooms, two_rooms_planning, world
 from jaxjepa.config import Config
 
-PARITY_TOLERANCE = 1e-5  # max abs difference JAX vs the TF SavedModel that export accepts
+PARITY_TOLERANCE = 1e-5  # max abs difference JAX vs the TF SavedModel that export accepts, per unit of output scale
 PARITY_KEY = 20260601  # fixed PRNG key of the parity observations: same run, same numbers
 REFERENCE_OBSERVATIONS = 16  # how many parity observations (and JAX outputs) web/model keeps for tests
 
@@ -164,13 +164,21 @@ def save_and_check(network: Network, params: dict, reference: dict, saved_dir: P
     tf.saved_model.save(served, str(saved_dir), signatures={"serving_default": served.serve.get_concrete_function()})
     loaded = tf.saved_model.load(str(saved_dir)).signatures["serving_default"]
     (tf_out,) = loaded(input=tf.constant(network_inputs(network.name, reference))).values()
-    error = max_abs(tf_out.numpy(), reference[OUTPUT_OF[network.name]])
-    if not error <= PARITY_TOLERANCE:
+    expected = reference[OUTPUT_OF[network.name]]
+    error, allowed = max_abs(tf_out.numpy(), expected), parity_allowed(expected)
+    if not error <= allowed:
         raise ExportError(
-            f"{network.name}: TF SavedModel differs from JAX by {error:.3g} "
-            f"(> {PARITY_TOLERANCE:g}); nothing was written"
+            f"{network.name}: TF SavedModel differs from JAX by {error:.3g} (> {allowed:.3g}); nothing was written"
         )
     return error
+
+
+def parity_allowed(expected: np.ndarray) -> float:
+    """The largest difference the parity check accepts on outputs `expected`: PARITY_TOLERANCE, scaled by their
+    largest magnitude where that exceeds 1. Why scaled: float32 rounds a value of 18 to steps of 2e-6, so two
+    faithful backends that sum in another order differ by 1e-5 there (a latent without the variance hinge
+    grows that large), while a lowering error is of the output's own size."""
+    return PARITY_TOLERANCE * max(1.0, float(np.max(np.abs(expected), initial=0.0)))
 
 
 def convert(saved_dir: Path, out_dir: Path, float16: bool) -> None:
@@ -286,6 +294,7 @@ def _meta(run, reference, parity, sizes, float16) -> dict:
         "parity_jax_vs_tf_max_abs": parity,
         "parity_observations": int(len(reference["obs"])),
         "parity_tolerance": PARITY_TOLERANCE,
+        "parity_allowed": {n.name: parity_allowed(reference[OUTPUT_OF[n.name]]) for n in networks(config)},
         "reference_outputs": "reference_outputs.npz: the first parity observations and JAX's outputs "
         "on them (float32 weights), for the browser tests",
         "versions": {"jax": jax.__version__, "tensorflow": tf.__version__, "tensorflowjs": _tfjs_version()},
