@@ -20,7 +20,7 @@ import pytest
 
 import eval as eval_script  # noqa: E402  (the top-level eval.py)
 from jaxjepa import checkpoint, make_train, probe, save_run, trainer, world
-from jaxjepa.evaluation import ablation, anomaly, forecast, headline_report, report, representation
+from jaxjepa.evaluation import ablation, anomaly, forecast, headline, headline_report, report, representation
 from jaxjepa.evaluation.runs import run_dir, train_seconds
 from jaxjepa.evaluation.settings import EvalSettings, TooFewSeeds, purpose_key, stack_trees, summarise
 from tests.conftest import SMALL, SMALL_CLI_FLAGS, random_params, tiny_config
@@ -421,6 +421,32 @@ def test_the_readme_block_names_a_recipe_that_is_not_the_reference():
     other = {**metrics, "config_name": "default", "overrides": {"steps": 200}}
     made_by = headline_report.readme_block(other, *args).split("\n")[2]
     assert "seeds, config `default` with overrides `{'steps': 200}`, not the reference recipe;" in made_by
+
+
+def test_a_run_without_a_decoder_reports_no_decoded_figures():
+    """decoder_steps 0 leaves the decoder's random initial weights: what reads its output is missing, not compared
+    with the reference; every other figure stays as measured."""
+    ones = lambda *shape: np.ones(shape)
+    case = {
+        "latent": {"roc_auc": ones(2)},
+        "pixel": {"roc_auc": ones(2), "hit_rate": ones(2)},
+        "example": {"latent": ones(2, 5), "pixel": ones(2, 5), "pixel_threshold": ones(2), "frame": ones(2)},
+    }
+    rollout = {"horizon_mean": ones(2), "half_persistence_steps_mean": ones(2),
+               "half_persistence_steps_of_mean_curve": ones(2), "example_decoded": ones(2, 1, 3, 4, 4),
+               "curves": {"position_error": ones(2, 3), "decoded_mse": ones(2, 3)}}  # fmt: skip
+    measured = headline.without_decoder({"linear": {"a": ones(2)}, "forecast": rollout, "anomaly": {"teleport": case}})
+    left = measured["anomaly"]["teleport"]
+    assert np.isnan(left["pixel"]["hit_rate"]).all() and np.isnan(left["example"]["pixel_threshold"]).all()
+    assert np.isnan(measured["forecast"]["curves"]["decoded_mse"]).all()
+    assert np.isnan(measured["forecast"]["example_decoded"]).all() and measured["forecast"]["example_decoded"].ndim == 5
+    assert left["latent"]["roc_auc"].tolist() == [1, 1] and left["example"]["latent"].shape == (2, 5)
+    assert measured["forecast"]["horizon_mean"].tolist() == [1, 1] and measured["linear"]["a"].tolist() == [1, 1]
+    metrics = json.loads((REPO / "results" / "metrics.json").read_text())
+    assert headline_report.NO_DECODER not in headline_report.section_header(metrics)
+    no_decoder = {**metrics, "config": {**metrics["config"], "decoder_steps": 0}, "figures": {}}
+    assert headline_report.NO_DECODER in headline_report.section_header(no_decoder)
+    assert "Animated: [" not in headline_report.section_forecast(no_decoder)
 
 
 def test_a_targets_table_marks_a_missed_target():

@@ -94,9 +94,12 @@ def horizon_curve(curves: dict[str, np.ndarray], horizon_px: float, path: Path, 
         title="Probe on the dreamed latent vs true position",
     )
     left.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)  # below: the curves fill the axes
-    _band(right, steps, curves["decoded_mse"], "tab:blue", "decoded dream")
+    decoded = np.isfinite(curves["decoded_mse"]).any()  # NaN throughout where the runs trained no decoder
+    if decoded:
+        _band(right, steps, curves["decoded_mse"], "tab:blue", "decoded dream")
     _band(right, steps, curves["persistence_mse"], "tab:gray", "persistence (hold last frame)")
-    right.set(xlabel="rollout step k", ylabel="frame MSE (log)", yscale="log", title="Decoded dream vs persistence")
+    title = "Decoded dream vs persistence" if decoded else "No decoder trained: persistence alone"
+    right.set(xlabel="rollout step k", ylabel="frame MSE (log)", yscale="log", title=title)
     right.legend(fontsize=8, loc="lower right")
     for ax in (left, right):
         ax.grid(alpha=0.3, which="both")
@@ -164,16 +167,18 @@ def dream_gif(
 def surprise_trace(
     example: dict[str, np.ndarray], first_scored_frame: int, threshold_mads: float, path: Path, kind: str = "teleport"
 ) -> Path:
-    """Surprise per scored frame, latent and pixel, with the threshold and the injected frame, on the first
-    trajectory of `example` (anomaly.examples of one seed) whose anomaly is visible."""
+    """Surprise per scored frame, latent and pixel (where a decoder was trained: its scores are not NaN), with the
+    threshold and the injected frame, on the first trajectory of `example` (anomaly.examples of one seed) whose
+    anomaly is visible."""
     shown = int(np.argmax(example["visible"])) if example["visible"].any() else 0
     latent, pixel, anomaly_frame = example["latent"][shown], example["pixel"][shown], int(example["frame"][shown])
     frames = np.arange(first_scored_frame, first_scored_frame + latent.shape[0])
-    fig, axes = plt.subplots(2, 1, figsize=(9, 5.2), sharex=True)
-    for ax, scores, threshold, name in (
-        (axes[0], latent, float(example["latent_threshold"]), "latent ||P(E_ema(o_t)) - E_ema(o_t+1)||^2"),
-        (axes[1], pixel, float(example["pixel_threshold"]), "pixel MSE(D(P(E_ema(o_t))), f_t+2)"),
-    ):
+    panels = [(latent, float(example["latent_threshold"]), "latent ||P(E_ema(o_t)) - E_ema(o_t+1)||^2")]
+    if np.isfinite(pixel).any():
+        panels.append((pixel, float(example["pixel_threshold"]), "pixel MSE(D(P(E_ema(o_t))), f_t+2)"))
+    fig, axes = plt.subplots(len(panels), 1, figsize=(9, 2.6 * len(panels)), sharex=True, squeeze=False)
+    axes = axes[:, 0]
+    for ax, (scores, threshold, name) in zip(axes, panels):
         ax.plot(frames, scores, "o-", ms=3, color="tab:blue", label="surprise, indexed by the frame it scores")
         threshold_label = f"threshold: median + {threshold_mads:g} MAD of normal frames"
         ax.axhline(threshold, color="tab:orange", ls="--", label=threshold_label)
@@ -181,7 +186,7 @@ def surprise_trace(
         ax.set(yscale="log", ylabel="surprise (log)", title=name)
         ax.grid(alpha=0.3, which="both")
     axes[0].legend(fontsize=8, loc="upper left")
-    axes[1].set_xlabel("frame")
+    axes[-1].set_xlabel("frame")
     return _save(fig, path)
 
 

@@ -62,6 +62,32 @@ def measure(runs: SeedRuns, settings: EvalSettings) -> dict:
     return {"linear": linear, "published": published, "forecast": rollout, "anomaly": anomalies}
 
 
+def without_decoder(measured: dict) -> dict:
+    """`measure`'s figures with those that read the decoder's output set to NaN, reported as missing ("-"): a
+    run that trained no decoder (decoder_steps 0) keeps its random initial weights, whose pixel surprise, decoded
+    MSE and dream measure nothing. The worlds suite leaves the same figures out."""
+    missing = lambda tree: jax.tree_util.tree_map(lambda v: np.full(np.shape(v), np.nan), tree)
+    rollout = measured["forecast"]
+    decoded = ("half_persistence_steps_mean", "half_persistence_steps_of_mean_curve", "example_decoded")
+    anomalies = {
+        name: {
+            **case,
+            "pixel": missing(case["pixel"]),
+            "example": {**case["example"], **missing({k: case["example"][k] for k in ("pixel", "pixel_threshold")})},
+        }
+        for name, case in measured["anomaly"].items()
+    }
+    return {
+        **measured,
+        "forecast": {
+            **rollout,
+            **missing({k: rollout[k] for k in decoded}),
+            "curves": {**rollout["curves"], "decoded_mse": missing(rollout["curves"]["decoded_mse"])},
+        },
+        "anomaly": anomalies,
+    }
+
+
 def by_coordinate(s, name: str, per_seed_yx: np.ndarray, unit: str) -> dict:
     """{name_y{unit}, name_x{unit}}: one summary per coordinate of a [n_seeds, 2] figure."""
     return {f"{name}_y{unit}": s(per_seed_yx[:, 0]), f"{name}_x{unit}": s(per_seed_yx[:, 1])}
@@ -115,6 +141,8 @@ def evaluate(loaded: dict[str, SeedRuns], context: Context) -> Evaluated:
             settings, forecast_trajectories=context.trajectories, anomaly_trajectories=context.trajectories
         )
     measured = measure(runs, settings)
+    if not runs.config.has_decoder:
+        measured = without_decoder(measured)
     s = lambda values: summarise(values, need_std=context.need_std)
     payload = {
         "command": context.command,
@@ -135,10 +163,12 @@ def draw(evaluated: Evaluated, out: Path) -> dict[str, Path]:
     fc, lin, settings = evaluated.arrays["forecast"], evaluated.arrays["linear"], evaluated.arrays["settings"]
     true0, dream0, errors0 = fc["example_true"][0, 0], fc["example_decoded"][0, 0], fc["example_position_error"][0, 0]
     first_seed = evaluated.payload["seeds"][0]  # the seed whose examples are drawn
-    made = {
-        "dream_gif": figures.dream_gif(true0, dream0, errors0, out / "dream.gif"),
-        "dream_filmstrip": figures.dream_filmstrip(true0, dream0, errors0, out / "dream_filmstrip.png", first_seed),
-    }
+    made = {}
+    if Config.from_dict(evaluated.payload["config"]).has_decoder:  # without one there is no dream to draw
+        made["dream_gif"] = figures.dream_gif(true0, dream0, errors0, out / "dream.gif")
+        made["dream_filmstrip"] = figures.dream_filmstrip(
+            true0, dream0, errors0, out / "dream_filmstrip.png", first_seed
+        )
     measured_at = REFERENCE["measured"]["position_error_at_px"]
     reference = {k: float(np.mean(v)) for k, v in measured_at.items()}
     made["horizon_curve"] = figures.horizon_curve(fc["curves"], settings.horizon_px, out / "horizon.png", reference)

@@ -38,8 +38,15 @@ def section_header(m: dict) -> str:
             f"Wall time of the command: {m['timing_s']['total']:.0f} s on this machine "
             f"(loading the runs and training those missing {m['timing_s'].get('train', 0.0):.0f} s, evaluation "
             f"{m['timing_s']['evaluate']:.0f} s).",
+            *([] if m["config"]["decoder_steps"] else [NO_DECODER]),
         ]
     )
+
+
+NO_DECODER = (
+    "These runs trained no decoder (`decoder_steps` 0): the figures that read decoded frames (pixel surprise, "
+    "decoded-frame MSE, the dream) are left out (-)."
+)
 
 
 # (figure, where in metrics.json, digits, REFERENCE["measured"] key or None, its digits, published column)
@@ -207,7 +214,7 @@ def section_forecast(m: dict) -> str:
         table(list(STEP_COLUMNS), steps),
         figure(m, "horizon_curve", "Position error and decoded MSE per rollout step; band = ± std over seeds"),
         figure(m, "dream_filmstrip", f"Reality vs decoded dream, seed {m['seeds'][0]}"),
-        f"Animated: [{gif}]({gif}) (`{m['command']}`).",
+        f"Animated: [{gif}]({gif}) (`{m['command']}`)." if gif else "",
     ]
     return "\n\n".join(parts)
 
