@@ -20,7 +20,7 @@ import pytest
 
 import eval as eval_script  # noqa: E402  (the top-level eval.py)
 from jaxjepa import checkpoint, make_train, probe, save_run, trainer, world
-from jaxjepa.evaluation import ablation, anomaly, forecast, headline, headline_report, report, representation
+from jaxjepa.evaluation import ablation, anomaly, figures, forecast, headline, headline_report, report, representation
 from jaxjepa.evaluation.runs import run_dir, train_seconds
 from jaxjepa.evaluation.settings import EvalSettings, TooFewSeeds, purpose_key, stack_trees, summarise
 from tests.conftest import SMALL, SMALL_CLI_FLAGS, random_params, tiny_config
@@ -447,6 +447,22 @@ def test_a_run_without_a_decoder_reports_no_decoded_figures():
     no_decoder = {**metrics, "config": {**metrics["config"], "decoder_steps": 0}, "figures": {}}
     assert headline_report.NO_DECODER in headline_report.section_header(no_decoder)
     assert "Animated: [" not in headline_report.section_forecast(no_decoder)
+
+
+def test_the_figures_of_a_run_without_a_decoder_draw_what_exists(tmp_path):
+    """All-NaN pixel scores and decoded MSE (headline.without_decoder) cannot go on a log axis: their panel and
+    curve are left out, the rest is drawn."""
+    rng = np.random.default_rng(0)
+    names = ("position_error", "probe_floor", "persistence_position_error", "decoded_mse", "persistence_mse")
+    curves = {k: rng.uniform(0.1, 2.0, (2, 30)) for k in names}
+    curves["decoded_mse"] = np.full((2, 30), np.nan)
+    assert figures.horizon_curve(curves, 1.0, tmp_path / "h.png").stat().st_size > 1000
+    example = {"visible": np.array([True]), "latent": rng.uniform(0.1, 1, (1, 20)), "pixel": np.full((1, 20), np.nan),
+               "frame": np.array([9]), "latent_threshold": 0.5, "pixel_threshold": np.nan}  # fmt: skip
+    with_pixels = {**example, "pixel": rng.uniform(0.1, 1, (1, 20)), "pixel_threshold": 0.5}
+    latent_only = figures.surprise_trace(example, 2, 3.0, tmp_path / "s1.png")
+    both = figures.surprise_trace(with_pixels, 2, 3.0, tmp_path / "s2.png")
+    assert 1000 < latent_only.stat().st_size < both.stat().st_size  # one panel, not two
 
 
 def test_a_targets_table_marks_a_missed_target():
