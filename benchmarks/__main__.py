@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import json
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -113,6 +114,11 @@ def same_machine(first: dict, now: dict) -> bool:
     return all(first.get(k) == now.get(k) for k in keys)
 
 
+def command_line(args: list[str]) -> str:
+    """The command that made a benchmark file, as a user would type it again: each argument quoted for a shell."""
+    return shlex.join(["python", "-m", "benchmarks", *args])
+
+
 def main(argv: list[str] | None = None) -> int:
     quick, sections, seed_counts, out, earlier, held_machine = parse_args(argv)
     with cli.starting("python -m benchmarks"):
@@ -132,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
             f"python -m benchmarks: {out} holds figures of another machine or jax version; --out another file, or "
             "pass --force"
         )
-    command = "python -m benchmarks" + (" " + " ".join(sys.argv[1:]) if argv is None and sys.argv[1:] else "")
+    command = command_line(sys.argv[1:] if argv is None else [])
     results = {
         **earlier,
         "command": f"{earlier['command']} && {command}" if "command" in earlier else command,

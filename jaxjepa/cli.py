@@ -99,6 +99,8 @@ def folder_problem(folder: str | Path) -> str | None:
         folder.mkdir(parents=True, exist_ok=True)
         probe_write(folder)
     except OSError as err:
+        if err.errno == errno.ENOENT and folder.is_dir():  # how /proc and /sys refuse a new file in a folder they have
+            return f"{folder}: files cannot be created there"
         return f"{folder}: {err.strerror or err}"
     return None
 

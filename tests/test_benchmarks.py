@@ -778,3 +778,8 @@ def test_the_block_names_the_load_at_the_start_of_each_run():
     assert "load average at start 0.5 / 0.2 / 2.0, at the start of the --update run 1.0 / 1.5 / 3.2." in (
         report.markdown(updated)
     )
+
+
+def test_the_recorded_command_can_be_typed_again():
+    assert bench_main.command_line([]) == "python -m benchmarks"
+    assert bench_main.command_line(["--out", "my figures.json"]) == "python -m benchmarks --out 'my figures.json'"

@@ -590,6 +590,7 @@ def test_outputs_never_replace_a_device_a_pipe_or_a_link(tmp_path):
     nowhere = tmp_path / "nowhere.md"  # a link into a folder that cannot be made: refused before any work
     nowhere.symlink_to("/proc/no-such-folder/report.md")
     assert "/proc/no-such-folder" in cli.output_file_problem(nowhere)
+    assert cli.output_file_problem("/proc/figures.json") == "/proc: files cannot be created there"  # it exists
     loop = tmp_path / "loop.md"
     loop.symlink_to(loop)
     assert "loops" in cli.output_file_problem(loop)
