@@ -20,7 +20,18 @@ import pytest
 
 import eval as eval_script  # noqa: E402  (the top-level eval.py)
 from jaxjepa import checkpoint, make_train, probe, save_run, trainer, world
-from jaxjepa.evaluation import ablation, anomaly, figures, forecast, headline, headline_report, report, representation
+from jaxjepa.evaluation import (
+    ablation,
+    anomaly,
+    anomaly_kinds,
+    figures,
+    forecast,
+    headline,
+    headline_report,
+    recipes,
+    report,
+    representation,
+)
 from jaxjepa.evaluation.runs import run_dir, train_seconds
 from jaxjepa.evaluation.settings import EvalSettings, TooFewSeeds, purpose_key, stack_trees, summarise
 from tests.conftest import SMALL, SMALL_CLI_FLAGS, random_params, tiny_config
@@ -463,6 +474,16 @@ def test_the_figures_of_a_run_without_a_decoder_draw_what_exists(tmp_path):
     latent_only = figures.surprise_trace(example, 2, 3.0, tmp_path / "s1.png")
     both = figures.surprise_trace(with_pixels, 2, 3.0, tmp_path / "s2.png")
     assert 1000 < latent_only.stat().st_size < both.stat().st_size  # one panel, not two
+
+
+def test_the_recipes_and_anomaly_sections_state_the_constants_their_payload_was_measured_with():
+    """--report-only renders a stored payload: a constant the measure used is read from it, the code's value only
+    for payloads written before they carried it."""
+    recipes_payload = json.loads((REPO / "results" / "recipes.json").read_text())
+    kinds_payload = json.loads((REPO / "results" / "anomalies.json").read_text())
+    assert "modulus >= 0.75." in recipes.section_recipes({**recipes_payload, "persistent_modulus": 0.75})
+    assert f"modulus >= {recipes.PERSISTENT_MODULUS}." in recipes.section_recipes(recipes_payload)
+    assert "within 7 frames" in anomaly_kinds.section_anomalies({**kinds_payload, "mid_air_frames": 7})
 
 
 def test_a_targets_table_marks_a_missed_target():

@@ -63,6 +63,7 @@ def evaluate(loaded: dict[str, SeedRuns], context: Context) -> Evaluated:
             "configs": configs,
             "roc_false_positive_rates": list(anomaly.ROC_FALSE_POSITIVE_RATES),
             "anomaly_settings": settings.to_dict(),
+            "mid_air_frames": anomaly.MID_AIR_FRAMES,  # what the subtle kinds were injected with, for --report-only
         },
         {},
     )
@@ -92,12 +93,12 @@ COLUMNS = (
 
 
 def method(payload: dict) -> str:
-    settings = payload["anomaly_settings"]
+    settings, mid_air = payload["anomaly_settings"], payload.get("mid_air_frames", anomaly.MID_AIR_FRAMES)
     return (
         made_by(payload) + f" Per seed and kind: {settings['anomaly_trajectories']} trajectories of "
         f"{settings['anomaly_length']} frames with the anomaly at a random frame, as many normal ones (the negatives), "
         f"as many more to set the median + {settings['threshold_mads']:g} MAD threshold. The subtle kinds are injected "
-        f"mid-air: at a frame with no wall bounce within {anomaly.MID_AIR_FRAMES} frames (a reversal at a wall is a "
+        f"mid-air: at a frame with no wall bounce within {mid_air} frames (a reversal at a wall is a "
         "bounce); every one of them counts, however small. The teleport's ROC-AUC counts every teleport too, "
         f"including the few that land within {settings['invisible_px']:g} px of where the logo would have been; "
         "its hit rates and ROC curves count the others, the visible ones. Per-frame ROC-AUC: the surprise at the "

@@ -102,7 +102,11 @@ def config_entry(runs: SeedRuns, settings: EvalSettings, need_std: bool) -> dict
 def evaluate(loaded: dict[str, SeedRuns], context: Context) -> Evaluated:
     settings = EvalSettings(forecast_steps=HORIZON_STEPS)
     return Evaluated(
-        {"configs": {name: config_entry(runs, settings, context.need_std) for name, runs in loaded.items()}}, {}
+        {
+            "configs": {name: config_entry(runs, settings, context.need_std) for name, runs in loaded.items()},
+            "persistent_modulus": PERSISTENT_MODULUS,  # what the spectra were counted with, for --report-only
+        },
+        {},
     )
 
 
@@ -205,6 +209,7 @@ def section_recipes(payload: dict) -> str | None:
         *(c.format(**settings_of(payload)) for c, _, _ in COLUMNS),
         *(f"mean error after {k} steps, px" for k in ERROR_AT),
     ]
+    modulus = payload.get("persistent_modulus", PERSISTENT_MODULUS)  # older payloads: the code's
     text = [
         "## Beyond the reference: the horizon of every recipe",
         method(payload),
@@ -213,7 +218,7 @@ def section_recipes(payload: dict) -> str | None:
                "over seeds"),
         targets(configs),
         "The eigenvalues of each affine predictor's matrix, from the same command: mean over seeds (seeds min to max). "
-        f"Persistent: modulus >= {PERSISTENT_MODULUS}. Angles in units of the idealised bounce frequency "
+        f"Persistent: modulus >= {modulus}. Angles in units of the idealised bounce frequency "
         "2π v(H-1) / (2(H-3)) rad/frame; a harmonic is a whole multiple of the fundamental.",
         spectrum_table(configs),
         *(figure(payload, f"spectrum_{name}", f"Eigenvalues of the affine predictor of `{name}`, every seed")
