@@ -103,7 +103,7 @@ class Config:
     plan_samples: int = 16  # N: sequences sampled per iteration
     plan_iterations: int = 1  # I: refinements per replanning step
     plan_noise: float = 0.5  # std of the sampling noise around the plan (MPPI; CEM's initial std)
-    plan_temperature: float = 0.05  # MPPI: softmax weights exp(-(cost - min) / (temperature * cost scale))
+    plan_temperature: float = 0.05  # MPPI: softmax weights exp(-(cost - min) / (temperature * (mean cost - min)))
     plan_elites: int = 8  # CEM: sequences whose mean and std become the next sampling distribution
     plan_min_std: float = 0.05  # CEM: its std never falls below this, so a converged plan can still move
     search_beams: int = 32  # search: imagined latents kept per depth, spread by farthest-point sampling

@@ -8,9 +8,9 @@ simulator; the known-answer test's observes the same state and predicts with lin
 
 Cost of an imagined sequence (EB-JEPA's best): sum over the horizon of ||z_k - z_goal||, z_goal the
 encoding of the goal observation (two frames of the logo resting at the goal); or the last latent only.
-MPPI: sample N sequences around the plan, weight them by softmax(-cost / temperature) with the costs
-rescaled by their spread (so one temperature suits any latent's scale), average. CEM: sample, keep the
-best `plan_elites`, refit a mean and std. Both refine `plan_iterations` times per replanning step.
+MPPI: sample N sequences around the plan, weight them by softmax(-(cost - min) / (temperature * spread)),
+spread = mean cost - min cost, and average them (`mppi` says why that scale). CEM: sample, keep the best
+`plan_elites`, refit a mean and std. Both refine `plan_iterations` times per replanning step.
 Search (`search`): no sampling and no cost over a path; a breadth-first search over imagined moves keeps
 the latents that cover what the model says is reachable and returns the path that ends nearest the goal.
 In Two Rooms its episodes also keep a `Memory` of the moves whose outcome surprised the model, which corrects it,
@@ -125,7 +125,11 @@ def candidates(key: jax.Array, mean: jax.Array, std: jax.Array | float, config: 
 def mppi(
     key: jax.Array, model: WorldModel, z0: jax.Array, z_goal: jax.Array, plan: jax.Array, config: Config
 ) -> jax.Array:
-    """`plan_iterations` MPPI refinements of the plan [H, 2]."""
+    """`plan_iterations` MPPI refinements of the plan [H, 2]: each the mean of the `candidates` weighted by
+    softmax(-(cost - min) / (plan_temperature * spread)), spread = mean cost - min cost. Why that scale: the
+    weights do not change when every cost is multiplied by one factor, so one temperature suits any latent's
+    scale; a sequence as costly as the average weighs exp(-1 / plan_temperature) of the cheapest's (e^-20 at
+    0.05), so the update leans on the few cheapest sequences."""
 
     def refine(mean, step_key):
         samples = candidates(step_key, mean, config.plan_noise, config)
@@ -141,7 +145,8 @@ def mppi(
 def cem(
     key: jax.Array, model: WorldModel, z0: jax.Array, z_goal: jax.Array, plan: jax.Array, config: Config
 ) -> jax.Array:
-    """`plan_iterations` cross-entropy refinements: refit mean and std to the `plan_elites` cheapest."""
+    """`plan_iterations` cross-entropy refinements: refit mean and std to the `plan_elites` cheapest. Only the mean
+    is warm-started: the std starts at plan_noise again at every replanning step."""
 
     def refine(carry, step_key):
         mean, std = carry

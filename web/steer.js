@@ -10,7 +10,8 @@
  * Planner: N action sequences of H steps are sampled around the current plan (the plan itself first),
  * all N go through the predictor at once, step by step over the horizon; the cost of a sequence is the
  * sum over the horizon of ||z_k - z_goal|| (or the last step's only); the new plan is the softmax-weighted
- * mean, with the costs rescaled by their spread so one temperature suits any latent scale.
+ * mean, with the costs rescaled by their spread (mean cost - min cost) so one temperature suits any latent scale
+ * (planning.mppi).
  */
 (function (root) {
   "use strict";
