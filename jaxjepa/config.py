@@ -92,7 +92,7 @@ class Config:
     # emitters), for recipes so short that compiling would cost more than running.
     compile_effort: str = "full"
 
-    # --- latent planning in the steer world (jaxjepa/planning.py) ---
+    # --- latent planning (jaxjepa/planning.py; in Two Rooms through jaxjepa/two_rooms_planning.py) ---
     planner: str = "mppi"  # "mppi" | "cem" | "search": how action sequences are refined (search: planning.search)
     # "sum": sum_k ||z_k - z_goal|| over the horizon; "last": the last latent only. Why the sum: it scores every
     # imagined step, so a plan that heads for the goal at once beats one that only ends near it, and it leans less
