@@ -11,11 +11,11 @@ layout -> WorldModel, called inside each (vmapped) episode. The learned model ob
 predicts with the true physics (two_rooms.move), walls included.
 
 Protocol (EB-JEPA's): start and goal uniform in different rooms (two_rooms.tasks), the goal given
-as the observation of the dot resting at the goal, at most two_rooms.EVAL_MAX_STEPS actions, success = the
-final position within two_rooms.SUCCESS_RADIUS_PX of the goal. Actions are displacements clipped to [-1, 1] px per axis
-(planning.candidates' clip): the training walks' steps (1 +- 0.4 px, at most 1.8), at most 1.41 px on a
-diagonal. The plan is refined every `actions_per_plan` steps, its first actions applied, then
-warm-started from its tail.
+as the observation of the dot resting at the goal, two_rooms.EVAL_MAX_STEPS actions (all of them: reaching the
+goal does not end an episode), success = the final position within two_rooms.SUCCESS_RADIUS_PX of the goal.
+Actions are displacements clipped to [-1, 1] px per axis (planning.candidates' clip): the training walks' steps
+(1 +- 0.4 px, at most 1.8), at most 1.41 px on a diagonal. The plan is refined every `actions_per_plan` steps,
+its first actions applied, then warm-started from its tail.
 
 Where EB-JEPA's planner differs (its `planning/mppi.yaml` and `MPPIPlanner`): actions clipped to
 [-2.45, 2.45] px per axis; a horizon of 90 actions, 200 samples, 20 iterations refitting mean and std to

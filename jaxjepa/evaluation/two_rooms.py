@@ -1,7 +1,7 @@
 """The Two Rooms suite: EB-JEPA's planning benchmark on its own task, every figure beside EB-JEPA's.
 
 Per seed: the linear probe of the dot's position, then planning episodes (two_rooms_planning: start and goal
-in different rooms, a fresh wall and door each, at most 200 actions, success = final distance under 4.5 px)
+in different rooms, a fresh wall and door each, 200 actions each, success = final distance under 4.5 px)
 with MPPI, CEM, MPPI on the last latent's cost, the latent search (planning.search: the suite's target), the
 random baseline, and the simulator ceilings (MPPI and the search on the true position and physics, the same
 straight-line cost; and MPPI with the path length through the door as its cost). Episodes are vmapped; the
