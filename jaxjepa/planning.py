@@ -389,9 +389,10 @@ def planner_named(name: str) -> Callable:
     return PLANNERS[name]
 
 
-def shifted(plan: jax.Array) -> jax.Array:
-    """The warm start: the plan's tail, with its last action repeated."""
-    return jnp.concatenate([plan[1:], plan[-1:]], axis=0)
+def shifted(plan: jax.Array, applied: int = 1) -> jax.Array:
+    """The warm start, once the plan's first `applied` actions ran: its tail, its last action repeated `applied` times
+    (web/steer.js: `shifted`)."""
+    return jnp.concatenate([plan[applied:], jnp.repeat(plan[-1:], applied, axis=0)], axis=0)
 
 
 def goal_latent(model: WorldModel, at_goal: Any) -> jax.Array:

@@ -179,8 +179,7 @@ def episode(
         (previous, current), (positions, actions) = jax.lax.scan(act, (previous, current), plan[:actions_per_plan])
         if remembering:
             memory = remember_moves(memory, model, z0, jnp.concatenate([trail, positions]), plan, config)
-        tail = jnp.concatenate([plan[actions_per_plan:], jnp.repeat(plan[-1:], actions_per_plan, axis=0)])
-        return (previous, current, tail, memory, path), (positions, actions, plan)
+        return (previous, current, planning.shifted(plan, actions_per_plan), memory, path), (positions, actions, plan)
 
     plans = math.ceil(steps / actions_per_plan)
     memory = planning.empty_memory(max(config.search_memory, 1), z_goal.shape[-1])

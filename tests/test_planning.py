@@ -61,6 +61,12 @@ def test_a_vmapped_episode_equals_a_lone_one():
             np.testing.assert_allclose(got, want[i], rtol=1e-6, atol=1e-6)
 
 
+def test_the_warm_start_drops_the_applied_actions_and_repeats_the_last():
+    plan = jnp.arange(10.0).reshape(5, 2)
+    np.testing.assert_array_equal(planning.shifted(plan), jnp.concatenate([plan[1:], plan[-1:]]))
+    np.testing.assert_array_equal(planning.shifted(plan, 3), jnp.concatenate([plan[3:], jnp.tile(plan[-1:], (3, 1))]))
+
+
 def test_the_goal_is_shown_as_two_frames_of_the_logo_at_rest():
     config = steer_config()
     goal = jnp.array([4.0, 9.5])
