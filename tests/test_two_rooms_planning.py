@@ -105,7 +105,7 @@ def test_the_suite_evaluates_every_ablation_row_and_draws_its_gif(tmp_path):
 def test_the_section_states_the_task_from_the_worlds_constants():
     payload = json.loads((Path(__file__).resolve().parents[1] / "results" / "two_rooms.json").read_text())
     text = two_rooms_suite.section_two_rooms(payload)
-    rule = f"within {tr.SUCCESS_RADIUS_PX:g} px of the goal after at most {tr.EVAL_MAX_STEPS} actions"
+    rule = f"within {tr.SUCCESS_RADIUS_PX:g} px of the goal after all {tr.EVAL_MAX_STEPS} actions"
     assert rule in text and "Frames are 48x48" in text and "examples/ac_video_jepa" in text
     entry = payload["configs"][two_rooms_suite.RECIPE]
     small = {**payload, "configs": {two_rooms_suite.RECIPE: {**entry, "overrides": {}}}}

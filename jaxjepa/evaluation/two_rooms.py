@@ -219,9 +219,10 @@ def section_two_rooms(payload: dict) -> str | None:
             "## Two Rooms: EB-JEPA's planning benchmark",
             made_by(payload) + f" Recipe `{RECIPE}` ({', '.join(f'{k}={v}' for k, v in entry['overrides'].items())})"
             f"; {entry['episodes_per_seed']} episodes per seed and planner, start and goal in different rooms; "
-            f"success: the dot ends within {two_rooms.SUCCESS_RADIUS_PX:g} px of the goal after at most "
-            f"{two_rooms.EVAL_MAX_STEPS} actions. A plan is refined every {payload['actions_per_plan']} actions, "
-            f"actions clipped to [-1, 1] px per axis. Frames are {size}x{size} (EB-JEPA: 65x65). The EB-JEPA "
+            f"success: the dot ends within {two_rooms.SUCCESS_RADIUS_PX:g} px of the goal after all "
+            f"{two_rooms.EVAL_MAX_STEPS} actions (reaching it and drifting away fails). A plan is refined every "
+            f"{payload['actions_per_plan']} actions, actions clipped to [-1, 1] px per axis. Frames are "
+            f"{size}x{size} (EB-JEPA: 65x65). The EB-JEPA "
             "column: the figures published for EB-JEPA's action-conditioned Two Rooms example "
             "(facebookresearch/eb_jepa, examples/ac_video_jepa): 20 episodes x 3 seeds x 3 checkpoints, GPU "
             "training for hours.",
