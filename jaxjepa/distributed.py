@@ -153,7 +153,7 @@ def _never_formed(cluster: Cluster, formed: threading.Event, deciding: threading
             )
         prog = os.path.basename(sys.argv[0]) or "jaxjepa"
         print(f"{prog}: {who} did not form within {INIT_TIMEOUT_S:.0f} s: {advice}", file=sys.stderr, flush=True)
-        os._exit(1)
+        os._exit(cli.FAILED)
 
 
 def wait_for_coordinator(address: str, timeout_s: float, retry_s: float = 1.0) -> None:
