@@ -4,6 +4,7 @@ naming what is wrong (RunError / ValueError / exit 2), never a traceback, a hang
 import argparse
 import contextlib
 import dataclasses
+import errno
 import importlib
 import json
 import math
@@ -456,6 +457,22 @@ def test_eval_refuses_outputs_it_cannot_write_before_training(tmp_path, capsys, 
     assert "must be 1 to 65536" in _eval_refused([*seeds, *too_many], capsys, monkeypatch, code=2)
     assert "use --seeds for several" in _eval_refused(["--seed", "0,1"], capsys, monkeypatch, code=2)
     assert (tmp_path / "afile").read_text() == "keep"
+
+
+def test_report_only_that_cannot_write_the_report_says_so_in_one_line(tmp_path, capsys, monkeypatch):
+    """A write that fails under way (a full disk) is the work's failure, not a traceback, and not the command line's."""
+    shutil.copytree(Path(__file__).parents[1] / "results", tmp_path / "results")
+    report_path = tmp_path / "R.md"
+    report_path.write_text(report.REPORT_TITLE + "\n\nkept\n")
+
+    def full_disk(path, text):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(report, "write_text", full_disk)
+    argv = ["--report-only", "--out", str(tmp_path / "results"), "--report", str(report_path)]
+    err = _eval_refused(argv, capsys, monkeypatch, code=1)
+    assert f"cannot write {report_path}: No space left on device; {report_path} is as it was" in err
+    assert report_path.read_text() == report.REPORT_TITLE + "\n\nkept\n"
 
 
 @pytest.mark.parametrize(

@@ -469,7 +469,11 @@ def report_only(args: argparse.Namespace) -> int:
     if not files:
         cli.fail(no_results)
     made = {figure: path for content in files.values() for figure, path in figure_files(content, args.out).items()}
-    write_report(args, files)
+    try:
+        with writing_outputs():
+            write_report(args, files)
+    except OutputError as err:  # a full disk: the report on disk is the one before (report.write_text is atomic)
+        cli.fail(f"eval.py: {err}; {args.report} is as it was", cli.FAILED)
     update_readme(args, files, [suite for suite in REPORT_ORDER if suite.result_file in files], made)
     print(f"  wrote {args.report} from {', '.join(str(Path(args.out) / name) for name in files)}")
     return 0
