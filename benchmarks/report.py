@@ -15,7 +15,7 @@ import os
 import sys
 from pathlib import Path
 
-from jaxjepa.evaluation.report import replace_block
+from jaxjepa.evaluation.report import block_refusal_status, replace_block
 
 REPO = Path(__file__).resolve().parents[1]  # default paths are the repo's, from any folder
 
@@ -440,8 +440,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         shown = os.path.relpath(Path(args.bench).absolute(), Path(args.readme).absolute().parent)  # as README links it
         rewrite_readme(Path(args.readme), markdown(results, shown), args.block)
-    except (OSError, ValueError) as err:
-        cli.fail(f"python -m benchmarks.report: {err}", cli.FAILED)
+    except (OSError, ValueError) as err:  # ValueError: no markers (MissingMarkers), or not UTF-8
+        cli.fail(f"python -m benchmarks.report: {err}", block_refusal_status(err, args.readme))
     print(f"rewrote the {args.block} block of {args.readme} from {args.bench}")
     return 0
 

@@ -29,7 +29,7 @@ import numpy as np
 from export import PARITY_OBSERVATIONS, REFERENCE_DOWNLOAD_MB, browser
 from export.page import OUTPUT_OF, network_inputs
 from jaxjepa.cli import FAILED, OneLineParser, check_not_special, fail, output_file_problem, write_text
-from jaxjepa.evaluation.report import replace_block
+from jaxjepa.evaluation.report import block_refusal_status, replace_block
 
 REPO = Path(__file__).resolve().parent.parent
 PROG = "python -m export.measure"
@@ -191,16 +191,16 @@ def readme_block(results: dict, json_path: str = "results/web.json") -> str:
     return "\n".join(lines)
 
 
-def update_readme(block: str, readme: Path) -> bool:
-    """README's block rewritten, or one line on stderr saying why not (False): no markers, not text, not writable.
-    As eval.py does, a measurement whose JSON is written exits 0 all the same; --report-only, whose one job the
-    block is, exits 1."""
+def update_readme(block: str, readme: Path) -> int | None:
+    """README's block rewritten (None), or one line on stderr saying why not and the exit status that refusal
+    earns (report.block_refusal_status): no markers, not text, not writable. As eval.py does, a measurement whose
+    JSON is written exits 0 all the same; --report-only, whose one job the block is, exits with that status."""
     try:
         replace_block(readme, BEGIN, END, block)
     except (OSError, ValueError) as err:  # ValueError: no markers (MissingMarkers), or not UTF-8 text
         print(f"{PROG}: {readme} not updated: {err}", file=sys.stderr)
-        return False
-    return True
+        return block_refusal_status(err, readme)
+    return None
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -306,8 +306,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.report_only:
         if readme is None:
             fail(f"{PROG}: --report-only with another --out rewrites no README unless --readme names one")
-        if not update_readme(stored_block(out, json_path), readme):
-            raise SystemExit(FAILED)
+        status = update_readme(stored_block(out, json_path), readme)
+        if status is not None:
+            raise SystemExit(status)
         print(f"rewrote {readme}'s browser block from {out}")
         return
     results = measure(args)
@@ -317,7 +318,7 @@ def main(argv: list[str] | None = None) -> None:
     except OSError as err:
         print(block)  # the figures are on screen even though the file could not be written
         fail(f"{PROG}: cannot write {out}: {err}", FAILED)
-    rewrote = readme is not None and update_readme(block, readme)
+    rewrote = readme is not None and update_readme(block, readme) is None
     print(block)
     print(f"wrote {out}" + (f" and {readme}'s browser block" if rewrote else ""))
 

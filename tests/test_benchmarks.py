@@ -1,5 +1,6 @@
 """The benchmark's arithmetic and plumbing (no timings: speed figures come from `python -m benchmarks`)."""
 
+import errno
 import json
 import os
 import sys
@@ -11,6 +12,7 @@ import pytest
 from benchmarks import __main__ as bench_main
 from benchmarks import flops, report
 from jaxjepa import cli, get_config, save_run
+from jaxjepa.evaluation import report as eval_report
 from tests.conftest import random_params
 
 
@@ -262,9 +264,20 @@ def test_readme_without_markers_is_a_one_line_error(tmp_path, capsys):
     bench.write_text(json.dumps(fake_results()))
     with pytest.raises(SystemExit) as exit_info:
         report.main(["--bench", str(bench), "--readme", str(readme)])
-    assert exit_info.value.code == 1
+    assert exit_info.value.code == 2  # --readme names a file that is not one to rewrite: the command line's
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
     assert readme.read_text() == "no markers here\n"
+    code, err = refusal(capsys, lambda: report.main(["--bench", str(bench), "--readme", str(tmp_path / "NO.md")]))
+    assert code == 2 and "NO.md" in err
+
+
+def test_a_readme_block_whose_write_fails_under_way_is_the_works_failure(tmp_path):
+    assert eval_report.block_refusal_status(eval_report.MissingMarkers("no markers"), tmp_path) == 2
+    readme = tmp_path / "README.md"
+    readme.write_text("fit to rewrite\n")
+    full_disk = OSError(errno.ENOSPC, "No space left on device", str(readme))
+    assert eval_report.block_refusal_status(full_disk, readme) == 1
+    assert eval_report.block_refusal_status(full_disk, tmp_path / "missing.md") == 2
 
 
 @pytest.mark.parametrize(
@@ -765,7 +778,7 @@ def test_measure_report_only_writes_the_block_again_from_the_stored_figures(tmp_
     unmarked.write_text("no block here\n")
     out.write_text(json.dumps(one_folder))
     code, err = refusal(capsys, lambda: measure.main(["--report-only", "--out", str(out), "--readme", str(unmarked)]))
-    assert code == 1 and err.startswith(f"python -m export.measure: {unmarked} not updated: ") and "markers" in err
+    assert code == 2 and err.startswith(f"python -m export.measure: {unmarked} not updated: ") and "markers" in err
     assert unmarked.read_text() == "no block here\n"
 
 

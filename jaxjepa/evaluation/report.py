@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from jaxjepa.cli import check_not_special, write_text
+from jaxjepa.cli import FAILED, USAGE, check_not_special, write_text
 
 FINDINGS = "docs/findings.md"  # the hand-written findings beside the generated numbers
 REPORT_TITLE = "# Results"  # the report's first line: a file that starts otherwise is not one eval.py wrote
@@ -135,6 +135,13 @@ def replace_block(path: str | Path, begin: str, end: str, block: str) -> Path:
             f"{path}: no generated block between {begin!r} and {end!r}; add both markers where the block belongs"
         )
     return write_text(path, text[:start] + block + text[stop + len(end) :])
+
+
+def block_refusal_status(err: Exception, path: str | Path) -> int:
+    """The exit status of a command whose one job was `replace_block` on `path` and which failed with `err`: USAGE
+    where the file the command line names is not one to rewrite (no markers, not UTF-8 text, missing, not a regular
+    file), FAILED where the file was fit and its write failed under way (a full disk)."""
+    return USAGE if isinstance(err, ValueError) or not Path(path).is_file() else FAILED
 
 
 def write_json(payload: Any, path: str | Path) -> Path:
