@@ -267,10 +267,14 @@ def interrupted(message: str) -> NoReturn:
     for tmp in list(IN_FLIGHT):  # os._exit skips atomic_output's own tidying
         with contextlib.suppress(OSError):
             tmp.unlink()
-    print(message, file=sys.stderr)
-    with contextlib.suppress(RuntimeError):  # from starting's handler, inside a print: a reentrant flush is refused
+    # From starting's handler, the signal may land inside a print, and the stream refuses a reentrant write
+    # (RuntimeError): the line then goes to the descriptor itself.
+    with contextlib.suppress(RuntimeError):
         sys.stdout.flush()
-    sys.stderr.flush()
+    try:
+        print(message, file=sys.stderr, flush=True)
+    except RuntimeError:
+        os.write(2, f"{message}\n".encode(errors="replace"))
     os._exit(INTERRUPTED)
 
 

@@ -210,6 +210,24 @@ def test_ctrl_c_while_a_command_imports_is_one_line_and_status_130(script, argv,
     assert (proc.returncode, err) == (130, f"{prog}: interrupted; nothing was written\n")
 
 
+INTERRUPTED_INSIDE_A_PRINT = """
+import sys
+from jaxjepa import cli
+class Busy:  # a stream that the signal caught inside a write: it refuses another, as io's buffered writers do
+    def write(self, text):
+        raise RuntimeError("reentrant call inside <_io.BufferedWriter name='<stderr>'>")
+    flush = write
+sys.stderr = Busy()
+cli.interrupted("prog: interrupted; nothing was written")
+"""
+
+
+def test_ctrl_c_inside_a_write_to_stderr_still_says_its_line(tmp_path):
+    argv = [sys.executable, "-c", INTERRUPTED_INSIDE_A_PRINT]
+    done = subprocess.run(argv, env=_env(tmp_path), capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stderr) == (130, "prog: interrupted; nothing was written\n")
+
+
 PACKAGE_AT_FIRST_USE = """
 import sys, jaxjepa
 assert jaxjepa.cli.__name__ == "jaxjepa.cli" and jaxjepa.get_config().latent_dim == 32
