@@ -458,6 +458,9 @@ def test_a_run_without_a_decoder_reports_no_decoded_figures():
     no_decoder = {**metrics, "config": {**metrics["config"], "decoder_steps": 0}, "figures": {}}
     assert headline_report.NO_DECODER in headline_report.section_header(no_decoder)
     assert "Animated: [" not in headline_report.section_forecast(no_decoder)
+    args = ({}, "RESULTS.md", "results/metrics.json")
+    assert headline_report.NO_DECODER in headline_report.readme_block(no_decoder, *args)
+    assert headline_report.NO_DECODER not in headline_report.readme_block(metrics, *args)
 
 
 def test_the_figures_of_a_run_without_a_decoder_draw_what_exists(tmp_path):

@@ -41,6 +41,10 @@ SUMMARY_FIGURES = (
     "half_persistence_steps_of_mean_curve",
 )
 
+# The figures of `forecast` that read the decoder's output: missing where a run trained no decoder
+# (headline.without_decoder), beside the "decoded_mse" curve.
+DECODED_FIGURES = ("half_persistence_steps_mean", "half_persistence_steps_of_mean_curve", "example_decoded")
+
 
 def steps_within(error: jax.Array, limit: float | jax.Array) -> jax.Array:
     """[..., K] -> [...]: how many leading entries are <= limit (K if all are): the horizon."""

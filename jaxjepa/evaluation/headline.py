@@ -68,7 +68,6 @@ def without_decoder(measured: dict) -> dict:
     MSE and dream measure nothing. The worlds suite leaves the same figures out."""
     missing = lambda tree: jax.tree_util.tree_map(lambda v: np.full(np.shape(v), np.nan), tree)
     rollout = measured["forecast"]
-    decoded = ("half_persistence_steps_mean", "half_persistence_steps_of_mean_curve", "example_decoded")
     anomalies = {
         name: {
             **case,
@@ -81,7 +80,7 @@ def without_decoder(measured: dict) -> dict:
         **measured,
         "forecast": {
             **rollout,
-            **missing({k: rollout[k] for k in decoded}),
+            **missing({k: rollout[k] for k in forecast.DECODED_FIGURES}),
             "curves": {**rollout["curves"], "decoded_mse": missing(rollout["curves"]["decoded_mse"])},
         },
         "anomaly": anomalies,
@@ -117,7 +116,8 @@ def forecast_metrics(s, rollout: dict) -> dict:
         "decoded_mse_at": at_steps(curves["decoded_mse"]),
         "persistence_mse_at": at_steps(curves["persistence_mse"]),
         "persistence_position_error_at": at_steps(curves["persistence_position_error"]),
-        "curves_per_seed": {k: np.round(v, 6).tolist() for k, v in curves.items()},
+        # null, not NaN, for a curve not measured (no decoder): strict JSON readers refuse NaN
+        "curves_per_seed": {k: np.where(np.isfinite(v), np.round(v, 6), None).tolist() for k, v in curves.items()},
     }
 
 

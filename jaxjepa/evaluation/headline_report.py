@@ -298,6 +298,7 @@ def readme_block(metrics: dict, figure_paths: dict[str, str], report_path: str, 
         "",
         section_headline(metrics).split("\n", 2)[2],
         "",
+        *([] if metrics["config"]["decoder_steps"] else [NO_DECODER, ""]),
     ]
     for name, caption in images:
         if name in figure_paths:
