@@ -96,7 +96,8 @@ def core_site_packages(folder: Path) -> Path:
 # code needs and pyproject.toml does not install fails, and one merely used when present is skipped, as in a fresh
 # environment. It imports every module of the package from the wheel, runs the copied eval.py's --help, then the
 # copied train.py on a small config (its program store serialises the lowered program); the results are printed
-# apart.
+# apart. Two seeds of SMALL_CLI_FLAGS: the program that the command-line tests train too, so the session's XLA cache
+# may hold it already.
 FROM_THE_WHEEL = """
 import contextlib, importlib, io, json, os, runpy, sys
 wheel, runs, names = sys.argv[1], sys.argv[2], sys.argv[3:]
@@ -117,7 +118,7 @@ def run(script, *args):
 
 status, help_text = run("eval.py", "--help")
 print(f"HELP EXIT {status}:" + help_text)
-status, train_output = run("train.py", "--seed", "0", "--out", runs, *json.loads(os.environ["TRAIN_FLAGS"]))
+status, train_output = run("train.py", "--seeds", "0-1", "--out", runs, *json.loads(os.environ["TRAIN_FLAGS"]))
 from jaxjepa import program_cache
 stored = program_cache.directory() is not None and any(program_cache.directory().glob("*.jaxexport"))
 print(f"PROGRAM STORED {stored}")
