@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -193,11 +194,13 @@ JAX_IMPORT_WAITS = (
      ("benchmarks/__main__.py", ["--quick", "--sections", "peak", "--out", "bench.json"], "python -m benchmarks"),
      ("benchmarks/two_rooms_seconds.py", ["RUN"], "python -m benchmarks.two_rooms_seconds"),
      ("benchmarks/planning_batches.py", ["RUN"], "python -m benchmarks.planning_batches"),
-     ("jaxjepa/evaluation/__main__.py", ["--seeds", "0-1"], "eval.py")],
+     ("jaxjepa/evaluation/__main__.py", ["--seeds", "0-1"], "eval.py"),
+     ("jaxjepa-eval", ["--seeds", "0-1"], "eval.py")],
 )  # fmt: skip
 def test_ctrl_c_while_a_command_imports_is_one_line_and_status_130(script, argv, prog, tmp_path):
+    path = REPO / script if (REPO / script).is_file() else console_script(script, tmp_path)
     proc = subprocess.Popen(
-        [sys.executable, "-c", JAX_IMPORT_WAITS + AS_FOREGROUND, str(REPO / script), *argv],
+        [sys.executable, "-c", JAX_IMPORT_WAITS + AS_FOREGROUND, str(path), *argv],
         cwd=tmp_path,
         env=_env(tmp_path / "xla"),
         stdout=subprocess.PIPE,
@@ -226,6 +229,14 @@ def test_ctrl_c_inside_a_write_to_stderr_still_says_its_line(tmp_path):
     argv = [sys.executable, "-c", INTERRUPTED_INSIDE_A_PRINT]
     done = subprocess.run(argv, env=_env(tmp_path), capture_output=True, text=True, timeout=60)
     assert (done.returncode, done.stderr) == (130, "prog: interrupted; nothing was written\n")
+
+
+def console_script(name: str, folder: Path) -> Path:
+    """The script pip writes for pyproject.toml's console script `name`: import its entry point, call it."""
+    module, function = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"][name].split(":")
+    script = folder / name
+    script.write_text(f"import sys\nfrom {module} import {function}\nsys.exit({function}())\n")
+    return script
 
 
 PACKAGE_AT_FIRST_USE = """

@@ -1,4 +1,5 @@
-"""`python -m jaxjepa.evaluation`: eval.py's command, for an installed package."""
+"""`python -m jaxjepa.evaluation` and the installed `jaxjepa-eval` (whose entry point is `main` here): eval.py's
+command, for an installed package."""
 
 import sys
 
@@ -7,4 +8,5 @@ from jaxjepa import cli
 with cli.starting("eval.py"):  # Ctrl-C during the slow imports: one line, no traceback
     from jaxjepa.evaluation.command import main
 
-sys.exit(main())
+if __name__ == "__main__":
+    sys.exit(main())
