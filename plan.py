@@ -46,7 +46,10 @@ def plan(args: argparse.Namespace):
     """The episodes the arguments ask for, and their wall time (compilation excluded)."""
     config, params, _ = checkpoint.load_run_files(args.run_dir)
     model = planning.learned_model(params, config)
-    config = planning_config(config, args)
+    try:
+        config = planning_config(config, args)
+    except ValueError as err:  # a planner flag outside its range: the command line's; any other is a bug's
+        raise planning.PlanningError(str(err)) from None
     planner = args.planner or config.planner
     if planner in ("mppi", "cem") and (problem := planning.too_few_samples(config)):
         raise planning.PlanningError(problem)
@@ -68,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         episodes, seconds = runner.interruptible(plan, args)  # Ctrl-C lands at once, not after the episodes
     except KeyboardInterrupt:
         cli.interrupted("plan.py: interrupted; nothing was written")
-    except (checkpoint.RunError, planning.PlanningError, ValueError) as err:
+    except (checkpoint.RunError, planning.PlanningError) as err:
         cli.fail(f"plan.py: {err}")
     except jax.errors.JaxRuntimeError as err:
         if (xla_says := cli.out_of_memory(err)) is None:

@@ -124,6 +124,15 @@ def test_plan_py_refuses_bad_requests_with_one_line(steer_run, tmp_path, capsys)
         assert why in refused([run, "--seed", seed], capsys)  # as train.py refuses them
 
 
+def test_plan_py_does_not_call_a_bugs_value_error_the_command_lines(steer_run, monkeypatch):
+    def broken(*args, **kwargs):
+        raise ValueError("a bug inside planning")
+
+    monkeypatch.setattr(planning, "episodes", broken)
+    with pytest.raises(ValueError, match="a bug inside planning"):  # its traceback, not a refusal with status 2
+        plan.main([str(steer_run), "--episodes", "2"])
+
+
 def test_plan_py_planner_flags_set_only_the_fields_given():
     args = plan.parse(["RUN", "--horizon", "48", "--noise", "1.5"])
     config = plan.planning_config(tiny_steer_config(**FAST), args)
