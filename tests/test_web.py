@@ -549,6 +549,9 @@ def test_javascript_steer_world_is_the_python_steer_world(demo):
     np.testing.assert_array_equal(np.asarray(got["velocities"], np.float32), np.asarray(expected.velocities))
     assert np.any(np.abs(np.asarray(expected.velocities)) == config.steer_max_speed)  # the speed clip was hit
     assert np.any(np.diff(np.sign(np.asarray(expected.velocities)), axis=0) != 0)
+    odd = [float("nan"), float("inf"), -float("inf"), 0.25]  # both clip them alike: NaN pushes nothing
+    got = page.evaluate("(odd) => [SteerWorld.clipAction(odd.slice(0, 2)), SteerWorld.clipAction(odd.slice(2))]", odd)
+    np.testing.assert_array_equal(got, np.asarray(steer.clip_action(np.asarray(odd, np.float32).reshape(2, 2))))
 
 
 def test_steer_model_in_tfjs_matches_jax_with_actions(steer_demo):

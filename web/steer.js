@@ -19,7 +19,8 @@
   const UNIFORM_STD = Math.sqrt(3);  // U(-1, 1) times this has unit standard deviation
 
   const clip = (value, lo, hi) => Math.min(Math.max(value, lo), hi);
-  const clipAction = (action) => action.map((a) => f32(clip(a, -1, 1)));
+  /* The action within [-1, 1]^2; a NaN entry pushes nothing, as steer.clip_action has it. */
+  const clipAction = (action) => action.map((a) => f32(clip(Number.isNaN(a) ? 0 : a, -1, 1)));
 
   /* One frame: accelerate by the clipped action, clip the speed per axis, then move and bounce. */
   function step(state, action, world) {
