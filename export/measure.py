@@ -28,7 +28,7 @@ import numpy as np
 
 from export import PARITY_OBSERVATIONS, REFERENCE_DOWNLOAD_MB, browser
 from export.page import OUTPUT_OF, network_inputs
-from jaxjepa.cli import FAILED, OneLineParser, check_not_special, fail, output_file_problem, write_text
+from jaxjepa.cli import FAILED, OneLineParser, check_not_special, fail, interrupted, output_file_problem, write_text
 from jaxjepa.evaluation.report import block_refusal_status, replace_block
 
 REPO = Path(__file__).resolve().parent.parent
@@ -311,7 +311,10 @@ def main(argv: list[str] | None = None) -> None:
             raise SystemExit(status)
         print(f"rewrote {readme}'s browser block from {out}")
         return
-    results = measure(args)
+    try:
+        results = measure(args)  # minutes in a browser; what it measured is written only at the end
+    except KeyboardInterrupt:
+        interrupted(f"{PROG}: interrupted; nothing was written")
     block = readme_block(results, json_path)
     try:
         write_text(out, json.dumps(results, indent=2) + "\n")

@@ -3,8 +3,10 @@
 import errno
 import json
 import os
+import subprocess
 import sys
 import types
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -695,6 +697,30 @@ def test_measure_refuses_a_damaged_export_before_the_browser_starts(tmp_path, mo
         f"python -m export.measure: cannot measure: {model / 'meta.json'} lacks weights_dtype or the parity figures; "
         f"make it again: python -m export RUN --out {model}",
     )
+
+
+# export.measure with its measure pressed by Ctrl-C: the minutes in the browser end in one line, and nothing written.
+MEASURE_INTERRUPTED = """
+import sys
+from export import measure
+def pressed(args):
+    raise KeyboardInterrupt
+measure.measure = pressed
+measure.main(sys.argv[1:])
+"""
+
+
+def test_ctrl_c_while_measuring_is_one_line_and_writes_nothing(tmp_path):
+    model, out = export_folder(tmp_path / "model"), tmp_path / "web.json"
+    done = subprocess.run(
+        [sys.executable, "-c", MEASURE_INTERRUPTED, "--model", str(model), "--out", str(out), "--no-readme"],
+        cwd=Path(__file__).resolve().parents[1],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert (done.returncode, done.stderr) == (130, "python -m export.measure: interrupted; nothing was written\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
 
 
 def test_measure_refuses_an_out_it_cannot_write_before_the_browser_starts(tmp_path, monkeypatch, capsys):
