@@ -67,17 +67,9 @@ def plan(args: argparse.Namespace):
 def main(argv: list[str] | None = None) -> int:
     args = parse(sys.argv[1:] if argv is None else argv)
 
-    try:
+    refused, asked = (checkpoint.RunError, planning.PlanningError), f"{args.episodes} episodes of this planner's budget"
+    with cli.planning_refusals("plan.py", refused, jax.errors.JaxRuntimeError, asked, "fewer samples"):
         episodes, seconds = runner.interruptible(plan, args)  # Ctrl-C lands at once, not after the episodes
-    except KeyboardInterrupt:
-        cli.interrupted("plan.py: interrupted; nothing was written")
-    except (checkpoint.RunError, planning.PlanningError) as err:
-        cli.fail(f"plan.py: {err}")
-    except jax.errors.JaxRuntimeError as err:
-        if (xla_says := cli.out_of_memory(err)) is None:
-            raise
-        why = f"need more memory than this machine has ({xla_says}); plan fewer, or fewer samples"
-        cli.fail(f"plan.py: {args.episodes} episodes of this planner's budget {why}", cli.FAILED)
     success = np.asarray(episodes.success)
     steps = np.asarray(episodes.steps_to_success)[success]
     median = f"{np.median(steps):.0f}" if steps.size else "-"

@@ -86,17 +86,9 @@ def main(argv: list[str] | None = None) -> int:
         recipe = get_config(suite.RECIPE).planning_with(**cli.planner_changes(args))  # CEM's elites follow --samples
     except (TypeError, ValueError) as err:
         cli.fail(f"{PROG}: {err}")
-    try:
+    asked, smaller = f"{args.episodes} episodes per run", "a smaller --horizon or --samples"
+    with cli.planning_refusals(PROG, (planning.PlanningError,), jax.errors.JaxRuntimeError, asked, smaller):
         run_planners(args, recipe)
-    except KeyboardInterrupt:
-        cli.interrupted(f"{PROG}: interrupted; nothing was written")
-    except planning.PlanningError as err:
-        cli.fail(f"{PROG}: {err}")
-    except jax.errors.JaxRuntimeError as err:
-        if (xla_says := cli.out_of_memory(err)) is None:
-            raise
-        why = f"need more memory than this machine has ({xla_says}); plan fewer, or a smaller --horizon or --samples"
-        cli.fail(f"{PROG}: {args.episodes} episodes per run {why}", cli.FAILED)
     return 0
 
 

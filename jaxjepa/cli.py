@@ -239,6 +239,27 @@ def out_of_memory(err: Exception) -> str | None:
     return text.splitlines()[0][:160] if "RESOURCE_EXHAUSTED" in text else None
 
 
+@contextlib.contextmanager
+def planning_refusals(
+    prog: str, refused: tuple[type[Exception], ...], xla_error: type[Exception], episodes: str, smaller: str
+) -> Iterator[None]:
+    """Around a command's planning: Ctrl-C, an error of `refused` (a run or a plan the command line asked for) and
+    XLA's refusal of the buffers of `episodes` (what was asked, in words) each end in one line, the last with
+    FAILED and the advice to plan fewer or `smaller`. Any other `xla_error` (JAX's runtime error, passed in since
+    this module imports no JAX) goes on as it was."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        interrupted(f"{prog}: interrupted; nothing was written")
+    except refused as err:
+        fail(f"{prog}: {err}")
+    except xla_error as err:
+        if (xla_says := out_of_memory(err)) is None:
+            raise
+        why = f"need more memory than this machine has ({xla_says}); plan fewer, or {smaller}"
+        fail(f"{prog}: {episodes} {why}", FAILED)
+
+
 # Exit statuses, one rule for every command: argparse's, whose own usage errors exit 2. Two of them, so that a
 # script or a user tells a command line to fix from work that failed.
 # USAGE: the command line cannot succeed as typed: a flag's value, flags that do not go together, or a path it
