@@ -117,9 +117,8 @@ def prepare_outputs(
     """Before any compute: take every run's lock until `held` closes, tidy what killed saves left, and refuse
     runs that may not or cannot be written (one line, exit 2; 1 for a run that another process holds).
     Returns the per-seed figures of an existing summary.json of the same config, which this run's seeds are
-    merged into. `seeds`: how many the whole call
-    trains (a process of a cluster holds only its own `run_dirs`): a call of several writes the summary, so one of
-    another config is refused here, before training."""
+    merged into. `seeds`: how many the whole call trains (a process of a cluster holds only its own `run_dirs`): a
+    call of several writes the summary, so one of another config is refused here, before training."""
     try:
         for run_dir in run_dirs:
             if checkpoint.lock_run(run_dir):  # False: this process held it already, and keeps it
