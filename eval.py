@@ -9,10 +9,7 @@ or `python -m jaxjepa.evaluation`.
 
 import sys
 
-from jaxjepa import cli
-
-with cli.starting("eval.py"):  # Ctrl-C during the slow imports: one line, no traceback
-    from jaxjepa.evaluation.command import main
+from jaxjepa.evaluation.__main__ import main  # imports the command under cli.starting: Ctrl-C there is one line
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,5 +1,5 @@
-"""`python -m jaxjepa.evaluation` and the installed `jaxjepa-eval` (whose entry point is `main` here): eval.py's
-command, for an installed package."""
+"""eval.py's command, imported under cli.starting: for `python -m jaxjepa.evaluation`, the installed `jaxjepa-eval`
+(whose entry point is `main` here) and eval.py, which imports `main` from here."""
 
 import sys
 
