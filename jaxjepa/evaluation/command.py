@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import sys
 import time
@@ -384,13 +385,15 @@ def store(outcomes: list[Outcome], args: argparse.Namespace, context: Context) -
 
 def stored_files(out: str | Path, only: set[str] | None = None) -> dict[str, dict]:
     """Every suite's stored JSON that exists under `out` (or those of them named in `only`): {file name: content},
-    in REPORT_ORDER. One that is not what eval.py stores is refused in one line naming it."""
-    names = list(dict.fromkeys(suite.result_file for suite in REPORT_ORDER))
-    names = names if only is None else [name for name in names if name in only]
-    try:
-        files = report.load_json_files(out, names)
-    except ValueError as err:
-        cli.fail(f"eval.py: {err}; run its evaluation again")
+    in REPORT_ORDER. One that is not readable JSON, or not what eval.py stores, is refused in one line naming it."""
+    files = {}
+    for name in dict.fromkeys(suite.result_file for suite in REPORT_ORDER):
+        path = Path(out) / name
+        if (only is None or name in only) and path.exists():
+            try:
+                files[name] = json.loads(path.read_text())
+            except (OSError, ValueError) as err:
+                cli.fail(f"eval.py: {path} is unreadable ({type(err).__name__}: {err}); run its evaluation again")
     for name, content in files.items():
         if not report.is_payload(content):
             cli.fail(f"eval.py: {Path(out) / name} is not a result eval.py stores; run its evaluation again")

@@ -160,17 +160,3 @@ def is_payload(content: Any) -> bool:
         and isinstance(figures, dict)
         and all(isinstance(path, str) for path in figures.values())
     )
-
-
-def load_json_files(out_dir: str | Path, names: list[str]) -> dict[str, Any]:
-    """{file name: content} of those of `names` that exist under out_dir; ValueError naming a file that is not
-    readable JSON."""
-    found = {}
-    for name in names:
-        path = Path(out_dir) / name
-        if path.exists():
-            try:
-                found[name] = json.loads(path.read_text())
-            except (OSError, ValueError) as err:
-                raise ValueError(f"{path} is unreadable ({type(err).__name__}: {err})") from None
-    return found
