@@ -44,6 +44,11 @@ EXTRA_SUITES = (
     two_rooms.SUITE,
 )  # each with its own --NAME flag
 REPORT_ORDER = HEADLINE_SUITES + EXTRA_SUITES
+# The report's head while only the extra suites have stored results
+NOT_RUN_YET = (
+    f"{report.REPORT_TITLE}\n\nThe headline evaluation has not been run yet (`python eval.py --seeds 0-7`); "
+    "the sections below come from the extra evaluations named in each. Do not edit by hand."
+)
 
 
 class OutputError(Exception):
@@ -290,7 +295,7 @@ def evaluate(argv: list[str]) -> int:
         found = check_before_work(args, jobs)
         context = Context(argv, args.config, not args.no_std, args.trajectories)
         outcomes, files = run_and_store(args, jobs, found, context)
-    update_readme(args, files, [o.suite for o in outcomes], {f: path for o in outcomes for f, path in o.made.items()})
+    update_readme(args, files)
     print_summary(outcomes, files, args)
     return 0
 
@@ -360,14 +365,23 @@ def run_and_store(
     return outcomes, files
 
 
-def relative_to(directory: Path):
-    return lambda path: os.path.relpath(Path(path).absolute(), directory)
+def relative(path: str | Path, beside: str | Path) -> str:
+    """`path` as a link in the file `beside` (the report, the README) reaches it."""
+    return os.path.relpath(Path(path).absolute(), Path(beside).absolute().parent)
+
+
+def located(name: str, content: dict, figures: dict[str, Path], args: argparse.Namespace) -> dict:
+    """The stored file `name` with its `figures` (figure name -> path) and its own path relative to the report."""
+    return {
+        **content,
+        "figures": {figure: relative(path, args.report) for figure, path in figures.items()},
+        "metrics_json": relative(Path(args.out) / name, args.report),
+    }
 
 
 def store(outcomes: list[Outcome], args: argparse.Namespace, context: Context) -> dict[str, dict]:
     """Each payload in its suite's JSON file under --out, with the command, seeds, timings and figures
     (paths relative to the report); a suite with a key goes into its file under that key."""
-    out, rel = Path(args.out), relative_to(Path(args.report).absolute().parent)
     files: dict[str, dict] = {}
     for outcome in outcomes:
         content = files.setdefault(outcome.suite.result_file, {})
@@ -377,9 +391,8 @@ def store(outcomes: list[Outcome], args: argparse.Namespace, context: Context) -
     for name, content in files.items():
         parts = [o for o in outcomes if o.suite.result_file == name]
         content["timing_s"] = {k: sum(o.timing_s[k] for o in parts) for k in ("train", "evaluate", "total")}
-        content["figures"] = {figure: rel(path) for o in parts for figure, path in o.made.items()}
-        content["metrics_json"] = rel(out / name)
-        report.write_json(content, out / name)
+        files[name] = located(name, content, {figure: path for o in parts for figure, path in o.made.items()}, args)
+        report.write_json(files[name], Path(args.out) / name)
     return files
 
 
@@ -406,30 +419,11 @@ def figure_files(content: dict, out: str | Path) -> dict[str, Path]:
     return {figure: Path(out) / Path(path).name for figure, path in content.get("figures", {}).items()}
 
 
-def located(files: dict[str, dict], args: argparse.Namespace) -> dict[str, dict]:
-    """The stored files with their figures' and their own paths relative to the report (figure_files)."""
-    rel = relative_to(Path(args.report).absolute().parent)
-    return {
-        name: {
-            **content,
-            "figures": {figure: rel(path) for figure, path in figure_files(content, args.out).items()},
-            "metrics_json": rel(Path(args.out) / name),
-        }
-        for name, content in files.items()
-    }
-
-
 def write_report(args: argparse.Namespace, files: dict[str, dict] | None = None) -> Path:
     """RESULTS.md from every suite's stored JSON under --out (`files`, when already read), in REPORT_ORDER."""
-    files = located(stored_files(args.out) if files is None else files, args)
-    parts = (
-        []
-        if REPORT_ORDER[0].result_file in files
-        else [
-            f"{report.REPORT_TITLE}\n\nThe headline evaluation has not been run yet (`python eval.py --seeds 0-7`); "
-            "the sections below come from the extra evaluations named in each. Do not edit by hand."
-        ]
-    )
+    files = stored_files(args.out) if files is None else files
+    files = {name: located(name, content, figure_files(content, args.out), args) for name, content in files.items()}
+    parts = [] if REPORT_ORDER[0].result_file in files else [NOT_RUN_YET]
     parts += [part for suite in REPORT_ORDER if suite.result_file in files for part in rendered(suite, files, args)]
     return report.write_text(args.report, "\n\n".join(p for p in parts if p) + "\n")
 
@@ -444,17 +438,18 @@ def rendered(suite: Suite, files: dict[str, dict], args: argparse.Namespace) -> 
         cli.fail(f"eval.py: {path} lacks what the {suite.name} report reads ({err!r}); run its evaluation again")
 
 
-def update_readme(args: argparse.Namespace, files: dict[str, dict], suites: list[Suite], made: dict[str, Path]) -> None:
-    """README.md's generated block of each suite that has one (`made`: figure name -> path); a README without
-    the markers, or not UTF-8 text, is left alone and said so on stderr (the results are written by then)."""
+def update_readme(args: argparse.Namespace, files: dict[str, dict]) -> None:
+    """README.md's generated block of each suite in `files` that has one; a README without the markers, or not
+    UTF-8 text, is left alone and said so on stderr (the results are written by then)."""
     if args.readme is None:
         return
-    rel = relative_to(Path(args.readme).absolute().parent)
-    paths = {figure: rel(path) for figure, path in made.items()}
-    for suite in {suite.result_file: suite for suite in suites if suite.readme_block}.values():
-        block = suite.readme_block(
-            files[suite.result_file], paths, rel(args.report), rel(Path(args.out) / suite.result_file)
-        )
+    figures = {name: path for content in files.values() for name, path in figure_files(content, args.out).items()}
+    paths = {figure: relative(path, args.readme) for figure, path in figures.items()}
+    for suite in REPORT_ORDER:
+        if suite.readme_block is None or suite.result_file not in files:
+            continue
+        json_path = relative(Path(args.out) / suite.result_file, args.readme)
+        block = suite.readme_block(files[suite.result_file], paths, relative(args.report, args.readme), json_path)
         try:
             report.replace_block(args.readme, report.README_BEGIN, report.README_END, block)
         except (OSError, ValueError) as err:  # ValueError: no markers (report.MissingMarkers), or not UTF-8
@@ -471,13 +466,12 @@ def report_only(args: argparse.Namespace) -> int:
     files = stored_files(args.out)
     if not files:
         cli.fail(no_results)
-    made = {figure: path for content in files.values() for figure, path in figure_files(content, args.out).items()}
     try:
         with writing_outputs():
             write_report(args, files)
     except OutputError as err:  # a full disk: the report on disk is the one before (report.write_text is atomic)
         cli.fail(f"eval.py: {err}; {args.report} is as it was", cli.FAILED)
-    update_readme(args, files, [suite for suite in REPORT_ORDER if suite.result_file in files], made)
+    update_readme(args, files)
     print(f"  wrote {args.report} from {', '.join(str(Path(args.out) / name) for name in files)}")
     return 0
 
