@@ -23,16 +23,7 @@ from tqdm import tqdm
 
 from jaxjepa import checkpoint, cli, runner
 from jaxjepa.evaluation import ablation, anomaly_kinds, figures, headline, planning, recipes, report, two_rooms, worlds
-from jaxjepa.evaluation.runs import (
-    Found,
-    Plan,
-    PlannedRuns,
-    check_missing_writable,
-    load_existing,
-    repeated_seed,
-    seeds_plan,
-    train_missing,
-)
+from jaxjepa.evaluation.runs import Found, Plan, PlannedRuns, check_plan, load_existing, seeds_plan, train_missing
 from jaxjepa.evaluation.suite import Context, Suite
 
 HEADLINE_SUITES = (headline.SUITE, ablation.SUITE)
@@ -212,17 +203,6 @@ def run_dirs_plan(args: argparse.Namespace) -> Plan:
     return {args.config: PlannedRuns(config, [(None, Path(d)) for d in args.run_dirs])}
 
 
-def check_each_seed_once(plan: Plan, found: Found) -> None:
-    """One line and exit 2 if the loaded runs hold a seed twice: the same run given twice, or two runs of one
-    seed, would count as seeds that agree."""
-    for name, (_, runs) in plan.items():
-        loaded = [(found[name][path][0], path) for _, path in runs if path in found[name]]
-        twice = repeated_seed([seed for seed, _ in loaded])
-        if twice is not None:
-            dirs = [str(path) for seed, path in loaded if seed == twice]
-            cli.fail(f"eval.py: seed {twice} is given twice ({' and '.join(dirs[:2])}); give each seed's run once")
-
-
 def jobs_of(args: argparse.Namespace) -> list[Job]:
     """Which suites run on which runs: the extra suites asked for, or the headline (and ablation)."""
     if args.run_dirs:
@@ -328,8 +308,7 @@ def check_before_work(args: argparse.Namespace, jobs: list[Job]) -> list[Found]:
     try:
         found = [load_existing(job.plan, job.suite.metrics_read) for job in jobs]
         for job, found_runs in zip(jobs, found, strict=True):
-            check_missing_writable(job.plan, found_runs)
-            check_each_seed_once(job.plan, found_runs)
+            check_plan(job.plan, found_runs)
     except checkpoint.RunError as err:
         cli.fail(f"eval.py: {err}")
     kept = {suite.result_file for suite in REPORT_ORDER} - {job.suite.result_file for job in jobs}

@@ -76,12 +76,19 @@ def load_existing(plan: Plan, metrics_read: tuple[str, ...] = ()) -> Found:
     return found
 
 
-def check_missing_writable(plan: Plan, found: Found) -> None:
-    """RunError unless every run the plan lacks can be saved where it goes: checked before training them."""
+def check_plan(plan: Plan, found: Found) -> None:
+    """RunError unless every run the plan lacks can be saved where it goes, and the runs found hold each seed once
+    (repeated_seed): checked before training."""
     for name, (_, runs) in plan.items():
         for _, path in runs:
             if path not in found[name]:
                 checkpoint.check_writable(path, force=False)
+    for name, (_, runs) in plan.items():
+        loaded = [(found[name][path][0], path) for _, path in runs if path in found[name]]
+        twice = repeated_seed([seed for seed, _ in loaded])
+        if twice is not None:
+            dirs = " and ".join([str(path) for seed, path in loaded if seed == twice][:2])
+            raise checkpoint.RunError(f"seed {twice} is given twice ({dirs}); give each seed's run once")
 
 
 def load_into(found: dict, seed: int, path: Path, config: Config) -> None:
@@ -160,12 +167,6 @@ def train_missing(plan: Plan, found: Found, progress=lambda text: None) -> dict[
             train_and_save(config, missing)
             for seed, path in missing:
                 load_into(found[name], seed, path, config)
-        entries = [found[name][path] for _, path in runs]
-        loaded[name] = SeedRuns(
-            config,
-            [seed for seed, _, _ in entries],
-            [path for _, path in runs],
-            stack_trees([params for _, params, _ in entries]),
-            [m for _, _, m in entries],
-        )
+        seeds, params, run_metrics = zip(*(found[name][path] for _, path in runs))
+        loaded[name] = SeedRuns(config, list(seeds), [path for _, path in runs], stack_trees(params), list(run_metrics))
     return loaded
