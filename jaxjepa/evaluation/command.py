@@ -1,10 +1,9 @@
 """eval.py's command: plan the suites asked for, load or train their runs, evaluate, store, report.
 
-`python eval.py --seeds 0-7` runs the headline suite on the chosen config and, for the reference recipe,
-the collapse ablation; `python eval.py RUN_DIR [RUN_DIR ...]` runs the headline suite on saved runs of
-one config; `--recipes`, `--anomalies`, `--worlds`, `--planning`, `--two-rooms` run those suites on
-their own named configs. Every suite stores its payload as JSON under --out; RESULTS.md is then
-regenerated from every stored payload, so suites run apart still share one report.
+`--seeds` runs the headline suite on the chosen config and, for the reference recipe, the collapse ablation;
+RUN_DIRs run the headline suite on saved runs of one config; each of EXTRA_SUITES runs on its own named configs.
+Every suite stores its payload as JSON under --out; RESULTS.md is then regenerated from every stored payload,
+so suites run apart still share one report.
 """
 
 from __future__ import annotations
@@ -26,15 +25,9 @@ from jaxjepa.evaluation import ablation, anomaly_kinds, figures, headline, plann
 from jaxjepa.evaluation.runs import Found, Plan, PlannedRuns, check_plan, load_existing, seeds_plan, train_missing
 from jaxjepa.evaluation.suite import Context, Suite
 
-HEADLINE_SUITES = (headline.SUITE, ablation.SUITE)
-EXTRA_SUITES = (
-    recipes.SUITE,
-    anomaly_kinds.SUITE,
-    worlds.SUITE,
-    planning.SUITE,
-    two_rooms.SUITE,
-)  # each with its own --NAME flag
-REPORT_ORDER = HEADLINE_SUITES + EXTRA_SUITES
+# The suites of their own named configs, each with its own --NAME flag
+EXTRA_SUITES = (recipes.SUITE, anomaly_kinds.SUITE, worlds.SUITE, planning.SUITE, two_rooms.SUITE)
+REPORT_ORDER = (headline.SUITE, ablation.SUITE, *EXTRA_SUITES)
 # The report's head while only the extra suites have stored results
 NOT_RUN_YET = (
     f"{report.REPORT_TITLE}\n\nThe headline evaluation has not been run yet (`python eval.py --seeds 0-7`); "
@@ -129,19 +122,20 @@ def add_suite_flags(parser: argparse.ArgumentParser) -> None:
 def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = make_parser()
     args = parser.parse_args(argv)
+    args.seeds = args.seeds or args.seed  # a list either way: --seed 3 is --seeds 3
     check_args(args)
-    repo_outputs = args.out == parser.get_default("out") and args.report is None
-    if args.report is None:
-        args.report = "RESULTS.md" if args.out == parser.get_default("out") else str(Path(args.out) / "RESULTS.md")
-    if args.readme is None and repo_outputs:
+    default_out = args.out == parser.get_default("out")
+    if args.readme is None and default_out and args.report is None:  # results kept elsewhere leave README.md alone
         args.readme = "README.md"
+    if args.report is None:
+        args.report = "RESULTS.md" if default_out else str(Path(args.out) / "RESULTS.md")
     return args
 
 
 def check_args(args: argparse.Namespace) -> None:
     if args.report_only:
         measuring = args.trajectories is not None or args.no_std or args.no_ablation
-        if args.run_dirs or args.seeds or args.seed or extra_suites(args) or config_flags_given(args) or measuring:
+        if args.run_dirs or args.seeds or extra_suites(args) or config_flags_given(args) or measuring:
             cli.fail(
                 "eval.py: --report-only evaluates nothing; give it no RUN_DIRs, seeds, suites, config flags or "
                 "--trajectories, --no-std, --no-ablation"
@@ -153,18 +147,17 @@ def check_args(args: argparse.Namespace) -> None:
     if extra_suites(args) and (args.run_dirs or config_flags_given(args)):
         cli.fail(
             f"eval.py: {'/'.join('--' + suite.name for suite in EXTRA_SUITES)} train and evaluate their own named "
-            "configs; "
-            "give them --seeds only, no RUN_DIRs or config flags"
+            "configs; give them --seeds only, no RUN_DIRs or config flags"
         )
-    if args.run_dirs and (args.seeds or args.seed):
+    if args.run_dirs and args.seeds:
         cli.fail("eval.py: give RUN_DIRs or --seeds/--seed, not both")
-    if not args.run_dirs and not (args.seeds or args.seed):
+    if not args.run_dirs and not args.seeds:
         cli.fail("eval.py: nothing to evaluate: give RUN_DIRs, or --seeds 0-7 to train what is missing and evaluate")
     for run_dir in args.run_dirs:  # a mistyped path is named before the number of runs is judged
         problem = run_dir_problem(Path(run_dir))
         if problem:
             cli.fail(f"eval.py: {problem}")
-    n_runs = len(args.run_dirs) or len(args.seeds or args.seed)
+    n_runs = len(args.run_dirs or args.seeds)
     if n_runs < 2 and not args.no_std:
         cli.fail(
             f"eval.py: every figure is a mean +- std over seeds, and a std needs at least 2 seeds; got {n_runs}. "
@@ -193,13 +186,8 @@ def config_flags_given(args: argparse.Namespace) -> bool:
 
 
 def run_dirs_plan(args: argparse.Namespace) -> Plan:
-    """The given runs, their config taken from the flags or else from the first run."""
-    try:
-        config = (
-            cli.config_from(args, "eval.py") if config_flags_given(args) else checkpoint.load_config(args.run_dirs[0])
-        )
-    except checkpoint.RunError as err:
-        cli.fail(f"eval.py: {err}")
+    """The given runs, their config taken from the flags or else from the first run (check_args has loaded it)."""
+    config = cli.config_from(args, "eval.py") if config_flags_given(args) else checkpoint.load_config(args.run_dirs[0])
     return {args.config: PlannedRuns(config, [(None, Path(d)) for d in args.run_dirs])}
 
 
@@ -207,12 +195,11 @@ def jobs_of(args: argparse.Namespace) -> list[Job]:
     """Which suites run on which runs: the extra suites asked for, or the headline (and ablation)."""
     if args.run_dirs:
         return [Job(headline.SUITE, run_dirs_plan(args))]
-    seeds = args.seeds or args.seed
-    config = cli.config_from(args, "eval.py", seeds=len(seeds))
+    config = cli.config_from(args, "eval.py", seeds=len(args.seeds))
     suites = extra_suites(args) or [headline.SUITE] + (
         [ablation.SUITE] if args.config == "default" and not args.no_ablation else []
     )
-    return [Job(suite, seeds_plan(suite.configs(args.config, config), seeds, args.runs)) for suite in suites]
+    return [Job(suite, seeds_plan(suite.configs(args.config, config), args.seeds, args.runs)) for suite in suites]
 
 
 def check_configs(jobs: list[Job]) -> None:
@@ -271,18 +258,14 @@ def evaluate(argv: list[str]) -> int:
         return report_only(args)
     jobs = jobs_of(args)
     check_configs(jobs)
-    with removed_if_left_empty(Path(args.out), *run_folders(jobs)):
+    run_folders = {path.parent for job in jobs for planned in job.plan.values() for _, path in planned.runs}
+    with removed_if_left_empty(Path(args.out), *run_folders):
         found = check_before_work(args, jobs)
         context = Context(argv, args.config, not args.no_std, args.trajectories)
         outcomes, files = run_and_store(args, jobs, found, context)
     update_readme(args, files)
     print_summary(outcomes, files, args)
     return 0
-
-
-def run_folders(jobs: list[Job]) -> set[Path]:
-    """The folders that the jobs' runs are saved in (the checks before any work make those missing)."""
-    return {path.parent for job in jobs for planned in job.plan.values() for _, path in planned.runs}
 
 
 @contextlib.contextmanager
@@ -332,9 +315,8 @@ def run_and_store(
     except checkpoint.RunError as err:  # a save that failed midway (a full disk): the runs saved before it stay
         cli.fail(f"eval.py: {err}", cli.FAILED)
     except OutputError as err:
-        cli.fail(
-            f"eval.py: {err}; runs saved before it are kept, and the results under {out} are as they were", cli.FAILED
-        )
+        kept = f"runs saved before it are kept, and the results under {out} are as they were"
+        cli.fail(f"eval.py: {err}; {kept}", cli.FAILED)
     try:
         with writing_outputs():
             write_report(args)
@@ -366,7 +348,7 @@ def store(outcomes: list[Outcome], args: argparse.Namespace, context: Context) -
         content = files.setdefault(outcome.suite.result_file, {})
         content.update(outcome.payload if outcome.suite.key is None else {outcome.suite.key: outcome.payload})
         content.setdefault("command", context.command)
-        content.setdefault("seeds", args.seeds or args.seed)
+        content.setdefault("seeds", args.seeds)
     for name, content in files.items():
         parts = [o for o in outcomes if o.suite.result_file == name]
         content["timing_s"] = {k: sum(o.timing_s[k] for o in parts) for k in ("train", "evaluate", "total")}
