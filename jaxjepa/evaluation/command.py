@@ -67,23 +67,14 @@ def make_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--runs",
         default="runs",
-        help="where --seeds finds and saves runs, as train.py keeps them in runs/: RUNS/seed<i> for the default "
-        "config, RUNS/NAME/seed<i> for a named one (train.py --config NAME --out RUNS/NAME; default runs/)",
+        help="where --seeds finds and saves runs, as train.py keeps them: RUNS/seed<i> for the default config, "
+        "RUNS/NAME/seed<i> for a named one (default runs/)",
     )
-    parser.add_argument(
-        "--out", default="results", help="directory for the JSON results and figures (default results/)"
-    )
-    parser.add_argument(
-        "--report",
-        help="the markdown report to write (default RESULTS.md; OUT/RESULTS.md with another --out: results kept "
-        "elsewhere leave the repo's report alone)",
-    )
+    parser.add_argument("--out", default="results", help="folder for the JSON results and figures (default results/)")
+    parser.add_argument("--report", help="the report to write (default RESULTS.md; OUT/RESULTS.md with another --out)")
     parser.add_argument(
         "--readme",
-        default=None,
-        help="README whose generated Results block (between eval.py's markers) is rewritten; a README without the "
-        "markers is left as it is, and said so (default README.md where neither --out nor --report is given, none "
-        "otherwise: results or a report kept elsewhere leave README.md alone)",
+        help="README whose eval.py block is rewritten (default README.md; none with another --out or a --report)",
     )
     parser.add_argument(
         "--report-only",
