@@ -56,6 +56,12 @@ def _save_gif(images: list, path: Path, frame_ms: int) -> Path:
     return path
 
 
+def _magma(frame: np.ndarray, size: int):
+    """A frame in [0, 1] as a size x size RGB image in the filmstrip's colours, upscaled without blurring."""
+    pixels = (matplotlib.colormaps["magma"](np.clip(frame, 0, 1))[..., :3] * 255).astype(np.uint8)
+    return Image.fromarray(pixels, "RGB").resize((size, size), Image.NEAREST)
+
+
 def _band(ax, x, per_seed: np.ndarray, colour, label: str, spread: str = "std") -> None:
     """Mean over seeds as a line, each seed as a faint line, and a band: mean +- std over seeds
     (spread="std"), or the seeds' min to max (spread="range", for log axes where mean - std < 0)."""
@@ -83,9 +89,8 @@ def horizon_curve(curves: dict[str, np.ndarray], horizon_px: float, path: Path, 
     _band(left, steps, curves["persistence_position_error"], "tab:gray", "persistence (the last seen position)")
     if reference:
         ref_steps, ref_error = zip(*sorted(reference.items()))
-        left.plot(
-            ref_steps, ref_error, "s--", color="tab:red", label=f"reference (REFERENCE.md, {REFERENCE_SEEDS}-seed mean)"
-        )
+        label = f"reference (REFERENCE.md, {REFERENCE_SEEDS}-seed mean)"
+        left.plot(ref_steps, ref_error, "s--", color="tab:red", label=label)
     left.axhline(horizon_px, color="k", ls=":", lw=1.2, label=f"{horizon_px:g} px band")
     left.set(
         xlabel="rollout step k (dream of o_k, scored on frame k+1)",
@@ -116,13 +121,12 @@ def dream_filmstrip(
 ) -> Path:
     """Top row reality, bottom row the decoded dream of `seed`'s model, at a few rollout steps (1-based)."""
     steps = [s for s in steps if s <= true_frames.shape[0]]
-    fig, axes = plt.subplots(2, len(steps), figsize=(1.45 * len(steps), 3.3))
-    axes = np.asarray(axes).reshape(2, len(steps))
+    fig, axes = plt.subplots(2, len(steps), figsize=(1.45 * len(steps), 3.3), squeeze=False)
     for col, step in enumerate(steps):
         for row, (frames, name) in enumerate(((true_frames, "reality"), (dream_frames, "dream"))):
             ax = axes[row, col]
             ax.imshow(frames[step - 1], cmap="magma", vmin=0, vmax=1, interpolation="nearest")
-            ax.set_xticks([]), ax.set_yticks([])
+            ax.set(xticks=[], yticks=[])
             if col == 0:
                 ax.set_ylabel(name, fontsize=11)
         axes[0, col].set_title(f"step {step}", fontsize=10)
@@ -141,25 +145,18 @@ def dream_gif(
 ) -> Path:
     """Animated GIF: reality (left) and the decoded dream (right), upscaled, with the step and error."""
     font = ImageFont.load_default(size=14)
-    colour = matplotlib.colormaps["magma"]  # the filmstrip's colours
     size = true_frames.shape[-1] * scale
     header, gap = 24, 8
     images = []
     for k in range(true_frames.shape[0]):
         canvas = Image.new("RGB", (2 * size + gap, size + 2 * header), "white")
         for i, frames in enumerate((true_frames, dream_frames)):
-            pixels = (colour(np.clip(frames[k], 0, 1))[..., :3] * 255).astype(np.uint8)
-            tile = Image.fromarray(pixels, "RGB").resize((size, size), Image.NEAREST)
-            canvas.paste(tile, (i * (size + gap), header))
+            canvas.paste(_magma(frames[k], size), (i * (size + gap), header))
         draw = ImageDraw.Draw(canvas)
         draw.text((4, 4), "reality", fill="black", font=font)
         draw.text((size + gap + 4, 4), "dream (decoded)", fill="black", font=font)
-        draw.text(
-            (4, size + header + 4),
-            f"step {k + 1:3d}   position error {position_error[k]:5.1f} px",
-            fill="black",
-            font=font,
-        )
+        caption = f"step {k + 1:3d}   position error {position_error[k]:5.1f} px"
+        draw.text((4, size + header + 4), caption, fill="black", font=font)
         images.append(canvas)
     return _save_gif(images, path, frame_ms)
 
@@ -214,22 +211,16 @@ def probe_scatter(
 ) -> Path:
     """Predicted vs true position of the first seed (`seed`), one panel per coordinate; true/predicted [n, 2];
     rmse_yx_per_seed [n_seeds, 2] (row 0 is the seed shown)."""
-    mean, std = (
-        rmse_yx_per_seed.mean(axis=0),
-        rmse_yx_per_seed.std(axis=0, ddof=1) if len(rmse_yx_per_seed) > 1 else 0 * rmse_yx_per_seed[0],
-    )
+    mean = rmse_yx_per_seed.mean(axis=0)
+    std = rmse_yx_per_seed.std(axis=0, ddof=1) if len(rmse_yx_per_seed) > 1 else 0 * mean
+    edges = (0, frame_size - 1)
     fig, axes = plt.subplots(1, 2, figsize=(9, 4.3))
     for i, (ax, name) in enumerate(zip(axes, ("y", "x"))):
         ax.scatter(true[:, i], predicted[:, i], s=6, alpha=0.5, color="tab:blue")
-        ax.plot([0, frame_size - 1], [0, frame_size - 1], "k--", lw=1, label="perfect")
-        ax.set(
-            xlabel=f"true {name}, px",
-            ylabel=f"probe's {name}, px",
-            xlim=(0, frame_size - 1),
-            ylim=(0, frame_size - 1),
-            aspect="equal",
-            title=f"{name}: RMSE {rmse_yx_per_seed[0, i]:.2f} px (all seeds: {mean[i]:.2f} ± {std[i]:.2f})",
-        )
+        ax.plot(edges, edges, "k--", lw=1, label="perfect")
+        title = f"{name}: RMSE {rmse_yx_per_seed[0, i]:.2f} px (all seeds: {mean[i]:.2f} ± {std[i]:.2f})"
+        ax.set(xlabel=f"true {name}, px", ylabel=f"probe's {name}, px", xlim=edges, ylim=edges, aspect="equal")
+        ax.set_title(title)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8, loc="upper left")
     fig.suptitle(
@@ -272,23 +263,11 @@ def predictor_spectrum(eigenvalues: np.ndarray, fundamental_rad: float, path: Pa
     for n in range(1, int(np.pi / step) + 1):
         for sign in (1, -1):
             ax.plot([0, np.cos(n * step)], [0, sign * np.sin(n * step)], color="gray", lw=0.5, ls=":")
-    for i, seed_eigenvalues in enumerate(eigenvalues):
-        ax.scatter(
-            seed_eigenvalues[:, 0],
-            seed_eigenvalues[:, 1],
-            s=10,
-            alpha=0.6,
-            color=SEED_COLOURS[i % len(SEED_COLOURS)],
-            label=f"seed {i}" if i < 8 else None,
-        )
-    ax.set(
-        aspect="equal",
-        xlim=(-1.1, 1.1),
-        ylim=(-1.1, 1.1),
-        xlabel="Re",
-        ylabel="Im",
-        title=f"Eigenvalues of the affine predictor{', ' + title if title else ''}\n(dotted: harmonics of the bounce)",
-    )
+    for i, seed_eigenvalues in enumerate(eigenvalues):  # [d, 2]: (re, im)
+        label = f"seed {i}" if i < 8 else None
+        ax.scatter(*seed_eigenvalues.T, s=10, alpha=0.6, color=SEED_COLOURS[i % len(SEED_COLOURS)], label=label)
+    title = f"Eigenvalues of the affine predictor{', ' + title if title else ''}\n(dotted: harmonics of the bounce)"
+    ax.set(aspect="equal", xlim=(-1.1, 1.1), ylim=(-1.1, 1.1), xlabel="Re", ylabel="Im", title=title)
     ax.legend(fontsize=7, loc="lower left", ncol=2)  # no eigenvalue lives there
     return _save(fig, path)
 
@@ -323,22 +302,18 @@ def budget_curve(budgets: list[int], per_seed: np.ndarray, labels: list[str], pa
     fig, ax = plt.subplots(figsize=(5, 3.2))
     x = np.asarray(budgets, dtype=float)
     _band(ax, x, 100 * per_seed, SEED_COLOURS[0], "MPPI, learned model", spread="range")
-    ax.set_xscale("log")
+    ax.set(xscale="log", xlabel="samples x iterations per replanning step", ylabel="success, %")
     ax.set_xticks(x, labels)
-    ax.set_xlabel("samples x iterations per replanning step")
-    ax.set_ylabel("success, %")
     ax.legend(loc="lower right")
     return _save(fig, path)
 
 
-def _planning_tile(frame: np.ndarray, goal, imagined, step: int, size: int, scale: int):
+def _planning_tile(frame: np.ndarray, goal, imagined, scale: int):
     """One episode at one step: the frame [size, size] in [0, 1], the goal (cross) and the imagined path (dots)."""
-    colour = matplotlib.colormaps["magma"]
-    tile = Image.fromarray((colour(frame)[..., :3] * 255).astype(np.uint8), "RGB")
-    tile = tile.resize((size * scale, size * scale), Image.NEAREST)
+    tile = _magma(frame, frame.shape[-1] * scale)
     draw = ImageDraw.Draw(tile)
     px = lambda p: ((p[1] + 0.5) * scale, (p[0] + 0.5) * scale)  # (y, x) px -> image (x, y)
-    for point in imagined[step]:
+    for point in imagined:
         x, y = px(point)
         draw.ellipse((x - 2, y - 2, x + 2, y + 2), fill=(80, 200, 255))
     x, y = px(goal)
@@ -351,18 +326,14 @@ def planning_gif(arrays: dict, path: Path, scale: int = 12, frame_ms: int = 150,
     """Animated GIF of planned episodes side by side: the world (arrays["frames"] [E, T, size, size] in [0, 1]),
     the goal and the imagined path."""
     frames, goals, imagined = (np.asarray(arrays[k]) for k in ("frames", "goals", "imagined"))
-    size = frames.shape[-1]
     font = ImageFont.load_default(size=14)
-    tile, gap, header = size * scale, 8, 22
+    tile, gap, header = frames.shape[-1] * scale, 8, 22
     images = []
     for step in range(frames.shape[1]):
         canvas = Image.new("RGB", (len(goals) * (tile + gap) - gap, tile + header), "white")
-        for e in range(len(goals)):
-            canvas.paste(
-                _planning_tile(frames[e, step], goals[e], imagined[e], step, size, scale), (e * (tile + gap), header)
-            )
-        ImageDraw.Draw(canvas).text(
-            (4, 3), f"step {step + 1:2d}: {caption}, goal (cross), imagined path (dots)", fill="black", font=font
-        )
+        for e, goal in enumerate(goals):
+            canvas.paste(_planning_tile(frames[e, step], goal, imagined[e, step], scale), (e * (tile + gap), header))
+        title = f"step {step + 1:2d}: {caption}, goal (cross), imagined path (dots)"
+        ImageDraw.Draw(canvas).text((4, 3), title, fill="black", font=font)
         images.append(canvas)
     return _save_gif(images, path, frame_ms)
