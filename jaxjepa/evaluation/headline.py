@@ -8,8 +8,6 @@ over seeds, trajectories or steps on the hot path. Its payload is results/metric
 
 from __future__ import annotations
 
-import dataclasses
-import functools
 from pathlib import Path
 
 import jax
@@ -38,25 +36,18 @@ def measure(runs: SeedRuns, settings: EvalSettings) -> dict:
     config, params = runs.config, runs.params
     train_keys, eval_keys = stacked_keys(runs.seeds)
     host = jax.device_get
-    linear = host(
-        jax.jit(jax.vmap(lambda p, k: representation.linear_probes(p, k, config, settings.examples)))(params, eval_keys)
+    over_seeds = lambda fn, *args: host(jax.jit(jax.vmap(fn))(*args))
+    linear = over_seeds(lambda p, k: representation.linear_probes(p, k, config, settings.examples), params, eval_keys)
+    published = over_seeds(
+        lambda p, tk, ek: representation.published_probe(p, tk, ek, config, settings), params, train_keys, eval_keys
     )
-    published = host(
-        jax.jit(jax.vmap(lambda p, tk, ek: representation.published_probe(p, tk, ek, config, settings)))(
-            params, train_keys, eval_keys
-        )
-    )
-    rollout = host(
-        jax.jit(jax.vmap(lambda p, k, w: forecast.forecast(p, k, w, config, settings)))(
-            params, eval_keys, linear["position_probe"]
-        )
-    )
+    probes = linear["position_probe"]  # each seed's forecast reads its dreams with its own probe
+    rollout = over_seeds(lambda p, k, w: forecast.forecast(p, k, w, config, settings), params, eval_keys, probes)
     anomalies, programs = {}, {}
     for name, kind, frame, description in ANOMALY_CASES:
         if kind not in programs:  # the frame is an argument: one program per kind serves every frame
-            detect = functools.partial(anomaly.detect, config=config, settings=settings, kind=kind)
-            per_seed = lambda p, k, f, detect=detect: detect(p, k, frame=f)  # noqa: E731
-            programs[kind] = jax.jit(jax.vmap(per_seed, in_axes=(0, 0, None)))
+            detect = lambda p, k, f, kind=kind: anomaly.detect(p, k, config, settings, kind, frame=f)
+            programs[kind] = jax.jit(jax.vmap(detect, in_axes=(0, 0, None)))
         fixed = jnp.int32(-1 if frame is None else frame)
         anomalies[name] = {"description": description, **host(programs[kind](params, eval_keys, fixed))}
     return {"linear": linear, "published": published, "forecast": rollout, "anomaly": anomalies}
@@ -126,8 +117,7 @@ def anomaly_metrics(s, cases: dict) -> dict:
         name: {
             "description": case["description"],
             **{space: {k: s(v) for k, v in case[space].items()} for space in SPACES},
-            "visible_count": s(case["visible_count"]),
-            "invisible_count": s(case["invisible_count"]),
+            **{count: s(case[count]) for count in ("visible_count", "invisible_count")},
         }
         for name, case in cases.items()
     }
@@ -135,11 +125,8 @@ def anomaly_metrics(s, cases: dict) -> dict:
 
 def evaluate(loaded: dict[str, SeedRuns], context: Context) -> Evaluated:
     (runs,) = loaded.values()
-    settings = EvalSettings()
-    if context.trajectories:  # recorded in the payload's settings, like every other constant of the measure
-        settings = dataclasses.replace(
-            settings, forecast_trajectories=context.trajectories, anomaly_trajectories=context.trajectories
-        )
+    n = context.trajectories  # recorded in the payload's settings, like every other constant of the measure
+    settings = EvalSettings(forecast_trajectories=n, anomaly_trajectories=n) if n else EvalSettings()
     measured = measure(runs, settings)
     if not runs.config.has_decoder:
         measured = without_decoder(measured)
@@ -161,29 +148,21 @@ def evaluate(loaded: dict[str, SeedRuns], context: Context) -> Evaluated:
 
 def draw(evaluated: Evaluated, out: Path) -> dict[str, Path]:
     fc, lin, settings = evaluated.arrays["forecast"], evaluated.arrays["linear"], evaluated.arrays["settings"]
-    true0, dream0, errors0 = fc["example_true"][0, 0], fc["example_decoded"][0, 0], fc["example_position_error"][0, 0]
+    config = Config.from_dict(evaluated.payload["config"])
     first_seed = evaluated.payload["seeds"][0]  # the seed whose examples are drawn
     made = {}
-    if Config.from_dict(evaluated.payload["config"]).has_decoder:  # without one there is no dream to draw
-        made["dream_gif"] = figures.dream_gif(true0, dream0, errors0, out / "dream.gif")
-        made["dream_filmstrip"] = figures.dream_filmstrip(
-            true0, dream0, errors0, out / "dream_filmstrip.png", first_seed
-        )
-    measured_at = REFERENCE["measured"]["position_error_at_px"]
-    reference = {k: float(np.mean(v)) for k, v in measured_at.items()}
+    if config.has_decoder:  # without one there is no dream to draw
+        dream = fc["example_true"][0, 0], fc["example_decoded"][0, 0], fc["example_position_error"][0, 0]
+        made["dream_gif"] = figures.dream_gif(*dream, out / "dream.gif")
+        made["dream_filmstrip"] = figures.dream_filmstrip(*dream, out / "dream_filmstrip.png", first_seed)
+    reference = {k: float(np.mean(v)) for k, v in REFERENCE["measured"]["position_error_at_px"].items()}
     made["horizon_curve"] = figures.horizon_curve(fc["curves"], settings.horizon_px, out / "horizon.png", reference)
     seed0 = {k: v[0] for k, v in evaluated.arrays["anomaly"]["teleport"]["example"].items()}
-    made["surprise_trace"] = figures.surprise_trace(
-        seed0, anomaly.FIRST_SCORED_FRAME, settings.threshold_mads, out / "surprise.png"
-    )
+    mads = settings.threshold_mads
+    made["surprise_trace"] = figures.surprise_trace(seed0, anomaly.FIRST_SCORED_FRAME, mads, out / "surprise.png")
     true, predicted = lin["example_true"][0].reshape(-1, 2), lin["example_predicted"][0].reshape(-1, 2)
     made["probe_scatter"] = figures.probe_scatter(
-        true,
-        predicted,
-        lin["position_rmse_yx"],
-        out / "probe_scatter.png",
-        evaluated.payload["config"]["frame_size"],
-        first_seed,
+        true, predicted, lin["position_rmse_yx"], out / "probe_scatter.png", config.frame_size, first_seed
     )
     return made
 
@@ -203,10 +182,6 @@ def summary_lines(m: dict) -> list[str]:
     ]
 
 
-def own_config(name: str, config: Config) -> dict[str, Config]:
-    return {name: config}
-
-
 def action_free_only(config: Config) -> str | None:
     """The headline's measures roll an action-free predictor through the bouncing logo's worlds."""
     if config.action_dim:
@@ -221,7 +196,7 @@ def action_free_only(config: Config) -> str | None:
 SUITE = Suite(
     name="headline",
     result_file="metrics.json",
-    configs=own_config,
+    configs=lambda name, config: {name: config},  # the command's --config itself
     evaluate=evaluate,
     figures=draw,
     sections=headline_report.SECTIONS,
