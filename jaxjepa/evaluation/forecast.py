@@ -52,71 +52,53 @@ def steps_within(error: jax.Array, limit: float | jax.Array) -> jax.Array:
     return jnp.where(exceeded.any(axis=-1), jnp.argmax(exceeded, axis=-1), error.shape[-1])
 
 
-def rollout_errors(params: dict, traj: world.Trajectory, position_probe: jax.Array, config: Config, steps: int) -> dict:
-    """Per trajectory and step: position error, decoded MSE, persistence MSE ([n, K] each), and the
-    decoded dream frames [n, K, H, W]. `traj` needs at least steps + 2 frames."""
-    obs0 = world.flatten_observations(world.observations(traj.frames[:, :2]))[:, 0]  # o_0, [n, 2 H W]
-    z0 = models.encoder(config).apply(params["target"], obs0)
-    dream = rollout_latents(config, params, z0, steps)  # [n, K, d]
-    true_frames = traj.frames[:, 2 : steps + 2]  # f_{k+1}, k = 1..K
-    true_positions = traj.positions[:, 2 : steps + 2]
-    read = lambda z: probe.apply(probe.Probe(position_probe), z)  # noqa: E731
-    position_error = jnp.linalg.norm(read(dream) - true_positions, axis=-1)
-    # the floor: the same probe on the true latents E_ema(o_k) of the observations the dreams stand for
-    true_obs = world.flatten_observations(world.observations(traj.frames[:, 1 : steps + 2]))  # o_1 .. o_K
-    probe_floor = jnp.linalg.norm(
-        read(models.encoder(config).apply(params["target"], true_obs)) - true_positions, axis=-1
-    )
+def rollout_errors(
+    params: dict, eval_key: jax.Array, position_probe: jax.Array, config: Config, settings: EvalSettings
+) -> dict:
+    """Per trajectory and step: position error, decoded MSE, persistence MSE ([n, K] each), and the decoded dream
+    frames [n, K, H, W], on fresh trajectories of K + 2 frames (o_0 and the truths) from the seed's forecast key."""
+    steps, n = settings.forecast_steps, settings.forecast_trajectories
+    traj = world.trajectories(purpose_key(eval_key, "forecast"), n, steps + 2, config, margin=config.eval_start_margin)
+    obs = world.flatten_observations(world.observations(traj.frames))  # o_0 .. o_K, [n, K + 1, 2 H W]
+    encode = lambda o: models.encoder(config).apply(params["target"], o)
+    dream = rollout_latents(config, params, encode(obs[:, 0]), steps)  # [n, K, d]
+    true_frames, true_positions = traj.frames[:, 2:], traj.positions[:, 2:]  # of f_{k+1}, k = 1..K
+    read = lambda z: probe.apply(probe.Probe(position_probe), z)
+    distance = lambda positions: jnp.linalg.norm(positions - true_positions, axis=-1)
+    mse = lambda frames: jnp.mean((frames - true_frames) ** 2, axis=(-2, -1))
     decoded = models.decoder(config).apply(params["decoder"], dream).reshape(true_frames.shape)
-    last_seen = traj.frames[:, 1:2]  # f_1, held for ever
-    held_position = jnp.linalg.norm(traj.positions[:, 1:2] - true_positions, axis=-1)  # where f_1 showed it
     return {
-        "position_error": position_error,
-        "probe_floor": probe_floor,
-        "persistence_position_error": held_position,
-        "decoded_mse": jnp.mean((decoded - true_frames) ** 2, axis=(-2, -1)),
-        "persistence_mse": jnp.mean((last_seen - true_frames) ** 2, axis=(-2, -1)),
+        "position_error": distance(read(dream)),
+        # the floor: the same probe on the true latents E_ema(o_k) of the observations the dreams stand for
+        "probe_floor": distance(read(encode(obs[:, 1:]))),
+        "persistence_position_error": distance(traj.positions[:, 1:2]),  # where f_1 showed it, held for ever
+        "decoded_mse": mse(decoded),
+        "persistence_mse": mse(traj.frames[:, 1:2]),  # f_1, held for ever
         "decoded": decoded,
         "true_frames": true_frames,
     }
-
-
-def forecast_trajectories(eval_key: jax.Array, config: Config, settings: EvalSettings) -> world.Trajectory:
-    """Fresh trajectories of forecast_steps + 2 frames from the seed's forecast key: o_0 and the truths."""
-    return world.trajectories(
-        purpose_key(eval_key, "forecast"),
-        settings.forecast_trajectories,
-        settings.forecast_steps + 2,
-        config,
-        margin=config.eval_start_margin,
-    )
 
 
 def forecast(
     params: dict, eval_key: jax.Array, position_probe: jax.Array, config: Config, settings: EvalSettings
 ) -> dict:
     """One seed's forecast figures on `forecast_trajectories` fresh trajectories."""
-    steps = settings.forecast_steps
-    traj = forecast_trajectories(eval_key, config, settings)
-    errors = rollout_errors(params, traj, position_probe, config, steps)
+    errors = rollout_errors(params, eval_key, position_probe, config, settings)
     per_trajectory = steps_within(errors["position_error"], settings.horizon_px)
     curves = {
         k: errors[k].mean(axis=0)
         for k in ("position_error", "probe_floor", "persistence_position_error", "decoded_mse", "persistence_mse")
     }
+    # the reference's second horizon: steps until decoded MSE > half the persistence baseline's
+    half_persistence = lambda e: steps_within(e["decoded_mse"] - 0.5 * e["persistence_mse"], 0.0)
     return {
         "probe_floor_mean": errors["probe_floor"].mean(),
         "horizon_mean": per_trajectory.mean(),
         "horizon_median": jnp.median(per_trajectory),
-        "never_left_fraction": jnp.mean(per_trajectory == steps),
+        "never_left_fraction": jnp.mean(per_trajectory == settings.forecast_steps),
         "horizon_of_mean_curve": steps_within(curves["position_error"], settings.horizon_px),
-        # the reference's second horizon: steps until decoded MSE > half the persistence baseline's
-        "half_persistence_steps_mean": steps_within(
-            errors["decoded_mse"] - 0.5 * errors["persistence_mse"], 0.0
-        ).mean(),
-        "half_persistence_steps_of_mean_curve": steps_within(
-            curves["decoded_mse"] - 0.5 * curves["persistence_mse"], 0.0
-        ),
+        "half_persistence_steps_mean": half_persistence(errors).mean(),
+        "half_persistence_steps_of_mean_curve": half_persistence(curves),
         "curves": curves,
         "example_decoded": errors["decoded"][: settings.examples],
         "example_true": errors["true_frames"][: settings.examples],
@@ -125,12 +107,10 @@ def forecast(
 
 
 def horizon_figures(params: dict, eval_key: jax.Array, config: Config, settings: EvalSettings) -> dict:
-    """Probe RMSE and the long rollout of one seed: per-trajectory horizon (mean, median, share that
-    stays inside the band for 100 steps), the floor horizon, and the mean error curves [K]."""
+    """Probe RMSE and the long rollout of one seed, on the headline forecast's trajectories: per-trajectory horizon
+    (mean, median, share that stays inside the band for 100 steps), the floor horizon, and the mean error curves [K]."""
     linear = representation.linear_probes(params, eval_key, config, 1)
-    steps = settings.forecast_steps
-    traj = forecast_trajectories(eval_key, config, settings)  # the headline forecast's, continued
-    errors = rollout_errors(params, traj, linear["position_probe"], config, steps)
+    errors = rollout_errors(params, eval_key, linear["position_probe"], config, settings)
     horizon = steps_within(errors["position_error"], settings.horizon_px)
     floor = steps_within(errors["probe_floor"], settings.horizon_px)
     return {
@@ -138,7 +118,7 @@ def horizon_figures(params: dict, eval_key: jax.Array, config: Config, settings:
         "velocity_rmse": linear["velocity_rmse"],
         "horizon_mean": horizon.mean(),
         "horizon_median": jnp.median(horizon),
-        "within_100_fraction": jnp.mean(horizon >= min(WITHIN_STEPS, steps)),
+        "within_100_fraction": jnp.mean(horizon >= min(WITHIN_STEPS, settings.forecast_steps)),
         "floor_horizon_mean": floor.mean(),
         "probe_floor_mean": errors["probe_floor"].mean(),
         "error_curve": errors["position_error"].mean(axis=0),
