@@ -40,6 +40,5 @@ REFERENCE: dict[str, Any] = {
     "the variance term pins the scale (std about 2.4 to 3.0)",
 }
 REFERENCE_SEEDS = len(REFERENCE["measured"]["probe_adam_px"])  # the seeds it was measured on
-_FRESH_PROBES = REFERENCE["measured"]["probe_lstsq_fresh_px"]
 # the reference's least-squares probe on fresh trajectories, mean over its seeds: REFERENCE.md quotes 0.64
-MEAN_FRESH_PROBE_PX = sum(_FRESH_PROBES) / len(_FRESH_PROBES)
+MEAN_FRESH_PROBE_PX = sum(REFERENCE["measured"]["probe_lstsq_fresh_px"]) / REFERENCE_SEEDS

@@ -79,7 +79,7 @@ def time_major_pairs(params: dict, train_key: jax.Array, config: Config) -> tupl
     traj = training_trajectories(train_key, config)
     z, positions, _ = probe.encode_trajectories(params, traj, config)  # [N, T - 1, ...]
     z, positions = z[:, :-1], positions[:, :-1]  # the o_t of the pairs (o_t, o_t+1)
-    time_major = lambda a: jnp.swapaxes(a, 0, 1).reshape(-1, a.shape[-1])  # noqa: E731
+    time_major = lambda a: jnp.swapaxes(a, 0, 1).reshape(-1, a.shape[-1])
     return time_major(z), time_major(positions)
 
 
