@@ -139,8 +139,9 @@ def test_near_bounce_marks_the_frames_around_a_velocity_flip():
     velocities = np.full((1, 10, 2), 0.75)
     velocities[0, 5:, 1] = -0.75  # the x velocity flips at frame 5
     near = np.asarray(anomaly.near_bounce(jnp.asarray(velocities)))[0]
-    scored = np.arange(near.size) + anomaly.FIRST_SCORED_FRAME
-    np.testing.assert_array_equal(scored[near], [4, 5, 6])
+    np.testing.assert_array_equal(np.flatnonzero(near), [4, 5, 6])
+    wider = np.asarray(anomaly.near_bounce(jnp.asarray(velocities), frames=2))[0]
+    np.testing.assert_array_equal(np.flatnonzero(wider), [3, 4, 5, 6, 7])
 
 
 class RocAucTest(chex.TestCase):

@@ -98,29 +98,24 @@ def masked_mean(values: jax.Array, mask: jax.Array) -> jax.Array:
     return jnp.sum(values * mask) / jnp.sum(mask)
 
 
+def near_bounce(velocities: jax.Array, frames: int = 1) -> jax.Array:
+    """[n, T, 2] velocities -> [n, T]: does frame f lie within `frames` frames of a wall bounce (a frame whose
+    velocity differs from the one before)? Bounces are the normal world's surprises."""
+    length = velocities.shape[1]
+    bounce = jnp.any(velocities[:, 1:] != velocities[:, :-1], axis=-1)  # [n, T - 1]: a bounce at frame j + 1
+    padded = jnp.pad(bounce, ((0, 0), (frames + 1, frames)))  # entry g + frames: frame g, so f's window starts at f
+    return jnp.any(jnp.stack([padded[:, i : i + length] for i in range(2 * frames + 1)]), axis=0)
+
+
 def mid_air_frames(key: jax.Array, velocities: jax.Array, first: int, stop: int) -> jax.Array:
     """[n, T, 2] velocities of untouched trajectories -> [n] random frames in [first, stop) with no
-    velocity change (a wall bounce) within MID_AIR_FRAMES frames of them. (If a trajectory had no such
-    frame, any frame in range would be drawn; with 0.75 px/frame in a 13 px box most frames qualify.)"""
-    n, length = velocities.shape[:2]
-    bounce = jnp.pad(jnp.any(velocities[:, 1:] != velocities[:, :-1], axis=-1), ((0, 0), (1, 0)))  # [n, T] at frame
-    window = 2 * MID_AIR_FRAMES + 1
-    padded = jnp.pad(bounce, ((0, 0), (MID_AIR_FRAMES, MID_AIR_FRAMES)))
-    near = jnp.any(jnp.stack([padded[:, i : i + length] for i in range(window)]), axis=0)
-    frames = jnp.arange(length)
+    wall bounce within MID_AIR_FRAMES frames of them. (If a trajectory had no such frame, any frame in
+    range would be drawn; with 0.75 px/frame in a 13 px box most frames qualify.)"""
+    frames = jnp.arange(velocities.shape[1])
     allowed = (frames >= first) & (frames < stop)
-    eligible = allowed & ~near
+    eligible = allowed & ~near_bounce(velocities, MID_AIR_FRAMES)
     eligible = jnp.where(eligible.any(axis=1, keepdims=True), eligible, allowed)
     return jax.random.categorical(key, jnp.where(eligible, 0.0, -jnp.inf), axis=1)
-
-
-def near_bounce(velocities: jax.Array) -> jax.Array:
-    """[n, T, 2] velocities -> [n, T - 2]: does scored frame f (f = 2 .. T - 1) lie within one frame of
-    a wall bounce (a velocity flip at frame f - 1, f or f + 1)? Bounces are the normal world's surprises."""
-    flip = jnp.any(velocities[:, 1:] != velocities[:, :-1], axis=-1)  # [n, T - 1]: flip at frame j + 1
-    at_frame = jnp.pad(flip, ((0, 0), (2, 1)))  # [n, T + 2]: frame f at f + 1
-    near = at_frame[:, :-2] | at_frame[:, 1:-1] | at_frame[:, 2:]  # [n, T]: frame f
-    return near[:, FIRST_SCORED_FRAME:]
 
 
 def detection_figures(
@@ -228,32 +223,29 @@ def detect(
     config: Config,
     settings: EvalSettings,
     kind: str = "teleport",
-    frame: jax.Array | int | None = None,
+    frame: jax.Array | int = -1,
 ) -> dict:
-    """One seed's anomaly figures for anomaly `kind` at a random frame (or at `frame` for every
+    """One seed's anomaly figures for anomaly `kind` at a random frame (or at `frame` >= 0 for every
     trajectory, the reference's fixed-frame protocol), latent and pixel surprise side by side. `frame`
     may be traced (-1: random frames), so that both protocols share one compiled program."""
-    frame = -1 if frame is None else frame
     key = jax.random.fold_in(purpose_key(eval_key, "anomaly"), frame + 1)  # 0 for random frames
     case = scenario(key, config, settings, kind, frame)
     trajectories = {"anomalous": case.broken, "normal": case.normal, "calibration": case.calibration}
     scores = {name: jax.vmap(lambda f: surprise(params, f, config))(t.frames) for name, t in trajectories.items()}
-    online_latent = jax.vmap(lambda f: surprise(params, f, config, context="online")["latent"])
-    online = {name: online_latent(trajectories[name].frames) for name in ("anomalous", "normal")}
-    bounces = near_bounce(case.normal.velocities)
+    bounces = near_bounce(case.normal.velocities)[:, FIRST_SCORED_FRAME:]
     figures = {
         space: detection_figures(scores["anomalous"][space], scores["normal"][space], scores["calibration"][space],
                                  case.frames_at, case.visible, settings.threshold_mads, bounces)
         for space in ("latent", "pixel")
     }  # fmt: skip
-    online_at = at_frames(online["anomalous"], case.frames_at)
-    figures["latent_online_context"] = {"roc_auc": roc_auc(online_at, online["normal"], case.visible)}
+    online = jax.vmap(lambda f: surprise(params, f, config, context="online")["latent"])
+    online_at = at_frames(online(case.broken.frames), case.frames_at)
+    figures["latent_online_context"] = {"roc_auc": roc_auc(online_at, online(case.normal.frames), case.visible)}
     figures["roc_curve"] = {
         space: roc_curve(at_frames(scores["anomalous"][space], case.frames_at), scores["normal"][space], case.visible)
         for space in ("latent", "pixel")
     }
-    # displacement_px: how far the anomaly moved the logo on its first frame
-    counts = {"visible_count": case.visible.sum(), "invisible_count": (~case.visible).sum()}
-    figures |= {**counts, "displacement_px": case.displacement.mean()}
+    figures |= {"visible_count": case.visible.sum(), "invisible_count": (~case.visible).sum()}
+    figures["displacement_px"] = case.displacement.mean()  # how far the anomaly moved the logo on its first frame
     figures["example"] = examples(case, scores["anomalous"], figures, settings.examples)
     return figures
