@@ -88,26 +88,21 @@ def config_entry(runs: SeedRuns, settings: EvalSettings, need_std: bool) -> dict
         jax.jit(jax.vmap(lambda p, k: forecast.horizon_figures(p, k, runs.config, settings)))(runs.params, eval_keys)
     )
     curves = lambda values: np.round(np.asarray(values, dtype=float), 5).tolist()
-    entry = {
+    spectrum = predictor_spectrum(runs.params, runs.config)
+    return {
         "overrides": overrides_json(runs.config),
         **{k: summarise(v, need_std=need_std) for k, v in measured.items() if not k.endswith("_curve")},
         "curves_per_seed": {k: curves(v) for k, v in measured.items() if k.endswith("_curve")},
+        **({"predictor_spectrum": spectrum} if spectrum else {}),
+        "settings": settings.to_dict(),
     }
-    spectrum = predictor_spectrum(runs.params, runs.config)
-    if spectrum:
-        entry["predictor_spectrum"] = spectrum
-    return {**entry, "settings": settings.to_dict()}
 
 
 def evaluate(loaded: dict[str, SeedRuns], context: Context) -> Evaluated:
     settings = EvalSettings(forecast_steps=HORIZON_STEPS)
-    return Evaluated(
-        {
-            "configs": {name: config_entry(runs, settings, context.need_std) for name, runs in loaded.items()},
-            "persistent_modulus": PERSISTENT_MODULUS,  # what the spectra were counted with, for --report-only
-        },
-        {},
-    )
+    configs = {name: config_entry(runs, settings, context.need_std) for name, runs in loaded.items()}
+    # persistent_modulus: what the spectra were counted with, for --report-only
+    return Evaluated({"configs": configs, "persistent_modulus": PERSISTENT_MODULUS}, {})
 
 
 def draw(evaluated: Evaluated, out: Path) -> dict[str, Path]:
@@ -203,12 +198,8 @@ def spectrum_table(configs: dict) -> str:
 
 def section_recipes(payload: dict) -> str | None:
     configs = payload["configs"]
-    header = [
-        "recipe",
-        "overrides",
-        *(c.format(**settings_of(payload)) for c, _, _ in COLUMNS),
-        *(f"mean error after {k} steps, px" for k in ERROR_AT),
-    ]
+    header = ["recipe", "overrides", *(c.format(**settings_of(payload)) for c, _, _ in COLUMNS)]
+    header += [f"mean error after {k} steps, px" for k in ERROR_AT]
     modulus = payload.get("persistent_modulus", PERSISTENT_MODULUS)  # older payloads: the code's
     text = [
         "## Beyond the reference: the horizon of every recipe",
