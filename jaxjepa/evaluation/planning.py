@@ -57,16 +57,13 @@ class Timing(NamedTuple):
     vmap_speedup: float  # sequential_s over the vmapped call's wall time
 
 
-def outcome(episodes: planning.Episode) -> Outcome:
-    steps = jnp.where(episodes.success, episodes.steps_to_success.astype(jnp.float32), jnp.nan)
-    return Outcome(jnp.mean(episodes.success.astype(jnp.float32)), jnp.nanmedian(steps))
-
-
 def planned(
     key: jax.Array, model: planning.WorldModel, config: Config, planner: str = "mppi", count: int | None = None
 ) -> Outcome:
     """`count` (default `EPISODES`) random tasks planned by `planner` with `model`."""
-    return outcome(planning.episodes(key, count or EPISODES, model, config, planner))
+    episodes = planning.episodes(key, count or EPISODES, model, config, planner)
+    steps = jnp.where(episodes.success, episodes.steps_to_success.astype(jnp.float32), jnp.nan)
+    return Outcome(jnp.mean(episodes.success.astype(jnp.float32)), jnp.nanmedian(steps))
 
 
 def planner_outcomes(params: dict, key: jax.Array, config: Config) -> dict[str, Outcome]:
@@ -179,15 +176,10 @@ def position_probe(params: dict, config: Config) -> probe.Probe:
 
 
 def evaluate(loaded: dict[str, SeedRuns], context: Context) -> Evaluated:
-    main = loaded[PLANNING[0]]
-    need = context.need_std
-    planners = per_seed(planner_outcomes, main)
-    budget = per_seed(budget_outcomes, main)
-    ablation = {
-        name: per_seed(lambda p, k, c: planned(k, planning.learned_model(p, c), c), runs)
-        for name, runs in loaded.items()
-        if name != PLANNING[0]
-    }
+    main, need = loaded[PLANNING[0]], context.need_std
+    planners, budget = per_seed(planner_outcomes, main), per_seed(budget_outcomes, main)
+    learned_mppi = lambda p, k, c: planned(k, planning.learned_model(p, c), c)
+    ablation = {name: per_seed(learned_mppi, runs) for name, runs in loaded.items() if name != PLANNING[0]}
     params = main.params_of(0)
     payload = {
         "config": PLANNING[0],
@@ -195,11 +187,7 @@ def evaluate(loaded: dict[str, SeedRuns], context: Context) -> Evaluated:
         "episodes": EPISODES,
         "budget_episodes": BUDGET_EPISODES,
         "episodes_per_batch": planning.EPISODES_PER_BATCH,
-        "planner_budget": {
-            "samples": main.config.plan_samples,
-            "horizon": main.config.plan_horizon,
-            "iterations": main.config.plan_iterations,
-        },
+        "planner_budget": {key: getattr(main.config, f"plan_{key}") for key in ("samples", "horizon", "iterations")},
         "train_s_per_seed": summarise([train_seconds(m) for m in main.run_metrics], need_std=need),
         "probe_rmse_px": summarise([m["final"]["probe_rmse_px"] for m in main.run_metrics], need_std=need),
         "planners": {name: summary_of(o, need) for name, o in planners.items()},
@@ -258,10 +246,11 @@ def method(payload: dict) -> str:
     )
 
 
-def cost_rows(payload: dict) -> list[list[str]]:
+def cost_table(payload: dict) -> str:
     """Training, the probe and the planning times (the first seed's model, this machine)."""
     t, n = payload["planning_time_s"], payload["episodes"]
-    return [
+    header = f"training, probe and planning time (this machine; the times: seed {payload['seeds'][0]}'s model)"
+    return table([header, "measured"], [
         ["training per seed, s (its share of the vmapped program)", fmt(payload["train_s_per_seed"], 0)],
         ["position probe, px", fmt(payload["probe_rmse_px"], 2)],
         ["one replanning step of one episode, ms", f"{1000 * t['replan_step_s']:.1f}"],
@@ -269,7 +258,7 @@ def cost_rows(payload: dict) -> list[list[str]]:
          f"{1000 * t['episode_vmapped_s']:.1f}"],
         ["one episode planned alone, ms", f"{1000 * t['episode_lone_s']:.0f}"],
         [f"{n} lone episodes one after another (extrapolated from a few), s", f"{t['sequential_s']:.1f}"],
-    ]  # fmt: skip
+    ])  # fmt: skip
 
 
 def targets(payload: dict) -> str:
@@ -295,25 +284,16 @@ def section_planning(payload: dict) -> str:
         outcome_row(f"MPPI, `{name}`: {ABLATION_ROWS.get(name, name)}", e) for name, e in payload["ablation"].items()
     ]
     budget = [[f"{b['samples']} x {b['iterations']}", fmt(b["success"], 1, scale=100)] for b in payload["budget"]]
+    gif = "Planned episodes: the logo, the goal (cross) and the imagined path read by a linear probe (dots)"
     return "\n\n".join(
         [
             "## Planning: steering the logo by latent planning",
             method(payload),
             table(["planner", "success, %", "median steps to success"], rows),
             table(["MPPI samples x iterations", "success, %"], budget),
-            table(
-                [
-                    f"training, probe and planning time (this machine; the times: seed {payload['seeds'][0]}'s model)",
-                    "measured",
-                ],
-                cost_rows(payload),
-            ),
+            cost_table(payload),
             targets(payload),
-            figure(
-                payload,
-                "planning_gif",
-                "Planned episodes: the logo, the goal (cross) and the imagined path read by a linear probe (dots)",
-            ),
+            figure(payload, "planning_gif", gif),
             figure(payload, "planning_budget", "MPPI success against planning budget"),
             f"- What these rows say: [{FINDINGS}]({FINDINGS}#planning).",
         ]
