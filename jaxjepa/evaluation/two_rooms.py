@@ -57,45 +57,32 @@ def episode_programs(config: Config, count: int, full: bool = True) -> dict:
     """Episode batches per planner name: (params, key) -> Episode [count, ...]; with `full`, every planner
     and the ceilings, else MPPI alone (what an ablation row reports)."""
 
-    def learned(planner: str, cost: str):
-        cfg = config.replace(plan_cost=cost)
-        return jax.jit(
-            lambda params, key: two_rooms_planning.episodes(
-                key, count, two_rooms_planning.learned_model(params, cfg), cfg, planner, ACTIONS_PER_PLAN
-            )
-        )
+    def program(planner: str, cfg: Config, model=None):  # model None: the learned model of the params
+        def run(params, key):
+            factory = two_rooms_planning.learned_model(params, cfg) if model is None else model
+            return two_rooms_planning.episodes(key, count, factory, cfg, planner, ACTIONS_PER_PLAN)
 
-    programs = {name: learned(planner, cost) for name, planner, cost in PLANNERS if full or name == "mppi"}
+        return jax.jit(run)
+
+    programs = {name: program(planner, config.replace(plan_cost=cost)) for name, planner, cost in PLANNERS}
     if not full:
-        return programs
-    ceiling = two_rooms_planning.simulator_model(config)
-    oracle = two_rooms_planning.path_oracle_model(config)
-    for name, factory, planner in (
-        ("ceiling", ceiling, "mppi"),
-        ("ceiling_search", ceiling, "search"),
-        ("ceiling_path", oracle, "mppi"),
-    ):
-        programs[name] = jax.jit(
-            lambda params, key, factory=factory, planner=planner: two_rooms_planning.episodes(
-                key, count, factory, config, planner, ACTIONS_PER_PLAN
-            )
-        )
-    return programs
+        return {"mppi": programs["mppi"]}
+    ceiling, oracle = two_rooms_planning.simulator_model(config), two_rooms_planning.path_oracle_model(config)
+    ceilings = {"ceiling": ("mppi", ceiling), "ceiling_search": ("search", ceiling), "ceiling_path": ("mppi", oracle)}
+    return programs | {name: program(planner, config, model) for name, (planner, model) in ceilings.items()}
 
 
 def seed_figures(params: dict, eval_key: jax.Array, config: Config, programs: dict) -> dict:
     """One seed: the probe's RMSE, and success rate, final distance and seconds per episode of each planner.
     Every planner sees the same tasks (one key)."""
-    measured = {
-        "probe_rmse": float(jax.jit(lambda p, k: probe.probe_position(p, k, config)["probe_rmse"])(params, eval_key))
-    }
+    probe_rmse = jax.jit(lambda p, k: probe.probe_position(p, k, config)["probe_rmse"])(params, eval_key)
+    measured = {"probe_rmse": float(probe_rmse)}
     tasks_key = purpose_key(eval_key, "two_rooms_planning")
     for name, program in programs.items():
         result, seconds = timed(program, params, tasks_key)
-        count = result.success.shape[0]
         measured[f"success_{name}"] = 100.0 * float(np.mean(result.success))
         measured[f"final_distance_{name}"] = float(np.mean(result.final_distance))
-        measured[f"episode_s_{name}"] = seconds / count
+        measured[f"episode_s_{name}"] = seconds / result.success.shape[0]
     return measured
 
 
@@ -114,7 +101,7 @@ def gif_arrays(params: dict, eval_key: jax.Array, config: Config) -> dict:
     imagined latents)."""
     factory = two_rooms_planning.learned_model(params, config)
     plan_keys, tasks = two_rooms_planning.draw_tasks(jax.random.key(1), GIF_EPISODES, config)
-    run = lambda k, t: two_rooms_planning.episode(k, t, factory, config, "mppi", ACTIONS_PER_PLAN)  # noqa: E731
+    run = lambda k, t: two_rooms_planning.episode(k, t, factory, config, "mppi", ACTIONS_PER_PLAN)
     eps = jax.jit(jax.vmap(run))(plan_keys, tasks)
     position_probe, _ = probe.fit_position(params, eval_key, config)
 
@@ -123,32 +110,25 @@ def gif_arrays(params: dict, eval_key: jax.Array, config: Config) -> dict:
         n, model = plans.shape[0], factory(task)
         previous, current = history[::ACTIONS_PER_PLAN][:n], history[1::ACTIONS_PER_PLAN][:n]
         z = jax.vmap(lambda prev, cur: model.encode(model.observe(prev, cur)))(previous, current)
-        return jax.vmap(lambda zi, plan: probe.apply(position_probe, planning.imagine(model, zi, plan[None])[0]))(
-            z, plans
-        )
+        read = lambda zi, plan: probe.apply(position_probe, planning.imagine(model, zi, plan[None])[0])
+        return jax.vmap(read)(z, plans)
 
     paths = jax.jit(jax.vmap(imagined))(tasks, eps.positions, eps.plans)
     frames = jax.vmap(jax.vmap(lambda p, layout: two_rooms.render(p, layout, config), (0, None)))(
         eps.positions, tasks.layout
     )
-    steps = np.arange(eps.positions.shape[1]) // ACTIONS_PER_PLAN
-    arrays = jax.device_get({"positions": eps.positions, "goals": tasks.goal, "paths": paths, "frames": frames})
-    return {
-        "positions": arrays["positions"],
-        "goals": arrays["goals"],
-        "imagined": arrays["paths"][:, steps],
-        "frames": np.maximum(arrays["frames"][:, :, 0], 0.4 * arrays["frames"][:, :, 1]),  # the dot over the walls
-    }
+    steps = np.arange(eps.positions.shape[1]) // ACTIONS_PER_PLAN  # the plan in force at each step
+    positions, goals, paths, frames = jax.device_get((eps.positions, tasks.goal, paths, frames))
+    dot_over_walls = np.maximum(frames[:, :, 0], 0.4 * frames[:, :, 1])
+    return {"positions": positions, "goals": goals, "imagined": paths[:, steps], "frames": dot_over_walls}
 
 
 def evaluate(loaded: dict[str, SeedRuns], context: Context) -> Evaluated:
     count = context.trajectories or EPISODES
     configs = {name: config_entry(runs, count, context.need_std, name == RECIPE) for name, runs in loaded.items()}
     arrays = {}
-    if RECIPE in loaded:
-        runs = loaded[RECIPE]
-        params = runs.params_of(0)
-        arrays["gif"] = gif_arrays(params, stacked_keys(runs.seeds[:1])[1][0], runs.config)
+    if runs := loaded.get(RECIPE):
+        arrays["gif"] = gif_arrays(runs.params_of(0), stacked_keys(runs.seeds[:1])[1][0], runs.config)
     return Evaluated({"configs": configs, "actions_per_plan": ACTIONS_PER_PLAN}, arrays)
 
 
@@ -201,12 +181,12 @@ def targets(entry: dict) -> str:
 
 
 def ablation_rows(configs: dict) -> list[list[str]]:
-    rows = [["none (the recipe)", fmt(configs[RECIPE]["success_mppi"], 1) if RECIPE in configs else "not run",
-             ebjepa(*EBJEPA["mppi"])]]  # fmt: skip
-    for name, (row, theirs, std) in ABLATION.items():
-        entry = configs.get(name)  # None: not in this payload
-        rows.append([row, fmt(entry["success_mppi"], 1) if entry else "not run", ebjepa(theirs, std)])
-    return rows
+    """The recipe's row, then one per ablation config; a config not in this payload shows as "not run"."""
+    ablation = {RECIPE: ("none (the recipe)", *EBJEPA["mppi"]), **ABLATION}
+    return [
+        [row, fmt(configs[name]["success_mppi"], 1) if name in configs else "not run", ebjepa(theirs, std)]
+        for name, (row, theirs, std) in ablation.items()
+    ]
 
 
 def section_two_rooms(payload: dict) -> str | None:
@@ -214,6 +194,8 @@ def section_two_rooms(payload: dict) -> str | None:
     if entry is None:
         return None
     size = config_from_overrides(entry["overrides"]).frame_size
+    gif = (f"Planned episodes, MPPI, seed {payload['seeds'][0]}: the dot and the walls, the goal (cross) and the path "
+           "the plan in force imagined, read by the linear probe (dots)")  # fmt: skip
     return "\n\n".join(
         [
             "## Two Rooms: EB-JEPA's planning benchmark",
@@ -231,12 +213,7 @@ def section_two_rooms(payload: dict) -> str | None:
             "Ablation: MPPI success %, one term removed (or replaced) at a time, each row trained and planned like "
             "the recipe:",
             table(["removed", "this run", "EB-JEPA"], ablation_rows(payload["configs"])),
-            figure(
-                payload,
-                "two_rooms_gif",
-                f"Planned episodes, MPPI, seed {payload['seeds'][0]}: the dot and the walls, the goal "
-                "(cross) and the path the plan in force imagined, read by the linear probe (dots)",
-            ),
+            figure(payload, "two_rooms_gif", gif),
         ]
     )
 
