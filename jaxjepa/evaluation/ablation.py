@@ -19,6 +19,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from jaxjepa import losses, probe
@@ -56,12 +57,10 @@ def collapse_figures(params: dict, eval_key: jax.Array, config: Config) -> dict:
     fit_positions, test_positions = probe.flat(fitted.positions), probe.flat(tested.positions)
     predicted = probe.apply(probe.fit(probe.flat(fitted.z), fit_positions), probe.flat(tested.z))
     return {
-        "embedding_std": jax.numpy.mean(losses.embedding_std(probe.flat(tested.z))),
+        "embedding_std": jnp.mean(losses.embedding_std(probe.flat(tested.z))),
         "probe_rmse": probe.rmse(predicted, test_positions),
         # what a probe that knows nothing scores: always the mean position
-        "probe_rmse_of_mean": probe.rmse(
-            jax.numpy.broadcast_to(fit_positions.mean(0), predicted.shape), test_positions
-        ),
+        "probe_rmse_of_mean": probe.rmse(jnp.broadcast_to(fit_positions.mean(0), predicted.shape), test_positions),
     }
 
 
