@@ -23,8 +23,9 @@ Adding a suite (a new benchmark, say) takes one module and one line:
    - `configs(config_name, config) -> {run name: Config}`: the named configs to train or find
      (runs/NAME/seed{i}, as train.py --config NAME keeps them);
    - `evaluate(loaded: {run name: runs.SeedRuns}, context: suite.Context) -> suite.Evaluated`: the
-     per-seed measure jit(vmap)ped over `SeedRuns.params` with `runner.stacked_keys(seeds)` (or mapped one
-     seed after another, `lax.map`, where a seed's own batch fills the memory), summarised
+     per-seed measure jit(vmap)ped over `SeedRuns.params` and `runner.stacked_keys(seeds)` by
+     `settings.over_seeds` (or mapped one seed after another, `lax.map`, where a seed's own batch fills
+     the memory), summarised
      with `settings.summarise` into a JSON-ready payload (plus host arrays the figures need);
    - `figures(evaluated, out_dir) -> {figure name: path}` and report sections `(stored JSON) -> markdown`;
    - `SUITE = Suite(name=..., result_file="NAME.json", configs=..., evaluate=..., figures=...,

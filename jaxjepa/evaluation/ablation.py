@@ -28,7 +28,7 @@ from jaxjepa.evaluation import figures
 from jaxjepa.evaluation.reference import REFERENCE
 from jaxjepa.evaluation.report import FINDINGS, figure, fmt, table
 from jaxjepa.evaluation.runs import SeedRuns
-from jaxjepa.evaluation.settings import summarise
+from jaxjepa.evaluation.settings import over_seeds, rounded, summarise
 from jaxjepa.evaluation.suite import Context, Evaluated, Suite
 from jaxjepa.runner import stacked_keys
 
@@ -74,9 +74,7 @@ def thin_curves(curves: np.ndarray, points: int = CURVE_POINTS) -> tuple[np.ndar
 def variant_metrics(name: str, runs: SeedRuns, need_std: bool) -> dict:
     """One variant's figures over its seeds: training-curve std, then the fresh-trajectory measures."""
     _, eval_keys = stacked_keys(runs.seeds)
-    measured = jax.device_get(
-        jax.jit(jax.vmap(lambda p, k: collapse_figures(p, k, runs.config)))(runs.params, eval_keys)
-    )
+    measured = over_seeds(lambda p, k: collapse_figures(p, k, runs.config), runs.params, eval_keys)
     curves = np.stack([np.asarray(m["curves"]["emb_std"], dtype=float) for m in runs.run_metrics])
     s = lambda values: summarise(values, need_std=need_std)
     steps, thinned = thin_curves(curves)
@@ -86,7 +84,7 @@ def variant_metrics(name: str, runs: SeedRuns, need_std: bool) -> dict:
         "embedding_std": s(measured["embedding_std"]),
         "probe_rmse_px": s(measured["probe_rmse"]),
         "probe_rmse_of_mean_px": s(measured["probe_rmse_of_mean"]),
-        "curve": {"steps": steps.tolist(), "per_seed": np.round(thinned, 5).tolist()},
+        "curve": {"steps": steps.tolist(), "per_seed": rounded(thinned)},
     }
 
 

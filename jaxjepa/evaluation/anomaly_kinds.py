@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import jax
 import numpy as np
 
 from jaxjepa.config import ANOMALY_RECIPES, BEST_RECIPE
 from jaxjepa.evaluation import anomaly, figures
 from jaxjepa.evaluation.report import at_least, figure, fmt, made_by, overrides_text, table, targets_table
 from jaxjepa.evaluation.runs import SeedRuns
-from jaxjepa.evaluation.settings import EvalSettings, summarise
+from jaxjepa.evaluation.settings import EvalSettings, over_seeds, rounded, summarise
 from jaxjepa.evaluation.suite import Context, Evaluated, Suite, named_configs, overrides_json
 from jaxjepa.runner import stacked_keys
 
@@ -37,14 +36,13 @@ def kind_entry(runs: SeedRuns, settings: EvalSettings, kind: str, need_std: bool
     """One anomaly kind at random (for the subtle kinds: mid-air) frames, summarised over seeds."""
     _, eval_keys = stacked_keys(runs.seeds)
     detect = lambda p, k: anomaly.detect(p, k, runs.config, settings, kind=kind)
-    measured = jax.device_get(jax.jit(jax.vmap(detect))(runs.params, eval_keys))
+    measured = over_seeds(detect, runs.params, eval_keys)
     s = lambda values: summarise(values, need_std=need_std)
-    curves = lambda values: np.round(np.asarray(values, dtype=float), 5).tolist()
     return {
         **{space: {k: s(v) for k, v in measured[space].items()} for space in SPACES},
         "displacement_px": s(measured["displacement_px"]),
         "count": s(measured["visible_count"]),
-        "roc_curve_per_seed": {space: curves(v) for space, v in measured["roc_curve"].items()},
+        "roc_curve_per_seed": {space: rounded(v) for space, v in measured["roc_curve"].items()},
     }
 
 

@@ -19,7 +19,7 @@ from jaxjepa.config import Config
 from jaxjepa.evaluation import anomaly, figures, forecast, headline_report, representation
 from jaxjepa.evaluation.reference import REFERENCE
 from jaxjepa.evaluation.runs import SeedRuns
-from jaxjepa.evaluation.settings import EvalSettings, summarise
+from jaxjepa.evaluation.settings import EvalSettings, over_seeds, summarise
 from jaxjepa.evaluation.suite import Context, Evaluated, Suite
 from jaxjepa.runner import stacked_keys
 
@@ -35,8 +35,6 @@ def measure(runs: SeedRuns, settings: EvalSettings) -> dict:
     """Every headline measure of one config's runs, each one jit(vmap) over the stacked seeds."""
     config, params = runs.config, runs.params
     train_keys, eval_keys = stacked_keys(runs.seeds)
-    host = jax.device_get
-    over_seeds = lambda fn, *args: host(jax.jit(jax.vmap(fn))(*args))
     linear = over_seeds(lambda p, k: representation.linear_probes(p, k, config, settings.examples), params, eval_keys)
     published = over_seeds(
         lambda p, tk, ek: representation.published_probe(p, tk, ek, config, settings), params, train_keys, eval_keys
@@ -49,7 +47,7 @@ def measure(runs: SeedRuns, settings: EvalSettings) -> dict:
             detect = lambda p, k, f, kind=kind: anomaly.detect(p, k, config, settings, kind, frame=f)
             programs[kind] = jax.jit(jax.vmap(detect, in_axes=(0, 0, None)))
         fixed = jnp.int32(-1 if frame is None else frame)
-        anomalies[name] = {"description": description, **host(programs[kind](params, eval_keys, fixed))}
+        anomalies[name] = {"description": description, **jax.device_get(programs[kind](params, eval_keys, fixed))}
     return {"linear": linear, "published": published, "forecast": rollout, "anomaly": anomalies}
 
 

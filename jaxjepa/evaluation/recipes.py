@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-import jax
 import numpy as np
 
 from jaxjepa.config import BEST_RECIPE, RECIPES, Config
@@ -32,7 +31,7 @@ from jaxjepa.evaluation.report import (
     targets_table,
 )
 from jaxjepa.evaluation.runs import SeedRuns
-from jaxjepa.evaluation.settings import EvalSettings, summarise
+from jaxjepa.evaluation.settings import EvalSettings, over_seeds, rounded, summarise
 from jaxjepa.evaluation.suite import Context, Evaluated, Suite, named_configs, overrides_json
 from jaxjepa.runner import stacked_keys
 
@@ -84,15 +83,12 @@ def predictor_spectrum(stacked_params: dict, config: Config) -> dict | None:
 
 def config_entry(runs: SeedRuns, settings: EvalSettings, need_std: bool) -> dict:
     _, eval_keys = stacked_keys(runs.seeds)
-    measured = jax.device_get(
-        jax.jit(jax.vmap(lambda p, k: forecast.horizon_figures(p, k, runs.config, settings)))(runs.params, eval_keys)
-    )
-    curves = lambda values: np.round(np.asarray(values, dtype=float), 5).tolist()
+    measured = over_seeds(lambda p, k: forecast.horizon_figures(p, k, runs.config, settings), runs.params, eval_keys)
     spectrum = predictor_spectrum(runs.params, runs.config)
     return {
         "overrides": overrides_json(runs.config),
         **{k: summarise(v, need_std=need_std) for k, v in measured.items() if not k.endswith("_curve")},
-        "curves_per_seed": {k: curves(v) for k, v in measured.items() if k.endswith("_curve")},
+        "curves_per_seed": {k: rounded(v) for k, v in measured.items() if k.endswith("_curve")},
         **({"predictor_spectrum": spectrum} if spectrum else {}),
         "settings": settings.to_dict(),
     }

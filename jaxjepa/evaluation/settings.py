@@ -61,6 +61,16 @@ def stack_trees(trees: Sequence[Any]) -> Any:
     return jax.tree_util.tree_map(lambda *leaves: jax.numpy.stack(leaves), *trees)
 
 
+def over_seeds(measure, *per_seed: Any) -> Any:
+    """`measure` of one seed, jit(vmap)ped over the leading [n_seeds] axis of every argument, on the host."""
+    return jax.device_get(jax.jit(jax.vmap(measure))(*per_seed))
+
+
+def rounded(curves: Any) -> list:
+    """Per-seed curves as the JSON stores them: nested lists, 5 decimals."""
+    return np.round(np.asarray(curves, dtype=float), 5).tolist()
+
+
 def timed(fn, *args, repeats: int = 1) -> tuple[Any, float]:
     """(output, median wall seconds of `repeats` calls) of the jitted `fn(*args)`, compiled first, so that
     compilation is never timed; no warm-up call is needed on a CPU."""
