@@ -23,6 +23,7 @@ BLOCKS = ("performance", "gpu")
 BLOCK_BACKENDS = {"performance": "cpu", "gpu": "gpu"}  # jax.default_backend() of the machine each block shows
 SECTIONS = ("peak", "step", "single", "process", "seeds", "torch", "ttq")
 FIELDS = {"command": str, "started_utc": str, "machine": dict}  # in every file `python -m benchmarks` writes
+Row = tuple[str, str, str, str]  # a row of the headline table: figure, measured, target, met
 
 
 def markers(block: str = "performance") -> tuple[str, str]:
@@ -65,69 +66,93 @@ def _met(ok):
     return "-" if ok is None else ("yes" if ok else "**no**")
 
 
-def headline_rows(r: dict) -> list[tuple[str, str, str, str]]:
-    rows = []
-    peak, step = r.get("peak"), r.get("step")
-    if peak:
-        rows.append(
-            (f"float32 matmul peak, {peak['matmul_size']}^3 under XLA", f"{peak['peak_gflops']:.0f} GFLOP/s", "-", "-")
-        )
-        rows.append(
-            (
-                "float32 matmul at the first layer's shape (256x512 @ 512x256)",
-                f"{peak['first_layer_gflops']:.0f} GFLOP/s",
-                "-",
-                "-",
-            )
-        )
-        if "peak_bf16_gflops" in peak:
-            flags = ", ".join(peak["cpu_bf16_flags"]) or "none"
-            rows.append(
-                (
-                    f"bfloat16 matmul (float32 accumulation) under XLA, {peak['matmul_size']}^3 / first layer's shape; "
-                    f"the CPU's bf16 instructions: {flags}",
-                    f"{peak['peak_bf16_gflops']:.0f} / {peak['first_layer_bf16_gflops']:.0f} GFLOP/s",
-                    "-",
-                    "-",
-                )
-            )
-    if step:
-        mflop = step["flops_per_step"]["total"] / 1e6
-        rows.append(
-            (
-                f"train step (batch {step['batch_size']}, {mflop:.0f} MFLOP analytic), best of repeats of "
-                f"{step['steps']} steps",
-                f"{step['step_ms']:.2f} ms = {step['samples_per_s']:,.0f} samples/s = "
-                f"{step['achieved_gflops']:.0f} GFLOP/s",
-                "-",
-                "-",
-            )
-        )
-        prof = step.get("profile") or {}
-        if prof.get("matmul_share") is not None:
-            rows.append(
-                (
-                    "profile of a step (`jax.profiler`): busy time in matmul kernels (dot / ynn_fusion ops), "
-                    "their rate",
-                    f"{100 * prof['matmul_share']:.0f}% of busy time ({prof['matmul_step_ms']:.2f} of "
-                    f"{prof['ops_step_ms']:.2f} ms), "
-                    f"{prof['matmul_gflops']:.0f} GFLOP/s while in them",
-                    "-",
-                    "-",
-                )
-            )
-        frac = step.get("fraction_of_peak")
+def headline_rows(r: dict) -> list[Row]:
+    """The headline table's rows (figure, measured, target, met), section by section in the table's order."""
+    return [
+        *peak_rows(r.get("peak")),
+        *step_rows(r.get("step")),
+        *torch_rows(r.get("torch")),
+        *process_rows(r.get("process")),
+        *seeds_rows(r.get("seeds")),
+        *ttq_rows(r.get("ttq")),
+    ]
+
+
+def peak_rows(peak: dict | None) -> list[Row]:
+    """The machine's matmul rates under XLA: float32, and bfloat16 where the section measured it."""
+    if not peak:
+        return []
+    rows = [
+        (f"float32 matmul peak, {peak['matmul_size']}^3 under XLA", f"{peak['peak_gflops']:.0f} GFLOP/s", "-", "-"),
+        (
+            "float32 matmul at the first layer's shape (256x512 @ 512x256)",
+            f"{peak['first_layer_gflops']:.0f} GFLOP/s",
+            "-",
+            "-",
+        ),
+    ]
+    if "peak_bf16_gflops" in peak:
+        flags = ", ".join(peak["cpu_bf16_flags"]) or "none"
         rows.append(
             (
-                "train step / matmul peak",
-                _num(frac and 100 * frac, "{:.0f}%"),
-                ">= 75% (reference ~38%)",
-                _met(None if frac is None else frac >= TARGETS["fraction_of_peak"]),
+                f"bfloat16 matmul (float32 accumulation) under XLA, {peak['matmul_size']}^3 / first layer's shape; "
+                f"the CPU's bf16 instructions: {flags}",
+                f"{peak['peak_bf16_gflops']:.0f} / {peak['first_layer_bf16_gflops']:.0f} GFLOP/s",
+                "-",
+                "-",
             )
         )
-    torch = r.get("torch")
+    return rows
+
+
+def step_rows(step: dict | None) -> list[Row]:
+    """The train step's time and rate, its profile, and its share of the matmul peak against the target."""
+    if not step:
+        return []
+    mflop = step["flops_per_step"]["total"] / 1e6
+    rows = [
+        (
+            f"train step (batch {step['batch_size']}, {mflop:.0f} MFLOP analytic), best of repeats of "
+            f"{step['steps']} steps",
+            f"{step['step_ms']:.2f} ms = {step['samples_per_s']:,.0f} samples/s = "
+            f"{step['achieved_gflops']:.0f} GFLOP/s",
+            "-",
+            "-",
+        )
+    ]
+    rows += profile_rows(step.get("profile") or {})
+    frac = step.get("fraction_of_peak")
+    rows.append(
+        (
+            "train step / matmul peak",
+            _num(frac and 100 * frac, "{:.0f}%"),
+            ">= 75% (reference ~38%)",
+            _met(None if frac is None else frac >= TARGETS["fraction_of_peak"]),
+        )
+    )
+    return rows
+
+
+def profile_rows(prof: dict) -> list[Row]:
+    """The step's busy time in matmul kernels and their rate, where the profiler saw them."""
+    if prof.get("matmul_share") is None:
+        return []
+    return [
+        (
+            "profile of a step (`jax.profiler`): busy time in matmul kernels (dot / ynn_fusion ops), their rate",
+            f"{100 * prof['matmul_share']:.0f}% of busy time ({prof['matmul_step_ms']:.2f} of "
+            f"{prof['ops_step_ms']:.2f} ms), "
+            f"{prof['matmul_gflops']:.0f} GFLOP/s while in them",
+            "-",
+            "-",
+        )
+    ]
+
+
+def torch_rows(torch: dict | None) -> list[Row]:
+    """The JEPA phase against PyTorch's (pairs, then the variants), or why the section did not run."""
     if torch and "pairs" in torch:
-        rows.append(
+        return [
             (
                 f"same recipe, JEPA phase ({torch['steps']} steps): jaxjepa vs PyTorch {torch['torch_version']} "
                 f"({torch['torch_threads']} threads), median of {len(torch['pairs'])} pairs",
@@ -135,54 +160,60 @@ def headline_rows(r: dict) -> list[tuple[str, str, str, str]]:
                 f"{torch['median_speedup_with_compile']:.2f}x with jaxjepa's compile counted",
                 ">= 3x",
                 _met(torch["median_speedup"] >= TARGETS["speedup"]),
+            ),
+            *variant_rows(torch),
+        ]
+    if torch:
+        return [("jaxjepa vs PyTorch", torch.get("skipped", "-"), ">= 3x", "-")]
+    return []
+
+
+def seeds_rows(seeds: dict | None) -> list[Row]:
+    """8 seeds in one program against 1 seed, in seeds per minute; the split over CPU devices counts too."""
+    if not seeds:
+        return []
+    by_n = {row["seeds"]: row for row in seeds["rows"]}
+    if 8 not in by_n or not by_n[8].get("run_vs_one_seed"):
+        return []
+    gain = 8 / by_n[8]["run_vs_one_seed"]
+    split = seeds.get("split")
+    split_gain = 8 / split["run_vs_one_seed"] if split and split["seeds"] == 8 and split["run_vs_one_seed"] else None
+    return [
+        (
+            "8 seeds in one vmapped program: seeds per minute against 1 seed's (run time)",
+            f"{gain:.2f}x" + (f"; {split_gain:.2f}x over {split['devices']} CPU devices" if split_gain else ""),
+            ">= 1.5x",
+            _met(max(gain, split_gain or 0.0) >= TARGETS["eight_seeds_per_minute"]),
+        )
+    ]
+
+
+def ttq_rows(ttq: dict | None) -> list[Row]:
+    """Each recipe's median time to probe quality; only the `fast` recipe has a target."""
+    if not ttq:
+        return []
+    rows = []
+    for recipe in ("default", "fast"):
+        t = ttq[recipe]
+        target = "<= 5 s" if recipe == "fast" else "-"
+        met = (
+            None
+            if recipe != "fast"
+            else (t["median_time_to_quality_s"] is not None and t["median_time_to_quality_s"] <= TARGETS["fast_ttq_s"])
+        )
+        rows.append(
+            (
+                f"time to probe <= {ttq['quality_px']} px, `{recipe}` recipe, median of {len(t['seeds'])} seeds "
+                f"(compile included, decoder skipped)",
+                _num(t["median_time_to_quality_s"], "{:.1f} s", "not reached"),
+                target,
+                _met(met),
             )
         )
-        rows += variant_rows(torch)
-    elif torch:
-        rows.append(("jaxjepa vs PyTorch", torch.get("skipped", "-"), ">= 3x", "-"))
-    rows += process_rows(r.get("process"))
-    seeds = r.get("seeds")
-    if seeds:
-        by_n = {row["seeds"]: row for row in seeds["rows"]}
-        if 8 in by_n and by_n[8].get("run_vs_one_seed"):
-            gain = 8 / by_n[8]["run_vs_one_seed"]
-            split = seeds.get("split")
-            split_gain = (
-                8 / split["run_vs_one_seed"] if split and split["seeds"] == 8 and split["run_vs_one_seed"] else None
-            )
-            rows.append(
-                (
-                    "8 seeds in one vmapped program: seeds per minute against 1 seed's (run time)",
-                    f"{gain:.2f}x" + (f"; {split_gain:.2f}x over {split['devices']} CPU devices" if split_gain else ""),
-                    ">= 1.5x",
-                    _met(max(gain, split_gain or 0.0) >= TARGETS["eight_seeds_per_minute"]),
-                )
-            )
-    ttq = r.get("ttq")
-    if ttq:
-        for recipe in ("default", "fast"):
-            t = ttq[recipe]
-            target = "<= 5 s" if recipe == "fast" else "-"
-            met = (
-                None
-                if recipe != "fast"
-                else (
-                    t["median_time_to_quality_s"] is not None and t["median_time_to_quality_s"] <= TARGETS["fast_ttq_s"]
-                )
-            )
-            rows.append(
-                (
-                    f"time to probe <= {ttq['quality_px']} px, `{recipe}` recipe, median of {len(t['seeds'])} seeds "
-                    f"(compile included, decoder skipped)",
-                    _num(t["median_time_to_quality_s"], "{:.1f} s", "not reached"),
-                    target,
-                    _met(met),
-                )
-            )
     return rows
 
 
-def variant_rows(torch: dict) -> list[tuple[str, str, str, str]]:
+def variant_rows(torch: dict) -> list[Row]:
     variants = torch.get("variants")
     if not variants:
         return []
@@ -203,7 +234,7 @@ def variant_rows(torch: dict) -> list[tuple[str, str, str, str]]:
     ]
 
 
-def process_rows(process: dict | None) -> list[tuple[str, str, str, str]]:
+def process_rows(process: dict | None) -> list[Row]:
     if not process:
         return []
     if "pairs" not in process:
@@ -260,7 +291,19 @@ def markdown(r: dict, figures_path: str | None = None) -> str:
     """The block's text; `figures_path` is where the JSON is (default: where the run wrote it)."""
     m = r.get("machine", {})
     headline = headline_rows(r)
-    lines = [
+    lines = [made_on(r, m, figures_path)]
+    if headline:
+        lines += ["", "| figure | measured | target | met |", "|---|---|---|---|"]
+        lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in headline]
+    lines += single_lines(r.get("single"))
+    lines += seeds_lines(r.get("seeds"), m)
+    lines += ttq_lines(r.get("ttq"))
+    return "\n".join(lines)
+
+
+def made_on(r: dict, m: dict, figures_path: str | None) -> str:
+    """The block's first line: the command, the machine and its load, when, and where the figures are."""
+    return (
         "Made by "
         f"`{r.get('command', 'python -m benchmarks')}`"
         f"{' (QUICK sizes: not the real figures)' if r.get('quick') else ''} "
@@ -269,77 +312,86 @@ def markdown(r: dict, figures_path: str | None = None) -> str:
         f"{r.get('started_utc', '?')}; load average at start {_loads(m, 'load_average_at_start')}"
         f"{_update_loads(m)}. Figures: "
         f"`{figures_path or r.get('out', 'results/bench.json')}`."
+    )
+
+
+def single_lines(single: dict | None) -> list[str]:
+    """The one-seed table, each recipe cold and warm in fresh processes, and the warm process's breakdown."""
+    if not single:
+        return []
+    lines = [
+        "",
+        "One seed, `train.py`'s program, each in a fresh process (cold: empty persistent XLA cache; warm: a new "
+        "process finding it full). Process = whole `python` wall time, imports included; the `default` row's "
+        "process also timed each part of its run alone afterwards (the breakdown below), and that time is left "
+        "out.",
+        "",
+        "| recipe | compile cold / warm, s | run, s | decoder alone, s | process cold / warm, s | probe px |",
+        "|---|---|---|---|---|---|",
     ]
-    if headline:
-        lines += ["", "| figure | measured | target | met |", "|---|---|---|---|"]
-        lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in headline]
-    single = r.get("single")
-    if single:
+    for name, s in single.items():
+        cold, warm = s["cold"], s["warm"]
+        lines.append(
+            f"| `{name}` ({s['config']['steps']} + {s['config']['decoder_steps']} decoder steps) | "
+            f"{cold['compile_s']:.2f} / {warm['compile_s']:.2f} | {cold['run_s']:.2f} | "
+            f"{_num(cold.get('decoder_run_s'))} | {own_process_s(cold):.1f} / {own_process_s(warm):.1f} | "
+            f"{cold['probe_rmse_px'][0]:.3f} |"
+        )
+    return lines + breakdown_lines(single)
+
+
+def seeds_lines(seeds: dict | None, m: dict) -> list[str]:
+    """The seeds table, one row per seed count in one vmapped program, and the split over CPU devices if run."""
+    if not seeds:
+        return []
+    lines = [
+        "",
+        f"Seeds in one vmapped program (`train.py --seeds`), {seeds['config']['steps']} JEPA + "
+        f"{seeds['config']['decoder_steps']} decoder steps, each count in its own process, on "
+        f"{_devices(seeds['rows'][0], m)}:",
+        "",
+        "| seeds | compile, s | run, s | run per seed, s | seeds per minute (run) | run vs 1 seed | peak RSS, MiB |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    split = seeds.get("split")
+    for row in [*seeds["rows"], split] if split else seeds["rows"]:
+        label = f"{row['seeds']} over {row['devices']} CPU devices" if row is split else row["seeds"]
+        lines.append(
+            f"| {label} | {row['compile_s']:.1f} | {row['run_s']:.1f} | {row['run_per_seed_s']:.2f} | "
+            f"{seeds_per_minute(row):.1f} | {_num(row['run_vs_one_seed'], '{:.2f}x')} | {row['peak_rss_mib']:.0f} |"
+        )
+    if split:
         lines += [
             "",
-            "One seed, `train.py`'s program, each in a fresh process (cold: empty persistent XLA cache; warm: a new "
-            "process finding it full). Process = whole `python` wall time, imports included; the `default` row's "
-            "process also timed each part of its run alone afterwards (the breakdown below), and that time is left "
-            "out.",
-            "",
-            "| recipe | compile cold / warm, s | run, s | decoder alone, s | process cold / warm, s | probe px |",
-            "|---|---|---|---|---|---|",
+            f"The last row is `XLA_FLAGS=--xla_force_host_platform_device_count={split['devices']} python train.py "
+            f"--seeds 0-{split['seeds'] - 1}`: XLA's CPU client then shows {split['devices']} devices and the "
+            "seeds are sharded over them, each device taking an equal share (tests/test_sharding.py checks that "
+            "the numbers agree with the one-device run).",
         ]
-        for name, s in single.items():
-            cold, warm = s["cold"], s["warm"]
+    return lines
+
+
+def ttq_lines(ttq: dict | None) -> list[str]:
+    """The time-to-quality table: each recipe's probe and one-seed wall time at each step count of its ladder."""
+    if not ttq:
+        return []
+    lines = [
+        "",
+        "Time to quality: each recipe trained at several step counts (decoder skipped: the probe does not "
+        "read it); "
+        "probe = least squares on fresh trajectories; wall = one seed's compile + run in the benchmark process.",
+        "",
+        "| recipe | steps | median probe, px | seeds <= " + f"{ttq['quality_px']} px | one-seed wall, s |",
+        "|---|---|---|---|---|",
+    ]
+    for recipe in ("default", "fast"):
+        for p in ttq[recipe]["points"]:
+            hits = sum(v <= ttq["quality_px"] for v in p["probe_rmse_px"])
             lines.append(
-                f"| `{name}` ({s['config']['steps']} + {s['config']['decoder_steps']} decoder steps) | "
-                f"{cold['compile_s']:.2f} / {warm['compile_s']:.2f} | {cold['run_s']:.2f} | "
-                f"{_num(cold.get('decoder_run_s'))} | {own_process_s(cold):.1f} / {own_process_s(warm):.1f} | "
-                f"{cold['probe_rmse_px'][0]:.3f} |"
+                f"| `{recipe}` | {p['steps']} | {p['median_probe_px']:.3f} | {hits}/{len(p['probe_rmse_px'])} | "
+                f"{p['single_wall_s']:.2f} |"
             )
-        lines += breakdown_lines(single)
-    seeds = r.get("seeds")
-    if seeds:
-        lines += [
-            "",
-            f"Seeds in one vmapped program (`train.py --seeds`), {seeds['config']['steps']} JEPA + "
-            f"{seeds['config']['decoder_steps']} decoder steps, each count in its own process, on "
-            f"{_devices(seeds['rows'][0], m)}:",
-            "",
-            "| seeds | compile, s | run, s | run per seed, s | seeds per minute (run) | run vs 1 seed | peak "
-            "RSS, MiB |",
-            "|---|---|---|---|---|---|---|",
-        ]
-        split = seeds.get("split")
-        for row in [*seeds["rows"], split] if split else seeds["rows"]:
-            label = f"{row['seeds']} over {row['devices']} CPU devices" if row is split else row["seeds"]
-            lines.append(
-                f"| {label} | {row['compile_s']:.1f} | {row['run_s']:.1f} | {row['run_per_seed_s']:.2f} | "
-                f"{seeds_per_minute(row):.1f} | {_num(row['run_vs_one_seed'], '{:.2f}x')} | {row['peak_rss_mib']:.0f} |"
-            )
-        if split:
-            lines += [
-                "",
-                f"The last row is `XLA_FLAGS=--xla_force_host_platform_device_count={split['devices']} python train.py "
-                f"--seeds 0-{split['seeds'] - 1}`: XLA's CPU client then shows {split['devices']} devices and the "
-                "seeds are sharded over them, each device taking an equal share (tests/test_sharding.py checks that "
-                "the numbers agree with the one-device run).",
-            ]
-    ttq = r.get("ttq")
-    if ttq:
-        lines += [
-            "",
-            "Time to quality: each recipe trained at several step counts (decoder skipped: the probe does not "
-            "read it); "
-            "probe = least squares on fresh trajectories; wall = one seed's compile + run in the benchmark process.",
-            "",
-            "| recipe | steps | median probe, px | seeds <= " + f"{ttq['quality_px']} px | one-seed wall, s |",
-            "|---|---|---|---|---|",
-        ]
-        for recipe in ("default", "fast"):
-            for p in ttq[recipe]["points"]:
-                hits = sum(v <= ttq["quality_px"] for v in p["probe_rmse_px"])
-                lines.append(
-                    f"| `{recipe}` | {p['steps']} | {p['median_probe_px']:.3f} | {hits}/{len(p['probe_rmse_px'])} | "
-                    f"{p['single_wall_s']:.2f} |"
-                )
-    return "\n".join(lines)
+    return lines
 
 
 def seeds_per_minute(row: dict) -> float:
