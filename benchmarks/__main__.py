@@ -129,15 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     sizes = bench.QUICK if quick else bench.FULL
     if seed_counts:
         sizes = dataclasses.replace(sizes, seed_counts=seed_counts)
-    if earlier:  # figures of one machine only; the first run's machine block is kept, load average included
-        if not same_machine(earlier.get("machine", {}), machine):
-            cli.fail(f"python -m benchmarks: --update: {out} was measured on another machine; write a new file")
-        machine = {**earlier["machine"], "load_average_at_update": machine.get("load_average_at_start")}
-    elif held_machine and not same_machine(held_machine, machine):
-        cli.fail(
-            f"python -m benchmarks: {out} holds figures of another machine or jax version; --out another file, or "
-            "pass --force"
-        )
+    machine = machine_to_record(machine, out, earlier, held_machine)
     command = command_line(sys.argv[1:] if argv is None else [])
     results = {
         **earlier,
@@ -149,29 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         "sizes": dataclasses.asdict(sizes),
     }
     start = time.perf_counter()
-    steps = {
-        "peak": lambda: bench.matmul_peak(sizes),
-        "step": lambda: bench.train_step(sizes, results.get("peak", {}).get("peak_gflops")),
-        "single": lambda: bench.single_seed(sizes),
-        "process": lambda: bench.whole_processes(sizes),
-        "seeds": lambda: bench.seeds_scaling(sizes),
-        "torch": lambda: bench.torch_pairs(sizes),
-        "ttq": lambda: bench.time_to_quality(sizes),
-    }
-    ordered = [name for name in SECTIONS if name in sections]
-    for i, name in enumerate(ordered):
-        began = time.perf_counter()
-        print(f"[bench] {name} ...", file=sys.stderr, flush=True)
-        try:
-            results[name] = steps[name]()  # in this thread, as measured: Ctrl-C lands when a compiled call returns
-        except KeyboardInterrupt:
-            cli.interrupted(f"python -m benchmarks: interrupted in the {name} section; nothing was written")
-        except RuntimeError as err:  # a benchmark child that failed: its last line says why
-            done = ", ".join(ordered[:i]) or "none"
-            cli.fail(f"python -m benchmarks: the {name} section failed ({err}); nothing written (measured before it: "
-                     f"{done})", cli.FAILED)  # fmt: skip
-        results.setdefault("measured_utc", {})[name] = utc_now()
-        print(f"[bench] {name} done in {time.perf_counter() - began:.0f} s", file=sys.stderr, flush=True)
+    measure_sections(results, [name for name in SECTIONS if name in sections], section_runs(bench, sizes, results))
     results["total_s"] = time.perf_counter() - start
     print(report.markdown(results))  # first: the figures are on screen even if the write below fails
     try:
@@ -180,6 +150,52 @@ def main(argv: list[str] | None = None) -> int:
         cli.fail(f"python -m benchmarks: cannot write {out}: {err}", cli.FAILED)
     print(f"\nwrote {out}")
     return 0
+
+
+def machine_to_record(machine: dict, out: Path, earlier: dict, held_machine: dict) -> dict:
+    """The machine block the results carry; one line and exit 2 where --out holds another machine's figures.
+    With --update it is the first run's block, load average included, beside this run's load average."""
+    if earlier:  # figures of one machine only
+        if not same_machine(earlier.get("machine", {}), machine):
+            cli.fail(f"python -m benchmarks: --update: {out} was measured on another machine; write a new file")
+        return {**earlier["machine"], "load_average_at_update": machine.get("load_average_at_start")}
+    if held_machine and not same_machine(held_machine, machine):
+        cli.fail(
+            f"python -m benchmarks: {out} holds figures of another machine or jax version; --out another file, or "
+            "pass --force"
+        )
+    return machine
+
+
+def section_runs(bench, sizes, results: dict) -> dict:
+    """Each section's measurement, by name; the step's reads the peak that `results` holds by the time it runs."""
+    return {
+        "peak": lambda: bench.matmul_peak(sizes),
+        "step": lambda: bench.train_step(sizes, results.get("peak", {}).get("peak_gflops")),
+        "single": lambda: bench.single_seed(sizes),
+        "process": lambda: bench.whole_processes(sizes),
+        "seeds": lambda: bench.seeds_scaling(sizes),
+        "torch": lambda: bench.torch_pairs(sizes),
+        "ttq": lambda: bench.time_to_quality(sizes),
+    }
+
+
+def measure_sections(results: dict, ordered: list[str], runs: dict) -> None:
+    """Each section of `ordered` measured in turn into `results`, stamped with the time it was measured.
+    Ctrl-C, or a section that fails, ends the command in one line with nothing written."""
+    for i, name in enumerate(ordered):
+        began = time.perf_counter()
+        print(f"[bench] {name} ...", file=sys.stderr, flush=True)
+        try:
+            results[name] = runs[name]()  # in this thread, as measured: Ctrl-C lands when a compiled call returns
+        except KeyboardInterrupt:
+            cli.interrupted(f"python -m benchmarks: interrupted in the {name} section; nothing was written")
+        except RuntimeError as err:  # a benchmark child that failed: its last line says why
+            done = ", ".join(ordered[:i]) or "none"
+            cli.fail(f"python -m benchmarks: the {name} section failed ({err}); nothing written (measured before it: "
+                     f"{done})", cli.FAILED)  # fmt: skip
+        results.setdefault("measured_utc", {})[name] = utc_now()
+        print(f"[bench] {name} done in {time.perf_counter() - began:.0f} s", file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":
