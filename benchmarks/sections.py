@@ -154,7 +154,6 @@ def profile_step(program: JepaProgram, step_flops: float, top: int = 12) -> dict
     overhead. XLA runs independent ops side by side on the cores (the online and target encoders'
     forward passes, for one), so shares and rates use busy wall time, the union of the ops' intervals,
     not the sum of their durations."""
-    import collections
     import glob
     import gzip
 
@@ -168,16 +167,7 @@ def profile_step(program: JepaProgram, step_flops: float, top: int = 12) -> dict
             trace = json.load(trace_file)
     events = trace["traceEvents"] if isinstance(trace, dict) else trace
     steps = program.config.steps
-    per_op = collections.Counter()
-    intervals = {"ops": [], "matmul": []}
-    for event in events:
-        name = event.get("name", "")
-        if event.get("ph") == "X" and not name.startswith(("$", "ThunkExecutor")):
-            begin, duration = event.get("ts", 0) * 1e-6, event.get("dur", 0) * 1e-6  # us -> s
-            per_op[name] += duration / steps
-            intervals["ops"].append((begin, begin + duration))
-            if name.startswith(("dot", "ynn_fusion")):
-                intervals["matmul"].append((begin, begin + duration))
+    per_op, intervals = op_times(events, steps)
     ops_s, matmul_s = (busy_seconds(intervals[kind]) / steps for kind in ("ops", "matmul"))
     return {
         "traced_step_ms": 1e3 * traced_s / steps,
@@ -188,6 +178,24 @@ def profile_step(program: JepaProgram, step_flops: float, top: int = 12) -> dict
         "summed_op_ms": 1e3 * sum(per_op.values()),
         "top_ops_ms_per_step": {name: 1e3 * t for name, t in per_op.most_common(top)},
     }
+
+
+def op_times(events: list[dict], steps: int) -> tuple[dict[str, float], dict[str, list[tuple[float, float]]]]:
+    """From a trace's events: each XLA op's seconds per step, by name (a Counter), and the (start, end) intervals
+    of every op and of the matmul ones. Only complete events count, less the executor's own ("$...", ThunkExecutor)."""
+    import collections
+
+    per_op = collections.Counter()
+    intervals = {"ops": [], "matmul": []}
+    for event in events:
+        name = event.get("name", "")
+        if event.get("ph") == "X" and not name.startswith(("$", "ThunkExecutor")):
+            begin, duration = event.get("ts", 0) * 1e-6, event.get("dur", 0) * 1e-6  # us -> s
+            per_op[name] += duration / steps
+            intervals["ops"].append((begin, begin + duration))
+            if name.startswith(("dot", "ynn_fusion")):
+                intervals["matmul"].append((begin, begin + duration))
+    return per_op, intervals
 
 
 # --- subprocess runs -----------------------------------------------------------------------------------
@@ -278,16 +286,7 @@ def torch_pairs(sizes: Sizes) -> dict:
         else:
             torch_out = torch_baseline.train_jepa(frames, config, seed=i)
             jax_s = program.run_seconds()
-        pairs.append(
-            {
-                "jaxjepa_s": jax_s,
-                "torch_s": torch_out["seconds"],
-                "jax_over_torch": jax_s / torch_out["seconds"],
-                "speedup": torch_out["seconds"] / jax_s,
-                "speedup_with_compile": torch_out["seconds"] / (jax_s + program.compile_s),
-                "torch_final_loss": torch_out["final_loss"],
-            }
-        )
+        pairs.append(pair_figures(jax_s, torch_out, program.compile_s))
     variants = torch_variants(frames, config, sizes.torch_warmup, statistics.median(p["jaxjepa_s"] for p in pairs))
     return {
         "steps": config.steps,
@@ -301,6 +300,18 @@ def torch_pairs(sizes: Sizes) -> dict:
         "median_jax_over_torch": statistics.median(p["jax_over_torch"] for p in pairs),
         "median_speedup": statistics.median(p["speedup"] for p in pairs),
         "median_speedup_with_compile": statistics.median(p["speedup_with_compile"] for p in pairs),
+    }
+
+
+def pair_figures(jax_s: float, torch_out: dict, compile_s: float) -> dict:
+    """One pair's times and their ratios, with jaxjepa's compile counted or not, and PyTorch's final loss."""
+    return {
+        "jaxjepa_s": jax_s,
+        "torch_s": torch_out["seconds"],
+        "jax_over_torch": jax_s / torch_out["seconds"],
+        "speedup": torch_out["seconds"] / jax_s,
+        "speedup_with_compile": torch_out["seconds"] / (jax_s + compile_s),
+        "torch_final_loss": torch_out["final_loss"],
     }
 
 
@@ -348,28 +359,34 @@ def timed_process(argv: list[str], env: dict | None = None) -> tuple[float, str]
     return wall, lines[-1] if lines else ""
 
 
+def process_commands(config: Config, overrides: dict, tmp: str) -> tuple[list[str], list[str]]:
+    """The two whole processes, as argv: `train.py` with `overrides` as its flags, writing its run under `tmp`,
+    and the PyTorch process of the same recipe on seed 0's world, which this writes under `tmp` for it."""
+    flags = [
+        f"--{k.replace('_', '-')}={','.join(map(str, v)) if isinstance(v, tuple) else v}" for k, v in overrides.items()
+    ]
+    train_py = [sys.executable, "train.py", "--seed", "0", "--out", os.path.join(tmp, "runs"), "--force", *flags]
+    torch_py = [
+        sys.executable,
+        "-m",
+        "benchmarks.torch_baseline",
+        "--config",
+        config.to_json(),
+        "--world",
+        str(world_file(config, Path(tmp) / "world.npz")),
+    ]
+    return train_py, torch_py
+
+
 def whole_processes(sizes: Sizes) -> dict:
     """`python train.py --seed 0` against the PyTorch process of the same recipe (JEPA, decoder,
     published probe), alternating in pairs; jaxjepa once cold (empty XLA cache), then warm."""
     if not torch_baseline.available():
         return {"skipped": "torch is not installed (pip install -e '.[bench]' installs torch 2.13.0 CPU)"}
     config = get_config("default", **sizes.single_config)
-    flags = [
-        f"--{k.replace('_', '-')}={','.join(map(str, v)) if isinstance(v, tuple) else v}"
-        for k, v in sizes.single_config.items()
-    ]
     with tempfile.TemporaryDirectory(prefix="jaxjepa-bench-process-") as tmp:
         env = {"JAXJEPA_CACHE": os.path.join(tmp, "xla"), **repo_on_path()}
-        train_py = [sys.executable, "train.py", "--seed", "0", "--out", os.path.join(tmp, "runs"), "--force", *flags]
-        torch_py = [
-            sys.executable,
-            "-m",
-            "benchmarks.torch_baseline",
-            "--config",
-            config.to_json(),
-            "--world",
-            str(world_file(config, Path(tmp) / "world.npz")),
-        ]
+        train_py, torch_py = process_commands(config, sizes.single_config, tmp)
         cold_s, _ = timed_process(train_py, env)
         pairs = []
         for i in range(sizes.process_pairs):
