@@ -29,6 +29,23 @@ def parse_args(argv: list[str] | None):
         prog="python -m export", description="Export a trained run (train.py) to TF.js graph models for web/."
     )
     parser.add_argument("run", help="run directory written by train.py, e.g. runs/seed0")
+    add_output_flags(parser)
+    add_planning_flags(parser)
+    args = parser.parse_args(argv)
+    flags = (
+        ("--plan-samples", args.plan_samples),
+        ("--plan-iterations", args.plan_iterations),
+        ("--search-beams", args.search_beams),
+    )
+    for flag, value in flags:
+        if value is not None and value < 1:
+            parser.error(f"{flag} must be >= 1, got {value}")
+    return args
+
+
+def add_output_flags(parser) -> None:
+    """The flags of what is written and where: the export folder (and whether it may replace an edited export),
+    its weights' type, the SavedModels."""
     parser.add_argument(
         "--out",
         default="web/model",
@@ -46,6 +63,10 @@ def parse_args(argv: list[str] | None):
     parser.add_argument(
         "--force", action="store_true", help="replace a previous export even where its files were edited since"
     )
+
+
+def add_planning_flags(parser) -> None:
+    """The flags of how the page plans, for runs whose predictor takes actions (PLANNING_FLAGS)."""
     parser.add_argument(
         "--plan-samples",
         type=int,
@@ -71,16 +92,6 @@ def parse_args(argv: list[str] | None):
         help="action-conditioned runs: plan in the page as this named config plans, as eval.py plans a recipe's "
         "runs (default: the run's own planning settings)",
     )
-    args = parser.parse_args(argv)
-    flags = (
-        ("--plan-samples", args.plan_samples),
-        ("--plan-iterations", args.plan_iterations),
-        ("--search-beams", args.search_beams),
-    )
-    for flag, value in flags:
-        if value is not None and value < 1:
-            parser.error(f"{flag} must be >= 1, got {value}")
-    return args
 
 
 def plan_budget(args) -> dict[str, int]:
