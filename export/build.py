@@ -225,39 +225,68 @@ def export_run(
     if saved_model_dir is not None:
         check_saved_model_destination(Path(saved_model_dir).absolute(), out_dir, run.path)
     reference = jax_outputs(config, params, *parity_observations(config))
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    partial = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
-    partial.chmod(0o755)  # mkdtemp makes it private; a served folder must be readable
+    partial = partial_folder(out_dir)
     try:
-        with tempfile.TemporaryDirectory() as scratch:
-            saved_root = Path(saved_model_dir) if saved_model_dir else Path(scratch)
-            parity, sizes = {}, {}
-            for network in networks(config):
-                saved = saved_root / network.name
-                parity[network.name] = save_and_check(network, params, reference, saved)
-                log(
-                    f"{network.name:9s} JAX vs TF SavedModel: max abs diff {parity[network.name]:.2e} "
-                    f"on {len(reference['obs'])} observations"
-                )
-                convert(saved, partial / network.name, float16)
-                sizes[network.name] = folder_bytes(partial / network.name)
-        meta = _meta(run, reference, parity, sizes, float16)
-        if config.action_dim:
-            meta.update(planner_meta(config, params, plan_budget or {}))
-        if float16:
-            meta["float16_error_max_abs"] = float16_cost(config, params, reference)
+        parity, sizes = converted_networks(run, reference, partial, float16, saved_model_dir, log)
+        meta = export_meta(run, reference, parity, sizes, float16, plan_budget)
         np.savez(partial / "reference_outputs.npz", **{k: v[:REFERENCE_OBSERVATIONS] for k, v in reference.items()})
         meta[MANIFEST_KEY] = manifest_of(partial)
-        meta["download_bytes"] = 0
-        for _ in range(3):  # what the page fetches includes meta.json, whose length includes this count
-            text = json.dumps(meta, indent=2, sort_keys=True) + "\n"
-            meta["download_bytes"] = sum(sizes.values()) + len(text.encode())
-        (partial / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+        write_meta(partial, meta, sizes)
         check_destination(out_dir, run.path, force)  # again: the user may have added files meanwhile
         checkpoint.swap_into_place(partial, out_dir)  # out_dir is a folder or nothing (destination.check_place)
     finally:
         shutil.rmtree(partial, ignore_errors=True)
     return meta
+
+
+def partial_folder(out_dir: Path) -> Path:
+    """A new folder beside `out_dir` that the export is built in, then renamed into place."""
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    partial = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
+    partial.chmod(0o755)  # mkdtemp makes it private; a served folder must be readable
+    return partial
+
+
+def converted_networks(
+    run, reference: dict, partial: Path, float16: bool, saved_model_dir: str | os.PathLike | None, log
+) -> tuple[dict[str, float], dict[str, int]]:
+    """Each network saved as a TF SavedModel (in `saved_model_dir`, else in a scratch folder), checked against JAX
+    on the parity observations and converted into `partial`: the parity (max abs difference) and the bytes of
+    each, by name."""
+    with tempfile.TemporaryDirectory() as scratch:
+        saved_root = Path(saved_model_dir) if saved_model_dir else Path(scratch)
+        parity, sizes = {}, {}
+        for network in networks(run.config):
+            saved = saved_root / network.name
+            parity[network.name] = save_and_check(network, run.params, reference, saved)
+            log(
+                f"{network.name:9s} JAX vs TF SavedModel: max abs diff {parity[network.name]:.2e} "
+                f"on {len(reference['obs'])} observations"
+            )
+            convert(saved, partial / network.name, float16)
+            sizes[network.name] = folder_bytes(partial / network.name)
+    return parity, sizes
+
+
+def export_meta(run, reference: dict, parity: dict, sizes: dict, float16: bool, plan_budget: dict | None) -> dict:
+    """meta.json's content but for the manifest and the download size: the run, the parity and sizes, and the
+    page's planner (action-conditioned runs) and float16's cost (float16 weights)."""
+    config, params = run.config, run.params
+    meta = _meta(run, reference, parity, sizes, float16)
+    if config.action_dim:
+        meta.update(planner_meta(config, params, plan_budget or {}))
+    if float16:
+        meta["float16_error_max_abs"] = float16_cost(config, params, reference)
+    return meta
+
+
+def write_meta(folder: Path, meta: dict, sizes: dict[str, int]) -> None:
+    """meta.json into `folder`, its `download_bytes` set first: the model files' `sizes` and meta.json's own."""
+    meta["download_bytes"] = 0
+    for _ in range(3):  # what the page fetches includes meta.json, whose length includes this count
+        text = json.dumps(meta, indent=2, sort_keys=True) + "\n"
+        meta["download_bytes"] = sum(sizes.values()) + len(text.encode())
+    (folder / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
 
 
 def world_meta(config: Config) -> dict:
