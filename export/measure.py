@@ -96,15 +96,7 @@ def measure_folder(chromium, url: str, mount: str, folder: Path, repeats: int, m
     inputs = {call: network_inputs(name, reference) for call, name in networks.items()}
     outputs = {call: OUTPUT_OF[name] for call, name in networks.items()}
     default_backend = page.evaluate("window.jepa.backend")
-    per_backend = {}
-    for backend in BACKENDS:
-        if not page.evaluate(f"tf.setBackend('{backend}')"):
-            continue
-        parity = {}
-        for call, rows in inputs.items():
-            got = np.asarray(page.evaluate(f"(rows) => window.jepa.{call}(rows)", rows.astype(np.float64).tolist()))
-            parity[outputs[call]] = float(np.max(np.abs(got - reference[outputs[call]])))
-        per_backend[backend] = {"jax_vs_tfjs_max_abs": parity, **page.evaluate(f"window.jepa.timings({repeats}, 30)")}
+    per_backend = backend_figures(page, inputs, outputs, reference, repeats)
     page.close()
     return {
         "folder": str(folder.relative_to(REPO)) if folder.is_relative_to(REPO) else str(folder),
@@ -118,6 +110,21 @@ def measure_folder(chromium, url: str, mount: str, folder: Path, repeats: int, m
         "backends": per_backend,
         "console_errors": console,
     }
+
+
+def backend_figures(page, inputs: dict, outputs: dict, reference: dict, repeats: int) -> dict:
+    """Per TF.js backend the page can switch to: the max abs difference of each network's output from JAX's,
+    and the page's timings."""
+    per_backend = {}
+    for backend in BACKENDS:
+        if not page.evaluate(f"tf.setBackend('{backend}')"):
+            continue
+        parity = {}
+        for call, rows in inputs.items():
+            got = np.asarray(page.evaluate(f"(rows) => window.jepa.{call}(rows)", rows.astype(np.float64).tolist()))
+            parity[outputs[call]] = float(np.max(np.abs(got - reference[outputs[call]])))
+        per_backend[backend] = {"jax_vs_tfjs_max_abs": parity, **page.evaluate(f"window.jepa.timings({repeats}, 30)")}
+    return per_backend
 
 
 def planning_lines(results: dict) -> list[str]:
@@ -164,18 +171,7 @@ def readme_block(results: dict, json_path: str = "results/web.json") -> str:
         "|---|---|---|---|---|---|---|---|",
     ]
     for model in results["models"]:
-        tf_parity = max(model["jax_vs_tf_max_abs"].values())
-        for backend, figures in model["backends"].items():
-            p = figures["jax_vs_tfjs_max_abs"]
-            parity = " / ".join(f"{p[k]:.1e}" if k in p else "-" for k in ("latent", "predicted", "decoded"))
-            backend_name = backend + (" (default)" if backend == model["default_backend"] else "")
-            download_mb = model["model_download_bytes"] / 1e6
-            lines.append(
-                f"| `{model['folder']}` | {model['weights_dtype']} | {download_mb:.3f} MB "
-                f"| {tf_parity:.1e} | {backend_name} "
-                f"| {parity} "
-                f"| {figures['step_ms']:.2f} | {figures['dream_ms']:.2f} |"
-            )
+        lines += model_rows(model)
     lines += [
         "",
         f"The reference ships its weights as {REFERENCE_DOWNLOAD_MB} MB of base64 JSON and runs hand-written "
@@ -189,6 +185,24 @@ def readme_block(results: dict, json_path: str = "results/web.json") -> str:
         END,
     ]
     return "\n".join(lines)
+
+
+def model_rows(model: dict) -> list[str]:
+    """The browser table's rows of one export folder, one per TF.js backend it was measured on."""
+    tf_parity = max(model["jax_vs_tf_max_abs"].values())
+    rows = []
+    for backend, figures in model["backends"].items():
+        p = figures["jax_vs_tfjs_max_abs"]
+        parity = " / ".join(f"{p[k]:.1e}" if k in p else "-" for k in ("latent", "predicted", "decoded"))
+        backend_name = backend + (" (default)" if backend == model["default_backend"] else "")
+        download_mb = model["model_download_bytes"] / 1e6
+        rows.append(
+            f"| `{model['folder']}` | {model['weights_dtype']} | {download_mb:.3f} MB "
+            f"| {tf_parity:.1e} | {backend_name} "
+            f"| {parity} "
+            f"| {figures['step_ms']:.2f} | {figures['dream_ms']:.2f} |"
+        )
+    return rows
 
 
 def update_readme(block: str, readme: Path) -> int | None:
