@@ -144,7 +144,20 @@ def episode(
     is shorter than the actions applied from it (plan_horizon < actions_per_plan), and for a search that keeps its
     path (search_replan "keep") unless `actions_per_plan` is a multiple of search_move_steps (whole moves per plan)."""
     planner = planner or config.planner
-    plan_fn, searching = planning.planner_named(planner), planner == "search"
+    check_episode(planner, actions_per_plan, steps, config)
+    model = factory(task)
+    z_goal = planning.goal_latent(model, task.goal)
+    replan = replanning(model, z_goal, task.layout, planner, actions_per_plan, config)
+    plans = math.ceil(steps / actions_per_plan)
+    start = episode_start(task.start, z_goal, config)
+    _, (positions, actions, refined) = jax.lax.scan(replan, start, jax.random.split(key, plans))
+    return episode_record(positions, actions, refined, task.goal, steps)
+
+
+def check_episode(planner: str, actions_per_plan: int, steps: int, config: Config) -> None:
+    """The refusals of `episode`, before anything is traced: a planner there is not (PlanningError), counts that
+    are not whole numbers, and the PlanningErrors its docstring names."""
+    planning.planner_named(planner)
     whole_number(actions_per_plan, "actions_per_plan", least=1)
     whole_number(steps, "steps", least=1)
     if config.plan_horizon < actions_per_plan:
@@ -152,18 +165,22 @@ def episode(
             f"a plan of {config.plan_horizon} actions (plan_horizon) is shorter than the {actions_per_plan} actions "
             "applied from each plan; plan at least that far ahead"
         )
-    remembering, keeping = searching and config.search_memory > 0, searching and config.search_replan == "keep"
-    hold, problem = config.search_move_steps, kept_path_problem(actions_per_plan, config)
-    if keeping and problem:
+    problem = kept_path_problem(actions_per_plan, config)  # None unless the config keeps a search's path
+    if planner == "search" and problem:
         raise planning.PlanningError(problem)
-    model = factory(task)
-    z_goal = planning.goal_latent(model, task.goal)
-    length = planning.move_length(model, z_goal, hold) if keeping else None
 
-    def act(carry, action):
-        previous, current = carry
-        nxt = two_rooms.move(current, clip_action(action), task.layout, config)
-        return (current, nxt), (nxt, clip_action(action))
+
+def replanning(
+    model: WorldModel, z_goal: jax.Array, layout: Layout, planner: str, actions_per_plan: int, config: Config
+) -> Callable:
+    """The step of an episode's scan, (carry, key) -> (carry, (positions, actions, plan)): the plan refined from
+    the dot's last two positions, its first `actions_per_plan` actions applied, then shifted to warm-start the next.
+    The carry is (previous, current, plan, memory, path); a search also corrects the model by its memory of
+    surprising moves (search_memory) and keeps the rest of its last path (search_replan "keep")."""
+    plan_fn, searching = planning.planner_named(planner), planner == "search"
+    remembering, keeping = searching and config.search_memory > 0, searching and config.search_replan == "keep"
+    hold = config.search_move_steps
+    length = planning.move_length(model, z_goal, hold) if keeping else None
 
     def replan(carry, step_key):
         previous, current, plan, memory, path = carry
@@ -176,20 +193,40 @@ def episode(
         else:
             plan = plan_fn(step_key, seen, z0, z_goal, plan, config)
         trail = jnp.stack([previous, current])
-        (previous, current), (positions, actions) = jax.lax.scan(act, (previous, current), plan[:actions_per_plan])
+        (previous, current), (positions, actions) = applied(previous, current, plan[:actions_per_plan], layout, config)
         if remembering:
             memory = remember_moves(memory, model, z0, jnp.concatenate([trail, positions]), plan, config)
         return (previous, current, planning.shifted(plan, actions_per_plan), memory, path), (positions, actions, plan)
 
-    plans = math.ceil(steps / actions_per_plan)
+    return replan
+
+
+def applied(previous: jax.Array, current: jax.Array, actions: jax.Array, layout: Layout, config: Config) -> tuple:
+    """The dot's last two positions after `actions` [A, 2] ran in the true world, and [A, 2] each: the position
+    after each action, and the action as applied (clipped)."""
+
+    def act(carry, action):
+        previous, current = carry
+        nxt = two_rooms.move(current, clip_action(action), layout, config)
+        return (current, nxt), (nxt, clip_action(action))
+
+    return jax.lax.scan(act, (previous, current), actions)
+
+
+def episode_start(start: jax.Array, z_goal: jax.Array, config: Config) -> tuple:
+    """The scan's first carry: the dot at rest at `start`, a plan of zeros, no remembered move, no kept path."""
     memory = planning.empty_memory(max(config.search_memory, 1), z_goal.shape[-1])
     no_path = jnp.full((config.search_depth,), planning.STAY)
-    init = (task.start, task.start, jnp.zeros((config.plan_horizon, planning.ACTION_DIM)), memory, no_path)
-    _, (positions, actions, refined) = jax.lax.scan(replan, init, jax.random.split(key, plans))
+    return (start, start, jnp.zeros((config.plan_horizon, planning.ACTION_DIM)), memory, no_path)
+
+
+def episode_record(positions: jax.Array, actions: jax.Array, plans: jax.Array, goal: jax.Array, steps: int) -> Episode:
+    """The episode from the scan's per-plan outputs: its first `steps` positions and actions, each position's
+    distance to the goal, and whether the last is within reach of it."""
     positions, actions = positions.reshape(-1, 2)[:steps], actions.reshape(-1, 2)[:steps]
-    distances = jnp.linalg.norm(positions - task.goal, axis=-1)
-    success = two_rooms.success(positions[-1], task.goal)
-    return Episode(positions, actions, refined, distances, success, distances[-1])
+    distances = jnp.linalg.norm(positions - goal, axis=-1)
+    success = two_rooms.success(positions[-1], goal)
+    return Episode(positions, actions, plans, distances, success, distances[-1])
 
 
 def kept_path_problem(actions_per_plan: int, config: Config) -> str | None:
