@@ -226,15 +226,17 @@ def search_path(model: WorldModel, z0: jax.Array, z_goal: jax.Array, config: Con
         kept = farthest_points(latents, nearest, beams, allowed)
         return (latents[kept], paths[kept], *best), None
 
-    stay = jnp.full((depth,), STAY)
-    start = (
-        jnp.broadcast_to(z0, (beams, z0.shape[-1])),
-        jnp.tile(stay, (beams, 1)),
-        jnp.linalg.norm(z0 - z_goal),
-        stay,
-    )
+    start = search_start(z0, z_goal, beams, depth)
     (*_, best_distance, best_path), _ = jax.lax.scan(expand, start, jnp.arange(depth))
     return best_path, best_distance
+
+
+def search_start(z0: jax.Array, z_goal: jax.Array, beams: int, depth: int) -> tuple:
+    """The search's first carry: every beam at z0 on the path that stays put, which is also the best path so far,
+    at z0's distance to the goal."""
+    stay = jnp.full((depth,), STAY)
+    latents, paths = jnp.broadcast_to(z0, (beams, z0.shape[-1])), jnp.tile(stay, (beams, 1))
+    return latents, paths, jnp.linalg.norm(z0 - z_goal), stay
 
 
 def path_plan(path: jax.Array, hold: int, horizon: int) -> jax.Array:
