@@ -281,14 +281,19 @@ def make_jepa_phase(config: Config) -> Callable[..., tuple[dict, dict]]:
 
         online = {name: params[name] for name in ONLINE_NETWORKS if name in params}
         state = JepaState(online, ema.init(params["encoder"]), optimiser.init(online))
-        # Every step's batch is drawn up front, one vectorised RNG call instead of one per step: one key per
-        # step all the same, so the numbers do not depend on how the draws are batched.
-        draw = functools.partial(draw_starts, frames=frames, batch_size=config.batch_size, k=config.rollout_steps)
-        xs = (jax.vmap(draw)(jax.random.split(key, config.steps)), jnp.arange(config.steps))
+        xs = jepa_scan_inputs(key, frames, config)
         state, metrics = jax.lax.scan(jepa_step, state, xs)
         return {**params, **state.online, "target": state.ema.params}, metrics
 
     return run
+
+
+def jepa_scan_inputs(key: jax.Array, frames: jax.Array, config: Config) -> tuple[jax.Array, jax.Array]:
+    """The JEPA phase's scan inputs: each step's batch of window starts [steps, batch_size], and its step number.
+    Every step's batch is drawn up front, one vectorised RNG call instead of one per step: one key per step all the
+    same, so the numbers do not depend on how the draws are batched."""
+    draw = functools.partial(draw_starts, frames=frames, batch_size=config.batch_size, k=config.rollout_steps)
+    return jax.vmap(draw)(jax.random.split(key, config.steps)), jnp.arange(config.steps)
 
 
 def make_decoder_phase(config: Config) -> Callable[[jax.Array, jax.Array, dict], tuple[dict, jax.Array]]:
