@@ -86,10 +86,7 @@ def train(args: argparse.Namespace) -> int:
         if not distributed.is_main_process():
             return 0
         print_summary(config, seeds, saved, timing, cache)
-        if len(saved) > 1 or (saved and earlier):
-            write_seed_summary(out / "summary.json", config, saved, args.force and len(seeds) > 1)
-        elif saved and (out / "summary.json").exists():  # one seed, and a summary it may not join
-            print(f"train.py: {unjoined_summary(out / 'summary.json', saved[0][0])}", file=sys.stderr)
+        update_summary(out / "summary.json", config, saved, earlier, args.force and len(seeds) > 1)
         if failed:
             cli.fail(
                 f"train.py: loss became NaN/inf at step {bad} for seed(s) {failed}; nothing saved for them", cli.FAILED
@@ -270,6 +267,16 @@ def earlier_summary(path: Path, config, force: bool) -> dict:
             f"{path} summarises runs of another config; pass --force to replace it, or choose another --out"
         )
     return per_seed if same else {}
+
+
+def update_summary(path: Path, config, saved, earlier: dict, force: bool) -> None:
+    """summary.json written where several seeds were saved or a lone one joins `earlier`, the summary of its config
+    (`force`: one of another config, or unreadable, is replaced); a lone seed beside a summary it may not join
+    leaves it as it is, and says so."""
+    if len(saved) > 1 or (saved and earlier):
+        write_seed_summary(path, config, saved, force)
+    elif saved and path.exists():
+        print(f"train.py: {unjoined_summary(path, saved[0][0])}", file=sys.stderr)
 
 
 def unjoined_summary(path: Path, seed: int) -> str:
