@@ -1,13 +1,10 @@
 """The figures of RESULTS.md, drawn from host arrays that the evaluations returned.
 
-Each shows one claim at a glance. The headline's: the dream GIF and filmstrip show what "the world model
-stays on track" looks like; the horizon curve shows for how long, against doing nothing (persistence),
-with the spread over seeds; the surprise trace shows a detection at the very frame of the anomaly,
-against the threshold; the collapse curves show which defence keeps the latent alive; the probe scatter
-shows the position is linearly in the latent. The other suites': every recipe's horizon, an affine
-predictor's spectrum, ROC curves per anomaly kind, planning success against budget, and planned episodes
-as GIFs. Every function takes plain NumPy arrays and a path, writes one file, and returns the path.
-Matplotlib runs headless (Agg).
+Each shows one claim at a glance: the dream GIF and filmstrip what "the world model stays on track" looks
+like, the horizon curve for how long (against persistence, with the spread over seeds), the surprise trace
+a detection at the very frame of the anomaly, the collapse curves which defence keeps the latent alive, the
+probe scatter that the position is linearly in the latent. Every function takes plain NumPy arrays and a
+path, writes one file, and returns the path. Matplotlib runs headless (Agg).
 """
 
 from __future__ import annotations
@@ -62,6 +59,12 @@ def _magma(frame: np.ndarray, size: int):
     return Image.fromarray(pixels, "RGB").resize((size, size), Image.NEAREST)
 
 
+def _log_axes(ax, **labels) -> None:
+    """A log y axis, since errors and surprises span decades, with a faint grid on its minor ticks too."""
+    ax.set(yscale="log", **labels)
+    ax.grid(alpha=0.3, which="both")
+
+
 def _band(ax, x, per_seed: np.ndarray, colour, label: str, spread: str = "std") -> None:
     """Mean over seeds as a line, each seed as a faint line, and a band: mean +- std over seeds
     (spread="std"), or the seeds' min to max (spread="range", for log axes where mean - std < 0)."""
@@ -92,10 +95,10 @@ def horizon_curve(curves: dict[str, np.ndarray], horizon_px: float, path: Path, 
         label = f"reference (REFERENCE.md, {REFERENCE_SEEDS}-seed mean)"
         left.plot(ref_steps, ref_error, "s--", color="tab:red", label=label)
     left.axhline(horizon_px, color="k", ls=":", lw=1.2, label=f"{horizon_px:g} px band")
-    left.set(
+    _log_axes(
+        left,
         xlabel="rollout step k (dream of o_k, scored on frame k+1)",
         ylabel="position error, px (log)",
-        yscale="log",
         title="Probe on the dreamed latent vs true position",
     )
     left.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)  # below: the curves fill the axes
@@ -104,10 +107,8 @@ def horizon_curve(curves: dict[str, np.ndarray], horizon_px: float, path: Path, 
         _band(right, steps, curves["decoded_mse"], "tab:blue", "decoded dream")
     _band(right, steps, curves["persistence_mse"], "tab:gray", "persistence (hold last frame)")
     title = "Decoded dream vs persistence" if decoded else "No decoder trained: persistence alone"
-    right.set(xlabel="rollout step k", ylabel="frame MSE (log)", yscale="log", title=title)
+    _log_axes(right, xlabel="rollout step k", ylabel="frame MSE (log)", title=title)
     right.legend(fontsize=8, loc="lower right")
-    for ax in (left, right):
-        ax.grid(alpha=0.3, which="both")
     return _save(fig, path)
 
 
@@ -180,8 +181,7 @@ def surprise_trace(
         threshold_label = f"threshold: median + {threshold_mads:g} MAD of normal frames"
         ax.axhline(threshold, color="tab:orange", ls="--", label=threshold_label)
         ax.axvline(anomaly_frame, color="tab:red", lw=1.5, alpha=0.7, label=f"{kind} injected at frame {anomaly_frame}")
-        ax.set(yscale="log", ylabel="surprise (log)", title=name)
-        ax.grid(alpha=0.3, which="both")
+        _log_axes(ax, ylabel="surprise (log)", title=name)
     axes[0].legend(fontsize=8, loc="upper left")
     axes[-1].set_xlabel("frame")
     return _save(fig, path)
@@ -195,13 +195,12 @@ def collapse_curves(
     for i, (name, (steps, per_seed)) in enumerate(curves.items()):
         label = f"{name}: {descriptions[name]}" if descriptions else name
         _band(ax, steps, per_seed, SEED_COLOURS[i], label, spread="range")
-    ax.set(
+    _log_axes(
+        ax,
         xlabel="JEPA training step",
         ylabel="embedding std (mean over dims, online latents; log)",
-        yscale="log",
         title="Collapse ablation: embedding std over training (line: mean, band: min-max over seeds)",
     )
-    ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8, loc="best")
     return _save(fig, path)
 
@@ -241,13 +240,12 @@ def recipe_horizons(
         _band(ax, steps, per_seed, colour, f"{name} ({per_seed.shape[0]} seeds)")
         ax.plot(steps, floor_curves[name].mean(axis=0), color=colour, ls="--", lw=1, alpha=0.8)
     ax.axhline(horizon_px, color="k", ls=":", lw=1.2, label=f"{horizon_px:g} px band")
-    ax.set(
+    _log_axes(
+        ax,
         xlabel="rollout step k",
         ylabel="position error of the dream, px (log)",
-        yscale="log",
         title="Horizon of every recipe (solid: dream; dashed: same probe on the true latents)",
     )
-    ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8, loc="lower right")
     return _save(fig, path)
 
