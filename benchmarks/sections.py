@@ -6,7 +6,10 @@ run (minutes, for the numbers in README.md) share every line of measuring code.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
+import glob
+import gzip
 import json
 import os
 import statistics
@@ -154,9 +157,6 @@ def profile_step(program: JepaProgram, step_flops: float, top: int = 12) -> dict
     overhead. XLA runs independent ops side by side on the cores (the online and target encoders'
     forward passes, for one), so shares and rates use busy wall time, the union of the ops' intervals,
     not the sum of their durations."""
-    import glob
-    import gzip
-
     with tempfile.TemporaryDirectory(prefix="jaxjepa-profile-") as trace_dir:
         with jax.profiler.trace(trace_dir, create_perfetto_trace=True):
             traced_s = program.run_seconds()
@@ -180,11 +180,9 @@ def profile_step(program: JepaProgram, step_flops: float, top: int = 12) -> dict
     }
 
 
-def op_times(events: list[dict], steps: int) -> tuple[dict[str, float], dict[str, list[tuple[float, float]]]]:
+def op_times(events: list[dict], steps: int) -> tuple[collections.Counter, dict[str, list[tuple[float, float]]]]:
     """From a trace's events: each XLA op's seconds per step, by name (a Counter), and the (start, end) intervals
     of every op and of the matmul ones. Only complete events count, less the executor's own ("$...", ThunkExecutor)."""
-    import collections
-
     per_op = collections.Counter()
     intervals = {"ops": [], "matmul": []}
     for event in events:

@@ -13,6 +13,7 @@ import pytest
 
 from benchmarks import __main__ as bench_main
 from benchmarks import flops, report
+from benchmarks.sections import op_times
 from jaxjepa import cli, get_config, save_run
 from jaxjepa.evaluation import report as eval_report
 from tests.conftest import random_params
@@ -42,6 +43,22 @@ def test_busy_time_counts_overlapping_ops_once():
     # [0, 2] and [1, 3] overlap (3 s busy), [5, 6] is apart, [5.2, 5.5] lies inside it
     assert busy_seconds([(5, 6), (1, 3), (0, 2), (5.2, 5.5)]) == pytest.approx(4.0)
     assert busy_seconds([]) == 0.0
+
+
+def test_op_times_sums_complete_ops_per_step_and_keeps_their_intervals():
+    events = [
+        {"name": "dot.1", "ph": "X", "ts": 0, "dur": 4e6},
+        {"name": "add", "ph": "X", "ts": 1e6, "dur": 2e6},
+        {"name": "dot.1", "ph": "X", "ts": 5e6, "dur": 2e6},
+        {"name": "$loop", "ph": "X", "ts": 0, "dur": 9e6},  # the executor's own, not an op
+        {"name": "ThunkExecutor::Execute", "ph": "X", "ts": 0, "dur": 9e6},
+        {"name": "add", "ph": "B", "ts": 0},  # not a complete event
+    ]
+    per_op, intervals = op_times(events, steps=2)
+    assert per_op.most_common(1) == [("dot.1", pytest.approx(3.0))]  # (4 + 2) s over 2 steps
+    assert per_op["add"] == pytest.approx(1.0)
+    assert intervals["ops"] == [(0, 4), (1, 3), (5, 7)]
+    assert intervals["matmul"] == [(0, 4), (5, 7)]
 
 
 def fake_results():
