@@ -15,6 +15,7 @@ import os
 import sys
 from pathlib import Path
 
+from jaxjepa import cli
 from jaxjepa.evaluation.report import block_refusal_status, replace_block
 
 REPO = Path(__file__).resolve().parents[1]  # default paths are the repo's, from any folder
@@ -472,8 +473,6 @@ def rewrite_readme(readme: Path, text: str, block: str = "performance") -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from jaxjepa import cli
-
     parser = cli.OneLineParser(prog="python -m benchmarks.report", description=__doc__.splitlines()[0])
     parser.add_argument(
         "--bench", default=str(REPO / "results" / "bench.json"), help="benchmark JSON (default results/bench.json)"

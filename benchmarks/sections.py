@@ -12,6 +12,7 @@ import glob
 import gzip
 import json
 import os
+import platform
 import statistics
 import subprocess
 import sys
@@ -24,7 +25,7 @@ import numpy as np
 
 from benchmarks import flops, peak, torch_baseline
 from benchmarks.report import REPO
-from jaxjepa import models, runner, trainer
+from jaxjepa import models, runner, trainer, world
 from jaxjepa.config import Config, get_config
 from jaxjepa.evaluation.reference import MEAN_FRESH_PROBE_PX
 
@@ -69,8 +70,6 @@ QUICK = Sizes(
 
 
 def machine() -> dict:
-    import platform
-
     info = {
         "platform": platform.platform(),
         "processor": platform.processor(),
@@ -333,8 +332,6 @@ def torch_variants(frames: np.ndarray, config: Config, warmup: int, jax_run_s: f
 # --- whole processes, as a user runs them --------------------------------------------------------------
 def world_file(config: Config, path: Path) -> Path:
     """Seed 0's training world (frames [N, T, H*W], positions [N, T, 2]) for the PyTorch process."""
-    from jaxjepa import world
-
     traj = world.trajectories(
         trainer.train_keys(trainer.seed_keys(0)[0]).data, config.train_sequences, config.seq_len, config
     )

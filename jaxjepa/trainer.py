@@ -28,6 +28,7 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from jaxjepa import losses, models, steer, two_rooms, world
@@ -343,8 +344,6 @@ def make_train(config: Config) -> Callable[[jax.Array], TrainResult]:
 
 def first_nonfinite_step(metrics: dict) -> int | None:
     """The first JEPA step whose loss is NaN or inf (over all seeds), or None. Run on the host."""
-    import numpy as np
-
     loss = np.asarray(metrics["loss"]).reshape(-1, np.shape(metrics["loss"])[-1])
     bad = ~np.isfinite(loss).all(axis=0)
     return int(np.argmax(bad)) if bad.any() else None
