@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from jaxjepa import cli
-from jaxjepa.evaluation.report import block_refusal_status, replace_block
+from jaxjepa.evaluation.report import block_refusal_status, replace_block, table
 
 REPO = Path(__file__).resolve().parents[1]  # default paths are the repo's, from any folder
 
@@ -282,9 +282,7 @@ def breakdown_lines(single: dict) -> list[str]:
         "",
         "Breakdown of one warm `default` process (each part alone, run time, compile excluded):",
         "",
-        "| part | s |",
-        "|---|---|",
-        *[f"| {name} | {value:.2f} |" for name, value in parts],
+        table(["part", "s"], [[name, f"{value:.2f}"] for name, value in parts]),
     ]
 
 
@@ -294,8 +292,7 @@ def markdown(r: dict, figures_path: str | None = None) -> str:
     headline = headline_rows(r)
     lines = [made_on(r, m, figures_path)]
     if headline:
-        lines += ["", "| figure | measured | target | met |", "|---|---|---|---|"]
-        lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in headline]
+        lines += ["", table(["figure", "measured", "target", "met"], headline)]
     lines += single_lines(r.get("single"))
     lines += seeds_lines(r.get("seeds"), m)
     lines += ttq_lines(r.get("ttq"))
@@ -326,19 +323,23 @@ def single_lines(single: dict | None) -> list[str]:
         "process finding it full). Process = whole `python` wall time, imports included; the `default` row's "
         "process also timed each part of its run alone afterwards (the breakdown below), and that time is left "
         "out.",
-        "",
-        "| recipe | compile cold / warm, s | run, s | decoder alone, s | process cold / warm, s | probe px |",
-        "|---|---|---|---|---|---|",
     ]
-    for name, s in single.items():
-        cold, warm = s["cold"], s["warm"]
-        lines.append(
-            f"| `{name}` ({s['config']['steps']} + {s['config']['decoder_steps']} decoder steps) | "
-            f"{cold['compile_s']:.2f} / {warm['compile_s']:.2f} | {cold['run_s']:.2f} | "
-            f"{_num(cold.get('decoder_run_s'))} | {own_process_s(cold):.1f} / {own_process_s(warm):.1f} | "
-            f"{cold['probe_rmse_px'][0]:.3f} |"
-        )
-    return lines + breakdown_lines(single)
+    header = ["recipe", "compile cold / warm, s", "run, s", "decoder alone, s", "process cold / warm, s", "probe px"]
+    rows = [single_row(name, s) for name, s in single.items()]
+    return [*lines, "", table(header, rows), *breakdown_lines(single)]
+
+
+def single_row(name: str, s: dict) -> list[str]:
+    """One recipe's row of the one-seed table, from its cold and warm processes."""
+    cold, warm = s["cold"], s["warm"]
+    return [
+        f"`{name}` ({s['config']['steps']} + {s['config']['decoder_steps']} decoder steps)",
+        f"{cold['compile_s']:.2f} / {warm['compile_s']:.2f}",
+        f"{cold['run_s']:.2f}",
+        _num(cold.get("decoder_run_s")),
+        f"{own_process_s(cold):.1f} / {own_process_s(warm):.1f}",
+        f"{cold['probe_rmse_px'][0]:.3f}",
+    ]
 
 
 def seeds_lines(seeds: dict | None, m: dict) -> list[str]:
@@ -350,17 +351,30 @@ def seeds_lines(seeds: dict | None, m: dict) -> list[str]:
         f"Seeds in one vmapped program (`train.py --seeds`), {seeds['config']['steps']} JEPA + "
         f"{seeds['config']['decoder_steps']} decoder steps, each count in its own process, on "
         f"{_devices(seeds['rows'][0], m)}:",
-        "",
-        "| seeds | compile, s | run, s | run per seed, s | seeds per minute (run) | run vs 1 seed | peak RSS, MiB |",
-        "|---|---|---|---|---|---|---|",
+    ]
+    header = [
+        "seeds",
+        "compile, s",
+        "run, s",
+        "run per seed, s",
+        "seeds per minute (run)",
+        "run vs 1 seed",
+        "peak RSS, MiB",
     ]
     split = seeds.get("split")
-    for row in [*seeds["rows"], split] if split else seeds["rows"]:
-        label = f"{row['seeds']} over {row['devices']} CPU devices" if row is split else row["seeds"]
-        lines.append(
-            f"| {label} | {row['compile_s']:.1f} | {row['run_s']:.1f} | {row['run_per_seed_s']:.2f} | "
-            f"{seeds_per_minute(row):.1f} | {_num(row['run_vs_one_seed'], '{:.2f}x')} | {row['peak_rss_mib']:.0f} |"
-        )
+    rows = [
+        [
+            f"{row['seeds']} over {row['devices']} CPU devices" if row is split else str(row["seeds"]),
+            f"{row['compile_s']:.1f}",
+            f"{row['run_s']:.1f}",
+            f"{row['run_per_seed_s']:.2f}",
+            f"{seeds_per_minute(row):.1f}",
+            _num(row["run_vs_one_seed"], "{:.2f}x"),
+            f"{row['peak_rss_mib']:.0f}",
+        ]
+        for row in ([*seeds["rows"], split] if split else seeds["rows"])
+    ]
+    lines += ["", table(header, rows)]
     if split:
         lines += [
             "",
@@ -381,18 +395,22 @@ def ttq_lines(ttq: dict | None) -> list[str]:
         "Time to quality: each recipe trained at several step counts (decoder skipped: the probe does not "
         "read it); "
         "probe = least squares on fresh trajectories; wall = one seed's compile + run in the benchmark process.",
-        "",
-        "| recipe | steps | median probe, px | seeds <= " + f"{ttq['quality_px']} px | one-seed wall, s |",
-        "|---|---|---|---|---|",
     ]
-    for recipe in ("default", "fast"):
-        for p in ttq[recipe]["points"]:
-            hits = sum(v <= ttq["quality_px"] for v in p["probe_rmse_px"])
-            lines.append(
-                f"| `{recipe}` | {p['steps']} | {p['median_probe_px']:.3f} | {hits}/{len(p['probe_rmse_px'])} | "
-                f"{p['single_wall_s']:.2f} |"
-            )
-    return lines
+    header = ["recipe", "steps", "median probe, px", f"seeds <= {ttq['quality_px']} px", "one-seed wall, s"]
+    rows = [ttq_row(recipe, p, ttq["quality_px"]) for recipe in ("default", "fast") for p in ttq[recipe]["points"]]
+    return [*lines, "", table(header, rows)]
+
+
+def ttq_row(recipe: str, p: dict, quality_px: float) -> list[str]:
+    """One step count of a recipe's ladder: its median probe, how many seeds reached `quality_px`, its wall time."""
+    hits = sum(v <= quality_px for v in p["probe_rmse_px"])
+    return [
+        f"`{recipe}`",
+        str(p["steps"]),
+        f"{p['median_probe_px']:.3f}",
+        f"{hits}/{len(p['probe_rmse_px'])}",
+        f"{p['single_wall_s']:.2f}",
+    ]
 
 
 def seeds_per_minute(row: dict) -> float:
