@@ -519,10 +519,22 @@ def test_sandbox_eval_leaves_every_file_around_its_outputs(trained, monkeypatch)
 
     sandbox, _, before = trained
     monkeypatch.chdir(sandbox)
+    # an earlier headline run with the ablation: its collapse plot is stale once metrics.json holds no ablation
+    results = sandbox / "results"
+    results.mkdir(exist_ok=True)
+    earlier = {"command": "python eval.py", "seeds": [0], "timing_s": {}, "figures": {}}
+    for name in ("collapse.png", "horizon.png"):
+        (results / name).write_bytes(b"an earlier run's figure")
+        earlier["figures"][name.removesuffix(".png")] = f"results/{name}"
+    (results / "metrics.json").write_text(json.dumps(earlier))
+    (results / "mine.png").write_bytes(b"a user's plot that no stored file names")
     # few trajectories: the files around the outputs are checked here, not the figures
     argv = ["runs/seed0", "--no-std", "--trajectories", "16", "--out", "results", "--report", "results/R.md"]
     assert eval_script.main([*argv, "--readme", "README.md"]) == 0
-    assert (sandbox / "results" / "metrics.json").is_file()
+    assert "ablation" not in json.loads((results / "metrics.json").read_text())
+    assert not (results / "collapse.png").exists()  # stale: removed
+    assert (results / "mine.png").read_bytes() == b"a user's plot that no stored file names"
+    assert (results / "horizon.png").read_bytes()[:4] == b"\x89PNG"  # drawn again
     _assert_sentinels_kept(sandbox, before, rewritten=(sandbox / "runs" / "seed0",))
 
 

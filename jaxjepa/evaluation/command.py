@@ -28,6 +28,7 @@ from jaxjepa.evaluation.suite import Context, Suite
 # The suites of their own named configs, each with its own --NAME flag
 EXTRA_SUITES = (recipes.SUITE, anomaly_kinds.SUITE, worlds.SUITE, planning.SUITE, two_rooms.SUITE)
 REPORT_ORDER = (headline.SUITE, ablation.SUITE, *EXTRA_SUITES)
+FIGURE_SUFFIXES = (".png", ".gif")  # what a stored file may name as a figure that eval.py removes once stale
 # The report's head while only the extra suites have stored results
 NOT_RUN_YET = (
     f"{report.REPORT_TITLE}\n\nThe headline evaluation has not been run yet (`python eval.py --seeds 0-7`); "
@@ -297,12 +298,14 @@ def run_and_store(
     written: (the outcomes, the stored files). The figures and the JSON files land together, once all are
     written; the report, read from them, follows."""
     out = Path(args.out)
+    replaced = figures_named(out, {job.suite.result_file for job in jobs})
     try:
         with cli.held_outputs() as land, tqdm(total=len(jobs), desc="eval", unit="suite") as bar:
             outcomes = [runner.interruptible(run_job, job, runs, context, out, bar) for job, runs in zip(jobs, found)]
             with writing_outputs():
                 files = store(outcomes, args, context)
                 land()
+        remove_stale_figures(replaced - figures_named(out, {suite.result_file for suite in REPORT_ORDER}))
     except checkpoint.RunError as err:  # a save that failed midway (a full disk): the runs saved before it stay
         cli.fail(f"eval.py: {err}", cli.FAILED)
     except OutputError as err:
@@ -369,6 +372,31 @@ def figure_files(content: dict, out: str | Path) -> dict[str, Path]:
     """A stored file's figures where they are: every suite writes them under --out, so they are found there by
     name, wherever the report that stored their paths was."""
     return {figure: Path(out) / Path(path).name for figure, path in content.get("figures", {}).items()}
+
+
+def figures_named(out: Path, names: set[str]) -> set[Path]:
+    """The figures under `out` that the stored files `names` there name; a file that is missing, unreadable or not
+    what eval.py stores names none."""
+    named = set()
+    for name in names:
+        try:
+            content = json.loads((out / name).read_text())
+        except (OSError, ValueError):
+            continue
+        if report.is_payload(content):
+            named |= {path for path in figure_files(content, out).values() if path.suffix in FIGURE_SUFFIXES}
+    return named
+
+
+def remove_stale_figures(stale: set[Path]) -> None:
+    """Figures that a stored file named before this command replaced it, and that no stored file names now (the
+    collapse plot after a headline run without the ablation, say): eval.py drew them, and left alone they would
+    sit beside the new results as if they were of them."""
+    for path in sorted(stale):
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as err:
+            print(f"eval.py: could not remove the stale figure {path}: {err.strerror or err}", file=sys.stderr)
 
 
 def write_report(args: argparse.Namespace, files: dict[str, dict] | None = None) -> Path:
