@@ -491,6 +491,13 @@ def rewrite_readme(readme: Path, text: str, block: str = "performance") -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return rewrite(argv)
+    except KeyboardInterrupt:  # the README is written whole beside itself and renamed: as it was, or rewritten
+        cli.interrupted("python -m benchmarks.report: interrupted; the README is whole, as it was or rewritten")
+
+
+def rewrite(argv: list[str] | None) -> int:
     parser = cli.OneLineParser(prog="python -m benchmarks.report", description=__doc__.splitlines()[0])
     parser.add_argument(
         "--bench", default=str(REPO / "results" / "bench.json"), help="benchmark JSON (default results/bench.json)"

@@ -716,6 +716,35 @@ def test_measure_refuses_a_damaged_export_before_the_browser_starts(tmp_path, mo
     )
 
 
+# benchmarks.report with Ctrl-C pressed while it renders: one line, and the README as it was.
+REPORT_INTERRUPTED = """
+import os, signal, sys
+from benchmarks import report
+def pressed(*args):
+    os.kill(os.getpid(), signal.SIGINT)
+    return "a block that must not land"
+report.markdown = pressed
+report.main(sys.argv[1:])
+"""
+
+
+def test_ctrl_c_while_the_report_renders_is_one_line_and_keeps_the_readme(tmp_path):
+    readme = readme_with_both_blocks(tmp_path)
+    before = readme.read_text()
+    bench = tmp_path / "bench.json"
+    bench.write_text(json.dumps(fake_results()))
+    done = subprocess.run(
+        [sys.executable, "-c", REPORT_INTERRUPTED, "--bench", str(bench), "--readme", str(readme)],
+        cwd=Path(__file__).resolve().parents[1],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    says = "python -m benchmarks.report: interrupted; the README is whole, as it was or rewritten\n"
+    assert (done.returncode, done.stderr) == (130, says)
+    assert readme.read_text() == before
+
+
 # export.measure with its measure pressed by Ctrl-C: the minutes in the browser end in one line, and nothing written.
 MEASURE_INTERRUPTED = """
 import sys
