@@ -1,0 +1,159 @@
+/*
+ * Loading the model files named by ?model= (a folder beside this page), and checking them before anything
+ * runs: every file against the sha256 in meta.json's manifest, a missing one named with its HTTP status, the
+ * meta.json fields each mode reads, and each network's input and output shapes. A problem stops the page
+ * with a plain message saying how to make the files, rather than a TypeError, NaN or nonsense later on.
+ */
+(function (root) {
+  "use strict";
+  const { query, MODEL_DIR, MODELS_OFFERED, stop } = JepaPage;
+  const { useBackend } = JepaBackend;
+  const FORMAT = "jaxjepa-web-model";
+
+  class ModelProblem extends Error {}
+  /* A problem the model's meta.json names itself: its message says how to fix it, no general advice added. */
+  class MetaProblem extends ModelProblem {}
+
+  // ---------------------------------------------------------------- checked downloads
+
+  /* Every file the page loads is listed with its sha256 in meta.json's manifest: a weights file of the
+     right size but wrong bytes would otherwise load and give NaN or nonsense, silently. */
+  async function sha256Hex(buffer) {
+    const digest = await crypto.subtle.digest("SHA-256", buffer);
+    return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+  }
+
+  function checkedFetch(manifest) {
+    const base = new URL(MODEL_DIR, window.location.href).href;
+    return async (url, init) => {
+      const name = new URL(url, window.location.href).href.split("?")[0].slice(base.length);
+      const response = await fetch(url, init);
+      if (!response.ok) {
+        throw new ModelProblem(`the file ${MODEL_DIR}${name} is missing (HTTP ${response.status}).`);
+      }
+      const buffer = await response.arrayBuffer();
+      if (!(name in manifest)) {
+        throw new ModelProblem(`${MODEL_DIR}meta.json lists no sha256 for ${name}; re-export the model.`);
+      }
+      if (await sha256Hex(buffer) !== manifest[name]) {
+        throw new ModelProblem(`the file ${MODEL_DIR}${name} is corrupt (its sha256 differs from meta.json's).`);
+      }
+      return new Response(buffer, { status: 200, headers: response.headers });
+    };
+  }
+
+  // ---------------------------------------------------------------- loading
+
+  async function loadModels() {
+    if (window.location.protocol === "file:") {
+      throw new ModelProblem("this page was opened as a file, and browsers do not let a file load " +
+        "model files. Serve the folder instead: python -m http.server -d web, then open http://localhost:8000/");
+    }
+    if (typeof tf === "undefined") {
+      throw new ModelProblem("TensorFlow.js (vendor/tfjs/tf.min.js) is missing, so nothing can run.");
+    }
+    if (!/^[\w.-]+(\/[\w.-]+)*\/$/.test(MODEL_DIR) || MODEL_DIR.split("/").includes("..")) {
+      throw new ModelProblem(`the model "${MODEL_DIR.replace(/\/$/, "")}" could not be read: ?model= takes a folder ` +
+        "served beside this page, never another site's address.");
+    }
+    let meta;
+    try {
+      const response = await fetch(MODEL_DIR + "meta.json");
+      if (!response.ok) throw new Error(`HTTP ${response.status}`);
+      meta = await response.json();
+    } catch (error) {
+      throw new ModelProblem(`the model description ${MODEL_DIR}meta.json could not be read (${error.message}).`);
+    }
+    if (!meta || meta.format !== FORMAT || !meta.files || !meta.world || !meta.model || !meta.manifest) {
+      throw new ModelProblem(`${MODEL_DIR}meta.json is not a jaxjepa export with a manifest (re-export it).`);
+    }
+    checkMetaFields(meta);
+    // The weights load into the backend that is set: the one asked for, else cpu, which every browser has and
+    // which starts at once. Loading into TF.js's own default (webgl) would start webgl, slow where the browser
+    // emulates it without a GPU, even for a user who asked for cpu.
+    await useBackend(query.get("backend") === "webgl" ? "webgl" : "cpu");
+    if (!(window.crypto && crypto.subtle)) {
+      throw new ModelProblem("this browser cannot check the model's sha256 here (no WebCrypto on a page " +
+        "served over plain http from another machine); open it via http://localhost instead.");
+    }
+    const models = {};
+    for (const name of ["encoder", "predictor", "decoder"].filter((n) => n in meta.files)) {
+      try {
+        const fetchFunc = checkedFetch(meta.manifest);
+        models[name] = await tf.loadGraphModel(MODEL_DIR + meta.files[name], { fetchFunc });
+      } catch (error) {
+        if (error instanceof ModelProblem) throw error;
+        const where = MODEL_DIR + meta.files[name];
+        throw new ModelProblem(`the ${name} (${where}) is missing or broken (${error.message}).`);
+      }
+    }
+    checkShapes(models, meta.model);
+    return { meta, models };
+  }
+
+  /* The fields of meta.json each mode reads: one missing would otherwise surface as a TypeError mid-load or
+     mid-run, or as "undefined" on the page. */
+  function checkMetaFields(meta) {
+    const steering = (meta.model.action_dim || 0) > 0, rooms = meta.world.name === "two_rooms";
+    const fields = ["files.encoder", "files.predictor", "model.obs_dim", "model.latent_dim", "model.predictor.0",
+      "world.frame_size", "world.sigma", "weights_dtype"];
+    if (!steering && "decoder" in meta.files) fields.push("model.decoder.0");
+    if (!rooms) fields.push("world.eval_start_margin");
+    if (!steering) fields.push("world.speed");
+    if (steering) {
+      fields.push("probe.weights", "probe.bias", ...["horizon", "samples", "iterations", "noise", "temperature",
+        "cost", "success_px"].map((name) => `planner.${name}`));
+    }
+    if (steering && !rooms) fields.push("world.steer_gain", "world.steer_max_speed");
+    if (rooms && meta.planner && meta.planner.search) {  // the latent search, where the export offers it
+      fields.push(...["beams", "depth", "move_steps", "memory", "memory_radius", "surprise_share", "switch_margin",
+        "replan", "reversals"].map((name) => `planner.search.${name}`));
+    }
+    if (rooms) {
+      fields.push("planner.actions_per_plan", ...["border_px", "wall_half_width", "door_half_height", "wall_padding",
+        "door_padding"].map((name) => `world.${name}`));
+    }
+    const missing = fields.find((path) => path.split(".").reduce(
+      (value, key) => (value === undefined || value === null ? undefined : value[key]), meta) == null);
+    if (missing !== undefined) {
+      throw new MetaProblem(`${MODEL_DIR}meta.json has no ${missing}, which this page needs; it comes from an ` +
+        "older or damaged export: re-export the run (python -m export RUN).");
+    }
+  }
+
+  /* A model folder from another config would give silently wrong pictures: check every shape once. */
+  function checkShapes(models, shapes) {
+    const expect = {
+      encoder: [shapes.obs_dim, shapes.latent_dim],
+      predictor: [shapes.predictor[0], shapes.latent_dim],
+    };
+    if (models.decoder) expect.decoder = [shapes.latent_dim, shapes.decoder[shapes.decoder.length - 1]];
+    for (const [name, [inDim, outDim]] of Object.entries(expect)) {
+      const out = tf.tidy(() => models[name].execute(tf.zeros([1, inDim])));
+      const shape = out.shape;
+      out.dispose();
+      if (shape.length !== 2 || shape[1] !== outDim) {
+        throw new ModelProblem(`the ${name} gives shape [${shape}] where meta.json says [1, ${outDim}].`);
+      }
+    }
+  }
+
+  function showProblem(problem) {
+    if (problem instanceof MetaProblem) {
+      stop("The model could not be loaded: " + problem.message, "Not running: no usable model.");
+      return;
+    }
+    const offered = MODEL_DIR.replace(/\/$/, "");
+    const unknown = /could not be read/.test(problem.message) && !MODELS_OFFERED.includes(offered)
+      ? ` There is no model "${offered}" here: the models this page offers are ${MODELS_OFFERED.join(", ")} ` +
+        "(choose one above, or fix ?model= in the address)." : "";
+    const exportIt = offered === "model" ? "python -m export runs/seed0 (after python train.py --seed 0)"
+      : `python -m export RUN_DIR --out web/${offered} (RUN_DIR: a run train.py saved; README.md's browser ` +
+        "section gives each model's train and export commands)";
+    const make = unknown ? "" : ` To create the model files, run: ${exportIt}, then serve this folder with: ` +
+      "python -m http.server -d web";
+    stop("The model could not be loaded: " + problem.message + unknown + make, "Not running: no usable model.");
+  }
+
+  root.JepaLoad = { ModelProblem, loadModels, showProblem };
+})(typeof window !== "undefined" ? window : globalThis);
