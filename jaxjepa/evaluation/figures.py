@@ -1,15 +1,14 @@
 """The figures of RESULTS.md, drawn from host arrays that the evaluations returned.
 
-Each shows one claim at a glance: the dream GIF and filmstrip what "the world model stays on track" looks
-like, the horizon curve for how long (against persistence, with the spread over seeds), the surprise trace
-a detection at the very frame of the anomaly, the collapse curves which defence keeps the latent alive, the
-probe scatter that the position is linearly in the latent. Every function takes plain NumPy arrays and a
-path, writes one file, and returns the path. Matplotlib runs headless (Agg).
+Each shows one claim at a glance: the dream GIF and filmstrip what "the world model stays on track" looks like, the
+horizon curve for how long (against persistence, with the spread over seeds), the surprise trace a detection at the
+very frame of the anomaly, the collapse curves which defence keeps the latent alive, the probe scatter that the
+position is linearly in the latent. Every function takes NumPy arrays and a path, writes one file and returns the
+path. Matplotlib runs headless (Agg).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +32,7 @@ except ModuleNotFoundError as err:
     plt = Image = ImageDraw = ImageFont = None
 
 SEED_COLOURS = plt.get_cmap("tab10").colors if plt else ()
+FILMSTRIP_STEPS = (1, 2, 5, 10, 20, 30, 50, 75, 100)  # the rollout steps (1-based) the filmstrip shows
 
 
 def _save(fig, path: Path) -> Path:
@@ -95,12 +95,8 @@ def horizon_curve(curves: dict[str, np.ndarray], horizon_px: float, path: Path, 
         label = f"reference (REFERENCE.md, {REFERENCE_SEEDS}-seed mean)"
         left.plot(ref_steps, ref_error, "s--", color="tab:red", label=label)
     left.axhline(horizon_px, color="k", ls=":", lw=1.2, label=f"{horizon_px:g} px band")
-    _log_axes(
-        left,
-        xlabel="rollout step k (dream of o_k, scored on frame k+1)",
-        ylabel="position error, px (log)",
-        title="Probe on the dreamed latent vs true position",
-    )
+    xlabel, title = "rollout step k (dream of o_k, scored on frame k+1)", "Probe on the dreamed latent vs true position"
+    _log_axes(left, xlabel=xlabel, ylabel="position error, px (log)", title=title)
     left.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)  # below: the curves fill the axes
     decoded = np.isfinite(curves["decoded_mse"]).any()  # NaN throughout where the runs trained no decoder
     if decoded:
@@ -113,15 +109,10 @@ def horizon_curve(curves: dict[str, np.ndarray], horizon_px: float, path: Path, 
 
 
 def dream_filmstrip(
-    true_frames: np.ndarray,
-    dream_frames: np.ndarray,
-    position_error: np.ndarray,
-    path: Path,
-    seed: int,
-    steps: Sequence[int] = (1, 2, 5, 10, 20, 30, 50, 75, 100),
+    true_frames: np.ndarray, dream_frames: np.ndarray, position_error: np.ndarray, path: Path, seed: int
 ) -> Path:
-    """Top row reality, bottom row the decoded dream of `seed`'s model, at a few rollout steps (1-based)."""
-    steps = [s for s in steps if s <= true_frames.shape[0]]
+    """Top row reality, bottom row the decoded dream of `seed`'s model, at FILMSTRIP_STEPS."""
+    steps = [s for s in FILMSTRIP_STEPS if s <= true_frames.shape[0]]
     fig, axes = plt.subplots(2, len(steps), figsize=(1.45 * len(steps), 3.3), squeeze=False)
     for col, step in enumerate(steps):
         for row, (frames, name) in enumerate(((true_frames, "reality"), (dream_frames, "dream"))):
@@ -136,18 +127,10 @@ def dream_filmstrip(
     return _save(fig, path)
 
 
-def dream_gif(
-    true_frames: np.ndarray,
-    dream_frames: np.ndarray,
-    position_error: np.ndarray,
-    path: Path,
-    scale: int = 8,
-    frame_ms: int = 120,
-) -> Path:
-    """Animated GIF: reality (left) and the decoded dream (right), upscaled, with the step and error."""
+def dream_gif(true_frames: np.ndarray, dream_frames: np.ndarray, position_error: np.ndarray, path: Path) -> Path:
+    """Animated GIF: reality (left) and the decoded dream (right), upscaled 8x, with the step and error."""
     font = ImageFont.load_default(size=14)
-    size = true_frames.shape[-1] * scale
-    header, gap = 24, 8
+    size, header, gap = true_frames.shape[-1] * 8, 24, 8
     images = []
     for k in range(true_frames.shape[0]):
         canvas = Image.new("RGB", (2 * size + gap, size + 2 * header), "white")
@@ -159,16 +142,14 @@ def dream_gif(
         caption = f"step {k + 1:3d}   position error {position_error[k]:5.1f} px"
         draw.text((4, size + header + 4), caption, fill="black", font=font)
         images.append(canvas)
-    return _save_gif(images, path, frame_ms)
+    return _save_gif(images, path, frame_ms=120)
 
 
-def surprise_trace(
-    example: dict[str, np.ndarray], first_scored_frame: int, threshold_mads: float, path: Path, kind: str = "teleport"
-) -> Path:
+def surprise_trace(example: dict[str, np.ndarray], first_scored_frame: int, threshold_mads: float, path: Path) -> Path:
     """Surprise per scored frame, latent and pixel (where a decoder was trained: its scores are not NaN), with the
-    threshold and the injected frame, on the first trajectory of `example` (anomaly.examples of one seed) whose
-    anomaly is visible."""
-    shown = int(np.argmax(example["visible"])) if example["visible"].any() else 0
+    threshold and the injected teleport, on the first trajectory of `example` (anomaly.examples of one seed) whose
+    anomaly is visible, else the first."""
+    shown = int(np.argmax(example["visible"]))  # the first True; 0 where none is
     latent, pixel, anomaly_frame = example["latent"][shown], example["pixel"][shown], int(example["frame"][shown])
     frames = np.arange(first_scored_frame, first_scored_frame + latent.shape[0])
     panels = [(latent, float(example["latent_threshold"]), "latent ||P(E_ema(o_t)) - E_ema(o_t+1)||^2")]
@@ -176,31 +157,26 @@ def surprise_trace(
         panels.append((pixel, float(example["pixel_threshold"]), "pixel MSE(D(P(E_ema(o_t))), f_t+2)"))
     fig, axes = plt.subplots(len(panels), 1, figsize=(9, 2.6 * len(panels)), sharex=True, squeeze=False)
     axes = axes[:, 0]
+    injected = f"teleport injected at frame {anomaly_frame}"
     for ax, (scores, threshold, name) in zip(axes, panels):
         ax.plot(frames, scores, "o-", ms=3, color="tab:blue", label="surprise, indexed by the frame it scores")
         threshold_label = f"threshold: median + {threshold_mads:g} MAD of normal frames"
         ax.axhline(threshold, color="tab:orange", ls="--", label=threshold_label)
-        ax.axvline(anomaly_frame, color="tab:red", lw=1.5, alpha=0.7, label=f"{kind} injected at frame {anomaly_frame}")
+        ax.axvline(anomaly_frame, color="tab:red", lw=1.5, alpha=0.7, label=injected)
         _log_axes(ax, ylabel="surprise (log)", title=name)
     axes[0].legend(fontsize=8, loc="upper left")
     axes[-1].set_xlabel("frame")
     return _save(fig, path)
 
 
-def collapse_curves(
-    curves: dict[str, tuple[np.ndarray, np.ndarray]], path: Path, descriptions: dict[str, str] | None = None
-) -> Path:
+def collapse_curves(curves: dict[str, tuple[np.ndarray, np.ndarray]], path: Path, descriptions: dict[str, str]) -> Path:
     """Embedding std over training per variant: {name: (steps [p], per-seed curves [n_seeds, p])}."""
     fig, ax = plt.subplots(figsize=(8.5, 4.5))
     for i, (name, (steps, per_seed)) in enumerate(curves.items()):
-        label = f"{name}: {descriptions[name]}" if descriptions else name
-        _band(ax, steps, per_seed, SEED_COLOURS[i], label, spread="range")
-    _log_axes(
-        ax,
-        xlabel="JEPA training step",
-        ylabel="embedding std (mean over dims, online latents; log)",
-        title="Collapse ablation: embedding std over training (line: mean, band: min-max over seeds)",
-    )
+        _band(ax, steps, per_seed, SEED_COLOURS[i], f"{name}: {descriptions[name]}", spread="range")
+    ylabel = "embedding std (mean over dims, online latents; log)"
+    title = "Collapse ablation: embedding std over training (line: mean, band: min-max over seeds)"
+    _log_axes(ax, xlabel="JEPA training step", ylabel=ylabel, title=title)
     ax.legend(fontsize=8, loc="best")
     return _save(fig, path)
 
@@ -240,17 +216,13 @@ def recipe_horizons(
         _band(ax, steps, per_seed, colour, f"{name} ({per_seed.shape[0]} seeds)")
         ax.plot(steps, floor_curves[name].mean(axis=0), color=colour, ls="--", lw=1, alpha=0.8)
     ax.axhline(horizon_px, color="k", ls=":", lw=1.2, label=f"{horizon_px:g} px band")
-    _log_axes(
-        ax,
-        xlabel="rollout step k",
-        ylabel="position error of the dream, px (log)",
-        title="Horizon of every recipe (solid: dream; dashed: same probe on the true latents)",
-    )
+    title = "Horizon of every recipe (solid: dream; dashed: same probe on the true latents)"
+    _log_axes(ax, xlabel="rollout step k", ylabel="position error of the dream, px (log)", title=title)
     ax.legend(fontsize=8, loc="lower right")
     return _save(fig, path)
 
 
-def predictor_spectrum(eigenvalues: np.ndarray, fundamental_rad: float, path: Path, title: str = "") -> Path:
+def predictor_spectrum(eigenvalues: np.ndarray, fundamental_rad: float, path: Path, title: str) -> Path:
     """An affine predictor's eigenvalues in the complex plane, [n_seeds, d, 2] (re, im), over the unit circle,
     with rays at the harmonics of a fundamental angle (rad/frame): a linear world model of a bounce must
     rotate its latent at those angles, without shrinking it."""
@@ -264,14 +236,14 @@ def predictor_spectrum(eigenvalues: np.ndarray, fundamental_rad: float, path: Pa
     for i, seed_eigenvalues in enumerate(eigenvalues):  # [d, 2]: (re, im)
         label = f"seed {i}" if i < 8 else None
         ax.scatter(*seed_eigenvalues.T, s=10, alpha=0.6, color=SEED_COLOURS[i % len(SEED_COLOURS)], label=label)
-    title = f"Eigenvalues of the affine predictor{', ' + title if title else ''}\n(dotted: harmonics of the bounce)"
+    title = f"Eigenvalues of the affine predictor, {title}\n(dotted: harmonics of the bounce)"
     ax.set(aspect="equal", xlim=(-1.1, 1.1), ylim=(-1.1, 1.1), xlabel="Re", ylabel="Im", title=title)
     ax.legend(fontsize=7, loc="lower left", ncol=2)  # no eigenvalue lives there
     return _save(fig, path)
 
 
 def roc_curves(
-    false_positive_rates: np.ndarray, true_positive_rates: dict[str, dict[str, np.ndarray]], path: Path, title: str = ""
+    false_positive_rates: np.ndarray, true_positive_rates: dict[str, dict[str, np.ndarray]], path: Path, title: str
 ) -> Path:
     """One panel per anomaly kind: per-frame ROC of latent and pixel surprise, {kind: {space: [n_seeds, F]}}
     (line: mean TPR over seeds at each false-positive rate; log x axis, where detectors differ)."""
@@ -289,9 +261,7 @@ def roc_curves(
         ax.grid(alpha=0.3, which="both")
     axes[0][0].set_ylabel("true-positive rate")
     axes[0][0].legend(fontsize=8, loc="lower right")
-    fig.suptitle(
-        f"Per-frame ROC by anomaly kind, config {title} (thin: seeds)" if title else "Per-frame ROC by anomaly kind"
-    )
+    fig.suptitle(f"Per-frame ROC by anomaly kind, config {title} (thin: seeds)")
     return _save(fig, path)
 
 
@@ -306,31 +276,26 @@ def budget_curve(budgets: list[int], per_seed: np.ndarray, labels: list[str], pa
     return _save(fig, path)
 
 
-def _planning_tile(frame: np.ndarray, goal, imagined, scale: int):
-    """One episode at one step: the frame [size, size] in [0, 1], the goal (cross) and the imagined path (dots)."""
-    tile = _magma(frame, frame.shape[-1] * scale)
-    draw = ImageDraw.Draw(tile)
-    px = lambda p: ((p[1] + 0.5) * scale, (p[0] + 0.5) * scale)  # (y, x) px -> image (x, y)
-    for point in imagined:
-        x, y = px(point)
-        draw.ellipse((x - 2, y - 2, x + 2, y + 2), fill=(80, 200, 255))
-    x, y = px(goal)
-    draw.line((x - 6, y - 6, x + 6, y + 6), fill=(0, 255, 0), width=2)
-    draw.line((x - 6, y + 6, x + 6, y - 6), fill=(0, 255, 0), width=2)
-    return tile
-
-
 def planning_gif(arrays: dict, path: Path, scale: int = 12, frame_ms: int = 150, caption: str = "logo") -> Path:
     """Animated GIF of planned episodes side by side: the world (arrays["frames"] [E, T, size, size] in [0, 1]),
-    the goal and the imagined path."""
+    the goal (cross) and the imagined path (dots)."""
     frames, goals, imagined = (np.asarray(arrays[k]) for k in ("frames", "goals", "imagined"))
     font = ImageFont.load_default(size=14)
-    tile, gap, header = frames.shape[-1] * scale, 8, 22
+    tile_size, gap, header = frames.shape[-1] * scale, 8, 22
+    px = lambda p: ((p[1] + 0.5) * scale, (p[0] + 0.5) * scale)  # (y, x) px -> image (x, y)
     images = []
     for step in range(frames.shape[1]):
-        canvas = Image.new("RGB", (len(goals) * (tile + gap) - gap, tile + header), "white")
+        canvas = Image.new("RGB", (len(goals) * (tile_size + gap) - gap, tile_size + header), "white")
         for e, goal in enumerate(goals):
-            canvas.paste(_planning_tile(frames[e, step], goal, imagined[e, step], scale), (e * (tile + gap), header))
+            tile = _magma(frames[e, step], tile_size)
+            draw = ImageDraw.Draw(tile)
+            for point in imagined[e, step]:
+                x, y = px(point)
+                draw.ellipse((x - 2, y - 2, x + 2, y + 2), fill=(80, 200, 255))
+            x, y = px(goal)
+            for dy in (6, -6):  # the two strokes of the cross
+                draw.line((x - 6, y - dy, x + 6, y + dy), fill=(0, 255, 0), width=2)
+            canvas.paste(tile, (e * (tile_size + gap), header))
         title = f"step {step + 1:2d}: {caption}, goal (cross), imagined path (dots)"
         ImageDraw.Draw(canvas).text((4, 3), title, fill="black", font=font)
         images.append(canvas)
