@@ -1,13 +1,12 @@
 """The Two Rooms suite: EB-JEPA's planning benchmark on its own task, every figure beside EB-JEPA's.
 
-Per seed: the linear probe of the dot's position, then planning episodes (two_rooms_planning: start and goal
-in different rooms, a fresh wall and door each, 200 actions each, success = final distance under 4.5 px)
-with MPPI, CEM, MPPI on the last latent's cost, the latent search (planning.search: the suite's target), the
-random baseline, and the simulator ceilings (MPPI and the search on the true position and physics, the same
-straight-line cost; and MPPI with the path length through the door as its cost). Episodes are vmapped; the
-seconds per episode are the wall time of one compiled batch divided by its episodes. The ablation drops one
-of EB-JEPA's terms at a time; a term whose config was not evaluated shows as "not run". Its payload is
-results/two_rooms.json.
+Per seed: the linear probe of the dot's position, then planning episodes (two_rooms_planning: start and goal in
+different rooms, a fresh wall and door each, 200 actions each, success = final distance under 4.5 px) with MPPI,
+CEM, MPPI on the last latent's cost, the latent search (planning.search: the suite's target), the random baseline
+and the simulator ceilings (MPPI and the search on the true position and physics, the same straight-line cost; and
+MPPI with the path length through the door as its cost). Episodes are vmapped; the seconds per episode are the wall
+time of one compiled batch divided by its episodes. The ablation drops one of EB-JEPA's terms at a time; a term
+whose config was not evaluated shows as "not run". Payload: results/two_rooms.json.
 """
 
 from __future__ import annotations
@@ -32,15 +31,9 @@ RECIPE = TWO_ROOMS[0]
 EPISODES = 200  # per seed and planner (--trajectories sets another count)
 GIF_EPISODES = 4  # MPPI episodes of the first seed drawn in two_rooms.gif
 # (name in the payload, planner, plan cost)
-PLANNERS = (
-    ("mppi", "mppi", "sum"),
-    ("cem", "cem", "sum"),
-    ("last_latent", "mppi", "last"),
-    ("search", "search", "sum"),
-    ("random", "random", "sum"),
-)
-# EB-JEPA's ablation rows, one per config of the ablation: {config: (row, EB-JEPA's success %, its std; None
-# where it has none)}
+PLANNERS = (("mppi", "mppi", "sum"), ("cem", "cem", "sum"), ("last_latent", "mppi", "last"),
+            ("search", "search", "sum"), ("random", "random", "sum"))  # fmt: skip
+# EB-JEPA's ablation, a config per row: {config: (row, EB-JEPA's success %, its std; None where it has none)}
 ABLATION = {
     "two_rooms_ebjepa-no_inverse_dynamics": ("no inverse dynamics", 1, 1),
     "two_rooms_ebjepa-no_variance": ("no variance", 47, 3),
@@ -96,9 +89,8 @@ def config_entry(runs: SeedRuns, count: int, need_std: bool, full: bool) -> dict
 
 
 def gif_arrays(params: dict, eval_key: jax.Array, config: Config) -> dict:
-    """GIF_EPISODES MPPI episodes of one seed's model: the frames, the goals, and at each step the path that
-    the plan in force imagined from the observation it was made at (the suite's linear probe reads the
-    imagined latents)."""
+    """GIF_EPISODES MPPI episodes of one seed's model: the frames, the goals, and at each step the path that the plan in
+    force imagined from the observation it was made at, read off the imagined latents by the suite's linear probe."""
     factory = two_rooms_planning.learned_model(params, config)
     plan_keys, tasks = two_rooms_planning.draw_tasks(jax.random.key(1), GIF_EPISODES, config)
     run = lambda k, t: two_rooms_planning.episode(k, t, factory, config, "mppi", ACTIONS_PER_PLAN)
@@ -114,9 +106,8 @@ def gif_arrays(params: dict, eval_key: jax.Array, config: Config) -> dict:
         return jax.vmap(read)(z, plans)
 
     paths = jax.jit(jax.vmap(imagined))(tasks, eps.positions, eps.plans)
-    frames = jax.vmap(jax.vmap(lambda p, layout: two_rooms.render(p, layout, config), (0, None)))(
-        eps.positions, tasks.layout
-    )
+    render = lambda p, layout: two_rooms.render(p, layout, config)
+    frames = jax.vmap(jax.vmap(render, (0, None)))(eps.positions, tasks.layout)
     steps = np.arange(eps.positions.shape[1]) // ACTIONS_PER_PLAN  # the plan in force at each step
     positions, goals, paths, frames = jax.device_get((eps.positions, tasks.goal, paths, frames))
     dot_over_walls = np.maximum(frames[:, :, 0], 0.4 * frames[:, :, 1])
@@ -133,8 +124,7 @@ def evaluate(loaded: dict[str, SeedRuns], context: Context) -> Evaluated:
 
 
 def draw(evaluated: Evaluated, out: Path) -> dict[str, Path]:
-    gif = evaluated.arrays.get("gif")
-    if gif is None:
+    if (gif := evaluated.arrays.get("gif")) is None:
         return {}
     return {"two_rooms_gif": figures.planning_gif(gif, out / "two_rooms.gif", 4, 60, "reality (dot, walls)")}
 
@@ -157,9 +147,8 @@ def planner_rows(entry: dict) -> list[list[str]]:
              "ceiling": "ceiling: MPPI on the true position and physics, straight-line cost",
              "ceiling_search": "ceiling: latent search on the true position and physics, straight-line cost",
              "ceiling_path": "ceiling: MPPI on the true physics, cost = path length through the door"}  # fmt: skip
-    for key, label in names.items():
-        theirs = ebjepa(*EBJEPA[key]) if key in EBJEPA else "-"
-        rows.append([f"success %, {label}", fmt(entry[f"success_{key}"], 1), theirs])
+    for key, label in names.items():  # a planner EB-JEPA did not report: "-"
+        rows.append([f"success %, {label}", fmt(entry[f"success_{key}"], 1), ebjepa(*EBJEPA.get(key, (None, None)))])
     rows.append(["seconds per episode (MPPI, vmapped, this CPU)", fmt(entry["episode_s_mppi"], 3),
                  f"{EBJEPA['episode_s']} (one GPU)"])  # fmt: skip
     rows.append(["seconds per episode (latent search, vmapped, this CPU)", fmt(entry["episode_s_search"], 3), "-"])
@@ -190,8 +179,7 @@ def ablation_rows(configs: dict) -> list[list[str]]:
 
 
 def section_two_rooms(payload: dict) -> str | None:
-    entry = payload["configs"].get(RECIPE)
-    if entry is None:
+    if (entry := payload["configs"].get(RECIPE)) is None:
         return None
     size = config_from_overrides(entry["overrides"]).frame_size
     gif = (f"Planned episodes, MPPI, seed {payload['seeds'][0]}: the dot and the walls, the goal (cross) and the path "
@@ -203,10 +191,9 @@ def section_two_rooms(payload: dict) -> str | None:
             f"; {entry['episodes_per_seed']} episodes per seed and planner, start and goal in different rooms; "
             f"success: the dot ends within {two_rooms.SUCCESS_RADIUS_PX:g} px of the goal after all "
             f"{two_rooms.EVAL_MAX_STEPS} actions (reaching it and drifting away fails). A plan is refined every "
-            f"{payload['actions_per_plan']} actions, actions clipped to [-1, 1] px per axis. Frames are "
-            f"{size}x{size} (EB-JEPA: 65x65). The EB-JEPA "
-            "column: the figures published for EB-JEPA's action-conditioned Two Rooms example "
-            "(facebookresearch/eb_jepa, examples/ac_video_jepa): 20 episodes x 3 seeds x 3 checkpoints, GPU "
+            f"{payload['actions_per_plan']} actions, actions clipped to [-1, 1] px per axis. Frames are {size}x{size} "
+            "(EB-JEPA: 65x65). The EB-JEPA column: the figures published for EB-JEPA's action-conditioned Two Rooms "
+            "example (facebookresearch/eb_jepa, examples/ac_video_jepa): 20 episodes x 3 seeds x 3 checkpoints, GPU "
             "training for hours.",
             table(["figure", "this run", "EB-JEPA"], planner_rows(entry)),
             targets(entry),
