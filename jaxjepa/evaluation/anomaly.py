@@ -3,28 +3,25 @@
 Surprise of the step o_t -> o_{t+1}, for t = 0 .. T - 3:
 - latent (a pure JEPA, no decoder):  ||P(E_ema(o_t)) - E_ema(o_{t+1})||^2
 - pixel (through the decoder):       mean over pixels of (D(P(E_ema(o_t))) - f_{t+2})^2
-The context is encoded by the *target* encoder E_ema, like the target: it is the encoder the decoder
-and the probe were trained on, the one `jaxjepa.api` encodes with, and the one the reference's pixel
-surprise uses. (The online encoder E, which the predictor saw in training, is within an EMA of it; we
-also report the latent ROC-AUC with E as the context, the literal formula P(E(o_t)).)
+The context is encoded by the *target* encoder E_ema, like the target: the decoder and the probe were
+trained on it, `jaxjepa.api` encodes with it, and so does the reference's pixel surprise. (The online
+encoder E, which the predictor saw in training, is within an EMA of it; the latent ROC-AUC with the
+literal formula P(E(o_t)) is reported too.)
 
-Indexing: each surprise is indexed by the frame it scores, the newest frame f_{t+2} of o_{t+1}. An
-anomaly at frame t_a first shows in f_{t_a}, so it must be caught AT frame t_a. (The reference indexed
-by t and reported its detections "2 frames early": bookkeeping, not foresight.) Frames 0 and 1 are
-never scored: they are the first context.
+Each surprise is indexed by the frame it scores, the newest frame f_{t+2} of o_{t+1}: an anomaly at frame
+t_a first shows in f_{t_a}, so it must be caught AT frame t_a. (The reference indexed by t and reported its
+detections "2 frames early": bookkeeping, not foresight.) Frames 0 and 1, the first context, are never scored.
 
-Per seed we score `anomaly_trajectories` trajectories with an anomaly at a random frame, as many
-normal ones, and as many normal ones more that only set the threshold (median + k MAD of all their
-frames' surprise), so false alarms are counted on frames the threshold never saw. An anomaly that
-moves the logo less than `invisible_px` from where it would have been is reported apart: a viewer
-could not see it either.
+Per seed: `anomaly_trajectories` trajectories with an anomaly at a random frame, as many normal ones, and
+as many more normal ones that only set the threshold (median + k MAD of their frames' surprise), so false
+alarms are counted on frames the threshold never saw.
 
-The anomaly kind is a parameter: "teleport" is the reference's; the subtle kinds are
-`world.ANOMALIES`' "flip" (mid-air reversal), "speed" (x0.5 or x1.5), "freeze" and "jump" (1-2 px).
-The subtle ones are injected mid-air, at a frame with no wall bounce within `MID_AIR_FRAMES` frames
-of it in the untouched trajectory: a reversal next to a wall is a bounce, not an anomaly, and a
-detector must not get credit for a wall. All of them count, however small: being small is their point
-(a speed change moves the logo 0.53 px on its first frame), so the `invisible_px` split is the teleport's.
+Kinds: "teleport" is the reference's; the subtle ones are `world.ANOMALIES`' "flip" (mid-air reversal),
+"speed" (x0.5 or x1.5), "freeze" and "jump" (1-2 px), injected at a frame with no wall bounce within
+`MID_AIR_FRAMES` frames of it in the untouched trajectory: a reversal next to a wall is a bounce, and a
+detector must not get credit for a wall. A teleport that moves the logo less than `invisible_px` from where
+it would have been is reported apart (a viewer could not see it either); the subtle ones all count, however
+small: being small is their point (a speed change moves the logo 0.53 px on its first frame).
 """
 
 from __future__ import annotations
@@ -41,11 +38,11 @@ from jaxjepa.evaluation.settings import EvalSettings, purpose_key
 FIRST_SCORED_FRAME = 2  # surprise[i] scores frame i + 2
 SUBTLE_KINDS = ("flip", "speed", "freeze", "jump")
 MID_AIR_FRAMES = 2  # a subtle anomaly's frame has no wall bounce within this many frames of it
+ROC_FALSE_POSITIVE_RATES = (0.0,) + tuple(10.0 ** (-4 + i / 10) for i in range(41))  # 0, then 1e-4 .. 1
 
 
 def trajectory_fn(kind: str):
-    """world.trajectory with anomaly `kind` (a key of world.ANOMALIES); an unknown kind is refused here,
-    before anything is traced."""
+    """world.trajectory with anomaly `kind`, an unknown one refused here, before anything is traced."""
     world.anomaly_injector(kind)
     return lambda key, length, config, **kw: world.trajectory(key, length, config, anomaly=kind, **kw)
 
@@ -74,14 +71,10 @@ def roc_auc(positive: jax.Array, negative: jax.Array, positive_mask: jax.Array |
     return jnp.sum(wins * mask) / jnp.sum(mask)
 
 
-ROC_FALSE_POSITIVE_RATES = (0.0,) + tuple(10.0 ** (-4 + i / 10) for i in range(41))  # 0, then 1e-4 .. 1
-
-
 def roc_curve(positive: jax.Array, negative: jax.Array, positive_mask: jax.Array) -> jax.Array:
-    """True-positive rate at each false-positive rate of ROC_FALSE_POSITIVE_RATES: the threshold is
-    the negatives' (1 - fpr) quantile, so the points lie on the empirical ROC curve."""
-    fpr = jnp.asarray(ROC_FALSE_POSITIVE_RATES)
-    thresholds = jnp.quantile(negative.reshape(-1), 1.0 - fpr)
+    """True-positive rate at each of ROC_FALSE_POSITIVE_RATES: the threshold is the negatives' (1 - fpr)
+    quantile, so the points lie on the empirical ROC curve."""
+    thresholds = jnp.quantile(negative.reshape(-1), 1.0 - jnp.asarray(ROC_FALSE_POSITIVE_RATES))
     above = positive.reshape(-1)[None, :] > thresholds[:, None]
     return jnp.sum(above * positive_mask.reshape(-1)[None, :], axis=1) / jnp.sum(positive_mask)
 
@@ -118,6 +111,11 @@ def mid_air_frames(key: jax.Array, velocities: jax.Array, first: int, stop: int)
     return jax.random.categorical(key, jnp.where(eligible, 0.0, -jnp.inf), axis=1)
 
 
+def at_frames(scores: jax.Array, frames_at: jax.Array) -> jax.Array:
+    """[n, T - 2] surprise -> [n]: the score of each trajectory's anomaly frame."""
+    return jnp.take_along_axis(scores, (frames_at - FIRST_SCORED_FRAME)[:, None], axis=1)[:, 0]
+
+
 def detection_figures(
     anomalous: jax.Array,
     normal: jax.Array,
@@ -129,7 +127,7 @@ def detection_figures(
 ) -> dict:
     """Scores [n, S] per trajectory and scored frame (entry i scores frame i + 2), the frame where each
     anomaly first shows [n], and which anomalies are visible [n] -> the detection figures of one seed.
-    With `normal_near_bounce` [n, S], also the share of false alarms that sit next to a wall bounce."""
+    With `normal_near_bounce` [n, S], also the shares of false alarms and of all normal frames next to a wall bounce."""
     at_anomaly = at_frames(anomalous, anomaly_frames)
     peak_frame = jnp.argmax(anomalous, axis=1) + FIRST_SCORED_FRAME
     hit_exact = peak_frame == anomaly_frames
@@ -138,7 +136,7 @@ def detection_figures(
     threshold = median_mad_threshold(calibration, mads)
     own_threshold = jax.vmap(median_mad_threshold, in_axes=(0, None))  # the reference: each trace its own
     invisible = ~visible
-    return {
+    figures = {
         "hit_rate": masked_mean(hit_exact, visible),
         "hit_rate_within_1": masked_mean(hit_near, visible),
         "peak_median_ratio_median": jnp.nanmedian(jnp.where(visible, ratio, jnp.nan)),
@@ -153,16 +151,11 @@ def detection_figures(
         "invisible_hit_rate": masked_mean(hit_exact, invisible),
         "invisible_hit_rate_within_1": masked_mean(hit_near, invisible),
         "invisible_roc_auc": roc_auc(at_anomaly, normal, invisible),
-        **({} if normal_near_bounce is None else bounce_figures(normal_near_bounce, normal > threshold)),
     }
-
-
-def bounce_figures(normal_near_bounce: jax.Array, alarms: jax.Array) -> dict:
-    """The share of false alarms next to a wall bounce, beside the share of all normal frames there."""
-    return {
-        "false_alarms_near_bounce_share": masked_mean(normal_near_bounce, alarms),
-        "normal_frames_near_bounce_share": jnp.mean(normal_near_bounce),
-    }
+    if normal_near_bounce is not None:
+        figures["false_alarms_near_bounce_share"] = masked_mean(normal_near_bounce, normal > threshold)
+        figures["normal_frames_near_bounce_share"] = jnp.mean(normal_near_bounce)
+    return figures
 
 
 class Scenario(NamedTuple):
@@ -177,8 +170,7 @@ class Scenario(NamedTuple):
 
 
 def scenario(key: jax.Array, config: Config, settings: EvalSettings, kind: str, frame: jax.Array | int) -> Scenario:
-    """`frame` < 0: each trajectory's anomaly at a random frame (mid-air for the subtle kinds); else at `frame`.
-    A traced `frame` lets one compiled program serve both protocols."""
+    """`frame` < 0: each trajectory's anomaly at a random frame (mid-air for the subtle kinds); else at `frame`."""
     n, length, first = settings.anomaly_trajectories, settings.anomaly_length, settings.anomaly_first_frame
     traj_key, frame_key, normal_key, calibration_key = jax.random.split(key, 4)
     traj_keys = jax.random.split(traj_key, n)
@@ -198,11 +190,6 @@ def scenario(key: jax.Array, config: Config, settings: EvalSettings, kind: str, 
     normal = world.trajectories(normal_key, n, length, config, margin=margin)
     calibration = world.trajectories(calibration_key, n, length, config, margin=margin)
     return Scenario(broken, normal, calibration, frames_at, displacement, visible)
-
-
-def at_frames(scores: jax.Array, frames_at: jax.Array) -> jax.Array:
-    """[n, T - 2] surprise -> [n]: the score of each trajectory's anomaly frame."""
-    return jnp.take_along_axis(scores, (frames_at - FIRST_SCORED_FRAME)[:, None], axis=1)[:, 0]
 
 
 def examples(case: Scenario, anomalous: dict, figures: dict, count: int) -> dict:
