@@ -23,10 +23,10 @@ from jaxjepa.evaluation.settings import EvalSettings, over_seeds, summarise
 from jaxjepa.evaluation.suite import Context, Evaluated, Suite
 from jaxjepa.runner import stacked_keys
 
-# Which anomalies to score, as (name in metrics.json, kind, fixed frame or None for random frames, description).
+# Which teleports to score, as (name in metrics.json, fixed frame or -1 for random frames, description).
 ANOMALY_CASES = (
-    ("teleport", "teleport", None, "teleport at a random frame"),
-    ("teleport@24", "teleport", 24, "teleport at frame 24 on every trajectory (the reference's protocol)"),
+    ("teleport", -1, "teleport at a random frame"),
+    ("teleport@24", 24, "teleport at frame 24 on every trajectory (the reference's protocol)"),
 )
 SPACES = ("latent", "pixel", "latent_online_context")
 
@@ -41,13 +41,12 @@ def measure(runs: SeedRuns, settings: EvalSettings) -> dict:
     )
     probes = linear["position_probe"]  # each seed's forecast reads its dreams with its own probe
     rollout = over_seeds(lambda p, k, w: forecast.forecast(p, k, w, config, settings), params, eval_keys, probes)
-    anomalies, programs = {}, {}
-    for name, kind, frame, description in ANOMALY_CASES:
-        if kind not in programs:  # the frame is an argument: one program per kind serves every frame
-            detect = lambda p, k, f, kind=kind: anomaly.detect(p, k, config, settings, kind, frame=f)
-            programs[kind] = jax.jit(jax.vmap(detect, in_axes=(0, 0, None)))
-        fixed = jnp.int32(-1 if frame is None else frame)
-        anomalies[name] = {"description": description, **jax.device_get(programs[kind](params, eval_keys, fixed))}
+    # the frame is an argument: one program serves every case
+    detect = jax.jit(jax.vmap(lambda p, k, f: anomaly.detect(p, k, config, settings, frame=f), in_axes=(0, 0, None)))
+    anomalies = {
+        name: {"description": description, **jax.device_get(detect(params, eval_keys, jnp.int32(frame)))}
+        for name, frame, description in ANOMALY_CASES
+    }
     return {"linear": linear, "published": published, "forecast": rollout, "anomaly": anomalies}
 
 
@@ -55,42 +54,29 @@ def without_decoder(measured: dict) -> dict:
     """`measure`'s figures with those that read the decoder's output set to NaN, reported as missing ("-"): a
     run that trained no decoder (decoder_steps 0) keeps its random initial weights, whose pixel surprise, decoded
     MSE and dream measure nothing. The worlds suite leaves the same figures out."""
-    missing = lambda tree: jax.tree_util.tree_map(lambda v: np.full(np.shape(v), np.nan), tree)
-    rollout = measured["forecast"]
+    nan_tree = lambda tree: jax.tree_util.tree_map(lambda v: np.full(np.shape(v), np.nan), tree)
+    missing = lambda tree, keys: {**tree, **nan_tree({k: tree[k] for k in keys})}
+    rollout = missing(measured["forecast"], forecast.DECODED_FIGURES)
+    rollout["curves"] = missing(rollout["curves"], ["decoded_mse"])
     anomalies = {
-        name: {
-            **case,
-            "pixel": missing(case["pixel"]),
-            "example": {**case["example"], **missing({k: case["example"][k] for k in ("pixel", "pixel_threshold")})},
-        }
+        name: {**missing(case, ["pixel"]), "example": missing(case["example"], ["pixel", "pixel_threshold"])}
         for name, case in measured["anomaly"].items()
     }
-    return {
-        **measured,
-        "forecast": {
-            **rollout,
-            **missing({k: rollout[k] for k in forecast.DECODED_FIGURES}),
-            "curves": {**rollout["curves"], "decoded_mse": missing(rollout["curves"]["decoded_mse"])},
-        },
-        "anomaly": anomalies,
-    }
-
-
-def by_coordinate(s, name: str, per_seed_yx: np.ndarray, unit: str) -> dict:
-    """{name_y{unit}, name_x{unit}}: one summary per coordinate of a [n_seeds, 2] figure."""
-    return {f"{name}_y{unit}": s(per_seed_yx[:, 0]), f"{name}_x{unit}": s(per_seed_yx[:, 1])}
+    return {**measured, "forecast": rollout, "anomaly": anomalies}
 
 
 def representation_metrics(s, linear: representation.LinearProbes, published: dict) -> dict:
+    # {name_y{unit}, name_x{unit}}: one summary per coordinate of an [n_seeds, 2] figure
+    by_coordinate = lambda name, yx, unit: {f"{name}_y{unit}": s(yx[:, 0]), f"{name}_x{unit}": s(yx[:, 1])}
     return {
         "position_rmse_px": s(linear["position_rmse"]),
-        **by_coordinate(s, "position_rmse", linear["position_rmse_yx"], "_px"),
+        **by_coordinate("position_rmse", linear["position_rmse_yx"], "_px"),
         "velocity_rmse": s(linear["velocity_rmse"]),
-        **by_coordinate(s, "velocity_rmse", linear["velocity_rmse_yx"], ""),
+        **by_coordinate("velocity_rmse", linear["velocity_rmse_yx"], ""),
         "velocity_rmse_of_mean": s(linear["velocity_rmse_of_mean"]),
         "embedding_std": s(linear["embedding_std"]),
         "published_adam_rmse_px": s(published["adam_rmse"]),
-        **by_coordinate(s, "published_adam_rmse", published["adam_rmse_yx"], "_px"),
+        **by_coordinate("published_adam_rmse", published["adam_rmse_yx"], "_px"),
         "published_lstsq_rmse_px": s(published["lstsq_rmse"]),
     }
 
@@ -99,12 +85,10 @@ def forecast_metrics(s, rollout: dict) -> dict:
     curves = rollout["curves"]
     reported = [k for k in forecast.REPORTED_STEPS if k <= curves["position_error"].shape[1]]
     at_steps = lambda curve: {str(k): s(curve[:, k - 1]) for k in reported}
+    stepped = ("position_error", "decoded_mse", "persistence_mse", "persistence_position_error")
     return {
         **{k: s(rollout[k]) for k in forecast.SUMMARY_FIGURES},
-        "position_error_at": at_steps(curves["position_error"]),
-        "decoded_mse_at": at_steps(curves["decoded_mse"]),
-        "persistence_mse_at": at_steps(curves["persistence_mse"]),
-        "persistence_position_error_at": at_steps(curves["persistence_position_error"]),
+        **{f"{k}_at": at_steps(curves[k]) for k in stepped},
         # null, not NaN, for a curve not measured (no decoder): strict JSON readers refuse NaN
         "curves_per_seed": {k: np.where(np.isfinite(v), np.round(v, 6), None).tolist() for k, v in curves.items()},
     }
