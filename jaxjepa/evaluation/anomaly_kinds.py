@@ -108,13 +108,8 @@ def config_table(entry: dict) -> str:
 
 def targets(best: dict) -> str:
     auc = {kind: best[kind]["latent"]["roc_auc_all"] for kind in TARGETED_KINDS if kind in best}
-    return targets_table(
-        [
-            (f"`{BEST_RECIPE}`, {kind}: per-frame latent ROC-AUC >= {TARGET_AUC}", fmt(value, 4),
-             at_least(value, TARGET_AUC))
-            for kind, value in auc.items()
-        ]
-    )  # fmt: skip
+    name = lambda kind: f"`{BEST_RECIPE}`, {kind}: per-frame latent ROC-AUC >= {TARGET_AUC}"
+    return targets_table([(name(kind), fmt(value, 4), at_least(value, TARGET_AUC)) for kind, value in auc.items()])
 
 
 def summary(payload: dict) -> list[str]:

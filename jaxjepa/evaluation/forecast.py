@@ -1,20 +1,17 @@
 """How far ahead the world model stays on track: the latent rollout and its horizon.
 
-From two observed frames o_0 = (f_0, f_1), encode once with the target encoder and apply the
-predictor to its own output K times (`rollout.rollout_latents`, one `lax.scan`). Dream k (k = 1..K) is
-the predicted latent of o_k = (f_k, f_{k+1}); it is scored against the truth of its newest frame
-f_{k+1}:
-- position error: Euclidean distance between the position probe read off the dream and the true
-  position of f_{k+1}, px; beside it the floor, the same probe read off the true latent E_ema(o_k)
-  (what a perfect world model would score), and the persistence baseline: the position f_1 showed;
-- decoded-frame MSE: the decoder's rendering of the dream against f_{k+1}, beside the persistence
-  baseline that holds the last observed frame f_1 for ever.
+From o_0 = (f_0, f_1), encoded once by the target encoder, the predictor is applied to its own output K
+times (`rollout.rollout_latents`, one `lax.scan`). Dream k (k = 1..K), the predicted latent of
+o_k = (f_k, f_{k+1}), is scored against the truth of its newest frame f_{k+1}:
+- position error: px between the position probe's reading of the dream and the true position; beside it
+  the floor, the same probe read off the true latent E_ema(o_k) (what a perfect world model would score),
+  and the persistence baseline: the position f_1 showed;
+- decoded-frame MSE of the decoder's rendering of the dream, beside persistence: f_1 held for ever.
 
-Horizon: the number of rollout steps that stay within `horizon_px` before the error first exceeds it
-(0 when the very first step is off; K, "never left", when it stays inside all K steps). This counts
-like REFERENCE.md's "steps until position error > 1 px". We report it per trajectory and averaged
-(the headline), and also where the mean error curve crosses the band (what one curve per seed, as
-the reference measured, gives).
+Horizon: the rollout steps that stay within `horizon_px` before the error first exceeds it (0 when the
+very first step is off; K, "never left", when it stays inside all K steps), as REFERENCE.md counts "steps
+until position error > 1 px". Reported per trajectory and averaged (the headline), and also where the
+mean error curve crosses the band (one curve per seed, as the reference measured).
 """
 
 from __future__ import annotations
@@ -31,15 +28,8 @@ from jaxjepa.rollout import rollout_latents
 WITHIN_STEPS = 100  # within_100_fraction: the share of rollouts inside the band for this many steps
 REPORTED_STEPS = (1, 10, 20, 30, 60, 100)  # REFERENCE.md quotes 1 / 10 / 20 / 60; its article 1 and 30
 # The per-seed scalars of `forecast` that are summarised over seeds.
-SUMMARY_FIGURES = (
-    "probe_floor_mean",
-    "horizon_mean",
-    "horizon_median",
-    "never_left_fraction",
-    "horizon_of_mean_curve",
-    "half_persistence_steps_mean",
-    "half_persistence_steps_of_mean_curve",
-)
+SUMMARY_FIGURES = ("probe_floor_mean", "horizon_mean", "horizon_median", "never_left_fraction", "horizon_of_mean_curve",
+                   "half_persistence_steps_mean", "half_persistence_steps_of_mean_curve")  # fmt: skip
 
 # The figures of `forecast` that read the decoder's output: missing where a run trained no decoder
 # (headline.without_decoder), beside the "decoded_mse" curve.

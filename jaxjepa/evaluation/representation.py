@@ -42,10 +42,8 @@ class LinearProbes(TypedDict):
 
 
 def linear_probes(params: dict, eval_key: jax.Array, config: Config, examples: int) -> LinearProbes:
-    """Least-squares probes latent -> position (px) and latent -> velocity (px/frame).
-
-    Returns RMSE pooled and per coordinate (y, x), the fitted position probe (the forecast reads its
-    dreams with it), and the test predictions of the first `examples` trajectories for the scatter plot."""
+    """Least-squares probes latent -> position (px) and latent -> velocity (px/frame); the test predictions of
+    the first `examples` trajectories come back for the scatter plot."""
     fitted, tested = probe.fit_and_test_latents(params, eval_key, config)
     flat = probe.flat
     position_probe = probe.fit(flat(fitted.z), flat(fitted.positions))
@@ -92,9 +90,7 @@ def adam_linear_probe(
     layer = models.Linear(targets.shape[-1])
     weights = layer.init(init_key, features[:1])
     optimiser = optax.adam(lr)
-
-    def loss(w, idx):
-        return jnp.mean((layer.apply(w, features[idx]) - targets[idx]) ** 2)
+    loss = lambda w, idx: jnp.mean((layer.apply(w, features[idx]) - targets[idx]) ** 2)
 
     def one_step(carry, step_key):
         w, opt_state = carry
@@ -114,18 +110,15 @@ def published_probe(
     """The reference's probe protocol, and least squares on the same split (see the module docstring)."""
     z, positions = time_major_pairs(params, train_key, config)
     n_fit = int(settings.published_probe_fit_fraction * z.shape[0])
+    fit_z, fit_p, test_z, test_p = z[:n_fit], positions[:n_fit], z[n_fit:], positions[n_fit:]
+    steps, lr, batch = settings.published_probe_steps, settings.published_probe_lr, settings.published_probe_batch
     adam = adam_linear_probe(
-        purpose_key(eval_key, "published_probe"),
-        z[:n_fit],
-        positions[:n_fit],
-        steps=settings.published_probe_steps,
-        lr=settings.published_probe_lr,
-        batch_size=settings.published_probe_batch,
+        purpose_key(eval_key, "published_probe"), fit_z, fit_p, steps=steps, lr=lr, batch_size=batch
     )
-    least_squares = probe.fit(z[:n_fit], positions[:n_fit])
-    test_z, test_p = z[n_fit:], positions[n_fit:]
+    least_squares = probe.fit(fit_z, fit_p)
+    adam_predicted, least_squares_predicted = probe.apply(adam, test_z), probe.apply(least_squares, test_z)
     return {
-        "adam_rmse": probe.rmse(probe.apply(adam, test_z), test_p),
-        "adam_rmse_yx": probe.rmse_per_coordinate(probe.apply(adam, test_z), test_p),
-        "lstsq_rmse": probe.rmse(probe.apply(least_squares, test_z), test_p),
+        "adam_rmse": probe.rmse(adam_predicted, test_p),
+        "adam_rmse_yx": probe.rmse_per_coordinate(adam_predicted, test_p),
+        "lstsq_rmse": probe.rmse(least_squares_predicted, test_p),
     }
