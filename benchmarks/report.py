@@ -352,15 +352,7 @@ def seeds_lines(seeds: dict | None, m: dict) -> list[str]:
         f"{seeds['config']['decoder_steps']} decoder steps, each count in its own process, on "
         f"{_devices(seeds['rows'][0], m)}:",
     ]
-    header = [
-        "seeds",
-        "compile, s",
-        "run, s",
-        "run per seed, s",
-        "seeds per minute (run)",
-        "run vs 1 seed",
-        "peak RSS, MiB",
-    ]
+    header = "seeds|compile, s|run, s|run per seed, s|seeds per minute (run)|run vs 1 seed|peak RSS, MiB".split("|")
     split = seeds.get("split")
     rows = [
         [
