@@ -6,6 +6,7 @@ leaves the band. The identity is exact in the reference's predictor shape becaus
 GELU(x) - GELU(-x) = x (also for the tanh approximation): layer 0 = [I, -I], layer 1 = [I; -I].
 """
 
+import argparse
 import json
 import re
 import subprocess
@@ -525,12 +526,16 @@ def test_eval_without_the_plots_extra_says_how_to_install_it_before_any_work(tmp
     assert len(done.stderr.strip().splitlines()) == 1 and not (tmp_path / "out").exists()
 
 
-def test_every_suite_says_what_it_found_on_the_console():
-    """After a suite runs, eval.py prints its summary: one line or more for each suite, read here from the
-    committed results (every suite has its payload there), each line naming a figure of the payload."""
-    from jaxjepa.evaluation import command, suite
+def test_every_suite_says_what_it_found_on_the_console(capsys):
+    """After a suite runs, eval.py prints its summary (command.print_summary): one line or more for each suite, read
+    here from the committed results (every suite has its payload there), each line naming a figure of the payload."""
+    from jaxjepa.evaluation import command
 
     files = command.stored_files(REPO / "results")
+    args = argparse.Namespace(out=str(REPO / "results"), report="RESULTS.md")
     for evaluation in command.REPORT_ORDER:
-        lines = evaluation.summary(suite.stored(evaluation, files))
+        content = files[evaluation.result_file]
+        payload = content if evaluation.key is None else content[evaluation.key]
+        command.print_summary([command.Outcome(evaluation, payload, {}, {"total": 1.0, "train": 0.0})], files, args)
+        lines = capsys.readouterr().out.splitlines()[1:-1]  # between the suite's timing line and the files written
         assert lines and all(line.startswith("  ") and re.search(r"\d", line) for line in lines), evaluation.name

@@ -1,10 +1,6 @@
-"""What every evaluation suite is: the shape the command runs and the report renders.
+"""What every evaluation suite is: the shape the command runs and the report renders (see the package's docstring).
 
-A suite owns its named configs, its per-seed measure (over the seeds inside `evaluate`), its
-figures and its report sections. The command (jaxjepa/evaluation/command.py) plans, loads or trains
-the runs of `configs`, calls `evaluate`, then `figures`, stores the payload as JSON, and regenerates
-RESULTS.md from every stored payload with each suite's `sections`. A suite never imports another
-suite's module, and nothing in the command branches on a suite's name.
+A suite never imports another suite's module, and nothing in the command branches on a suite's name.
 """
 
 from __future__ import annotations
@@ -13,7 +9,7 @@ import dataclasses
 import shlex
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from jaxjepa import cli
 from jaxjepa.config import Config, get_config
@@ -38,9 +34,6 @@ class Evaluated(NamedTuple):
     arrays: dict  # host arrays the figures draw (examples, traces), never stored
 
 
-Section = Callable[[dict], "str | None"]
-
-
 @dataclasses.dataclass(frozen=True)
 class Suite:
     name: str  # its eval.py flag (--NAME)
@@ -48,29 +41,21 @@ class Suite:
     configs: Callable[[str, Config], dict[str, Config]]  # named configs to evaluate, given the command's --config
     evaluate: Callable[[dict[str, SeedRuns], Context], Evaluated]
     figures: Callable[[Evaluated, Path], dict[str, Path]]  # figures written under the output directory
-    sections: tuple[Section, ...]  # report sections, each of the stored JSON file
+    sections: tuple[Callable[[dict], str | None], ...]  # report sections, each of the stored JSON file
     key: str | None = None  # stored under this key of result_file (None: the file)
     description: str = ""  # its --NAME flag's help
     summary: Callable[[dict], list[str]] = lambda payload: []  # console lines of its payload
-    # README.md's generated block from the stored file, the figures' paths relative to the README, and the
-    # report's and the JSON's paths; None: the suite has no README block
+    # README.md's generated block of (stored file, figures' paths relative to the README, report's path, JSON's
+    # path); None: the suite has no README block
     readme_block: Callable[[dict, dict[str, str], str, str], str] | None = None
-    # what it reads from each run's metrics.json ("final.NAME" numbers, "curves.NAME" per-step lists),
-    # checked when the runs are loaded, before anything is trained
+    # what it reads from each run's metrics.json ("final.NAME" numbers, "curves.NAME" per-step lists), checked
+    # when the runs are loaded, before anything is trained
     metrics_read: tuple[str, ...] = ()
     # why the suite cannot measure runs of a config (None: it can), asked before anything is loaded or trained
     config_problem: Callable[[Config], str | None] = lambda config: None
-    # what --trajectories N sets in this suite, for its help ("per ..., default ..."); None: it reads no such count,
-    # and the command refuses --trajectories with it rather than ignore the flag
+    # what --trajectories N sets in this suite, for its help ("per ..., default ..."); None: it reads no such
+    # count, and the command refuses --trajectories with it rather than ignore the flag
     trajectories: str | None = None
-
-
-def stored(suite: Suite, files: dict[str, Any]) -> Any:
-    """The suite's payload among the loaded JSON files {file name: content}, or None."""
-    content = files.get(suite.result_file)
-    if content is None or suite.key is None:
-        return content
-    return content.get(suite.key)
 
 
 def overrides_json(config: Config) -> dict:
