@@ -1,17 +1,11 @@
 """The collapse ablation: take the defences against collapse away one after another, on the same seeds.
 
-A JEPA can win its prediction game by mapping every observation to the same latent. The reference
-recipe has two defences: the target is a slowly trailing EMA copy behind a stop-gradient, and a
-variance hinge keeps every latent dimension spread. The four variants (config.ABLATIONS):
-  default        EMA target + stop-gradient + variance hinge (the reference recipe)
-  ema_only       EMA target + stop-gradient, no variance hinge
-  stopgrad_only  stop-gradient copy of the online encoder (EMA decay 0), no variance hinge
-  no_stopgrad    the target is the online encoder itself, with gradient, no variance hinge
-For each we report the embedding std over training (the trainer's per-step curve) and, at the end,
-the std of the target encoder's latents and the least-squares probe RMSE on fresh trajectories. A
-collapsed encoder has std 0 and a probe no better than guessing the mean position.
-Each variant's runs live where `train.py --config NAME` puts them: runs/NAME/seed{i}, and the
-default's in runs/seed{i}.
+A JEPA can win its prediction game by mapping every observation to the same latent. The reference recipe has two
+defences: the target is a slowly trailing EMA copy behind a stop-gradient, and a variance hinge keeps every latent
+dimension spread. Each variant (config.ABLATIONS, DESCRIPTIONS) removes more of them. We report the embedding std
+over training (the trainer's per-step curve) and, at the end, the std of the target encoder's latents and the
+least-squares probe RMSE on fresh trajectories: a collapsed encoder has std 0 and a probe no better than guessing
+the mean position. Each variant's runs are where `train.py --config NAME` keeps them (runs.run_dir).
 """
 
 from __future__ import annotations
@@ -44,10 +38,6 @@ CURVE_POINTS = 250  # training curves are thinned to this many points for metric
 def variant_config(base: Config, name: str) -> Config:
     """`base` (the reference recipe, perhaps with size overrides) with one variant's defences removed."""
     return base.replace(**VARIANTS[name])
-
-
-def variant_configs(_: str, base: Config) -> dict[str, Config]:
-    return {name: variant_config(base, name) for name in ABLATIONS}
 
 
 def collapse_figures(params: dict, eval_key: jax.Array, config: Config) -> dict:
@@ -143,14 +133,8 @@ def summary_lines(payload: dict) -> list[str]:
 
 
 SUITE = Suite(
-    name="ablation",
-    result_file="metrics.json",
-    key="ablation",
-    configs=variant_configs,
-    evaluate=evaluate,
-    figures=draw,
-    sections=(section_ablation,),
-    summary=summary_lines,
-    metrics_read=("curves.emb_std",),
+    name="ablation", result_file="metrics.json", key="ablation", evaluate=evaluate, figures=draw,
+    configs=lambda _, base: {name: variant_config(base, name) for name in ABLATIONS},
+    sections=(section_ablation,), summary=summary_lines, metrics_read=("curves.emb_std",),
     description="the collapse ablation: the reference recipe with one defence removed at a time",
-)
+)  # fmt: skip

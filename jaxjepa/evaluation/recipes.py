@@ -1,11 +1,9 @@
-"""The recipes suite: how far each recipe's dream stays on track, over 300-step rollouts.
+"""The recipes suite: how far each recipe's dream stays on track, over 300-step rollouts (results/recipes.json).
 
-The horizon here rolls out `HORIZON_STEPS` = 300 steps (the headline forecast stops at 100), so a
-mean horizon of 100 does not need every trajectory to stay inside the band to the end. Beside it we
-report the horizon a perfect world model would reach with the same probe ("floor horizon": the probe
-read off the true latents): a 1 px band is as much a test of the probe as of the dream. For affine
-predictors the suite also reads the predictor's eigenvalues: is the dream a rotation?
-Its payload is results/recipes.json.
+The rollouts run `HORIZON_STEPS` = 300 steps (the headline forecast stops at 100), so a mean horizon of 100 does
+not need every trajectory to stay inside the band to the end. Beside it we report the "floor horizon", that of a
+perfect world model read by the same probe (the probe of the true latents): a 1 px band tests the probe as much as
+the dream. For affine predictors the suite also reads the predictor's eigenvalues: is the dream a rotation?
 """
 
 from __future__ import annotations
@@ -16,20 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from jaxjepa.config import BEST_RECIPE, RECIPES, Config
-from jaxjepa.evaluation import figures, forecast
-from jaxjepa.evaluation.report import (
-    FINDINGS,
-    at_least,
-    at_most,
-    configs_summary,
-    figure,
-    fmt,
-    made_by,
-    mean_of,
-    overrides_text,
-    table,
-    targets_table,
-)
+from jaxjepa.evaluation import figures, forecast, report
 from jaxjepa.evaluation.runs import SeedRuns
 from jaxjepa.evaluation.settings import EvalSettings, over_seeds, rounded, summarise
 from jaxjepa.evaluation.suite import Context, Evaluated, Suite, named_configs, overrides_json
@@ -37,8 +22,6 @@ from jaxjepa.runner import stacked_keys
 
 HORIZON_STEPS = 300
 TARGET_HORIZON = 100  # the best recipe's mean horizon to reach, 8 seeds, 256 trajectories
-
-
 # An eigenvalue at least this large counts as persistent: a mode a long dream keeps (0.999^100 = 0.9), not one
 # that dies within steps (0.5^10 = 1e-3). The cut sits well below 1 so that no slowly fading mode is missed;
 # the report's "smallest persistent modulus" shows how near 1 the counted ones really are.
@@ -53,12 +36,10 @@ def bounce_frequency(config: Config) -> float:
 
 
 def predictor_spectrum(stacked_params: dict, config: Config) -> dict | None:
-    """Eigenvalues of an affine predictor's matrix per seed (None for a deep predictor), and how they sit:
-    the persistent ones (|lambda| >= PERSISTENT_MODULUS) are the modes a long dream keeps. For a linear
-    world model to be right they must be rotations at harmonics of the bounce: angle = n * fundamental.
-    Per seed: moduli, the fundamental (smallest angle of a persistent mode above half the bounce's, so that the
-    real modes at angle 0 are left out, in units of the idealised
-    `bounce_frequency`) and the largest distance of a persistent mode's angle from a harmonic of it."""
+    """Eigenvalues of an affine predictor's matrix per seed (None for a deep predictor), and how they sit: the
+    persistent ones are the modes a long dream keeps, and a right linear world model has them at harmonics of the
+    bounce, angle = n * fundamental. Angles are in units of `bounce_frequency`; the fundamental is the smallest
+    persistent angle above half the bounce's, which leaves out the real modes at angle 0."""
     if config.predictor_hidden:
         return None
     kernels = np.asarray(stacked_params["predictor"]["params"]["layer0"]["kernel"], np.float64)  # [seeds, d, d]
@@ -67,7 +48,6 @@ def predictor_spectrum(stacked_params: dict, config: Config) -> dict | None:
     persistent = modulus >= PERSISTENT_MODULUS
     fundamental = np.array([a[p & (a > 0.5)].min(initial=np.inf) for a, p in zip(angle, persistent)])
     harmonic = angle / fundamental[:, None]
-    off_harmonic = np.where(persistent, np.abs(harmonic - np.round(harmonic)), 0.0)
     return {
         "persistent_count": persistent.sum(axis=1).tolist(),
         "latent_dim": config.latent_dim,
@@ -76,7 +56,7 @@ def predictor_spectrum(stacked_params: dict, config: Config) -> dict | None:
         "fundamental_over_bounce": fundamental.tolist(),
         "fundamental_rad_per_frame": (fundamental * bounce_frequency(config)).tolist(),
         "highest_harmonic": np.where(persistent, np.round(harmonic), 0).max(axis=1).astype(int).tolist(),
-        "off_harmonic_max": off_harmonic.max(axis=1).tolist(),
+        "off_harmonic_max": np.where(persistent, np.abs(harmonic - np.round(harmonic)), 0.0).max(axis=1).tolist(),
         "eigenvalues_per_seed": np.round(np.stack([eigenvalues.real, eigenvalues.imag], -1), 5).tolist(),
     }
 
@@ -109,12 +89,10 @@ def draw(evaluated: Evaluated, out: Path) -> dict[str, Path]:
     made = {"horizon_recipes": figures.recipe_horizons(curves, floors, out / "horizon_recipes.png", band)}
     for name, v in configs.items():
         if "predictor_spectrum" in v:
-            made[f"spectrum_{name}"] = figures.predictor_spectrum(
-                np.asarray(v["predictor_spectrum"]["eigenvalues_per_seed"]),
-                v["predictor_spectrum"]["fundamental_rad_per_frame"][0],
-                out / f"spectrum_{name}.png",
-                title=name,
-            )
+            eigenvalues = np.asarray(v["predictor_spectrum"]["eigenvalues_per_seed"])
+            fundamental = v["predictor_spectrum"]["fundamental_rad_per_frame"][0]
+            path = out / f"spectrum_{name}.png"
+            made[f"spectrum_{name}"] = figures.predictor_spectrum(eigenvalues, fundamental, path, title=name)
     return made
 
 
@@ -143,7 +121,7 @@ def method(payload: dict) -> str:
     settings = settings_of(payload)
     steps, trajectories = settings["forecast_steps"], settings["forecast_trajectories"]
     return (
-        made_by(payload) + " Each recipe is a named config (`jaxjepa/config.py: VARIANTS`). Per seed: the "
+        report.made_by(payload) + " Each recipe is a named config (`jaxjepa/config.py: VARIANTS`). Per seed: the "
         f"least-squares position probe on fresh trajectories, then {steps}-step latent rollouts from o_0 on "
         f"{trajectories} fresh trajectories (the headline forecast's trajectories, continued). Horizon = rollout steps "
         f"before the position error first exceeds {settings['horizon_px']:g} px, per trajectory (capped at {steps}). "
@@ -159,69 +137,60 @@ def error_at(entry: dict, step: int) -> dict | None:
     return summarise([c[min(step, len(c)) - 1] for c in curves], need_std=False) if curves else None
 
 
-def recipe_row(name: str, e: dict) -> list[str]:
-    return [f"`{name}`", overrides_text(e), *(fmt(e[key], digits) for _, key, digits in COLUMNS),
-            *(fmt(error_at(e, step), 2) for step in ERROR_AT)]  # fmt: skip
-
-
 def targets(configs: dict) -> str:
     """The shipped best recipe's targets: a horizon of TARGET_HORIZON steps, a probe no worse than the default's."""
     best, default = configs.get(BEST_RECIPE), configs.get("default")
     if not (best and default):
         return ""
-    rows = [
-        (f"`{BEST_RECIPE}` mean horizon >= {TARGET_HORIZON} steps", fmt(best["horizon_mean"], 1),
-         at_least(best["horizon_mean"], TARGET_HORIZON)),
-        (f"`{BEST_RECIPE}` probe RMSE <= the default's ({fmt(default['probe_rmse'])} px)", fmt(best["probe_rmse"]),
-         at_most(best["probe_rmse"], mean_of(default["probe_rmse"]))),
-    ]  # fmt: skip
-    return targets_table(rows)
+    horizon, probe, default_probe = best["horizon_mean"], best["probe_rmse"], default["probe_rmse"]
+    return report.targets_table([
+        (f"`{BEST_RECIPE}` mean horizon >= {TARGET_HORIZON} steps", report.fmt(horizon, 1),
+         report.at_least(horizon, TARGET_HORIZON)),
+        (f"`{BEST_RECIPE}` probe RMSE <= the default's ({report.fmt(default_probe)} px)", report.fmt(probe),
+         report.at_most(probe, report.mean_of(default_probe))),
+    ])  # fmt: skip
 
 
 def spectrum_table(configs: dict) -> str:
     """Per affine recipe, how its predictor's eigenvalues sit (predictor_spectrum): mean (seeds min to max)."""
-    spread = lambda values, digits: (
-        f"{sum(values) / len(values):.{digits}f} ({min(values):.{digits}f} to {max(values):.{digits}f})"
-    )
+    spread = lambda values, d: f"{sum(values) / len(values):.{d}f} ({min(values):.{d}f} to {max(values):.{d}f})"
     rows = [
         [f"`{name}`", str(e["predictor_spectrum"]["latent_dim"])]
         + [spread(e["predictor_spectrum"][key], digits) for _, key, digits in SPECTRUM_COLUMNS]
         for name, e in configs.items()
         if "predictor_spectrum" in e
     ]
-    return table(["recipe", "eigenvalues"] + [column for column, _, _ in SPECTRUM_COLUMNS], rows) if rows else ""
+    return report.table(["recipe", "eigenvalues"] + [column for column, _, _ in SPECTRUM_COLUMNS], rows) if rows else ""
 
 
 def section_recipes(payload: dict) -> str | None:
     configs = payload["configs"]
     header = ["recipe", "overrides", *(c.format(**settings_of(payload)) for c, _, _ in COLUMNS)]
     header += [f"mean error after {k} steps, px" for k in ERROR_AT]
+    rows = [[f"`{name}`", report.overrides_text(e), *(report.fmt(e[key], digits) for _, key, digits in COLUMNS),
+             *(report.fmt(error_at(e, step), 2) for step in ERROR_AT)] for name, e in configs.items()]  # fmt: skip
     modulus = payload.get("persistent_modulus", PERSISTENT_MODULUS)  # older payloads: the code's
     text = [
         "## Beyond the reference: the horizon of every recipe",
         method(payload),
-        table(header, [recipe_row(name, e) for name, e in configs.items()]),
-        figure(payload, "horizon_recipes", "Position error of the dream per rollout step, every recipe; band = ± std "
-               "over seeds"),
+        report.table(header, rows),
+        report.figure(payload, "horizon_recipes", "Position error of the dream per rollout step, every recipe; "
+                      "band = ± std over seeds"),
         targets(configs),
         "The eigenvalues of each affine predictor's matrix, from the same command: mean over seeds (seeds min to max). "
         f"Persistent: modulus >= {modulus}. Angles in units of the idealised bounce frequency "
         "2π v(H-1) / (2(H-3)) rad/frame; a harmonic is a whole multiple of the fundamental.",
         spectrum_table(configs),
-        *(figure(payload, f"spectrum_{name}", f"Eigenvalues of the affine predictor of `{name}`, every seed")
+        *(report.figure(payload, f"spectrum_{name}", f"Eigenvalues of the affine predictor of `{name}`, every seed")
           for name in configs),
-        f"What worked, what did not, and why the affine predictor works: [{FINDINGS}]({FINDINGS}#recipes).",
+        "What worked, what did not, and why the affine predictor works: "
+        f"[{report.FINDINGS}]({report.FINDINGS}#recipes).",
     ]  # fmt: skip
     return "\n\n".join(part for part in text if part)
 
 
 SUITE = Suite(
-    name="recipes",
-    result_file="recipes.json",
-    configs=named_configs(RECIPES),
-    evaluate=evaluate,
-    figures=draw,
-    sections=(section_recipes,),
-    summary=configs_summary,
+    name="recipes", result_file="recipes.json", configs=named_configs(RECIPES), evaluate=evaluate, figures=draw,
+    sections=(section_recipes,), summary=report.configs_summary,
     description="horizon (300-step rollouts) and probe of every recipe tried: results/recipes.json",
-)
+)  # fmt: skip

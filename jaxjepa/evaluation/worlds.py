@@ -1,9 +1,7 @@
-"""The worlds suite: harder worlds (32x32, 64x64, two logos, random speeds, pixel noise), each trained
-with the reference recipe and with the best one (the convolutional encoder's worlds with the reference
-recipe only: BEST_RECIPE_SKIPPED_FOR): probe, horizon and teleport detection per seed.
-
-The measures run one seed at a time (`lax.map`, not vmap), so a 64x64 world's rollouts fit in memory.
-Its payload is results/worlds.json.
+"""The worlds suite (results/worlds.json): harder worlds (32x32, 64x64, two logos, random speeds, pixel noise),
+each trained with the reference recipe and with the best one (the convolutional encoder's worlds with the
+reference recipe only: BEST_RECIPE_SKIPPED_FOR): probe, horizon and teleport detection per seed. The measures
+run one seed at a time (`lax.map`, not vmap), so a 64x64 world's rollouts fit in memory.
 """
 
 from __future__ import annotations
@@ -18,9 +16,10 @@ from jaxjepa.evaluation.settings import EvalSettings, summarise
 from jaxjepa.evaluation.suite import Context, Evaluated, Suite, overrides_json
 from jaxjepa.runner import stacked_keys
 
-# Worlds not trained with the best recipe (the report says so when any are): the convolutional encoder's
-# worlds are there to compare encoders under the reference recipe.
+# Worlds not trained with the best recipe, and why (the report says so when any are)
 BEST_RECIPE_SKIPPED_FOR: tuple[str, ...] = ("world32_cnn", "world64_cnn")
+CNN_WORLD_NOTE = ("a `_cnn` world is its namesake with the convolutional encoder, there to compare encoders under one "
+                  "recipe; it has no decoder, so no pixel surprise")  # fmt: skip
 SETTINGS = EvalSettings(forecast_steps=100, forecast_trajectories=128, anomaly_trajectories=128)
 
 
@@ -92,12 +91,7 @@ def skipped_note(configs: dict) -> str:
     skipped = sorted(w for w in worlds if not any(name.startswith(w + "+") for name in configs))
     if not skipped:
         return ""
-    why = (
-        " (a `_cnn` world is its namesake with the convolutional encoder, there to compare encoders under one "
-        "recipe; it has no decoder, so no pixel surprise)"
-        if any(w.endswith("_cnn") for w in skipped)
-        else ""
-    )
+    why = f" ({CNN_WORLD_NOTE})" if any(w.endswith("_cnn") for w in skipped) else ""
     return f" Trained with the reference recipe only: {', '.join(f'`{w}`' for w in skipped)}{why}."
 
 
@@ -118,24 +112,14 @@ def section_worlds(payload: dict) -> str | None:
         for name, e in payload["configs"].items()
     ]
     header = ["world", "recipe"] + [column for column, _, _ in COLUMNS]
-    return "\n\n".join(
-        [
-            "## Beyond the reference: harder worlds",
-            method(payload),
-            table(header, rows),
-            f"Where the toy domain stops telling the truth: [{FINDINGS}]({FINDINGS}#harder-worlds).",
-        ]
-    )
+    findings = f"Where the toy domain stops telling the truth: [{FINDINGS}]({FINDINGS}#harder-worlds)."
+    return "\n\n".join(["## Beyond the reference: harder worlds", method(payload), table(header, rows), findings])
 
 
 SUITE = Suite(
-    name="worlds",
-    result_file="worlds.json",
-    configs=world_configs,
-    evaluate=evaluate,
+    name="worlds", result_file="worlds.json", configs=world_configs, evaluate=evaluate,
     figures=lambda evaluated, out: {},  # the table is all it reports
-    sections=(section_worlds,),
-    summary=configs_summary,
-    description="harder worlds (32x32, 64x64, two logos, random speeds, noise), default and the best "
-    "recipe: results/worlds.json",
-)
+    sections=(section_worlds,), summary=configs_summary,
+    description="harder worlds (32x32, 64x64, two logos, random speeds, noise), default and the best recipe: "
+    "results/worlds.json",
+)  # fmt: skip
