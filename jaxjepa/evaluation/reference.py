@@ -1,7 +1,6 @@
 """The reference's figures (DVD-JEPA, PyTorch), copied from REFERENCE.md: the one place they are written.
-
-"Measured here: the reference itself, 5 seeds" (per seed 0..4) and "Its published numbers (seed 0,
-one run)". The report shows them beside ours and names this source.
+"measured": the reference itself, run on this machine class with seeds 0-4; "published": its published numbers
+(seed 0, one run). The report shows them beside ours and names this source.
 """
 
 from __future__ import annotations

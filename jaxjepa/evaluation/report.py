@@ -1,10 +1,8 @@
-"""RESULTS.md's building blocks: number formatting, tables, figures, generated blocks, atomic JSON (written by
-`cli.write_text`, every command line's atomic output writer).
+"""RESULTS.md's building blocks: number formatting, tables, figures, generated blocks, atomic JSON.
 
-Why generated: every number in RESULTS.md must come from a command in the repo. Each suite stores a
-JSON payload and renders its own sections from it (jaxjepa/evaluation/suite.py); this module only
-holds what every section shares, so a suite's report code renders numbers, never findings in prose:
-those live in docs/findings.md, which RESULTS.md links.
+Why generated: every number in RESULTS.md must come from a command in the repo. Each suite stores a JSON payload
+and renders its own sections from it (suite.py); this module holds what every section shares, so a suite's report
+code renders numbers, never findings in prose: those live in docs/findings.md, which RESULTS.md links.
 """
 
 from __future__ import annotations
@@ -61,10 +59,8 @@ def table(header: list[str], rows: list[list[str]]) -> str:
 
 def targets_table(rows: list[tuple[str, str, bool]]) -> str:
     """A table of targets: (what must hold, the measured figure, whether it holds)."""
-    return table(
-        ["target", "measured", "met"],
-        [[target, measured, "yes" if met else "**no**"] for target, measured, met in rows],
-    )
+    verdicts = [[target, measured, "yes" if met else "**no**"] for target, measured, met in rows]
+    return table(["target", "measured", "met"], verdicts)
 
 
 def figure(metrics: dict, name: str, caption: str) -> str:
@@ -84,7 +80,7 @@ def at_least(summary: dict | None, bound: float | None) -> bool:
 
 
 def at_most(summary: dict | None, bound: float | None) -> bool:
-    """Whether a summary's mean stays within `bound`; a missing figure or bound never does."""
+    """Whether a summary's mean stays within `bound`: a target row's verdict. A missing figure or bound never does."""
     mean = mean_of(summary)
     return mean is not None and bound is not None and mean <= bound
 
@@ -149,14 +145,10 @@ def write_json(payload: Any, path: str | Path) -> Path:
 
 
 def is_payload(content: Any) -> bool:
-    """Whether a stored JSON file has what every suite's payload has: a dict naming its command and seeds, and its
-    figures' paths (if any) as text."""
-    figures = content.get("figures", {}) if isinstance(content, dict) else None
-    return (
-        isinstance(content, dict)
-        and isinstance(content.get("command"), str)
-        and isinstance(content.get("seeds"), list)
-        and isinstance(content.get("timing_s"), dict)
-        and isinstance(figures, dict)
-        and all(isinstance(path, str) for path in figures.values())
-    )
+    """Whether a stored JSON file has what every suite's payload has: a dict naming its command, seeds and timings,
+    and its figures' paths (if any) as text."""
+    fields = {"command": str, "seeds": list, "timing_s": dict}
+    if not isinstance(content, dict) or not all(isinstance(content.get(key), kind) for key, kind in fields.items()):
+        return False
+    figures = content.get("figures", {})
+    return isinstance(figures, dict) and all(isinstance(path, str) for path in figures.values())

@@ -1,9 +1,8 @@
 """The runs a suite evaluates: found on disk where train.py keeps them, or trained and saved here.
 
-A plan names, per config, the (seed, run directory) pairs to evaluate. Every finished run in it is
-loaded (and refused with one line if it is half-written, corrupt or of another config) before any
-training starts; the missing seeds of each config are then trained in one vmapped program and saved
-exactly as train.py saves them, so a later train.py or eval.py finds them.
+A plan names, per config, the (seed, run directory) pairs to evaluate. Every finished run in it is loaded (and
+refused with one line if it is half-written, corrupt or of another config) before any training starts; the missing
+seeds are then trained and saved exactly as train.py saves them, so a later train.py or eval.py finds them.
 """
 
 from __future__ import annotations
@@ -17,7 +16,6 @@ import jax
 from jaxjepa import checkpoint, runner
 from jaxjepa.config import Config, is_number
 from jaxjepa.evaluation.settings import stack_trees
-from jaxjepa.runner import FinalFigures
 
 
 class PlannedRuns(NamedTuple):
@@ -140,22 +138,13 @@ TRAIN_SECONDS_READ = ("final.run_s", "final.seeds_in_program")  # what train_sec
 
 def train_seconds(run_metrics: dict) -> float:
     """One seed's share of the run time of the training program that made it (compilation excluded)."""
-    final: FinalFigures = run_metrics["final"]
-    return final["run_s"] / final["seeds_in_program"]
-
-
-def train_and_save(config: Config, missing: list[tuple[int, Path]]) -> None:
-    """One vmapped program for the missing seeds, saved in train.py's layout. A seed whose loss went
-    NaN/inf is a result here, not an error: it is saved too, and its figures say so."""
-    seeds = [s for s, _ in missing]
-    output = runner.train_seeds(config, seeds)
-    for i, ((_, path), metrics) in enumerate(zip(missing, runner.run_metrics(output, seeds))):
-        params = jax.tree_util.tree_map(operator.itemgetter(i), output.result.params)
-        checkpoint.save_run(path, config, params, metrics)
+    return run_metrics["final"]["run_s"] / run_metrics["final"]["seeds_in_program"]
 
 
 def train_missing(plan: Plan, found: Found, progress=lambda text: None) -> dict[str, SeedRuns]:
-    """Train what the plan lacks, then every config's runs stacked over seeds, in the plan's order."""
+    """Train what the plan lacks, then every config's runs stacked over seeds, in the plan's order. The missing seeds
+    of a config train in one vmapped program, saved in train.py's layout; a seed whose loss went NaN/inf is a result
+    here, not an error: it is saved too, and its figures say so."""
     loaded = {}
     for name, (config, runs) in plan.items():
         for seed, path in runs:  # finished since the plan was loaded: by an earlier suite of the same command
@@ -164,7 +153,11 @@ def train_missing(plan: Plan, found: Found, progress=lambda text: None) -> dict[
         missing = [(seed, path) for seed, path in runs if path not in found[name]]
         if missing:
             progress(f"training {len(missing)} seed(s) of {name}")
-            train_and_save(config, missing)
+            seeds = [seed for seed, _ in missing]
+            output = runner.train_seeds(config, seeds)
+            for i, ((_, path), metrics) in enumerate(zip(missing, runner.run_metrics(output, seeds))):
+                params = jax.tree_util.tree_map(operator.itemgetter(i), output.result.params)
+                checkpoint.save_run(path, config, params, metrics)
             for seed, path in missing:
                 load_into(found[name], seed, path, config)
         seeds, params, run_metrics = zip(*(found[name][path] for _, path in runs))

@@ -1,14 +1,13 @@
 """How we measure: the evaluation protocol's constants, its keys, and mean +- std over seeds.
 
-Why a second dataclass beside `Config`: `Config` holds everything that shapes a *run* and is saved
-with it, so a run directory is reloaded only into the config it was trained with. How many
-trajectories we roll out, or where an anomaly detector puts its threshold, shapes the *measurement*
-only: changing it must not turn every saved run into "a run of another config". These constants are
-written into results/metrics.json beside the figures they produced.
+Why a dataclass beside `Config`: `Config` holds what shapes a *run* and is saved with it, so a run directory is
+reloaded only into the config it was trained with. How many trajectories we roll out, or where an anomaly detector
+puts its threshold, shapes the *measurement* only: changing it must not turn every saved run into "a run of another
+config". These constants are written into results/metrics.json beside the figures they produced.
 
 Keys: every figure is computed on fresh trajectories drawn from the seed's evaluation key
-(`trainer.seed_keys(seed)[1]`), which training never sees. Each purpose folds its own number into
-that key, so adding a purpose never changes the trajectories of another.
+(`trainer.seed_keys(seed)[1]`), which training never sees. Each purpose folds its own number into that key, so
+adding a purpose never changes the trajectories of another.
 """
 
 from __future__ import annotations
@@ -87,19 +86,17 @@ class TooFewSeeds(ValueError):
 
 
 def summarise(per_seed: Any, *, need_std: bool = True) -> dict[str, Any]:
-    """{'mean', 'std', 'per_seed'} of one figure over seeds; std is the sample std (ddof = 1).
-    With one seed a std does not exist: raise (need_std) or report std None, never NaN."""
+    """{'mean', 'std', 'per_seed', 'seeds_counted'} of one figure over seeds, the non-finite seeds left out; std is
+    the sample std (ddof = 1). With one seed a std does not exist: raise (need_std) or report std None, never NaN."""
     values = np.asarray(per_seed, dtype=float).reshape(-1)
     if values.size == 0:
         raise TooFewSeeds("no seeds to summarise")
     if values.size < 2 and need_std:
         raise TooFewSeeds(f"a std over seeds needs at least 2 seeds, got {values.size}")
     finite = values[np.isfinite(values)]
-    mean = float(finite.mean()) if finite.size else None
-    std = float(finite.std(ddof=1)) if finite.size > 1 else None
     return {
-        "mean": mean,
-        "std": std,
+        "mean": float(finite.mean()) if finite.size else None,
+        "std": float(finite.std(ddof=1)) if finite.size > 1 else None,
         "per_seed": [float(v) if np.isfinite(v) else None for v in values],
         "seeds_counted": int(finite.size),
     }
