@@ -493,6 +493,19 @@ def test_report_only_names_a_damaged_result_file(tmp_path, capsys, monkeypatch, 
     assert not (tmp_path / "R.md").exists()
 
 
+@pytest.mark.parametrize("name", ["recipes.json", "worlds.json"])
+def test_report_only_names_a_result_file_whose_configs_are_empty(tmp_path, capsys, monkeypatch, name):
+    """A payload of the right shape whose sections find nothing to read (no configs) is refused in one line, like
+    any other damage, not with the traceback of whatever the rendering raised."""
+    (tmp_path / "results").mkdir()
+    payload = {"command": "eval.py", "seeds": [0, 1], "timing_s": {}, "figures": {}, "configs": {}}
+    (tmp_path / "results" / name).write_text(json.dumps(payload))
+    argv = ["--report-only", "--out", str(tmp_path / "results"), "--report", str(tmp_path / "R.md")]
+    err = _eval_refused([*argv, "--readme", str(tmp_path / "README.md")], capsys, monkeypatch, code=2)
+    assert f"{name} lacks what the" in err and "run its evaluation again" in err
+    assert not (tmp_path / "R.md").exists()
+
+
 def test_a_readme_is_rewritten_only_where_asked_and_only_if_it_is_text(tmp_path, capsys, monkeypatch):
     """README.md follows the report: a report written elsewhere leaves it alone. A README that is not UTF-8 text
     is left as it is and said so in one line, as one without the markers is (the report is written by then)."""
