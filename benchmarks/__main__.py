@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         "out": str(out.absolute().relative_to(REPO)) if out.absolute().is_relative_to(REPO) else str(out),
         "started_utc": earlier.get("started_utc") or utc_now(),
         "machine": machine,
-        "sizes": dataclasses.asdict(sizes),
+        "sizes": recorded_sizes(sizes, sections, earlier),
     }
     start = time.perf_counter()
     measure_sections(results, [name for name in SECTIONS if name in sections], section_runs(bench, sizes, results))
@@ -150,6 +150,16 @@ def main(argv: list[str] | None = None) -> int:
         cli.fail(f"python -m benchmarks: cannot write {out}: {err}", cli.FAILED)
     print(f"\nwrote {out}")
     return 0
+
+
+def recorded_sizes(sizes, sections: list[str], earlier: dict) -> dict:
+    """The sizes the file's figures were measured at. An --update run is of the same kind (--quick or not) as the
+    file, so only --seed-counts can differ: where this run leaves the seeds section as it was, so are its counts."""
+    recorded = dataclasses.asdict(sizes)
+    earlier_sizes = earlier.get("sizes") if isinstance(earlier.get("sizes"), dict) else {}
+    if "seeds" not in sections and "seed_counts" in earlier_sizes:
+        recorded["seed_counts"] = earlier_sizes["seed_counts"]
+    return recorded
 
 
 def machine_to_record(machine: dict, out: Path, earlier: dict, held_machine: dict) -> dict:

@@ -1,5 +1,6 @@
 """The benchmark's arithmetic and plumbing (no timings: speed figures come from `python -m benchmarks`)."""
 
+import dataclasses
 import errno
 import json
 import os
@@ -350,7 +351,8 @@ def test_update_replaces_the_sections_run_and_keeps_the_others(tmp_path, monkeyp
     out = tmp_path / "bench.json"
     here = {"cpu_model": "this CPU", "cpu_count": 2, "jax": "0.10.2", "backend": "cpu", "device_kind": "cpu"}
     earlier = {"command": "python -m benchmarks --quick", "quick": True, "started_utc": "then", "torch": {"kept": 1}}
-    out.write_text(json.dumps({**earlier, "machine": here, "peak": {"stale": True}}))
+    earlier_sizes = {**dataclasses.asdict(sections.QUICK), "seed_counts": [1, 3]}  # its seeds table's counts
+    out.write_text(json.dumps({**earlier, "machine": here, "peak": {"stale": True}, "sizes": earlier_sizes}))
     fresh = {"matmul_size": 64, "peak_gflops": 9.0, "first_layer_gflops": 8.0}
     monkeypatch.setattr(sections, "matmul_peak", lambda sizes: fresh)
     monkeypatch.setattr(sections, "machine", lambda: {**here, "load_average_at_start": (1.0, 1.0, 1.0)})
@@ -360,6 +362,9 @@ def test_update_replaces_the_sections_run_and_keeps_the_others(tmp_path, monkeyp
     assert merged["peak"] == fresh and merged["torch"] == {"kept": 1} and merged["started_utc"] == "then"
     assert merged["command"].startswith("python -m benchmarks --quick && ") and "peak" in merged["measured_utc"]
     assert merged["machine"]["load_average_at_update"] == [1.0, 1.0, 1.0]
+    assert merged["sizes"] == json.loads(
+        json.dumps(earlier_sizes)
+    )  # the seeds section was not run again, so its counts are kept
     out.write_text(json.dumps({**earlier, "machine": {**here, "cpu_model": "another CPU"}}))
     capsys.readouterr()
     with pytest.raises(SystemExit) as exit_info:
