@@ -362,9 +362,8 @@ def test_update_replaces_the_sections_run_and_keeps_the_others(tmp_path, monkeyp
     assert merged["peak"] == fresh and merged["torch"] == {"kept": 1} and merged["started_utc"] == "then"
     assert merged["command"].startswith("python -m benchmarks --quick && ") and "peak" in merged["measured_utc"]
     assert merged["machine"]["load_average_at_update"] == [1.0, 1.0, 1.0]
-    assert merged["sizes"] == json.loads(
-        json.dumps(earlier_sizes)
-    )  # the seeds section was not run again, so its counts are kept
+    # the seeds section was not run again, so its counts are kept
+    assert merged["sizes"] == json.loads(json.dumps(earlier_sizes))
     out.write_text(json.dumps({**earlier, "machine": {**here, "cpu_model": "another CPU"}}))
     capsys.readouterr()
     with pytest.raises(SystemExit) as exit_info:
