@@ -11,6 +11,7 @@ import argparse
 import contextlib
 import dataclasses
 import errno
+import gc
 import itertools
 import os
 import re
@@ -307,7 +308,8 @@ def starting(prog: str) -> Iterator[None]:
 
     A handler that leaves, not a KeyboardInterrupt: one raised while JAX's garbage-collection callback runs,
     which it often does in an import, is printed with its traceback and dropped, and the command would go on.
-    A SIGINT that the shell ignores (a background job) stays ignored."""
+    After the start, Python's own handler gives way to `raise_interrupt`, which keeps a Ctrl-C out of those
+    callbacks too. A SIGINT that the shell ignores (a background job) stays ignored."""
     previous = signal.getsignal(signal.SIGINT)  # None: not Python's handler, which could not be put back
     if previous in (signal.SIG_IGN, None) or threading.current_thread() is not threading.main_thread():
         yield
@@ -316,7 +318,21 @@ def starting(prog: str) -> Iterator[None]:
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        signal.signal(signal.SIGINT, raise_interrupt if previous is signal.default_int_handler else previous)
+
+
+def raise_interrupt(signum: int, frame) -> None:
+    """Python's own SIGINT handler (raise KeyboardInterrupt), except inside a garbage-collection callback: there the
+    exception would be printed and dropped, and the work would go on. JAX registers such a callback, which runs
+    at every collection, so a Ctrl-C lands in it now and then. There the signal is sent again a moment later, by
+    when the collection is over."""
+    callbacks = {getattr(callback, "__code__", None) for callback in gc.callbacks}
+    while frame is not None:
+        if frame.f_code in callbacks:
+            threading.Timer(0.01, os.kill, (os.getpid(), signal.SIGINT)).start()
+            return
+        frame = frame.f_back
+    raise KeyboardInterrupt
 
 
 MAX_SEEDS = 4096  # a larger count is a typo rather than a plan: refuse it before building the list

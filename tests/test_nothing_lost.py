@@ -213,6 +213,45 @@ def test_ctrl_c_while_a_command_imports_is_one_line_and_status_130(script, argv,
     assert (proc.returncode, err) == (130, f"{prog}: interrupted; nothing was written\n")
 
 
+# After a command's start, Ctrl-C pressed while a garbage-collection callback runs (JAX registers one): Python's
+# own handler would raise KeyboardInterrupt inside the callback, where it is printed and dropped, and the work
+# would go on to its end.
+INTERRUPTED_IN_A_GC_CALLBACK = """
+import gc, os, signal, time
+signal.signal(signal.SIGINT, signal.default_int_handler)
+from jaxjepa import cli
+with cli.starting("prog"):
+    pass
+phases = []
+def collecting(phase, info):  # stays registered, as JAX's does; slow in the first collection only
+    phases.append(phase)
+    if phases == ["start"]:
+        os.write(1, b"collecting\\n")
+        time.sleep(3)
+gc.callbacks.append(collecting)
+try:
+    gc.collect()
+    time.sleep(10)  # the work: a dropped Ctrl-C lets it run to its end, and the process exits 0
+except KeyboardInterrupt:
+    cli.interrupted("prog: interrupted; nothing was written")
+"""
+
+
+def test_ctrl_c_inside_a_garbage_collection_callback_still_stops_the_work(tmp_path):
+    proc = subprocess.Popen(
+        [sys.executable, "-c", INTERRUPTED_IN_A_GC_CALLBACK],
+        cwd=tmp_path,
+        env=_env(tmp_path / "xla"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout.readline() == "collecting\n", proc.communicate()
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert (proc.returncode, err) == (130, "prog: interrupted; nothing was written\n")
+
+
 INTERRUPTED_INSIDE_A_PRINT = """
 import sys
 from jaxjepa import cli
