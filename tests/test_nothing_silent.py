@@ -20,6 +20,7 @@ import pytest
 import train as train_cli
 from jaxjepa import (
     RunError,
+    checkpoint,
     cli,
     get_config,
     load_run,
@@ -491,6 +492,23 @@ def test_report_only_names_a_damaged_result_file(tmp_path, capsys, monkeypatch, 
     argv = ["--report-only", "--out", str(tmp_path / "results"), "--report", str(tmp_path / "R.md")]
     assert match in _eval_refused([*argv, "--readme", str(tmp_path / "README.md")], capsys, monkeypatch, code=2)
     assert not (tmp_path / "R.md").exists()
+
+
+def test_a_run_dir_that_goes_between_the_checks_and_the_plan_is_one_line(tmp_path, capsys, monkeypatch):
+    """eval.py reads a RUN_DIR's config when it checks the command line and again when it plans: a run deleted in
+    between is named in one line, not a traceback."""
+    loads = []
+
+    def load_config(run_dir):
+        loads.append(run_dir)
+        if len(loads) > 1:
+            raise RunError(f"{run_dir}: not a finished run (no config.json)")
+        return tiny_config()
+
+    monkeypatch.setattr(checkpoint, "load_config", load_config)
+    argv = [str(tmp_path / "seed0"), "--no-std", "--out", str(tmp_path / "results"), "--report", str(tmp_path / "R")]
+    err = _eval_refused(argv, capsys, monkeypatch, code=2)
+    assert len(loads) == 2 and err == f"eval.py: {tmp_path / 'seed0'}: not a finished run (no config.json)"
 
 
 @pytest.mark.parametrize("name", ["recipes.json", "worlds.json"])

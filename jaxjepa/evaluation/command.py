@@ -178,8 +178,14 @@ def config_flags_given(args: argparse.Namespace) -> bool:
 
 
 def run_dirs_plan(args: argparse.Namespace) -> Plan:
-    """The given runs, their config taken from the flags or else from the first run (check_args has loaded it)."""
-    config = cli.config_from(args, "eval.py") if config_flags_given(args) else checkpoint.load_config(args.run_dirs[0])
+    """The given runs, their config taken from the flags or else from the first run (check_args has loaded it once,
+    but the run may have gone since: one line then too)."""
+    try:
+        config = (
+            cli.config_from(args, "eval.py") if config_flags_given(args) else checkpoint.load_config(args.run_dirs[0])
+        )
+    except checkpoint.RunError as err:
+        cli.fail(f"eval.py: {err}")
     return {args.config: PlannedRuns(config, [(None, Path(d)) for d in args.run_dirs])}
 
 
