@@ -199,18 +199,20 @@ JAX_IMPORT_WAITS = (
 )  # fmt: skip
 def test_ctrl_c_while_a_command_imports_is_one_line_and_status_130(script, argv, prog, tmp_path):
     path = REPO / script if (REPO / script).is_file() else console_script(script, tmp_path)
+    command = [sys.executable, "-c", JAX_IMPORT_WAITS + AS_FOREGROUND, str(path), *argv]
+    said = _ctrl_c_once_it_says(command, "importing jax\n", tmp_path)
+    assert said == (130, f"{prog}: interrupted; nothing was written\n")
+
+
+def _ctrl_c_once_it_says(command: list[str], line: str, tmp_path: Path) -> tuple[int, str]:
+    """(exit status, stderr) of `command`, sent SIGINT once it has printed `line`."""
     proc = subprocess.Popen(
-        [sys.executable, "-c", JAX_IMPORT_WAITS + AS_FOREGROUND, str(path), *argv],
-        cwd=tmp_path,
-        env=_env(tmp_path / "xla"),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+        command, cwd=tmp_path, env=_env(tmp_path / "xla"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
-    assert proc.stdout.readline() == "importing jax\n", proc.communicate()
+    assert proc.stdout.readline() == line, proc.communicate()
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=30)
-    assert (proc.returncode, err) == (130, f"{prog}: interrupted; nothing was written\n")
+    return proc.returncode, err
 
 
 # After a command's start, Ctrl-C pressed while a garbage-collection callback runs (JAX registers one): Python's
@@ -238,18 +240,8 @@ except KeyboardInterrupt:
 
 
 def test_ctrl_c_inside_a_garbage_collection_callback_still_stops_the_work(tmp_path):
-    proc = subprocess.Popen(
-        [sys.executable, "-c", INTERRUPTED_IN_A_GC_CALLBACK],
-        cwd=tmp_path,
-        env=_env(tmp_path / "xla"),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout.readline() == "collecting\n", proc.communicate()
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=30)
-    assert (proc.returncode, err) == (130, "prog: interrupted; nothing was written\n")
+    said = _ctrl_c_once_it_says([sys.executable, "-c", INTERRUPTED_IN_A_GC_CALLBACK], "collecting\n", tmp_path)
+    assert said == (130, "prog: interrupted; nothing was written\n")
 
 
 INTERRUPTED_INSIDE_A_PRINT = """
