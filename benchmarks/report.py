@@ -352,20 +352,17 @@ def seeds_lines(seeds: dict | None, m: dict) -> list[str]:
         f"{seeds['config']['decoder_steps']} decoder steps, each count in its own process, on "
         f"{_devices(seeds['rows'][0], m)}:",
     ]
-    header = "seeds|compile, s|run, s|run per seed, s|seeds per minute (run)|run vs 1 seed|peak RSS, MiB".split("|")
-    split = seeds.get("split")
-    rows = [
-        [
-            f"{row['seeds']} over {row['devices']} CPU devices" if row is split else str(row["seeds"]),
-            f"{row['compile_s']:.1f}",
-            f"{row['run_s']:.1f}",
-            f"{row['run_per_seed_s']:.2f}",
-            f"{seeds_per_minute(row):.1f}",
-            _num(row["run_vs_one_seed"], "{:.2f}x"),
-            f"{row['peak_rss_mib']:.0f}",
-        ]
-        for row in ([*seeds["rows"], split] if split else seeds["rows"])
+    header = [
+        "seeds",
+        "compile, s",
+        "run, s",
+        "run per seed, s",
+        "seeds per minute (run)",
+        "run vs 1 seed",
+        "peak RSS, MiB",
     ]
+    split = seeds.get("split")
+    rows = [seeds_row(row, row is split) for row in ([*seeds["rows"], split] if split else seeds["rows"])]
     lines += ["", table(header, rows)]
     if split:
         lines += [
@@ -376,6 +373,19 @@ def seeds_lines(seeds: dict | None, m: dict) -> list[str]:
             "the numbers agree with the one-device run).",
         ]
     return lines
+
+
+def seeds_row(row: dict, split: bool) -> list[str]:
+    """One row of the seeds table: a seed count in one program, or (split) over several CPU devices."""
+    return [
+        f"{row['seeds']} over {row['devices']} CPU devices" if split else str(row["seeds"]),
+        f"{row['compile_s']:.1f}",
+        f"{row['run_s']:.1f}",
+        f"{row['run_per_seed_s']:.2f}",
+        f"{seeds_per_minute(row):.1f}",
+        _num(row["run_vs_one_seed"], "{:.2f}x"),
+        f"{row['peak_rss_mib']:.0f}",
+    ]
 
 
 def ttq_lines(ttq: dict | None) -> list[str]:
