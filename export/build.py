@@ -13,7 +13,6 @@ is built next to its destination and renamed into place, so a failed export leav
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
@@ -26,7 +25,16 @@ import numpy as np
 import tensorflow as tf
 
 from export import PARITY_FRAMES, PARITY_TRAJECTORIES
-from export.destination import FORMAT, MANIFEST_KEY, check_destination, check_saved_model_destination, manifest_of
+from export.destination import (
+    FORMAT,
+    MANIFEST_KEY,
+    META_DIGEST_KEY,
+    check_destination,
+    check_saved_model_destination,
+    manifest_of,
+    meta_digest,
+    meta_text,
+)
 from export.lower import ExportError, evaluate, trace
 from export.page import OUTPUT_OF, check_page_can_run, network_inputs
 from jaxjepa import checkpoint, models, probe, steer, two_rooms, two_rooms_planning, world
@@ -281,12 +289,13 @@ def export_meta(run, reference: dict, parity: dict, sizes: dict, float16: bool, 
 
 
 def write_meta(folder: Path, meta: dict, sizes: dict[str, int]) -> None:
-    """meta.json into `folder`, its `download_bytes` set first: the model files' `sizes` and meta.json's own."""
-    meta["download_bytes"] = 0
+    """meta.json into `folder`, its `download_bytes` set first (the model files' `sizes` and meta.json's own),
+    then its digest of itself (destination.META_DIGEST_KEY), by which a re-export tells that it was edited."""
+    meta["download_bytes"], meta[META_DIGEST_KEY] = 0, "0" * 64  # the digest's length, counted in meta.json's
     for _ in range(3):  # what the page fetches includes meta.json, whose length includes this count
-        text = json.dumps(meta, indent=2, sort_keys=True) + "\n"
-        meta["download_bytes"] = sum(sizes.values()) + len(text.encode())
-    (folder / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+        meta["download_bytes"] = sum(sizes.values()) + len(meta_text(meta).encode())
+    meta[META_DIGEST_KEY] = meta_digest(meta)
+    (folder / "meta.json").write_text(meta_text(meta))
 
 
 def world_meta(config: Config) -> dict:

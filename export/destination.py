@@ -16,6 +16,7 @@ of places, and apart from --out.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -33,12 +34,26 @@ class ExportError(Exception):
 
 FORMAT = "jaxjepa-web-model"
 MANIFEST_KEY = "manifest"  # in meta.json: {relative path: sha256 hex} of every file the export wrote
+# meta.json cannot list its own sha256 in the manifest: it holds the sha256 of its text without this key instead,
+# so that a hand edit of it (the page's planner settings, say) is the user's work as an edited weights file is.
+META_DIGEST_KEY = "meta_sha256"
 # What an export without a manifest holds: meta.json, the parity reference, and per
 # network a TF.js model.json with its weight shards.
 LEGACY_FILE = re.compile(
     r"(meta\.json|reference_outputs\.npz|(encoder|predictor|decoder)/"
     r"(model\.json|group\d+-shard\d+of\d+\.bin))"
 )
+
+
+def meta_text(meta: dict) -> str:
+    """meta.json's text, as the exporter writes it."""
+    return json.dumps(meta, indent=2, sort_keys=True) + "\n"
+
+
+def meta_digest(meta: dict) -> str:
+    """The sha256 meta.json records of itself: of its text without META_DIGEST_KEY."""
+    unsigned = {key: value for key, value in meta.items() if key != META_DIGEST_KEY}
+    return hashlib.sha256(meta_text(unsigned).encode()).hexdigest()
 
 
 def manifest_of(folder: Path) -> dict[str, str]:
@@ -148,9 +163,21 @@ def previous_manifest(out_dir: Path) -> dict[str, str | None] | None:
         return None
     manifest = meta.get(MANIFEST_KEY)
     if isinstance(manifest, dict) and all(isinstance(v, str) for v in manifest.values()):
-        return {**manifest, "meta.json": None}  # meta.json cannot list its own digest
+        return {**manifest, "meta.json": written_meta_digest(meta)}
     legacy = [p.relative_to(out_dir).as_posix() for p in out_dir.rglob("*") if p.is_file()]
     return {name: None for name in legacy if LEGACY_FILE.fullmatch(name)}
+
+
+def written_meta_digest(meta: dict) -> str | None:
+    """The sha256 of the meta.json the export wrote, read back as `meta`; None where it records no digest (an
+    older export). Its content unchanged, the export wrote exactly meta_text(meta), so a file of other bytes
+    (reformatted) differs from it; its content changed, the recorded digest stands in, which differs too."""
+    recorded = meta.get(META_DIGEST_KEY)
+    if not isinstance(recorded, str):
+        return None
+    if meta_digest(meta) != recorded:
+        return recorded
+    return hashlib.sha256(meta_text(meta).encode()).hexdigest()
 
 
 def listing(names: list[str], shown: int = 3) -> str:

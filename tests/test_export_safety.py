@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from export import __main__ as export_cli  # the package sets the environment TensorFlow reads at import
-from export.destination import FORMAT, MANIFEST_KEY, ExportError, manifest_of
+from export.destination import FORMAT, MANIFEST_KEY, ExportError, check_destination, manifest_of
 from jaxjepa import save_run
 from tests.conftest import NEEDS_TENSORFLOW, random_params, tiny_config, tiny_steer_config
 
@@ -199,6 +199,28 @@ def test_sentinels_all_around_out_survive_every_invocation(sandbox, previous_exp
         assert {p: p.read_bytes() for p in outside} == outside
         assert same_export(out, previous_export)
         assert not [p for p in parent.iterdir() if p.name.startswith(".")]  # no .partial/.old left
+
+
+@pytest.mark.parametrize("edit", ["a value", "its layout"])
+def test_a_hand_edited_meta_json_is_replaced_only_with_force(
+    previous_export, tmp_path, run_dir, edit, capsys, no_export_reached
+):
+    """meta.json is the one file the manifest cannot list, and the one a user edits by hand (the page's planner,
+    its world): an edit is theirs to keep, as an edited weights file is."""
+    out = copy_of(previous_export, tmp_path)
+    check_destination(out, run_dir, force=False)  # as the export wrote it: a plain re-export replaces it
+    meta = json.loads((out / "meta.json").read_text())
+    if edit == "a value":
+        meta["world"]["sigma"] *= 2
+        (out / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+    else:
+        (out / "meta.json").write_text(json.dumps(meta))
+    before = manifest_of(out)
+    code, err = cli([run_dir, "--out", out], capsys)
+    assert_one_line_refusal(code, err)
+    assert "meta.json changed since the export wrote it; pass --force" in err
+    assert manifest_of(out) == before
+    check_destination(out, run_dir, force=True)
 
 
 DANGEROUS = [".", "..", "/", "~", "RUN", "RUN/sub", "mine", "a-file", "x" * 300, "a-file/bad-\udcff-utf8"]
