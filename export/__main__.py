@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 import os
 import sys
+import urllib.parse
 import warnings
 from pathlib import Path
 
@@ -254,8 +255,8 @@ def page_hint(out: Path) -> str:
     serve = "see it: python -m http.server -d web, then open http://localhost:8000/"
     if out.resolve() == web / "model":
         return serve
-    if out.resolve().is_relative_to(web):
-        return f"{serve}?model={out.resolve().relative_to(web).as_posix()}"
+    if out.resolve().is_relative_to(web):  # the folder's name as an address spells it (a space: %20)
+        return f"{serve}?model={urllib.parse.quote(out.resolve().relative_to(web).as_posix())}"
     return (
         f"the page serves web/ and loads only folders under it: export with --out web/NAME (or copy {out} there), "
         "then open http://localhost:8000/?model=NAME"

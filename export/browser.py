@@ -14,6 +14,7 @@ import http.server
 import os
 import shutil
 import threading
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -53,9 +54,9 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
     mounts: dict[str, Path] = {}
 
     def translate_path(self, path: str) -> str:
-        first, _, rest = path.lstrip("/").partition("/")
-        if first in self.mounts:
-            return str(self.mounts[first] / rest.split("?", 1)[0])
+        first, _, rest = path.split("?", 1)[0].lstrip("/").partition("/")
+        if urllib.parse.unquote(first) in self.mounts:  # as the browser sends it: percent-encoded
+            return str(self.mounts[urllib.parse.unquote(first)] / urllib.parse.unquote(rest))
         return super().translate_path(path)
 
     def log_message(self, *args) -> None:  # keep test and measure output readable

@@ -221,6 +221,7 @@ def test_the_page_hint_gives_the_address_of_an_export_under_web():
     web = REPO / "web"
     assert export_cli.page_hint(web / "model").endswith("open http://localhost:8000/")
     assert export_cli.page_hint(web / "mine" / "f16").endswith("open http://localhost:8000/?model=mine/f16")
+    assert export_cli.page_hint(web / "my model+1").endswith("open http://localhost:8000/?model=my%20model%2B1")
     assert "--out web/NAME" in export_cli.page_hint(REPO / "build" / "web-model-f16")
 
 

@@ -24,6 +24,7 @@ import re
 import shutil
 import subprocess
 import sys
+import urllib.parse
 from pathlib import Path
 
 import jax
@@ -99,6 +100,9 @@ def meta_lacking(root: Path) -> dict[str, Path]:
     return folders
 
 
+ODD_NAME = "my model é+1"  # a folder name python -m export --out web/NAME writes: a space, an accent, a "+"
+
+
 @pytest.fixture(scope="module")
 def site(tmp_path_factory, tiny_export):
     broken = tmp_path_factory.mktemp("broken")
@@ -108,6 +112,7 @@ def site(tmp_path_factory, tiny_export):
     (broken / "encoder" / "model.json").write_text("{ this is not a model")
     mounts = {"broken-model": broken, **damaged_copies(tmp_path_factory.mktemp("damaged"))}
     mounts.update(meta_lacking(tmp_path_factory.mktemp("meta")))
+    mounts[ODD_NAME] = MODEL
     if tiny_export is not None:
         mounts["tiny-model"] = tiny_export[1]
     with browser.serve(mounts=mounts) as url, browser.chromium() as chromium:
@@ -1117,4 +1122,13 @@ def test_an_unknown_model_or_seed_is_named(site):
     note = page.inner_text("#query-note")
     assert 'seed "abc" is not a whole number' in note
     assert f"using seed {page.evaluate('window.jepa.app.seed')}, drawn at random" in note  # said, to replay it
+    page.close()
+
+
+def test_a_folder_of_any_name_the_exporter_writes_loads(site):
+    page = open_demo(site, f"?model={urllib.parse.quote(ODD_NAME)}&paused=1")
+    assert page.is_hidden("#error"), page.inner_text("#error")
+    assert "sha256 checked" in page.inner_text("#status") and page.input_value("#model-choice") == ODD_NAME
+    advance(page, 3)
+    assert page.evaluate("window.jepa.app.latent.every(Number.isFinite)")
     page.close()

@@ -23,8 +23,8 @@
     return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
   }
 
-  function checkedFetch(manifest) {
-    const base = new URL(MODEL_DIR, window.location.href).href;
+  function checkedFetch(manifest, address) {
+    const base = new URL(address, window.location.href).href;
     return async (url, init) => {
       const name = new URL(url, window.location.href).href.split("?")[0].slice(base.length);
       const response = await fetch(url, init);
@@ -44,6 +44,15 @@
 
   // ---------------------------------------------------------------- loading
 
+  /* The address of the folder ?model= names, beside this page: each folder on its path percent-encoded, so that
+     any name `python -m export --out web/NAME` writes (a space, an accent, a "+") loads, and none reaches another
+     site or leaves the page's folder. Null for a path no export has: an empty folder (`//site`) or `..`. */
+  function modelAddress() {
+    const folders = MODEL_DIR.replace(/\/$/, "").split("/");
+    if (folders.some((folder) => folder === "" || folder === "..")) return null;
+    return folders.map(encodeURIComponent).join("/") + "/";
+  }
+
   async function loadModels() {
     if (window.location.protocol === "file:") {
       throw new ModelProblem("this page was opened as a file, and browsers do not let a file load " +
@@ -52,13 +61,14 @@
     if (typeof tf === "undefined") {
       throw new ModelProblem("TensorFlow.js (vendor/tfjs/tf.min.js) is missing, so nothing can run.");
     }
-    if (!/^[\w.-]+(\/[\w.-]+)*\/$/.test(MODEL_DIR) || MODEL_DIR.split("/").includes("..")) {
+    const address = modelAddress();
+    if (address === null) {
       throw new ModelProblem(`the model "${MODEL_DIR.replace(/\/$/, "")}" could not be read: ?model= takes a folder ` +
         "served beside this page, never another site's address.");
     }
     let meta;
     try {
-      const response = await fetch(MODEL_DIR + "meta.json");
+      const response = await fetch(address + "meta.json");
       if (!response.ok) throw new Error(`HTTP ${response.status}`);
       meta = await response.json();
     } catch (error) {
@@ -79,8 +89,8 @@
     const models = {};
     for (const name of ["encoder", "predictor", "decoder"].filter((n) => n in meta.files)) {
       try {
-        const fetchFunc = checkedFetch(meta.manifest);
-        models[name] = await tf.loadGraphModel(MODEL_DIR + meta.files[name], { fetchFunc });
+        const fetchFunc = checkedFetch(meta.manifest, address);
+        models[name] = await tf.loadGraphModel(address + meta.files[name], { fetchFunc });
       } catch (error) {
         if (error instanceof ModelProblem) throw error;
         const where = MODEL_DIR + meta.files[name];
