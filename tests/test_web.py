@@ -1132,3 +1132,13 @@ def test_a_folder_of_any_name_the_exporter_writes_loads(site):
     advance(page, 3)
     assert page.evaluate("window.jepa.app.latent.every(Number.isFinite)")
     page.close()
+
+
+@pytest.mark.parametrize("model", [MODEL, ROOMS])
+def test_the_texts_give_the_box_of_the_loaded_world(site, model):
+    page = open_demo(site, f"?model={model.name}&paused=1")
+    side = json.loads((model / "meta.json").read_text())["world"]["frame_size"]
+    header = page.inner_text("header")
+    assert f"in a {side}\u00d7{side} box" in header
+    assert {text for text in re.findall(r"(\d+)\u00d7\1", header)} == {str(side)}  # no box of another size
+    page.close()

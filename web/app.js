@@ -179,6 +179,8 @@
     $("backend").value = wanted;
     await chooseBackend(wanted);
     document.querySelectorAll(".latent-dim").forEach((el) => { el.textContent = String(app.meta.model.latent_dim); });
+    const side = app.world.frame_size;  // the texts' box is the loaded world's, 16 px or not
+    document.querySelectorAll(".frame-size").forEach((el) => { el.textContent = `${side}\u00d7${side}`; });
     // Two Rooms' budget is the planner's it runs, set as that is chosen.
     if (app.steerMode && !app.roomsMode) $("plan-budget").textContent = SteerView.mppiBudget();
     if (query.get("planner") && !app.roomsMode) {
