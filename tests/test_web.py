@@ -84,16 +84,32 @@ META_LACKING = {  # a mounted folder: the model, the field its meta.json lacks
 }
 
 
-def meta_lacking(root: Path) -> dict[str, Path]:
-    """meta.json files each without one field the page needs (the page reads no other file before it checks)."""
+META_EDITED = {  # a mounted folder: the model, a field its meta.json holds, the value it is edited to, what is said
+    "latent-dim-text": (MODEL, "model.latent_dim", "32", 'model.latent_dim = "32", where this page needs a whole'),
+    "sigma-zero": (MODEL, "world.sigma", 0, "world.sigma = 0, where this page needs a number above 0"),
+    "files-text": (MODEL, "files", "x", "meta.json is not a jaxjepa export"),
+    "world-of-32-px": (MODEL, "world.frame_size", 32, "model.obs_dim = 512, where its world of 32\u00d732 px"),
+    "steer-no-samples": (STEER, "planner.samples", 0, "planner.samples = 0, where this page needs a whole number"),
+    "steer-short-probe": (STEER, "probe.weights", [[0, 0]], "probe.weights = [[0,0]], where this page needs"),
+}
+LACKING = object()  # the field is deleted
+
+
+def meta_lacking(root: Path, changes: dict | None = None) -> dict[str, Path]:
+    """meta.json files each without one field the page needs, or (`changes`: META_EDITED) with one field edited
+    (the page reads no other file before it checks)."""
+    changes = changes or {name: (model, field, LACKING) for name, (model, field) in META_LACKING.items()}
     folders = {}
-    for name, (model, field) in META_LACKING.items():
+    for name, (model, field, value, *_) in changes.items():
         meta = json.loads((model / "meta.json").read_text())
         *parents, last = field.split(".")
         node = meta
         for key in parents:
             node = node[key]
-        del node[last]
+        if value is LACKING:
+            del node[last]
+        else:
+            node[last] = value
         folders[name] = root / name
         folders[name].mkdir()
         (folders[name] / "meta.json").write_text(json.dumps(meta))
@@ -112,6 +128,7 @@ def site(tmp_path_factory, tiny_export):
     (broken / "encoder" / "model.json").write_text("{ this is not a model")
     mounts = {"broken-model": broken, **damaged_copies(tmp_path_factory.mktemp("damaged"))}
     mounts.update(meta_lacking(tmp_path_factory.mktemp("meta")))
+    mounts.update(meta_lacking(tmp_path_factory.mktemp("meta-edited"), META_EDITED))
     mounts[ODD_NAME] = MODEL
     if tiny_export is not None:
         mounts["tiny-model"] = tiny_export[1]
@@ -905,6 +922,20 @@ def test_a_meta_json_without_a_needed_field_is_named_in_plain_words(site, name):
     assert "undefined" not in page.inner_text("body") and "Cannot read" not in text
     assert "Not running" in page.inner_text("#status") and all(page.evaluate(CONTROLS_DISABLED))
     assert console == []
+    page.close()
+
+
+@pytest.mark.parametrize("name", list(META_EDITED))
+def test_a_meta_json_value_the_page_cannot_use_is_named_before_anything_runs(site, name):
+    """A hand-edited meta.json (python -m export keeps one): a value of another kind, or one its world and model
+    disagree on, would stop the page mid-run with a TF.js error, or run it on NaN frames."""
+    console = []
+    page = open_demo(site, f"?model={name}", console)
+    wait_for(page, "!document.getElementById('error').hidden")
+    text = page.inner_text("#error")
+    assert META_EDITED[name][3] in text and "re-export" in text, text
+    assert "went wrong" not in text and "Cannot" not in text and "Not running" in page.inner_text("#status")
+    assert page.evaluate("window.jepa.app.frameIndex") == 0 and console == []
     page.close()
 
 

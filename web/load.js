@@ -74,7 +74,9 @@
     } catch (error) {
       throw new ModelProblem(`the model description ${MODEL_DIR}meta.json could not be read (${error.message}).`);
     }
-    if (!meta || meta.format !== FORMAT || !meta.files || !meta.world || !meta.model || !meta.manifest) {
+    const isObject = (value) => typeof value === "object" && value !== null && !Array.isArray(value);
+    if (!isObject(meta) || meta.format !== FORMAT || !["files", "world", "model", "manifest"].every(
+      (key) => isObject(meta[key]))) {
       throw new ModelProblem(`${MODEL_DIR}meta.json is not a jaxjepa export with a manifest (re-export it).`);
     }
     checkMetaFields(meta);
@@ -123,12 +125,60 @@
       fields.push("planner.actions_per_plan", ...["border_px", "wall_half_width", "door_half_height", "wall_padding",
         "door_padding"].map((name) => `world.${name}`));
     }
-    const missing = fields.find((path) => path.split(".").reduce(
-      (value, key) => (value === undefined || value === null ? undefined : value[key]), meta) == null);
+    const valueAt = (path) => path.split(".").reduce(
+      (value, key) => (value === undefined || value === null ? undefined : value[key]), meta);
+    const missing = fields.find((path) => valueAt(path) == null);
     if (missing !== undefined) {
       throw new MetaProblem(`${MODEL_DIR}meta.json has no ${missing}, which this page needs; it comes from an ` +
         "older or damaged export: re-export the run (python -m export RUN).");
     }
+    const wrong = fields.find((path) => !META_KINDS[kindOf(path)].test(valueAt(path), meta));
+    if (wrong !== undefined) {
+      throw new MetaProblem(`${MODEL_DIR}meta.json has ${wrong} = ${JSON.stringify(valueAt(wrong))}, where this ` +
+        `page needs ${META_KINDS[kindOf(wrong)].wanted}; ${EDITED}`);
+    }
+    checkObservationSize(meta);
+  }
+
+  const EDITED = "it was edited or damaged: re-export the run (python -m export RUN).";
+
+  /* The world the page renders must give the observations the encoder reads: two frames of frame_size^2 pixels,
+     each of the dot and of the walls in Two Rooms. */
+  function checkObservationSize({ world, model }) {
+    const size = (world.name === "two_rooms" ? 4 : 2) * world.frame_size ** 2;
+    if (model.obs_dim !== size) {
+      throw new MetaProblem(`${MODEL_DIR}meta.json has model.obs_dim = ${model.obs_dim}, where its world of ` +
+        `${world.frame_size}\u00d7${world.frame_size} px gives observations of ${size} numbers; ${EDITED}`);
+    }
+  }
+
+  /* What each field of meta.json must hold, as python -m export writes it: a hand-edited value of another kind
+     would otherwise stop the page mid-run with a TF.js error, or run it on nonsense (a sigma of 0: NaN frames). */
+  const finite = (v) => typeof v === "number" && Number.isFinite(v);
+  const META_KINDS = {
+    count: { test: (v) => Number.isInteger(v) && v >= 1, wanted: "a whole number, 1 or more" },
+    whole: { test: (v) => Number.isInteger(v) && v >= 0, wanted: "a whole number, 0 or more" },
+    positive: { test: (v) => finite(v) && v > 0, wanted: "a number above 0" },
+    number: { test: (v) => finite(v) && v >= 0, wanted: "a number, 0 or more" },
+    text: { test: (v) => typeof v === "string" && v !== "", wanted: "a name" },
+    probeWeights: { test: (v, meta) => Array.isArray(v) && v.length === meta.model.latent_dim && v.every(
+      (row) => Array.isArray(row) && row.length === 2 && row.every(finite)), wanted: "latent_dim rows of 2 numbers" },
+    probeBias: { test: (v) => Array.isArray(v) && v.length === 2 && v.every(finite), wanted: "2 numbers" },
+  };
+  const COUNTS = ["model.obs_dim", "model.latent_dim", "model.predictor.0", "model.decoder.0", "world.frame_size",
+    "planner.horizon", "planner.samples", "planner.iterations", "planner.actions_per_plan", "planner.search.beams",
+    "planner.search.depth", "planner.search.move_steps"];
+  const POSITIVE = ["world.sigma", "world.steer_gain", "world.steer_max_speed", "planner.noise", "planner.temperature",
+    "planner.success_px", "planner.search.memory_radius", "planner.search.surprise_share"];
+  const TEXTS = ["files.encoder", "files.predictor", "weights_dtype", "planner.cost", "planner.search.replan",
+    "planner.search.reversals"];
+  function kindOf(path) {
+    if (COUNTS.includes(path)) return "count";
+    if (POSITIVE.includes(path)) return "positive";
+    if (TEXTS.includes(path)) return "text";
+    if (path === "probe.weights") return "probeWeights";
+    if (path === "probe.bias") return "probeBias";
+    return ["world.eval_start_margin", "planner.search.memory"].includes(path) ? "whole" : "number";
   }
 
   /* A model folder from another config would give silently wrong pictures: check every shape once. */
