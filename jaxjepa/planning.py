@@ -26,6 +26,7 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jaxjepa import models, steer, world
 from jaxjepa.config import Config, whole_number
@@ -432,11 +433,32 @@ def random_task(key: jax.Array, config: Config) -> Task:
     return Task(start, goal)
 
 
-def check_goal(goal: jax.Array, config: Config) -> None:
-    """PlanningError unless every goal [..., 2] lies where the logo can rest: world.bounds per axis."""
+def check_goal(goal: Any, config: Config) -> None:
+    """PlanningError unless every goal [..., 2] (an array or nested sequences of numbers) lies where the logo can
+    rest: world.bounds per axis. Read as float64, so that a goal too large for float32 is refused as outside,
+    without NumPy's warning of the overflow."""
+    try:
+        goal = np.asarray(goal, np.float64)
+    except (TypeError, ValueError):
+        if isinstance(goal, jax.core.Tracer):  # JAX's own error says why a traced value cannot be read
+            raise
+        raise PlanningError(f"a goal is (y, x) px, numbers; got {goal!r}") from None
+    if goal.ndim == 0 or goal.shape[-1] != ACTION_DIM:
+        raise PlanningError(f"a goal is (y, x) px: its last axis holds 2 numbers, got shape {list(goal.shape)}")
     lo, hi = world.bounds(config)
-    if not bool(jnp.all((goal >= lo) & (goal <= hi))):
+    if not np.all((goal >= lo) & (goal <= hi)):
         raise PlanningError(f"goal outside the box: every coordinate must be in [{lo:g}, {hi:g}] px")
+
+
+def given_goals(goal: Any, count: int, config: Config) -> jax.Array:
+    """[count, 2] float32 px: `goal` [2] for every task, or [count, 2] one per task. PlanningError for another
+    shape, and (`check_goal`) for a goal outside the box where its value is known: a traced one is not."""
+    if not isinstance(goal, jax.core.Tracer):
+        check_goal(goal, config)
+    goal = jnp.asarray(goal, jnp.float32)
+    if goal.shape not in ((ACTION_DIM,), (count, ACTION_DIM)):
+        raise PlanningError(f"the goal is [2] px, or [{count}, 2] for {count} episodes; got shape {list(goal.shape)}")
+    return jnp.broadcast_to(goal, (count, ACTION_DIM))
 
 
 def draw_tasks(key: jax.Array, count: int, config: Config) -> tuple[jax.Array, Task]:
@@ -455,15 +477,16 @@ def episodes(
     goal: jax.Array | None = None,
 ) -> Episode:
     """`count` random tasks, each planned in its own episode: [count, ...] leaves; with `goal` [2] px, every
-    task's goal is that point (the starts stay random). Episodes are vmapped `batch` at a time (`lax.map`), all
-    at once (`vmap`) with batch=None; the numbers depend on it only through float rounding. Why the branch:
-    `lax.map` without a batch size runs its items one after another, not at once."""
+    task's goal is that point (the starts stay random), or [count, 2], one per task (`given_goals`). Episodes are
+    vmapped `batch` at a time (`lax.map`), all at once (`vmap`) with batch=None; the numbers depend on it only
+    through float rounding. Why the branch: `lax.map` without a batch size runs its items one after another, not
+    at once."""
     count = whole_number(count, "the number of episodes")
     if batch is not None:
         whole_number(batch, "batch", least=1)
     plan_keys, tasks = draw_tasks(key, count, config)
     if goal is not None:
-        tasks = tasks._replace(goal=jnp.broadcast_to(goal, tasks.goal.shape))
+        tasks = tasks._replace(goal=given_goals(goal, count, config))
     run = lambda kt: episode(*kt, model, config, planner)
     if batch is None:
         return jax.vmap(run)((plan_keys, tasks))

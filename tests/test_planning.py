@@ -1,5 +1,7 @@
 """Planners on a problem with a known answer, vmapped episodes, and refused requests."""
 
+import warnings
+
 import chex
 import jax
 import jax.numpy as jnp
@@ -132,3 +134,34 @@ def test_batch_none_plans_every_episode_at_once_not_one_after_another():
 
     assert 5 in top_level_scan_lengths(1)
     assert 5 not in top_level_scan_lengths(None)
+
+
+def test_episodes_take_the_goal_as_numbers_and_refuse_one_they_cannot_plan_to():
+    config = steer_config(episode_steps=2)
+    model = planning.simulator_model(config)
+    key = jax.random.key(0)
+    as_tuple = planning.episodes(key, 3, model, config, goal=(5.0, 9.0))  # as plan.py's --goal Y X reads
+    np.testing.assert_allclose(as_tuple.distances, np.linalg.norm(as_tuple.positions - np.array([5.0, 9.0]), axis=-1))
+    each = np.array([[5.0, 9.0], [2.0, 3.0], [14.0, 1.0]])
+    one_per_task = planning.episodes(key, 3, model, config, goal=jnp.asarray(each))
+    np.testing.assert_allclose(one_per_task.distances, np.linalg.norm(one_per_task.positions - each[:, None], axis=-1))
+    for goal, why in [
+        ((50.0, 9.0), "outside the box"),  # planned, it would fail every episode without a word
+        ((float("nan"), 9.0), "outside the box"),
+        (jnp.array([5.0]), r"last axis holds 2 numbers, got shape \[1\]"),  # not (5, 5): one number is no goal
+        (jnp.ones((3,)) * 5, r"last axis holds 2 numbers, got shape \[3\]"),
+        (jnp.ones((2, 2)) * 5, r"or \[3, 2\] for 3 episodes; got shape \[2, 2\]"),
+        (("five", 9.0), "numbers"),
+    ]:
+        with pytest.raises(planning.PlanningError, match=why):
+            planning.episodes(key, 3, model, config, goal=goal)
+
+
+def test_check_goal_reads_the_goal_as_numbers_and_as_typed():
+    config = steer_config()
+    planning.check_goal([1, 14], config)  # a list, as argparse gives it
+    for goal, why in [([5.0, 5.0, 5.0], "last axis holds 2 numbers"), ([1e40, 5.0], "outside the box")]:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # no overflow warning from a cast to float32 before the refusal
+            with pytest.raises(planning.PlanningError, match=why):
+                planning.check_goal(goal, config)
