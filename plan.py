@@ -54,9 +54,9 @@ def plan(args: argparse.Namespace):
     if planner in ("mppi", "cem") and (problem := planning.too_few_samples(config)):
         raise planning.PlanningError(problem)
     key = jax.random.key(args.seed)
+    if args.goal is not None:  # checked as typed: float32 would turn 1e40 into inf, with NumPy's warning
+        planning.check_goal(args.goal, config)
     goal = None if args.goal is None else jnp.asarray(args.goal, jnp.float32)
-    if goal is not None:
-        planning.check_goal(goal, config)
     run = jax.jit(lambda k: planning.episodes(k, args.episodes, model, config, planner, goal=goal))
     compiled = run.lower(key).compile()  # compiled apart, so that the episodes are planned once, and timed
     started = time.perf_counter()

@@ -1,5 +1,7 @@
 """The planning suite's measure on a known answer, its figures and report on a payload, and plan.py."""
 
+import warnings
+
 import jax
 import numpy as np
 import pytest
@@ -149,3 +151,9 @@ def test_plan_py_plans_a_tiny_run(steer_run, capsys, monkeypatch):
     assert np.char.startswith(capsys.readouterr().out, "success ")
     episodes, _ = planned[0]  # every episode was scored against the one goal given
     np.testing.assert_allclose(episodes.distances, np.linalg.norm(episodes.positions - np.array([5.0, 9.0]), axis=-1))
+
+
+def test_plan_py_refuses_a_goal_too_large_for_float32_in_its_one_line(steer_run, capsys):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # NumPy's overflow warning, had the goal been cast first, would raise here
+        assert "outside the box" in refused([str(steer_run), "--goal", "1e40", "5"], capsys)
