@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         episodes, seconds = runner.interruptible(plan, args)  # Ctrl-C lands at once, not after the episodes
     success = np.asarray(episodes.success)
     steps = np.asarray(episodes.steps_to_success)[success]
-    median = f"{np.median(steps):.0f}" if steps.size else "-"
+    median = f"{np.median(steps):g}" if steps.size else "-"  # of an even count, half-way between two steps: 10.5
     print(
         f"success {100 * success.mean():.1f}% of {success.size} episode{'s' if success.size > 1 else ''}, "
         f"median steps to success {median}, "

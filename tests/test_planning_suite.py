@@ -157,3 +157,12 @@ def test_plan_py_refuses_a_goal_too_large_for_float32_in_its_one_line(steer_run,
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # NumPy's overflow warning, had the goal been cast first, would raise here
         assert "outside the box" in refused([str(steer_run), "--goal", "1e40", "5"], capsys)
+
+
+def test_plan_py_prints_the_median_steps_to_success_as_it_is(monkeypatch, capsys):
+    steps = np.array([10, 11, 61])  # two successes, at steps 10 and 11: the median is 10.5, not 10
+    done = planning.Episode(*[None] * 4, success=np.array([True, True, False]), steps_to_success=steps)
+    monkeypatch.setattr(plan, "plan", lambda args: (done, 0.3))
+    assert plan.main(["RUN", "--episodes", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "success 66.7% of 3 episodes, median steps to success 10.5, 100.00 ms per episode" in out, out
