@@ -569,6 +569,28 @@ def test_sandbox_eval_leaves_every_file_around_its_outputs(trained, monkeypatch)
     _assert_sentinels_kept(sandbox, before, rewritten=(sandbox / "runs" / "seed0",))
 
 
+@pytest.mark.parametrize("inside", ["", "checkpoint", "results"])
+@pytest.mark.parametrize("given", ["run_dirs", "seeds"])
+def test_eval_refuses_an_out_in_a_run_before_its_metrics_are_replaced(tiny_run_dir, tmp_path, inside, given, capsys):
+    """--out at a run (or below one) would put eval.py's metrics.json in place of the run's own: the training curves
+    and final figures gone, and the run evaluated next as if its metrics were those results."""
+    import eval as eval_script
+
+    runs = tmp_path / "runs"
+    for seed in (0, 1):
+        shutil.copytree(tiny_run_dir, runs / f"seed{seed}")
+    before = _digests(runs)
+    sources = [str(runs / "seed0"), str(runs / "seed1")] if given == "run_dirs" else ["--seeds", "0-2", "--runs"]
+    out = runs / "seed0" / inside if given == "run_dirs" else runs / "seed2" / inside
+    argv = [*sources, *([] if given == "run_dirs" else [str(runs), *TINY]), "--out", str(out)]
+    with pytest.raises(SystemExit) as refusal:
+        eval_script.main([*argv, "--report", str(tmp_path / "R.md")])
+    err = capsys.readouterr().err.strip()
+    assert refusal.value.code == cli.USAGE and len(err.splitlines()) == 1, err
+    assert f"lies in the run {out.parent if inside else out}" in err
+    assert _digests(runs) == before and not (runs / "seed2").exists()
+
+
 def test_a_forced_save_keeps_away_from_a_run_holding_a_users_files(tiny_run_dir, tmp_path, tiny):
     """--force replaces a finished run, not the notes and plots a user keeps inside it."""
     run_dir = Path(shutil.copytree(tiny_run_dir, tmp_path / "seed0"))

@@ -209,6 +209,18 @@ def check_configs(jobs: list[Job]) -> None:
                 cli.fail(f"eval.py: {problem}")
 
 
+def out_in_a_run(out: str, jobs: list[Job]) -> str | None:
+    """Why the results may not go to `out`, or None: a folder at or inside a run (one the command evaluates or
+    trains, or any finished one), where the stored metrics.json would replace the run's own, its training curves
+    and final figures, and the figures would sit among its files."""
+    planned = {os.path.realpath(path) for job in jobs for runs in job.plan.values() for _, path in runs.runs}
+    where = Path(os.path.realpath(out))
+    run = next((p for p in (where, *where.parents) if str(p) in planned or checkpoint.is_finished(p)), None)
+    if run is None:
+        return None
+    return f"--out {out} lies in the run {run}, whose metrics.json the results would replace; choose another folder"
+
+
 def check_outputs(args: argparse.Namespace) -> None:
     """Where the outputs go must be writable, and the plots extra installed, before anything is trained."""
     if figures.MISSING:
@@ -284,6 +296,9 @@ def check_before_work(args: argparse.Namespace, jobs: list[Job]) -> list[Found]:
     """Everything that can refuse the command, before any time is spent: outputs that cannot be written, a bad
     run directory or one that cannot be saved, a seed given twice, a stored payload the report keeps that does
     not render. Returns the runs found on disk, per job."""
+    problem = out_in_a_run(args.out, jobs)
+    if problem:
+        cli.fail(f"eval.py: {problem}")
     check_outputs(args)
     runner.enable_compilation_cache()
     try:
