@@ -258,7 +258,7 @@ def earlier_summary(path: Path, config, force: bool) -> dict:
             int(seed): {k: earlier["figures"][k]["per_seed"][seed] for k in SUMMARY_KEYS}
             for seed in map(str, earlier["seeds"])
         }
-    except (OSError, ValueError, TypeError, KeyError) as err:
+    except (OSError, ValueError, TypeError, KeyError, RecursionError) as err:  # RecursionError: nested too deep
         if force:
             return {}
         raise checkpoint.RunError(f"{path} is unreadable ({type(err).__name__}); pass --force to replace it") from None
@@ -284,7 +284,7 @@ def unjoined_summary(path: Path, seed: int) -> str:
     is, and, where it lists this seed, that those figures are not this run's."""
     try:
         listed = seed in json.loads(path.read_text())["seeds"]
-    except (OSError, ValueError, TypeError, KeyError):
+    except (OSError, ValueError, TypeError, KeyError, RecursionError):
         listed = False
     stale = f"; the seed {seed} it lists is not this run" if listed else ""
     return f"{path} summarises other runs (another config, or unreadable): left as it is, without seed {seed}{stale}"

@@ -491,6 +491,25 @@ def test_a_summary_of_another_config_is_not_overwritten_unasked(tmp_path, capsys
     assert path.read_bytes() == before and not (path.parent / "seed5").exists()
 
 
+@pytest.mark.parametrize("seeds", ["5-6", "5"])
+def test_a_summary_nested_too_deep_to_parse_is_unreadable_not_a_traceback(tmp_path, capsys, seeds):
+    """A damaged summary.json of arrays nested deeper than Python's recursion limit: json raises RecursionError,
+    not ValueError. Several seeds refuse it before training; one seed leaves it as it is, as any unreadable one."""
+    path = tmp_path / "runs" / "summary.json"
+    path.parent.mkdir()
+    path.write_text("[" * 100_000)
+    with contextlib.ExitStack() as held:
+        if seeds == "5":
+            assert train_cli.prepare_outputs(path.parent, [path.parent / "seed5"], tiny_config(), False, held) == {}
+            assert "without seed 5" in train_cli.unjoined_summary(path, 5)
+            return
+        with pytest.raises(SystemExit) as exit_info:
+            train_cli.prepare_outputs(path.parent, [path.parent / "seed5"], tiny_config(), False, held, seeds=2)
+    err = capsys.readouterr().err.strip()
+    assert exit_info.value.code == 2 and err.endswith("is unreadable (RecursionError); pass --force to replace it")
+    assert path.read_text() == "[" * 100_000
+
+
 def test_a_cluster_process_holding_one_seed_of_several_refuses_another_configs_summary_before_training(
     tmp_path, capsys
 ):

@@ -480,11 +480,12 @@ def test_report_only_that_cannot_write_the_report_says_so_in_one_line(tmp_path, 
     "content,match",
     [
         ('{"command": "eval.py", "seeds": [0', "metrics.json is unreadable"),
+        ("[" * 100_000, "metrics.json is unreadable (RecursionError"),
         ("[]", "is not a result eval.py stores"),
         ("{}", "is not a result eval.py stores"),
         ('{"command": "eval.py", "seeds": [0, 1], "timing_s": {}}', "lacks what the headline report reads"),
     ],
-    ids=["truncated", "a-list", "empty", "lacking-figures"],
+    ids=["truncated", "nested-too-deep", "a-list", "empty", "lacking-figures"],
 )
 def test_report_only_names_a_damaged_result_file(tmp_path, capsys, monkeypatch, content, match):
     (tmp_path / "results").mkdir()

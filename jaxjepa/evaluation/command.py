@@ -381,7 +381,7 @@ def stored_files(out: str | Path, only: set[str] | None = None) -> dict[str, dic
         if (only is None or name in only) and path.exists():
             try:
                 files[name] = json.loads(path.read_text())
-            except (OSError, ValueError) as err:
+            except (OSError, ValueError, RecursionError) as err:  # RecursionError: arrays or objects nested too deep
                 cli.fail(f"eval.py: {path} is unreadable ({type(err).__name__}: {err}); run its evaluation again")
     for name, content in files.items():
         if not report.is_payload(content):
@@ -402,7 +402,7 @@ def figures_named(out: Path, names: set[str]) -> set[Path]:
     for name in names:
         try:
             content = json.loads((out / name).read_text())
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):
             continue
         if report.is_payload(content):
             named |= {path for path in figure_files(content, out).values() if path.suffix in FIGURE_SUFFIXES}
