@@ -17,10 +17,11 @@ from typing import NamedTuple
 from jaxjepa import cli
 
 with cli.starting("train.py"):  # Ctrl-C during the slow imports: one line, no traceback
+    import jax
     import numpy as np
     from tqdm import tqdm
 
-    from jaxjepa import checkpoint, distributed, runner, trainer
+    from jaxjepa import checkpoint, distributed, runner
     from jaxjepa.config import WORLD_FIELDS, Config, training_differences
     from jaxjepa.evaluation.reference import MEAN_FRESH_PROBE_PX, REFERENCE
 
@@ -81,16 +82,14 @@ def train(args: argparse.Namespace) -> int:
             seeds=len(seeds),
         )
         cache = runner.enable_compilation_cache()
-        saved, failed, bad, timing = train_in_chunks(config, seeds, run_dirs, per_program, args.force)
+        saved, failed, timing = train_in_chunks(config, seeds, run_dirs, per_program, args.force)
         distributed.wait_for_all("runs saved")  # every process's runs are on disk before process 0 reports them
         if not distributed.is_main_process():
             return 0
         print_summary(config, seeds, saved, timing, cache)
         update_summary(out / "summary.json", config, saved, earlier, args.force and len(seeds) > 1)
         if failed:
-            cli.fail(
-                f"train.py: loss became NaN/inf at step {bad} for seed(s) {failed}; nothing saved for them", cli.FAILED
-            )
+            cli.fail(f"train.py: {failures(failed)}; nothing saved for them", cli.FAILED)
         return 0
 
 
@@ -166,9 +165,9 @@ class Timing(NamedTuple):
 
 def train_in_chunks(config, seeds: list[int], run_dirs: list[Path], per_program: int, force: bool):
     """Train and save the seeds in chunks of `per_program`, one compiled program for all chunks.
-    Returns (saved [(seed, run_dir, final figures)], failed seeds, first non-finite step, Timing)."""
+    Returns (saved [(seed, run_dir, final figures)], {what went NaN/inf: [(seed, first step)]}, Timing)."""
     run_chunk = runner.seeds_runner(config, per_program)
-    saved, failed, bad, compile_s, run_s = [], [], None, 0.0, 0.0
+    saved, failed, compile_s, run_s = [], {}, 0.0, 0.0
     with tqdm(total=len(seeds), desc="train", unit="seed", leave=False, disable=None) as bar:
         for start in range(0, len(seeds), per_program):
             chunk = seeds[start : start + per_program]
@@ -176,29 +175,53 @@ def train_in_chunks(config, seeds: list[int], run_dirs: list[Path], per_program:
             output = runner.interruptible(run_chunk, chunk)
             compile_s, run_s = compile_s + output.compile_s, run_s + output.run_s
             bar.set_postfix_str("saving")
-            chunk_saved, chunk_failed, chunk_bad = save_chunk(
-                config, output, chunk, run_dirs[start : start + per_program], force
-            )
-            saved, failed, bad = saved + chunk_saved, failed + chunk_failed, bad if bad is not None else chunk_bad
+            saved += save_chunk(config, output, chunk, run_dirs[start : start + per_program], force, failed)
             bar.update(len(chunk))
-    return saved, failed, bad, Timing(compile_s, run_s)
+    return saved, failed, Timing(compile_s, run_s)
 
 
-def save_chunk(config, output, seeds: list[int], run_dirs: list[Path], force: bool):
-    """Save the finite seeds of one chunk; (saved, failed seeds, first non-finite step or None)."""
-    saved, failed = [], []
+def save_chunk(config, output, seeds: list[int], run_dirs: list[Path], force: bool, failed: dict) -> list:
+    """Save the seeds of one chunk whose figures and parameters are all finite; the saved (seed, run_dir, final
+    figures). Each other seed is added to `failed` under what went NaN/inf."""
+    saved = []
     for i, (seed, run_dir, metrics) in enumerate(zip(seeds, run_dirs, runner.run_metrics(output, seeds))):
-        if not np.isfinite(metrics["curves"]["loss"]).all():
-            failed.append(seed)
-            continue
         params = runner.seed_params(output, i)  # None: another process trained and saves this seed
+        problem = nonfinite(metrics, params)
+        if problem is not None:
+            failed.setdefault(problem[0], []).append((seed, problem[1]))
+            continue
         try:
             if params is not None:
                 checkpoint.save_run(run_dir, config, params, metrics, force=force)
         except checkpoint.RunError as err:
             cli.fail(f"train.py: {err}", cli.FAILED)
         saved.append((seed, run_dir, metrics["final"]))
-    return saved, failed, (trainer.first_nonfinite_step(output.result.metrics) if failed else None)
+    return saved
+
+
+def nonfinite(metrics: dict, params) -> tuple[str, int | None] | None:
+    """What of a seed went NaN/inf and from which step, or None: its JEPA loss, else its decoder's loss (the JEPA loss
+    stays finite when only the decoder diverges), else any other figure or parameter (no step). A run holding any of
+    them would be saved only to be refused by load_run, which reads neither NaN in metrics.json nor such a parameter."""
+    for curve, what in (("loss", "loss"), ("decoder_loss", "decoder loss")):
+        finite = np.isfinite(np.asarray(metrics["curves"][curve], dtype=float))
+        if not finite.all():
+            return what, int(np.argmax(~finite))
+    leaves = jax.tree_util.tree_leaves(metrics) + jax.tree_util.tree_leaves(params)
+    if not all(np.isfinite(np.asarray(leaf, dtype=float)).all() for leaf in leaves):
+        return "a figure or a parameter", None
+    return None
+
+
+def failures(failed: dict[str, list[tuple[int, int | None]]]) -> str:
+    """'loss became NaN/inf at step 12 for seed(s) [0, 3]': per thing that went NaN/inf, its first step (over its
+    seeds) and its seeds."""
+    said = []
+    for what, seeds_steps in failed.items():
+        steps = [step for _, step in seeds_steps if step is not None]
+        at = f" at step {min(steps)}" if steps else ""
+        said.append(f"{what} became NaN/inf{at} for seed(s) {[seed for seed, _ in seeds_steps]}")
+    return "; ".join(said)
 
 
 def mean_std(values) -> str:

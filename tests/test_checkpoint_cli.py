@@ -160,3 +160,27 @@ def test_nan_loss_stops_with_the_step_and_saves_nothing(tmp_path, monkeypatch, c
     assert code == 1
     assert "NaN/inf at step" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "out" / "seed0").exists()
+
+
+def test_a_decoder_gone_nan_under_a_finite_loss_saves_nothing(tmp_path, monkeypatch, capsys):
+    """The decoder trains after the JEPA, on its own loss: with its learning rate far too high its parameters and
+    loss go NaN while the JEPA loss stays finite. A run saved so would be refused by every reader of it."""
+    argv = ["--seeds", "0-1", "--out", "out", "--decoder-lr", "1e30", *SMALL_CLI_FLAGS]
+    code, _, err = _train(argv, tmp_path, monkeypatch, capsys)
+    assert code == 1 and len(err.strip().splitlines()) == 1, err
+    assert "decoder loss became NaN/inf at step" in err and "for seed(s) [0, 1]; nothing saved for them" in err
+    assert not (tmp_path / "out" / "seed0").exists() and not (tmp_path / "out" / "summary.json").exists()
+
+
+def test_a_figure_or_parameter_gone_nan_is_named_without_a_step():
+    curves = {"loss": np.ones(4), "decoder_loss": np.ones(2)}
+    finite = {"final": {"probe_rmse_px": 1.0, "decoder_loss": None}, "curves": curves}
+    assert train_cli.nonfinite(finite, {"w": np.ones(3)}) is None
+    assert train_cli.nonfinite(finite, {"w": np.array([1.0, np.inf])}) == ("a figure or a parameter", None)
+    probe_nan = {**finite, "final": {"probe_rmse_px": float("nan")}}
+    assert train_cli.nonfinite(probe_nan, None) == ("a figure or a parameter", None)
+    loss_nan = {**finite, "curves": {**curves, "loss": np.array([1, 2, np.nan, np.nan])}}
+    assert train_cli.nonfinite(loss_nan, None) == ("loss", 2)
+    said = train_cli.failures({"loss": [(3, 7), (1, 5)], "a figure or a parameter": [(2, None)]})
+    assert said.startswith("loss became NaN/inf at step 5 for seed(s) [3, 1]; a figure or a parameter became NaN/inf ")
+    assert said.endswith("became NaN/inf for seed(s) [2]")
