@@ -17,7 +17,6 @@ from typing import NamedTuple
 from jaxjepa import cli
 
 with cli.starting("train.py"):  # Ctrl-C during the slow imports: one line, no traceback
-    import jax
     import numpy as np
     from tqdm import tqdm
 
@@ -207,8 +206,7 @@ def nonfinite(metrics: dict, params) -> tuple[str, int | None] | None:
         finite = np.isfinite(np.asarray(metrics["curves"][curve], dtype=float))
         if not finite.all():
             return what, int(np.argmax(~finite))
-    leaves = jax.tree_util.tree_leaves(metrics) + jax.tree_util.tree_leaves(params)
-    if not all(np.isfinite(np.asarray(leaf, dtype=float)).all() for leaf in leaves):
+    if not checkpoint.is_finite(params, metrics):
         return "a figure or a parameter", None
     return None
 

@@ -290,8 +290,8 @@ def abstract_params(config: Config) -> Any:
 
 def check_savable(config: Config, params: dict, metrics: dict) -> None:
     """RunError (one line) unless load_run could read back what save_run would write: a Config, the parameters
-    of its networks (every array its config implies, of that shape and dtype, nothing else) and a dict of
-    metrics. Finiteness is not asked: a diverged seed is a result that an evaluation saves."""
+    of its networks (every array its config implies, of that shape and dtype, nothing else, all finite) and a dict
+    of metrics, all finite (load_run refuses NaN in metrics.json and a non-finite parameter alike)."""
     if not isinstance(config, Config):
         raise RunError(f"a run is saved with its Config, got a {type(config).__name__} (Config.from_dict reads one)")
     if not isinstance(metrics, dict):
@@ -302,6 +302,14 @@ def check_savable(config: Config, params: dict, metrics: dict) -> None:
         raise RunError(f"the parameters are not a tree of arrays: {err}") from None
     if problem:
         raise RunError(f"the parameters do not match the config: {problem}")
+    if not is_finite(params, metrics):
+        raise RunError("the parameters or metrics hold NaN or inf, which load_run would refuse: a diverged run")
+
+
+def is_finite(params: Any, metrics: dict) -> bool:
+    """Whether every parameter and every number of the metrics is finite: a run that load_run reads back."""
+    leaves = jax.tree_util.tree_leaves(params) + jax.tree_util.tree_leaves(_jsonable(metrics))
+    return all(np.isfinite(np.asarray(leaf, dtype=float)).all() for leaf in leaves if not isinstance(leaf, str))
 
 
 def params_mismatch(params: Any, abstract: Any) -> str | None:

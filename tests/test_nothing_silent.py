@@ -37,7 +37,7 @@ from jaxjepa import (
 from jaxjepa.api import MAX_ROLLOUT_STEPS
 from jaxjepa.config import RANGES, Config
 from jaxjepa.evaluation import report
-from tests.conftest import cli_flags, random_params, tiny_config, tiny_steer_config
+from tests.conftest import SMALL_CLI_FLAGS, cli_flags, random_params, tiny_config, tiny_steer_config
 
 
 def saved_run(root: Path) -> Path:
@@ -90,10 +90,13 @@ def test_run_saved_without_a_checksum_still_loads(run_dir, copy):
     jax.tree_util.tree_map(np.testing.assert_array_equal, load_run(copy).params, load_run(run_dir).params)
 
 
-def test_non_finite_parameters_are_refused(tmp_path, capfd):
+def test_non_finite_parameters_are_refused(tmp_path, capfd, monkeypatch):
     config = tiny_config()
     params = random_params(config)
     params["predictor"]["params"]["layer0"]["bias"][3] = np.inf
+    with pytest.raises(RunError, match="hold NaN or inf"):
+        save_run(tmp_path / "seed0", config, params, {"final": {}})
+    monkeypatch.setattr(checkpoint, "is_finite", lambda *_: True)  # such a run, written by hand or by an older save
     saved = save_run(tmp_path / "seed0", config, params, {"final": {}})
     assert "predictor" in _refused(saved, capfd, "non-finite")
     (saved / "checksum.json").unlink()  # a run without a checksum is still checked for finiteness
@@ -305,14 +308,34 @@ def test_parameters_of_another_dtype_are_refused_by_save_and_load(tmp_path, capf
             lambda c, p, m: (c.replace(world="steer", action_dim=2), p, m),  # its predictor also reads 2 actions
             r"kernel.\] is float32\[32, 64\], where the config implies float32\[34, 64\]",
         ),
+        (lambda c, p, m: (c, p, {"final": {"decoder_loss": math.nan}}), "hold NaN or inf, which load_run would refuse"),
+        (
+            lambda c, p, m: (c, jax.tree_util.tree_map(lambda a: np.full_like(a, np.inf), p), m),
+            "hold NaN or inf, which load_run would refuse",
+        ),
     ],
-    ids=["config-dict", "metrics-list", "no-decoder", "extra-network", "another-config"],
+    ids=["config-dict", "metrics-list", "no-decoder", "extra-network", "another-config", "nan-figure", "inf-params"],
 )
 def test_save_run_refuses_what_load_run_could_not_read(tmp_path, damage, match):
     config = tiny_config()
     with pytest.raises(RunError, match=match):
         save_run(tmp_path / "seed0", *damage(config, random_params(config), {"final": {}}))
     assert not (tmp_path / "seed0").exists()
+
+
+def test_eval_seeds_that_diverge_are_one_line_and_leave_no_run_that_would_not_load(tmp_path, capsys):
+    """eval.py --seeds trains what is missing; a seed that went NaN/inf would be saved as a run that load_run, and so
+    eval.py itself, refuses ever after ('metrics.json is not a readable JSON metrics file')."""
+    import eval as eval_cli
+
+    runs, out = tmp_path / "runs", tmp_path / "results"
+    argv = ["--seeds", "0-1", "--no-ablation", "--runs", str(runs), "--out", str(out), "--report", str(out / "R.md")]
+    with pytest.raises(SystemExit) as exit_info:
+        eval_cli.main([*argv, *SMALL_CLI_FLAGS, "--lr", "1e30"])
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("eval.py")]  # not the bar
+    assert exit_info.value.code == 1 and len(err) == 1, err
+    assert err[0].endswith("seed(s) [0, 1] of default went NaN/inf in training; nothing saved for them")
+    assert not any(runs.glob("seed*")) and not (out / "metrics.json").exists()
 
 
 def _no_compute(*args, **kwargs):

@@ -143,8 +143,8 @@ def train_seconds(run_metrics: dict) -> float:
 
 def train_missing(plan: Plan, found: Found, progress=lambda text: None) -> dict[str, SeedRuns]:
     """Train what the plan lacks, then every config's runs stacked over seeds, in the plan's order. The missing seeds
-    of a config train in one vmapped program, saved in train.py's layout; a seed whose loss went NaN/inf is a result
-    here, not an error: it is saved too, and its figures say so."""
+    of a config train in one vmapped program, saved in train.py's layout; a seed that went NaN/inf is not saved
+    and ends the command, as in train.py (train_into)."""
     loaded = {}
     for name, (config, runs) in plan.items():
         for seed, path in runs:  # finished since the plan was loaded: by an earlier suite of the same command
@@ -153,13 +153,28 @@ def train_missing(plan: Plan, found: Found, progress=lambda text: None) -> dict[
         missing = [(seed, path) for seed, path in runs if path not in found[name]]
         if missing:
             progress(f"training {len(missing)} seed(s) of {name}")
-            seeds = [seed for seed, _ in missing]
-            output = runner.train_seeds(config, seeds)
-            for i, ((_, path), metrics) in enumerate(zip(missing, runner.run_metrics(output, seeds))):
-                params = jax.tree_util.tree_map(operator.itemgetter(i), output.result.params)
-                checkpoint.save_run(path, config, params, metrics)
-            for seed, path in missing:
-                load_into(found[name], seed, path, config)
+            train_into(found[name], name, config, missing)
         seeds, params, run_metrics = zip(*(found[name][path] for _, path in runs))
         loaded[name] = SeedRuns(config, list(seeds), [path for _, path in runs], stack_trees(params), list(run_metrics))
     return loaded
+
+
+def train_into(found: dict, name: str, config: Config, missing: list[tuple[int, Path]]) -> None:
+    """Train the `missing` (seed, run directory) pairs of config `name` in one program, save them and load them into
+    `found`, as train.py saves and eval.py finds them. RunError for seeds that diverged (a NaN/inf parameter or
+    figure), after the others are saved: a run of them would not load again, and train.py saves none either."""
+    seeds = [seed for seed, _ in missing]
+    output = runner.train_seeds(config, seeds)
+    diverged = []
+    for i, ((seed, path), metrics) in enumerate(zip(missing, runner.run_metrics(output, seeds))):
+        params = jax.tree_util.tree_map(operator.itemgetter(i), output.result.params)
+        if checkpoint.is_finite(params, metrics):
+            checkpoint.save_run(path, config, params, metrics)
+        else:
+            diverged.append(seed)
+    if diverged:
+        others = ", the other seeds' runs are saved" if len(diverged) < len(missing) else ""
+        went = f"seed(s) {diverged} of {name} went NaN/inf in training"
+        raise checkpoint.RunError(f"{went}; nothing saved for them{others}")
+    for seed, path in missing:
+        load_into(found, seed, path, config)
