@@ -62,6 +62,8 @@ def train(args: argparse.Namespace) -> int:
     except ValueError as err:
         cli.fail(f"train.py: {err}")
     out = runs_root(args.out, args.config)
+    if (run := checkpoint.enclosing_run(out)) is not None:
+        cli.fail(f"train.py: --out {args.out} lies in the run {run}; runs go beside each other, choose another folder")
     run_dirs = [out / f"seed{s}" for s in seeds]
     if cluster:  # before any other JAX call: afterwards jax.devices() lists every process's devices
         try:

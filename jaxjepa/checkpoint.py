@@ -57,6 +57,13 @@ def is_finished(run_dir: str | os.PathLike) -> bool:
     return all((Path(run_dir) / name).exists() for name in REQUIRED)
 
 
+def enclosing_run(path: str | os.PathLike) -> Path | None:
+    """The finished run that `path` is, or lies inside, or None: where no output of a command belongs (a run
+    written there would be deleted with the run's checkpoint by a forced save, a file would replace the run's)."""
+    where = Path(os.path.realpath(path))
+    return next((folder for folder in (where, *where.parents) if is_finished(folder)), None)
+
+
 # ---------- writing: locks, writability, leftovers, the swap ----------
 
 _HELD_LOCKS: dict[Path, int] = {}  # run dir -> fd of its held lock file, for this process

@@ -610,6 +610,19 @@ def test_eval_refuses_an_out_in_a_run_before_its_metrics_are_replaced(tiny_run_d
     assert _digests(runs) == before and not (runs / "seed2").exists()
 
 
+@pytest.mark.parametrize("inside", ["", "checkpoint"])
+def test_train_refuses_an_out_in_a_run(tiny_run_dir, tmp_path, inside, capsys):
+    """Runs written into a run would sit among its files, or in its checkpoint folder, which a forced save of that
+    run replaces whole: the runs inside it would go with it."""
+    run_dir = Path(shutil.copytree(tiny_run_dir, tmp_path / "runs" / "seed0"))
+    before = _digests(run_dir)
+    with pytest.raises(SystemExit) as refusal:
+        train_cli.main(["--seed", "1", "--out", str(run_dir / inside), *TINY])
+    err = capsys.readouterr().err.strip()
+    assert refusal.value.code == cli.USAGE and err.endswith("choose another folder") and "\n" not in err, err
+    assert f"lies in the run {run_dir}" in err and _digests(run_dir) == before
+
+
 def test_a_forced_save_keeps_away_from_a_run_holding_a_users_files(tiny_run_dir, tmp_path, tiny):
     """--force replaces a finished run, not the notes and plots a user keeps inside it."""
     run_dir = Path(shutil.copytree(tiny_run_dir, tmp_path / "seed0"))

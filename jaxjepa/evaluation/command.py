@@ -215,7 +215,7 @@ def out_in_a_run(out: str, jobs: list[Job]) -> str | None:
     and final figures, and the figures would sit among its files."""
     planned = {os.path.realpath(path) for job in jobs for runs in job.plan.values() for _, path in runs.runs}
     where = Path(os.path.realpath(out))
-    run = next((p for p in (where, *where.parents) if str(p) in planned or checkpoint.is_finished(p)), None)
+    run = next((p for p in (where, *where.parents) if str(p) in planned), None) or checkpoint.enclosing_run(where)
     if run is None:
         return None
     return f"--out {out} lies in the run {run}, whose metrics.json the results would replace; choose another folder"
