@@ -338,6 +338,26 @@ def test_eval_seeds_that_diverge_are_one_line_and_leave_no_run_that_would_not_lo
     assert not any(runs.glob("seed*")) and not (out / "metrics.json").exists()
 
 
+def test_an_evaluation_too_large_for_the_memory_is_one_line(tmp_path, capsys, monkeypatch):
+    """eval.py RUN_DIRs --trajectories 65536: XLA refuses the buffers (RESOURCE_EXHAUSTED), which went up as a
+    traceback. Here the refusal is raised where the evaluation runs."""
+    from jaxjepa.evaluation import command
+
+    def refused(*args):
+        raise jax.errors.JaxRuntimeError("RESOURCE_EXHAUSTED: Out of memory allocating 123459339136 bytes.\nmore")
+
+    config = tiny_config()
+    runs = [save_run(tmp_path / f"seed{seed}", config, random_params(config), {"final": {}}) for seed in (0, 1)]
+    out = tmp_path / "results"
+    monkeypatch.setattr(command, "run_job", refused)
+    with pytest.raises(SystemExit) as exit_info:
+        command.main([*map(str, runs), "--trajectories", "65536", "--out", str(out), "--report", str(out / "R.md")])
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("eval.py")]  # not the bar
+    assert exit_info.value.code == 1 and len(err) == 1, err
+    assert "needs more memory than this machine has (RESOURCE_EXHAUSTED: Out of memory allocating" in err[0]
+    assert "give fewer --trajectories" in err[0] and not out.exists()
+
+
 def _no_compute(*args, **kwargs):
     raise AssertionError("training started")
 

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
 
+import jax
 from tqdm import tqdm
 
 from jaxjepa import checkpoint, cli, runner
@@ -34,6 +35,9 @@ NOT_RUN_YET = (
     f"{report.REPORT_TITLE}\n\nThe headline evaluation has not been run yet (`python eval.py --seeds 0-7`); "
     "the sections below come from the extra evaluations named in each. Do not edit by hand."
 )
+
+
+SMALLER = "give fewer --trajectories (the headline's and --two-rooms' count), or fewer runs at once"
 
 
 class OutputError(Exception):
@@ -330,8 +334,12 @@ def run_and_store(
     except checkpoint.RunError as err:  # a save that failed midway (a full disk): the runs saved before it stay
         cli.fail(f"eval.py: {err}", cli.FAILED)
     except OutputError as err:
-        kept = f"runs saved before it are kept, and the results under {out} are as they were"
-        cli.fail(f"eval.py: {err}; {kept}", cli.FAILED)
+        cli.fail(f"eval.py: {err}; {kept_as_they_were(out)}", cli.FAILED)
+    except jax.errors.JaxRuntimeError as err:  # XLA refused the buffers of an evaluation too large for this machine
+        if (xla_says := cli.out_of_memory(err)) is None:
+            raise
+        too_large = f"the evaluation needs more memory than this machine has ({xla_says}); {SMALLER}"
+        cli.fail(f"eval.py: {too_large}; {kept_as_they_were(out)}", cli.FAILED)
     try:
         with writing_outputs():
             write_report(args)
@@ -339,6 +347,10 @@ def run_and_store(
         written = f"the results under {out} are written: eval.py --report-only writes the report"
         cli.fail(f"eval.py: {err}; {written}", cli.FAILED)
     return outcomes, files
+
+
+def kept_as_they_were(out: Path) -> str:
+    return f"runs saved before it are kept, and the results under {out} are as they were"
 
 
 def relative(path: str | Path, beside: str | Path) -> str:
