@@ -306,6 +306,7 @@ def unjoined_summary(path: Path, seed: int) -> str:
     """What a one-seed run says of a summary.json it did not join (of another config, or unreadable): left as it
     is, and, where it lists this seed, that those figures are not this run's."""
     try:
+        cli.check_not_special(path)  # reading a pipe would wait for a writer, forever
         listed = seed in json.loads(path.read_text())["seeds"]
     except (OSError, ValueError, TypeError, KeyError, RecursionError):
         listed = False

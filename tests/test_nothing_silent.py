@@ -10,6 +10,7 @@ import json
 import math
 import os
 import shutil
+import signal
 import stat
 from pathlib import Path
 
@@ -356,6 +357,41 @@ def test_an_evaluation_too_large_for_the_memory_is_one_line(tmp_path, capsys, mo
     assert exit_info.value.code == 1 and len(err) == 1, err
     assert "needs more memory than this machine has (RESOURCE_EXHAUSTED: Out of memory allocating" in err[0]
     assert "give fewer --trajectories" in err[0] and not out.exists()
+
+
+@contextlib.contextmanager
+def _within(seconds: int):
+    """A read that waits for ever fails the test instead (SIGALRM interrupts the blocked open)."""
+
+    def waited(*_):
+        raise TimeoutError(f"still waiting after {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, waited)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def test_a_pipe_in_place_of_a_json_file_is_refused_not_waited_on(tmp_path, capsys, monkeypatch):
+    """A named pipe where a run's metrics.json, a stored result or a summary.json should be: opening it to read waits
+    for a writer that never comes."""
+    config = tiny_config()
+    run = save_run(tmp_path / "seed0", config, random_params(config), {"final": {}})
+    (run / "metrics.json").unlink()
+    os.mkfifo(run / "metrics.json")
+    results, summary = tmp_path / "results", tmp_path / "summary.json"
+    results.mkdir()
+    os.mkfifo(results / "metrics.json")
+    os.mkfifo(summary)
+    with _within(20):
+        with pytest.raises(RunError, match="metrics.json is not a readable JSON metrics file .*a pipe"):
+            load_run(run)
+        argv = ["--report-only", "--out", str(results), "--report", str(tmp_path / "R.md")]
+        assert "metrics.json is unreadable" in _eval_refused(argv, capsys, monkeypatch, code=2)
+        assert "left as it is, without seed 0" in train_cli.unjoined_summary(summary, 0)
 
 
 def _no_compute(*args, **kwargs):

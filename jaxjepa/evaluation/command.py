@@ -392,6 +392,7 @@ def stored_files(out: str | Path, only: set[str] | None = None) -> dict[str, dic
         path = Path(out) / name
         if (only is None or name in only) and path.exists():
             try:
+                cli.check_not_special(path)  # reading a pipe would wait for a writer, forever
                 files[name] = json.loads(path.read_text())
             except (OSError, ValueError, RecursionError) as err:  # RecursionError: arrays or objects nested too deep
                 cli.fail(f"eval.py: {path} is unreadable ({type(err).__name__}: {err}); run its evaluation again")
@@ -413,6 +414,7 @@ def figures_named(out: Path, names: set[str]) -> set[Path]:
     named = set()
     for name in names:
         try:
+            cli.check_not_special(out / name)
             content = json.loads((out / name).read_text())
         except (OSError, ValueError, RecursionError):
             continue
