@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -21,7 +22,7 @@ with cli.starting("train.py"):  # Ctrl-C during the slow imports: one line, no t
     from tqdm import tqdm
 
     from jaxjepa import checkpoint, distributed, runner
-    from jaxjepa.config import WORLD_FIELDS, Config, training_differences
+    from jaxjepa.config import WORLD_FIELDS, Config, is_number, training_differences
     from jaxjepa.evaluation.reference import MEAN_FRESH_PROBE_PX, REFERENCE
 
 SEEDS_PER_PROGRAM = 64  # more seeds train in chunks of this many, one compiled program reused for every chunk
@@ -281,6 +282,8 @@ def earlier_summary(path: Path, config, force: bool) -> dict:
             int(seed): {k: earlier["figures"][k]["per_seed"][seed] for k in SUMMARY_KEYS}
             for seed in map(str, earlier["seeds"])
         }
+        if not all(is_number(v) and math.isfinite(v) for figures in per_seed.values() for v in figures.values()):
+            raise ValueError("a per-seed figure is not a finite number")  # it would be averaged after the training
     except (OSError, ValueError, TypeError, KeyError, RecursionError) as err:  # RecursionError: nested too deep
         if force:
             return {}

@@ -510,6 +510,22 @@ def test_a_summary_nested_too_deep_to_parse_is_unreadable_not_a_traceback(tmp_pa
     assert path.read_text() == "[" * 100_000
 
 
+@pytest.mark.parametrize("figure", ["x", None, [1.0], True, float("nan")])
+def test_a_summary_whose_figure_is_not_a_number_is_refused_before_training(tmp_path, capsys, figure):
+    """A summary.json of the same config with a per-seed figure that is not a finite number passed the check before
+    training, and the merge after it (a mean over the figures) ended in a traceback."""
+    path = tmp_path / "runs" / "summary.json"
+    path.parent.mkdir()
+    train_cli.write_seed_summary(path, tiny_config(), [(0, None, _figures(1.0)), (1, None, _figures(2.0))], False)
+    damaged = json.loads(path.read_text())
+    damaged["figures"]["emb_std"]["per_seed"]["1"] = figure
+    path.write_text(json.dumps(damaged))
+    with contextlib.ExitStack() as held, pytest.raises(SystemExit) as exit_info:
+        train_cli.prepare_outputs(path.parent, [path.parent / "seed5"], tiny_config(), False, held, seeds=2)
+    err = capsys.readouterr().err.strip()
+    assert exit_info.value.code == 2 and err.endswith("is unreadable (ValueError); pass --force to replace it"), err
+
+
 def test_a_cluster_process_holding_one_seed_of_several_refuses_another_configs_summary_before_training(
     tmp_path, capsys
 ):
