@@ -61,7 +61,11 @@ def enclosing_run(path: str | os.PathLike) -> Path | None:
     """The finished run that `path` is, or lies inside, or None: where no output of a command belongs (a run
     written there would be deleted with the run's checkpoint by a forced save, a file would replace the run's)."""
     where = Path(os.path.realpath(path))
-    return next((folder for folder in (where, *where.parents) if is_finished(folder)), None)
+    for folder in (where, *where.parents):
+        with contextlib.suppress(OSError):  # a folder this process may not look into holds no run it could write
+            if is_finished(folder):
+                return folder
+    return None
 
 
 # ---------- writing: locks, writability, leftovers, the swap ----------

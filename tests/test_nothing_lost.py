@@ -639,6 +639,21 @@ def test_train_refuses_an_out_in_a_run(tiny_run_dir, tmp_path, inside, capsys):
     assert f"lies in the run {run_dir}" in err and _digests(run_dir) == before
 
 
+def test_an_out_below_a_folder_that_cannot_be_looked_into_is_no_run(tiny_run_dir, tmp_path, monkeypatch):
+    """Path.exists raises PermissionError (not False) below a folder this process may not search: the check for an
+    enclosing run must not end a command that folder_problem would refuse in one line, or that may well succeed."""
+    unreadable, finished = tmp_path / "locked", checkpoint.is_finished
+
+    def is_finished(folder):
+        if Path(folder).is_relative_to(unreadable):
+            raise PermissionError(errno.EACCES, "Permission denied", str(folder))
+        return finished(folder)
+
+    monkeypatch.setattr(checkpoint, "is_finished", is_finished)
+    assert checkpoint.enclosing_run(unreadable / "runs") is None
+    assert checkpoint.enclosing_run(tiny_run_dir / "checkpoint") == Path(os.path.realpath(tiny_run_dir))
+
+
 def test_a_forced_save_keeps_away_from_a_run_holding_a_users_files(tiny_run_dir, tmp_path, tiny):
     """--force replaces a finished run, not the notes and plots a user keeps inside it."""
     run_dir = Path(shutil.copytree(tiny_run_dir, tmp_path / "seed0"))
