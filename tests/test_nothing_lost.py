@@ -639,6 +639,22 @@ def test_train_refuses_an_out_in_a_run(tiny_run_dir, tmp_path, inside, capsys):
     assert f"lies in the run {run_dir}" in err and _digests(run_dir) == before
 
 
+@pytest.mark.parametrize("inside", ["", "checkpoint"])
+def test_eval_refuses_runs_to_train_in_a_run(tiny_run_dir, tmp_path, inside, capsys):
+    """eval.py --seeds saves the runs it trains under --runs: inside a run's checkpoint folder, a forced save of that
+    run would delete them with it."""
+    import eval as eval_script
+
+    run_dir = Path(shutil.copytree(tiny_run_dir, tmp_path / "runs" / "seed0"))
+    before = _digests(run_dir)
+    argv = ["--seeds", "0-1", "--runs", str(run_dir / inside), "--out", str(tmp_path / "results"), *TINY]
+    with pytest.raises(SystemExit) as refusal:
+        eval_script.main([*argv, "--report", str(tmp_path / "R.md")])
+    err = capsys.readouterr().err.strip()
+    assert refusal.value.code == cli.USAGE and len(err.splitlines()) == 1, err
+    assert f"--runs {run_dir / inside} lies in the run {run_dir}" in err and _digests(run_dir) == before
+
+
 def test_an_out_below_a_folder_that_cannot_be_looked_into_is_no_run(tiny_run_dir, tmp_path, monkeypatch):
     """Path.exists raises PermissionError (not False) below a folder this process may not search: the check for an
     enclosing run must not end a command that folder_problem would refuse in one line, or that may well succeed."""

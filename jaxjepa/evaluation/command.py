@@ -303,6 +303,8 @@ def check_before_work(args: argparse.Namespace, jobs: list[Job]) -> list[Found]:
     problem = out_in_a_run(args.out, jobs)
     if problem:
         cli.fail(f"eval.py: {problem}")
+    if args.seeds and (run := checkpoint.enclosing_run(args.runs)) is not None:  # where it saves the runs it trains
+        cli.fail(f"eval.py: --runs {args.runs} lies in the run {run}; runs go beside each other, choose another folder")
     check_outputs(args)
     runner.enable_compilation_cache()
     try:
