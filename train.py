@@ -21,7 +21,7 @@ with cli.starting("train.py"):  # Ctrl-C during the slow imports: one line, no t
     import numpy as np
     from tqdm import tqdm
 
-    from jaxjepa import checkpoint, distributed, runner
+    from jaxjepa import checkpoint, distributed, runner, trainer
     from jaxjepa.config import WORLD_FIELDS, Config, is_number, training_differences
     from jaxjepa.evaluation.reference import MEAN_FRESH_PROBE_PX, REFERENCE
 
@@ -206,9 +206,9 @@ def nonfinite(metrics: dict, params) -> tuple[str, int | None] | None:
     stays finite when only the decoder diverges), else any other figure or parameter (no step). A run holding any of
     them would be saved only to be refused by load_run, which reads neither NaN in metrics.json nor such a parameter."""
     for curve, what in (("loss", "loss"), ("decoder_loss", "decoder loss")):
-        finite = np.isfinite(np.asarray(metrics["curves"][curve], dtype=float))
-        if not finite.all():
-            return what, int(np.argmax(~finite))
+        step = trainer.first_nonfinite_step(metrics["curves"], curve)
+        if step is not None:
+            return what, step
     if not checkpoint.is_finite(params, metrics):
         return "a figure or a parameter", None
     return None

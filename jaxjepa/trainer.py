@@ -342,8 +342,11 @@ def make_train(config: Config) -> Callable[[jax.Array], TrainResult]:
     return train
 
 
-def first_nonfinite_step(metrics: dict) -> int | None:
-    """The first JEPA step whose loss is NaN or inf (over all seeds), or None. Run on the host."""
-    loss = np.asarray(metrics["loss"]).reshape(-1, np.shape(metrics["loss"])[-1])
-    bad = ~np.isfinite(loss).all(axis=0)
+def first_nonfinite_step(metrics: dict, curve: str = "loss") -> int | None:
+    """The first step whose `curve` (the JEPA loss; "decoder_loss" for the decoder's) is NaN or inf over all seeds,
+    or None. Run on the host."""
+    values = np.asarray(metrics[curve], dtype=float)
+    if values.size == 0:  # no step of it ran (decoder_steps 0)
+        return None
+    bad = ~np.isfinite(values.reshape(-1, values.shape[-1])).all(axis=0)
     return int(np.argmax(bad)) if bad.any() else None

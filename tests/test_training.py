@@ -101,6 +101,9 @@ def test_nonfinite_step_is_found():
     loss[1, 6:] = np.nan
     assert trainer.first_nonfinite_step({"loss": loss}) == 6
     assert trainer.first_nonfinite_step({"loss": np.ones(10)}) is None
+    decoder = {"decoder_loss": np.array([1.0, 2.0, np.inf]), "loss": loss}
+    assert trainer.first_nonfinite_step(decoder, "decoder_loss") == 2
+    assert trainer.first_nonfinite_step({"decoder_loss": np.zeros((2, 0))}, "decoder_loss") is None
 
 
 @pytest.mark.parametrize("variant", ["no_stopgrad"])
