@@ -19,6 +19,11 @@ import time
 from pathlib import Path
 
 STARTED = time.perf_counter()
+PROG = "python -m benchmarks.child"
+
+
+class Failed(Exception):
+    """A task that ran but whose figures must not be reported (a training that diverged, say): its one line."""
 
 
 def peak_rss_mib() -> float:
@@ -67,9 +72,27 @@ def phase_seconds(config, output, seed: int = 0) -> dict:
         figures[f"{name}_compile_s"], figures[f"{name}_run_s"] = compile_and_run(function, *args)
     with tempfile.TemporaryDirectory(prefix="jaxjepa-bench-save-") as tmp:
         start = time.perf_counter()
-        checkpoint.save_run(Path(tmp) / "seed0", config, runner.seed_params(output, 0), {"final": {}})
+        try:
+            checkpoint.save_run(Path(tmp) / "seed0", config, runner.seed_params(output, 0), {"final": {}})
+        except checkpoint.RunError as err:
+            raise Failed(f"cannot time saving the run: {err}") from None
         figures["save_s"] = time.perf_counter() - start
     return figures
+
+
+def check_trained(metrics: dict, probe_px) -> None:
+    """Failed where training went NaN/inf (its JEPA loss, its decoder's, or the probe read off its encoder): a
+    diverged run's seconds and probe are not the recipe's, and its parameters cannot be saved as train.py would."""
+    import numpy as np
+
+    from jaxjepa import trainer
+
+    for curve, what in (("loss", "JEPA loss"), ("decoder_loss", "decoder loss")):
+        step = trainer.first_nonfinite_step(metrics, curve) if curve in metrics else None
+        if step is not None:
+            raise Failed(f"training diverged: the {what} became NaN/inf at step {step}; no figures of a diverged run")
+    if not np.isfinite(probe_px).all():
+        raise Failed("training diverged: the probe's error is NaN/inf; no figures of a diverged run")
 
 
 def train(task: dict) -> dict:
@@ -86,6 +109,7 @@ def train(task: dict) -> dict:
     config = Config.from_dict(task["config"])
     output = runner.train_seeds(config, task["seeds"])
     probe = np.asarray(jax.device_get(output.probe["probe_rmse"]), dtype=float)
+    check_trained(jax.device_get(output.result.metrics), probe)
     figures = {
         "compile_s": output.compile_s,
         "run_s": output.run_s,
@@ -115,14 +139,17 @@ def main() -> int:
         task = None
     shaped = isinstance(task, dict) and isinstance(task.get("config"), dict) and isinstance(task.get("seeds"), list)
     if not shaped or task.get("task") not in tasks:
-        print(f"python -m benchmarks.child: takes one JSON task, such as {TASK_EXAMPLE}; python -m benchmarks "
+        print(f"{PROG}: takes one JSON task, such as {TASK_EXAMPLE}; python -m benchmarks "
               "starts it", file=sys.stderr)  # fmt: skip
         return 2
     try:
         print(json.dumps(tasks[task["task"]](task)))
     except (TypeError, ValueError) as err:  # a config or seeds its Config or runner refuses
-        print(f"python -m benchmarks.child: {err}", file=sys.stderr)
+        print(f"{PROG}: {err}", file=sys.stderr)
         return 2
+    except Failed as err:
+        print(f"{PROG}: {err}", file=sys.stderr)
+        return 1
     return 0
 
 

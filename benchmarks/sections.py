@@ -13,6 +13,7 @@ import gzip
 import json
 import os
 import platform
+import shlex
 import statistics
 import subprocess
 import sys
@@ -201,6 +202,13 @@ def repo_on_path() -> dict[str, str]:
     return {"PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
 
 
+def failure(done: subprocess.CompletedProcess, prog: str) -> str:
+    """Why a process failed, as its last line on stderr says it (without its own `prog: ` prefix), or its exit
+    status where it said nothing (killed by a signal, say)."""
+    lines = done.stderr.strip().splitlines()
+    return lines[-1].removeprefix(f"{prog}: ") if lines else f"exit status {done.returncode}, nothing on stderr"
+
+
 def child(task: dict, extra_env: dict | None = None) -> dict:
     """Run one `benchmarks.child` task in a fresh interpreter; its wall time includes start-up."""
     env = {**os.environ, **repo_on_path(), **(extra_env or {})}
@@ -210,7 +218,7 @@ def child(task: dict, extra_env: dict | None = None) -> dict:
     )
     wall = time.perf_counter() - start
     if done.returncode != 0:
-        raise RuntimeError(f"benchmark child failed: {done.stderr.strip().splitlines()[-1:]}")
+        raise RuntimeError(f"benchmark child failed: {failure(done, 'python -m benchmarks.child')}")
     return {**json.loads(done.stdout.strip().splitlines()[-1]), "wall_s": wall}
 
 
@@ -349,7 +357,8 @@ def timed_process(argv: list[str], env: dict | None = None) -> tuple[float, str]
     done = subprocess.run(argv, cwd=REPO, env={**os.environ, **(env or {})}, capture_output=True, text=True)
     wall = time.perf_counter() - start
     if done.returncode != 0:
-        raise RuntimeError(f"{argv[:3]} failed: {done.stderr.strip().splitlines()[-1:]}")
+        command = shlex.join(["python", *argv[1 : 3 if argv[1] == "-m" else 2]])  # python train.py, python -m ...
+        raise RuntimeError(f"{command} failed: {failure(done, '')}")
     lines = done.stdout.strip().splitlines()
     return wall, lines[-1] if lines else ""
 

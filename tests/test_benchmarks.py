@@ -277,6 +277,57 @@ def test_torch_baseline_and_the_benchmark_child_refuse_bad_input_in_one_line(cap
         assert child.main() == 2 and "takes one JSON task" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("curves", "probe_px", "says"),
+    [
+        ({"loss": [[1.0, np.nan, np.nan]], "decoder_loss": [[1.0]]}, 2.0, "the JEPA loss became NaN/inf at step 1"),
+        ({"loss": [[1.0, 0.5]], "decoder_loss": [[1.0, np.inf]]}, 2.0, "the decoder loss became NaN/inf at step 1"),
+        ({"loss": [[1.0, 0.5]], "decoder_loss": np.zeros((1, 0))}, np.nan, "the probe's error is NaN/inf"),
+    ],
+)
+def test_a_benchmark_child_whose_training_diverged_says_so_in_one_line(curves, probe_px, says, monkeypatch, capsys):
+    from benchmarks import child
+    from jaxjepa import runner
+
+    diverged = types.SimpleNamespace(
+        result=types.SimpleNamespace(metrics={k: np.asarray(v) for k, v in curves.items()}),
+        probe={"probe_rmse": np.asarray([probe_px])},
+        compile_s=1.0,
+        run_s=1.0,
+    )
+    monkeypatch.setattr(runner, "train_seeds", lambda config, seeds: diverged)
+    task = {"task": "train", "config": get_config("default").to_dict(), "seeds": [0], "cache": None}
+    monkeypatch.setattr(sys, "argv", ["child", json.dumps(task)])
+    capsys.readouterr()
+    assert child.main() == 1
+    out, err = capsys.readouterr()
+    assert out == "" and err == f"python -m benchmarks.child: training diverged: {says}; no figures of a diverged run\n"
+
+
+def test_a_failed_process_is_named_by_its_own_last_line_or_its_exit_status(monkeypatch):
+    from benchmarks import sections
+
+    answers = iter(
+        [
+            subprocess.CompletedProcess([], 1, "", "Traceback ...\npython -m benchmarks.child: training diverged\n"),
+            subprocess.CompletedProcess([], -9, "", ""),  # killed: nothing said
+            subprocess.CompletedProcess([], 1, "", "train.py: loss became NaN/inf at step 3\n"),
+        ]
+    )
+    monkeypatch.setattr(sections.subprocess, "run", lambda *args, **kwargs: next(answers))
+    for call, says in [
+        (lambda: sections.child({}), "benchmark child failed: training diverged"),
+        (lambda: sections.child({}), "benchmark child failed: exit status -9, nothing on stderr"),
+        (
+            lambda: sections.timed_process([sys.executable, "train.py", "--seed", "0"]),
+            "python train.py failed: train.py: loss became NaN/inf at step 3",
+        ),
+    ]:
+        with pytest.raises(RuntimeError) as failed:
+            call()
+        assert str(failed.value) == says
+
+
 def test_readme_without_markers_is_a_one_line_error(tmp_path, capsys):
     readme = tmp_path / "README.md"
     readme.write_text("no markers here\n")
