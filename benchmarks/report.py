@@ -404,12 +404,14 @@ def ttq_lines(ttq: dict | None) -> list[str]:
 
 
 def ttq_row(recipe: str, p: dict, quality_px: float) -> list[str]:
-    """One step count of a recipe's ladder: its median probe, how many seeds reached `quality_px`, its wall time."""
-    hits = sum(v <= quality_px for v in p["probe_rmse_px"])
+    """One step count of a recipe's ladder: its median probe, how many seeds reached `quality_px`, its wall time.
+    A seed that diverged has a NaN probe, which the file holds as null: it reached nothing, and a median over it
+    shows as missing."""
+    hits = sum(v is not None and v <= quality_px for v in p["probe_rmse_px"])
     return [
         f"`{recipe}`",
         str(p["steps"]),
-        f"{p['median_probe_px']:.3f}",
+        _num(p["median_probe_px"], "{:.3f}"),
         f"{hits}/{len(p['probe_rmse_px'])}",
         f"{p['single_wall_s']:.2f}",
     ]

@@ -159,6 +159,16 @@ def test_whole_process_and_variant_rows_judge_the_issue_targets():
     assert row("| JEPA phase against the best").endswith("(`compile+bf16`) | 1.60x | >= 2x | **no** |")
 
 
+def test_a_ladder_point_where_a_seed_diverged_is_read_back_from_the_file_the_run_wrote():
+    results = fake_results()
+    point = results["ttq"]["fast"]["points"][0]
+    point["probe_rmse_px"], point["median_probe_px"] = [float("nan"), 0.6], float("nan")  # seed 0 diverged
+    stored = json.loads(json.dumps(report.json_safe(results), allow_nan=False))  # as python -m benchmarks writes it
+    assert report.shape_problem(stored) is None
+    row = next(line for line in report.markdown(stored).splitlines() if line.startswith("| `fast` | 25 |"))
+    assert [cell.strip() for cell in row.strip("|").split("|")][2:4] == ["-", "1/2"]
+
+
 def test_breakdown_lists_each_part_of_the_warm_process():
     results = fake_results()
     warm = {
