@@ -143,11 +143,13 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     measure_sections(results, [name for name in SECTIONS if name in sections], section_runs(bench, sizes, results))
     results["total_s"] = time.perf_counter() - start
-    print(report.markdown(results))  # first: the figures are on screen even if the write below fails
     try:
+        print(report.markdown(results))  # first: the figures are on screen even if the write below fails
         cli.write_text(out, json.dumps(report.json_safe(results), indent=2, allow_nan=False))
     except OSError as err:
         cli.fail(f"python -m benchmarks: cannot write {out}: {err}", cli.FAILED)
+    except KeyboardInterrupt:  # the write is a rename of a whole file: the old one stays until the new one lands
+        cli.interrupted(f"python -m benchmarks: interrupted while writing; {out} is whole, as it was or rewritten")
     print(f"\nwrote {out}")
     return 0
 
@@ -198,14 +200,14 @@ def measure_sections(results: dict, ordered: list[str], runs: dict) -> None:
         print(f"[bench] {name} ...", file=sys.stderr, flush=True)
         try:
             results[name] = runs[name]()  # in this thread, as measured: Ctrl-C lands when a compiled call returns
+            results.setdefault("measured_utc", {})[name] = utc_now()
+            print(f"[bench] {name} done in {time.perf_counter() - began:.0f} s", file=sys.stderr, flush=True)
         except KeyboardInterrupt:
             cli.interrupted(f"python -m benchmarks: interrupted in the {name} section; nothing was written")
         except RuntimeError as err:  # a benchmark child that failed: its last line says why
             done = ", ".join(ordered[:i]) or "none"
             cli.fail(f"python -m benchmarks: the {name} section failed ({err}); nothing written (measured before it: "
                      f"{done})", cli.FAILED)  # fmt: skip
-        results.setdefault("measured_utc", {})[name] = utc_now()
-        print(f"[bench] {name} done in {time.perf_counter() - began:.0f} s", file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":

@@ -495,6 +495,36 @@ def test_ctrl_c_in_a_benchmark_is_one_line_and_status_130(tmp_path, monkeypatch,
     assert code == 130 and "interrupted" in err
 
 
+@pytest.mark.parametrize("moment", ["after the last section", "while the table renders"])
+def test_ctrl_c_between_a_section_and_the_write_is_one_line_and_keeps_out(moment, tmp_path, monkeypatch, capsys):
+    from benchmarks import sections
+
+    def ctrl_c(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli.signal, "signal", lambda *args: None)
+    monkeypatch.setattr(cli.os, "_exit", lambda code: (_ for _ in ()).throw(SystemExit(code)))
+    monkeypatch.setattr(sections, "matmul_peak", lambda sizes: {"peak_gflops": 9.0})
+    monkeypatch.setattr(sections, "machine", lambda: {"cpu_model": "this CPU", "backend": "cpu"})
+    if moment == "after the last section":  # the run's start is stamped; the section's stamp is where Ctrl-C lands
+        stamps = iter(["2026-01-01T00:00:00+00:00"])
+        monkeypatch.setattr(bench_main, "utc_now", lambda: next(stamps, None) or ctrl_c())
+    else:
+        monkeypatch.setattr(report, "markdown", ctrl_c)
+    out = tmp_path / "bench.json"
+    out.write_text("kept")
+    capsys.readouterr()
+    try:
+        bench_main.main(["--quick", "--sections", "peak", "--out", str(out), "--force"])
+        code = 0
+    except SystemExit as exit_info:
+        code = exit_info.code
+    except KeyboardInterrupt:  # out of main, Python would print its traceback
+        code = "KeyboardInterrupt"
+    said = capsys.readouterr().err.strip().splitlines()[-1]
+    assert code == 130 and said.startswith("python -m benchmarks: interrupted") and out.read_text() == "kept"
+
+
 def test_a_benchmark_file_of_another_machine_is_not_replaced_unasked(tmp_path, monkeypatch, capsys):
     from benchmarks import sections
 
