@@ -65,8 +65,12 @@ def plan(args: argparse.Namespace):
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse(sys.argv[1:] if argv is None else argv)
+    with cli.stdout_checked("plan.py"):  # it saves nothing: a stdout that cannot be written loses only the figures
+        return plan_and_report(parse(sys.argv[1:] if argv is None else argv))
 
+
+def plan_and_report(args: argparse.Namespace) -> int:
+    """Plan the episodes the arguments ask for, and print what they achieved."""
     refused, asked = (checkpoint.RunError, planning.PlanningError), f"{args.episodes} episodes of this planner's budget"
     with cli.planning_refusals("plan.py", refused, jax.errors.JaxRuntimeError, asked, "fewer samples"):
         episodes, seconds = runner.interruptible(plan, args)  # Ctrl-C lands at once, not after the episodes

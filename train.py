@@ -49,10 +49,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        return train(parse(argv))
-    except KeyboardInterrupt:
-        cli.interrupted("train.py: interrupted; runs saved before it are kept, nothing else was written")
+    with cli.stdout_checked("train.py", "; it prints after saving, so its runs and summary.json are saved"):
+        try:
+            return train(parse(argv))
+        except KeyboardInterrupt:
+            cli.interrupted("train.py: interrupted; runs saved before it are kept, nothing else was written")
 
 
 def train(args: argparse.Namespace) -> int:
@@ -88,8 +89,11 @@ def train(args: argparse.Namespace) -> int:
         distributed.wait_for_all("runs saved")  # every process's runs are on disk before process 0 reports them
         if not distributed.is_main_process():
             return 0
+        # saved before anything is printed: a stdout that cannot be written (cli.stdout_checked) loses no file
+        summary_written = update_summary(out / "summary.json", config, saved, earlier, args.force and len(seeds) > 1)
         print_summary(config, seeds, saved, timing, cache)
-        update_summary(out / "summary.json", config, saved, earlier, args.force and len(seeds) > 1)
+        if summary_written:
+            print(f"  wrote {summary_written}")
         if failed:
             cli.fail(f"train.py: {failures(failed)}; nothing saved for them", cli.FAILED)
         return 0
@@ -295,14 +299,15 @@ def earlier_summary(path: Path, config, force: bool) -> dict:
     return per_seed if same else {}
 
 
-def update_summary(path: Path, config, saved, earlier: dict, force: bool) -> None:
+def update_summary(path: Path, config, saved, earlier: dict, force: bool) -> str | None:
     """summary.json written where several seeds were saved or a lone one joins `earlier`, the summary of its config
     (`force`: one of another config, or unreadable, is replaced); a lone seed beside a summary it may not join
-    leaves it as it is, and says so."""
+    leaves it as it is, and says so. Returns what was written, for the report (None: nothing)."""
     if len(saved) > 1 or (saved and earlier):
-        write_seed_summary(path, config, saved, force)
-    elif saved and path.exists():
+        return write_seed_summary(path, config, saved, force)
+    if saved and path.exists():
         print(f"train.py: {unjoined_summary(path, saved[0][0])}", file=sys.stderr)
+    return None
 
 
 def unjoined_summary(path: Path, seed: int) -> str:
@@ -317,9 +322,10 @@ def unjoined_summary(path: Path, seed: int) -> str:
     return f"{path} summarises other runs (another config, or unreadable): left as it is, without seed {seed}{stale}"
 
 
-def write_seed_summary(path: Path, config, saved, force: bool) -> None:
+def write_seed_summary(path: Path, config, saved, force: bool) -> str:
     """summary.json: mean +- std over this call's seeds and those an existing summary of the same config
-    holds (re-read under its lock, so that two processes writing other seeds both count)."""
+    holds (re-read under its lock, so that two processes writing other seeds both count). Returns what it wrote,
+    in words."""
     with checkpoint.locked(path):
         try:
             per_seed = earlier_summary(path, config, force=force)
@@ -337,7 +343,7 @@ def write_seed_summary(path: Path, config, saved, force: bool) -> None:
         }
         payload = {"config": config.to_dict(), "seeds": seeds, "figures": table}
         cli.write_text(path, json.dumps(payload, indent=2))
-    print(f"  wrote {path} ({len(seeds)} seeds)")
+    return f"{path} ({len(seeds)} seeds)"
 
 
 if __name__ == "__main__":

@@ -276,6 +276,71 @@ FAILED = 1
 INTERRUPTED = 130  # Ctrl-C (interrupted): what a shell reports for a process that SIGINT ended
 
 
+class StdoutFailed(Exception):
+    """A write to standard output failed (a full disk, a closed pipe). Not an OSError, so that no command's own
+    handling of its files' errors takes it for one of them."""
+
+    def __init__(self, err: OSError) -> None:
+        super().__init__(err.strerror or str(err))
+        self.closed_pipe = isinstance(err, BrokenPipeError)
+
+
+class CheckedStdout:
+    """Standard output inside `stdout_checked`: the same stream, except that a failed write or flush raises
+    StdoutFailed."""
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self.stream.write(text)
+        except OSError as err:
+            raise StdoutFailed(err) from err
+
+    def flush(self) -> None:
+        try:
+            self.stream.flush()
+        except OSError as err:
+            raise StdoutFailed(err) from err
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
+
+
+@contextlib.contextmanager
+def stdout_checked(prog: str, kept: str = "") -> Iterator[None]:
+    """Around a command's main: a standard output that cannot be written (`>/dev/full`, a reader that closed its
+    pipe) ends the command in one line on stderr and status FAILED, not in a traceback, or in Python's "Exception
+    ignored" at exit; `kept` says what the command had saved by then (each command prints after saving). A closed
+    pipe ends it quietly, as Python's docs advise ("Note on SIGPIPE"). The output still buffered is flushed at the
+    block's end, so that a failure shows here. The interpreter's own flush at exit then writes to /dev/null."""
+    real = sys.stdout
+    checked = sys.stdout = CheckedStdout(real)
+    try:
+        try:
+            yield
+        finally:
+            checked.flush()
+    except StdoutFailed as failed:
+        silence(real)
+        if failed.closed_pipe:
+            raise SystemExit(FAILED) from None
+        fail(f"{prog}: cannot write to standard output ({failed}){kept}", FAILED)
+    finally:
+        sys.stdout = real
+
+
+def silence(stream) -> None:
+    """Point `stream`'s file descriptor at /dev/null, so that what is still buffered for it goes nowhere."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+        os.close(devnull)
+    except (OSError, AttributeError, ValueError):  # a stream with no descriptor (a test's capture) keeps none
+        pass
+
+
 def fail(message: str, code: int = USAGE) -> NoReturn:
     print(message, file=sys.stderr)
     raise SystemExit(code)
@@ -291,7 +356,7 @@ def interrupted(message: str) -> NoReturn:
             tmp.unlink()
     # From starting's handler, the signal may land inside a print, and the stream refuses a reentrant write
     # (RuntimeError): the line then goes to the descriptor itself.
-    with contextlib.suppress(RuntimeError):
+    with contextlib.suppress(RuntimeError, OSError, StdoutFailed):  # an output that cannot be written: no matter now
         sys.stdout.flush()
     try:
         print(message, file=sys.stderr, flush=True)

@@ -260,10 +260,12 @@ def run_job(job: Job, found: Found, context: Context, out: Path, bar) -> Outcome
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        return evaluate(sys.argv[1:] if argv is None else argv)
-    except KeyboardInterrupt:
-        cli.interrupted("eval.py: interrupted; runs saved before it are kept, and the results under --out are whole")
+    with cli.stdout_checked("eval.py", "; it prints after writing, so its runs, results and report are written"):
+        try:
+            return evaluate(sys.argv[1:] if argv is None else argv)
+        except KeyboardInterrupt:
+            kept = "runs saved before it are kept, and the results under --out are whole"
+            cli.interrupted(f"eval.py: interrupted; {kept}")
 
 
 def evaluate(argv: list[str]) -> int:
