@@ -12,6 +12,7 @@ import dataclasses
 import json
 import math
 import operator
+import struct
 from typing import Any
 
 
@@ -416,6 +417,15 @@ def is_number(value: Any) -> bool:
 
 
 FLOAT32_MAX = 3.4028234663852886e38  # the models compute in float32: a larger float would become inf
+# float32's smallest normal number: XLA's arithmetic flushes a smaller one (subnormal) to zero
+FLOAT32_TINY = 1.1754943508222875e-38
+
+
+def as_float32(value: float) -> float:
+    """A float field's value as the programs compute with it: rounded to float32, and 0 below FLOAT32_TINY in
+    size. 1e-50 becomes 0 and 0.99999999999 becomes 1: a range's open end must refuse them too."""
+    held = struct.unpack("f", struct.pack("f", value))[0]
+    return held if abs(held) >= FLOAT32_TINY else 0.0
 
 
 def _type_problem(kind: str, value: Any) -> str | None:
@@ -474,6 +484,11 @@ def check_field(name: str, kind: str, value: Any) -> None:
             if not inside(item, RANGES[name]):
                 each = "each entry of " if isinstance(value, tuple) else ""
                 raise ValueError(f"{each}{name} must be {describe(RANGES[name])}, got {value!r}")
+            if kind == "float" and not inside(held := as_float32(item), RANGES[name]):
+                raise ValueError(
+                    f"{name} must be {describe(RANGES[name])} in float32, the programs' type, got {value!r}, "
+                    f"which float32 arithmetic takes as {held:.9g}"
+                )
 
 
 def field_names() -> list[str]:
