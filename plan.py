@@ -65,7 +65,8 @@ def plan(args: argparse.Namespace):
 
 
 def main(argv: list[str] | None = None) -> int:
-    with cli.stdout_checked("plan.py"):  # it saves nothing: a stdout that cannot be written loses only the figures
+    # plan.py saves nothing: a stdout that cannot be written loses only the figures
+    with cli.stdout_checked("plan.py"), cli.backend_checked("plan.py"):
         return plan_and_report(parse(sys.argv[1:] if argv is None else argv))
 
 

@@ -49,7 +49,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    with cli.stdout_checked("train.py", "; it prints after saving, so its runs and summary.json are saved"):
+    with (
+        cli.stdout_checked("train.py", "; it prints after saving, so its runs and summary.json are saved"),
+        cli.backend_checked("train.py"),
+    ):
         try:
             return train(parse(argv))
         except KeyboardInterrupt:

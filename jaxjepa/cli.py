@@ -374,16 +374,52 @@ def starting(prog: str) -> Iterator[None]:
     A handler that leaves, not a KeyboardInterrupt: one raised while JAX's garbage-collection callback runs,
     which it often does in an import, is printed with its traceback and dropped, and the command would go on.
     After the start, Python's own handler gives way to `raise_interrupt`, which keeps a Ctrl-C out of those
-    callbacks too. A SIGINT that the shell ignores (a background job) stays ignored."""
+    callbacks too. A SIGINT that the shell ignores (a background job) stays ignored. An import that builds arrays
+    starts JAX's backend: one that JAX_PLATFORMS names and JAX cannot start is refused as `backend_checked` does."""
     previous = signal.getsignal(signal.SIGINT)  # None: not Python's handler, which could not be put back
     if previous in (signal.SIG_IGN, None) or threading.current_thread() is not threading.main_thread():
-        yield
+        with backend_checked(prog):
+            yield
         return
     signal.signal(signal.SIGINT, lambda *_: interrupted(f"{prog}: interrupted; nothing was written"))
     try:
-        yield
+        with backend_checked(prog):
+            yield
     finally:
         signal.signal(signal.SIGINT, raise_interrupt if previous is signal.default_int_handler else previous)
+
+
+@contextlib.contextmanager
+def backend_checked(prog: str) -> Iterator[None]:
+    """Around a command's main (and its imports, in `starting`): an error raised where JAX could not start the
+    backend that JAX_PLATFORMS names (cuda on a machine without a GPU, a misspelt name) ends the command in one
+    line and status USAGE, naming the variable and what JAX said, not in a traceback from inside JAX."""
+    try:
+        yield
+    except Exception:
+        problem = backend_problem()
+        if problem is None:
+            raise
+        fail(f"{prog}: {problem}")
+
+
+def backend_problem() -> str | None:
+    """Why JAX cannot start the backend that JAX_PLATFORMS names, or None: it starts, JAX is not imported, or the
+    variable is unset (JAX then falls back to the CPU by itself). Imports no JAX."""
+    jax = sys.modules.get("jax")
+    platforms = os.environ.get("JAX_PLATFORMS", "")
+    if jax is None or not platforms.strip():
+        return None
+    try:
+        jax.devices()
+    except Exception as err:  # noqa: BLE001 (a RuntimeError, or a bare AssertionError where no GPU is visible)
+        text = str(err).strip()
+        said = text.splitlines()[0][:240] if text else f"{type(err).__name__}, with no message"
+        return (
+            f"JAX_PLATFORMS={platforms} names no backend JAX can start on this machine (JAX said: {said}); "
+            "unset it, or name one this machine has"
+        )
+    return None
 
 
 def raise_interrupt(signum: int, frame) -> None:

@@ -260,7 +260,10 @@ def run_job(job: Job, found: Found, context: Context, out: Path, bar) -> Outcome
 
 
 def main(argv: list[str] | None = None) -> int:
-    with cli.stdout_checked("eval.py", "; it prints after writing, so its runs, results and report are written"):
+    with (
+        cli.stdout_checked("eval.py", "; it prints after writing, so its runs, results and report are written"),
+        cli.backend_checked("eval.py"),
+    ):
         try:
             return evaluate(sys.argv[1:] if argv is None else argv)
         except KeyboardInterrupt:
