@@ -484,6 +484,20 @@ def test_eval_refuses_flags_the_command_would_ignore(argv, message, capsys, monk
     assert message in _eval_refused(argv, capsys, monkeypatch, 2)
 
 
+@pytest.mark.parametrize(
+    "inside, message",
+    [("", "is a run directory (train.py's), not an evaluation's results"), ("checkpoint", "lies in the run ")],
+)
+def test_eval_report_only_names_a_run_given_as_out_for_what_it_is(
+    run_dir, inside, message, tmp_path, capsys, monkeypatch
+):
+    """A run's metrics.json is its training's, not a stored result: not "run its evaluation again"."""
+    argv = ["--report-only", "--out", str(run_dir / inside), "--report", str(tmp_path / "R.md")]
+    err = _eval_refused(argv, capsys, monkeypatch, code=2)
+    assert message in err and "give the --out an evaluation wrote" in err, err
+    assert not (tmp_path / "R.md").exists()
+
+
 def test_eval_refuses_a_run_whose_folder_names_another_seed(tmp_path, capsys, monkeypatch):
     """A renamed or copied run would be measured on the fresh trajectories of the seed its folder names."""
     config = tiny_config()

@@ -484,6 +484,10 @@ def report_only(args: argparse.Namespace) -> int:
     no_results = f"eval.py: no stored results under {args.out}; run an evaluation first (python eval.py --seeds 0-7)"
     if not Path(args.out).is_dir():  # said first: the report's default folder, --out, is missing too
         cli.fail(no_results)
+    if (run := checkpoint.enclosing_run(args.out)) is not None:  # whose metrics.json is the run's, not a result
+        at_run = Path(os.path.realpath(args.out)) == run
+        what = "is a run directory (train.py's)" if at_run else f"lies in the run {run}"
+        cli.fail(f"eval.py: --out {args.out} {what}, not an evaluation's results; give the --out an evaluation wrote")
     check_report_path(args)
     files = stored_files(args.out)
     if not files:
