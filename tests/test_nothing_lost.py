@@ -626,6 +626,31 @@ def test_eval_refuses_an_out_in_a_run_before_its_metrics_are_replaced(tiny_run_d
     assert _digests(runs) == before and not (runs / "seed2").exists()
 
 
+@pytest.mark.parametrize("report_only", [False, True], ids=["evaluating", "report only"])
+def test_eval_refuses_an_out_another_eval_is_writing(tiny_run_dir, tmp_path, report_only, capsys):
+    """Two eval.py writing one --out at once: the second is refused in one line before it reads or writes anything
+    there, not left to land its JSON beside the first one's figures."""
+    import eval as eval_script
+
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / "metrics.json").write_text('{"stored": "by the first eval.py"}')
+    runs = [str(Path(shutil.copytree(tiny_run_dir, tmp_path / "runs" / f"seed{seed}"))) for seed in (0, 1)]
+    sources = ["--report-only"] if report_only else runs
+    before = _digests(tmp_path)
+    holder = os.open(results, os.O_RDONLY | os.O_DIRECTORY)  # as the first eval.py holds it
+    try:
+        fcntl.flock(holder, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(SystemExit) as refusal:
+            eval_script.main([*sources, "--out", str(results), "--report", str(tmp_path / "R.md")])
+    finally:
+        os.close(holder)
+    err = capsys.readouterr().err.strip()
+    assert refusal.value.code == cli.FAILED and len(err.splitlines()) == 1, err
+    assert err == f"eval.py: --out {results} is being written by another eval.py; wait for it or choose another --out"
+    assert _digests(tmp_path) == before and not (tmp_path / "R.md").exists()
+
+
 @pytest.mark.parametrize("inside", ["", "checkpoint"])
 def test_train_refuses_an_out_in_a_run(tiny_run_dir, tmp_path, inside, capsys):
     """Runs written into a run would sit among its files, or in its checkpoint folder, which a forced save of that

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import fcntl
 import json
 import os
 import sys
@@ -278,13 +279,37 @@ def evaluate(argv: list[str]) -> int:
     jobs = jobs_of(args)
     check_configs(jobs)
     run_folders = {path.parent for job in jobs for planned in job.plan.values() for _, path in planned.runs}
-    with removed_if_left_empty(Path(args.out), *run_folders):
-        found = check_before_work(args, jobs)
+    with removed_if_left_empty(Path(args.out), *run_folders), contextlib.ExitStack() as held:
+        found = check_before_work(args, jobs, held)
         context = Context(argv, args.config, not args.no_std, args.trajectories)
         outcomes, files = run_and_store(args, jobs, found, context)
-    update_readme(args, files)
+        update_readme(args, files)
     print_summary(outcomes, files, args)
     return 0
+
+
+@contextlib.contextmanager
+def out_held(out: str | Path) -> Iterator[None]:
+    """Hold the folder --out while inside (flock on the folder itself, so no lock file is left among the results
+    or beside them): a second eval.py writing the same --out is refused in one line while the first runs, whose
+    JSON would otherwise land beside the other's figures."""
+    try:
+        fd = os.open(out, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError as err:
+        cli.fail(f"eval.py: cannot open --out {out}: {err.strerror or err}")
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            cli.fail(
+                f"eval.py: --out {out} is being written by another eval.py; wait for it or choose another --out",
+                cli.FAILED,
+            )
+        except OSError as err:
+            cli.fail(f"eval.py: cannot lock --out {out}: {err.strerror or err}", cli.FAILED)
+        yield
+    finally:
+        os.close(fd)
 
 
 @contextlib.contextmanager
@@ -301,16 +326,18 @@ def removed_if_left_empty(*folders: Path) -> Iterator[None]:
         raise
 
 
-def check_before_work(args: argparse.Namespace, jobs: list[Job]) -> list[Found]:
-    """Everything that can refuse the command, before any time is spent: outputs that cannot be written, a bad
-    run directory or one that cannot be saved, a seed given twice, a stored payload the report keeps that does
-    not render. Returns the runs found on disk, per job."""
+def check_before_work(args: argparse.Namespace, jobs: list[Job], held: contextlib.ExitStack) -> list[Found]:
+    """Everything that can refuse the command, before any time is spent: outputs that cannot be written or that
+    another eval.py is writing (--out is then held until `held` closes), a bad run directory or one that cannot
+    be saved, a seed given twice, a stored payload the report keeps that does not render. Returns the runs found
+    on disk, per job."""
     problem = out_in_a_run(args.out, jobs)
     if problem:
         cli.fail(f"eval.py: {problem}")
     if args.seeds and (run := checkpoint.enclosing_run(args.runs)) is not None:  # where it saves the runs it trains
         cli.fail(f"eval.py: --runs {args.runs} lies in the run {run}; runs go beside each other, choose another folder")
     check_outputs(args)
+    held.enter_context(out_held(args.out))
     runner.enable_compilation_cache()
     try:
         found = [load_existing(job.plan, job.suite.metrics_read) for job in jobs]
@@ -489,6 +516,12 @@ def report_only(args: argparse.Namespace) -> int:
         what = "is a run directory (train.py's)" if at_run else f"lies in the run {run}"
         cli.fail(f"eval.py: --out {args.out} {what}, not an evaluation's results; give the --out an evaluation wrote")
     check_report_path(args)
+    with out_held(args.out):
+        return report_from_stored(args, no_results)
+
+
+def report_from_stored(args: argparse.Namespace, no_results: str) -> int:
+    """report_only's work, once --out is held."""
     files = stored_files(args.out)
     if not files:
         cli.fail(no_results)
