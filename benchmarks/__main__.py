@@ -120,6 +120,11 @@ def command_line(args: list[str]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    with cli.stdout_checked("python -m benchmarks", "; it prints the table after writing --out, so the file is whole"):
+        return measure(argv)
+
+
+def measure(argv: list[str] | None) -> int:
     quick, sections, seed_counts, out, earlier, held_machine = parse_args(argv)
     with cli.starting("python -m benchmarks"):
         from benchmarks import report
@@ -144,13 +149,17 @@ def main(argv: list[str] | None = None) -> int:
     measure_sections(results, [name for name in SECTIONS if name in sections], section_runs(bench, sizes, results))
     results["total_s"] = time.perf_counter() - start
     try:
-        print(report.markdown(results))  # first: the figures are on screen even if the write below fails
+        table = report.markdown(results)
         cli.write_text(out, json.dumps(report.json_safe(results), indent=2, allow_nan=False))
     except OSError as err:
+        print(table)  # the figures are on screen, though the file could not be written
         cli.fail(f"python -m benchmarks: cannot write {out}: {err}", cli.FAILED)
     except KeyboardInterrupt:  # the write is a rename of a whole file: the old one stays until the new one lands
         cli.interrupted(f"python -m benchmarks: interrupted while writing; {out} is whole, as it was or rewritten")
-    print(f"\nwrote {out}")
+    try:  # after the write: a standard output that cannot be written (cli.stdout_checked) costs no figure
+        print(f"{table}\n\nwrote {out}")
+    except KeyboardInterrupt:
+        cli.interrupted(f"python -m benchmarks: interrupted; {out} is written")
     return 0
 
 

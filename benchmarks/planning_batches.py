@@ -53,6 +53,11 @@ def measure(model, config, key, widths: list, repeats: int) -> tuple[float, dict
 
 
 def main(argv: list[str] | None = None) -> int:
+    with cli.stdout_checked("python -m benchmarks.planning_batches"):
+        return time_batches(argv)
+
+
+def time_batches(argv: list[str] | None) -> int:
     parser = cli.OneLineParser(prog="python -m benchmarks.planning_batches", description=__doc__.splitlines()[0])
     parser.add_argument("run", metavar="RUN_DIR", help="a finished steer run (train.py --config steer)")
     parser.add_argument("--widths", default="16,32,64,128,all", help="episodes per batch; 'all' = every one at once")

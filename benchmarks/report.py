@@ -496,7 +496,8 @@ def rewrite_readme(readme: Path, text: str, block: str = "performance") -> None:
 
 def main(argv: list[str] | None = None) -> int:
     try:
-        return rewrite(argv)
+        with cli.stdout_checked("python -m benchmarks.report", "; it prints after writing, so the README is whole"):
+            return rewrite(argv)
     except KeyboardInterrupt:  # the README is written whole beside itself and renamed: as it was, or rewritten
         cli.interrupted("python -m benchmarks.report: interrupted; the README is whole, as it was or rewritten")
 

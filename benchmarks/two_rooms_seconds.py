@@ -87,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     except (TypeError, ValueError) as err:
         cli.fail(f"{PROG}: {err}")
     asked, smaller = f"{args.episodes} episodes per run", "a smaller --horizon or --samples"
-    with cli.planning_refusals(PROG, (planning.PlanningError,), jax.errors.JaxRuntimeError, asked, smaller):
+    refusals = cli.planning_refusals(PROG, (planning.PlanningError,), jax.errors.JaxRuntimeError, asked, smaller)
+    with cli.stdout_checked(PROG), refusals:
         run_planners(args, recipe)
     return 0
 

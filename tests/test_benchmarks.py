@@ -963,3 +963,20 @@ def test_the_block_names_the_load_at_the_start_of_each_run():
 def test_the_recorded_command_can_be_typed_again():
     assert bench_main.command_line([]) == "python -m benchmarks"
     assert bench_main.command_line(["--out", "my figures.json"]) == "python -m benchmarks --out 'my figures.json'"
+
+
+def test_a_stdout_that_cannot_be_written_costs_no_figure(tmp_path, monkeypatch, capsys):
+    """The table is printed after bench.json is written, so `>/dev/full` ends in one line with the file whole."""
+    from benchmarks import sections
+    from tests.test_cli_output import FULL, FailingStdout
+
+    monkeypatch.setattr(sections, "matmul_peak", lambda sizes: {"peak_gflops": 9.0})
+    monkeypatch.setattr(sections, "machine", lambda: {"cpu_model": "this CPU", "backend": "cpu"})
+    monkeypatch.setattr(report, "markdown", lambda results: "the table")
+    monkeypatch.setattr(sys, "stdout", FailingStdout(OSError(errno.ENOSPC, FULL)))
+    out = tmp_path / "bench.json"
+    with pytest.raises(SystemExit) as leaving:
+        bench_main.main(["--quick", "--sections", "peak", "--out", str(out)])
+    said = capsys.readouterr().err.strip().splitlines()
+    assert leaving.value.code == cli.FAILED and said[-1].startswith("python -m benchmarks: cannot write to standard")
+    assert json.loads(out.read_text())["peak"] == {"peak_gflops": 9.0}
