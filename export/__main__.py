@@ -7,13 +7,16 @@ must end in one plain sentence with a non-zero exit.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import dataclasses
 import os
+import signal
 import sys
 import urllib.parse
 import warnings
 from pathlib import Path
+from typing import NoReturn
 
 from jaxjepa.cli import FAILED, OneLineParser, fail, interrupted, starting
 
@@ -100,11 +103,43 @@ def plan_budget(args) -> dict[str, int]:
     return {k: v for k, v in budget.items() if v is not None}
 
 
+INTERRUPTED = "python -m export: interrupted; --out holds a whole export or none, never part of one"
+
+
 def main(argv: list[str] | None = None) -> None:
     try:
         export(parse_args(argv))
     except KeyboardInterrupt:
-        interrupted("python -m export: interrupted; --out holds a whole export or none, never part of one")
+        interrupted(INTERRUPTED)
+
+
+def run_as_command(argv: list[str]) -> NoReturn:
+    """main(argv), then the interpreter's exit, which a Ctrl-C also leaves in one line and status 130. After an
+    export the exit takes seconds: TensorFlow's atexit handlers (a Ctrl-C there printed a traceback from inside
+    one), then the teardown of its modules, during which Python has put back the default SIGINT action (a Ctrl-C
+    there killed the process by the signal, status -2, with nothing said). So the atexit handlers run here, under a
+    handler that leaves as `interrupted` does, and the process then exits without that teardown: every file is
+    written and closed by then."""
+    try:
+        main(argv)
+        code = 0
+    except SystemExit as leaving:
+        code = exit_status(leaving.code)
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:  # a background job's ignored Ctrl-C stays ignored
+        signal.signal(signal.SIGINT, lambda *_: interrupted(INTERRUPTED))
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe (| head) or stream: nothing more to say
+            stream.flush()
+    os._exit(code)
+
+
+def exit_status(code) -> int:
+    """The status Python gives `SystemExit(code)`: 0 for None, the number, else 1 with the message on stderr."""
+    if code is None or isinstance(code, int):
+        return code or 0
+    print(code, file=sys.stderr)
+    return 1
 
 
 def export(args) -> None:
@@ -285,4 +320,4 @@ def missing_dependency() -> str | None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    run_as_command(sys.argv[1:])

@@ -11,6 +11,7 @@ import json
 import os
 import random
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -465,3 +466,49 @@ def test_a_place_that_refuses_files_whatever_its_mode_is_refused_before_tensorfl
     refusal = f"--out {tmp_path / 'model'} cannot be created: {tmp_path} is not writable (No such file or directory)"
     assert err == f"cannot export: {refusal}\n"
     assert not (tmp_path / "model").exists()
+
+
+# Ctrl-C as the export's process leaves, after it has printed everything: in the atexit handlers (TensorFlow
+# registers some), or in the teardown of the modules that follows them. Each hook here says so on stdout and waits,
+# standing for the seconds TensorFlow's take; the first atexit handler registered is the last to run.
+AS_FOREGROUND = (
+    "import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')"
+)
+EXIT_HOOKS = {
+    "atexit": "import atexit, os, time\natexit.register(lambda: (os.write(1, b'leaving\\n'), time.sleep(30)))\n",
+    "teardown": (
+        "import os, time\n"
+        "class Slow:\n"
+        "    def __del__(self):\n"
+        "        os.write(1, b'leaving\\n')\n"
+        "        time.sleep(30)\n"
+        "slow = Slow()\n"  # torn down with this __main__ module, after the atexit handlers
+    ),
+}
+
+
+@pytest.mark.parametrize("hook", list(EXIT_HOOKS))
+def test_ctrl_c_as_a_finished_export_leaves_is_one_line_and_status_130(run_dir, tmp_path, hook):
+    repo = Path(__file__).resolve().parents[1]
+    command = [sys.executable, "-c", EXIT_HOOKS[hook] + AS_FOREGROUND, str(repo / "export" / "__main__.py")]
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}  # a user's: TensorFlow's logs too
+    proc = subprocess.Popen(
+        [*command, str(run_dir), "--out", str(tmp_path / "model")],
+        cwd=tmp_path,
+        env={**env, "PYTHONPATH": str(repo)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    said = []
+    for line in proc.stdout:  # Ctrl-C where the process says it leaves, if it ever does
+        said.append(line)
+        if line == "leaving\n":
+            proc.send_signal(signal.SIGINT)
+    err = proc.communicate(timeout=120)[1]
+    assert any(line.startswith(f"wrote {tmp_path / 'model'}") for line in said), (said, err)
+    interrupted = "leaving\n" in said
+    assert proc.returncode == (130 if interrupted else 0), (proc.returncode, err)
+    assert err == (f"{export_cli.INTERRUPTED}\n" if interrupted else ""), err
+    assert (tmp_path / "model" / "meta.json").is_file()
