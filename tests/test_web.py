@@ -91,6 +91,12 @@ META_EDITED = {  # a mounted folder: the model, a field its meta.json holds, the
     "world-of-32-px": (MODEL, "world.frame_size", 32, "model.obs_dim = 512, where its world of 32\u00d732 px"),
     "steer-no-samples": (STEER, "planner.samples", 0, "planner.samples = 0, where this page needs a whole number"),
     "steer-short-probe": (STEER, "probe.weights", [[0, 0]], "probe.weights = [[0,0]], where this page needs"),
+    "rooms-move-of-3": (  # python -m export refuses it: a plan of 4 actions would cut a move of 3
+        ROOMS,
+        "planner.search.move_steps",
+        3,
+        "planner.search.move_steps = 3, which does not divide planner.actions_per_plan = 4",
+    ),
 }
 LACKING = object()  # the field is deleted
 

@@ -138,6 +138,7 @@
         `page needs ${META_KINDS[kindOf(wrong)].wanted}; ${EDITED}`);
     }
     checkObservationSize(meta);
+    checkWholeMoves(meta);
   }
 
   const EDITED = "it was edited or damaged: re-export the run (python -m export RUN).";
@@ -150,6 +151,17 @@
       throw new MetaProblem(`${MODEL_DIR}meta.json has model.obs_dim = ${model.obs_dim}, where its world of ` +
         `${world.frame_size}\u00d7${world.frame_size} px gives observations of ${size} numbers; ${EDITED}`);
     }
+  }
+
+  /* A kept search path advances by whole moves of move_steps actions, and a plan applies actions_per_plan actions
+     (two_rooms_planning.kept_path_problem, which python -m export refuses too): a move cut by the next plan would
+     leave the kept path and the memory out of step with the actions applied. */
+  function checkWholeMoves({ world, planner }) {
+    const search = world.name === "two_rooms" && planner && planner.search;  // checked as checkMetaFields reads it
+    if (!search || search.replan !== "keep" || planner.actions_per_plan % search.move_steps === 0) return;
+    throw new MetaProblem(`${MODEL_DIR}meta.json has planner.search.move_steps = ${search.move_steps}, which does ` +
+      `not divide planner.actions_per_plan = ${planner.actions_per_plan}: a kept search path needs whole moves ` +
+      `per plan; ${EDITED}`);
   }
 
   /* What each field of meta.json must hold, as python -m export writes it: a hand-edited value of another kind
