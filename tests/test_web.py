@@ -91,6 +91,13 @@ META_EDITED = {  # a mounted folder: the model, a field its meta.json holds, the
     "world-of-32-px": (MODEL, "world.frame_size", 32, "model.obs_dim = 512, where its world of 32\u00d732 px"),
     "steer-no-samples": (STEER, "planner.samples", 0, "planner.samples = 0, where this page needs a whole number"),
     "steer-short-probe": (STEER, "probe.weights", [[0, 0]], "probe.weights = [[0,0]], where this page needs"),
+    "steer-cost-typo": (STEER, "planner.cost", "lst", 'planner.cost = "lst", where this page needs "sum" or "last"'),
+    "rooms-replan-typo": (
+        ROOMS,
+        "planner.search.replan",
+        "kept",
+        'planner.search.replan = "kept", where this page needs "keep" or "fresh"',
+    ),
     "rooms-move-of-3": (  # python -m export refuses it: a plan of 4 actions would cut a move of 3
         ROOMS,
         "planner.search.move_steps",

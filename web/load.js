@@ -167,12 +167,17 @@
   /* What each field of meta.json must hold, as python -m export writes it: a hand-edited value of another kind
      would otherwise stop the page mid-run with a TF.js error, or run it on nonsense (a sigma of 0: NaN frames). */
   const finite = (v) => typeof v === "number" && Number.isFinite(v);
+  const oneOf = (...names) => ({ test: (v) => names.includes(v), wanted: names.map((n) => `"${n}"`).join(" or ") });
   const META_KINDS = {
     count: { test: (v) => Number.isInteger(v) && v >= 1, wanted: "a whole number, 1 or more" },
     whole: { test: (v) => Number.isInteger(v) && v >= 0, wanted: "a whole number, 0 or more" },
     positive: { test: (v) => finite(v) && v > 0, wanted: "a number above 0" },
     number: { test: (v) => finite(v) && v >= 0, wanted: "a number, 0 or more" },
     text: { test: (v) => typeof v === "string" && v !== "", wanted: "a name" },
+    // the names config.py allows: another would silently plan as the last of the page's if-else does
+    cost: oneOf("sum", "last"),
+    replan: oneOf("keep", "fresh"),
+    reversals: oneOf("allowed", "pruned"),
     probeWeights: { test: (v, meta) => Array.isArray(v) && v.length === meta.model.latent_dim && v.every(
       (row) => Array.isArray(row) && row.length === 2 && row.every(finite)), wanted: "latent_dim rows of 2 numbers" },
     probeBias: { test: (v) => Array.isArray(v) && v.length === 2 && v.every(finite), wanted: "2 numbers" },
@@ -182,9 +187,10 @@
     "planner.search.depth", "planner.search.move_steps"];
   const POSITIVE = ["world.sigma", "world.steer_gain", "world.steer_max_speed", "planner.noise", "planner.temperature",
     "planner.success_px", "planner.search.memory_radius", "planner.search.surprise_share"];
-  const TEXTS = ["files.encoder", "files.predictor", "weights_dtype", "planner.cost", "planner.search.replan",
-    "planner.search.reversals"];
+  const TEXTS = ["files.encoder", "files.predictor", "weights_dtype"];
+  const CHOICES = { "planner.cost": "cost", "planner.search.replan": "replan", "planner.search.reversals": "reversals" };
   function kindOf(path) {
+    if (path in CHOICES) return CHOICES[path];
     if (COUNTS.includes(path)) return "count";
     if (POSITIVE.includes(path)) return "positive";
     if (TEXTS.includes(path)) return "text";
