@@ -980,6 +980,16 @@ def test_a_speed_outside_the_slider_falls_back_to_the_default_visibly(site, spee
     page.close()
 
 
+@pytest.mark.parametrize("speed, seed", [("30.0", "7.0"), ("3e1", "7e0")])
+def test_whole_numbers_written_with_a_fraction_or_exponent_are_taken(site, speed, seed):
+    """A speed or seed is read as Number() reads it: 30.0 is 30, and the seed's world is seed 7's."""
+    page = open_demo(site, f"?paused=1&speed={speed}&seed={seed}")
+    assert page.evaluate("[window.jepa.app.fps, window.jepa.app.seed]") == [30, 7]
+    assert page.input_value("#speed") == "30" and page.inner_text("#speed-value") == "30"
+    assert page.is_hidden("#query-note"), page.inner_text("#query-note")
+    page.close()
+
+
 def test_a_paused_or_planner_option_the_page_cannot_use_is_named(site):
     page = open_demo(site, "?seed=1&paused=on&planner=mppi")
     note = page.inner_text("#query-note")

@@ -19,10 +19,14 @@
   /* Address options are checked as typed: a value the page cannot use falls back to the default, and
      says so, rather than running unthrottled, never ticking or silently meaning something else. */
   const notes = [];
+  /* The whole number `text` writes in decimals (30, 30.0, 3e1), as Number() reads it, else NaN: Number() also
+     reads "" as 0 and "0x1e" as 30, which no one means by a whole number. */
+  const wholeNumber = (text) =>
+    (/^\s*(\d+\.?\d*|\.\d+)(e[+-]?\d+)?\s*$/i.test(text) && Number.isInteger(Number(text)) ? Number(text) : NaN);
   function speedAsked() {
     const text = query.get("speed");
     if (text === null) return SPEED_DEFAULT;
-    const fps = /^\d+$/.test(text.trim()) ? Number(text) : NaN;
+    const fps = wholeNumber(text);
     if (fps >= SPEED_MIN && fps <= SPEED_MAX) return fps;
     notes.push(`speed "${text}" is not a whole number of frames/s from ${SPEED_MIN} to ${SPEED_MAX}; ` +
       `running at ${SPEED_DEFAULT}.`);
@@ -31,7 +35,7 @@
   function seedAsked() {
     const text = query.get("seed");
     if (text === null || text.trim() === "") return null;
-    const seed = /^\d+$/.test(text.trim()) ? Number(text) : NaN;
+    const seed = wholeNumber(text);
     if (Number.isSafeInteger(seed)) return seed;
     const drawn = Date.now() % 1000000;  // shown, so that the world it gives can be asked for again
     notes.push(`seed "${text}" is not a whole number from 0 to ${Number.MAX_SAFE_INTEGER}; using seed ${drawn}, ` +
