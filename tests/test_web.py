@@ -129,6 +129,27 @@ def meta_lacking(root: Path, changes: dict | None = None) -> dict[str, Path]:
     return folders
 
 
+ROOMS_SEARCHES = {  # a mounted copy of the Two Rooms model: its meta.json's search settings changed (None: none)
+    "rooms-small-search": {"beams": 16, "run_beams": 16, "reversals": "allowed", "replan": "fresh", "memory": 0},
+    "rooms-no-search": None,
+}
+
+
+def rooms_searches(root: Path) -> dict[str, Path]:
+    """Copies of the Two Rooms model whose meta.json holds other search settings (ROOMS_SEARCHES), as an export
+    of a run with other settings, or one without the search, writes them."""
+    folders = {}
+    for name, changes in ROOMS_SEARCHES.items():
+        folders[name] = Path(shutil.copytree(ROOMS, root / name))
+        meta = json.loads((ROOMS / "meta.json").read_text())
+        if changes is None:
+            del meta["planner"]["search"]
+        else:
+            meta["planner"]["search"].update(changes)
+        (folders[name] / "meta.json").write_text(json.dumps(meta))
+    return folders
+
+
 ODD_NAME = "my model é+1"  # a folder name python -m export --out web/NAME writes: a space, an accent, a "+"
 
 
@@ -142,6 +163,7 @@ def site(tmp_path_factory, tiny_export):
     mounts = {"broken-model": broken, **damaged_copies(tmp_path_factory.mktemp("damaged"))}
     mounts.update(meta_lacking(tmp_path_factory.mktemp("meta")))
     mounts.update(meta_lacking(tmp_path_factory.mktemp("meta-edited"), META_EDITED))
+    mounts.update(rooms_searches(tmp_path_factory.mktemp("rooms-searches")))
     mounts[ODD_NAME] = MODEL
     if tiny_export is not None:
         mounts["tiny-model"] = tiny_export[1]
@@ -1196,3 +1218,32 @@ def test_the_texts_give_the_box_of_the_loaded_world(site, model):
     assert f"in a {side}\u00d7{side} box" in header
     assert {text for text in re.findall(r"(\d+)\u00d7\1", header)} == {str(side)}  # no box of another size
     page.close()
+
+
+def rooms_text(site, model: str) -> str:
+    page = open_demo(site, f"?model={model}&paused=1")
+    text = " ".join(page.inner_text("header p.rooms-only").split())
+    page.close()
+    return text
+
+
+def test_the_two_rooms_text_gives_the_committed_models_search(site):
+    search = json.loads((ROOMS / "meta.json").read_text())["planner"]["search"]
+    text = rooms_text(site, ROOMS.name)
+    assert f"the 8 moves but the one undoing its last, the {search['beams']} that cover the most kept" in text
+    assert "that remembers the moves the wall refused" in text and "until a new search finds a plainly better" in text
+    compared = "twice the page's" if search["run_beams"] == 2 * search["beams"] else f"the page {search['beams']}"
+    assert f"this model's run searches with {search['run_beams']} beams in Python, {compared}." in text
+    assert "99 % of episodes" in text and "the offered Two Rooms model is seed 0's" in text
+
+
+def test_the_two_rooms_text_gives_another_exports_search(site):
+    """The page's beams, reversals, memory and replanning, and the run's beams, are the loaded meta.json's; the
+    evaluation's figures are said to be the recipe's (RESULTS.md), not this model's."""
+    text = rooms_text(site, "rooms-small-search")
+    assert "expanded by the 8 moves, the 16 that cover the most kept" in text and "undoing" not in text
+    assert "remembers" not in text and "and searches anew at each plan; or MPPI" in text
+    assert "this model's run searches with 16 beams in Python, as many as the page's." in text
+    assert 'Python\'s evaluation (RESULTS.md, "Two Rooms"), models of the recipe two_rooms_ebjepa' in text
+    text = rooms_text(site, "rooms-no-search")
+    assert "in latent space only: MPPI (many sampled" in text and "this model's run" not in text

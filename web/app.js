@@ -193,6 +193,7 @@
       $("steer-view").width = $("steer-view").height = ROOMS_PX_PER_CELL * app.world.frame_size;
       $("rooms-every").textContent = String(app.meta.planner.actions_per_plan);
       $("rooms-radius").textContent = String(app.meta.planner.success_px);
+      RoomsView.describePlanners();
     }
     newWorld();
     if (!hasDecoder()) $("decoder-toggle").checked = false;

@@ -85,6 +85,24 @@
       : mppiBudget();
   }
 
+  /* The header's account of the planners, from meta.json: the page's search (its beams, its reversals, its memory,
+     its replanning) and the beams the model's run searches with in Python; MPPI alone without search settings. */
+  function describePlanners() {
+    const { search } = app.meta.planner;
+    $("rooms-search-text").hidden = !search;
+    $("rooms-run-search").hidden = !search || !Number.isInteger(search.run_beams);
+    if (!search) return;
+    $("rooms-reversals").hidden = search.reversals !== "pruned";
+    $("rooms-beams").textContent = String(search.beams);
+    $("rooms-memory").hidden = search.memory === 0;
+    $("rooms-replan").textContent = search.replan === "keep"
+      ? "follows its path until a new search finds a plainly better one" : "searches anew at each plan";
+    $("rooms-run-beams").textContent = String(search.run_beams);
+    const { beams, run_beams: run } = search;
+    $("rooms-beams-compared").textContent =
+      run === beams ? "as many as the page's" : run === 2 * beams ? "twice the page's" : `the page ${beams}`;
+  }
+
   /* The search's next action, as two_rooms_planning.episode runs it: at each move's end the newest
      observation is encoded and the move remembered if its outcome surprised the model; every `actions_per_plan`
      steps a new search from that latent, which replaces the rest of the kept path only when plainly better. */
@@ -147,5 +165,5 @@
     context.drawImage(small, 0, 0, canvas.width, canvas.height);
   }
 
-  root.RoomsView = { newWorld, setGoal, choosePlanner, tick, drawRooms };
+  root.RoomsView = { newWorld, setGoal, choosePlanner, describePlanners, tick, drawRooms };
 })(typeof window !== "undefined" ? window : globalThis);
