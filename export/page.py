@@ -28,6 +28,19 @@ def network_inputs(name: str, reference: dict[str, np.ndarray]) -> np.ndarray:
     return reference["latent"]
 
 
+def two_rooms_plan_problem(config: Config) -> str | None:
+    """Why the page's Two Rooms planners could not apply ACTIONS_PER_PLAN actions of each plan, as the evaluation
+    does (two_rooms_planning.check_episode), or None: a plan shorter than that (the page would run out of actions
+    mid-plan), or a kept search path of part moves."""
+    applied = two_rooms_planning.ACTIONS_PER_PLAN
+    if config.plan_horizon < applied:
+        return (
+            f"plan of {config.plan_horizon} actions (plan_horizon) is shorter than the {applied} actions it applies "
+            f"from each; give a --planning config that plans at least {applied} actions ahead"
+        )
+    return two_rooms_planning.kept_path_problem(applied, config)
+
+
 def check_page_can_run(config: Config) -> None:
     """Raise ExportError (one sentence) where the page could not show this run faithfully: world features its
     JavaScript worlds do not simulate (the page would show surprise everywhere), a Two Rooms search it cannot
@@ -40,8 +53,7 @@ def check_page_can_run(config: Config) -> None:
         raise ExportError(
             f"the browser page simulates one logo at a fixed speed without noise; this run's world has {settings}"
         )
-    problem = two_rooms_planning.kept_path_problem(two_rooms_planning.ACTIONS_PER_PLAN, config)
-    if config.world == "two_rooms" and problem:
+    if config.world == "two_rooms" and (problem := two_rooms_plan_problem(config)):
         raise ExportError(f"the page's {problem}")
     if config.encoder_kind not in BROWSABLE_ENCODERS:
         raise ExportError(

@@ -247,6 +247,9 @@ def test_a_keypoint_encoder_and_a_page_search_of_part_moves_are_refused_in_one_l
     with pytest.raises(ExportError, match="kept search path needs whole moves per plan"):
         build.check_world_is_browsable(get_config("two_rooms_ebjepa", search_move_steps=3))
     build.check_world_is_browsable(get_config("two_rooms_ebjepa", search_move_steps=3, search_replan="fresh"))
+    with pytest.raises(ExportError, match="plan of 2 actions .plan_horizon. is shorter than the 4 actions it applies"):
+        build.check_world_is_browsable(get_config("two_rooms_ebjepa", plan_horizon=2))  # no planner could apply 4
+    build.check_world_is_browsable(get_config("two_rooms_ebjepa", plan_horizon=4))
 
 
 def save_and_export(root, config, params, plan_budget=None):
