@@ -98,6 +98,12 @@ META_EDITED = {  # a mounted folder: the model, a field its meta.json holds, the
         "kept",
         'planner.search.replan = "kept", where this page needs "keep" or "fresh"',
     ),
+    "rooms-short-plan": (  # python -m export refuses it: each plan has 4 actions applied
+        ROOMS,
+        "planner.horizon",
+        2,
+        "planner.horizon = 2, shorter than the planner.actions_per_plan = 4 actions applied from each plan",
+    ),
     "rooms-move-of-3": (  # python -m export refuses it: a plan of 4 actions would cut a move of 3
         ROOMS,
         "planner.search.move_steps",

@@ -138,7 +138,7 @@
         `page needs ${META_KINDS[kindOf(wrong)].wanted}; ${EDITED}`);
     }
     checkObservationSize(meta);
-    checkWholeMoves(meta);
+    checkRoomsPlans(meta);
   }
 
   const EDITED = "it was edited or damaged: re-export the run (python -m export RUN).";
@@ -153,15 +153,19 @@
     }
   }
 
-  /* A kept search path advances by whole moves of move_steps actions, and a plan applies actions_per_plan actions
-     (two_rooms_planning.kept_path_problem, which python -m export refuses too): a move cut by the next plan would
-     leave the kept path and the memory out of step with the actions applied. */
-  function checkWholeMoves({ world, planner }) {
-    const search = world.name === "two_rooms" && planner && planner.search;  // checked as checkMetaFields reads it
-    if (!search || search.replan !== "keep" || planner.actions_per_plan % search.move_steps === 0) return;
+  /* Each Two Rooms plan has its first actions_per_plan actions applied, as python -m export and the evaluation
+     require (export.page.two_rooms_plan_problem): a shorter plan (horizon) would run out of actions mid-plan, and a
+     kept search path, which advances by whole moves of move_steps actions, would have a move cut by the next plan. */
+  function checkRoomsPlans({ world, planner }) {
+    if (world.name !== "two_rooms") return;
+    const { horizon, actions_per_plan: applied, search } = planner;
+    if (horizon < applied) {
+      throw new MetaProblem(`${MODEL_DIR}meta.json has planner.horizon = ${horizon}, shorter than the ` +
+        `planner.actions_per_plan = ${applied} actions applied from each plan; ${EDITED}`);
+    }
+    if (!search || search.replan !== "keep" || applied % search.move_steps === 0) return;
     throw new MetaProblem(`${MODEL_DIR}meta.json has planner.search.move_steps = ${search.move_steps}, which does ` +
-      `not divide planner.actions_per_plan = ${planner.actions_per_plan}: a kept search path needs whole moves ` +
-      `per plan; ${EDITED}`);
+      `not divide planner.actions_per_plan = ${applied}: a kept search path needs whole moves per plan; ${EDITED}`);
   }
 
   /* What each field of meta.json must hold, as python -m export writes it: a hand-edited value of another kind
