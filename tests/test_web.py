@@ -86,7 +86,15 @@ META_LACKING = {  # a mounted folder: the model, the field its meta.json lacks
 
 META_EDITED = {  # a mounted folder: the model, a field its meta.json holds, the value it is edited to, what is said
     "latent-dim-text": (MODEL, "model.latent_dim", "32", 'model.latent_dim = "32", where this page needs a whole'),
-    "sigma-zero": (MODEL, "world.sigma", 0, "world.sigma = 0, where this page needs a number above 0"),
+    "sigma-zero": (MODEL, "world.sigma", 0, "world.sigma = 0, where this page needs a number from 0.1 to"),
+    "sigma-wider-than-the-box": (MODEL, "world.sigma", 17, "world.sigma = 17, where this page needs a number from 0.1"),
+    "speed-past-the-box": (MODEL, "world.speed", 1.5, "world.speed = 1.5, where this page needs a number from 0 to 1"),
+    "margin-past-the-middle": (  # the logo would start anywhere in [-5, 20] of a 16-px box
+        MODEL,
+        "world.eval_start_margin",
+        20,
+        "world.eval_start_margin = 20, where this page needs a whole number from 0 to (world.frame_size - 2) / 2",
+    ),
     "files-text": (MODEL, "files", "x", "meta.json is not a jaxjepa export"),
     "world-of-32-px": (MODEL, "world.frame_size", 32, "model.obs_dim = 512, where its world of 32\u00d732 px"),
     "steer-no-samples": (STEER, "planner.samples", 0, "planner.samples = 0, where this page needs a whole number"),

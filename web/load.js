@@ -178,6 +178,13 @@
     positive: { test: (v) => finite(v) && v > 0, wanted: "a number above 0" },
     number: { test: (v) => finite(v) && v >= 0, wanted: "a number, 0 or more" },
     text: { test: (v) => typeof v === "string" && v !== "", wanted: "a name" },
+    // the world's ranges in config.py: outside them the page draws a logo that starts outside its box, a blob wider
+    // than the box or one that underflows to NaN frames, or one that crosses the box in less than a frame
+    sigma: { test: (v, meta) => finite(v) && v >= 0.1 && v <= meta.world.frame_size,
+      wanted: "a number from 0.1 to world.frame_size" },
+    speed: { test: (v) => finite(v) && v >= 0 && v <= 1, wanted: "a number from 0 to 1" },
+    margin: { test: (v, meta) => Number.isInteger(v) && v >= 0 && 2 * v + 2 <= meta.world.frame_size,
+      wanted: "a whole number from 0 to (world.frame_size - 2) / 2" },
     // the names config.py allows: another would silently plan as the last of the page's if-else does
     cost: oneOf("sum", "last"),
     replan: oneOf("keep", "fresh"),
@@ -189,18 +196,20 @@
   const COUNTS = ["model.obs_dim", "model.latent_dim", "model.predictor.0", "model.decoder.0", "world.frame_size",
     "planner.horizon", "planner.samples", "planner.iterations", "planner.actions_per_plan", "planner.search.beams",
     "planner.search.depth", "planner.search.move_steps"];
-  const POSITIVE = ["world.sigma", "world.steer_gain", "world.steer_max_speed", "planner.noise", "planner.temperature",
+  const POSITIVE = ["world.steer_gain", "world.steer_max_speed", "planner.noise", "planner.temperature",
     "planner.success_px", "planner.search.memory_radius", "planner.search.surprise_share"];
   const TEXTS = ["files.encoder", "files.predictor", "weights_dtype"];
-  const CHOICES = { "planner.cost": "cost", "planner.search.replan": "replan", "planner.search.reversals": "reversals" };
+  const OWN_KINDS = {  // fields with a kind of their own
+    "planner.cost": "cost", "planner.search.replan": "replan", "planner.search.reversals": "reversals",
+    "world.sigma": "sigma", "world.speed": "speed", "world.eval_start_margin": "margin" };
   function kindOf(path) {
-    if (path in CHOICES) return CHOICES[path];
+    if (path in OWN_KINDS) return OWN_KINDS[path];
     if (COUNTS.includes(path)) return "count";
     if (POSITIVE.includes(path)) return "positive";
     if (TEXTS.includes(path)) return "text";
     if (path === "probe.weights") return "probeWeights";
     if (path === "probe.bias") return "probeBias";
-    return ["world.eval_start_margin", "planner.search.memory"].includes(path) ? "whole" : "number";
+    return path === "planner.search.memory" ? "whole" : "number";
   }
 
   /* A model folder from another config would give silently wrong pictures: check every shape once. */
