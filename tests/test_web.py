@@ -32,6 +32,7 @@ import numpy as np
 import pytest
 from conftest import tiny_config, wall_blind
 
+from export import __main__ as export_cli
 from export import browser, measure
 from jaxjepa import get_config, load_run, planning, steer, two_rooms, two_rooms_planning, world
 from jaxjepa.config import Config
@@ -46,6 +47,7 @@ ROOMS = browser.WEB_DIR / "model-two-rooms"
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "test-artifacts"
 TOLERANCE = 1e-4
+STEER_HORIZON = json.loads((STEER / "meta.json").read_text())["planner"]["horizon"]
 CONTROLS_DISABLED = (
     "[...document.querySelectorAll('.controls button, .controls input, .controls select')].map(el => el.disabled)"
 )
@@ -98,6 +100,14 @@ META_EDITED = {  # a mounted folder: the model, a field its meta.json holds, the
     "files-text": (MODEL, "files", "x", "meta.json is not a jaxjepa export"),
     "world-of-32-px": (MODEL, "world.frame_size", 32, "model.obs_dim = 512, where its world of 32\u00d732 px"),
     "steer-no-samples": (STEER, "planner.samples", 0, "planner.samples = 0, where this page needs a whole number"),
+    "steer-too-many-samples": (  # python -m export refuses it (PAGE_MAX_SAMPLED_ACTIONS)
+        STEER,
+        "planner.samples",
+        export_cli.PAGE_MAX_SAMPLED_ACTIONS,
+        f"planner.samples = {export_cli.PAGE_MAX_SAMPLED_ACTIONS} and planner.horizon = {STEER_HORIZON}: "
+        f"{export_cli.PAGE_MAX_SAMPLED_ACTIONS * STEER_HORIZON} sampled actions, more than the "
+        f"{export_cli.PAGE_MAX_SAMPLED_ACTIONS} this page",
+    ),
     "steer-short-probe": (STEER, "probe.weights", [[0, 0]], "probe.weights = [[0,0]], where this page needs"),
     "steer-cost-typo": (STEER, "planner.cost", "lst", 'planner.cost = "lst", where this page needs "sum" or "last"'),
     "rooms-replan-typo": (

@@ -139,6 +139,18 @@
     }
     checkObservationSize(meta);
     checkRoomsPlans(meta);
+    if (steering) checkSampledActions(meta.planner);
+  }
+
+  const PAGE_MAX_SAMPLED_ACTIONS = 1000000;  // export/__main__.py's: the most MPPI holds at once and plans each frame
+
+  /* MPPI holds samples x horizon actions at once, and plans with them each frame: python -m export refuses more
+     than PAGE_MAX_SAMPLED_ACTIONS, which would stall the page's load (its backend timing plans too) and every frame. */
+  function checkSampledActions({ samples, horizon }) {
+    if (samples * horizon <= PAGE_MAX_SAMPLED_ACTIONS) return;
+    throw new MetaProblem(`${MODEL_DIR}meta.json has planner.samples = ${samples} and planner.horizon = ${horizon}: ` +
+      `${samples * horizon} sampled actions, more than the ${PAGE_MAX_SAMPLED_ACTIONS} this page can hold and plan ` +
+      `with each frame; ${EDITED}`);
   }
 
   const EDITED = "it was edited or damaged: re-export the run (python -m export RUN).";
