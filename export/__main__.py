@@ -18,7 +18,7 @@ import warnings
 from pathlib import Path
 from typing import NoReturn
 
-from jaxjepa.cli import FAILED, OneLineParser, fail, interrupted, starting
+from jaxjepa.cli import FAILED, OneLineParser, fail, interrupted, starting, stdout_checked
 
 with starting("python -m export"):  # Ctrl-C during the slow imports: one line, no traceback
     from export import REFERENCE_DOWNLOAD_MB, USER_TF_LOG_LEVEL
@@ -108,7 +108,8 @@ INTERRUPTED = "python -m export: interrupted; --out holds a whole export or none
 
 def main(argv: list[str] | None = None) -> None:
     try:
-        export(parse_args(argv))
+        with stdout_checked("python -m export", "; --out holds a whole export or none, never part of one"):
+            export(parse_args(argv))
     except KeyboardInterrupt:
         interrupted(INTERRUPTED)
 

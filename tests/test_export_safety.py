@@ -512,3 +512,23 @@ def test_ctrl_c_as_a_finished_export_leaves_is_one_line_and_status_130(run_dir, 
     assert proc.returncode == (130 if interrupted else 0), (proc.returncode, err)
     assert err == (f"{export_cli.INTERRUPTED}\n" if interrupted else ""), err
     assert (tmp_path / "model" / "meta.json").is_file()
+
+
+def test_a_stdout_that_cannot_be_written_is_named_not_blamed_on_out(tmp_path, capsys, monkeypatch):
+    """`>/dev/full` fails at the export's first line of progress: one line naming standard output, not "cannot
+    export: No space left on device: OUT", and --out holds no part of an export."""
+    from tests.test_cli_output import FULL, FailingStdout
+
+    def export_run(run, out_dir, *args, log=print, **kwargs):  # print: the exporter's own default
+        log("encoder   JAX vs TF SavedModel: max abs diff 0")
+        raise AssertionError("the export went on past a line it could not print")
+
+    monkeypatch.setattr("export.build.export_run", export_run)
+    monkeypatch.setattr(sys, "stdout", FailingStdout(OSError(errno.ENOSPC, FULL)))
+    run = saved_tiny_run(tmp_path / "runs", tiny_config())
+    code, err = cli([run, "--out", tmp_path / "model"], capsys)
+    assert code == 1 and err == (
+        f"python -m export: cannot write to standard output ({FULL}); --out holds a whole export or none, never "
+        "part of one\n"
+    )
+    assert not (tmp_path / "model").exists()
