@@ -471,9 +471,19 @@ def test_a_place_that_refuses_files_whatever_its_mode_is_refused_before_tensorfl
 # Ctrl-C as the export's process leaves, after it has printed everything: in the atexit handlers (TensorFlow
 # registers some), or in the teardown of the modules that follows them. Each hook here says so on stdout and waits,
 # standing for the seconds TensorFlow's take; the first atexit handler registered is the last to run.
+# The command's own exit path (run_as_command) around an export that writes meta.json and says so: TensorFlow's
+# import and the lowering, which other tests check, would only add their seconds.
 AS_FOREGROUND = (
-    "import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
-    "sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')"
+    "import signal, sys\n"
+    "from pathlib import Path\n"
+    "import export.__main__ as command\n"
+    "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+    "def export(args):\n"
+    "    Path(args.out).mkdir()\n"
+    "    (Path(args.out) / 'meta.json').write_text('{}')\n"
+    "    print(f'wrote {args.out}', flush=True)\n"
+    "command.export = export\n"
+    "command.run_as_command(sys.argv[1:])\n"
 )
 EXIT_HOOKS = {
     "atexit": "import atexit, os, time\natexit.register(lambda: (os.write(1, b'leaving\\n'), time.sleep(30)))\n",
@@ -491,7 +501,7 @@ EXIT_HOOKS = {
 @pytest.mark.parametrize("hook", list(EXIT_HOOKS))
 def test_ctrl_c_as_a_finished_export_leaves_is_one_line_and_status_130(run_dir, tmp_path, hook):
     repo = Path(__file__).resolve().parents[1]
-    command = [sys.executable, "-c", EXIT_HOOKS[hook] + AS_FOREGROUND, str(repo / "export" / "__main__.py")]
+    command = [sys.executable, "-c", EXIT_HOOKS[hook] + AS_FOREGROUND]
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}  # a user's: TensorFlow's logs too
     proc = subprocess.Popen(
         [*command, str(run_dir), "--out", str(tmp_path / "model")],
