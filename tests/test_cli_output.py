@@ -12,10 +12,9 @@ from pathlib import Path
 import pytest
 
 from jaxjepa import checkpoint, cli, load_run
-from tests.conftest import cli_flags, random_params, tiny_steer_config
+from tests.conftest import SMALL_CLI_FLAGS, random_params, tiny_steer_config
 
 REPO = Path(__file__).resolve().parents[1]
-SHAPES = dict(train_sequences=8, seq_len=8, batch_size=8, decoder_steps=2, probe_sequences=4, probe_seq_len=8)
 FAST_PLANNING = dict(plan_samples=32, plan_horizon=8, plan_iterations=2)
 FULL = "No space left on device"
 NEEDS_DEV_FULL = pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full on this system")
@@ -95,14 +94,17 @@ def _closed_pipe_run(argv: list, tmp_path: Path, unbuffered: bool = True) -> sub
         os.close(write)
 
 
-@NEEDS_DEV_FULL
-def test_train_py_into_a_full_stdout_saves_its_runs_and_summary_first(tmp_path):
-    """Unbuffered, the first line of the report fails: the runs and summary.json are saved before it."""
-    argv = [REPO / "train.py", "--seeds", "0-1", *cli_flags(steps=20, **SHAPES), "--out", tmp_path / "runs"]
-    with open("/dev/full", "w") as full:
-        done = _run(argv, tmp_path, full)
-    assert done.returncode == cli.FAILED, done.stderr
-    assert done.stderr == (
+def test_train_py_into_a_full_stdout_saves_its_runs_and_summary_first(tmp_path, monkeypatch, capsys):
+    """The first line of the report fails: the runs and summary.json are saved before it. train.py's main runs in
+    this process (the program test_checkpoint_cli trains), its stdout one that fails at every write."""
+    import train as train_cli
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "stdout", FailingStdout(OSError(errno.ENOSPC, FULL)))
+    with pytest.raises(SystemExit) as leaving:
+        train_cli.main(["--seeds", "0,1", "--out", "runs", *SMALL_CLI_FLAGS])
+    assert leaving.value.code == cli.FAILED
+    assert capsys.readouterr().err == (
         f"train.py: cannot write to standard output ({FULL}); it prints after saving, so its runs and summary.json "
         "are saved\n"
     )
