@@ -67,8 +67,6 @@ def train(args: argparse.Namespace) -> int:
     except ValueError as err:
         cli.fail(f"train.py: {err}")
     out = runs_root(args.out, args.config)
-    if (run := checkpoint.enclosing_run(out)) is not None:
-        cli.fail(f"train.py: --out {args.out} lies in the run {run}; runs go beside each other, choose another folder")
     run_dirs = [out / f"seed{s}" for s in seeds]
     if cluster:  # before any other JAX call: afterwards jax.devices() lists every process's devices
         try:
@@ -104,10 +102,13 @@ def train(args: argparse.Namespace) -> int:
 
 def runs_root(out: str, config_name: str) -> Path:
     """Where the runs go: --out, except that in runs/ (train.py's own root, however spelled) a named config's runs
-    go under its name, where eval.py --seeds looks for them."""
-    if config_name != "default" and os.path.realpath(out) == os.path.realpath("runs"):
-        return Path(out) / config_name
-    return Path(out)
+    go under its name, where eval.py --seeds looks for them. One line and exit 2 for a place inside a finished run,
+    where a forced save of that run would delete them with its checkpoint."""
+    named = config_name != "default" and os.path.realpath(out) == os.path.realpath("runs")
+    root = Path(out) / config_name if named else Path(out)
+    if (run := checkpoint.enclosing_run(root)) is not None:
+        cli.fail(f"train.py: --out {out} lies in the run {run}; runs go beside each other, choose another folder")
+    return root
 
 
 def prepare_outputs(
