@@ -283,7 +283,7 @@ def earlier_summary(path: Path, config, force: bool) -> dict:
     if not path.is_file():
         raise checkpoint.RunError(f"{path} is not a file; move it away or choose another --out")
     try:
-        earlier = json.loads(path.read_text())
+        earlier = cli.read_json(path)
         # as runs are compared (checkpoint.load_run_files): a field added since it was written takes its default
         same = not training_differences(Config.from_dict(earlier["config"]), config)
         per_seed = {
@@ -292,7 +292,7 @@ def earlier_summary(path: Path, config, force: bool) -> dict:
         }
         if not all(is_number(v) and math.isfinite(v) for figures in per_seed.values() for v in figures.values()):
             raise ValueError("a per-seed figure is not a finite number")  # it would be averaged after the training
-    except (OSError, ValueError, TypeError, KeyError, RecursionError) as err:  # RecursionError: nested too deep
+    except (*cli.UNREADABLE_JSON, TypeError, KeyError) as err:
         if force:
             return {}
         raise checkpoint.RunError(f"{path} is unreadable ({type(err).__name__}); pass --force to replace it") from None
@@ -318,9 +318,8 @@ def unjoined_summary(path: Path, seed: int) -> str:
     """What a one-seed run says of a summary.json it did not join (of another config, or unreadable): left as it
     is, and, where it lists this seed, that those figures are not this run's."""
     try:
-        cli.check_not_special(path)  # reading a pipe would wait for a writer, forever
-        listed = seed in json.loads(path.read_text())["seeds"]
-    except (OSError, ValueError, TypeError, KeyError, RecursionError):
+        listed = seed in cli.read_json(path)["seeds"]
+    except (*cli.UNREADABLE_JSON, TypeError, KeyError):
         listed = False
     stale = f"; the seed {seed} it lists is not this run" if listed else ""
     return f"{path} summarises other runs (another config, or unreadable): left as it is, without seed {seed}{stale}"

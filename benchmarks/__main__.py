@@ -76,8 +76,8 @@ def parse_seed_counts(text: str) -> tuple[int, ...]:
 def held_figures(out: Path) -> tuple[object, str | None]:
     """The JSON at `out`, and why it is not a benchmark file as this command writes one (None: it is one)."""
     try:
-        held = json.loads(out.read_text())
-    except (OSError, ValueError) as err:
+        held = cli.read_json(out)
+    except cli.UNREADABLE_JSON as err:
         return None, f"cannot be read as JSON ({err})"
     return held, shape_problem(held)
 

@@ -9,7 +9,6 @@ results/bench-gpu.json), kept apart because they come from different machines an
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import sys
@@ -511,9 +510,8 @@ def rewrite(argv: list[str] | None) -> int:
     parser.add_argument("--block", choices=BLOCKS, default="performance", help="which generated block to rewrite")
     args = parser.parse_args(argv)
     try:
-        cli.check_not_special(Path(args.bench))  # a pipe would be read for ever
-        results = json.loads(Path(args.bench).read_text())
-    except (OSError, ValueError) as err:  # ValueError: not JSON, or not UTF-8
+        results = cli.read_json(args.bench)
+    except cli.UNREADABLE_JSON as err:
         cli.fail(f"python -m benchmarks.report: cannot read {args.bench}: {err}")
     problem = block_problem(results, args.block)
     if problem:

@@ -23,7 +23,7 @@ import re
 from pathlib import Path
 
 from jaxjepa.checksums import file_digest
-from jaxjepa.cli import probe_write
+from jaxjepa.cli import UNREADABLE_JSON, probe_write, read_json
 
 
 class ExportError(Exception):
@@ -156,8 +156,8 @@ def previous_manifest(out_dir: Path) -> dict[str, str | None] | None:
     """What a previous export in out_dir wrote ({path: sha256, or None where unknown}), or None if out_dir
     is not a previous export. Exports without a manifest are recognised by their fixed layout."""
     try:
-        meta = json.loads((out_dir / "meta.json").read_text())
-    except (OSError, ValueError):
+        meta = read_json(out_dir / "meta.json")
+    except UNREADABLE_JSON:
         return None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         return None

@@ -28,7 +28,16 @@ import numpy as np
 
 from export import PARITY_OBSERVATIONS, REFERENCE_DOWNLOAD_MB, browser
 from export.page import OUTPUT_OF, network_inputs
-from jaxjepa.cli import FAILED, OneLineParser, check_not_special, fail, interrupted, output_file_problem, write_text
+from jaxjepa.cli import (
+    FAILED,
+    UNREADABLE_JSON,
+    OneLineParser,
+    fail,
+    interrupted,
+    output_file_problem,
+    read_json,
+    write_text,
+)
 from jaxjepa.evaluation.report import block_refusal_status, replace_block
 
 REPO = Path(__file__).resolve().parent.parent
@@ -48,8 +57,8 @@ def read_export(given: str, folder: Path) -> tuple[dict, dict[str, np.ndarray]]:
     if not (folder / "meta.json").is_file() or not (folder / "reference_outputs.npz").is_file():
         fail(f"{PROG}: cannot measure: {folder} is not an export folder (make it: python -m export RUN --out {given})")
     try:
-        meta = json.loads((folder / "meta.json").read_text())
-    except (OSError, ValueError) as err:  # ValueError: not JSON, or not UTF-8
+        meta = read_json(folder / "meta.json")
+    except UNREADABLE_JSON as err:
         fail(f"{PROG}: cannot measure: {folder / 'meta.json'} is not readable JSON ({err}); {remake}")
     if not isinstance(meta, dict) or "weights_dtype" not in meta or not meta.get("parity_jax_vs_tf_max_abs"):
         fail(f"{PROG}: cannot measure: {folder / 'meta.json'} lacks weights_dtype or the parity figures; {remake}")
@@ -304,11 +313,10 @@ def tfjs_version() -> str:
 def stored_block(out: Path, json_path: str) -> str:
     """The README block of the figures stored at `out`, or one line saying why there is none."""
     try:
-        check_not_special(out)
-        return readme_block(json.loads(out.read_text()), json_path)
+        return readme_block(read_json(out), json_path)
     except OSError as err:
         fail(f"{PROG}: --report-only: cannot read {out} ({err.strerror or err}); measure first: {PROG}")
-    except (ValueError, KeyError, TypeError, AttributeError) as err:  # not JSON, or not this command's figures
+    except (ValueError, RecursionError, KeyError, TypeError, AttributeError) as err:  # not JSON, or not its figures
         fail(f"{PROG}: --report-only: {out} does not hold this command's figures ({err!r}); measure again: {PROG}")
 
 

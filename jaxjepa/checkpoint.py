@@ -37,7 +37,7 @@ import jax
 import numpy as np
 
 from jaxjepa import checksums, models
-from jaxjepa.cli import check_not_special, folder_problem
+from jaxjepa.cli import UNREADABLE_JSON, folder_problem, read_json
 from jaxjepa.config import Config, training_differences
 
 REQUIRED = ("config.json", "metrics.json", "checkpoint")
@@ -357,9 +357,8 @@ def _read_json(path: Path, what: str) -> Any:
         return value
 
     try:
-        check_not_special(path)  # reading a pipe would wait for a writer, forever
-        return json.loads(path.read_text(encoding="utf-8"), parse_constant=refuse_constant, parse_float=finite_float)
-    except (OSError, ValueError, RecursionError) as err:
+        return read_json(path, parse_constant=refuse_constant, parse_float=finite_float)
+    except UNREADABLE_JSON as err:
         reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err).splitlines()[0][:200]
         raise RunError(f"{path} is not a readable {what} ({reason})") from None
 

@@ -13,6 +13,7 @@ import dataclasses
 import errno
 import gc
 import itertools
+import json
 import os
 import re
 import signal
@@ -138,6 +139,19 @@ def check_not_special(path: Path) -> None:
     over one would replace it."""
     if path.exists() and not path.is_file() and not path.is_dir():
         raise OSError(errno.EINVAL, f"it is {NOT_A_FILE}", str(path))
+
+
+# What reading a JSON file with `read_json` may raise: OSError (unreadable, or a device or pipe), ValueError (not UTF-8,
+# not JSON) and RecursionError, which json raises for arrays or objects nested deeper than Python's recursion limit.
+UNREADABLE_JSON = (OSError, ValueError, RecursionError)
+
+
+def read_json(path: str | Path, **options) -> Any:
+    """The JSON value in the file `path` (`options` go to json.loads); one of UNREADABLE_JSON where it cannot be
+    read. A device, a pipe or a socket is refused first: reading one would wait for a writer, forever."""
+    path = Path(path)
+    check_not_special(path)
+    return json.loads(path.read_text(encoding="utf-8"), **options)
 
 
 @contextlib.contextmanager

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import fcntl
-import json
 import os
 import sys
 import time
@@ -426,9 +425,8 @@ def stored_files(out: str | Path, only: set[str] | None = None) -> dict[str, dic
         path = Path(out) / name
         if (only is None or name in only) and path.exists():
             try:
-                cli.check_not_special(path)  # reading a pipe would wait for a writer, forever
-                files[name] = json.loads(path.read_text())
-            except (OSError, ValueError, RecursionError) as err:  # RecursionError: arrays or objects nested too deep
+                files[name] = cli.read_json(path)
+            except cli.UNREADABLE_JSON as err:
                 cli.fail(f"eval.py: {path} is unreadable ({type(err).__name__}: {err}); run its evaluation again")
     for name, content in files.items():
         if not report.is_payload(content):
@@ -448,9 +446,8 @@ def figures_named(out: Path, names: set[str]) -> set[Path]:
     named = set()
     for name in names:
         try:
-            cli.check_not_special(out / name)
-            content = json.loads((out / name).read_text())
-        except (OSError, ValueError, RecursionError):
+            content = cli.read_json(out / name)
+        except cli.UNREADABLE_JSON:
             continue
         if report.is_payload(content):
             named |= {path for path in figure_files(content, out).values() if path.suffix in FIGURE_SUFFIXES}
