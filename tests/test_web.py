@@ -26,6 +26,7 @@ import subprocess
 import sys
 import urllib.parse
 from pathlib import Path
+from typing import NamedTuple
 
 import jax
 import numpy as np
@@ -192,18 +193,64 @@ def site(tmp_path_factory, tiny_export):
     if tiny_export is not None:
         mounts["tiny-model"] = tiny_export[1]
     with browser.serve(mounts=mounts) as url, browser.chromium() as chromium:
-        yield url, chromium
+        yield Site(url, chromium, Tabs(chromium))
+
+
+class Tabs:
+    """Pages kept open from one test to the next. A page sent to a new address keeps its renderer process, whose
+    V8 has compiled TF.js (1.4 MB of JavaScript) already, and loads the demo in a fraction of a new page's time (a
+    new process, TF.js parsed and compiled again). The new address starts a new document, so no script state
+    carries over, and the page keeps nothing in storage. A page given an init script or a route is not reused:
+    it would keep them."""
+
+    def __init__(self, chromium):
+        self.chromium = chromium
+        self.idle: dict[int, list] = {}  # viewport width -> pages released and not yet reused
+        self.consoles: dict = {}  # page -> the list its console errors go to (None: none recorded)
+
+    def open(self, url: str, console: list | None, width: int):
+        idle = self.idle.get(width, [])
+        page = idle.pop() if idle else self.new_page(width)
+        self.consoles[page] = console
+        page.goto(url)
+        return page
+
+    def new_page(self, width: int):
+        page = self.chromium.new_page(viewport={"width": width, "height": 1000})
+        page.on("console", lambda message: self.record(page, message.text) if message.type == "error" else None)
+        page.on("pageerror", lambda error: self.record(page, f"uncaught: {error}"))
+        return page
+
+    def record(self, page, error: str) -> None:
+        if self.consoles.get(page) is not None:
+            self.consoles[page].append(error)
+
+    def release(self, page) -> None:
+        """The test is done with `page`: its document is left for a blank one, which runs nothing meanwhile."""
+        self.consoles[page] = None
+        page.goto("about:blank")
+        self.idle.setdefault(page.viewport_size["width"], []).append(page)
+
+
+class Site(NamedTuple):
+    url: str  # the local server's, with web/ and the tests' folders mounted
+    chromium: object  # Playwright's Browser
+    tabs: Tabs
 
 
 def open_demo(site, query="", console=None, width=1100):
     """The page at `query`, loaded, on the cpu backend unless the query names one: the page then never starts
-    webgl, which headless Chromium emulates in software, slowly; only the tests of the backend choice need it."""
-    url, chromium = site
+    webgl, which headless Chromium emulates in software, slowly; only the tests of the backend choice need it.
+    `release(site, page)` hands the page on to the next test."""
     if "backend=" not in query:
         query += ("&" if query else "?") + "backend=cpu"
-    page = browser.open_page(chromium, url + "index.html" + query, console, width)
+    page = site.tabs.open(site.url + "index.html" + query, console, width)
     browser.wait_ready(page)
     return page
+
+
+def release(site, page) -> None:
+    site.tabs.release(page)
 
 
 def wait_for(page, expression, timeout_s=10.0):
@@ -225,7 +272,7 @@ def demo(site):
     console = []
     page = open_demo(site, "?seed=7&paused=1", console)
     yield page, console
-    page.close()
+    release(site, page)
 
 
 def test_page_loads_the_model_with_no_console_errors(demo):
@@ -261,7 +308,7 @@ def test_tfjs_matches_live_jax_on_a_fresh_export(site, tiny_export):
     assert np.max(np.abs(in_browser(page, "predict", z) - run.predict(z))) <= TOLERANCE
     decoded = in_browser(page, "decode", z).reshape(-1, 16, 16)
     assert np.max(np.abs(decoded - run.decode(z))) <= TOLERANCE
-    page.close()
+    release(site, page)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -343,7 +390,7 @@ def test_decoder_off_hides_the_dream_and_keeps_the_bars(site):
     start = page.evaluate("window.jepa.app.state.position")
     page.click("#new-world")
     assert page.evaluate("window.jepa.app.frameIndex") <= 2 and page.evaluate("window.jepa.app.state.position") != start
-    page.close()
+    release(site, page)
 
 
 @pytest.mark.parametrize(
@@ -367,7 +414,7 @@ def test_missing_or_broken_model_is_explained_in_plain_words(site, query, words)
         assert words in text and f"python -m export RUN_DIR --out web/{folder} " in text and "runs/seed0" not in text
         assert "python -m http.server -d web" in text
     assert all(page.evaluate(CONTROLS_DISABLED))
-    page.close()
+    release(site, page)
 
 
 def test_measure_command_writes_its_figures(tmp_path):
@@ -413,11 +460,11 @@ def test_weights_that_give_nan_stop_the_demo_with_a_plain_message(site):
     frame = page.evaluate("window.jepa.app.frameIndex")
     page.wait_for_timeout(400)
     assert page.evaluate("window.jepa.app.frameIndex") == frame and console == []
-    page.close()
+    release(site, page)
 
 
 def test_controls_stay_disabled_until_the_model_is_loaded(site):
-    url, chromium = site
+    url, chromium = site.url, site.chromium
     console, held = [], []
     page = chromium.new_page()
     page.on("pageerror", lambda error: console.append(str(error)))
@@ -530,7 +577,7 @@ def test_speed_label_shows_the_measured_rate_and_backend_the_frame_time(site):
     steps = page.evaluate("window.jepa.app.backendSteps")  # each backend counts its best step, past the warm-up
     assert times == {name: min(ms) for name, ms in steps.items()} and all(len(ms) >= 2 for ms in steps.values())
     assert f"backend {page.evaluate('window.jepa.backend')})" in page.inner_text("#status")  # the one in use now
-    page.close()
+    release(site, page)
 
 
 def test_the_backend_chosen_last_is_the_one_in_use(site):
@@ -547,7 +594,7 @@ def test_the_backend_chosen_last_is_the_one_in_use(site):
     page.select_option("#backend", "webgl")  # timed already: a switch, and the status follows it
     assert page.evaluate("window.jepa.switching.then(() => tf.getBackend())") == "webgl"
     assert "backend webgl)" in page.inner_text("#status") and "running on webgl" in page.inner_text("#backend-note")
-    page.close()
+    release(site, page)
 
 
 def test_texts_say_what_the_page_does(site):
@@ -560,7 +607,7 @@ def test_texts_say_what_the_page_does(site):
     trace = page.locator("#surprise-trace").bounding_box()
     caption = page.locator("#trace-caption").bounding_box()
     assert caption["y"] >= trace["y"] + trace["height"]  # under the trace, not over its threshold line
-    page.close()
+    release(site, page)
 
 
 def test_nothing_overflows_a_390_px_phone_screen(site):
@@ -572,7 +619,7 @@ def test_nothing_overflows_a_390_px_phone_screen(site):
         "...[...document.querySelectorAll('body *')].map(el => el.getBoundingClientRect().right))"
     )
     assert widest <= 390, widest
-    page.close()
+    release(site, page)
 
 
 KOOPMAN = browser.WEB_DIR / "model-koopman"
@@ -592,7 +639,7 @@ def test_the_koopman_model_is_one_switch_away_and_matches_jax(site):
     assert np.max(np.abs(latent - ref["latent"])) <= TOLERANCE
     assert np.max(np.abs(in_browser(page, "predict", ref["latent"]) - ref["predicted"])) <= TOLERANCE
     assert np.max(np.abs(in_browser(page, "decode", ref["latent"]) - ref["decoded"])) <= TOLERANCE
-    page.close()
+    release(site, page)
 
 
 @pytest.fixture(scope="module")
@@ -601,7 +648,7 @@ def steer_demo(site):
     console = []
     page = open_demo(site, "?model=model-steer&seed=3&paused=1", console)
     yield page, console
-    page.close()
+    release(site, page)
 
 
 def test_javascript_steer_world_is_the_python_steer_world(demo):
@@ -684,7 +731,7 @@ def test_a_non_finite_planner_stops_the_steer_mode_with_a_plain_message(site):
     advance(page, 1)
     assert "the planner gave a number that is not finite" in page.inner_text("#error")
     assert all(page.evaluate(CONTROLS_DISABLED))
-    page.close()
+    release(site, page)
 
 
 @pytest.fixture(scope="module")
@@ -693,7 +740,7 @@ def rooms_demo(site):
     console = []
     page = open_demo(site, "?model=model-two-rooms&seed=3&paused=1", console)
     yield page, console
-    page.close()
+    release(site, page)
 
 
 def rooms_world() -> tuple[dict, Config]:
@@ -929,12 +976,12 @@ def test_a_planner_the_model_does_not_offer_is_refused_in_plain_words(site):
     message = page.inner_text("#planner-message")
     assert page.is_visible("#planner-message") and 'planner "dijkstra" is not offered' in message
     assert page.evaluate("window.jepa.app.roomsPlanner") == "search"
-    page.close()
+    release(site, page)
 
 
 def test_clicks_and_keys_on_the_view_while_the_page_loads_are_ignored(site):
     """Between the model's load and the first world (the backends are being timed) the view shows already."""
-    url, chromium = site
+    url, chromium = site.url, site.chromium
     console = []
     click_while_loading = """new MutationObserver((_, observer) => {
         if (!document.body || !document.body.classList.contains('steer-mode')) return;
@@ -968,7 +1015,7 @@ def test_an_error_in_a_frame_stops_the_demo_with_a_plain_message(site):
         " select.value = 'cpu'; select.dispatchEvent(new Event('change')); return window.jepa.switching; }"
     )
     assert "Stopped" in page.inner_text("#status") and console == []
-    page.close()
+    release(site, page)
 
 
 @pytest.mark.parametrize("name", list(META_LACKING))
@@ -981,7 +1028,7 @@ def test_a_meta_json_without_a_needed_field_is_named_in_plain_words(site, name):
     assert "undefined" not in page.inner_text("body") and "Cannot read" not in text
     assert "Not running" in page.inner_text("#status") and all(page.evaluate(CONTROLS_DISABLED))
     assert console == []
-    page.close()
+    release(site, page)
 
 
 @pytest.mark.parametrize("name", list(META_EDITED))
@@ -995,7 +1042,7 @@ def test_a_meta_json_value_the_page_cannot_use_is_named_before_anything_runs(sit
     assert META_EDITED[name][3] in text and "re-export" in text, text
     assert "went wrong" not in text and "Cannot" not in text and "Not running" in page.inner_text("#status")
     assert page.evaluate("window.jepa.app.frameIndex") == 0 and console == []
-    page.close()
+    release(site, page)
 
 
 def test_two_rooms_work_a_frame_counts_the_planning_ticks(rooms_demo):
@@ -1023,7 +1070,7 @@ def test_a_speed_outside_the_slider_falls_back_to_the_default_visibly(site, spee
     assert page.evaluate("window.jepa.app.fps") == 10 and page.input_value("#speed") == "10"
     assert page.inner_text("#speed-value") == "10"
     assert page.is_visible("#query-note") and f'speed "{speed}" is not a whole number' in page.inner_text("#query-note")
-    page.close()
+    release(site, page)
 
 
 @pytest.mark.parametrize("speed, seed", [("30.0", "7.0"), ("3e1", "7e0")])
@@ -1033,7 +1080,7 @@ def test_whole_numbers_written_with_a_fraction_or_exponent_are_taken(site, speed
     assert page.evaluate("[window.jepa.app.fps, window.jepa.app.seed]") == [30, 7]
     assert page.input_value("#speed") == "30" and page.inner_text("#speed-value") == "30"
     assert page.is_hidden("#query-note"), page.inner_text("#query-note")
-    page.close()
+    release(site, page)
 
 
 def test_a_paused_or_planner_option_the_page_cannot_use_is_named(site):
@@ -1043,7 +1090,7 @@ def test_a_paused_or_planner_option_the_page_cannot_use_is_named(site):
         "window.jepa.app.playing"
     )
     assert 'planner "mppi" is chosen in Two Rooms mode only; this model does not plan.' in note
-    page.close()
+    release(site, page)
 
 
 def test_an_unknown_backend_is_named_and_auto_used(site):
@@ -1052,7 +1099,7 @@ def test_an_unknown_backend_is_named_and_auto_used(site):
     assert page.input_value("#backend") == "auto" and "the fastest" in page.inner_text("#backend-note")
     times = page.evaluate("window.jepa.app.backendTimes")
     assert page.evaluate("window.jepa.backend") == min(times.items(), key=lambda kv: kv[1])[0]
-    page.close()
+    release(site, page)
 
 
 # A browser whose canvases give no WebGL context (no GPU, or WebGL turned off): TF.js's webgl backend cannot start.
@@ -1068,7 +1115,7 @@ for (const Canvas of [HTMLCanvasElement, self.OffscreenCanvas].filter(Boolean)) 
 
 def test_a_browser_without_webgl_runs_on_cpu_and_says_so(site):
     """Asked for webgl where it cannot start, the page loads and runs on cpu, and names both."""
-    url, chromium = site
+    url, chromium = site.url, site.chromium
     console = []
     page = browser.open_page(chromium, url + "index.html?seed=1&paused=1&backend=webgl", console, init_script=NO_WEBGL)
     browser.wait_ready(page)
@@ -1089,7 +1136,7 @@ def test_dream_with_no_latent_yet_says_why(site):
     assert page.is_hidden("#dream-message")
     page.click("#dream")
     wait_for(page, "document.querySelectorAll('#dream-strip canvas').length === 30")
-    page.close()
+    release(site, page)
 
 
 def test_the_keyboard_browses_the_models_and_enter_loads_one(site):
@@ -1101,7 +1148,7 @@ def test_the_keyboard_browses_the_models_and_enter_loads_one(site):
     with page.expect_navigation(wait_until="commit"):  # the load itself is test_the_koopman_model_is_one_switch...
         page.keyboard.press("Enter")
     assert "model=model-koopman" in page.url
-    page.close()
+    release(site, page)
 
 
 def test_back_to_a_page_shows_the_model_it_runs(site):
@@ -1122,7 +1169,7 @@ def test_back_to_a_page_shows_the_model_it_runs(site):
         " window.dispatchEvent(new PageTransitionEvent('pageshow', {persisted: true}))"
     )
     assert page.input_value("#model-choice") == "model" and "model=" not in page.url
-    page.close()
+    release(site, page)
 
 
 def test_a_model_switch_leaves_the_last_models_planner_behind(site):
@@ -1132,7 +1179,7 @@ def test_a_model_switch_leaves_the_last_models_planner_behind(site):
         page.select_option("#model-choice", "model")
     browser.wait_ready(page)
     assert "planner=" not in page.url and page.is_hidden("#query-note")
-    page.close()
+    release(site, page)
 
 
 def test_without_the_decoder_the_steps_field_goes_with_the_dream_button(demo):
@@ -1222,7 +1269,7 @@ def test_an_unknown_model_or_seed_is_named(site):
     note = page.inner_text("#query-note")
     assert 'seed "abc" is not a whole number' in note
     assert f"using seed {page.evaluate('window.jepa.app.seed')}, drawn at random" in note  # said, to replay it
-    page.close()
+    release(site, page)
 
 
 def test_a_folder_of_any_name_the_exporter_writes_loads(site):
@@ -1231,7 +1278,7 @@ def test_a_folder_of_any_name_the_exporter_writes_loads(site):
     assert "sha256 checked" in page.inner_text("#status") and page.input_value("#model-choice") == ODD_NAME
     advance(page, 3)
     assert page.evaluate("window.jepa.app.latent.every(Number.isFinite)")
-    page.close()
+    release(site, page)
 
 
 @pytest.mark.parametrize("model", [MODEL, ROOMS])
@@ -1241,13 +1288,13 @@ def test_the_texts_give_the_box_of_the_loaded_world(site, model):
     header = page.inner_text("header")
     assert f"in a {side}\u00d7{side} box" in header
     assert {text for text in re.findall(r"(\d+)\u00d7\1", header)} == {str(side)}  # no box of another size
-    page.close()
+    release(site, page)
 
 
 def rooms_text(site, model: str) -> str:
     page = open_demo(site, f"?model={model}&paused=1")
     text = " ".join(page.inner_text("header p.rooms-only").split())
-    page.close()
+    release(site, page)
     return text
 
 
