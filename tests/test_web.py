@@ -1318,3 +1318,51 @@ def test_the_two_rooms_text_gives_another_exports_search(site):
     assert 'Python\'s evaluation (RESULTS.md, "Two Rooms"), models of the recipe two_rooms_ebjepa' in text
     text = rooms_text(site, "rooms-no-search")
     assert "in latent space only: MPPI (many sampled" in text and "this model's run" not in text
+
+
+WATCHED_SEARCH = """([moveSteps, replan, ticks]) => {
+    const { app } = window.jepa;
+    Object.assign(app.meta.planner.search, { move_steps: moveSteps, replan, depth: 8 });
+    const { layout, position } = app.state, [lo, hi] = RoomsWorld.box(app.world);
+    const across = position[1] < layout.wall_x ? layout.wall_x + 10 : layout.wall_x - 10;  // in the other room
+    RoomsView.setGoal([layout.door_y, Math.min(Math.max(across, lo + 1), hi - 1)]);
+    const seen = () => JepaModel.encode([RoomsWorld.observe(app.state, app.world)])[0];
+    const plans = [], remembered = [], applied = [];
+    const { plan, remember } = RoomsSearch, { step } = RoomsWorld;
+    RoomsSearch.plan = (predict, z0, ...rest) => {
+        plans.push({ at: app.steer.steps, z0, seen: seen() });
+        return plan(predict, z0, ...rest);
+    };
+    RoomsSearch.remember = (memory, predict, before, action, after, hold) => {
+        remembered.push({ at: app.steer.steps, action, after, seen: seen() });
+        return remember(memory, predict, before, action, after, hold);
+    };
+    RoomsWorld.step = (state, action, world) => {
+        applied.push(action);
+        return step(state, action, world);
+    };
+    for (let i = 0; i < ticks; i++) window.jepa.tick();
+    return { plans, remembered, applied, perPlan: app.meta.planner.actions_per_plan };
+}"""
+
+
+@pytest.mark.parametrize("move_steps, replan", [(2, "keep"), (3, "fresh")])
+def test_the_pages_search_plans_from_the_newest_view_and_remembers_whole_moves(site, move_steps, replan):
+    """As two_rooms_planning.episode runs the search: each plan from the latent of the observation at its start,
+    and a move remembered only where it ran whole within one plan, `move_steps` actions of its one action. A move
+    of 3 actions in plans of 4 (replan "fresh": python -m export and the evaluation take it) is cut by each plan."""
+    page = open_demo(site, "?model=model-two-rooms&seed=3&paused=1")
+    ticks = 12
+    watched = page.evaluate(WATCHED_SEARCH, [move_steps, replan, ticks])
+    release(site, page)
+    per_plan = watched["perPlan"]
+    assert [plan["at"] for plan in watched["plans"]] == list(range(0, ticks, per_plan))
+    for plan in watched["plans"]:
+        np.testing.assert_allclose(plan["z0"], plan["seen"], atol=1e-6, err_msg=f"the plan at step {plan['at']}")
+    whole_moves_end = [t for t in range(1, ticks) if ((t - 1) % per_plan + 1) % move_steps == 0]
+    assert [move["at"] for move in watched["remembered"]] == whole_moves_end
+    for move in watched["remembered"]:
+        np.testing.assert_allclose(move["after"], move["seen"], atol=1e-6)
+        held = watched["applied"][move["at"] - move_steps : move["at"]]
+        assert held == [move["action"]] * move_steps, (move["at"], held)
+    assert len({tuple(action) for action in watched["applied"]}) > 1  # the dot moved, so a stale latent would show

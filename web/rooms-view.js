@@ -103,19 +103,24 @@
       run === beams ? "as many as the page's" : run === 2 * beams ? "twice the page's" : `the page ${beams}`;
   }
 
-  /* The search's next action, as two_rooms_planning.episode runs it: at each move's end the newest
-     observation is encoded and the move remembered if its outcome surprised the model; every `actions_per_plan`
-     steps a new search from that latent, which replaces the rest of the kept path only when plainly better. */
+  /* The search's next action, as two_rooms_planning.episode runs it: each plan's moves start at its first action,
+     so with move_steps not dividing actions_per_plan (replan "fresh") its last move is cut by the next plan. At each
+     move's start (each plan's first action among them) the newest observation is encoded, and the move that ended
+     there remembered if it ran whole and its outcome surprised the model; every `actions_per_plan` steps a new
+     search from that latent, which replaces the rest of the kept path only when plainly better. */
   function searchAction() {
     const { steer, meta } = app, applied = meta.planner.actions_per_plan, hold = meta.planner.search.move_steps;
-    if (steer.steps % hold === 0) {
+    const offset = steer.steps % applied, moveStarts = offset % hold === 0;
+    if (moveStarts) {
       const latents = encode([RoomsWorld.observe(app.state, app.world)]);
       if (!checkFinite("encoder", latents)) return null;
       app.latent = latents[0];
-      const { move } = steer;
-      if (move) RoomsSearch.remember(steer.memory, predictMoves, move.before, move.action, app.latent, hold);
+      const { move } = steer;  // a move cut by this plan ran fewer than `hold` steps, and is not remembered
+      if (move && steer.steps - move.start === hold) {
+        RoomsSearch.remember(steer.memory, predictMoves, move.before, move.action, app.latent, hold);
+      }
     }
-    if (steer.steps % applied === 0) {
+    if (offset === 0) {
       const started = performance.now();
       const settings = { ...meta.planner.search, horizon: meta.planner.horizon };
       if (steer.kept.length === null) steer.kept.length = RoomsSearch.moveLength(predictMoves, steer.goalLatent, hold);
@@ -127,8 +132,8 @@
       steer.inForce = result.plan;
       steer.path = SteerPlanner.probe(result.imagined, meta.probe);
     }
-    const action = steer.inForce[steer.steps % applied];
-    if (steer.steps % hold === 0) steer.move = { before: app.latent, action };
+    const action = steer.inForce[offset];
+    if (moveStarts) steer.move = { before: app.latent, action, start: steer.steps };
     return action;
   }
 
