@@ -25,7 +25,7 @@ with starting("python -m export"):  # Ctrl-C during the slow imports: one line, 
     from export.destination import ExportError, check_destination, check_saved_model_destination, listing
     from export.page import check_page_can_run
     from jaxjepa.config import ACTION_WORLDS, VARIANTS, Config, get_config
-    from jaxjepa.planning import too_few_samples
+    from jaxjepa.planning import SEARCH_MOVES, too_few_samples
 
 
 def parse_args(argv: list[str] | None):
@@ -211,6 +211,12 @@ def planned_as(args, config: Config) -> Config:
 
 
 PAGE_MAX_SAMPLED_ACTIONS = 1_000_000  # samples x horizon: the page holds them at once, and plans each frame
+# The page's latent search (web/search.js) runs a whole plan in one frame. Its predictor steps each plan (8 moves x
+# beams x depth x move_steps): as many as MPPI's sampled actions. Its beams: each move, farthest-point sampling
+# measures the 8 x beams imagined latents against each beam it keeps, work that grows as beams squared; up to 256
+# beams it costs an imagined latent less than its prediction (the Two Rooms model in Chromium's cpu backend).
+PAGE_MAX_SEARCH_PREDICTIONS = 1_000_000
+PAGE_MAX_SEARCH_BEAMS = 256
 
 
 def check_page_budget(config: Config, budget: dict[str, int]) -> None:
@@ -228,6 +234,26 @@ def check_page_budget(config: Config, budget: dict[str, int]) -> None:
             f"the page's planner would sample {planned.plan_samples} sequences of {planned.plan_horizon} actions at "
             f"once, more than the {PAGE_MAX_SAMPLED_ACTIONS:,} a browser page can hold and plan with each frame; "
             "give fewer --plan-samples"
+        )
+    if config.world == SEARCH_WORLD:
+        check_search_budget(planned)
+
+
+def check_search_budget(planned: Config) -> None:
+    """ExportError unless the page's latent search fits PAGE_MAX_SEARCH_BEAMS and PAGE_MAX_SEARCH_PREDICTIONS."""
+    beams, depth, hold = planned.search_beams, planned.search_depth, planned.search_move_steps
+    if beams > PAGE_MAX_SEARCH_BEAMS:
+        raise ExportError(
+            f"the page's search would keep {beams} beams, more than the {PAGE_MAX_SEARCH_BEAMS} a browser page can "
+            "spread by farthest-point sampling each move; give fewer --search-beams"
+        )
+    predictions = len(SEARCH_MOVES) * beams * depth * hold
+    if predictions > PAGE_MAX_SEARCH_PREDICTIONS:
+        raise ExportError(
+            f"the page's search would take {predictions:,} predictor steps each plan ({len(SEARCH_MOVES)} moves of "
+            f"{hold} actions from each of {beams} beams, {depth} moves deep), more than the "
+            f"{PAGE_MAX_SEARCH_PREDICTIONS:,} a browser page can take each plan; give fewer --search-beams, or a "
+            "--planning config that searches less deep"
         )
 
 

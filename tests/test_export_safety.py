@@ -20,7 +20,7 @@ import pytest
 
 from export import __main__ as export_cli  # the package sets the environment TensorFlow reads at import
 from export.destination import FORMAT, MANIFEST_KEY, ExportError, check_destination, manifest_of
-from jaxjepa import save_run
+from jaxjepa import get_config, save_run
 from tests.conftest import NEEDS_TENSORFLOW, random_params, tiny_config, tiny_steer_config
 
 pytestmark = NEEDS_TENSORFLOW
@@ -362,6 +362,69 @@ def test_a_planning_config_of_the_runs_world_is_what_the_exporter_gets(tmp_path,
     code, err = cli([run, "--out", tmp_path / "model", "--planning", "steer_no_cov", "--plan-samples", "4"], capsys)
     assert (code, err) == (1, "cannot export: stopped before the lowering\n")  # a failure of the work, past the checks
     assert exported[0].plan_noise == export_cli.get_config("steer_no_cov").plan_noise != 0.25
+
+
+def tiny_two_rooms_config(**overrides):
+    small = {"cnn_channels": (4, 8), "cnn_head_hidden": (16,), "latent_dim": 8, "predictor_hidden": (16,)}
+    return get_config("two_rooms_ebjepa", **small, **overrides)
+
+
+BEAMS_PAST_THE_PAGE = export_cli.PAGE_MAX_SEARCH_BEAMS + 1
+DEPTH_AT_THE_PAGES_MOST = export_cli.PAGE_MAX_SEARCH_PREDICTIONS // (8 * 32 * 2)  # of 32 beams, moves of 2 actions
+
+
+@pytest.mark.parametrize(
+    "depth, flags, refusal",
+    [
+        (
+            32,
+            ["--search-beams", BEAMS_PAST_THE_PAGE],
+            f"the page's search would keep {BEAMS_PAST_THE_PAGE} beams, more than the "
+            f"{export_cli.PAGE_MAX_SEARCH_BEAMS} a browser page can spread by farthest-point sampling each move; give "
+            "fewer --search-beams",
+        ),
+        (
+            DEPTH_AT_THE_PAGES_MOST + 1,  # the run's own depth, of beams the page could keep
+            ["--search-beams", 32],
+            f"the page's search would take {8 * 32 * (DEPTH_AT_THE_PAGES_MOST + 1) * 2:,} predictor steps each plan "
+            f"(8 moves of 2 actions from each of 32 beams, {DEPTH_AT_THE_PAGES_MOST + 1} moves deep), more than the "
+            f"{export_cli.PAGE_MAX_SEARCH_PREDICTIONS:,} a browser page can take each plan; give fewer "
+            "--search-beams, or a --planning config that searches less deep",
+        ),
+        (
+            1_000_000,  # a hand-edited config.json's: each plan of the page would predict for hours
+            [],
+            "the page's search would take 1,024,000,000 predictor steps each plan (8 moves of 2 actions from each of "
+            "64 beams, 1000000 moves deep), more than the 1,000,000 a browser page can take each plan; give fewer "
+            "--search-beams, or a --planning config that searches less deep",
+        ),
+    ],
+)
+def test_a_page_search_past_what_a_page_can_run_is_refused_before_tensorflow(
+    tmp_path, depth, flags, refusal, capsys, no_export_reached, no_tensorflow_reached
+):
+    """The page's Two Rooms search runs each plan in one frame: beams or depth past PAGE_MAX_SEARCH_BEAMS or
+    PAGE_MAX_SEARCH_PREDICTIONS would hang the page, so the export of them is one line before TensorFlow's import."""
+    run = saved_tiny_run(tmp_path / "two_rooms", tiny_two_rooms_config(search_depth=depth))
+    code, err = cli([run, "--out", tmp_path / "model", *flags], capsys)
+    assert_one_line_refusal(code, err)
+    assert err == f"cannot export: {refusal}\n"
+    assert not (tmp_path / "model").exists()
+
+
+@pytest.mark.parametrize("depth, beams", [(32, export_cli.PAGE_MAX_SEARCH_BEAMS), (DEPTH_AT_THE_PAGES_MOST, 32)])
+def test_a_page_search_at_what_a_page_can_run_is_exported(tmp_path, depth, beams, capsys, monkeypatch):
+    exported = []
+
+    def export_run(run, *args, plan_budget, **kwargs):
+        exported.append((run.config.search_depth, plan_budget["beams"]))
+        raise ExportError("stopped before the lowering")
+
+    monkeypatch.setattr("export.build.export_run", export_run)
+    run = saved_tiny_run(tmp_path / "two_rooms", tiny_two_rooms_config(search_depth=depth))
+    code, err = cli([run, "--out", tmp_path / "model", "--search-beams", beams], capsys)
+    assert (code, err) == (1, "cannot export: stopped before the lowering\n")  # past the checks
+    assert exported == [(depth, beams)]
 
 
 def test_a_keypoint_run_is_refused_before_tensorflow(tmp_path, capsys, no_export_reached, no_tensorflow_reached):

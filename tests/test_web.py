@@ -1366,3 +1366,62 @@ def test_the_pages_search_plans_from_the_newest_view_and_remembers_whole_moves(s
         held = watched["applied"][move["at"] - move_steps : move["at"]]
         assert held == [move["action"]] * move_steps, (move["at"], held)
     assert len({tuple(action) for action in watched["applied"]}) > 1  # the dot moved, so a stale latent would show
+
+
+ROOMS_SEARCH = json.loads((ROOMS / "meta.json").read_text())["planner"]["search"]
+MOST_BEAMS = export_cli.PAGE_MAX_SEARCH_BEAMS
+AT_THE_PAGES_MOST = {  # beams and depth both at the most python -m export gives the page's search
+    "beams": MOST_BEAMS,
+    "depth": export_cli.PAGE_MAX_SEARCH_PREDICTIONS // (8 * MOST_BEAMS * ROOMS_SEARCH["move_steps"]),
+}
+SEARCH_PAST_THE_PAGE = {  # a mounted folder: a field of the Two Rooms meta.json edited, what is said
+    "rooms-beams-past-the-page": (
+        "planner.search.beams",
+        export_cli.PAGE_MAX_SEARCH_BEAMS + 1,
+        f"planner.search.beams = {export_cli.PAGE_MAX_SEARCH_BEAMS + 1}, more than the "
+        f"{export_cli.PAGE_MAX_SEARCH_BEAMS} beams this page can spread by farthest-point sampling each move",
+    ),
+    "rooms-search-too-deep": (
+        "planner.search.depth",
+        1_000_000,
+        f"planner.search.beams = {ROOMS_SEARCH['beams']}, planner.search.depth = 1000000 and "
+        f"planner.search.move_steps = {ROOMS_SEARCH['move_steps']}: "
+        f"{8 * ROOMS_SEARCH['beams'] * 1_000_000 * ROOMS_SEARCH['move_steps']} predictor steps each plan, more than "
+        f"the {export_cli.PAGE_MAX_SEARCH_PREDICTIONS} this page can take each plan",
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def searches_site(site, tmp_path_factory):
+    """The site's browser and pages, serving copies of the Two Rooms meta.json with a search past what the page can
+    run (SEARCH_PAST_THE_PAGE), and a copy of the model whose search is at the most it can."""
+    edits = {name: (ROOMS, field, value) for name, (field, value, _) in SEARCH_PAST_THE_PAGE.items()}
+    folders = meta_lacking(tmp_path_factory.mktemp("searches-past-the-page"), edits)
+    folders["rooms-search-at-the-page"] = Path(shutil.copytree(ROOMS, tmp_path_factory.mktemp("searches") / "most"))
+    meta = json.loads((ROOMS / "meta.json").read_text())
+    meta["planner"]["search"].update(AT_THE_PAGES_MOST)
+    (folders["rooms-search-at-the-page"] / "meta.json").write_text(json.dumps(meta))
+    with browser.serve(mounts=folders) as url:
+        yield Site(url, site.chromium, site.tabs)
+
+
+@pytest.mark.parametrize("name", list(SEARCH_PAST_THE_PAGE))
+def test_a_search_past_what_the_page_can_run_is_named_before_anything_runs(searches_site, name):
+    """Beams or depth past export/__main__.py's PAGE_MAX_SEARCH_BEAMS or PAGE_MAX_SEARCH_PREDICTIONS (a hand-edited
+    meta.json) would hang the page at its first plan."""
+    console = []
+    page = open_demo(searches_site, f"?model={name}", console)
+    wait_for(page, "!document.getElementById('error').hidden")
+    text = page.inner_text("#error")
+    assert SEARCH_PAST_THE_PAGE[name][2] in text and "re-export" in text, text
+    assert "Not running" in page.inner_text("#status") and all(page.evaluate(CONTROLS_DISABLED)) and console == []
+    release(searches_site, page)
+
+
+def test_a_search_at_the_most_the_page_can_run_loads(searches_site):
+    console = []
+    page = open_demo(searches_site, "?model=rooms-search-at-the-page&paused=1", console)
+    assert "Model loaded" in page.inner_text("#status") and page.is_hidden("#error") and console == []
+    assert f"{AT_THE_PAGES_MOST['beams']} beams, {AT_THE_PAGES_MOST['depth']} moves" in page.inner_text("#plan-budget")
+    release(searches_site, page)
