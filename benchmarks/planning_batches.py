@@ -26,7 +26,10 @@ with cli.starting("python -m benchmarks.planning_batches"):  # Ctrl-C during the
 def parse_widths(text: str, episodes: int = suite.EPISODES) -> list[int | None]:
     """'16,64,all' -> [16, 64, None], each once; a width of `episodes` or more is all of them (None). ValueError on
     anything else."""
-    widths = [None if w.strip() == "all" else int(w) for w in text.split(",") if w.strip()]
+    words = [w.strip() for w in text.split(",") if w.strip()]
+    if not all(w == "all" or cli.PLAIN_INT.fullmatch(w) for w in words):  # int() would also read "1_6" and "\u0663"
+        raise ValueError(text)
+    widths = [None if w == "all" else int(w) for w in words]
     if not widths or any(w is not None and w < 1 for w in widths):
         raise ValueError(text)
     return list(dict.fromkeys(None if w is not None and w >= episodes else w for w in widths))
@@ -61,7 +64,7 @@ def time_batches(argv: list[str] | None) -> int:
     parser = cli.OneLineParser(prog="python -m benchmarks.planning_batches", description=__doc__.splitlines()[0])
     parser.add_argument("run", metavar="RUN_DIR", help="a finished steer run (train.py --config steer)")
     parser.add_argument("--widths", default="16,32,64,128,all", help="episodes per batch; 'all' = every one at once")
-    parser.add_argument("--repeats", type=int, default=3, help="timed calls per width (median reported)")
+    parser.add_argument("--repeats", type=cli.plain_int, default=3, help="timed calls per width (median reported)")
     args = parser.parse_args(argv)
     try:
         widths = parse_widths(args.widths)

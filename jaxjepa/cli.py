@@ -487,15 +487,25 @@ def one_seed(text: str, hint: str = "") -> int:
     return seeds[0]
 
 
+PLAIN_INT = re.compile(r"[+-]?[0-9]+")
+
+
+def plain_int(text: str) -> int:
+    """argparse type of an integer flag: ASCII decimal digits, signed or not. int() alone would also read "1_000"
+    and other scripts' digits (an Arabic-Indic "\u0663" is 3), which a flag given them was never meant to take."""
+    if not PLAIN_INT.fullmatch(text.strip()):
+        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}")
+    return int(text)
+
+
 MAX_BATCH = 65536  # episodes or trajectories evaluated at once: more is a typo, and would not fit in memory
 
 
 def batch_count(text: str) -> int:
     """argparse type of how many episodes or trajectories run at once: 1 to MAX_BATCH."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if not PLAIN_INT.fullmatch(text.strip()):
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}")
+    value = int(text)
     if not 1 <= value <= MAX_BATCH:
         raise argparse.ArgumentTypeError(f"must be 1 to {MAX_BATCH}, got {value}")
     return value
@@ -514,10 +524,13 @@ def _one_seed_listed(text: str) -> list[int]:
 
 
 def _tuple_of_ints(text: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(v) for v in text.split(",") if v.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+    numbers = [v for v in text.split(",") if v.strip()]
+    if not all(PLAIN_INT.fullmatch(v.strip()) for v in numbers):
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}")
+    return tuple(int(v) for v in numbers)
+
+
+FLAG_TYPES: dict[type, Callable[[str], Any]] = {int: plain_int}  # a Config field's type -> its flag's type
 
 
 def add_config_flags(parser: argparse.ArgumentParser) -> None:
@@ -526,7 +539,7 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("config overrides (defaults: the reference recipe)")
     for field in dataclasses.fields(Config):
         default = field.default
-        kind: Any = _tuple_of_ints if isinstance(default, tuple) else type(default)
+        kind: Any = _tuple_of_ints if isinstance(default, tuple) else FLAG_TYPES.get(type(default), type(default))
         group.add_argument(
             f"--{field.name.replace('_', '-')}",
             dest=f"cfg_{field.name}",
@@ -564,9 +577,9 @@ def config_from(args: argparse.Namespace, prog: str, seeds: int = 1) -> Config:
 
 # Flags that override a saved run's planning settings (plan.py, benchmarks.two_rooms_seconds): flag -> field, type.
 PLANNER_FLAGS = {
-    "samples": ("plan_samples", int),
-    "iterations": ("plan_iterations", int),
-    "horizon": ("plan_horizon", int),
+    "samples": ("plan_samples", plain_int),
+    "iterations": ("plan_iterations", plain_int),
+    "horizon": ("plan_horizon", plain_int),
     "noise": ("plan_noise", float),
 }
 

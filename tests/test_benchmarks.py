@@ -585,6 +585,8 @@ def test_two_rooms_seconds_refuses_bad_input_in_one_line(tmp_path, capsys):
         ([str(tmp_path / "missing")], 2, "missing"),
         ([str(tmp_path), "--episodes", "0"], 2, "--episodes"),
         ([str(tmp_path), "--episodes", "1000000000"], 2, "must be 1 to 65536"),
+        ([str(tmp_path), "--episodes", "1_000"], 2, "--episodes: expected a whole number, got '1_000'"),
+        ([str(tmp_path), "--samples", "\u0663"], 2, "--samples: invalid int value"),  # int() reads 3
         ([str(renamed)], 2, "its metrics.json says it trained seed 0, not seed 3"),
         ([str(run), str(run)], 2, "seed 0 is given twice"),
         ([str(tmp_path), "--horizon", "0"], 2, "plan_horizon must be"),  # refused before any run is read
@@ -604,6 +606,9 @@ def test_planning_batches_refuses_bad_input_in_one_line(tmp_path, capsys):
 
     assert planning_batches.parse_widths("16, 64,all") == [16, 64, None]
     assert planning_batches.parse_widths("300,all,16,300,99999999999999999999", episodes=256) == [None, 16]
+    for text in ("1_6", "\u0663", "16.0"):  # int() reads the first two
+        with pytest.raises(ValueError):
+            planning_batches.parse_widths(text)
     bounce = get_config("default")
     no_actions = save_run(tmp_path / "bounce" / "seed0", bounce, random_params(bounce), {"final": {"seed": 0}})
     for argv, code in (
@@ -612,6 +617,7 @@ def test_planning_batches_refuses_bad_input_in_one_line(tmp_path, capsys):
         ([str(tmp_path), "--widths", "0,16"], 2),
         ([str(tmp_path), "--widths", "x"], 2),
         ([str(tmp_path), "--repeats", "0"], 2),
+        ([str(tmp_path), "--repeats", "1_0"], 2),
     ):
         with pytest.raises(SystemExit) as exit_info:
             planning_batches.main(argv)

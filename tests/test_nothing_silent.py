@@ -433,6 +433,12 @@ def test_an_unusable_cache_folder_costs_the_cache_in_one_line(tmp_path, capfd):
         (["--encoder-hidden", "0"], "encoder_hidden must be positive"),
         (["--predictor-hidden", "-1"], "predictor_hidden must be positive"),
         (["--train-sequences", "1e8"], "invalid int value"),
+        (["--steps", "30.0"], "--steps: invalid int value: '30.0'"),
+        (["--steps", "1_000"], "--steps: invalid int value: '1_000'"),  # int() reads 1000
+        (["--steps", "\u0663"], "--steps: invalid int value"),  # an Arabic-Indic 3, which int() reads
+        (["--steps", "-5"], "steps must be positive and at most"),  # a sign is read, and the range refuses it
+        (["--encoder-hidden", "64,1_6"], "--encoder-hidden: expected comma-separated integers"),
+        (["--predictor-hidden", "\u0663"], "--predictor-hidden: expected comma-separated integers"),
         (["--steps", "10000001"], "steps must be positive and at most 10000000"),
         (["--steps", "10000000", "--batch-size", "10000000"], "more than this machine's"),
         (["--frame-size", "100000"], "more than this machine's"),
@@ -453,6 +459,19 @@ def test_bad_flags_are_one_line_before_any_compute(argv, message, capsys, monkey
         train_cli.main(argv)
     err = capsys.readouterr().err.strip()
     assert exit_info.value.code == 2 and message in err and len(err.splitlines()) == 1, err
+
+
+@pytest.mark.parametrize("flag", ["--episodes", "--samples", "--iterations", "--horizon"])
+@pytest.mark.parametrize("value", ["1_6", "\u0663"], ids=["underscored", "arabic-indic"])
+def test_plan_py_counts_are_ascii_digits(flag, value, capsys):
+    """int() reads "1_6" as 16 and an Arabic-Indic digit as the number it writes; plan.py's counts take neither."""
+    import plan as plan_cli
+
+    with pytest.raises(SystemExit) as exit_info:
+        plan_cli.parse(["runs/steer/seed0", flag, value])
+    err = capsys.readouterr().err.strip()
+    assert exit_info.value.code == 2 and f"argument {flag}: " in err and len(err.splitlines()) == 1, err
+    assert plan_cli.parse(["runs/steer/seed0", flag, "+16"]).__dict__[flag[2:]] == 16  # a sign is kept
 
 
 # ---------- eval.py: its runs and outputs, checked before it evaluates ----------
