@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from jaxjepa import cli
-from jaxjepa.evaluation.report import block_refusal_status, replace_block, table
+from jaxjepa.evaluation.report import MissingMarkers, block_refusal_status, replace_block, table
 
 REPO = Path(__file__).resolve().parents[1]  # default paths are the repo's, from any folder
 
@@ -493,6 +493,20 @@ def rewrite_readme(readme: Path, text: str, block: str = "performance") -> None:
     replace_block(readme, begin, end, f"{begin}\n\n{text}\n\n{end}")
 
 
+def reason(err: Exception) -> str:
+    """Why a file could not be read or written, without the "[Errno N]" and the path that an OSError's text adds."""
+    if isinstance(err, UnicodeDecodeError):
+        return "it is not UTF-8 text"
+    return (err.strerror if isinstance(err, OSError) else None) or str(err)
+
+
+def readme_refusal(err: Exception, readme: str) -> str:
+    """The refusal of a --readme that could not be rewritten, naming the flag as the other flags' refusals do."""
+    if isinstance(err, MissingMarkers):  # its text starts with the README's path
+        return f"--readme {err}"
+    return f"cannot rewrite --readme {readme}: {reason(err)}"
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         with cli.stdout_checked("python -m benchmarks.report", "; it prints after writing, so the README is whole"):
@@ -512,7 +526,7 @@ def rewrite(argv: list[str] | None) -> int:
     try:
         results = cli.read_json(args.bench)
     except cli.UNREADABLE_JSON as err:
-        cli.fail(f"python -m benchmarks.report: cannot read {args.bench}: {err}")
+        cli.fail(f"python -m benchmarks.report: cannot read --bench {args.bench}: {reason(err)}")
     problem = block_problem(results, args.block)
     if problem:
         cli.fail(f"python -m benchmarks.report: {args.bench} {problem}; {args.readme} left as it was")
@@ -520,7 +534,9 @@ def rewrite(argv: list[str] | None) -> int:
         shown = os.path.relpath(Path(args.bench).absolute(), Path(args.readme).absolute().parent)  # as README links it
         rewrite_readme(Path(args.readme), markdown(results, shown), args.block)
     except (OSError, ValueError) as err:  # ValueError: no markers (MissingMarkers), or not UTF-8
-        cli.fail(f"python -m benchmarks.report: {err}", block_refusal_status(err, args.readme))
+        cli.fail(
+            f"python -m benchmarks.report: {readme_refusal(err, args.readme)}", block_refusal_status(err, args.readme)
+        )
     print(f"rewrote the {args.block} block of {args.readme} from {args.bench}")
     return 0
 

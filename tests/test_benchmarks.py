@@ -352,6 +352,26 @@ def test_readme_without_markers_is_a_one_line_error(tmp_path, capsys):
     assert code == 2 and "NO.md" in err
 
 
+def test_report_names_the_flag_of_a_file_it_cannot_use(tmp_path, capsys):
+    """Each refusal of --readme or --bench names the flag, as the other flags' refusals do."""
+    bench, folder, latin1, unmarked = (tmp_path / name for name in ("bench.json", "folder", "latin1.md", "plain.md"))
+    bench.write_text(json.dumps(fake_results()))
+    folder.mkdir()
+    latin1.write_bytes(f"caf\xe9\n{report.BEGIN}\n{report.END}\n".encode("latin-1"))
+    unmarked.write_text("no markers here\n")
+    for bench_path, readme, says in (
+        (bench, folder, f"python -m benchmarks.report: cannot rewrite --readme {folder}: Is a directory"),
+        (bench, latin1, f"python -m benchmarks.report: cannot rewrite --readme {latin1}: it is not UTF-8 text"),
+        (bench, unmarked, f"python -m benchmarks.report: --readme {unmarked}: no generated block between"),
+        (folder, unmarked, f"python -m benchmarks.report: cannot read --bench {folder}: Is a directory"),
+        (latin1, unmarked, f"python -m benchmarks.report: cannot read --bench {latin1}: it is not UTF-8 text"),
+    ):
+        argv = ["--bench", str(bench_path), "--readme", str(readme)]
+        code, err = refusal(capsys, lambda argv=argv: report.main(argv))
+        assert code == 2 and err.startswith(says), err
+    assert unmarked.read_text() == "no markers here\n"
+
+
 def test_a_readme_block_whose_write_fails_under_way_is_the_works_failure(tmp_path):
     assert eval_report.block_refusal_status(eval_report.MissingMarkers("no markers"), tmp_path) == 2
     readme = tmp_path / "README.md"
