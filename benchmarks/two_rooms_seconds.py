@@ -24,11 +24,19 @@ with cli.starting(PROG):  # Ctrl-C during the slow imports: one line, no traceba
     import jax
     import numpy as np
 
-    from jaxjepa import api, checkpoint, get_config, planning, runner
+    from jaxjepa import api, checkpoint, get_config, planning, runner, two_rooms, two_rooms_planning
     from jaxjepa.evaluation import two_rooms as suite
     from jaxjepa.evaluation.runs import check_seed, repeated_seed, seed_of
     from jaxjepa.evaluation.settings import purpose_key
     from jaxjepa.runner import stacked_keys
+
+
+# the planner each of the suite's programs runs (suite.episode_programs: the suite's planners, then the ceilings)
+PLANNER_OF = {name: planner for name, planner, _ in suite.PLANNERS} | {
+    "ceiling": "mppi",
+    "ceiling_search": "search",
+    "ceiling_path": "mppi",
+}
 
 
 def parse(argv: list[str] | None):
@@ -102,12 +110,26 @@ def run_planners(args, recipe) -> None:
     planners = [p.strip() for p in args.planners.split(",") if p.strip()]
     if not planners or set(planners) - set(programs):
         cli.fail(f"{PROG}: --planners must name some of {', '.join(programs)}")
-    if (problem := planning.too_few_samples(config)) and set(planners) - {"search", "ceiling_search", "random"}:
+    if problem := planner_problem(planners, config):
         cli.fail(f"{PROG}: {problem}")
     settings = ", ".join(f"{field} {getattr(config, field)}" for field, _ in cli.PLANNER_FLAGS.values())
     print(f"{jax.device_count()} x {jax.devices()[0].device_kind}, {args.episodes} episodes per run; {settings}")
     for name in planners:  # Ctrl-C lands at once, not after the compiled call
         print(runner.interruptible(measure, name, programs[name], runs, plan_keys, args.episodes), flush=True)
+
+
+def planner_problem(planners: list[str], config) -> str | None:
+    """Why one of the named programs cannot plan as `config` says, or None: the refusals an episode would raise
+    when traced, asked before the table's first line is printed."""
+    for name in planners:
+        planner = PLANNER_OF[name]
+        if planner in ("mppi", "cem") and (problem := planning.too_few_samples(config)):
+            return problem
+        try:
+            two_rooms_planning.check_episode(planner, suite.ACTIONS_PER_PLAN, two_rooms.EVAL_MAX_STEPS, config)
+        except planning.PlanningError as err:
+            return str(err)
+    return None
 
 
 if __name__ == "__main__":

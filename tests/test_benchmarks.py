@@ -597,6 +597,7 @@ def test_gpu_block_is_rewritten_apart_from_the_cpu_block(tmp_path):
 
 def test_two_rooms_seconds_refuses_bad_input_in_one_line(tmp_path, capsys):
     from benchmarks import two_rooms_seconds
+    from jaxjepa.evaluation import two_rooms as suite
 
     rooms = get_config("two_rooms_ebjepa")
     run = save_run(tmp_path / "runs" / "seed0", rooms, random_params(rooms), {"final": {"seed": 0}})
@@ -613,12 +614,15 @@ def test_two_rooms_seconds_refuses_bad_input_in_one_line(tmp_path, capsys):
         ([str(tmp_path), "--noise", "inf"], 2, "plan_noise must be a finite number"),
         ([str(run), "--samples", "1", "--planners", "mppi"], 2, "the plan never changes"),  # CEM's elites follow
         ([str(run), "--horizon", "2", "--planners", "search"], 2, "shorter than the 4 actions applied"),
+        ([str(run), "--horizon", "2", "--planners", "ceiling_search"], 2, "shorter than the 4 actions applied"),
     ):
         with pytest.raises(SystemExit) as exit_info:
             two_rooms_seconds.main(argv)
         assert exit_info.value.code == code
-        err = capsys.readouterr().err.strip()
-        assert len(err.splitlines()) == 1 and says in err, err
+        out, err = capsys.readouterr()
+        assert len(err.strip().splitlines()) == 1 and says in err and out == "", (out, err)  # no table before it
+    programs = suite.episode_programs(rooms, 1)
+    assert two_rooms_seconds.PLANNER_OF.keys() == programs.keys()  # each program's refusals are asked before it runs
 
 
 def test_planning_batches_refuses_bad_input_in_one_line(tmp_path, capsys):
