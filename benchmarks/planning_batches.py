@@ -15,7 +15,9 @@ import time
 
 from jaxjepa import cli
 
-with cli.starting("python -m benchmarks.planning_batches"):  # Ctrl-C during the slow imports: one line, no traceback
+PROG = "python -m benchmarks.planning_batches"
+
+with cli.starting(PROG):  # Ctrl-C during the slow imports: one line, no traceback
     import jax
     import numpy as np
 
@@ -56,12 +58,12 @@ def measure(model, config, key, widths: list, repeats: int) -> tuple[float, dict
 
 
 def main(argv: list[str] | None = None) -> int:
-    with cli.stdout_checked("python -m benchmarks.planning_batches"):
+    with cli.leaving_on_interrupt(f"{PROG}: interrupted; nothing was written"), cli.stdout_checked(PROG):
         return time_batches(argv)
 
 
 def time_batches(argv: list[str] | None) -> int:
-    parser = cli.OneLineParser(prog="python -m benchmarks.planning_batches", description=__doc__.splitlines()[0])
+    parser = cli.OneLineParser(prog=PROG, description=__doc__.splitlines()[0])
     parser.add_argument("run", metavar="RUN_DIR", help="a finished steer run (train.py --config steer)")
     parser.add_argument("--widths", default="16,32,64,128,all", help="episodes per batch; 'all' = every one at once")
     parser.add_argument("--repeats", type=cli.plain_int, default=3, help="timed calls per width (median reported)")
@@ -80,10 +82,7 @@ def time_batches(argv: list[str] | None) -> int:
         model, key = planning.learned_model(run.params, run.config), jax.random.key(suite.TIMING_KEY)
     except planning.PlanningError as err:
         cli.fail(f"{parser.prog}: {args.run}: {err}")
-    try:  # Ctrl-C lands when a compiled call returns: one line, not a traceback
-        lone_s, seconds = measure(model, run.config, key, widths, args.repeats)
-    except KeyboardInterrupt:
-        cli.interrupted(f"{parser.prog}: interrupted; nothing was written")
+    lone_s, seconds = measure(model, run.config, key, widths, args.repeats)  # Ctrl-C lands when a call returns
     print(
         f"{jax.device_count()} x {jax.devices()[0].device_kind}; {suite.EPISODES} episodes; one lone episode "
         f"{lone_s * 1e3:.1f} ms, so {suite.EPISODES * lone_s:.2f} s one after another"

@@ -507,12 +507,16 @@ def readme_refusal(err: Exception, readme: str) -> str:
     return f"cannot rewrite --readme {readme}: {reason(err)}"
 
 
+# the README is written whole beside itself and renamed: as it was, or rewritten
+INTERRUPTED = "python -m benchmarks.report: interrupted; the README is whole, as it was or rewritten"
+
+
 def main(argv: list[str] | None = None) -> int:
-    try:
-        with cli.stdout_checked("python -m benchmarks.report", "; it prints after writing, so the README is whole"):
-            return rewrite(argv)
-    except KeyboardInterrupt:  # the README is written whole beside itself and renamed: as it was, or rewritten
-        cli.interrupted("python -m benchmarks.report: interrupted; the README is whole, as it was or rewritten")
+    with (
+        cli.leaving_on_interrupt(INTERRUPTED),
+        cli.stdout_checked("python -m benchmarks.report", "; it prints after writing, so the README is whole"),
+    ):
+        return rewrite(argv)
 
 
 def rewrite(argv: list[str] | None) -> int:

@@ -263,9 +263,8 @@ def planning_refusals(
     FAILED and the advice to plan fewer or `smaller`. Any other `xla_error` (JAX's runtime error, passed in since
     this module imports no JAX) goes on as it was."""
     try:
-        yield
-    except KeyboardInterrupt:
-        interrupted(f"{prog}: interrupted; nothing was written")
+        with leaving_on_interrupt(f"{prog}: interrupted; nothing was written"):
+            yield
     except refused as err:
         fail(f"{prog}: {err}")
     except xla_error as err:
@@ -377,6 +376,15 @@ def interrupted(message: str) -> NoReturn:
     except RuntimeError:
         os.write(2, f"{message}\n".encode(errors="replace"))
     os._exit(INTERRUPTED)
+
+
+@contextlib.contextmanager
+def leaving_on_interrupt(message: str) -> Iterator[None]:
+    """Around a command's work: Ctrl-C anywhere in it, its printing included, leaves by `interrupted(message)`."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        interrupted(message)
 
 
 @contextlib.contextmanager

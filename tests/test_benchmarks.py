@@ -515,6 +515,47 @@ def test_ctrl_c_in_a_benchmark_is_one_line_and_status_130(tmp_path, monkeypatch,
     assert code == 130 and "interrupted" in err
 
 
+class CtrlCAtWrite:
+    """A standard output on which Ctrl-C lands at the `nth` write (from 1; print writes a line's text, then "\\n")."""
+
+    def __init__(self, nth: int) -> None:
+        self.written, self.nth = [], nth
+
+    def write(self, text: str) -> int:
+        if len(self.written) + 1 == self.nth:
+            raise KeyboardInterrupt
+        self.written.append(text)
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("nth", [1, 3], ids=["first-line", "table-header"])
+def test_ctrl_c_while_planning_batches_prints_is_one_line_and_status_130(nth, monkeypatch, capsys):
+    """Ctrl-C after the measurement, while the table is printed: one line and status 130, as within it."""
+    from benchmarks import planning_batches
+
+    monkeypatch.setattr(cli.signal, "signal", lambda *args: None)
+    monkeypatch.setattr(cli.os, "_exit", lambda code: (_ for _ in ()).throw(SystemExit(code)))
+    run = types.SimpleNamespace(params={}, config=get_config("steer"))
+    monkeypatch.setattr(planning_batches.api, "load_run", lambda path: run)
+    monkeypatch.setattr(planning_batches.planning, "learned_model", lambda params, config: None)
+    monkeypatch.setattr(planning_batches, "measure", lambda *args: (0.01, {16: [0.5], None: [0.25]}))
+    stdout = CtrlCAtWrite(nth)
+    monkeypatch.setattr(sys, "stdout", stdout)
+    try:
+        planning_batches.main(["RUN", "--widths", "16,all"])
+        code = 0
+    except SystemExit as exit_info:
+        code = exit_info.code
+    except KeyboardInterrupt:  # out of main, Python would print its traceback
+        code = "KeyboardInterrupt"
+    err = capsys.readouterr().err.strip()
+    assert code == 130 and err == "python -m benchmarks.planning_batches: interrupted; nothing was written", err
+    assert len(stdout.written) == nth - 1
+
+
 @pytest.mark.parametrize("moment", ["after the last section", "while the table renders"])
 def test_ctrl_c_between_a_section_and_the_write_is_one_line_and_keeps_out(moment, tmp_path, monkeypatch, capsys):
     from benchmarks import sections
