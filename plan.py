@@ -27,7 +27,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = cli.OneLineParser(prog="plan.py", description=__doc__.splitlines()[0])
     parser.add_argument("run_dir", metavar="RUN_DIR", help="a finished run with an action-conditioned predictor")
     parser.add_argument("--episodes", type=cli.batch_count, default=256, help="episodes to plan, vmapped (default 256)")
-    parser.add_argument("--goal", type=float, nargs=2, metavar=("Y", "X"), help="one goal for every episode, px")
+    goal_help = "one goal for every episode, px"
+    parser.add_argument("--goal", type=cli.plain_float, nargs=2, metavar=("Y", "X"), help=goal_help)
     parser.add_argument("--planner", choices=(*CHOICES["planner"], "random"), help="default: the run's planner")
     cli.add_planner_flags(parser, "the run's config")
     parser.add_argument("--seed", type=cli.one_seed, default=0, help="the tasks' and the planner's key (default 0)")

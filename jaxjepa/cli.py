@@ -506,6 +506,17 @@ def plain_int(text: str) -> int:
     return int(text)
 
 
+def plain_float(text: str) -> float:
+    """argparse type of a float flag: float() of ASCII text without underscores. float() alone would also read
+    "1_0e-3" (0.01) and other scripts' digits (an Arabic-Indic "\u0661.\u0665" is 1.5)."""
+    try:
+        if text.isascii() and "_" not in text:
+            return float(text)
+    except ValueError:
+        pass
+    raise argparse.ArgumentTypeError(f"invalid float value: {text!r}")
+
+
 MAX_BATCH = 65536  # episodes or trajectories evaluated at once: more is a typo, and would not fit in memory
 
 
@@ -538,7 +549,8 @@ def _tuple_of_ints(text: str) -> tuple[int, ...]:
     return tuple(int(v) for v in numbers)
 
 
-FLAG_TYPES: dict[type, Callable[[str], Any]] = {int: plain_int}  # a Config field's type -> its flag's type
+# a Config field's type -> its flag's type
+FLAG_TYPES: dict[type, Callable[[str], Any]] = {int: plain_int, float: plain_float}
 
 
 def add_config_flags(parser: argparse.ArgumentParser) -> None:
@@ -588,7 +600,7 @@ PLANNER_FLAGS = {
     "samples": ("plan_samples", plain_int),
     "iterations": ("plan_iterations", plain_int),
     "horizon": ("plan_horizon", plain_int),
-    "noise": ("plan_noise", float),
+    "noise": ("plan_noise", plain_float),
 }
 
 

@@ -439,6 +439,8 @@ def test_an_unusable_cache_folder_costs_the_cache_in_one_line(tmp_path, capfd):
         (["--steps", "-5"], "steps must be positive and at most"),  # a sign is read, and the range refuses it
         (["--encoder-hidden", "64,1_6"], "--encoder-hidden: expected comma-separated integers"),
         (["--predictor-hidden", "\u0663"], "--predictor-hidden: expected comma-separated integers"),
+        (["--lr", "1_0e-3"], "--lr: invalid float value: '1_0e-3'"),  # float() reads 0.01
+        (["--sigma", "\u0661.\u0665"], "--sigma: invalid float value"),  # Arabic-Indic 1.5, which float() reads
         (["--steps", "10000001"], "steps must be positive and at most 10000000"),
         (["--steps", "10000000", "--batch-size", "10000000"], "more than this machine's"),
         (["--frame-size", "100000"], "more than this machine's"),
@@ -461,17 +463,19 @@ def test_bad_flags_are_one_line_before_any_compute(argv, message, capsys, monkey
     assert exit_info.value.code == 2 and message in err and len(err.splitlines()) == 1, err
 
 
-@pytest.mark.parametrize("flag", ["--episodes", "--samples", "--iterations", "--horizon"])
+@pytest.mark.parametrize("flag", ["--episodes", "--samples", "--iterations", "--horizon", "--noise", "--goal"])
 @pytest.mark.parametrize("value", ["1_6", "\u0663"], ids=["underscored", "arabic-indic"])
-def test_plan_py_counts_are_ascii_digits(flag, value, capsys):
-    """int() reads "1_6" as 16 and an Arabic-Indic digit as the number it writes; plan.py's counts take neither."""
+def test_plan_py_numbers_are_ascii_digits(flag, value, capsys):
+    """int() and float() read "1_6" as 16 and an Arabic-Indic digit as the number it writes; plan.py takes neither."""
     import plan as plan_cli
 
+    given = [flag, value, "4"] if flag == "--goal" else [flag, value]
     with pytest.raises(SystemExit) as exit_info:
-        plan_cli.parse(["runs/steer/seed0", flag, value])
+        plan_cli.parse(["runs/steer/seed0", *given])
     err = capsys.readouterr().err.strip()
     assert exit_info.value.code == 2 and f"argument {flag}: " in err and len(err.splitlines()) == 1, err
-    assert plan_cli.parse(["runs/steer/seed0", flag, "+16"]).__dict__[flag[2:]] == 16  # a sign is kept
+    typed = [flag, "+16", "4"] if flag == "--goal" else [flag, "+16"]  # a sign is kept
+    assert 16 in np.ravel(plan_cli.parse(["runs/steer/seed0", *typed]).__dict__[flag[2:]])
 
 
 # ---------- eval.py: its runs and outputs, checked before it evaluates ----------
