@@ -62,10 +62,9 @@ def parse_args(argv):
 def parse_seed_counts(text: str) -> tuple[int, ...]:
     """--seed-counts as distinct counts, smallest first (the table's ratios are to its first row); one line and
     exit 2 for anything else."""
-    try:
-        counts = [int(n) for n in text.split(",")]
-    except ValueError:
+    if not all(cli.PLAIN_INT.fullmatch(n.strip()) for n in text.split(",")):  # int() would also read "1_0" and "\u0663"
         cli.fail(f"python -m benchmarks: --seed-counts wants integers like 1,2,4,8, got {text!r}")
+    counts = [int(n) for n in text.split(",")]
     if min(counts) < 1 or max(counts) > cli.MAX_SEEDS:
         cli.fail(f"python -m benchmarks: --seed-counts must be from 1 to {cli.MAX_SEEDS}")
     if len(set(counts)) < len(counts):

@@ -597,6 +597,9 @@ def test_a_benchmark_file_of_another_machine_is_not_replaced_unasked(tmp_path, m
     code, err = refusal(capsys, lambda: bench_main.main(["--sections", "peak,step,seeds,ttq", "--out", str(out)]))
     assert code == 2 and "figures of another machine or jax version" in err and out.read_bytes() == before
     assert bench_main.parse_seed_counts("8,1,2") == (1, 2, 8)  # the table's ratios are to its first row
+    for text in ("1_0", "1,\u0663", "2.0"):  # int() reads the first two
+        code, err = refusal(capsys, lambda text=text: bench_main.parse_seed_counts(text))
+        assert code == 2 and err == f"python -m benchmarks: --seed-counts wants integers like 1,2,4,8, got {text!r}"
 
 
 def test_a_failed_benchmark_child_is_one_line_naming_what_ran(tmp_path, monkeypatch, capsys):
