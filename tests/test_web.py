@@ -87,6 +87,14 @@ META_LACKING = {  # a mounted folder: the model, the field its meta.json lacks
 }
 
 
+ROOMS_SEARCH = json.loads((ROOMS / "meta.json").read_text())["planner"]["search"]
+MOST_BEAMS = export_cli.PAGE_MAX_SEARCH_BEAMS
+AT_THE_PAGES_MOST = {  # beams and depth both at the most python -m export gives the page's search
+    "beams": MOST_BEAMS,
+    "depth": export_cli.PAGE_MAX_SEARCH_PREDICTIONS // (8 * MOST_BEAMS * ROOMS_SEARCH["move_steps"]),
+}
+
+
 META_EDITED = {  # a mounted folder: the model, a field its meta.json holds, the value it is edited to, what is said
     "latent-dim-text": (MODEL, "model.latent_dim", "32", 'model.latent_dim = "32", where this page needs a whole'),
     "sigma-zero": (MODEL, "world.sigma", 0, "world.sigma = 0, where this page needs a number from 0.1 to"),
@@ -129,6 +137,22 @@ META_EDITED = {  # a mounted folder: the model, a field its meta.json holds, the
         3,
         "planner.search.move_steps = 3, which does not divide planner.actions_per_plan = 4",
     ),
+    "rooms-beams-past-the-page": (  # python -m export refuses it (PAGE_MAX_SEARCH_BEAMS)
+        ROOMS,
+        "planner.search.beams",
+        MOST_BEAMS + 1,
+        f"planner.search.beams = {MOST_BEAMS + 1}, more than the {MOST_BEAMS} beams this page can spread by "
+        "farthest-point sampling each move",
+    ),
+    "rooms-search-too-deep": (  # python -m export refuses it (PAGE_MAX_SEARCH_PREDICTIONS)
+        ROOMS,
+        "planner.search.depth",
+        1_000_000,
+        f"planner.search.beams = {ROOMS_SEARCH['beams']}, planner.search.depth = 1000000 and "
+        f"planner.search.move_steps = {ROOMS_SEARCH['move_steps']}: "
+        f"{8 * ROOMS_SEARCH['beams'] * 1_000_000 * ROOMS_SEARCH['move_steps']} predictor steps each plan, more than "
+        f"the {export_cli.PAGE_MAX_SEARCH_PREDICTIONS} this page can take each plan",
+    ),
 }
 LACKING = object()  # the field is deleted
 
@@ -157,6 +181,7 @@ def meta_lacking(root: Path, changes: dict | None = None) -> dict[str, Path]:
 ROOMS_SEARCHES = {  # a mounted copy of the Two Rooms model: its meta.json's search settings changed (None: none)
     "rooms-small-search": {"beams": 16, "run_beams": 16, "reversals": "allowed", "replan": "fresh", "memory": 0},
     "rooms-no-search": None,
+    "rooms-search-at-the-page": AT_THE_PAGES_MOST,
 }
 
 
@@ -1034,13 +1059,15 @@ def test_a_meta_json_without_a_needed_field_is_named_in_plain_words(site, name):
 @pytest.mark.parametrize("name", list(META_EDITED))
 def test_a_meta_json_value_the_page_cannot_use_is_named_before_anything_runs(site, name):
     """A hand-edited meta.json (python -m export keeps one): a value of another kind, or one its world and model
-    disagree on, would stop the page mid-run with a TF.js error, or run it on NaN frames."""
+    disagree on, would stop the page mid-run with a TF.js error, or run it on NaN frames; a search past what the page
+    can run would hang it at its first plan."""
     console = []
     page = open_demo(site, f"?model={name}", console)
     wait_for(page, "!document.getElementById('error').hidden")
     text = page.inner_text("#error")
     assert META_EDITED[name][3] in text and "re-export" in text, text
     assert "went wrong" not in text and "Cannot" not in text and "Not running" in page.inner_text("#status")
+    assert all(page.evaluate(CONTROLS_DISABLED))
     assert page.evaluate("window.jepa.app.frameIndex") == 0 and console == []
     release(site, page)
 
@@ -1368,60 +1395,11 @@ def test_the_pages_search_plans_from_the_newest_view_and_remembers_whole_moves(s
     assert len({tuple(action) for action in watched["applied"]}) > 1  # the dot moved, so a stale latent would show
 
 
-ROOMS_SEARCH = json.loads((ROOMS / "meta.json").read_text())["planner"]["search"]
-MOST_BEAMS = export_cli.PAGE_MAX_SEARCH_BEAMS
-AT_THE_PAGES_MOST = {  # beams and depth both at the most python -m export gives the page's search
-    "beams": MOST_BEAMS,
-    "depth": export_cli.PAGE_MAX_SEARCH_PREDICTIONS // (8 * MOST_BEAMS * ROOMS_SEARCH["move_steps"]),
-}
-SEARCH_PAST_THE_PAGE = {  # a mounted folder: a field of the Two Rooms meta.json edited, what is said
-    "rooms-beams-past-the-page": (
-        "planner.search.beams",
-        export_cli.PAGE_MAX_SEARCH_BEAMS + 1,
-        f"planner.search.beams = {export_cli.PAGE_MAX_SEARCH_BEAMS + 1}, more than the "
-        f"{export_cli.PAGE_MAX_SEARCH_BEAMS} beams this page can spread by farthest-point sampling each move",
-    ),
-    "rooms-search-too-deep": (
-        "planner.search.depth",
-        1_000_000,
-        f"planner.search.beams = {ROOMS_SEARCH['beams']}, planner.search.depth = 1000000 and "
-        f"planner.search.move_steps = {ROOMS_SEARCH['move_steps']}: "
-        f"{8 * ROOMS_SEARCH['beams'] * 1_000_000 * ROOMS_SEARCH['move_steps']} predictor steps each plan, more than "
-        f"the {export_cli.PAGE_MAX_SEARCH_PREDICTIONS} this page can take each plan",
-    ),
-}
-
-
-@pytest.fixture(scope="module")
-def searches_site(site, tmp_path_factory):
-    """The site's browser and pages, serving copies of the Two Rooms meta.json with a search past what the page can
-    run (SEARCH_PAST_THE_PAGE), and a copy of the model whose search is at the most it can."""
-    edits = {name: (ROOMS, field, value) for name, (field, value, _) in SEARCH_PAST_THE_PAGE.items()}
-    folders = meta_lacking(tmp_path_factory.mktemp("searches-past-the-page"), edits)
-    folders["rooms-search-at-the-page"] = Path(shutil.copytree(ROOMS, tmp_path_factory.mktemp("searches") / "most"))
-    meta = json.loads((ROOMS / "meta.json").read_text())
-    meta["planner"]["search"].update(AT_THE_PAGES_MOST)
-    (folders["rooms-search-at-the-page"] / "meta.json").write_text(json.dumps(meta))
-    with browser.serve(mounts=folders) as url:
-        yield Site(url, site.chromium, site.tabs)
-
-
-@pytest.mark.parametrize("name", list(SEARCH_PAST_THE_PAGE))
-def test_a_search_past_what_the_page_can_run_is_named_before_anything_runs(searches_site, name):
-    """Beams or depth past export/__main__.py's PAGE_MAX_SEARCH_BEAMS or PAGE_MAX_SEARCH_PREDICTIONS (a hand-edited
-    meta.json) would hang the page at its first plan."""
+def test_a_search_at_the_most_the_page_can_run_loads(site):
+    """Beams and depth at export/__main__.py's PAGE_MAX_SEARCH_BEAMS and PAGE_MAX_SEARCH_PREDICTIONS load; one past
+    either is refused (META_EDITED)."""
     console = []
-    page = open_demo(searches_site, f"?model={name}", console)
-    wait_for(page, "!document.getElementById('error').hidden")
-    text = page.inner_text("#error")
-    assert SEARCH_PAST_THE_PAGE[name][2] in text and "re-export" in text, text
-    assert "Not running" in page.inner_text("#status") and all(page.evaluate(CONTROLS_DISABLED)) and console == []
-    release(searches_site, page)
-
-
-def test_a_search_at_the_most_the_page_can_run_loads(searches_site):
-    console = []
-    page = open_demo(searches_site, "?model=rooms-search-at-the-page&paused=1", console)
+    page = open_demo(site, "?model=rooms-search-at-the-page&paused=1", console)
     assert "Model loaded" in page.inner_text("#status") and page.is_hidden("#error") and console == []
     assert f"{AT_THE_PAGES_MOST['beams']} beams, {AT_THE_PAGES_MOST['depth']} moves" in page.inner_text("#plan-budget")
-    release(searches_site, page)
+    release(site, page)
