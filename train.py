@@ -35,7 +35,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--force", action="store_true", help="replace finished runs")
     parser.add_argument(
         "--seeds-per-program",
-        type=int,
+        type=cli.plain_int,
         default=SEEDS_PER_PROGRAM,
         metavar="N",
         help=f"train at most N seeds at once; more go in chunks (default {SEEDS_PER_PROGRAM})",

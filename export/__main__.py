@@ -18,7 +18,7 @@ import warnings
 from pathlib import Path
 from typing import NoReturn
 
-from jaxjepa.cli import FAILED, OneLineParser, fail, interrupted, starting, stdout_checked
+from jaxjepa.cli import FAILED, OneLineParser, fail, interrupted, plain_int, starting, stdout_checked
 
 with starting("python -m export"):  # Ctrl-C during the slow imports: one line, no traceback
     from export import REFERENCE_DOWNLOAD_MB, USER_TF_LOG_LEVEL
@@ -73,19 +73,19 @@ def add_planning_flags(parser) -> None:
     """The flags of how the page plans, for runs whose predictor takes actions (PLANNING_FLAGS)."""
     parser.add_argument(
         "--plan-samples",
-        type=int,
+        type=plain_int,
         metavar="N",
         help="action-conditioned runs: sequences the page's planner samples (default: the run's)",
     )
     parser.add_argument(
         "--plan-iterations",
-        type=int,
+        type=plain_int,
         metavar="I",
         help="action-conditioned runs: the page's refinements per step (default: the run's)",
     )
     parser.add_argument(
         "--search-beams",
-        type=int,
+        type=plain_int,
         metavar="B",
         help="Two Rooms runs: beams of the page's latent search (default: the run's)",
     )

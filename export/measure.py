@@ -35,6 +35,7 @@ from jaxjepa.cli import (
     fail,
     interrupted,
     output_file_problem,
+    plain_int,
     read_json,
     write_text,
 )
@@ -234,7 +235,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--also", nargs="*", default=[], metavar="DIR", help="further export folders, e.g. a float16 one"
     )
-    parser.add_argument("--repeats", type=int, default=DEFAULT_REPEATS, help="timed runs per figure (median reported)")
+    parser.add_argument(
+        "--repeats", type=plain_int, default=DEFAULT_REPEATS, help="timed runs per figure (median reported)"
+    )
     parser.add_argument("--out", default=DEFAULT_OUT, help="JSON output (default results/web.json)")
     parser.add_argument(
         "--readme",

@@ -59,7 +59,7 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
     for name in ("num_processes", "process_id"):
         group.add_argument(
             f"--{name.replace('_', '-')}",
-            type=int,
+            type=cli.plain_int,
             default=_env_int_or_fail(ENV[name]),
             metavar="INT",
             help=f"env {ENV[name]}",
@@ -68,10 +68,9 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
 
 def _env_int(name: str) -> int | None:
     text = os.environ.get(name)
-    try:
-        return None if text is None else int(text)
-    except ValueError:
-        raise ValueError(f"{name}={text!r} is not an integer") from None
+    if text is not None and not cli.PLAIN_INT.fullmatch(text.strip()):  # int() would take "1_0" and "٣"
+        raise ValueError(f"{name}={text!r} is not an integer")
+    return None if text is None else int(text)
 
 
 def _env_int_or_fail(name: str) -> int | None:

@@ -217,9 +217,10 @@ def test_process_0_whose_peers_never_join_says_so_in_one_line():
     assert "(this is process 0) did not form within 1 s" in err[0]
 
 
-def test_a_non_integer_cluster_variable_is_named(monkeypatch, capsys):
-    monkeypatch.setenv(distributed.ENV["num_processes"], "abc")
+@pytest.mark.parametrize("text", ["abc", "1_0", "\u0663"])  # int() reads the last two as 10 and 3
+def test_a_non_integer_cluster_variable_is_named(text, monkeypatch, capsys):
+    monkeypatch.setenv(distributed.ENV["num_processes"], text)
     with pytest.raises(SystemExit) as exit_info:
         train.main(["--seed", "0"])
     err = capsys.readouterr().err.strip().splitlines()
-    assert exit_info.value.code == 2 and len(err) == 1 and "JAXJEPA_NUM_PROCESSES='abc' is not an integer" in err[0]
+    assert exit_info.value.code == 2 and len(err) == 1 and f"JAXJEPA_NUM_PROCESSES={text!r} is not an integer" in err[0]

@@ -453,6 +453,8 @@ def test_an_unusable_cache_folder_costs_the_cache_in_one_line(tmp_path, capfd):
         (["--seed", "\u0663"], "bad seed spec"),  # an Arabic-Indic 3, which int() reads
         (["--batch-size", "1"], "batch_size must be in [2, "),
         (["--seed", "0-2"], "--seed: takes one seed, got '0-2'; use --seeds for several"),
+        (["--seeds-per-program", "\u0663"], "--seeds-per-program: invalid int value"),
+        (["--num-processes", "1_0"], "--num-processes: invalid int value: '1_0'"),
     ],
 )
 def test_bad_flags_are_one_line_before_any_compute(argv, message, capsys, monkeypatch):
@@ -945,3 +947,24 @@ def test_results_kept_elsewhere_leave_the_repos_report_and_readme_alone(tmp_path
         (runs / "seed0").mkdir(parents=True)
         raise KeyboardInterrupt
     assert (runs / "seed0").is_dir()
+
+
+@pytest.mark.parametrize(
+    "command, argv",
+    [
+        ("export", ["RUN", "--plan-samples", "1_6"]),
+        ("export", ["RUN", "--search-beams", "\u0663"]),
+        ("measure", ["--repeats", "\u0663"]),
+    ],
+)
+def test_the_exporters_numbers_are_ascii_digits(command, argv, capsys):
+    """int() reads "1_6" as 16 and an Arabic-Indic digit as the number it writes; the exporter's flags take neither."""
+    from export import __main__ as export_cli
+    from export import measure
+
+    parse = export_cli.parse_args if command == "export" else measure.parse
+    with pytest.raises(SystemExit) as exit_info:
+        parse(argv)
+    err = capsys.readouterr().err.strip()
+    assert exit_info.value.code == 2 and f"argument {argv[-2]}: invalid int value" in err, err
+    assert len(err.splitlines()) == 1
