@@ -211,11 +211,12 @@ def planned_as(args, config: Config) -> Config:
 
 
 PAGE_MAX_SAMPLED_ACTIONS = 1_000_000  # samples x horizon: the page holds them at once, and plans each frame
-# The page's latent search (web/search.js) runs a whole plan in one frame. Its predictor steps each plan (8 moves x
-# beams x depth x move_steps): as many as MPPI's sampled actions. Its beams: each move, farthest-point sampling
-# measures the 8 x beams imagined latents against each beam it keeps, work that grows as beams squared; up to 256
-# beams it costs an imagined latent less than its prediction (the Two Rooms model in Chromium's cpu backend).
-PAGE_MAX_SEARCH_PREDICTIONS = 1_000_000
+# The page runs a whole plan in one frame, by either planner: the most predictor steps it takes each plan, MPPI's
+# (iterations x samples x horizon, web/steer.js) as its latent search's (8 moves x beams x depth x move_steps,
+# web/search.js). The search's beams: each move, farthest-point sampling measures the 8 x beams imagined latents
+# against each beam it keeps, work that grows as beams squared; up to 256 beams it costs an imagined latent less
+# than its prediction (the Two Rooms model in Chromium's cpu backend).
+PAGE_MAX_PLAN_PREDICTIONS = 1_000_000
 PAGE_MAX_SEARCH_BEAMS = 256
 
 
@@ -227,20 +228,34 @@ def check_page_budget(config: Config, budget: dict[str, int]) -> None:
         planned = config.planning_with(**changes)
     except ValueError as err:
         raise ExportError(f"the page's planner: {err}") from None
-    if config.action_dim and (problem := too_few_samples(planned)):  # the page's MPPI would never move
-        raise ExportError(f"the page's planner: {problem}")
-    if config.action_dim and planned.plan_samples * planned.plan_horizon > PAGE_MAX_SAMPLED_ACTIONS:
-        raise ExportError(
-            f"the page's planner would sample {planned.plan_samples} sequences of {planned.plan_horizon} actions at "
-            f"once, more than the {PAGE_MAX_SAMPLED_ACTIONS:,} a browser page can hold and plan with each frame; "
-            "give fewer --plan-samples"
-        )
+    if config.action_dim:
+        check_mppi_budget(planned)
     if config.world == SEARCH_WORLD:
         check_search_budget(planned)
 
 
+def check_mppi_budget(planned: Config) -> None:
+    """ExportError unless the page's MPPI moves its plan, holds its sampled actions (PAGE_MAX_SAMPLED_ACTIONS) and
+    takes at most PAGE_MAX_PLAN_PREDICTIONS predictor steps each plan."""
+    if problem := too_few_samples(planned):  # the page's MPPI would never move
+        raise ExportError(f"the page's planner: {problem}")
+    samples, horizon, iterations = planned.plan_samples, planned.plan_horizon, planned.plan_iterations
+    if samples * horizon > PAGE_MAX_SAMPLED_ACTIONS:
+        raise ExportError(
+            f"the page's planner would sample {samples} sequences of {horizon} actions at once, more than the "
+            f"{PAGE_MAX_SAMPLED_ACTIONS:,} a browser page can hold and plan with each frame; give fewer --plan-samples"
+        )
+    predictions = iterations * samples * horizon
+    if predictions > PAGE_MAX_PLAN_PREDICTIONS:
+        raise ExportError(
+            f"the page's planner would take {predictions:,} predictor steps each plan ({iterations} refinements of "
+            f"{samples} sequences of {horizon} actions), more than the {PAGE_MAX_PLAN_PREDICTIONS:,} a browser page "
+            "can take each plan; give fewer --plan-iterations or --plan-samples"
+        )
+
+
 def check_search_budget(planned: Config) -> None:
-    """ExportError unless the page's latent search fits PAGE_MAX_SEARCH_BEAMS and PAGE_MAX_SEARCH_PREDICTIONS."""
+    """ExportError unless the page's latent search fits PAGE_MAX_SEARCH_BEAMS and PAGE_MAX_PLAN_PREDICTIONS."""
     beams, depth, hold = planned.search_beams, planned.search_depth, planned.search_move_steps
     if beams > PAGE_MAX_SEARCH_BEAMS:
         raise ExportError(
@@ -248,11 +263,11 @@ def check_search_budget(planned: Config) -> None:
             "spread by farthest-point sampling each move; give fewer --search-beams"
         )
     predictions = len(SEARCH_MOVES) * beams * depth * hold
-    if predictions > PAGE_MAX_SEARCH_PREDICTIONS:
+    if predictions > PAGE_MAX_PLAN_PREDICTIONS:
         raise ExportError(
             f"the page's search would take {predictions:,} predictor steps each plan ({len(SEARCH_MOVES)} moves of "
             f"{hold} actions from each of {beams} beams, {depth} moves deep), more than the "
-            f"{PAGE_MAX_SEARCH_PREDICTIONS:,} a browser page can take each plan; give fewer --search-beams, or a "
+            f"{PAGE_MAX_PLAN_PREDICTIONS:,} a browser page can take each plan; give fewer --search-beams, or a "
             "--planning config that searches less deep"
         )
 

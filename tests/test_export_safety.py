@@ -21,6 +21,7 @@ import pytest
 from export import __main__ as export_cli  # the package sets the environment TensorFlow reads at import
 from export.destination import FORMAT, MANIFEST_KEY, ExportError, check_destination, manifest_of
 from jaxjepa import get_config, save_run
+from jaxjepa.config import VARIANTS
 from tests.conftest import NEEDS_TENSORFLOW, random_params, tiny_config, tiny_steer_config
 
 pytestmark = NEEDS_TENSORFLOW
@@ -285,6 +286,9 @@ def saved_tiny_run(root, config):
     return save_run(root / "seed0", config, random_params(config), {"final": {}})
 
 
+ITERATIONS_AT_THE_PAGES_MOST = export_cli.PAGE_MAX_PLAN_PREDICTIONS // (1000 * 10)  # of 1000 samples of 10 actions
+
+
 @pytest.mark.parametrize(
     "world, flags, refusal",
     [
@@ -331,6 +335,21 @@ def saved_tiny_run(root, config):
         ),
         (
             "steer",
+            ["--plan-samples", "1000", "--plan-iterations", "10000000"],  # each plan of the page: hours of predicting
+            "the page's planner would take 100,000,000,000 predictor steps each plan (10000000 refinements of 1000 "
+            "sequences of 10 actions), more than the 1,000,000 a browser page can take each plan; give fewer "
+            "--plan-iterations or --plan-samples",
+        ),
+        (
+            "steer",
+            ["--plan-samples", "1000", "--plan-iterations", str(ITERATIONS_AT_THE_PAGES_MOST + 1)],
+            f"the page's planner would take {(ITERATIONS_AT_THE_PAGES_MOST + 1) * 1000 * 10:,} predictor steps each "
+            f"plan ({ITERATIONS_AT_THE_PAGES_MOST + 1} refinements of 1000 sequences of 10 actions), more than the "
+            f"{export_cli.PAGE_MAX_PLAN_PREDICTIONS:,} a browser page can take each plan; give fewer --plan-iterations "
+            "or --plan-samples",
+        ),
+        (
+            "steer",
             ["--plan-samples", "1"],  # the page's MPPI would score the plan it has and never move it
             "the page's planner: plan_samples 1: MPPI and CEM score the current plan and plan_samples - 1 noisy "
             "copies of it, so with one sample the plan never changes; give 2 or more",
@@ -348,6 +367,31 @@ def test_planning_flags_a_run_cannot_use_are_refused_before_tensorflow(
     assert_one_line_refusal(code, err)
     assert err == f"cannot export: {refusal}\n"
     assert not (tmp_path / "model").exists()
+
+
+@pytest.mark.parametrize(
+    "samples, iterations",
+    [(1000, ITERATIONS_AT_THE_PAGES_MOST), (export_cli.PAGE_MAX_SAMPLED_ACTIONS // 10, 1)],  # of 10 actions each
+)
+def test_a_page_planner_at_what_a_page_can_run_is_exported(tmp_path, samples, iterations, capsys, monkeypatch):
+    exported = []
+
+    def export_run(run, *args, plan_budget, **kwargs):
+        exported.append((plan_budget["samples"], plan_budget["iterations"]))
+        raise ExportError("stopped before the lowering")
+
+    monkeypatch.setattr("export.build.export_run", export_run)
+    run = saved_tiny_run(tmp_path / "steer", tiny_steer_config())
+    flags = ["--plan-samples", samples, "--plan-iterations", iterations]
+    code, err = cli([run, "--out", tmp_path / "model", *flags], capsys)
+    assert (code, err) == (1, "cannot export: stopped before the lowering\n")  # past the checks
+    assert exported == [(samples, iterations)]
+
+
+@pytest.mark.parametrize("name", [name for name in VARIANTS if get_config(name).action_dim])
+def test_every_planning_recipe_plans_within_what_a_page_can_run(name):
+    """The recipes' own planners (what an export without planning flags gives the page) pass the page's budget."""
+    export_cli.check_page_budget(get_config(name), {})
 
 
 def test_a_planning_config_of_the_runs_world_is_what_the_exporter_gets(tmp_path, capsys, monkeypatch):
@@ -370,7 +414,7 @@ def tiny_two_rooms_config(**overrides):
 
 
 BEAMS_PAST_THE_PAGE = export_cli.PAGE_MAX_SEARCH_BEAMS + 1
-DEPTH_AT_THE_PAGES_MOST = export_cli.PAGE_MAX_SEARCH_PREDICTIONS // (8 * 32 * 2)  # of 32 beams, moves of 2 actions
+DEPTH_AT_THE_PAGES_MOST = export_cli.PAGE_MAX_PLAN_PREDICTIONS // (8 * 32 * 2)  # of 32 beams, moves of 2 actions
 
 
 @pytest.mark.parametrize(
@@ -388,7 +432,7 @@ DEPTH_AT_THE_PAGES_MOST = export_cli.PAGE_MAX_SEARCH_PREDICTIONS // (8 * 32 * 2)
             ["--search-beams", 32],
             f"the page's search would take {8 * 32 * (DEPTH_AT_THE_PAGES_MOST + 1) * 2:,} predictor steps each plan "
             f"(8 moves of 2 actions from each of 32 beams, {DEPTH_AT_THE_PAGES_MOST + 1} moves deep), more than the "
-            f"{export_cli.PAGE_MAX_SEARCH_PREDICTIONS:,} a browser page can take each plan; give fewer "
+            f"{export_cli.PAGE_MAX_PLAN_PREDICTIONS:,} a browser page can take each plan; give fewer "
             "--search-beams, or a --planning config that searches less deep",
         ),
         (
@@ -404,7 +448,7 @@ def test_a_page_search_past_what_a_page_can_run_is_refused_before_tensorflow(
     tmp_path, depth, flags, refusal, capsys, no_export_reached, no_tensorflow_reached
 ):
     """The page's Two Rooms search runs each plan in one frame: beams or depth past PAGE_MAX_SEARCH_BEAMS or
-    PAGE_MAX_SEARCH_PREDICTIONS would hang the page, so the export of them is one line before TensorFlow's import."""
+    PAGE_MAX_PLAN_PREDICTIONS would hang the page, so the export of them is one line before TensorFlow's import."""
     run = saved_tiny_run(tmp_path / "two_rooms", tiny_two_rooms_config(search_depth=depth))
     code, err = cli([run, "--out", tmp_path / "model", *flags], capsys)
     assert_one_line_refusal(code, err)

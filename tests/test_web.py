@@ -48,7 +48,8 @@ ROOMS = browser.WEB_DIR / "model-two-rooms"
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "test-artifacts"
 TOLERANCE = 1e-4
-STEER_HORIZON = json.loads((STEER / "meta.json").read_text())["planner"]["horizon"]
+STEER_PLANNER = json.loads((STEER / "meta.json").read_text())["planner"]
+STEER_HORIZON = STEER_PLANNER["horizon"]
 CONTROLS_DISABLED = (
     "[...document.querySelectorAll('.controls button, .controls input, .controls select')].map(el => el.disabled)"
 )
@@ -91,8 +92,10 @@ ROOMS_SEARCH = json.loads((ROOMS / "meta.json").read_text())["planner"]["search"
 MOST_BEAMS = export_cli.PAGE_MAX_SEARCH_BEAMS
 AT_THE_PAGES_MOST = {  # beams and depth both at the most python -m export gives the page's search
     "beams": MOST_BEAMS,
-    "depth": export_cli.PAGE_MAX_SEARCH_PREDICTIONS // (8 * MOST_BEAMS * ROOMS_SEARCH["move_steps"]),
+    "depth": export_cli.PAGE_MAX_PLAN_PREDICTIONS // (8 * MOST_BEAMS * ROOMS_SEARCH["move_steps"]),
 }
+# the fewest MPPI refinements of the steer model's samples past the most predictor steps the page takes each plan
+STEER_ITERATIONS_PAST_THE_PAGE = export_cli.PAGE_MAX_PLAN_PREDICTIONS // (STEER_PLANNER["samples"] * STEER_HORIZON) + 1
 
 
 META_EDITED = {  # a mounted folder: the model, a field its meta.json holds, the value it is edited to, what is said
@@ -116,6 +119,15 @@ META_EDITED = {  # a mounted folder: the model, a field its meta.json holds, the
         f"planner.samples = {export_cli.PAGE_MAX_SAMPLED_ACTIONS} and planner.horizon = {STEER_HORIZON}: "
         f"{export_cli.PAGE_MAX_SAMPLED_ACTIONS * STEER_HORIZON} sampled actions, more than the "
         f"{export_cli.PAGE_MAX_SAMPLED_ACTIONS} this page",
+    ),
+    "steer-too-many-iterations": (  # python -m export refuses it (PAGE_MAX_PLAN_PREDICTIONS): each plan would hang
+        STEER,
+        "planner.iterations",
+        STEER_ITERATIONS_PAST_THE_PAGE,
+        f"planner.iterations = {STEER_ITERATIONS_PAST_THE_PAGE}, planner.samples = {STEER_PLANNER['samples']} and "
+        f"planner.horizon = {STEER_HORIZON}: "
+        f"{STEER_ITERATIONS_PAST_THE_PAGE * STEER_PLANNER['samples'] * STEER_HORIZON} predictor steps each plan, more "
+        f"than the {export_cli.PAGE_MAX_PLAN_PREDICTIONS} this page can take each plan",
     ),
     "steer-short-probe": (STEER, "probe.weights", [[0, 0]], "probe.weights = [[0,0]], where this page needs"),
     "steer-cost-typo": (STEER, "planner.cost", "lst", 'planner.cost = "lst", where this page needs "sum" or "last"'),
@@ -144,14 +156,14 @@ META_EDITED = {  # a mounted folder: the model, a field its meta.json holds, the
         f"planner.search.beams = {MOST_BEAMS + 1}, more than the {MOST_BEAMS} beams this page can spread by "
         "farthest-point sampling each move",
     ),
-    "rooms-search-too-deep": (  # python -m export refuses it (PAGE_MAX_SEARCH_PREDICTIONS)
+    "rooms-search-too-deep": (  # python -m export refuses it (PAGE_MAX_PLAN_PREDICTIONS)
         ROOMS,
         "planner.search.depth",
         1_000_000,
         f"planner.search.beams = {ROOMS_SEARCH['beams']}, planner.search.depth = 1000000 and "
         f"planner.search.move_steps = {ROOMS_SEARCH['move_steps']}: "
         f"{8 * ROOMS_SEARCH['beams'] * 1_000_000 * ROOMS_SEARCH['move_steps']} predictor steps each plan, more than "
-        f"the {export_cli.PAGE_MAX_SEARCH_PREDICTIONS} this page can take each plan",
+        f"the {export_cli.PAGE_MAX_PLAN_PREDICTIONS} this page can take each plan",
     ),
 }
 LACKING = object()  # the field is deleted
@@ -1396,7 +1408,7 @@ def test_the_pages_search_plans_from_the_newest_view_and_remembers_whole_moves(s
 
 
 def test_a_search_at_the_most_the_page_can_run_loads(site):
-    """Beams and depth at export/__main__.py's PAGE_MAX_SEARCH_BEAMS and PAGE_MAX_SEARCH_PREDICTIONS load; one past
+    """Beams and depth at export/__main__.py's PAGE_MAX_SEARCH_BEAMS and PAGE_MAX_PLAN_PREDICTIONS load; one past
     either is refused (META_EDITED)."""
     console = []
     page = open_demo(site, "?model=rooms-search-at-the-page&paused=1", console)

@@ -139,37 +139,43 @@
     }
     checkObservationSize(meta);
     checkRoomsPlans(meta);
-    if (steering) checkSampledActions(meta.planner);
+    if (steering) checkMppiWork(meta.planner);
     if (rooms && meta.planner.search) checkSearchWork(meta.planner.search);
   }
 
-  const PAGE_MAX_SAMPLED_ACTIONS = 1000000;  // export/__main__.py's: the most MPPI holds at once and plans each frame
+  // export/__main__.py's: the most sampled actions MPPI holds at once; the most predictor steps either planner takes
+  // each plan (MPPI: iterations x samples x horizon; the latent search: 8 moves x beams x depth x move_steps); the
+  // most beams the search spreads by farthest-point sampling, whose work grows as beams squared
+  const PAGE_MAX_SAMPLED_ACTIONS = 1000000, PAGE_MAX_PLAN_PREDICTIONS = 1000000, PAGE_MAX_SEARCH_BEAMS = 256;
 
-  /* MPPI holds samples x horizon actions at once, and plans with them each frame: python -m export refuses more
-     than PAGE_MAX_SAMPLED_ACTIONS, which would stall the page's load (its backend timing plans too) and every frame. */
-  function checkSampledActions({ samples, horizon }) {
-    if (samples * horizon <= PAGE_MAX_SAMPLED_ACTIONS) return;
-    throw new MetaProblem(`${MODEL_DIR}meta.json has planner.samples = ${samples} and planner.horizon = ${horizon}: ` +
-      `${samples * horizon} sampled actions, more than the ${PAGE_MAX_SAMPLED_ACTIONS} this page can hold and plan ` +
-      `with each frame; ${EDITED}`);
+  /* MPPI holds samples x horizon actions at once, and refines its plan with them `iterations` times each frame:
+     python -m export refuses more than PAGE_MAX_SAMPLED_ACTIONS, or more predictor steps than
+     PAGE_MAX_PLAN_PREDICTIONS, which would stall the page's load (its backend timing plans too) and every frame. */
+  function checkMppiWork({ samples, horizon, iterations }) {
+    if (samples * horizon > PAGE_MAX_SAMPLED_ACTIONS) {
+      throw new MetaProblem(`${MODEL_DIR}meta.json has planner.samples = ${samples} and planner.horizon = ` +
+        `${horizon}: ${samples * horizon} sampled actions, more than the ${PAGE_MAX_SAMPLED_ACTIONS} this page can ` +
+        `hold and plan with each frame; ${EDITED}`);
+    }
+    const predictions = iterations * samples * horizon;
+    if (predictions <= PAGE_MAX_PLAN_PREDICTIONS) return;
+    throw new MetaProblem(`${MODEL_DIR}meta.json has planner.iterations = ${iterations}, planner.samples = ` +
+      `${samples} and planner.horizon = ${horizon}: ${predictions} predictor steps each plan, more than the ` +
+      `${PAGE_MAX_PLAN_PREDICTIONS} this page can take each plan; ${EDITED}`);
   }
 
-  // export/__main__.py's: the most predictor steps the latent search takes each plan (8 moves x beams x depth x
-  // move_steps), and the most beams it spreads by farthest-point sampling, whose work grows as beams squared
-  const PAGE_MAX_SEARCH_PREDICTIONS = 1000000, PAGE_MAX_SEARCH_BEAMS = 256;
-
   /* The latent search runs each plan in one frame: python -m export refuses more beams than PAGE_MAX_SEARCH_BEAMS,
-     or more predictor steps than PAGE_MAX_SEARCH_PREDICTIONS, which would hang the page or run it out of memory. */
+     or more predictor steps than PAGE_MAX_PLAN_PREDICTIONS, which would hang the page or run it out of memory. */
   function checkSearchWork({ beams, depth, move_steps: hold }) {
     if (beams > PAGE_MAX_SEARCH_BEAMS) {
       throw new MetaProblem(`${MODEL_DIR}meta.json has planner.search.beams = ${beams}, more than the ` +
         `${PAGE_MAX_SEARCH_BEAMS} beams this page can spread by farthest-point sampling each move; ${EDITED}`);
     }
     const predictions = RoomsSearch.MOVES.length * beams * depth * hold;
-    if (predictions <= PAGE_MAX_SEARCH_PREDICTIONS) return;
+    if (predictions <= PAGE_MAX_PLAN_PREDICTIONS) return;
     throw new MetaProblem(`${MODEL_DIR}meta.json has planner.search.beams = ${beams}, planner.search.depth = ` +
       `${depth} and planner.search.move_steps = ${hold}: ${predictions} predictor steps each plan, more than the ` +
-      `${PAGE_MAX_SEARCH_PREDICTIONS} this page can take each plan; ${EDITED}`);
+      `${PAGE_MAX_PLAN_PREDICTIONS} this page can take each plan; ${EDITED}`);
   }
 
   const EDITED = "it was edited or damaged: re-export the run (python -m export RUN).";
