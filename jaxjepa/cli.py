@@ -20,6 +20,7 @@ import signal
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, NoReturn
@@ -447,15 +448,33 @@ def backend_problem() -> str | None:
 def raise_interrupt(signum: int, frame) -> None:
     """Python's own SIGINT handler (raise KeyboardInterrupt), except inside a garbage-collection callback: there the
     exception would be printed and dropped, and the work would go on. JAX registers such a callback, which runs
-    at every collection, so a Ctrl-C lands in it now and then. There the signal is sent again a moment later, by
-    when the collection is over."""
+    at every collection, so a Ctrl-C lands in it now and then. There the signal is sent again until it lands
+    outside one (`_resend_interrupt`)."""
     callbacks = {getattr(callback, "__code__", None) for callback in gc.callbacks}
     while frame is not None:
         if frame.f_code in callbacks:
-            threading.Timer(0.01, os.kill, (os.getpid(), signal.SIGINT)).start()
+            if not _RESENDING.is_set():
+                _RESENDING.set()
+                threading.Thread(target=_resend_interrupt, daemon=True).start()
             return
         frame = frame.f_back
+    _RESENDING.clear()
     raise KeyboardInterrupt
+
+
+_RESENDING = threading.Event()  # set while a Ctrl-C that landed in a garbage-collection callback waits to be raised
+
+
+def _resend_interrupt() -> None:
+    """SIGINT to the main thread every 10 ms until `raise_interrupt` raises it. Sent once, it could land after the
+    collection and just before a blocking call (a sleep, a wait on a computation), which Python would then finish
+    before it ran the handler; sent to the process, it could reach this thread and not wake the main one."""
+    main = threading.main_thread().ident
+    while True:
+        time.sleep(0.01)
+        if not _RESENDING.is_set():
+            return
+        signal.pthread_kill(main, signal.SIGINT)
 
 
 MAX_SEEDS = 4096  # a larger count is a typo rather than a plan: refuse it before building the list

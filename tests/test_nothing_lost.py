@@ -233,15 +233,20 @@ def collecting(phase, info):  # stays registered, as JAX's does; slow in the fir
 gc.callbacks.append(collecting)
 try:
     gc.collect()
-    time.sleep(10)  # the work: a dropped Ctrl-C lets it run to its end, and the process exits 0
+    sum(range(10**7))  # C code that runs no handler: a signal sent again once, after the collection, waits here
+    time.sleep(60)  # the work: a dropped Ctrl-C lets it run to its end and exit 0, a late one stops it at its end
 except KeyboardInterrupt:
     cli.interrupted("prog: interrupted; nothing was written")
 """
 
 
 def test_ctrl_c_inside_a_garbage_collection_callback_still_stops_the_work(tmp_path):
+    """The work stops once the collection is over (3 s), not when it ends (a minute): a signal sent again once could
+    land before the main thread's sleep began, which then ran to its end before the handler."""
+    started = time.monotonic()
     said = _ctrl_c_once_it_says([sys.executable, "-c", INTERRUPTED_IN_A_GC_CALLBACK], "collecting\n", tmp_path)
     assert said == (130, "prog: interrupted; nothing was written\n")
+    assert time.monotonic() - started < 30
 
 
 INTERRUPTED_INSIDE_A_PRINT = """
