@@ -106,8 +106,8 @@ def runs_root(out: str, config_name: str) -> Path:
     where a forced save of that run would delete them with its checkpoint."""
     named = config_name != "default" and os.path.realpath(out) == os.path.realpath("runs")
     root = Path(out) / config_name if named else Path(out)
-    if (run := checkpoint.enclosing_run(root)) is not None:
-        cli.fail(f"train.py: --out {out} lies in the run {run}; runs go beside each other, choose another folder")
+    if (problem := checkpoint.runs_root_problem(f"--out {out}", root)) is not None:
+        cli.fail(f"train.py: {problem}")
     return root
 
 

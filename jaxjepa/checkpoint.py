@@ -68,6 +68,15 @@ def enclosing_run(path: str | os.PathLike) -> Path | None:
     return None
 
 
+def runs_root_problem(given: str, root: str | os.PathLike) -> str | None:
+    """Why `root`, the folder that the flag `given` ("--out runs") names, cannot hold new runs, or None: one inside a
+    finished run would be deleted with that run's checkpoint by a forced save."""
+    run = enclosing_run(root)
+    if run is None:
+        return None
+    return f"{given} lies in the run {run}; runs go beside each other, choose another folder"
+
+
 # ---------- writing: locks, writability, leftovers, the swap ----------
 
 _HELD_LOCKS: dict[Path, int] = {}  # run dir -> fd of its held lock file, for this process

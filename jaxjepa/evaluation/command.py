@@ -333,8 +333,8 @@ def check_before_work(args: argparse.Namespace, jobs: list[Job], held: contextli
     problem = out_in_a_run(args.out, jobs)
     if problem:
         cli.fail(f"eval.py: {problem}")
-    if args.seeds and (run := checkpoint.enclosing_run(args.runs)) is not None:  # where it saves the runs it trains
-        cli.fail(f"eval.py: --runs {args.runs} lies in the run {run}; runs go beside each other, choose another folder")
+    if args.seeds and (problem := checkpoint.runs_root_problem(f"--runs {args.runs}", args.runs)):  # what it trains
+        cli.fail(f"eval.py: {problem}")
     check_outputs(args)
     held.enter_context(out_held(args.out))
     runner.enable_compilation_cache()
