@@ -142,7 +142,8 @@ def episode(
     """One receding-horizon episode: ceil(steps / actions_per_plan) plans, each applying its first
     `actions_per_plan` actions in the true world, one `lax.scan`; the dot starts at rest. PlanningError where a plan
     is shorter than the actions applied from it (plan_horizon < actions_per_plan), and for a search that keeps its
-    path (search_replan "keep") unless `actions_per_plan` is a multiple of search_move_steps (whole moves per plan)."""
+    path (search_replan "keep") unless `actions_per_plan` is a multiple of search_move_steps (whole moves per plan),
+    and for a search with a memory (search_memory > 0) that applies less than one whole move per plan."""
     planner = planner or config.planner
     check_episode(planner, actions_per_plan, steps, config)
     model = factory(task)
@@ -165,7 +166,7 @@ def check_episode(planner: str, actions_per_plan: int, steps: int, config: Confi
             f"a plan of {config.plan_horizon} actions (plan_horizon) is shorter than the {actions_per_plan} actions "
             "applied from each plan; plan at least that far ahead"
         )
-    problem = kept_path_problem(actions_per_plan, config)  # None unless the config keeps a search's path
+    problem = kept_path_problem(actions_per_plan, config) or memory_problem(actions_per_plan, config)
     if planner == "search" and problem:
         raise planning.PlanningError(problem)
 
@@ -236,6 +237,19 @@ def kept_path_problem(actions_per_plan: int, config: Config) -> str | None:
         return (
             f"a kept search path needs whole moves per plan: {actions_per_plan} actions per plan, "
             f"search_move_steps {config.search_move_steps}"
+        )
+    return None
+
+
+def memory_problem(actions_per_plan: int, config: Config) -> str | None:
+    """Why a search's memory of surprising moves (search_memory) would remember nothing with `actions_per_plan`
+    actions per plan, or None: it remembers whole moves of search_move_steps actions (`remember_moves`), and a plan
+    that applies fewer cuts every move short, so the memory would stay empty and the search never corrected."""
+    if config.search_memory > 0 and actions_per_plan < config.search_move_steps:
+        return (
+            f"a search's memory of surprising moves (search_memory {config.search_memory}) remembers whole moves of "
+            f"search_move_steps {config.search_move_steps} actions, and {actions_per_plan} action(s) per plan never "
+            "complete one; apply at least a move's actions per plan, or give search_memory 0"
         )
     return None
 

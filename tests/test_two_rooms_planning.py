@@ -12,6 +12,7 @@ import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from PIL import Image
 
 from jaxjepa import get_config, planning
@@ -198,6 +199,20 @@ def test_the_searchs_memory_finds_the_door_a_wall_blind_model_misses():
         assert bool(result.success) == reaches, (memory, float(result.final_distance))
         crossed = np.asarray(result.positions)[:, 1] > float(task.layout.wall_x)
         assert crossed.any() == reaches  # without memory the dot never leaves its room
+
+
+def test_a_search_whose_memory_could_remember_no_whole_move_is_refused():
+    """The memory keeps whole moves of search_move_steps actions: a search replanning afresh after each action
+    (episode's default of 1 action per plan, under the recipe's 2-action moves) cuts every move short, and planned
+    the wall-blind task above exactly as without a memory. It is refused before anything is traced; one whole move
+    per plan, or no memory, is accepted."""
+    fresh = RECIPE.replace(search_replan="fresh")
+    factory = trp.simulator_model(fresh)
+    with pytest.raises(planning.PlanningError, match="search_move_steps 2 actions, and 1 action.* never complete one"):
+        trp.episode(jax.random.key(0), THROUGH_THE_DOOR, factory, fresh, "search")
+    trp.check_episode("search", 2, 10, fresh)
+    trp.check_episode("search", 1, 10, fresh.replace(search_memory=0))
+    trp.check_episode("mppi", 1, 10, fresh)  # MPPI keeps no memory
 
 
 def test_a_surprising_move_is_remembered_and_then_predicted_as_the_world_made_it():
