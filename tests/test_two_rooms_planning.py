@@ -52,6 +52,24 @@ def test_a_vmapped_episode_equals_a_lone_one():
             np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-5, atol=1e-5)
 
 
+def test_a_vmapped_search_with_its_memory_and_kept_path_equals_a_lone_one():
+    """The search's episode carries more than MPPI's and CEM's (a memory, a kept path, farthest-point beams chosen
+    by argmax): vmapped over tasks, each episode is the lone one. The wall-blind model makes the memory count: the
+    dot in the first task meets the wall at the goal's row, is remembered stopped there, and walks up along it."""
+    config = RECIPE.replace(search_beams=8, search_depth=6, search_memory=4)
+    layouts = tr.Layout(jnp.full(2, 24.0), jnp.full(2, 6.0))
+    tasks = tr.Task(jnp.array([[40.0, 20.0], [30.0, 10.0]]), jnp.array([[40.0, 30.0], [12.0, 10.0]]), layouts)
+    keys, factory = jax.random.split(jax.random.key(0), 2), wall_blind(trp.simulator_model(config))
+    run = lambda k, t: trp.episode(k, t, factory, config, "search", 4, 16)
+    batch, run_lone = jax.jit(jax.vmap(run))(keys, tasks), jax.jit(run)
+    for i in range(2):
+        lone = run_lone(keys[i], jax.tree.map(lambda a, i=i: a[i], tasks))
+        for got, want in zip(jax.tree.leaves(jax.tree.map(lambda a, i=i: a[i], batch)), jax.tree.leaves(lone)):
+            np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-5, atol=1e-5)
+    stopped = np.asarray(batch.positions[0, :, 1]) == float(layouts.wall_x[0] - tr.WALL_HALF_WIDTH)
+    assert stopped.any() and float(batch.positions[0, -1, 0]) < 40.0
+
+
 def test_a_dot_a_rounding_error_inside_the_wall_still_moves_off_it():
     """Placed 1e-5 px inside the wall's left face (as a scaled latent can bring it back), the dot steps along
     and away from the face like a dot on it, and a step into the wall leaves it on the face."""
