@@ -31,14 +31,14 @@ def network_inputs(name: str, reference: dict[str, np.ndarray]) -> np.ndarray:
 def two_rooms_plan_problem(config: Config) -> str | None:
     """Why the page's Two Rooms planners could not apply ACTIONS_PER_PLAN actions of each plan, as the evaluation
     does (two_rooms_planning.check_episode), or None: a plan shorter than that (the page would run out of actions
-    mid-plan), or a kept search path of part moves."""
+    mid-plan), a kept search path of part moves, or a memory of moves that no plan applies whole."""
     applied = two_rooms_planning.ACTIONS_PER_PLAN
     if config.plan_horizon < applied:
         return (
             f"plan of {config.plan_horizon} actions (plan_horizon) is shorter than the {applied} actions it applies "
             f"from each; give a --planning config that plans at least {applied} actions ahead"
         )
-    return two_rooms_planning.kept_path_problem(applied, config)
+    return two_rooms_planning.kept_path_problem(applied, config) or two_rooms_planning.memory_problem(applied, config)
 
 
 def check_page_can_run(config: Config) -> None:

@@ -247,6 +247,10 @@ def test_a_keypoint_encoder_and_a_page_search_of_part_moves_are_refused_in_one_l
     with pytest.raises(ExportError, match="kept search path needs whole moves per plan"):
         build.check_world_is_browsable(get_config("two_rooms_ebjepa", search_move_steps=3))
     build.check_world_is_browsable(get_config("two_rooms_ebjepa", search_move_steps=3, search_replan="fresh"))
+    longer_moves = get_config("two_rooms_ebjepa", search_move_steps=6, search_replan="fresh")  # 4 actions a plan
+    with pytest.raises(ExportError, match="search_move_steps 6 actions, and 4 action.s. per plan never complete one"):
+        build.check_world_is_browsable(longer_moves)
+    build.check_world_is_browsable(longer_moves.replace(search_memory=0))
     with pytest.raises(ExportError, match="plan of 2 actions .plan_horizon. is shorter than the 4 actions it applies"):
         build.check_world_is_browsable(get_config("two_rooms_ebjepa", plan_horizon=2))  # no planner could apply 4
     build.check_world_is_browsable(get_config("two_rooms_ebjepa", plan_horizon=4))

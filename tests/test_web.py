@@ -149,6 +149,12 @@ META_EDITED = {  # a mounted folder: the model, a field its meta.json holds, the
         3,
         "planner.search.move_steps = 3, which does not divide planner.actions_per_plan = 4",
     ),
+    "rooms-memory-of-moves-never-whole": (  # python -m export refuses it: no plan of 4 actions completes a move of 6
+        ROOMS,
+        "planner.search",
+        {**ROOMS_SEARCH, "move_steps": 6, "replan": "fresh"},
+        "planner.search.move_steps = 6, more than the planner.actions_per_plan = 4 actions applied from each plan",
+    ),
     "rooms-beams-past-the-page": (  # python -m export refuses it (PAGE_MAX_SEARCH_BEAMS)
         ROOMS,
         "planner.search.beams",

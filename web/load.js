@@ -200,6 +200,11 @@
       throw new MetaProblem(`${MODEL_DIR}meta.json has planner.horizon = ${horizon}, shorter than the ` +
         `planner.actions_per_plan = ${applied} actions applied from each plan; ${EDITED}`);
     }
+    if (search && search.memory > 0 && applied < search.move_steps) {
+      throw new MetaProblem(`${MODEL_DIR}meta.json has planner.search.move_steps = ${search.move_steps}, more than ` +
+        `the planner.actions_per_plan = ${applied} actions applied from each plan: its memory of ` +
+        `planner.search.memory = ${search.memory} moves would remember none; ${EDITED}`);
+    }
     if (!search || search.replan !== "keep" || applied % search.move_steps === 0) return;
     throw new MetaProblem(`${MODEL_DIR}meta.json has planner.search.move_steps = ${search.move_steps}, which does ` +
       `not divide planner.actions_per_plan = ${applied}: a kept search path needs whole moves per plan; ${EDITED}`);
