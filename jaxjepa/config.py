@@ -580,7 +580,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     # --- recipes tried for a longer horizon (RESULTS.md compares them; eval.py --recipes) ---
     # k-step latent training alone, on the reference's model and budget:
     "multistep_k4": {"rollout_steps": 4},
-    # the shipped recipe without its multi-step loss (k = 1): what the bigger model and budget alone give
+    # long_horizon below without its multi-step loss (k = 1): what the bigger model and budget alone give
     "long_horizon_k1": {
         "rollout_steps": 1,
         "steps": 5000,

@@ -254,3 +254,12 @@ def test_worlds_section_shows_a_cnn_world_with_the_reference_recipe_and_no_pixel
     mlp = next(line for line in text.splitlines() if line.startswith("| `world32` | `default`"))
     assert mlp.split(" | ")[2] == "0.500" and " - " not in mlp
     assert "Trained with the reference recipe only: `world32_cnn` (" in text
+
+
+def test_long_horizon_k1_is_long_horizon_with_one_step():
+    """RECIPES reads long_horizon_k1 as long_horizon's one-step twin (config.py says so): they differ in k alone,
+    and neither is the shipped recipe, whose predictor is affine."""
+    twin, recipe = get_config("long_horizon_k1"), get_config("long_horizon")
+    assert twin.rollout_steps == 1 and recipe.rollout_steps > 1
+    assert twin == recipe.replace(rollout_steps=1)
+    assert twin.predictor_hidden != get_config(BEST_RECIPE).predictor_hidden
