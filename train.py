@@ -134,7 +134,7 @@ def prepare_outputs(
             try:
                 checkpoint.check_writable(run_dir, force)
             except checkpoint.RunError as err:
-                hint = untrained_hint(run_dir, run_dirs, config) if not force and len(run_dirs) == seeds else ""
+                hint = refusal_hint(run_dir, run_dirs, config) if not force and len(run_dirs) == seeds else ""
                 raise checkpoint.RunError(f"{err}{hint}") from None
         if not summary:
             return {}
@@ -148,14 +148,23 @@ def prepare_outputs(
         return {}
 
 
-def untrained_hint(refused: Path, run_dirs: list[Path], config) -> str:
-    """For a finished run of this config refused without --force: the seeds whose folders are still free."""
+def refusal_hint(refused: Path, run_dirs: list[Path], config) -> str:
+    """For a finished run refused without --force: the seeds whose folders are still free, for a run of this config;
+    for a run of another, that it is one, which --force would delete for this config's."""
     free = [d for d in run_dirs if not d.exists()]
     try:
-        same_config = checkpoint.load_config(refused) == config
+        saved = checkpoint.load_config(refused)
     except checkpoint.RunError:
-        same_config = False
-    if not free or not same_config:
+        return ""
+    if differences := training_differences(saved, config):
+        name = next((field for field in WORLD_FIELDS if field in differences), next(iter(differences)))
+        there, here = differences[name]
+        others = f", and {len(differences) - 1} more field(s)" if len(differences) > 1 else ""
+        return (
+            f"; but it is a run of another config ({name} {there!r} there, {here!r} here{others}): "
+            "give this config its own --out"
+        )
+    if not free or saved != config:
         return ""
     flag = seeds_flag([int(d.name.removeprefix("seed")) for d in free])
     return f", or train only the seeds not trained yet: --seeds {flag} (summary.json then holds those)"

@@ -146,6 +146,9 @@ def test_train_cli_writes_runs_and_refuses_to_clobber(tmp_path, monkeypatch, cap
     other_config = ["--seeds", "0-3", "--out", "out", *SMALL_CLI_FLAGS, "--lr", "3e-3"]  # seeds 2-3 would mix configs
     code, _, err = _train(other_config, tmp_path, monkeypatch, capsys)
     assert code == 2 and "already holds a finished run" in err and "not trained yet" not in err
+    # --force would delete a run of another config for this one's: the line says whose run it is
+    assert "a run of another config (lr 0.001 there, 0.003 here): give this config its own --out" in err
+    assert len(err.strip().splitlines()) == 1
     assert sorted(p.name for p in (tmp_path / "out").iterdir() if not p.name.startswith(".")) == [
         "seed0",
         "seed1",
