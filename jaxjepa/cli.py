@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from jaxjepa import resources
-from jaxjepa.config import SEED_LIMIT, VARIANTS, Config, get_config
+from jaxjepa.config import PLANNING_FIELDS, SEED_LIMIT, VARIANTS, Config, get_config
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -604,8 +604,9 @@ def config_from(args: argparse.Namespace, prog: str, seeds: int = 1) -> Config:
     """The config the flags name; one line and exit 2 if it is invalid, or if `seeds` of it trained in one program
     cannot fit in this machine's memory."""
     overrides = {k[4:]: v for k, v in vars(args).items() if k.startswith("cfg_") and v is not None}
-    try:
-        config = get_config(args.config, **overrides)
+    planning = {name: overrides.pop(name) for name in PLANNING_FIELDS if name in overrides}
+    try:  # fewer samples than the recipe's CEM elites caps them, as plan.py's --samples and the exporter's do
+        config = get_config(args.config, **overrides).planning_with(**planning)
     except (TypeError, ValueError) as err:
         fail(f"{prog}: bad config: {err}")
     problem = resources.memory_problem(config, seeds)

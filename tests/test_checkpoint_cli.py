@@ -114,6 +114,21 @@ def test_bad_cli_input_is_one_line_and_exit_2(argv, message, capsys):
     assert message in err and len(err.splitlines()) == 1, err
 
 
+def test_fewer_plan_samples_cap_the_recipes_elites_as_plan_py_does(capsys):
+    """--plan-samples below the recipe's CEM elites caps them (plan.py's --samples and the exporter's
+    --plan-samples do: Config.planning_with); elites given above the samples are still refused in one line."""
+    from jaxjepa import cli
+
+    config = cli.config_from(train_cli.parse(["--config", "steer", "--plan-samples", "4"]), "train.py")
+    assert (config.plan_samples, config.plan_elites) == (4, 4)
+    assert config == get_config("steer").planning_with(plan_samples=4)
+    with pytest.raises(SystemExit) as exit_info:
+        cli.config_from(train_cli.parse(["--plan-samples", "4", "--plan-elites", "6"]), "train.py")
+    err = capsys.readouterr().err.strip()
+    assert exit_info.value.code == 2 and "plan_elites (6) must not exceed plan_samples (4)" in err
+    assert len(err.splitlines()) == 1
+
+
 def _train(argv, cwd, monkeypatch, capsys):
     """train.py's main in this process, run from `cwd`: (exit code, stdout, stderr). In process, not as a
     subprocess: a new process would import JAX and load its programs again, which is most of such a test's
