@@ -188,6 +188,13 @@ class Config:
                 f"{bounce_only[0]} is a setting of the bounce world, which the {self.world} world does not read; "
                 f"leave it at {getattr(Config, bounce_only[0])}"
             )
+        steer_task = [name for name in STEER_TASK_FIELDS if getattr(self, name) != getattr(Config, name)]
+        if self.world == "two_rooms" and steer_task:
+            raise ValueError(
+                f"{steer_task[0]} is a setting of the steer world's planning task; Two Rooms episodes have their own "
+                "(two_rooms.EVAL_MAX_STEPS actions, success within two_rooms.SUCCESS_RADIUS_PX): "
+                f"leave it at {getattr(Config, steer_task[0])}"
+            )
         if not self.plan_elites <= self.plan_samples:
             raise ValueError(
                 f"plan_elites ({self.plan_elites}) must not exceed plan_samples ({self.plan_samples}): "
@@ -235,6 +242,8 @@ class Config:
 # The bounce world's variations (world.py): the steer and two_rooms worlds draw one logo or dot, unjittered and
 # noiseless, so another value there would be silently ignored.
 BOUNCE_ONLY_FIELDS = ("logos", "speed_jitter", "pixel_noise")
+# The steer world's planning task (planning.episode): Two Rooms episodes (two_rooms_planning) read neither.
+STEER_TASK_FIELDS = ("episode_steps", "success_px")
 # What a run's world is: with every one of these at its default, the reference's world (the logo's box of its size).
 WORLD_FIELDS = ("world", "frame_size", "sigma", "speed", *BOUNCE_ONLY_FIELDS)
 

@@ -708,6 +708,10 @@ def test_a_config_is_checked_however_it_is_built():
     ]:
         with pytest.raises(ValueError, match=match):
             Config(**bad)
+    for field, value in [("success_px", 3.0), ("episode_steps", 5)]:  # Two Rooms episodes read neither
+        with pytest.raises(ValueError, match=f"{field} is a setting of the steer world's planning task"):
+            get_config("two_rooms_ebjepa", **{field: value})
+        assert getattr(get_config("steer", **{field: value}), field) == value
     with pytest.raises(ValueError, match=r"unknown config \[\]"):
         get_config([])
     with pytest.raises(TypeError, match="make_train takes a Config"):
