@@ -146,11 +146,16 @@ def test_plan_py_planner_flags_set_only_the_fields_given():
 
 def test_plan_py_plans_a_tiny_run(steer_run, capsys, monkeypatch):
     planned = []
-    monkeypatch.setattr(plan, "plan", lambda args, inner=plan.plan: planned.append(inner(args)) or planned[-1])
+
+    def episodes(*args, goal=None, inner=planning.episodes):
+        planned.append((args[1], goal))
+        return inner(*args, goal=goal)
+
+    monkeypatch.setattr(planning, "episodes", episodes)
     assert plan.main([str(steer_run), "--episodes", "4", "--goal", "5", "9"]) == 0
     assert np.char.startswith(capsys.readouterr().out, "success ")
-    episodes, _ = planned[0]  # every episode was scored against the one goal given
-    np.testing.assert_allclose(episodes.distances, np.linalg.norm(episodes.positions - np.array([5.0, 9.0]), axis=-1))
+    ((count, goal),) = planned  # the episodes asked for, each planned toward the one goal given
+    assert count == 4 and np.asarray(goal).tolist() == [5.0, 9.0]
 
 
 def test_plan_py_refuses_a_goal_too_large_for_float32_in_its_one_line(steer_run, capsys):
@@ -161,8 +166,7 @@ def test_plan_py_refuses_a_goal_too_large_for_float32_in_its_one_line(steer_run,
 
 def test_plan_py_prints_the_median_steps_to_success_as_it_is(monkeypatch, capsys):
     steps = np.array([10, 11, 61])  # two successes, at steps 10 and 11: the median is 10.5, not 10
-    done = planning.Episode(*[None] * 4, success=np.array([True, True, False]), steps_to_success=steps)
-    monkeypatch.setattr(plan, "plan", lambda args: (done, 0.3))
+    monkeypatch.setattr(plan, "plan", lambda args: ((np.array([True, True, False]), steps), 0.3))
     assert plan.main(["RUN", "--episodes", "3"]) == 0
     out = capsys.readouterr().out
     assert "success 66.7% of 3 episodes, median steps to success 10.5, 100.00 ms per episode" in out, out
