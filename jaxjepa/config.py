@@ -182,6 +182,17 @@ class Config:
             raise ValueError(f"two_rooms needs frame_size >= 48 (its wall and door layout), got {self.frame_size}")
         if self.idm_weight and not self.action_dim:
             raise ValueError("idm_weight needs actions: the inverse-dynamics term exists only in the action worlds")
+        self.check_settings_the_world_reads()
+        if not self.plan_elites <= self.plan_samples:
+            raise ValueError(
+                f"plan_elites ({self.plan_elites}) must not exceed plan_samples ({self.plan_samples}): "
+                "give fewer elites or more samples"
+            )
+        return self
+
+    def check_settings_the_world_reads(self) -> None:
+        """ValueError naming a field changed from its default that this config's world never reads: the bounce
+        world's variations elsewhere, the steer task's settings in Two Rooms. Silently ignored, it would mislead."""
         bounce_only = [name for name in BOUNCE_ONLY_FIELDS if getattr(self, name) != getattr(Config, name)]
         if self.world != "bounce" and bounce_only:
             raise ValueError(
@@ -195,12 +206,6 @@ class Config:
                 "(two_rooms.EVAL_MAX_STEPS actions, success within two_rooms.SUCCESS_RADIUS_PX): "
                 f"leave it at {getattr(Config, steer_task[0])}"
             )
-        if not self.plan_elites <= self.plan_samples:
-            raise ValueError(
-                f"plan_elites ({self.plan_elites}) must not exceed plan_samples ({self.plan_samples}): "
-                "give fewer elites or more samples"
-            )
-        return self
 
     # --- (de)serialisation: config.json is the source of truth of a saved run ---
     def to_dict(self) -> dict[str, Any]:
