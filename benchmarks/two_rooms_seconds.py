@@ -32,11 +32,7 @@ with cli.starting(PROG):  # Ctrl-C during the slow imports: one line, no traceba
 
 
 # the planner each of the suite's programs runs (suite.episode_programs: the suite's planners, then the ceilings)
-PLANNER_OF = {name: planner for name, planner, _ in suite.PLANNERS} | {
-    "ceiling": "mppi",
-    "ceiling_search": "search",
-    "ceiling_path": "mppi",
-}
+PLANNER_OF = {name: planner for name, planner, _ in suite.PLANNERS} | suite.CEILING_PLANNERS
 
 
 def parse(argv: list[str] | None):

@@ -33,6 +33,8 @@ GIF_EPISODES = 4  # MPPI episodes of the first seed drawn in two_rooms.gif
 # (name in the payload, planner, plan cost)
 PLANNERS = (("mppi", "mppi", "sum"), ("cem", "cem", "sum"), ("last_latent", "mppi", "last"),
             ("search", "search", "sum"), ("random", "random", "sum"))  # fmt: skip
+# The ceilings, each a planner given a true model (episode_programs): the simulator, or the path oracle for ceiling_path
+CEILING_PLANNERS = {"ceiling": "mppi", "ceiling_search": "search", "ceiling_path": "mppi"}
 # EB-JEPA's ablation, a config per row: {config: (row, EB-JEPA's success %, its std; None where it has none)}
 ABLATION = {
     "two_rooms_ebjepa-no_inverse_dynamics": ("no inverse dynamics", 1, 1),
@@ -61,8 +63,8 @@ def episode_programs(config: Config, count: int, full: bool = True) -> dict:
     if not full:
         return {"mppi": programs["mppi"]}
     ceiling, oracle = two_rooms_planning.simulator_model(config), two_rooms_planning.path_oracle_model(config)
-    ceilings = {"ceiling": ("mppi", ceiling), "ceiling_search": ("search", ceiling), "ceiling_path": ("mppi", oracle)}
-    return programs | {name: program(planner, config, model) for name, (planner, model) in ceilings.items()}
+    models = {"ceiling": ceiling, "ceiling_search": ceiling, "ceiling_path": oracle}
+    return programs | {name: program(CEILING_PLANNERS[name], config, model) for name, model in models.items()}
 
 
 def seed_figures(params: dict, eval_key: jax.Array, config: Config, programs: dict) -> dict:
