@@ -155,10 +155,9 @@ def measure(argv: list[str] | None) -> int:
         cli.fail(f"python -m benchmarks: cannot write {out}: {err}", cli.FAILED)
     except KeyboardInterrupt:  # the write is a rename of a whole file: the old one stays until the new one lands
         cli.interrupted(f"python -m benchmarks: interrupted while writing; {out} is whole, as it was or rewritten")
-    try:  # after the write: a standard output that cannot be written (cli.stdout_checked) costs no figure
+    # after the write: a standard output that cannot be written (cli.stdout_checked) costs no figure
+    with cli.leaving_on_interrupt(f"python -m benchmarks: interrupted; {out} is written"):
         print(f"{table}\n\nwrote {out}")
-    except KeyboardInterrupt:
-        cli.interrupted(f"python -m benchmarks: interrupted; {out} is written")
     return 0
 
 
