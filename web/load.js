@@ -192,7 +192,8 @@
 
   /* Each Two Rooms plan has its first actions_per_plan actions applied, as python -m export and the evaluation
      require (export.page.two_rooms_plan_problem): a shorter plan (horizon) would run out of actions mid-plan, and a
-     kept search path, which advances by whole moves of move_steps actions, would have a move cut by the next plan. */
+     kept search path, which advances by whole moves of move_steps actions, would have a move cut by the next plan,
+     and a memory of moves longer than a plan would remember none. */
   function checkRoomsPlans({ world, planner }) {
     if (world.name !== "two_rooms") return;
     const { horizon, actions_per_plan: applied, search } = planner;
